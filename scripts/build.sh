@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Configures and builds one flavour of bertscope: build.sh [release|sanitize|cblas] -> build/<flavour>.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+flavour=${1:-release}
+case "$flavour" in
+  release)  args=(-DCMAKE_BUILD_TYPE=Release) ;;
+  sanitize) args=(-DCMAKE_BUILD_TYPE=RelWithDebInfo -DBERTSCOPE_SANITIZE=ON) ;;
+  cblas)    args=(-DCMAKE_BUILD_TYPE=Release -DBERTSCOPE_GEMM=cblas) ;;
+  *) echo "build.sh: unknown flavour '$flavour' (release, sanitize or cblas)" >&2; exit 2 ;;
+esac
+cmake -S . -B "build/$flavour" -G Ninja "${args[@]}" >/dev/null
+cmake --build "build/$flavour" -j "$(nproc)"

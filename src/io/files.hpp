@@ -1,0 +1,31 @@
+// Reading and writing whole files safely: atomic writes, UTF-8-checked text, JSON.
+#pragma once
+
+#include <filesystem>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace bertscope::io {
+
+// The whole file as bytes; throws Error(io) naming the file when it is missing or unreadable.
+std::string read_file(const std::filesystem::path& path);
+
+// Writes `content` to a temporary file beside `path`, flushes it, then renames it onto `path`,
+// so a reader never sees a partial file and a failure leaves any old file untouched.
+void write_file_atomic(const std::filesystem::path& path, std::string_view content);
+
+// Parses a JSON file; errors name the file and the parse position.
+nlohmann::json read_json(const std::filesystem::path& path);
+
+// Returns the byte offset of the first invalid UTF-8 sequence in `text`, or npos if valid.
+// Overlong forms, surrogates and code points above U+10FFFF are invalid.
+std::size_t find_invalid_utf8(std::string_view text);
+
+// The lines of a UTF-8 text file without their line ends ("\n" or "\r\n"); a leading BOM is
+// dropped. Invalid UTF-8 throws Error(input) "FILE:LINE: invalid UTF-8 at byte B".
+std::vector<std::string> read_text_lines(const std::filesystem::path& path);
+
+}  // namespace bertscope::io
