@@ -1,0 +1,49 @@
+#include <fmt/format.h>
+
+#include "cli/commands.hpp"
+#include "io/error.hpp"
+#include "model/generator.hpp"
+
+namespace bertscope::cli {
+
+void add_make_model_command(CLI::App& app) {
+  struct Args {
+    model::GeneratorOptions gen;
+    std::string out, dtype = "f32", vocab;
+    bool lowercase = false, cased = false;
+    int threads = 0;
+  };
+  auto args = std::make_shared<Args>();
+  auto* cmd = app.add_subcommand(
+      "make-model",
+      "Write a random-weight Hugging Face BERT folder (config.json, model.safetensors with transformers' tensor "
+      "names, vocab.txt, tokenizer_config.json). Without --labels it is a BertForMaskedLM; with --labels K a "
+      "BertForSequenceClassification with K labels.");
+  cmd->add_option("--layers", args->gen.layers, "Number of layers")->required()->check(CLI::PositiveNumber);
+  cmd->add_option("--hidden", args->gen.hidden, "Hidden size")->required()->check(CLI::PositiveNumber);
+  cmd->add_option("--heads", args->gen.heads, "Attention heads per layer")->required()->check(CLI::PositiveNumber);
+  cmd->add_option("--intermediate", args->gen.intermediate, "Feed-forward size")->required()->check(CLI::PositiveNumber);
+  cmd->add_option("--vocab", args->vocab, "vocab.txt to use (one token per line)")->required();
+  cmd->add_option("--seed", args->gen.seed, "Random seed")->required();
+  cmd->add_option("--labels", args->gen.labels, "Make a sequence classifier with this many labels");
+  cmd->add_option("--max-positions", args->gen.max_positions, "max_position_embeddings")->check(CLI::PositiveNumber);
+  cmd->add_option("--type-vocab", args->gen.type_vocab, "type_vocab_size")->check(CLI::PositiveNumber);
+  cmd->add_option("--hidden-act", args->gen.hidden_act, "Activation (gelu, gelu_new, relu, ...)");
+  cmd->add_option("--init-std", args->gen.init_std, "Std of weight matrices and embeddings (transformers: 0.02)");
+  cmd->add_option("--bias-std", args->gen.bias_std, "Std of biases (transformers: 0)");
+  cmd->add_option("--norm-std", args->gen.norm_std, "Std of LayerNorm weights around 1 and biases around 0");
+  cmd->add_option("--dtype", args->dtype, "Weight dtype: f32, f16 or bf16")->check(CLI::IsMember({"f32", "f16", "bf16"}));
+  cmd->add_flag("--lowercase", args->lowercase, "Tokenizer lower-cases (default: guessed from the vocabulary)");
+  cmd->add_flag("--cased", args->cased, "Tokenizer keeps case")->excludes("--lowercase");
+  cmd->add_option("--out", args->out, "Output folder (must not exist or be empty)")->required();
+  add_threads_option(*cmd, args->threads);
+  cmd->callback([args] {
+    args->gen.vocab = args->vocab;
+    if (args->lowercase || args->cased) args->gen.lowercase = args->lowercase;
+    args->gen.dtype = args->dtype == "f16" ? io::DType::f16 : args->dtype == "bf16" ? io::DType::bf16 : io::DType::f32;
+    model::make_model(args->gen, args->out);
+    fmt::print("wrote {}\n", args->out);
+  });
+}
+
+}  // namespace bertscope::cli

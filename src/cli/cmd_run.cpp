@@ -1,0 +1,156 @@
+#include <charconv>
+
+#include <fmt/format.h>
+
+#include "cli/commands.hpp"
+#include "cli/inputs.hpp"
+#include "cli/progress.hpp"
+#include "io/error.hpp"
+#include "io/npz.hpp"
+#include "model/model.hpp"
+#include "model/trace_file.hpp"
+
+namespace bertscope::cli {
+
+namespace {
+
+// "L:H" (0-based layer and head).
+std::pair<std::int64_t, std::int64_t> parse_head(const std::string& s, const char* option) {
+  const auto colon = s.find(':');
+  std::int64_t l = -1, h = -1;
+  bool ok = colon != std::string::npos;
+  if (ok) {
+    auto r1 = std::from_chars(s.data(), s.data() + colon, l);
+    auto r2 = std::from_chars(s.data() + colon + 1, s.data() + s.size(), h);
+    ok = r1.ec == std::errc() && r1.ptr == s.data() + colon && r2.ec == std::errc() && r2.ptr == s.data() + s.size();
+  }
+  if (!ok) fail(ErrorKind::input, "{} \"{}\": expected LAYER:HEAD with 0-based numbers, e.g. 3:0", option, s);
+  return {l, h};
+}
+
+}  // namespace
+
+void add_run_command(CLI::App& app) {
+  struct Args {
+    std::string model, text, input, out, record;
+    std::optional<std::string> pair;
+    std::vector<std::string> mask_heads, uniform_heads, replace;
+    std::vector<std::int64_t> skip_layers;
+    float mask_scale = 0.0f;
+    int batch = 8, threads = 0;
+    bool truncate = false, no_logits = false, python = false;
+  };
+  auto args = std::make_shared<Args>();
+  auto* cmd = app.add_subcommand(
+      "run",
+      "Run the encoder and save every recorded internal as NumPy .npz: input_ids, token_type_ids, tokens, word_ids, "
+      "offsets, attentions [layers, heads, T, T], hidden_states [layers+1, T, hidden], logits when the model has a "
+      "head, plus any --record sites.");
+  cmd->add_option("--model", args->model, "Hugging Face model folder")->required();
+  auto* text = cmd->add_option("--text", args->text, "Text to run");
+  cmd->add_option("--text-pair", args->pair, "Second segment of a sentence pair")->needs(text);
+  auto* input = cmd->add_option("--input", args->input, "File with one text per line (a tab separates a pair)");
+  text->excludes(input);
+  cmd->add_option("--out", args->out, "Output .npz (with --text) or folder of 000000.npz, ... (with --input)")->required();
+  cmd->add_option("--record", args->record,
+                  "Extra sites to record, comma-separated: attn.scores, attn.context, attn.out, resid_mid, ffn.act, "
+                  "ffn.out, attn.query/key/value, pooler.out, layer.{l}.<site>, all");
+  cmd->add_option("--batch-size", args->batch, "Inputs per forward pass with --input")->check(CLI::PositiveNumber);
+  cmd->add_flag("--truncate", args->truncate, "Truncate over-long input (longest segment first) instead of failing");
+  cmd->add_flag("--no-logits", args->no_logits, "Do not compute or save the task head's logits");
+  cmd->add_flag("--python-tokenizer", args->python, "Tokenize like the old Python BertTokenizer");
+  cmd->add_option("--mask-head", args->mask_heads, "Scale head L:H's attention by --mask-scale (head_mask); repeatable");
+  cmd->add_option("--mask-scale", args->mask_scale, "Scale for --mask-head (default 0: remove the head)");
+  cmd->add_option("--uniform-head", args->uniform_heads, "Give head L:H uniform attention over the input; repeatable");
+  cmd->add_option("--replace-attention", args->replace,
+                  "L:H=FILE.npy: use this [T, T] float matrix as head L:H's attention (with --text); repeatable");
+  cmd->add_option("--skip-layer", args->skip_layers, "Replace layer L by the identity; repeatable");
+  add_threads_option(*cmd, args->threads);
+  cmd->callback([args, text, input] {
+    if (text->count() == 0 && input->count() == 0) throw CLI::RequiredError("--text or --input");
+    apply_threads(args->threads);
+    const auto flavor = args->python ? std::optional(model::TokenizerFlavor::python) : std::nullopt;
+    const auto m = model::Model::load(args->model, flavor);
+    const auto tm = tokenizer_of(m);
+    const auto& c = m.config();
+
+    model::RunOptions opt;
+    opt.record = model::SiteSet(c.num_hidden_layers);
+    opt.record.add(model::Site::attn_probs);
+    opt.record.add(model::Site::embed_out);
+    opt.record.add(model::Site::layer_out);
+    if (!args->record.empty()) opt.record.add(model::SiteSet::parse(args->record, c.num_hidden_layers));
+    auto kind = c.head_kind();
+    if (!args->no_logits) {
+      if (kind == model::HeadKind::masked_lm && m.params().has_mlm_head()) opt.mlm_logits = true;
+      else if ((kind == model::HeadKind::sequence_classification || kind == model::HeadKind::token_classification) &&
+               m.params().has_classifier())
+        opt.classifier_logits = true;
+      else kind = model::HeadKind::none;
+    } else {
+      kind = model::HeadKind::none;
+    }
+    if (!args->mask_heads.empty()) {
+      opt.head_mask = core::Tensor({c.num_hidden_layers, c.num_attention_heads}, 1.0f);
+      for (const auto& s : args->mask_heads) {
+        auto [l, h] = parse_head(s, "--mask-head");
+        if (l < 0 || l >= c.num_hidden_layers || h < 0 || h >= c.num_attention_heads)
+          fail(ErrorKind::input, "--mask-head {}: the model has {} layers x {} heads", s, c.num_hidden_layers,
+               c.num_attention_heads);
+        opt.head_mask.data[static_cast<std::size_t>(l * c.num_attention_heads + h)] = args->mask_scale;
+      }
+    }
+    for (const auto& s : args->uniform_heads) opt.uniform_heads.insert(parse_head(s, "--uniform-head"));
+    opt.skip_layers.insert(args->skip_layers.begin(), args->skip_layers.end());
+    if (!args->replace.empty() && input->count())
+      fail(ErrorKind::input, "--replace-attention works with --text (one input), not --input");
+
+    if (text->count()) {
+      const auto enc = encode_checked(tm, args->text, args->pair, args->truncate, "--text");
+      auto in = model::ModelInput::from_encoding(enc);
+      for (const auto& s : args->replace) {
+        const auto eq = s.find('=');
+        if (eq == std::string::npos) fail(ErrorKind::input, "--replace-attention \"{}\": expected L:H=FILE.npy", s);
+        auto [l, h] = parse_head(s.substr(0, eq), "--replace-attention");
+        const auto file = s.substr(eq + 1);
+        const auto arr = io::read_npy(file);
+        model::AttentionOverride o{l, h, core::Tensor(arr.shape)};
+        const auto values = arr.to_f32();
+        std::copy(values.begin(), values.end(), o.probs.data.begin());
+        if (arr.shape != core::Shape{static_cast<std::int64_t>(enc.size()), static_cast<std::int64_t>(enc.size())})
+          fail(ErrorKind::input, "{}: attention for head {}:{} has shape {}, the input has {} tokens", file, l, h,
+               core::shape_string(arr.shape), enc.size());
+        in.attention_overrides.push_back(std::move(o));
+      }
+      const auto results = m.forward(std::span(&in, 1), opt);
+      std::vector<std::string> texts{args->text};
+      if (args->pair) texts.push_back(*args->pair);
+      model::write_trace_file(args->out, {&enc, &in, &results[0], texts, kind}, c.num_hidden_layers);
+      fmt::print("wrote {} ({} tokens)\n", args->out, enc.size());
+      return;
+    }
+
+    const auto file = encode_file(tm, args->input, args->truncate);
+    std::filesystem::create_directories(args->out);
+    Progress progress("run", static_cast<std::int64_t>(file.encodings.size()));
+    const auto total = file.encodings.size();
+    for (std::size_t start = 0; start < total; start += static_cast<std::size_t>(args->batch)) {
+      const auto end = std::min(total, start + static_cast<std::size_t>(args->batch));
+      std::vector<model::ModelInput> batch;
+      for (auto i = start; i < end; ++i) batch.push_back(model::ModelInput::from_encoding(file.encodings[i]));
+      const auto results = m.forward(batch, opt);
+      for (auto i = start; i < end; ++i) {
+        std::vector<std::string> texts{file.inputs[i].text};
+        if (file.inputs[i].pair) texts.push_back(*file.inputs[i].pair);
+        const auto path = std::filesystem::path(args->out) / fmt::format("{:06d}.npz", i);
+        model::write_trace_file(path, {&file.encodings[i], &batch[i - start], &results[i - start], texts, kind},
+                                c.num_hidden_layers);
+      }
+      progress.advance(static_cast<std::int64_t>(end - start));
+    }
+    progress.finish();
+    fmt::print("wrote {} trace files to {}\n", total, args->out);
+  });
+}
+
+}  // namespace bertscope::cli

@@ -1,0 +1,27 @@
+// Element-wise and row-wise kernels of the encoder. Each works on contiguous row-major data.
+#pragma once
+
+#include <cstdint>
+
+namespace bertscope::core {
+
+enum class Activation { gelu_erf, gelu_tanh, relu, silu, gelu_quick };
+
+// In-place numerically stable softmax of each of `rows` rows of length `cols`.
+void softmax_rows(float* x, std::int64_t rows, std::int64_t cols);
+
+// y = LayerNorm(x) * gamma + beta per row, biased variance as PyTorch; x and y may alias.
+void layer_norm(const float* x, std::int64_t rows, std::int64_t cols, const float* gamma, const float* beta,
+                float eps, float* y);
+
+// y = LayerNorm(a + b) per row (the residual add fused into the norm); y may alias a or b.
+void add_layer_norm(const float* a, const float* b, std::int64_t rows, std::int64_t cols, const float* gamma,
+                    const float* beta, float eps, float* y);
+
+// In-place activation over n values.
+void activate(Activation act, float* x, std::int64_t n);
+
+// In-place tanh over n values.
+void tanh_inplace(float* x, std::int64_t n);
+
+}  // namespace bertscope::core

@@ -1,0 +1,50 @@
+// A dense, row-major float32 array that owns its (64-byte aligned) storage.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <initializer_list>
+#include <new>
+#include <span>
+#include <string>
+#include <vector>
+
+namespace bertscope::core {
+
+// Allocator that aligns to a cache line so vector kernels can use aligned loads.
+template <typename T>
+struct AlignedAllocator {
+  using value_type = T;
+  static constexpr std::align_val_t alignment{64};
+  AlignedAllocator() = default;
+  template <typename U>
+  AlignedAllocator(const AlignedAllocator<U>&) {}
+  T* allocate(std::size_t n) { return static_cast<T*>(::operator new(n * sizeof(T), alignment)); }
+  void deallocate(T* p, std::size_t) { ::operator delete(p, alignment); }
+  template <typename U>
+  bool operator==(const AlignedAllocator<U>&) const { return true; }
+};
+
+using FloatBuffer = std::vector<float, AlignedAllocator<float>>;
+using Shape = std::vector<std::int64_t>;
+
+std::int64_t numel(const Shape& shape);
+std::string shape_string(const Shape& shape);  // "[3, 4]"
+
+struct Tensor {
+  Shape shape;
+  FloatBuffer data;
+
+  Tensor() = default;
+  explicit Tensor(Shape s) : shape(std::move(s)), data(static_cast<std::size_t>(numel(shape)), 0.0f) {}
+  Tensor(Shape s, float fill) : shape(std::move(s)), data(static_cast<std::size_t>(numel(shape)), fill) {}
+
+  std::int64_t size() const { return static_cast<std::int64_t>(data.size()); }
+  std::int64_t dim(std::size_t i) const { return shape.at(i); }
+  float* ptr() { return data.data(); }
+  const float* ptr() const { return data.data(); }
+  std::span<float> span() { return data; }
+  std::span<const float> span() const { return data; }
+};
+
+}  // namespace bertscope::core

@@ -1,0 +1,153 @@
+#include "model/config.hpp"
+
+#include "io/error.hpp"
+#include "io/files.hpp"
+
+namespace bertscope::model {
+
+namespace {
+
+std::int64_t get_int(const nlohmann::json& j, const char* key, std::int64_t fallback, const std::string& src,
+                     std::int64_t min_value) {
+  if (!j.contains(key) || j[key].is_null()) return fallback;
+  const auto& v = j[key];
+  if (!v.is_number_integer())
+    fail(ErrorKind::model, "{}: \"{}\" must be an integer, found {}", src, key, v.dump());
+  const auto value = v.get<std::int64_t>();
+  if (value < min_value) fail(ErrorKind::model, "{}: \"{}\" must be at least {}, found {}", src, key, min_value, value);
+  return value;
+}
+
+double get_double(const nlohmann::json& j, const char* key, double fallback, const std::string& src) {
+  if (!j.contains(key) || j[key].is_null()) return fallback;
+  if (!j[key].is_number()) fail(ErrorKind::model, "{}: \"{}\" must be a number, found {}", src, key, j[key].dump());
+  return j[key].get<double>();
+}
+
+std::string get_string(const nlohmann::json& j, const char* key, const std::string& fallback, const std::string& src) {
+  if (!j.contains(key) || j[key].is_null()) return fallback;
+  if (!j[key].is_string()) fail(ErrorKind::model, "{}: \"{}\" must be a string, found {}", src, key, j[key].dump());
+  return j[key].get<std::string>();
+}
+
+}  // namespace
+
+core::Activation BertConfig::activation() const {
+  if (hidden_act == "gelu" || hidden_act == "gelu_python") return core::Activation::gelu_erf;
+  if (hidden_act == "gelu_new" || hidden_act == "gelu_pytorch_tanh" || hidden_act == "gelu_fast")
+    return core::Activation::gelu_tanh;
+  if (hidden_act == "relu") return core::Activation::relu;
+  if (hidden_act == "silu" || hidden_act == "swish") return core::Activation::silu;
+  if (hidden_act == "quick_gelu") return core::Activation::gelu_quick;
+  fail(ErrorKind::model, "unsupported hidden_act \"{}\"", hidden_act);
+}
+
+HeadKind BertConfig::head_kind() const {
+  if (architectures.empty()) return HeadKind::masked_lm;
+  const auto& a = architectures.front();
+  if (a == "BertForSequenceClassification") return HeadKind::sequence_classification;
+  if (a == "BertForTokenClassification") return HeadKind::token_classification;
+  if (a == "BertModel") return HeadKind::none;
+  return HeadKind::masked_lm;  // BertForMaskedLM, BertForPreTraining, BertLMHeadModel, ...
+}
+
+std::string BertConfig::label(std::int64_t id) const {
+  auto it = id2label.find(id);
+  return it != id2label.end() ? it->second : "LABEL_" + std::to_string(id);
+}
+
+BertConfig parse_config(const nlohmann::json& j, const std::string& src) {
+  if (!j.is_object()) fail(ErrorKind::model, "{}: expected a JSON object", src);
+  BertConfig c;
+  c.raw = j;
+  const auto model_type = get_string(j, "model_type", "bert", src);
+  if (model_type != "bert")
+    fail(ErrorKind::model, "{}: model_type is \"{}\"; bertscope runs BERT models (\"bert\")", src, model_type);
+  c.vocab_size = get_int(j, "vocab_size", c.vocab_size, src, 1);
+  c.hidden_size = get_int(j, "hidden_size", c.hidden_size, src, 1);
+  c.num_hidden_layers = get_int(j, "num_hidden_layers", c.num_hidden_layers, src, 1);
+  c.num_attention_heads = get_int(j, "num_attention_heads", c.num_attention_heads, src, 1);
+  c.intermediate_size = get_int(j, "intermediate_size", c.intermediate_size, src, 1);
+  c.max_position_embeddings = get_int(j, "max_position_embeddings", c.max_position_embeddings, src, 1);
+  c.type_vocab_size = get_int(j, "type_vocab_size", c.type_vocab_size, src, 1);
+  c.pad_token_id = get_int(j, "pad_token_id", c.pad_token_id, src, 0);
+  c.layer_norm_eps = get_double(j, "layer_norm_eps", c.layer_norm_eps, src);
+  c.initializer_range = get_double(j, "initializer_range", c.initializer_range, src);
+  c.hidden_act = get_string(j, "hidden_act", c.hidden_act, src);
+  c.problem_type = get_string(j, "problem_type", "", src);
+  if (c.hidden_size % c.num_attention_heads != 0)
+    fail(ErrorKind::model, "{}: hidden_size {} is not a multiple of num_attention_heads {}", src, c.hidden_size,
+         c.num_attention_heads);
+  if (!(c.layer_norm_eps > 0)) fail(ErrorKind::model, "{}: layer_norm_eps must be positive", src);
+  try {
+    (void)c.activation();
+  } catch (const Error& e) {
+    fail(ErrorKind::model, "{}: {}", src, e.what());
+  }
+  const auto pos_type = get_string(j, "position_embedding_type", "absolute", src);
+  if (pos_type != "absolute")
+    fail(ErrorKind::model, "{}: position_embedding_type \"{}\" is not supported (only \"absolute\")", src, pos_type);
+  if (j.contains("architectures") && j["architectures"].is_array()) {
+    for (const auto& a : j["architectures"]) {
+      if (!a.is_string()) fail(ErrorKind::model, "{}: \"architectures\" must list strings", src);
+      c.architectures.push_back(a.get<std::string>());
+    }
+  }
+  if (j.contains("id2label") && j["id2label"].is_object()) {
+    for (const auto& [key, value] : j["id2label"].items()) {
+      std::int64_t id = 0;
+      try {
+        std::size_t used = 0;
+        id = std::stoll(key, &used);
+        if (used != key.size()) throw std::invalid_argument(key);
+      } catch (const std::exception&) {
+        fail(ErrorKind::model, "{}: id2label key \"{}\" is not an integer", src, key);
+      }
+      if (!value.is_string()) fail(ErrorKind::model, "{}: id2label[{}] must be a string", src, key);
+      c.id2label[id] = value.get<std::string>();
+    }
+    c.num_labels = static_cast<std::int64_t>(c.id2label.size());
+  }
+  c.num_labels = get_int(j, "num_labels", c.num_labels, src, 1);
+  return c;
+}
+
+BertConfig load_config(const std::filesystem::path& config_json) {
+  return parse_config(io::read_json(config_json), config_json.string());
+}
+
+nlohmann::json config_to_json(const BertConfig& c) {
+  nlohmann::json j = c.raw.is_object() ? c.raw : nlohmann::json::object();
+  j["architectures"] = c.architectures;
+  j["attention_probs_dropout_prob"] = j.value("attention_probs_dropout_prob", 0.1);
+  j["classifier_dropout"] = j.value("classifier_dropout", nlohmann::json());
+  j["hidden_act"] = c.hidden_act;
+  j["hidden_dropout_prob"] = j.value("hidden_dropout_prob", 0.1);
+  j["hidden_size"] = c.hidden_size;
+  j["initializer_range"] = c.initializer_range;
+  j["intermediate_size"] = c.intermediate_size;
+  j["layer_norm_eps"] = c.layer_norm_eps;
+  j["max_position_embeddings"] = c.max_position_embeddings;
+  j["model_type"] = "bert";
+  j["num_attention_heads"] = c.num_attention_heads;
+  j["num_hidden_layers"] = c.num_hidden_layers;
+  j["pad_token_id"] = c.pad_token_id;
+  j["position_embedding_type"] = "absolute";
+  j["type_vocab_size"] = c.type_vocab_size;
+  j["use_cache"] = true;
+  j["vocab_size"] = c.vocab_size;
+  j["torch_dtype"] = j.value("torch_dtype", "float32");
+  if (!c.id2label.empty()) {
+    nlohmann::json id2label = nlohmann::json::object(), label2id = nlohmann::json::object();
+    for (const auto& [id, name] : c.id2label) {
+      id2label[std::to_string(id)] = name;
+      label2id[name] = id;
+    }
+    j["id2label"] = id2label;
+    j["label2id"] = label2id;
+  }
+  if (!c.problem_type.empty()) j["problem_type"] = c.problem_type;
+  return j;
+}
+
+}  // namespace bertscope::model

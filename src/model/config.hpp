@@ -1,0 +1,51 @@
+// The architecture of a BERT checkpoint, read from (and written to) a Hugging Face config.json.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "core/kernels.hpp"
+
+namespace bertscope::model {
+
+// Which task head the checkpoint's architecture puts on the encoder.
+enum class HeadKind { none, masked_lm, sequence_classification, token_classification };
+
+struct BertConfig {
+  std::int64_t vocab_size = 30522;
+  std::int64_t hidden_size = 768;
+  std::int64_t num_hidden_layers = 12;
+  std::int64_t num_attention_heads = 12;
+  std::int64_t intermediate_size = 3072;
+  std::string hidden_act = "gelu";
+  double layer_norm_eps = 1e-12;
+  std::int64_t max_position_embeddings = 512;
+  std::int64_t type_vocab_size = 2;
+  std::int64_t pad_token_id = 0;
+  double initializer_range = 0.02;
+  std::vector<std::string> architectures;
+  std::map<std::int64_t, std::string> id2label;  // empty when the config names no labels
+  std::int64_t num_labels = 2;
+  std::string problem_type;  // "", "single_label_classification", "regression", ...
+  nlohmann::json raw;        // the whole file, so keys bertscope does not use survive a rewrite
+
+  std::int64_t head_dim() const { return hidden_size / num_attention_heads; }
+  core::Activation activation() const;
+  // The head implied by `architectures` (first entry); masked_lm when none is named.
+  HeadKind head_kind() const;
+  std::string label(std::int64_t id) const;  // id2label entry or "LABEL_{id}"
+};
+
+// Reads and validates config.json; errors name the file and the key.
+BertConfig load_config(const std::filesystem::path& config_json);
+BertConfig parse_config(const nlohmann::json& json, const std::string& source_name);
+
+// A config.json as transformers writes it for this architecture.
+nlohmann::json config_to_json(const BertConfig& config);
+
+}  // namespace bertscope::model

@@ -1,0 +1,93 @@
+// A loaded BERT model (config, weights, tokenizer) and its forward pass with traces and
+// interventions. Inputs in a batch are packed without padding: every matrix product runs on
+// the real tokens of all inputs at once and attention runs per input, so a batch of mixed
+// lengths costs the same as its inputs run one by one, and traces come out unpadded.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <set>
+#include <span>
+#include <utility>
+#include <vector>
+
+#include "core/tensor.hpp"
+#include "model/config.hpp"
+#include "model/tokenizer.hpp"
+#include "model/trace.hpp"
+#include "model/weights.hpp"
+
+namespace bertscope::model {
+
+// Replaces the attention of one head for one input with a given row-stochastic matrix.
+struct AttentionOverride {
+  std::int64_t layer = 0;
+  std::int64_t head = 0;
+  core::Tensor probs;  // [tok, tok]
+};
+
+struct ModelInput {
+  std::vector<std::int32_t> ids;
+  std::vector<std::int32_t> type_ids;  // empty: all zero
+  std::vector<AttentionOverride> attention_overrides;
+
+  static ModelInput from_encoding(const Encoding& encoding);
+};
+
+// What a forward pass computes beyond the encoder, and which interventions it applies.
+struct RunOptions {
+  SiteSet record;                 // sites to keep per input (see trace.hpp)
+  bool mlm_logits = false;        // MLM head logits [tok, vocab] (needs the MLM head)
+  bool pooled = false;            // pooler output [hidden] (needs the pooler)
+  bool classifier_logits = false; // [labels], or [tok, labels] for token classification
+  // Scales head (l, h)'s attention probabilities after the softmax, as transformers' head_mask
+  // did; [layers, heads], empty = all ones. 0 removes the head's contribution.
+  core::Tensor head_mask;
+  // Heads whose attention is replaced by the uniform distribution over the input's tokens
+  // (Kovaleva et al.'s way of disabling a head); (layer, head) pairs.
+  std::set<std::pair<std::int64_t, std::int64_t>> uniform_heads;
+  // Layers replaced by the identity: their output is their input.
+  std::set<std::int64_t> skip_layers;
+};
+
+struct ForwardResult {
+  Trace trace;
+  core::Tensor last_hidden;        // [tok, hidden]
+  core::Tensor mlm_logits;         // [tok, vocab] when asked
+  core::Tensor pooled;             // [hidden] when asked
+  core::Tensor classifier_logits;  // [labels] or [tok, labels] when asked
+};
+
+class Model {
+ public:
+  // Loads config.json, the safetensors weights and the tokenizer (when the folder has one).
+  static Model load(const std::filesystem::path& dir, std::optional<TokenizerFlavor> flavor = {});
+  Model(BertConfig config, Weights weights, std::optional<Tokenizer> tokenizer, std::filesystem::path dir = {});
+
+  const BertConfig& config() const { return config_; }
+  const Weights& weights() const { return weights_; }
+  const BertParams& params() const { return weights_.params(); }
+  const std::filesystem::path& dir() const { return dir_; }
+  bool has_tokenizer() const { return tokenizer_.has_value(); }
+  const Tokenizer& tokenizer() const;  // throws Error(model) when the folder has no vocabulary
+  std::int64_t layers() const { return config_.num_hidden_layers; }
+  std::int64_t heads() const { return config_.num_attention_heads; }
+
+  // Tokenizes for this model: the limit is max_position_embeddings (and the tokenizer's
+  // model_max_length if smaller).
+  Encoding encode(std::string_view text, std::optional<std::string_view> pair = {}, bool truncate = false) const;
+  std::size_t max_length() const;
+
+  // Runs the encoder on a batch; results are in input order and unpadded. Throws Error(input)
+  // for ids outside the vocabulary, bad type ids, empty or over-long inputs, bad overrides.
+  std::vector<ForwardResult> forward(std::span<const ModelInput> inputs, const RunOptions& options = {}) const;
+
+ private:
+  BertConfig config_;
+  Weights weights_;
+  std::optional<Tokenizer> tokenizer_;
+  std::filesystem::path dir_;
+};
+
+}  // namespace bertscope::model

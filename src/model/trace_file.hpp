@@ -1,0 +1,38 @@
+// Trace files: one NumPy .npz per input, as written by `bertscope run` and read by the
+// analyses (`--traces DIR`), so attention saved by any framework can be analysed.
+//
+//   input_ids       int64   [T]
+//   token_type_ids  int64   [T]
+//   tokens          unicode [T]
+//   word_ids        int64   [T]        -1 for special tokens
+//   offsets         int64   [T, 2]     character span of each token in its segment's text
+//   text            unicode [1 or 2]   the input text (and pair)
+//   attentions      float32 [layers, heads, T, T]   when attn.probs was recorded in every layer
+//   hidden_states   float32 [layers+1, T, hidden]   when embed.out and every layer.{l}.out were
+//   logits          float32 [T, vocab] (MLM), [labels] (sequence) or [T, labels] (token classifier)
+//   any other recorded site: stacked over layers under its short name ("attn.context"
+//   [layers, heads, T, head_dim]) when recorded in every layer, else under its full name.
+#pragma once
+
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "model/model.hpp"
+#include "model/tokenizer.hpp"
+
+namespace bertscope::model {
+
+struct TraceFileContent {
+  const Encoding* encoding = nullptr;     // tokens, words, offsets (may be null: ids only)
+  const ModelInput* input = nullptr;
+  const ForwardResult* result = nullptr;
+  std::vector<std::string> text;          // the text (and the pair)
+  HeadKind logits_kind = HeadKind::none;  // which logits to store (none: no logits)
+};
+
+// Writes one trace file atomically.
+void write_trace_file(const std::filesystem::path& path, const TraceFileContent& content, std::int64_t layers);
+
+}  // namespace bertscope::model

@@ -1,0 +1,326 @@
+#include "model/weights.hpp"
+
+#include <bit>
+#include <cstring>
+#include <map>
+#include <set>
+
+#include <fmt/format.h>
+
+#include "io/error.hpp"
+#include "io/files.hpp"
+#include "io/safetensors.hpp"
+
+namespace bertscope::model {
+
+namespace {
+
+float half_to_float(std::uint16_t h) {
+  const std::uint32_t sign = static_cast<std::uint32_t>(h & 0x8000u) << 16;
+  std::uint32_t exponent = (h >> 10) & 0x1fu;
+  std::uint32_t mantissa = h & 0x3ffu;
+  std::uint32_t bits;
+  if (exponent == 0x1f) {
+    bits = sign | 0x7f800000u | (mantissa << 13);  // inf / nan
+  } else if (exponent != 0) {
+    bits = sign | ((exponent + 112) << 23) | (mantissa << 13);
+  } else if (mantissa == 0) {
+    bits = sign;
+  } else {  // subnormal half: renormalise
+    exponent = 113;
+    while ((mantissa & 0x400u) == 0) {
+      mantissa <<= 1;
+      --exponent;
+    }
+    bits = sign | (exponent << 23) | ((mantissa & 0x3ffu) << 13);
+  }
+  return std::bit_cast<float>(bits);
+}
+
+void convert_to_f32(const io::TensorRecord& rec, float* out) {
+  const std::int64_t n = core::numel(rec.shape);
+  const std::byte* p = rec.data;
+  switch (rec.dtype) {
+    case io::DType::f32:
+      std::memcpy(out, p, static_cast<std::size_t>(n) * 4);
+      break;
+    case io::DType::f16:
+      for (std::int64_t i = 0; i < n; ++i) {
+        std::uint16_t h;
+        std::memcpy(&h, p + 2 * i, 2);
+        out[i] = half_to_float(h);
+      }
+      break;
+    case io::DType::bf16:
+      for (std::int64_t i = 0; i < n; ++i) {
+        std::uint16_t h;
+        std::memcpy(&h, p + 2 * i, 2);
+        out[i] = std::bit_cast<float>(static_cast<std::uint32_t>(h) << 16);
+      }
+      break;
+    case io::DType::f64:
+      for (std::int64_t i = 0; i < n; ++i) {
+        double d;
+        std::memcpy(&d, p + 8 * i, 8);
+        out[i] = static_cast<float>(d);
+      }
+      break;
+    default:
+      fail(ErrorKind::internal, "tensor {} is not a float tensor", rec.name);
+  }
+}
+
+bool is_float_dtype(io::DType d) {
+  return d == io::DType::f32 || d == io::DType::f16 || d == io::DType::bf16 || d == io::DType::f64;
+}
+
+std::string group_name(ParamGroup g) {
+  switch (g) {
+    case ParamGroup::encoder: return "encoder";
+    case ParamGroup::pooler: return "pooler";
+    case ParamGroup::mlm_head: return "MLM head";
+    case ParamGroup::classifier: return "classifier";
+  }
+  return "?";
+}
+
+struct Located {
+  const io::SafetensorsFile* file;
+  const io::TensorRecord* record;
+};
+
+}  // namespace
+
+std::vector<ParamSpec> param_table(const BertConfig& c) {
+  const std::int64_t h = c.hidden_size, inter = c.intermediate_size;
+  std::vector<ParamSpec> t;
+  auto add = [&t](std::string name, core::Shape shape, ParamGroup group, std::function<Param&(BertParams&)> slot,
+                  bool optional = false) {
+    t.push_back({std::move(name), std::move(shape), group, optional, std::move(slot)});
+  };
+  const auto enc = ParamGroup::encoder;
+  add("bert.embeddings.word_embeddings.weight", {c.vocab_size, h}, enc, [](BertParams& p) -> Param& { return p.word_emb; });
+  add("bert.embeddings.position_embeddings.weight", {c.max_position_embeddings, h}, enc,
+      [](BertParams& p) -> Param& { return p.pos_emb; });
+  add("bert.embeddings.token_type_embeddings.weight", {c.type_vocab_size, h}, enc,
+      [](BertParams& p) -> Param& { return p.type_emb; });
+  add("bert.embeddings.LayerNorm.weight", {h}, enc, [](BertParams& p) -> Param& { return p.emb_norm_g; });
+  add("bert.embeddings.LayerNorm.bias", {h}, enc, [](BertParams& p) -> Param& { return p.emb_norm_b; });
+  for (std::int64_t l = 0; l < c.num_hidden_layers; ++l) {
+    const auto pre = fmt::format("bert.encoder.layer.{}.", l);
+    auto layer_slot = [l](Param LayerParams::*member) {
+      return [l, member](BertParams& p) -> Param& { return p.layers[static_cast<std::size_t>(l)].*member; };
+    };
+    add(pre + "attention.self.query.weight", {h, h}, enc, layer_slot(&LayerParams::query_w));
+    add(pre + "attention.self.query.bias", {h}, enc, layer_slot(&LayerParams::query_b));
+    add(pre + "attention.self.key.weight", {h, h}, enc, layer_slot(&LayerParams::key_w));
+    add(pre + "attention.self.key.bias", {h}, enc, layer_slot(&LayerParams::key_b));
+    add(pre + "attention.self.value.weight", {h, h}, enc, layer_slot(&LayerParams::value_w));
+    add(pre + "attention.self.value.bias", {h}, enc, layer_slot(&LayerParams::value_b));
+    add(pre + "attention.output.dense.weight", {h, h}, enc, layer_slot(&LayerParams::attn_out_w));
+    add(pre + "attention.output.dense.bias", {h}, enc, layer_slot(&LayerParams::attn_out_b));
+    add(pre + "attention.output.LayerNorm.weight", {h}, enc, layer_slot(&LayerParams::attn_norm_g));
+    add(pre + "attention.output.LayerNorm.bias", {h}, enc, layer_slot(&LayerParams::attn_norm_b));
+    add(pre + "intermediate.dense.weight", {inter, h}, enc, layer_slot(&LayerParams::ffn_in_w));
+    add(pre + "intermediate.dense.bias", {inter}, enc, layer_slot(&LayerParams::ffn_in_b));
+    add(pre + "output.dense.weight", {h, inter}, enc, layer_slot(&LayerParams::ffn_out_w));
+    add(pre + "output.dense.bias", {h}, enc, layer_slot(&LayerParams::ffn_out_b));
+    add(pre + "output.LayerNorm.weight", {h}, enc, layer_slot(&LayerParams::out_norm_g));
+    add(pre + "output.LayerNorm.bias", {h}, enc, layer_slot(&LayerParams::out_norm_b));
+  }
+  add("bert.pooler.dense.weight", {h, h}, ParamGroup::pooler, [](BertParams& p) -> Param& { return p.pooler_w; });
+  add("bert.pooler.dense.bias", {h}, ParamGroup::pooler, [](BertParams& p) -> Param& { return p.pooler_b; });
+  const auto mlm = ParamGroup::mlm_head;
+  add("cls.predictions.transform.dense.weight", {h, h}, mlm, [](BertParams& p) -> Param& { return p.mlm_dense_w; });
+  add("cls.predictions.transform.dense.bias", {h}, mlm, [](BertParams& p) -> Param& { return p.mlm_dense_b; });
+  add("cls.predictions.transform.LayerNorm.weight", {h}, mlm, [](BertParams& p) -> Param& { return p.mlm_norm_g; });
+  add("cls.predictions.transform.LayerNorm.bias", {h}, mlm, [](BertParams& p) -> Param& { return p.mlm_norm_b; });
+  add("cls.predictions.decoder.weight", {c.vocab_size, h}, mlm, [](BertParams& p) -> Param& { return p.mlm_decoder_w; },
+      true);
+  add("cls.predictions.bias", {c.vocab_size}, mlm, [](BertParams& p) -> Param& { return p.mlm_decoder_b; });
+  add("classifier.weight", {c.num_labels, h}, ParamGroup::classifier,
+      [](BertParams& p) -> Param& { return p.classifier_w; });
+  add("classifier.bias", {c.num_labels}, ParamGroup::classifier,
+      [](BertParams& p) -> Param& { return p.classifier_b; });
+  return t;
+}
+
+std::vector<std::string> checkpoint_names(const std::string& canonical) {
+  std::vector<std::string> bases{canonical};
+  if (canonical == "cls.predictions.bias") bases.push_back("cls.predictions.decoder.bias");
+  if (canonical.starts_with("bert.")) bases.push_back(canonical.substr(5));
+  std::vector<std::string> out;
+  for (const auto& b : bases) {
+    out.push_back(b);
+    if (b.ends_with("LayerNorm.weight")) out.push_back(b.substr(0, b.size() - 6) + "gamma");
+    if (b.ends_with("LayerNorm.bias")) out.push_back(b.substr(0, b.size() - 4) + "beta");
+  }
+  return out;
+}
+
+Weights Weights::load(const std::filesystem::path& dir, const BertConfig& config) {
+  Weights w;
+  const auto single = dir / "model.safetensors";
+  const auto index = dir / "model.safetensors.index.json";
+  std::map<std::string, Located> located;
+  if (std::filesystem::exists(single)) {
+    w.files_.push_back(std::make_shared<io::SafetensorsFile>(single));
+  } else if (std::filesystem::exists(index)) {
+    const auto j = io::read_json(index);
+    if (!j.contains("weight_map") || !j["weight_map"].is_object())
+      fail(ErrorKind::format, "{}: expected an object \"weight_map\"", index.string());
+    std::map<std::string, std::shared_ptr<io::SafetensorsFile>> by_file;
+    for (const auto& [name, file] : j["weight_map"].items()) {
+      if (!file.is_string()) fail(ErrorKind::format, "{}: weight_map[\"{}\"] must be a file name", index.string(), name);
+      const auto fname = file.get<std::string>();
+      if (fname.find('/') != std::string::npos || fname.find("..") != std::string::npos)
+        fail(ErrorKind::format, "{}: weight_map[\"{}\"] names \"{}\", not a file in the model folder", index.string(),
+             name, fname);
+      auto& shard = by_file[fname];
+      if (!shard) {
+        shard = std::make_shared<io::SafetensorsFile>(dir / fname);
+        w.files_.push_back(shard);
+      }
+      if (!shard->contains(name))
+        fail(ErrorKind::format, "{}: tensor {} is listed in {} but that file does not contain it",
+             (dir / fname).string(), name, index.filename().string());
+      located[name] = {shard.get(), &shard->get(name)};
+    }
+  } else {
+    const bool has_bin = std::filesystem::exists(dir / "pytorch_model.bin");
+    fail(ErrorKind::io, "{}: no model.safetensors or model.safetensors.index.json{}", dir.string(),
+         has_bin ? " (pytorch_model.bin is not read: convert it to safetensors, e.g. with transformers' save_pretrained)"
+                 : "");
+  }
+  if (w.files_.size() == 1 && located.empty()) {
+    for (const auto& name : w.files_[0]->names()) located[name] = {w.files_[0].get(), &w.files_[0]->get(name)};
+  }
+
+  w.params_.layers.resize(static_cast<std::size_t>(config.num_hidden_layers));
+  const auto table = param_table(config);
+  std::vector<std::string> problems;
+  std::set<std::string> used;
+  // A head group counts as present when any of its required members is in the checkpoint.
+  std::map<ParamGroup, bool> group_present{{ParamGroup::encoder, true}};
+  std::map<std::string, std::string> found_name;
+  for (const auto& spec : table) {
+    for (const auto& candidate : checkpoint_names(spec.name)) {
+      if (located.count(candidate)) {
+        found_name[spec.name] = candidate;
+        if (!spec.optional_in_group) group_present[spec.group] = true;
+        break;
+      }
+    }
+  }
+  const auto config_name = (dir / "config.json").filename().string();
+  for (const auto& spec : table) {
+    if (!group_present[spec.group]) continue;
+    auto it = found_name.find(spec.name);
+    if (it == found_name.end()) {
+      if (!spec.optional_in_group) problems.push_back(fmt::format("missing {}", spec.name));
+      continue;
+    }
+    const auto& loc = located.at(it->second);
+    const auto& rec = *loc.record;
+    used.insert(it->second);
+    const auto file_name = loc.file->path().filename().string();
+    if (!is_float_dtype(rec.dtype)) {
+      problems.push_back(fmt::format("{} in {} has dtype {}, expected a float type", rec.name, file_name,
+                                     io::dtype_name(rec.dtype)));
+      continue;
+    }
+    if (rec.shape != spec.shape) {
+      problems.push_back(fmt::format("{} in {} has shape {} but {} implies {}", rec.name, file_name,
+                                     core::shape_string(rec.shape), config_name, core::shape_string(spec.shape)));
+      continue;
+    }
+    Param& slot = spec.slot(w.params_);
+    slot.shape = spec.shape;
+    const bool aligned = reinterpret_cast<std::uintptr_t>(rec.data) % alignof(float) == 0;
+    if (rec.dtype == io::DType::f32 && aligned) {
+      slot.data = reinterpret_cast<const float*>(rec.data);
+      w.mapped_bytes_ += static_cast<std::int64_t>(rec.nbytes);
+    } else {
+      auto& buf = w.converted_.emplace_back(static_cast<std::size_t>(core::numel(rec.shape)));
+      convert_to_f32(rec, buf.data());
+      slot.data = buf.data();
+    }
+  }
+  if (group_present[ParamGroup::classifier] && config.head_kind() != HeadKind::token_classification &&
+      !group_present[ParamGroup::pooler])
+    problems.push_back("classifier.weight is present but the pooler (bert.pooler.dense.*) it reads is missing");
+  if (!problems.empty()) {
+    std::string where = w.files_.size() == 1 ? w.files_[0]->path().string() : index.string();
+    std::string joined;
+    for (std::size_t i = 0; i < problems.size(); ++i) joined += (i ? "; " : "") + problems[i];
+    fail(ErrorKind::model, "{}: {} tensor problem{}: {}", where, problems.size(), problems.size() == 1 ? "" : "s",
+         joined);
+  }
+  if (w.params_.has_mlm_head() && !w.params_.mlm_decoder_w.present()) w.params_.mlm_decoder_w = w.params_.word_emb;
+  for (const auto& [name, loc] : located)
+    if (!used.count(name)) w.unused_.push_back(name);
+  return w;
+}
+
+Weights Weights::from_tensors(const BertConfig& config, std::map<std::string, core::Tensor> tensors) {
+  Weights w;
+  w.owned_ = std::move(tensors);
+  w.params_.layers.resize(static_cast<std::size_t>(config.num_hidden_layers));
+  std::vector<std::string> problems;
+  std::map<ParamGroup, bool> group_present{{ParamGroup::encoder, true}};
+  const auto table = param_table(config);
+  for (const auto& spec : table)
+    if (!spec.optional_in_group && w.owned_.count(spec.name)) group_present[spec.group] = true;
+  for (const auto& spec : table) {
+    if (!group_present[spec.group]) continue;
+    auto it = w.owned_.find(spec.name);
+    if (it == w.owned_.end()) {
+      if (!spec.optional_in_group) problems.push_back("missing " + spec.name);
+      continue;
+    }
+    if (it->second.shape != spec.shape) {
+      problems.push_back(fmt::format("{} has shape {}, expected {}", spec.name, core::shape_string(it->second.shape),
+                                     core::shape_string(spec.shape)));
+      continue;
+    }
+    Param& slot = spec.slot(w.params_);
+    slot.shape = spec.shape;
+    slot.data = it->second.ptr();
+  }
+  if (!problems.empty()) {
+    std::string joined;
+    for (std::size_t i = 0; i < problems.size(); ++i) joined += (i ? "; " : "") + problems[i];
+    fail(ErrorKind::model, "in-memory weights: {}", joined);
+  }
+  if (w.params_.has_mlm_head() && !w.params_.mlm_decoder_w.present()) w.params_.mlm_decoder_w = w.params_.word_emb;
+  return w;
+}
+
+std::int64_t Weights::parameter_count() const {
+  std::set<const float*> seen;
+  std::int64_t n = 0;
+  auto count = [&](const Param& p) {
+    if (p.present() && seen.insert(p.data).second) n += p.size();
+  };
+  const auto& p = params_;
+  for (const Param* q : {&p.word_emb, &p.pos_emb, &p.type_emb, &p.emb_norm_g, &p.emb_norm_b, &p.pooler_w, &p.pooler_b,
+                         &p.mlm_dense_w, &p.mlm_dense_b, &p.mlm_norm_g, &p.mlm_norm_b, &p.mlm_decoder_w,
+                         &p.mlm_decoder_b, &p.classifier_w, &p.classifier_b})
+    count(*q);
+  for (const auto& l : p.layers)
+    for (const Param* q : {&l.query_w, &l.query_b, &l.key_w, &l.key_b, &l.value_w, &l.value_b, &l.attn_out_w,
+                           &l.attn_out_b, &l.attn_norm_g, &l.attn_norm_b, &l.ffn_in_w, &l.ffn_in_b, &l.ffn_out_w,
+                           &l.ffn_out_b, &l.out_norm_g, &l.out_norm_b})
+      count(*q);
+  return n;
+}
+
+std::int64_t Weights::mapped_bytes() const { return mapped_bytes_; }
+
+std::int64_t Weights::converted_bytes() const {
+  std::int64_t n = 0;
+  for (const auto& b : converted_) n += static_cast<std::int64_t>(b.size() * sizeof(float));
+  return n;
+}
+
+}  // namespace bertscope::model

@@ -1,0 +1,102 @@
+// The parameters of a BERT checkpoint, memory-mapped from safetensors (F32 without a copy;
+// F16/BF16/F64 converted to float32 once at load).
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/tensor.hpp"
+#include "model/config.hpp"
+
+namespace bertscope::io {
+class SafetensorsFile;
+}
+
+namespace bertscope::model {
+
+// A read-only float32 parameter. `data` is null when the checkpoint does not have it.
+struct Param {
+  const float* data = nullptr;
+  core::Shape shape;
+  bool present() const { return data != nullptr; }
+  std::int64_t size() const { return core::numel(shape); }
+};
+
+struct LayerParams {
+  Param query_w, query_b, key_w, key_b, value_w, value_b;  // [hidden, hidden], [hidden]
+  Param attn_out_w, attn_out_b;                            // [hidden, hidden], [hidden]
+  Param attn_norm_g, attn_norm_b;                          // [hidden]
+  Param ffn_in_w, ffn_in_b;                                // [intermediate, hidden], [intermediate]
+  Param ffn_out_w, ffn_out_b;                              // [hidden, intermediate], [hidden]
+  Param out_norm_g, out_norm_b;                            // [hidden]
+};
+
+struct BertParams {
+  Param word_emb, pos_emb, type_emb, emb_norm_g, emb_norm_b;  // [vocab|positions|types, hidden]
+  std::vector<LayerParams> layers;
+  Param pooler_w, pooler_b;                                   // optional
+  Param mlm_dense_w, mlm_dense_b, mlm_norm_g, mlm_norm_b;      // optional MLM head
+  Param mlm_decoder_w, mlm_decoder_b;                         // decoder tied to word_emb when absent
+  Param classifier_w, classifier_b;                           // [labels, hidden], [labels], optional
+
+  bool has_pooler() const { return pooler_w.present(); }
+  bool has_mlm_head() const { return mlm_dense_w.present(); }
+  bool has_classifier() const { return classifier_w.present(); }
+};
+
+// Which parameters belong together: a group is loaded whole or not at all.
+enum class ParamGroup { encoder, pooler, mlm_head, classifier };
+
+// One row of the canonical-name table: the Hugging Face name (BertForMaskedLM /
+// BertForSequenceClassification layout), the shape the config implies, and the slot it fills.
+struct ParamSpec {
+  std::string name;
+  core::Shape shape;
+  ParamGroup group;
+  bool optional_in_group;  // e.g. the MLM decoder weight, tied to the word embeddings
+  std::function<Param&(BertParams&)> slot;
+};
+
+// The full table for a config; heads are included for the architecture's head kind.
+std::vector<ParamSpec> param_table(const BertConfig& config);
+
+// Names a tensor may carry in real checkpoints for a canonical name, most common first:
+// with or without "bert.", LayerNorm weight/bias or gamma/beta, decoder bias spellings.
+std::vector<std::string> checkpoint_names(const std::string& canonical);
+
+// The loaded parameters plus the mappings and buffers that back them.
+class Weights {
+ public:
+  Weights(Weights&&) = default;
+  Weights& operator=(Weights&&) = default;
+  Weights(const Weights&) = delete;  // params point into this object's buffers
+
+  // Loads model.safetensors or a sharded model.safetensors.index.json from `dir`. Every missing
+  // or mis-shaped tensor is reported at once in one Error(model) naming the file.
+  static Weights load(const std::filesystem::path& dir, const BertConfig& config);
+  // Parameters held in memory (a generated or trained model); keys are canonical names.
+  static Weights from_tensors(const BertConfig& config, std::map<std::string, core::Tensor> tensors);
+
+  const BertParams& params() const { return params_; }
+  std::int64_t parameter_count() const;            // distinct parameters, tied decoder counted once
+  std::int64_t mapped_bytes() const;               // bytes used in place from the mapping
+  std::int64_t converted_bytes() const;            // bytes converted to float32 copies
+  const std::vector<std::string>& unused_tensors() const { return unused_; }  // e.g. an NSP head
+
+ private:
+  Weights() = default;
+  BertParams params_;
+  std::vector<std::shared_ptr<io::SafetensorsFile>> files_;
+  std::deque<core::FloatBuffer> converted_;
+  std::map<std::string, core::Tensor> owned_;
+  std::vector<std::string> unused_;
+  std::int64_t mapped_bytes_ = 0;
+};
+
+}  // namespace bertscope::model

@@ -1,0 +1,218 @@
+// Parity of the encoder with an independent float64 reference (tools/reference/bert_reference.py,
+// Hugging Face BertModel semantics in PyTorch). bertscope's float32 results must be as close to
+// float64 as PyTorch's own float32 forward: at most 3x PyTorch's max error, and on
+// default-initialised models never worse than 1e-5 (attention) and 1e-4 (hidden states).
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <map>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "io/files.hpp"
+#include "io/npz.hpp"
+#include "model/model.hpp"
+#include "test_util.hpp"
+
+using namespace bertscope;
+using bertscope::test::TempDir;
+
+namespace {
+
+struct Golden {
+  nlohmann::json entry;
+  std::shared_ptr<TempDir> dir;
+  std::shared_ptr<model::Model> model;
+  std::map<std::string, io::NpyArray> arrays;
+};
+
+// Makes each golden model once per test process with the same recipe the reference used.
+Golden& golden(const std::string& name) {
+  static std::map<std::string, Golden> cache;
+  auto it = cache.find(name);
+  if (it != cache.end()) return it->second;
+  const auto summary = io::read_json(test::golden_dir() / "encoder.json");
+  for (const auto& entry : summary["models"]) {
+    if (entry["name"] != name) continue;
+    Golden g;
+    g.entry = entry;
+    g.dir = std::make_shared<TempDir>("golden");
+    std::string cmd = fmt::format("{} make-model --vocab {} --out {}", test::cli(),
+                                  (test::data_dir() / "tiny-vocab.txt").string(), (g.dir->path() / name).string());
+    for (const auto& a : entry["args"]) cmd += " " + a.get<std::string>();
+    const auto made = test::run_command(cmd);
+    EXPECT_EQ(made.status, 0) << made.output;
+    const auto fnv = fmt::format("{:016x}", test::fnv1a64_file(g.dir->path() / name / "model.safetensors"));
+    EXPECT_EQ(fnv, entry["fnv1a64"].get<std::string>())
+        << "make-model no longer produces the weights the goldens were made from; regenerate them with "
+           "tools/reference/make_goldens.py";
+    g.model = std::make_shared<model::Model>(model::Model::load(g.dir->path() / name));
+    io::NpzReader npz(test::golden_dir() / (name + ".npz"));
+    for (const auto& member : npz.names()) g.arrays.emplace(member, npz.read(member));
+    return cache.emplace(name, std::move(g)).first->second;
+  }
+  throw std::runtime_error("no golden model " + name);
+}
+
+std::vector<model::ModelInput> golden_inputs(const Golden& g) {
+  const auto& ids = g.arrays.at("input_ids");
+  const auto id = ids.to_i64(), types = g.arrays.at("token_type_ids").to_i64(), mask = g.arrays.at("attention_mask").to_i64();
+  const auto b = ids.shape[0], t = ids.shape[1];
+  std::vector<model::ModelInput> inputs(static_cast<std::size_t>(b));
+  for (std::int64_t i = 0; i < b; ++i)
+    for (std::int64_t j = 0; j < t; ++j)
+      if (mask[i * t + j]) {
+        inputs[i].ids.push_back(static_cast<std::int32_t>(id[i * t + j]));
+        inputs[i].type_ids.push_back(static_cast<std::int32_t>(types[i * t + j]));
+      }
+  return inputs;
+}
+
+model::RunOptions case_options(const model::Model& m, const nlohmann::json& iv) {
+  model::RunOptions opt;
+  opt.record = model::SiteSet::parse("attn.probs,hidden", m.layers());
+  if (iv.contains("head_mask")) {
+    opt.head_mask = core::Tensor({m.layers(), m.heads()});
+    for (std::int64_t l = 0; l < m.layers(); ++l)
+      for (std::int64_t h = 0; h < m.heads(); ++h) opt.head_mask.data[l * m.heads() + h] = iv["head_mask"][l][h].get<float>();
+  }
+  if (iv.contains("uniform_heads"))
+    for (const auto& p : iv["uniform_heads"]) opt.uniform_heads.insert({p[0].get<std::int64_t>(), p[1].get<std::int64_t>()});
+  if (iv.contains("skip_layers"))
+    for (const auto& l : iv["skip_layers"]) opt.skip_layers.insert(l.get<std::int64_t>());
+  return opt;
+}
+
+// Max |ours - expected| over real tokens: attentions [B, L, H, T, T] against per-input traces.
+double attention_error(const std::vector<model::ForwardResult>& results, const io::NpyArray& expected, std::int64_t layers) {
+  const auto e = expected.to_f64();
+  const auto heads = expected.shape[2], t_pad = expected.shape[3];
+  double worst = 0;
+  for (std::size_t b = 0; b < results.size(); ++b)
+    for (std::int64_t l = 0; l < layers; ++l) {
+      const auto& probs = *results[b].trace.find(model::Site::attn_probs, l);
+      const auto t = probs.dim(1);
+      for (std::int64_t h = 0; h < heads; ++h)
+        for (std::int64_t i = 0; i < t; ++i)
+          for (std::int64_t j = 0; j < t; ++j) {
+            const double ref = e[(((static_cast<std::int64_t>(b) * layers + l) * heads + h) * t_pad + i) * t_pad + j];
+            worst = std::max(worst, std::abs(probs.data[(h * t + i) * t + j] - ref));
+          }
+    }
+  return worst;
+}
+
+double hidden_error(const std::vector<model::ForwardResult>& results, const io::NpyArray& expected, std::int64_t layers) {
+  const auto e = expected.to_f64();
+  const auto t_pad = expected.shape[2], hidden = expected.shape[3];
+  double worst = 0;
+  for (std::size_t b = 0; b < results.size(); ++b)
+    for (std::int64_t l = 0; l <= layers; ++l) {
+      const auto& hs = l == 0 ? *results[b].trace.find(model::Site::embed_out)
+                              : *results[b].trace.find(model::Site::layer_out, l - 1);
+      for (std::int64_t i = 0; i < hs.dim(0); ++i)
+        for (std::int64_t k = 0; k < hidden; ++k) {
+          const double ref = e[((static_cast<std::int64_t>(b) * (layers + 1) + l) * t_pad + i) * hidden + k];
+          worst = std::max(worst, std::abs(hs.data[i * hidden + k] - ref));
+        }
+    }
+  return worst;
+}
+
+// Logits: [B, T, V] (MLM, real tokens only) or [B, labels].
+double logits_error(const std::vector<model::ForwardResult>& results, const io::NpyArray& expected, bool mlm) {
+  const auto e = expected.to_f64();
+  double worst = 0;
+  for (std::size_t b = 0; b < results.size(); ++b) {
+    const auto& ours = mlm ? results[b].mlm_logits : results[b].classifier_logits;
+    if (mlm) {
+      const auto t_pad = expected.shape[1], v = expected.shape[2];
+      for (std::int64_t i = 0; i < ours.dim(0); ++i)
+        for (std::int64_t k = 0; k < v; ++k)
+          worst = std::max(worst, std::abs(ours.data[i * v + k] - e[(static_cast<std::int64_t>(b) * t_pad + i) * v + k]));
+    } else {
+      const auto labels = expected.shape[1];
+      for (std::int64_t k = 0; k < labels; ++k)
+        worst = std::max(worst, std::abs(ours.data[k] - e[static_cast<std::int64_t>(b) * labels + k]));
+    }
+  }
+  return worst;
+}
+
+double allowed(const nlohmann::json& torch_errors, const char* key) {
+  // A floor keeps a degenerate zero PyTorch error (e.g. exactly representable results) from
+  // demanding bit-exactness.
+  return std::max(3.0 * torch_errors[key].get<double>(), 1e-7);
+}
+
+void check_model(const std::string& name) {
+  auto& g = golden(name);
+  const auto& m = *g.model;
+  const auto inputs = golden_inputs(g);
+  for (const auto& [case_name, c] : g.entry["cases"].items()) {
+    SCOPED_TRACE(name + " / " + case_name);
+    auto opt = case_options(m, c["interventions"]);
+    const bool mlm = m.config().head_kind() == model::HeadKind::masked_lm;
+    if (case_name == "base") {
+      opt.mlm_logits = mlm;
+      opt.classifier_logits = !mlm;
+    }
+    const auto results = m.forward(inputs, opt);
+    const auto& errs = c["torch_f32_max_error"];
+    const double att = attention_error(results, g.arrays.at(case_name + ".attentions"), m.layers());
+    const double hid = hidden_error(results, g.arrays.at(case_name + ".hidden_states"), m.layers());
+    EXPECT_LE(att, allowed(errs, "attentions")) << "PyTorch float32: " << errs["attentions"];
+    EXPECT_LE(hid, allowed(errs, "hidden_states")) << "PyTorch float32: " << errs["hidden_states"];
+    if (g.entry["default_init"].get<bool>()) {
+      EXPECT_LE(att, 1e-5);
+      EXPECT_LE(hid, 1e-4);
+    }
+    if (case_name == "base") {
+      const double lg = logits_error(results, g.arrays.at("base.logits"), mlm);
+      EXPECT_LE(lg, allowed(errs, "logits")) << "PyTorch float32: " << errs["logits"];
+    }
+    RecordProperty(case_name + "_attention_error", fmt::format("{:.3g}", att));
+  }
+}
+
+}  // namespace
+
+TEST(EncoderGolden, SharpMlmWithInterventions) { check_model("sharp_mlm"); }
+TEST(EncoderGolden, DefaultInitMlm) { check_model("default_mlm"); }
+TEST(EncoderGolden, SharpClassifierF16GeluTanh) { check_model("sharp_classifier_f16"); }
+TEST(EncoderGolden, SharpMlmBf16FiveHeads) { check_model("sharp_mlm_bf16"); }
+
+// The comparison must be able to fail: one corrupted expected value is caught.
+TEST(EncoderGolden, CorruptedGoldenValueIsCaught) {
+  auto& g = golden("sharp_mlm");
+  const auto& m = *g.model;
+  const auto inputs = golden_inputs(g);
+  const auto results = m.forward(inputs, case_options(m, nlohmann::json::object()));
+  auto corrupted = g.arrays.at("base.attentions");
+  auto values = corrupted.to_f64();
+  values[5] += 1e-4;  // input 0, layer 0, head 0, query 0, key 5 (a real token)
+  std::memcpy(corrupted.bytes.data(), values.data(), values.size() * sizeof(double));
+  const auto& errs = g.entry["cases"]["base"]["torch_f32_max_error"];
+  EXPECT_LE(attention_error(results, g.arrays.at("base.attentions"), m.layers()), allowed(errs, "attentions"));
+  EXPECT_GT(attention_error(results, corrupted, m.layers()), allowed(errs, "attentions"));
+}
+
+// Packing a batch must not change results beyond float32 reordering: each input run alone
+// matches the batched run.
+TEST(EncoderGolden, BatchedEqualsOneByOne) {
+  auto& g = golden("sharp_mlm");
+  const auto& m = *g.model;
+  const auto inputs = golden_inputs(g);
+  const auto opt = case_options(m, nlohmann::json::object());
+  const auto batched = m.forward(inputs, opt);
+  for (std::size_t b = 0; b < inputs.size(); ++b) {
+    const auto single = m.forward(std::span(&inputs[b], 1), opt);
+    for (std::int64_t l = 0; l < m.layers(); ++l) {
+      const auto& x = batched[b].trace.find(model::Site::layer_out, l)->data;
+      const auto& y = single[0].trace.find(model::Site::layer_out, l)->data;
+      ASSERT_EQ(x.size(), y.size());
+      for (std::size_t i = 0; i < x.size(); ++i) ASSERT_NEAR(x[i], y[i], 1e-5) << "input " << b << " layer " << l;
+    }
+  }
+}
