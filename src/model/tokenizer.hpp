@@ -10,6 +10,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -34,6 +35,18 @@ struct TokenizerSettings {
   std::string continuing_subword_prefix = "##";
   std::size_t max_input_chars_per_word = 100;
   std::size_t model_max_length = 0;  // 0: not given by the tokenizer files
+};
+
+// A token matched in the text before WordPiece and never split (Hugging Face's AddedToken):
+// the special tokens, and any other entry of tokenizer.json's `added_tokens`.
+struct AddedToken {
+  std::string content;
+  std::int32_t id = 0;
+  bool single_word = false;  // only match where no word character touches either end
+  bool lstrip = false;       // the match swallows the whitespace on its left
+  bool rstrip = false;       // ... and on its right
+  bool normalized = false;   // matched in the normalised text instead of the raw text
+  bool special = true;
 };
 
 // One tokenized input (single text or pair), including [CLS]/[SEP].
@@ -71,7 +84,7 @@ class Tokenizer {
   Encoding encode(std::string_view text, std::optional<std::string_view> pair = {},
                   const EncodeOptions& options = {}) const;
   // Encodes text that is already split into words (like is_split_into_words=True): each word is
-  // tokenized on its own and word_ids index `words`.
+  // tokenized on its own and word_ids index `words`; offsets are within each word, as in Hugging Face.
   Encoding encode_words(const std::vector<std::string>& words, const EncodeOptions& options = {}) const;
   // The word pieces of a text, no special tokens.
   std::vector<std::string> tokenize(std::string_view text) const;
@@ -80,6 +93,9 @@ class Tokenizer {
   const std::string& token(std::int32_t id) const;  // throws on out-of-range ids
   std::size_t vocab_size() const { return vocab_.size(); }
   const TokenizerSettings& settings() const { return settings_; }
+  const std::vector<AddedToken>& added_tokens() const { return added_tokens_; }
+  // How many special tokens the template adds: 2 for "[CLS] A [SEP]", 3 with a pair.
+  static std::size_t num_special_tokens(bool pair) { return pair ? 3 : 2; }
 
   std::int32_t unk_id() const { return unk_id_; }
   std::int32_t cls_id() const { return cls_id_; }
@@ -88,13 +104,27 @@ class Tokenizer {
   std::int32_t mask_id() const { return mask_id_; }
 
  private:
+  // Hashes std::string and std::string_view alike, so WordPiece can look pieces up without
+  // building a string for every candidate.
+  struct StringHash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+  };
+  struct Segment;  // the tokens of one text, before the special tokens are added
+
   Tokenizer() = default;
-  // Implementation details (normaliser, pre-tokeniser, WordPiece, added tokens) live in
+  void finish_loading(const std::filesystem::path& source);
+  Segment encode_segment(std::string_view text, const char* what, std::int32_t forced_word) const;
+  Encoding assemble(Segment& a, Segment* b, const EncodeOptions& options) const;
+
+  // Implementation details (normaliser, pre-tokeniser, WordPiece, added-token matching) live in
   // tokenizer.cpp; the members below are what every flavour needs.
   TokenizerSettings settings_;
   std::vector<std::string> vocab_;
-  std::unordered_map<std::string, std::int32_t> ids_;
-  std::vector<std::string> special_tokens_;  // matched in raw text and never split
+  std::unordered_map<std::string, std::int32_t, StringHash, std::equal_to<>> ids_;
+  std::vector<std::string> special_tokens_;  // contents of added_tokens_ that are special
+  std::vector<AddedToken> added_tokens_;     // matched in the text and never split
+  std::vector<std::u32string> added_patterns_;  // per added token: what to match, as code points
   std::int32_t unk_id_ = 0, cls_id_ = 0, sep_id_ = 0, pad_id_ = 0, mask_id_ = 0;
 };
 
