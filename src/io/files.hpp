@@ -18,6 +18,7 @@ std::string read_file(const std::filesystem::path& path);
 void write_file_atomic(const std::filesystem::path& path, std::string_view content);
 
 // Parses a JSON file; errors name the file and the parse position.
+// Syntax errors read "FILE:LINE:COLUMN: invalid JSON: ..." (1-based line and column).
 nlohmann::json read_json(const std::filesystem::path& path);
 
 // Returns the byte offset of the first invalid UTF-8 sequence in `text`, or npos if valid.
@@ -25,7 +26,15 @@ nlohmann::json read_json(const std::filesystem::path& path);
 std::size_t find_invalid_utf8(std::string_view text);
 
 // The lines of a UTF-8 text file without their line ends ("\n" or "\r\n"); a leading BOM is
-// dropped. Invalid UTF-8 throws Error(input) "FILE:LINE: invalid UTF-8 at byte B".
+// dropped. Invalid UTF-8 throws Error(input) "FILE:LINE: invalid UTF-8 at byte B", where B is
+// the 0-based offset of the offending byte in the file.
 std::vector<std::string> read_text_lines(const std::filesystem::path& path);
+
+// read_text_lines for text already in memory; `source_name` stands for FILE in errors.
+std::vector<std::string> split_text_lines(std::string_view text, std::string_view source_name);
+
+// `text` in double quotes for an error message: quotes, backslashes, control characters and
+// invalid UTF-8 bytes are escaped, so a message built from untrusted names stays one line.
+std::string quote(std::string_view text);
 
 }  // namespace bertscope::io

@@ -1,0 +1,202 @@
+#include "io/files.hpp"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <utility>
+#include <system_error>
+
+#include "io/atomic_output.hpp"
+#include "io/error.hpp"
+
+namespace bertscope::io {
+namespace {
+
+std::string errno_text(int err) { return std::generic_category().message(err); }
+
+struct Descriptor {
+  int fd;
+  ~Descriptor() {
+    if (fd >= 0) ::close(fd);
+  }
+};
+
+// nlohmann's messages read "[json.exception.parse_error.101] parse error at line 3, column 7:
+// syntax error ..."; the position goes into our FILE:LINE:COLUMN prefix, the rest is kept.
+std::string json_error_detail(const std::string& what) {
+  std::string_view detail = what;
+  if (auto bracket = detail.find("] "); bracket != std::string_view::npos) detail.remove_prefix(bracket + 2);
+  if (auto column = detail.find(", column "); column != std::string_view::npos) {
+    if (auto colon = detail.find(": ", column); colon != std::string_view::npos) detail.remove_prefix(colon + 2);
+  }
+  return std::string(detail);
+}
+
+// The 1-based line and column of the character nlohmann stopped at. Its own "line, column"
+// counts a newline it has just read as the start of the next line, so an error at the end of
+// a line would point one line too far; e.byte (characters read) does not have that problem.
+std::pair<std::size_t, std::size_t> json_error_position(std::string_view content, std::size_t byte) {
+  const std::size_t offset = std::min(byte == 0 ? 0 : byte - 1, content.size());
+  const std::size_t line = 1 + static_cast<std::size_t>(std::count(content.begin(), content.begin() + offset, '\n'));
+  const std::size_t line_start = offset == 0 ? 0 : content.rfind('\n', offset - 1);
+  const std::size_t column = line_start == std::string_view::npos || offset == 0 ? offset + 1 : offset - line_start;
+  return {line, column};
+}
+
+// Escapes control characters and bytes that start no valid UTF-8 sequence (and, for quoted
+// names, quotes and backslashes), so untrusted text cannot break a one-line message.
+void append_escaped(std::string& out, std::string_view text, bool escape_quotes);
+
+std::string one_line(std::string_view text) {
+  std::string out;
+  append_escaped(out, text, false);
+  return out;
+}
+
+}  // namespace
+
+std::string read_file(const std::filesystem::path& path) {
+  Descriptor file{::open(path.c_str(), O_RDONLY | O_CLOEXEC)};
+  if (file.fd < 0) fail(ErrorKind::io, "cannot read {}: {}", path.string(), errno_text(errno));
+  struct stat info {};
+  if (::fstat(file.fd, &info) != 0) fail(ErrorKind::io, "cannot read {}: {}", path.string(), errno_text(errno));
+  if (S_ISDIR(info.st_mode)) fail(ErrorKind::io, "cannot read {}: it is a directory", path.string());
+  std::string content;
+  if (S_ISREG(info.st_mode)) content.reserve(static_cast<std::size_t>(info.st_size));
+  // Pipes and /proc files report no size, so read until end of file rather than st_size bytes.
+  char buffer[1 << 16];
+  while (true) {
+    ssize_t n = ::read(file.fd, buffer, sizeof buffer);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      fail(ErrorKind::io, "cannot read {}: {}", path.string(), errno_text(errno));
+    }
+    if (n == 0) break;
+    content.append(buffer, static_cast<std::size_t>(n));
+  }
+  return content;
+}
+
+void write_file_atomic(const std::filesystem::path& path, std::string_view content) {
+  AtomicOutput out(path);
+  out.write(content);
+  out.commit();
+}
+
+nlohmann::json read_json(const std::filesystem::path& path) {
+  const std::string content = read_file(path);
+  try {
+    return nlohmann::json::parse(content);
+  } catch (const nlohmann::json::parse_error& e) {
+    auto [line, column] = json_error_position(content, e.byte);
+    fail(ErrorKind::format, "{}:{}:{}: invalid JSON: {}", path.string(), line, column,
+         one_line(json_error_detail(e.what())));
+  }
+}
+
+std::size_t find_invalid_utf8(std::string_view text) {
+  const auto* s = reinterpret_cast<const unsigned char*>(text.data());
+  const std::size_t n = text.size();
+  std::size_t i = 0;
+  auto continuation = [&](std::size_t at, unsigned char lo = 0x80, unsigned char hi = 0xBF) {
+    return at < n && s[at] >= lo && s[at] <= hi;
+  };
+  while (i < n) {
+    unsigned char c = s[i];
+    if (c < 0x80) {
+      ++i;
+    } else if (c < 0xC2) {
+      return i;  // a stray continuation byte, or C0/C1 which only start overlong forms
+    } else if (c < 0xE0) {
+      if (!continuation(i + 1)) return i;
+      i += 2;
+    } else if (c < 0xF0) {
+      // E0 needs A0.. to avoid overlong forms; ED stops at 9F to exclude surrogates.
+      unsigned char lo = c == 0xE0 ? 0xA0 : 0x80;
+      unsigned char hi = c == 0xED ? 0x9F : 0xBF;
+      if (!continuation(i + 1, lo, hi) || !continuation(i + 2)) return i;
+      i += 3;
+    } else if (c < 0xF5) {
+      // F0 needs 90.. to avoid overlong forms; F4 stops at 8F to stay within U+10FFFF.
+      unsigned char lo = c == 0xF0 ? 0x90 : 0x80;
+      unsigned char hi = c == 0xF4 ? 0x8F : 0xBF;
+      if (!continuation(i + 1, lo, hi) || !continuation(i + 2) || !continuation(i + 3)) return i;
+      i += 4;
+    } else {
+      return i;
+    }
+  }
+  return std::string_view::npos;
+}
+
+std::vector<std::string> split_text_lines(std::string_view text, std::string_view source_name) {
+  std::size_t base = 0;
+  if (text.starts_with("\xEF\xBB\xBF")) {
+    text.remove_prefix(3);
+    base = 3;
+  }
+  if (std::size_t bad = find_invalid_utf8(text); bad != std::string_view::npos) {
+    std::size_t line = 1 + static_cast<std::size_t>(std::count(text.begin(), text.begin() + bad, '\n'));
+    fail(ErrorKind::input, "{}:{}: invalid UTF-8 at byte {}", source_name, line, base + bad);
+  }
+  std::vector<std::string> lines;
+  std::size_t start = 0;
+  while (start < text.size()) {
+    std::size_t end = text.find('\n', start);
+    std::size_t next = end == std::string_view::npos ? text.size() : end + 1;
+    if (end == std::string_view::npos) end = text.size();
+    std::string_view line = text.substr(start, end - start);
+    if (line.ends_with('\r')) line.remove_suffix(1);
+    lines.emplace_back(line);
+    start = next;
+  }
+  return lines;
+}
+
+std::vector<std::string> read_text_lines(const std::filesystem::path& path) {
+  return split_text_lines(read_file(path), path.string());
+}
+
+namespace {
+
+void append_escaped(std::string& out, std::string_view text, bool escape_quotes) {
+  std::size_t i = 0;
+  while (i < text.size()) {
+    auto u = static_cast<unsigned char>(text[i]);
+    if (u >= 0x80) {
+      std::size_t length = u >= 0xF0 ? 4 : u >= 0xE0 ? 3 : 2;
+      std::string_view sequence = text.substr(i, length);
+      if (sequence.size() == length && find_invalid_utf8(sequence) == std::string_view::npos) {
+        out += sequence;
+        i += length;
+      } else {
+        out += fmt::format("\\x{:02x}", u);
+        ++i;
+      }
+      continue;
+    }
+    if (escape_quotes && (text[i] == '"' || text[i] == '\\')) {
+      out += '\\';
+      out += text[i];
+    } else if (u < 0x20 || u == 0x7f) {
+      out += fmt::format("\\x{:02x}", u);
+    } else {
+      out += text[i];
+    }
+    ++i;
+  }
+}
+
+}  // namespace
+
+std::string quote(std::string_view text) {
+  std::string out = "\"";
+  append_escaped(out, text, true);
+  out += '"';
+  return out;
+}
+
+}  // namespace bertscope::io
