@@ -108,6 +108,10 @@ TEST(IoFiles, ReadJsonSyntaxErrorGivesFileLineAndColumn) {
   message = error_of(ErrorKind::format, [&] { read_json(file); });
   EXPECT_TRUE(StartsWith(message, file.string() + ":1:"));
 
+  write_raw(file, std::string("{\"a\": 1}\n\0{\"b\"", 13));
+  message = error_of(ErrorKind::format, [&] { read_json(file); });
+  EXPECT_EQ(message, file.string() + ":2:1: invalid JSON: NUL byte");
+
   error_of(ErrorKind::io, [&] { read_json(dir / "missing.json"); });
 }
 

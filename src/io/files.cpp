@@ -88,6 +88,11 @@ void write_file_atomic(const std::filesystem::path& path, std::string_view conte
 
 nlohmann::json read_json(const std::filesystem::path& path) {
   const std::string content = read_file(path);
+  // nlohmann treats a NUL byte as the end of the input and would ignore whatever follows it.
+  if (std::size_t nul = content.find('\0'); nul != std::string::npos) {
+    auto [line, column] = json_error_position(content, nul + 1);
+    fail(ErrorKind::format, "{}:{}:{}: invalid JSON: NUL byte", path.string(), line, column);
+  }
   try {
     return nlohmann::json::parse(content);
   } catch (const nlohmann::json::parse_error& e) {
