@@ -172,7 +172,7 @@ void check_model(const std::string& name) {
       const double lg = logits_error(results, g.arrays.at("base.logits"), mlm);
       EXPECT_LE(lg, allowed(errs, "logits")) << "PyTorch float32: " << errs["logits"];
     }
-    RecordProperty(case_name + "_attention_error", fmt::format("{:.3g}", att));
+    ::testing::Test::RecordProperty(case_name + "_attention_error", fmt::format("{:.3g}", att));
   }
 }
 

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Installs what is missing, builds bertscope and runs the whole test suite: the optimised
+# build (oneDNN), the same suite under AddressSanitizer + UndefinedBehaviorSanitizer, and the
+# encoder parity tests on the portable CBLAS fallback.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh
+jobs=$(nproc)
+
+scripts/build.sh release
+ctest --test-dir build/release --output-on-failure -j "$jobs"
+
+scripts/build.sh sanitize
+# libgomp keeps its thread pool alive until exit; that is not a leak of ours.
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 LSAN_OPTIONS=suppressions=$PWD/tests/lsan.supp \
+UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+  ctest --test-dir build/sanitize --output-on-failure -j "$jobs"
+
+scripts/build.sh cblas
+ctest --test-dir build/cblas --output-on-failure -j "$jobs" -R 'EncoderGolden|Kernel'

@@ -1,0 +1,220 @@
+// Loading real-checkpoint layouts: name variants, tied decoder, dtypes, shards, memory mapping.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <fstream>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "io/error.hpp"
+#include "io/files.hpp"
+#include "io/safetensors.hpp"
+#include "model/generator.hpp"
+#include "model/model.hpp"
+#include "test_util.hpp"
+
+using namespace bertscope;
+using bertscope::test::TempDir;
+namespace fs = std::filesystem;
+
+namespace {
+
+fs::path make(const TempDir& dir, const std::string& name, const std::string& extra) {
+  const auto out = dir / name;
+  const auto r = test::run_command(fmt::format(
+      "{} make-model --layers 2 --hidden 48 --heads 3 --intermediate 64 --seed 5 --init-std 0.2 --bias-std 0.1 "
+      "--vocab {} --out {} {}",
+      test::cli(), (test::data_dir() / "tiny-vocab.txt").string(), out.string(), extra));
+  EXPECT_EQ(r.status, 0) << r.output;
+  return out;
+}
+
+// Rewrites model.safetensors with renamed tensors (rename returns "" to drop a tensor).
+void rewrite(const fs::path& model, const std::function<std::string(const std::string&)>& rename,
+             std::vector<std::pair<std::string, core::Tensor>> extra = {}) {
+  std::vector<std::string> names;
+  std::vector<std::vector<std::byte>> storage;
+  std::vector<io::TensorToWrite> tensors;
+  {
+    io::SafetensorsFile file(model / "model.safetensors");
+    for (const auto& name : file.names()) {
+      const auto& rec = file.get(name);
+      const auto new_name = rename(name);
+      if (new_name.empty()) continue;
+      storage.emplace_back(rec.data, rec.data + rec.nbytes);
+      tensors.push_back({new_name, rec.dtype, rec.shape, {}});
+    }
+  }
+  for (auto& [name, t] : extra) {
+    storage.emplace_back(reinterpret_cast<const std::byte*>(t.ptr()),
+                         reinterpret_cast<const std::byte*>(t.ptr() + t.size()));
+    tensors.push_back({name, io::DType::f32, t.shape, {}});
+  }
+  for (std::size_t i = 0; i < tensors.size(); ++i) tensors[i].bytes = storage[i];
+  io::write_safetensors(model / "model.safetensors", tensors);
+}
+
+std::vector<model::ForwardResult> run(const model::Model& m, bool logits = true) {
+  std::vector<model::ModelInput> in(2);
+  in[0].ids = {2, 40, 41, 42, 3};
+  in[1].ids = {2, 50, 3, 60, 61, 3};
+  in[1].type_ids = {0, 0, 0, 1, 1, 1};
+  model::RunOptions opt;
+  opt.record = model::SiteSet::parse("attn.probs", m.layers());
+  opt.mlm_logits = logits && m.params().has_mlm_head();
+  return m.forward(in, opt);
+}
+
+double max_diff(const core::Tensor& a, const core::Tensor& b) {
+  EXPECT_EQ(a.shape, b.shape);
+  double d = 0;
+  for (std::size_t i = 0; i < a.data.size(); ++i) d = std::max(d, std::abs(double(a.data[i]) - b.data[i]));
+  return d;
+}
+
+}  // namespace
+
+TEST(ModelLoading, F32IsMappedWithoutCopy) {
+  TempDir dir("load");
+  const auto m = model::Model::load(make(dir, "m", ""));
+  EXPECT_EQ(m.weights().converted_bytes(), 0);
+  EXPECT_EQ(m.weights().mapped_bytes(), m.weights().parameter_count() * 4);
+  EXPECT_TRUE(m.params().has_mlm_head());
+  EXPECT_EQ(m.params().mlm_decoder_w.data, m.params().word_emb.data) << "decoder must be tied";
+  EXPECT_FALSE(m.params().has_pooler());
+}
+
+TEST(ModelLoading, NameVariantsGiveIdenticalResults) {
+  TempDir dir("load");
+  const auto base_dir = make(dir, "base", "");
+  const auto ref = run(model::Model::load(base_dir));
+  const auto variant = make(dir, "variant", "");
+  // No "bert." prefix and TF-style LayerNorm gamma/beta, MLM bias under the decoder's name.
+  rewrite(variant, [](const std::string& n) {
+    std::string s = n.starts_with("bert.") ? n.substr(5) : n;
+    if (s.ends_with("LayerNorm.weight")) s = s.substr(0, s.size() - 6) + "gamma";
+    if (s.ends_with("LayerNorm.bias")) s = s.substr(0, s.size() - 4) + "beta";
+    if (s == "cls.predictions.bias") s = "cls.predictions.decoder.bias";
+    return s;
+  });
+  const auto out = run(model::Model::load(variant));
+  for (std::size_t b = 0; b < ref.size(); ++b) {
+    EXPECT_EQ(max_diff(ref[b].last_hidden, out[b].last_hidden), 0.0);
+    EXPECT_EQ(max_diff(ref[b].mlm_logits, out[b].mlm_logits), 0.0);
+  }
+}
+
+TEST(ModelLoading, UntiedDecoderIsUsed) {
+  TempDir dir("load");
+  const auto path = make(dir, "m", "");
+  const auto ref = run(model::Model::load(path));
+  const auto cfg = model::load_config(path / "config.json");
+  core::Tensor decoder({cfg.vocab_size, cfg.hidden_size}, 0.0f);
+  rewrite(path, [](const std::string& n) { return n; }, {{"cls.predictions.decoder.weight", decoder}});
+  const auto m = model::Model::load(path);
+  EXPECT_NE(m.params().mlm_decoder_w.data, m.params().word_emb.data);
+  const auto out = run(m);
+  // A zero decoder leaves only the bias: every position's logits equal cls.predictions.bias.
+  const auto& bias = m.params().mlm_decoder_b;
+  for (std::int64_t v = 0; v < cfg.vocab_size; ++v) EXPECT_EQ(out[0].mlm_logits.data[v], bias.data[v]);
+  EXPECT_GT(max_diff(ref[0].mlm_logits, out[0].mlm_logits), 0.0);
+}
+
+TEST(ModelLoading, HalfPrecisionCheckpointsConvert) {
+  TempDir dir("load");
+  const auto ref = run(model::Model::load(make(dir, "f32", "")));
+  for (const char* dtype : {"f16", "bf16"}) {
+    const auto m = model::Model::load(make(dir, dtype, std::string("--dtype ") + dtype));
+    EXPECT_GT(m.weights().converted_bytes(), 0);
+    const auto out = run(m);
+    // Rounding the weights to 16 bits moves the outputs a little, never a lot.
+    EXPECT_LT(max_diff(ref[0].last_hidden, out[0].last_hidden), std::string(dtype) == "f16" ? 0.05 : 0.3) << dtype;
+    EXPECT_GT(max_diff(ref[0].last_hidden, out[0].last_hidden), 0.0) << dtype;
+  }
+}
+
+TEST(ModelLoading, ShardedCheckpoint) {
+  TempDir dir("load");
+  const auto path = make(dir, "m", "");
+  const auto ref = run(model::Model::load(path));
+  std::vector<std::string> first, second;
+  nlohmann::json map = nlohmann::json::object();
+  {
+    io::SafetensorsFile file(path / "model.safetensors");
+    std::vector<std::vector<std::byte>> storage[2];
+    std::vector<io::TensorToWrite> tensors[2];
+    int i = 0;
+    for (const auto& name : file.names()) {
+      const int shard = (i++ % 2);
+      const auto& rec = file.get(name);
+      storage[shard].emplace_back(rec.data, rec.data + rec.nbytes);
+      tensors[shard].push_back({name, rec.dtype, rec.shape, {}});
+      map[name] = fmt::format("model-0000{}-of-00002.safetensors", shard + 1);
+    }
+    for (int s = 0; s < 2; ++s) {
+      for (std::size_t k = 0; k < tensors[s].size(); ++k) tensors[s][k].bytes = storage[s][k];
+      io::write_safetensors(path / fmt::format("model-0000{}-of-00002.safetensors", s + 1), tensors[s]);
+    }
+  }
+  fs::remove(path / "model.safetensors");
+  std::ofstream(path / "model.safetensors.index.json") << nlohmann::json{{"metadata", {}}, {"weight_map", map}}.dump();
+  const auto out = run(model::Model::load(path));
+  EXPECT_EQ(max_diff(ref[1].last_hidden, out[1].last_hidden), 0.0);
+}
+
+TEST(ModelLoading, SequenceClassifierHasPoolerAndLabels) {
+  TempDir dir("load");
+  const auto m = model::Model::load(make(dir, "clf", "--labels 3"));
+  EXPECT_TRUE(m.params().has_pooler());
+  EXPECT_TRUE(m.params().has_classifier());
+  EXPECT_FALSE(m.params().has_mlm_head());
+  EXPECT_EQ(m.config().num_labels, 3);
+  std::vector<model::ModelInput> in(1);
+  in[0].ids = {2, 40, 41, 3};
+  model::RunOptions opt;
+  opt.classifier_logits = true;
+  const auto out = m.forward(in, opt);
+  EXPECT_EQ(out[0].classifier_logits.shape, (core::Shape{3}));
+  opt.mlm_logits = true;
+  EXPECT_THROW(m.forward(in, opt), Error);
+}
+
+TEST(ModelLoading, InterventionsChangeWhatTheyShould) {
+  TempDir dir("load");
+  const auto m = model::Model::load(make(dir, "m", ""));
+  std::vector<model::ModelInput> in(1);
+  in[0].ids = {2, 40, 41, 42, 43, 3};
+  model::RunOptions opt;
+  opt.record = model::SiteSet::parse("attn.probs,attn.context,hidden", m.layers());
+  const auto base = m.forward(in, opt);
+
+  auto uniform = opt;
+  uniform.uniform_heads.insert({1, 2});
+  const auto u = m.forward(in, uniform);
+  const auto& probs = *u[0].trace.find(model::Site::attn_probs, 1);
+  for (std::int64_t i = 0; i < 36; ++i) EXPECT_FLOAT_EQ(probs.data[2 * 36 + i], 1.0f / 6);
+  EXPECT_EQ(max_diff(*base[0].trace.find(model::Site::layer_out, 0), *u[0].trace.find(model::Site::layer_out, 0)), 0.0);
+
+  auto masked = opt;
+  masked.head_mask = core::Tensor({2, 3}, 1.0f);
+  masked.head_mask.data[3] = 0.0f;  // layer 1, head 0
+  const auto mk = m.forward(in, masked);
+  const auto& ctx = *mk[0].trace.find(model::Site::attn_context, 1);
+  for (std::int64_t i = 0; i < 6 * 16; ++i) EXPECT_EQ(ctx.data[i], 0.0f);
+
+  auto skipped = opt;
+  skipped.skip_layers.insert(1);
+  const auto sk = m.forward(in, skipped);
+  EXPECT_EQ(max_diff(*sk[0].trace.find(model::Site::layer_out, 0), sk[0].last_hidden), 0.0);
+
+  auto replaced_in = in;
+  model::AttentionOverride o{0, 1, core::Tensor({6, 6}, 0.0f)};
+  for (int i = 0; i < 6; ++i) o.probs.data[i * 6 + std::max(0, i - 1)] = 1.0f;  // previous-token head
+  replaced_in[0].attention_overrides.push_back(o);
+  const auto rp = m.forward(replaced_in, opt);
+  EXPECT_EQ(max_diff(*rp[0].trace.find(model::Site::attn_probs, 0), *base[0].trace.find(model::Site::attn_probs, 0)) > 0,
+            true);
+  const auto& rprobs = *rp[0].trace.find(model::Site::attn_probs, 0);
+  for (int i = 0; i < 36; ++i) EXPECT_EQ(rprobs.data[36 + i], o.probs.data[i]);
+}
