@@ -246,6 +246,23 @@ TEST(TokenizerParity, PreSplitWords) {
   }
 }
 
+// Code points where the Rust tokenizer's Unicode tables differ from utf8proc's (assigned or
+// re-categorised after its dependencies were generated): ids straight from the Rust binding.
+TEST(TokenizerParity, UnicodeTableVersions) {
+  const json golden = json::parse(read_all(kGolden / "unicode_versions.golden.json"));
+  ASSERT_GT(golden.size(), 100u);
+  std::size_t mismatches = 0;
+  std::string report;
+  for (const auto& g : golden) {
+    const std::string text = g["text"].get<std::string>();
+    for (const char* model : {"uncased", "cased"}) {
+      const std::string diff = first_difference(g[model].get<std::vector<std::int32_t>>(), model_named(model).encode(text).ids);
+      if (!diff.empty() && ++mismatches <= 10) report += g["code_point"].get<std::string>() + " " + model + ": " + diff + "\n";
+    }
+  }
+  EXPECT_EQ(mismatches, 0u) << report;
+}
+
 // Every golden comparison must be able to fail: one changed id in one golden line is caught.
 TEST(TokenizerParity, CorruptedGoldenIsCaught) {
   const auto sentences = ewt_sentences();

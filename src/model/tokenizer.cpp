@@ -24,6 +24,32 @@ using json = nlohmann::json;
 
 utf8proc_category_t category(char32_t c) { return utf8proc_category(static_cast<utf8proc_int32_t>(c)); }
 
+// The fast flavour follows the Rust tokenizer, whose Unicode tables are not utf8proc's: these
+// generated lists hold every code point where the two disagree (see unicode_tables.mjs).
+struct CodePointRange {
+  char32_t first, last;
+};
+struct CodePointMapping {
+  char32_t from;
+  unsigned size;
+  char32_t to[3];
+};
+#include "model/tokenizer_rust_tables.inc"
+
+template <std::size_t N>
+bool in_ranges(const CodePointRange (&table)[N], char32_t c) {
+  auto it = std::upper_bound(std::begin(table), std::end(table), c,
+                             [](char32_t v, const CodePointRange& r) { return v < r.first; });
+  return it != std::begin(table) && c <= std::prev(it)->last;
+}
+
+template <std::size_t N>
+const CodePointMapping* find_mapping(const CodePointMapping (&table)[N], char32_t c) {
+  auto it = std::lower_bound(std::begin(table), std::end(table), c,
+                             [](const CodePointMapping& m, char32_t v) { return m.from < v; });
+  return it != std::end(table) && it->from == c ? &*it : nullptr;
+}
+
 bool is_separator_category(utf8proc_category_t cat) {
   return cat == UTF8PROC_CATEGORY_ZS || cat == UTF8PROC_CATEGORY_ZL || cat == UTF8PROC_CATEGORY_ZP;
 }
@@ -38,6 +64,9 @@ bool is_white_space(char32_t c) {
 // tokenizers' is_other (unicode_categories): Cc, Cf and Co; unassigned (Cn) code points are kept.
 bool is_fast_control(char32_t c) {
   if (c == '\t' || c == '\n' || c == '\r') return false;
+  if (c >= 0x80 && (in_ranges(k_rust_not_control, c) || in_ranges(k_rust_control, c))) {
+    return in_ranges(k_rust_control, c);
+  }
   auto cat = category(c);
   return cat == UTF8PROC_CATEGORY_CC || cat == UTF8PROC_CATEGORY_CF || cat == UTF8PROC_CATEGORY_CO;
 }
@@ -72,9 +101,13 @@ bool is_python_split_space(char32_t c) {
 }
 
 // BERT treats all non-alphanumeric ASCII as punctuation ("$", "^", "`" are not P* in Unicode).
-bool is_punctuation(char32_t c) {
+bool is_punctuation(char32_t c, TokenizerFlavor flavor) {
   if ((c >= 33 && c <= 47) || (c >= 58 && c <= 64) || (c >= 91 && c <= 96) || (c >= 123 && c <= 126)) return true;
   if (c < 0x80) return false;
+  if (flavor == TokenizerFlavor::fast) {
+    if (in_ranges(k_rust_punctuation, c)) return true;
+    if (in_ranges(k_rust_not_punctuation, c)) return false;
+  }
   switch (category(c)) {
     case UTF8PROC_CATEGORY_PC:
     case UTF8PROC_CATEGORY_PD:
@@ -134,6 +167,7 @@ struct NormChar {
   char32_t cp;
   std::uint32_t begin;  // original code point span [begin, end)
   std::uint32_t end;
+  bool stripped = false;  // already what the Rust strip_accents makes of it: not to be dropped
 };
 using NormText = std::vector<NormChar>;
 
@@ -165,7 +199,13 @@ Decoded decode(std::string_view text, const char* what) {
 
 // Rust's char::to_lowercase and Python's str.lower() use the full mapping, where U+0130 becomes
 // two code points; utf8proc_tolower gives the simple one-to-one mapping that covers the rest.
-void append_lower(NormText& out, const NormChar& ch) {
+void append_lower(NormText& out, const NormChar& ch, TokenizerFlavor flavor) {
+  if (flavor == TokenizerFlavor::fast && ch.cp >= 0x80) {
+    if (const auto* m = find_mapping(k_rust_lowercase, ch.cp)) {
+      for (unsigned k = 0; k < m->size; ++k) out.push_back({m->to[k], ch.begin, ch.end});
+      return;
+    }
+  }
   if (ch.cp == 0x130) {
     out.push_back({U'i', ch.begin, ch.end});
     out.push_back({0x307, ch.begin, ch.end});
@@ -174,10 +214,10 @@ void append_lower(NormText& out, const NormChar& ch) {
   out.push_back({static_cast<char32_t>(utf8proc_tolower(static_cast<utf8proc_int32_t>(ch.cp))), ch.begin, ch.end});
 }
 
-void lowercase(NormText& text) {
+void lowercase(NormText& text, TokenizerFlavor flavor) {
   NormText out;
   out.reserve(text.size());
-  for (const auto& ch : text) append_lower(out, ch);
+  for (const auto& ch : text) append_lower(out, ch, flavor);
   text.swap(out);
 }
 
@@ -187,7 +227,7 @@ int combining_class(char32_t c) {
 
 // NFD, then drop nonspacing marks (Mn). Characters are decomposed one by one so each keeps its
 // alignment, then put in canonical order as NFD requires.
-void strip_accents(NormText& text) {
+void strip_accents(NormText& text, TokenizerFlavor flavor) {
   NormText out;
   out.reserve(text.size() + text.size() / 4);
   utf8proc_int32_t buf[32];
@@ -195,6 +235,12 @@ void strip_accents(NormText& text) {
     if (ch.cp < 0xC0) {
       out.push_back(ch);
       continue;
+    }
+    if (flavor == TokenizerFlavor::fast) {
+      if (const auto* m = find_mapping(k_rust_strip_accents, ch.cp)) {
+        for (unsigned k = 0; k < m->size; ++k) out.push_back({m->to[k], ch.begin, ch.end, true});
+        continue;
+      }
     }
     int boundclass = 0;
     auto n = utf8proc_decompose_char(static_cast<utf8proc_int32_t>(ch.cp), buf, 32, UTF8PROC_DECOMPOSE, &boundclass);
@@ -215,7 +261,10 @@ void strip_accents(NormText& text) {
                      [](const NormChar& a, const NormChar& b) { return combining_class(a.cp) < combining_class(b.cp); });
     i = j;
   }
-  std::erase_if(out, [](const NormChar& ch) { return ch.cp >= 0x300 && category(ch.cp) == UTF8PROC_CATEGORY_MN; });
+  std::erase_if(out, [](const NormChar& ch) {
+    return !ch.stripped && ch.cp >= 0x300 && category(ch.cp) == UTF8PROC_CATEGORY_MN;
+  });
+  for (auto& ch : out) ch.stripped = false;
   text.swap(out);
 }
 
@@ -322,8 +371,8 @@ void normalize_fast(NormText& text, const TokenizerSettings& s) {
     }
     text.swap(out);
   }
-  if (s.strip_accents.value_or(s.lowercase)) strip_accents(text);
-  if (s.lowercase) lowercase(text);
+  if (s.strip_accents.value_or(s.lowercase)) strip_accents(text, TokenizerFlavor::fast);
+  if (s.lowercase) lowercase(text, TokenizerFlavor::fast);
 }
 
 // BasicTokenizer up to the split: clean, CJK spacing, NFC, then lower-casing and accent
@@ -357,10 +406,10 @@ void normalize_python(NormText& text, const TokenizerSettings& s) {
   }
   compose_nfc(text);
   if (s.lowercase) {
-    lowercase(text);
-    if (s.strip_accents != false) strip_accents(text);
+    lowercase(text, TokenizerFlavor::python);
+    if (s.strip_accents != false) strip_accents(text, TokenizerFlavor::python);
   } else if (s.strip_accents == true) {
-    strip_accents(text);
+    strip_accents(text, TokenizerFlavor::python);
   }
 }
 
@@ -505,7 +554,7 @@ Tokenizer::Segment Tokenizer::encode_segment(std::string_view text, const char* 
     for (std::size_t i = 0; i < t.size(); ++i) {
       char32_t c = t[i].cp;
       bool space = python ? is_python_split_space(c) : is_white_space(c);
-      if (space || is_punctuation(c)) {
+      if (space || is_punctuation(c, settings_.flavor)) {
         if (i > begin) wordpiece(t.data() + begin, i - begin);
         if (!space) wordpiece(t.data() + i, 1);
         begin = i + 1;

@@ -13,52 +13,12 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { PreTrainedTokenizer } from '@huggingface/transformers';
 import { Tokenizer as RustTokenizer } from 'tokenizers';
+import { bertConverterJson, readVocab } from './bert_converter.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, '../../..');
 const data = path.join(root, 'tests/data');
 const out = path.join(data, 'tokenizer');
-
-function readVocab(file) {
-  const text = fs.readFileSync(file, 'utf8');
-  const lines = text.split('\n');
-  if (lines[lines.length - 1] === '') lines.pop();
-  return lines;
-}
-
-// What transformers' BertConverter (convert_slow_tokenizer.py) builds from a vocab.txt, plus the
-// special tokens PreTrainedTokenizerFast adds (special, not normalised, no stripping).
-function bertConverterJson(vocabFile, lowercase) {
-  const lines = readVocab(vocabFile);
-  const vocab = {};
-  lines.forEach((token, i) => { vocab[token] = i; });
-  const specials = ['[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]'];
-  const added = specials.map((content) => ({
-    id: vocab[content], content, single_word: false, lstrip: false, rstrip: false, normalized: false, special: true,
-  })).sort((a, b) => a.id - b.id);
-  return {
-    version: '1.0',
-    truncation: null,
-    padding: null,
-    added_tokens: added,
-    normalizer: { type: 'BertNormalizer', clean_text: true, handle_chinese_chars: true, strip_accents: null, lowercase },
-    pre_tokenizer: { type: 'BertPreTokenizer' },
-    post_processor: {
-      type: 'TemplateProcessing',
-      single: [{ SpecialToken: { id: '[CLS]', type_id: 0 } }, { Sequence: { id: 'A', type_id: 0 } },
-        { SpecialToken: { id: '[SEP]', type_id: 0 } }],
-      pair: [{ SpecialToken: { id: '[CLS]', type_id: 0 } }, { Sequence: { id: 'A', type_id: 0 } },
-        { SpecialToken: { id: '[SEP]', type_id: 0 } }, { Sequence: { id: 'B', type_id: 1 } },
-        { SpecialToken: { id: '[SEP]', type_id: 1 } }],
-      special_tokens: {
-        '[CLS]': { id: '[CLS]', ids: [vocab['[CLS]']], tokens: ['[CLS]'] },
-        '[SEP]': { id: '[SEP]', ids: [vocab['[SEP]']], tokens: ['[SEP]'] },
-      },
-    },
-    decoder: { type: 'WordPiece', prefix: '##', cleanup: true },
-    model: { type: 'WordPiece', unk_token: '[UNK]', continuing_subword_prefix: '##', max_input_chars_per_word: 100, vocab },
-  };
-}
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'bertscope-tok-'));
 function pairOfTokenizers(json) {
