@@ -19,6 +19,8 @@ std::string head_kind_name(model::HeadKind kind) {
 
 }  // namespace
 
+namespace {
+
 void add_info_command(CLI::App& app) {
   struct Args {
     std::string model;
@@ -105,5 +107,9 @@ void add_info_command(CLI::App& app) {
     }
   });
 }
+
+}  // namespace
+
+BERTSCOPE_COMMAND("", 10, add_info_command);
 
 }  // namespace bertscope::cli

@@ -6,6 +6,8 @@
 
 namespace bertscope::cli {
 
+namespace {
+
 void add_make_model_command(CLI::App& app) {
   struct Args {
     model::GeneratorOptions gen;
@@ -45,5 +47,9 @@ void add_make_model_command(CLI::App& app) {
     fmt::print("wrote {}\n", args->out);
   });
 }
+
+}  // namespace
+
+BERTSCOPE_COMMAND("", 90, add_make_model_command);
 
 }  // namespace bertscope::cli

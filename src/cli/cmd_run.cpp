@@ -30,6 +30,8 @@ std::pair<std::int64_t, std::int64_t> parse_head(const std::string& s, const cha
 
 }  // namespace
 
+namespace {
+
 void add_run_command(CLI::App& app) {
   struct Args {
     std::string model, text, input, out, record;
@@ -152,5 +154,9 @@ void add_run_command(CLI::App& app) {
     fmt::print("wrote {} trace files to {}\n", total, args->out);
   });
 }
+
+}  // namespace
+
+BERTSCOPE_COMMAND("", 30, add_run_command);
 
 }  // namespace bertscope::cli

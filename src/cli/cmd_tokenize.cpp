@@ -29,6 +29,8 @@ void print_table(const model::Encoding& e) {
 
 }  // namespace
 
+namespace {
+
 void add_tokenize_command(CLI::App& app) {
   struct Args {
     std::string model, text, input, format;
@@ -80,5 +82,9 @@ void add_tokenize_command(CLI::App& app) {
     fmt::print("{}", out);
   });
 }
+
+}  // namespace
+
+BERTSCOPE_COMMAND("", 20, add_tokenize_command);
 
 }  // namespace bertscope::cli

@@ -1,3 +1,4 @@
+#include <algorithm>
 #include <cstdio>
 #include <exception>
 
@@ -9,6 +10,15 @@
 
 namespace bertscope::cli {
 
+std::vector<RegisteredCommand>& command_registry() {
+  static std::vector<RegisteredCommand> registry;
+  return registry;
+}
+
+CommandRegistration::CommandRegistration(std::string parent, int order, std::function<void(CLI::App&)> add) {
+  command_registry().push_back({std::move(parent), order, std::move(add)});
+}
+
 void add_threads_option(CLI::App& command, int& threads) {
   command.add_option("--threads", threads, "Threads for matrix products and per-head work (0 = all cores)")
       ->check(CLI::NonNegativeNumber);
@@ -19,23 +29,26 @@ void apply_threads(int threads) { core::set_num_threads(threads); }
 }  // namespace bertscope::cli
 
 int main(int argc, char** argv) {
+  using namespace bertscope::cli;
   CLI::App app{
       "bertscope: run Hugging Face BERT checkpoints exactly, record every internal (attention per head, "
       "hidden states, ...), and analyse what attention heads do."};
   app.require_subcommand(1);
   app.set_version_flag("--version", "bertscope 0.1.0");
-  bertscope::cli::add_info_command(app);
-  bertscope::cli::add_tokenize_command(app);
-  bertscope::cli::add_run_command(app);
-  bertscope::cli::add_make_model_command(app);
+  auto registry = command_registry();
+  std::stable_sort(registry.begin(), registry.end(), [](const auto& a, const auto& b) { return a.order < b.order; });
+  for (const auto& c : registry)
+    if (c.parent.empty()) c.add(app);
+  // Groups ("analyze") are registered as top-level commands; their methods attach to them here.
+  for (const auto& c : registry) {
+    if (c.parent.empty()) continue;
+    auto* parent = app.get_subcommand(c.parent);
+    c.add(*parent);
+  }
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     return app.exit(e);
-  } catch (const bertscope::Error& e) {
-    std::fflush(stdout);
-    fmt::print(stderr, "bertscope: error: {}\n", e.what());
-    return 1;
   } catch (const std::exception& e) {
     std::fflush(stdout);
     fmt::print(stderr, "bertscope: error: {}\n", e.what());

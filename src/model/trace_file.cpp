@@ -93,3 +93,69 @@ void write_trace_file(const std::filesystem::path& path, const TraceFileContent&
 }
 
 }  // namespace bertscope::model
+
+namespace bertscope::model {
+
+TraceFileData read_trace_file(const std::filesystem::path& path) {
+  io::NpzReader npz(path);
+  const auto file = path.string();
+  for (const char* required : {"input_ids", "attentions"})
+    if (!npz.contains(required)) fail(ErrorKind::format, "{}: no \"{}\" array in the trace file", file, required);
+  TraceFileData d;
+  const auto ids = npz.read("input_ids");
+  if (ids.shape.size() != 1) fail(ErrorKind::format, "{}: input_ids must be one-dimensional [T]", file);
+  const auto t = ids.shape[0];
+  for (auto v : ids.to_i64()) d.encoding.ids.push_back(static_cast<std::int32_t>(v));
+  auto read_ints = [&](const char* name, std::vector<std::int32_t>& out, std::int32_t fallback) {
+    if (!npz.contains(name)) {
+      out.assign(static_cast<std::size_t>(t), fallback);
+      return;
+    }
+    const auto a = npz.read(name);
+    if (a.shape != core::Shape{t}) fail(ErrorKind::format, "{}: {} has shape {}, expected [{}]", file, name, core::shape_string(a.shape), t);
+    for (auto v : a.to_i64()) out.push_back(static_cast<std::int32_t>(v));
+  };
+  read_ints("token_type_ids", d.encoding.type_ids, 0);
+  read_ints("word_ids", d.encoding.word_ids, -1);
+  if (npz.contains("tokens")) {
+    const auto a = npz.read("tokens");
+    if (a.shape != core::Shape{t}) fail(ErrorKind::format, "{}: tokens has shape {}, expected [{}]", file, core::shape_string(a.shape), t);
+    d.encoding.tokens = a.to_strings();
+  } else {
+    d.encoding.tokens.assign(static_cast<std::size_t>(t), "");
+  }
+  // Sequence ids follow from the type ids and the specials ([CLS]/[SEP] carry word id -1).
+  for (std::int64_t i = 0; i < t; ++i)
+    d.encoding.sequence_ids.push_back(d.encoding.word_ids[i] < 0 ? -1 : d.encoding.type_ids[i]);
+  if (npz.contains("offsets")) {
+    const auto a = npz.read("offsets");
+    if (a.shape != core::Shape{t, 2}) fail(ErrorKind::format, "{}: offsets has shape {}, expected [{}, 2]", file, core::shape_string(a.shape), t);
+    const auto v = a.to_i64();
+    for (std::int64_t i = 0; i < t; ++i) d.encoding.char_offsets.emplace_back(v[2 * i], v[2 * i + 1]);
+  } else {
+    d.encoding.char_offsets.assign(static_cast<std::size_t>(t), {0, 0});
+  }
+  d.encoding.byte_offsets.assign(static_cast<std::size_t>(t), {0, 0});
+  if (npz.contains("text")) d.text = npz.read("text").to_strings();
+  const auto att = npz.read("attentions");
+  if (att.shape.size() != 4 || att.shape[2] != t || att.shape[3] != t)
+    fail(ErrorKind::format, "{}: attentions has shape {}, expected [layers, heads, {}, {}]", file,
+         core::shape_string(att.shape), t, t);
+  d.attentions = core::Tensor(att.shape);
+  const auto values = att.to_f32();
+  std::copy(values.begin(), values.end(), d.attentions.data.begin());
+  // Each row must be a distribution (up to a head mask): catch maps saved transposed or as scores.
+  const auto rows = d.attentions.size() / t;
+  for (std::int64_t r = 0; r < rows; ++r) {
+    double sum = 0;
+    for (std::int64_t j = 0; j < t; ++j) {
+      const float v = d.attentions.data[r * t + j];
+      if (!(v >= 0.0f)) fail(ErrorKind::format, "{}: attentions has a negative or NaN entry (row {}); expected probabilities", file, r);
+      sum += v;
+    }
+    if (sum > 1.0 + 1e-3) fail(ErrorKind::format, "{}: attentions row {} sums to {:.4f}; expected probabilities (rows = queries)", file, r, sum);
+  }
+  return d;
+}
+
+}  // namespace bertscope::model

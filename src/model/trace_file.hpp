@@ -36,3 +36,19 @@ struct TraceFileContent {
 void write_trace_file(const std::filesystem::path& path, const TraceFileContent& content, std::int64_t layers);
 
 }  // namespace bertscope::model
+
+namespace bertscope::model {
+
+// A trace file read back: the token view and the attention maps (other arrays stay on disk).
+struct TraceFileData {
+  Encoding encoding;      // ids, type_ids, tokens, word_ids (sequence_ids/offsets when stored)
+  core::Tensor attentions;  // [layers, heads, T, T]
+  std::vector<std::string> text;
+};
+
+// Reads `input_ids`, `tokens`, `word_ids`, `attentions` (required) and `token_type_ids`,
+// `offsets`, `text` (optional) from a trace .npz written by bertscope or by any framework.
+// Errors name the file and the array (missing, wrong shape, rows that are not distributions).
+TraceFileData read_trace_file(const std::filesystem::path& path);
+
+}  // namespace bertscope::model

@@ -1,0 +1,62 @@
+#include "cli/analyze.hpp"
+
+#include <fmt/format.h>
+
+#include "io/error.hpp"
+
+namespace bertscope::cli {
+
+void add_analyze_options(CLI::App& cmd, AnalyzeArgs& args, bool traces_allowed) {
+  auto* model = cmd.add_option("--model", args.model, "Hugging Face model folder (bertscope runs it on the data)");
+  if (traces_allowed) {
+    auto* traces = cmd.add_option(
+        "--traces", args.traces,
+        "Folder of trace .npz files (000000.npz, ... one per data input, as `bertscope run --input` writes)");
+    model->excludes(traces);
+  } else {
+    model->required();
+  }
+  cmd.add_option("--data", args.data, "Data file")->required();
+  cmd.add_option("--out", args.out, "Write the result JSON document here");
+  cmd.add_option("--batch-size", args.batch, "Inputs per forward pass")->check(CLI::PositiveNumber);
+  cmd.add_flag("--truncate", args.truncate, "Truncate over-long inputs instead of failing");
+  add_threads_option(cmd, args.threads);
+}
+
+AnalyzeContext open_analyze(const AnalyzeArgs& args, const std::string& label, std::size_t total) {
+  apply_threads(args.threads);
+  AnalyzeContext ctx;
+  if (!args.model.empty()) {
+    ctx.model = std::make_unique<model::Model>(model::Model::load(args.model));
+    ctx.source = std::make_unique<analysis::AttentionSource>(analysis::AttentionSource::from_model(*ctx.model));
+    ctx.model_json = {{"path", args.model}, {"layers", ctx.model->layers()}, {"heads", ctx.model->heads()}};
+  } else if (!args.traces.empty()) {
+    ctx.source = std::make_unique<analysis::AttentionSource>(analysis::AttentionSource::from_traces(args.traces));
+    ctx.model_json = {{"traces", args.traces}, {"layers", ctx.source->layers()}, {"heads", ctx.source->heads()}};
+  } else {
+    fail(ErrorKind::input, "give --model DIR or --traces DIR");
+  }
+  ctx.progress = std::make_unique<Progress>(label, static_cast<std::int64_t>(total));
+  return ctx;
+}
+
+analysis::SourceOptions source_options(const AnalyzeArgs& args, AnalyzeContext& ctx) {
+  analysis::SourceOptions o;
+  o.batch_size = args.batch;
+  o.truncate = args.truncate;
+  Progress* progress = ctx.progress.get();
+  std::int64_t last = 0;
+  o.progress = [progress, last](std::size_t done, std::size_t) mutable {
+    progress->advance(static_cast<std::int64_t>(done) - last);
+    last = static_cast<std::int64_t>(done);
+  };
+  return o;
+}
+
+void finish_analyze(const AnalyzeArgs& args, const report::ResultDocument& doc, const std::string& table) {
+  if (!args.out.empty()) report::write_results(args.out, doc);
+  fmt::print("{}", table);
+  if (!args.out.empty()) fmt::print("wrote {}\n", args.out);
+}
+
+}  // namespace bertscope::cli

@@ -1,0 +1,41 @@
+// What every `bertscope analyze <method>` shares: --model or --traces, --data, --out, batching,
+// threads, progress, and writing the result document.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "analysis/attention_source.hpp"
+#include "cli/commands.hpp"
+#include "cli/progress.hpp"
+#include "model/model.hpp"
+#include "report/results.hpp"
+
+namespace bertscope::cli {
+
+struct AnalyzeArgs {
+  std::string model, traces, data, out;
+  std::size_t batch = 16;
+  int threads = 0;
+  bool truncate = false;
+};
+
+// Adds --model/--traces (one of them required unless `traces_allowed` is false: then --model
+// is required), --data (required), --out, --batch-size, --truncate, --threads.
+void add_analyze_options(CLI::App& cmd, AnalyzeArgs& args, bool traces_allowed = true);
+
+// The model (when --model was given) and the attention source over it or the traces.
+struct AnalyzeContext {
+  std::unique_ptr<model::Model> model;
+  std::unique_ptr<analysis::AttentionSource> source;
+  std::unique_ptr<Progress> progress;
+  nlohmann::json model_json;  // for the result document
+};
+AnalyzeContext open_analyze(const AnalyzeArgs& args, const std::string& label, std::size_t total);
+// SourceOptions with batching, truncation and the progress display wired in.
+analysis::SourceOptions source_options(const AnalyzeArgs& args, AnalyzeContext& ctx);
+
+// Writes the document to --out (when given) and prints the readable table on stdout.
+void finish_analyze(const AnalyzeArgs& args, const report::ResultDocument& doc, const std::string& table);
+
+}  // namespace bertscope::cli
