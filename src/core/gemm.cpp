@@ -28,15 +28,6 @@ void gemm(bool trans_a, bool trans_b, std::int64_t m, std::int64_t n, std::int64
 #endif
 }
 
-void linear(const float* x, std::int64_t m, std::int64_t k, const float* weight, const float* bias,
-            std::int64_t n, float* y) {
-  if (bias) {
-    for (std::int64_t i = 0; i < m; ++i)
-      for (std::int64_t j = 0; j < n; ++j) y[i * n + j] = bias[j];
-  }
-  gemm(false, true, m, n, k, 1.0f, x, k, weight, k, bias ? 1.0f : 0.0f, y, n);
-}
-
 std::string gemm_backend_name() {
 #if defined(BERTSCOPE_GEMM_DNNL)
   return "onednn";

@@ -13,10 +13,6 @@ void gemm(bool trans_a, bool trans_b, std::int64_t m, std::int64_t n, std::int64
           const float* a, std::int64_t lda, const float* b, std::int64_t ldb, float beta, float* c,
           std::int64_t ldc);
 
-// y[M,N] = x[M,K] * W^T + bias, with W stored [N,K] as in a PyTorch Linear layer; bias may be null.
-void linear(const float* x, std::int64_t m, std::int64_t k, const float* weight, const float* bias,
-            std::int64_t n, float* y);
-
 std::string gemm_backend_name();
 
 }  // namespace bertscope::core

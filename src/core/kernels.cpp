@@ -1,89 +1,214 @@
+// Highway compiles this file once per vector target; the HWY_ONCE part at the end dispatches.
+#undef HWY_TARGET_INCLUDE
+#define HWY_TARGET_INCLUDE "core/kernels.cpp"
+#include <hwy/foreach_target.h>  // must precede highway.h
+
+#include <hwy/contrib/math/math-inl.h>
+#include <hwy/highway.h>
+
+#include <bit>
+#include <cmath>
+#include <cstring>
+#include <limits>
+
 #include "core/kernels.hpp"
 
-#include <algorithm>
-#include <cmath>
+HWY_BEFORE_NAMESPACE();
+namespace bertscope::core {
+namespace HWY_NAMESPACE {
+namespace hn = hwy::HWY_NAMESPACE;
 
+// erf(x) as a rational minimax approximation on [-4, 4] (beyond it erf is +-1 in float32);
+// a few ulp, more accurate than the Abramowitz-Stegun form PyTorch uses on CPU.
+template <class D, class V>
+HWY_INLINE V Erf(D d, V x) {
+  x = hn::Min(hn::Max(x, hn::Set(d, -4.0f)), hn::Set(d, 4.0f));
+  const V x2 = hn::Mul(x, x);
+  V p = hn::MulAdd(x2, hn::Set(d, -2.72614225801306e-10f), hn::Set(d, 2.77068142495902e-08f));
+  p = hn::MulAdd(x2, p, hn::Set(d, -2.10102402082508e-06f));
+  p = hn::MulAdd(x2, p, hn::Set(d, -5.69250639462346e-05f));
+  p = hn::MulAdd(x2, p, hn::Set(d, -7.34990630326855e-04f));
+  p = hn::MulAdd(x2, p, hn::Set(d, -2.95459980854025e-03f));
+  p = hn::MulAdd(x2, p, hn::Set(d, -1.60960333262415e-02f));
+  p = hn::Mul(x, p);
+  V q = hn::MulAdd(x2, hn::Set(d, -1.45660718464996e-05f), hn::Set(d, -2.13374055278905e-04f));
+  q = hn::MulAdd(x2, q, hn::Set(d, -1.68282697438203e-03f));
+  q = hn::MulAdd(x2, q, hn::Set(d, -7.37332916720468e-03f));
+  q = hn::MulAdd(x2, q, hn::Set(d, -1.42647390514189e-02f));
+  return hn::Div(p, q);
+}
+
+template <class D, class V>
+HWY_INLINE V Activate(D d, Activation act, V x) {
+  const V half = hn::Set(d, 0.5f), one = hn::Set(d, 1.0f);
+  switch (act) {
+    case Activation::gelu_erf:
+      return hn::Mul(hn::Mul(half, x), hn::Add(one, Erf(d, hn::Mul(x, hn::Set(d, 0.70710678118654752f)))));
+    case Activation::gelu_tanh: {
+      const V inner = hn::Mul(hn::Set(d, 0.79788456080286536f),
+                              hn::MulAdd(hn::Mul(hn::Set(d, 0.044715f), hn::Mul(x, x)), x, x));
+      return hn::Mul(hn::Mul(half, x), hn::Add(one, hn::Tanh(d, inner)));
+    }
+    case Activation::relu:
+      return hn::Max(x, hn::Zero(d));
+    case Activation::silu:
+      return hn::Div(x, hn::Add(one, hn::Exp(d, hn::Neg(x))));
+    case Activation::gelu_quick:
+      return hn::Div(x, hn::Add(one, hn::Exp(d, hn::Mul(hn::Set(d, -1.702f), x))));
+  }
+  return x;
+}
+
+void ActivateImpl(Activation act, float* HWY_RESTRICT x, std::int64_t n) {
+  const hn::ScalableTag<float> d;
+  const hn::CappedTag<float, 1> d1;
+  const auto lanes = static_cast<std::int64_t>(hn::Lanes(d));
+  std::int64_t i = 0;
+  for (; i + lanes <= n; i += lanes) hn::StoreU(Activate(d, act, hn::LoadU(d, x + i)), d, x + i);
+  for (; i < n; ++i) hn::StoreU(Activate(d1, act, hn::LoadU(d1, x + i)), d1, x + i);
+}
+
+void TanhImpl(float* HWY_RESTRICT x, std::int64_t n) {
+  const hn::ScalableTag<float> d;
+  const hn::CappedTag<float, 1> d1;
+  const auto lanes = static_cast<std::int64_t>(hn::Lanes(d));
+  std::int64_t i = 0;
+  for (; i + lanes <= n; i += lanes) hn::StoreU(hn::Tanh(d, hn::LoadU(d, x + i)), d, x + i);
+  for (; i < n; ++i) hn::StoreU(hn::Tanh(d1, hn::LoadU(d1, x + i)), d1, x + i);
+}
+
+void SoftmaxRow(float* HWY_RESTRICT x, std::int64_t n) {
+  const hn::ScalableTag<float> d;
+  const hn::CappedTag<float, 1> d1;
+  const auto lanes = static_cast<std::int64_t>(hn::Lanes(d));
+  auto vmax = hn::Set(d, -std::numeric_limits<float>::infinity());
+  std::int64_t i = 0;
+  for (; i + lanes <= n; i += lanes) vmax = hn::Max(vmax, hn::LoadU(d, x + i));
+  float max = hn::GetLane(hn::MaxOfLanes(d, vmax));
+  for (; i < n; ++i) max = std::max(max, x[i]);
+  const auto vm = hn::Set(d, max);
+  auto vsum = hn::Zero(d);
+  i = 0;
+  for (; i + lanes <= n; i += lanes) {
+    const auto e = hn::Exp(d, hn::Sub(hn::LoadU(d, x + i), vm));
+    hn::StoreU(e, d, x + i);
+    vsum = hn::Add(vsum, e);
+  }
+  float sum = hn::GetLane(hn::SumOfLanes(d, vsum));
+  for (; i < n; ++i) {
+    const auto e = hn::Exp(d1, hn::Sub(hn::LoadU(d1, x + i), hn::Set(d1, max)));
+    hn::StoreU(e, d1, x + i);
+    sum += hn::GetLane(e);
+  }
+  const auto inv = hn::Set(d, 1.0f / sum);
+  i = 0;
+  for (; i + lanes <= n; i += lanes) hn::StoreU(hn::Mul(hn::LoadU(d, x + i), inv), d, x + i);
+  for (; i < n; ++i) x[i] *= 1.0f / sum;
+}
+
+void SoftmaxRowsImpl(float* HWY_RESTRICT x, std::int64_t rows, std::int64_t cols) {
+#pragma omp parallel for schedule(static) if (rows * cols > 16384)
+  for (std::int64_t r = 0; r < rows; ++r) SoftmaxRow(x + r * cols, cols);
+}
+
+// One row of LayerNorm(a + b); b may be null. Two passes (mean, then centred squares) in float
+// lanes keep the variance accurate without double arithmetic.
+void NormRow(const float* HWY_RESTRICT a, const float* HWY_RESTRICT b, std::int64_t n, const float* gamma,
+             const float* beta, float eps, float* HWY_RESTRICT y) {
+  const hn::ScalableTag<float> d;
+  const auto lanes = static_cast<std::int64_t>(hn::Lanes(d));
+  auto vsum = hn::Zero(d);
+  std::int64_t i = 0;
+  for (; i + lanes <= n; i += lanes) {
+    auto v = hn::LoadU(d, a + i);
+    if (b) v = hn::Add(v, hn::LoadU(d, b + i));
+    hn::StoreU(v, d, y + i);
+    vsum = hn::Add(vsum, v);
+  }
+  float sum = hn::GetLane(hn::SumOfLanes(d, vsum));
+  for (; i < n; ++i) {
+    y[i] = b ? a[i] + b[i] : a[i];
+    sum += y[i];
+  }
+  const float mean = sum / static_cast<float>(n);
+  const auto vmean = hn::Set(d, mean);
+  auto vsq = hn::Zero(d);
+  i = 0;
+  for (; i + lanes <= n; i += lanes) {
+    const auto c = hn::Sub(hn::LoadU(d, y + i), vmean);
+    vsq = hn::MulAdd(c, c, vsq);
+  }
+  float sq = hn::GetLane(hn::SumOfLanes(d, vsq));
+  for (; i < n; ++i) sq += (y[i] - mean) * (y[i] - mean);
+  const float inv = 1.0f / std::sqrt(sq / static_cast<float>(n) + eps);
+  const auto vinv = hn::Set(d, inv);
+  i = 0;
+  for (; i + lanes <= n; i += lanes) {
+    const auto c = hn::Mul(hn::Sub(hn::LoadU(d, y + i), vmean), vinv);
+    hn::StoreU(hn::MulAdd(c, hn::LoadU(d, gamma + i), hn::LoadU(d, beta + i)), d, y + i);
+  }
+  for (; i < n; ++i) y[i] = (y[i] - mean) * inv * gamma[i] + beta[i];
+}
+
+void AddLayerNormImpl(const float* a, const float* b, std::int64_t rows, std::int64_t cols, const float* gamma,
+                      const float* beta, float eps, float* y) {
+#pragma omp parallel for schedule(static) if (rows * cols > 16384)
+  for (std::int64_t r = 0; r < rows; ++r)
+    NormRow(a + r * cols, b ? b + r * cols : nullptr, cols, gamma, beta, eps, y + r * cols);
+}
+
+const char* TargetName() { return hwy::TargetName(HWY_TARGET); }
+
+}  // namespace HWY_NAMESPACE
+}  // namespace bertscope::core
+HWY_AFTER_NAMESPACE();
+
+#if HWY_ONCE
 namespace bertscope::core {
 
+HWY_EXPORT(ActivateImpl);
+HWY_EXPORT(TanhImpl);
+HWY_EXPORT(SoftmaxRowsImpl);
+HWY_EXPORT(AddLayerNormImpl);
+HWY_EXPORT(TargetName);
+
 void softmax_rows(float* x, std::int64_t rows, std::int64_t cols) {
-  for (std::int64_t r = 0; r < rows; ++r) {
-    float* row = x + r * cols;
-    float max = row[0];
-    for (std::int64_t j = 1; j < cols; ++j) max = std::max(max, row[j]);
-    double sum = 0.0;
-    for (std::int64_t j = 0; j < cols; ++j) {
-      row[j] = std::exp(row[j] - max);
-      sum += row[j];
-    }
-    const float inv = static_cast<float>(1.0 / sum);
-    for (std::int64_t j = 0; j < cols; ++j) row[j] *= inv;
-  }
+  HWY_DYNAMIC_DISPATCH(SoftmaxRowsImpl)(x, rows, cols);
 }
-
-namespace {
-
-// Mean and variance in double: the float32 result then carries only the final rounding.
-void normalize_row(const float* x, std::int64_t cols, const float* gamma, const float* beta, float eps, float* y) {
-  double sum = 0.0;
-  for (std::int64_t j = 0; j < cols; ++j) sum += x[j];
-  const double mean = sum / static_cast<double>(cols);
-  double sq = 0.0;
-  for (std::int64_t j = 0; j < cols; ++j) {
-    const double d = x[j] - mean;
-    sq += d * d;
-  }
-  const double inv_std = 1.0 / std::sqrt(sq / static_cast<double>(cols) + static_cast<double>(eps));
-  for (std::int64_t j = 0; j < cols; ++j)
-    y[j] = static_cast<float>((x[j] - mean) * inv_std) * gamma[j] + beta[j];
-}
-
-}  // namespace
 
 void layer_norm(const float* x, std::int64_t rows, std::int64_t cols, const float* gamma, const float* beta,
                 float eps, float* y) {
-#pragma omp parallel for schedule(static) if (rows * cols > 32768)
-  for (std::int64_t r = 0; r < rows; ++r) normalize_row(x + r * cols, cols, gamma, beta, eps, y + r * cols);
+  HWY_DYNAMIC_DISPATCH(AddLayerNormImpl)(x, nullptr, rows, cols, gamma, beta, eps, y);
 }
 
 void add_layer_norm(const float* a, const float* b, std::int64_t rows, std::int64_t cols, const float* gamma,
                     const float* beta, float eps, float* y) {
-#pragma omp parallel for schedule(static) if (rows * cols > 32768)
-  for (std::int64_t r = 0; r < rows; ++r) {
-    float* out = y + r * cols;
-    const float* ar = a + r * cols;
-    const float* br = b + r * cols;
-    for (std::int64_t j = 0; j < cols; ++j) out[j] = ar[j] + br[j];
-    normalize_row(out, cols, gamma, beta, eps, out);
-  }
+  HWY_DYNAMIC_DISPATCH(AddLayerNormImpl)(a, b, rows, cols, gamma, beta, eps, y);
 }
 
 void activate(Activation act, float* x, std::int64_t n) {
-  switch (act) {
-    case Activation::gelu_erf:
+  // Large arrays are split across the threads in vector-aligned chunks.
+  constexpr std::int64_t chunk = 1 << 14;
+  if (n <= chunk) {
+    HWY_DYNAMIC_DISPATCH(ActivateImpl)(act, x, n);
+    return;
+  }
+#pragma omp parallel for schedule(static)
+  for (std::int64_t start = 0; start < n; start += chunk)
+    HWY_DYNAMIC_DISPATCH(ActivateImpl)(act, x + start, std::min(chunk, n - start));
+}
+
+void tanh_inplace(float* x, std::int64_t n) { HWY_DYNAMIC_DISPATCH(TanhImpl)(x, n); }
+
+void to_bf16(const float* x, std::int64_t n, std::uint16_t* out) {
 #pragma omp parallel for schedule(static) if (n > 65536)
-      for (std::int64_t i = 0; i < n; ++i) x[i] = 0.5f * x[i] * (1.0f + std::erf(x[i] * 0.70710678118654752f));
-      break;
-    case Activation::gelu_tanh:
-#pragma omp parallel for schedule(static) if (n > 65536)
-      for (std::int64_t i = 0; i < n; ++i) {
-        const float v = x[i];
-        x[i] = 0.5f * v * (1.0f + std::tanh(0.79788456080286536f * (v + 0.044715f * v * v * v)));
-      }
-      break;
-    case Activation::relu:
-      for (std::int64_t i = 0; i < n; ++i) x[i] = std::max(x[i], 0.0f);
-      break;
-    case Activation::silu:
-      for (std::int64_t i = 0; i < n; ++i) x[i] = x[i] / (1.0f + std::exp(-x[i]));
-      break;
-    case Activation::gelu_quick:
-      for (std::int64_t i = 0; i < n; ++i) x[i] = x[i] / (1.0f + std::exp(-1.702f * x[i]));
-      break;
+  for (std::int64_t i = 0; i < n; ++i) {
+    const std::uint32_t bits = std::bit_cast<std::uint32_t>(x[i]);
+    out[i] = static_cast<std::uint16_t>((bits + 0x7fffu + ((bits >> 16) & 1u)) >> 16);
   }
 }
 
-void tanh_inplace(float* x, std::int64_t n) {
-  for (std::int64_t i = 0; i < n; ++i) x[i] = std::tanh(x[i]);
-}
+const char* vector_target_name() { return HWY_DYNAMIC_DISPATCH(TargetName)(); }
 
 }  // namespace bertscope::core
+#endif

@@ -1,4 +1,7 @@
-// Element-wise and row-wise kernels of the encoder. Each works on contiguous row-major data.
+// Element-wise and row-wise kernels of the encoder, vectorised with Highway and dispatched at
+// run time to the widest vector unit the CPU has (AVX-512, AVX2, SSE4, ...). Rows are
+// contiguous row-major; loops over rows use the OpenMP threads. kernels_reference.hpp has the
+// scalar versions the tests hold these to.
 #pragma once
 
 #include <cstdint>
@@ -23,5 +26,11 @@ void activate(Activation act, float* x, std::int64_t n);
 
 // In-place tanh over n values.
 void tanh_inplace(float* x, std::int64_t n);
+
+// float32 -> bfloat16 bits, rounding to nearest even.
+void to_bf16(const float* x, std::int64_t n, std::uint16_t* out);
+
+// Name of the vector target chosen at run time ("AVX3", "AVX2", ...).
+const char* vector_target_name();
 
 }  // namespace bertscope::core

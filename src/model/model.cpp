@@ -3,17 +3,57 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <map>
+#include <mutex>
 
-#include <omp.h>
-
-#include "core/gemm.hpp"
 #include "core/kernels.hpp"
+#include "core/matmul.hpp"
 #include "io/error.hpp"
 
 namespace bertscope::model {
 
 using core::FloatBuffer;
+using core::OpClass;
+using core::ScopedOp;
 using core::Tensor;
+
+// Activation buffers of one forward pass. Kept between calls (no allocation on the hot path
+// once sizes settle); each concurrent forward takes its own.
+struct Model::Workspace {
+  FloatBuffer x, q, k, v, ctx, attn, mid, ffn, out, probs;
+  std::vector<core::bf16> x16, ffn16;
+  void reserve(std::int64_t n, std::int64_t hidden, std::int64_t inter, std::int64_t probs_size, bool bf16) {
+    auto grow = [](FloatBuffer& b, std::int64_t size) {
+      if (static_cast<std::int64_t>(b.size()) < size) b.resize(static_cast<std::size_t>(size));
+    };
+    for (auto* b : {&x, &q, &k, &v, &ctx, &attn, &mid, &out}) grow(*b, n * hidden);
+    grow(ffn, n * inter);
+    grow(probs, probs_size);
+    if (bf16) {
+      if (static_cast<std::int64_t>(x16.size()) < n * hidden) x16.resize(static_cast<std::size_t>(n * hidden));
+      if (static_cast<std::int64_t>(ffn16.size()) < n * inter) ffn16.resize(static_cast<std::size_t>(n * inter));
+    }
+  }
+};
+
+struct Model::Caches {
+  std::mutex mutex;
+  std::vector<std::unique_ptr<Workspace>> free;
+  std::once_flag bf16_once;
+  std::map<const float*, std::vector<core::bf16>> bf16_weights;
+
+  std::unique_ptr<Workspace> take() {
+    std::lock_guard<std::mutex> lock(mutex);
+    if (free.empty()) return std::make_unique<Workspace>();
+    auto ws = std::move(free.back());
+    free.pop_back();
+    return ws;
+  }
+  void give_back(std::unique_ptr<Workspace> ws) {
+    std::lock_guard<std::mutex> lock(mutex);
+    free.push_back(std::move(ws));
+  }
+};
 
 ModelInput ModelInput::from_encoding(const Encoding& encoding) {
   ModelInput in;
@@ -23,7 +63,8 @@ ModelInput ModelInput::from_encoding(const Encoding& encoding) {
 }
 
 Model::Model(BertConfig config, Weights weights, std::optional<Tokenizer> tokenizer, std::filesystem::path dir)
-    : config_(std::move(config)), weights_(std::move(weights)), tokenizer_(std::move(tokenizer)), dir_(std::move(dir)) {}
+    : config_(std::move(config)), weights_(std::move(weights)), tokenizer_(std::move(tokenizer)), dir_(std::move(dir)),
+      caches_(std::make_shared<Caches>()) {}
 
 Model Model::load(const std::filesystem::path& dir, std::optional<TokenizerFlavor> flavor) {
   if (!std::filesystem::is_directory(dir)) fail(ErrorKind::io, "{}: no such model folder", dir.string());
@@ -58,8 +99,7 @@ Encoding Model::encode(std::string_view text, std::optional<std::string_view> pa
 namespace {
 
 // Validates the batch against the config and returns each input's first row in the packed matrix.
-std::vector<std::int64_t> check_inputs(std::span<const ModelInput> inputs, const BertConfig& c,
-                                       const RunOptions& opt) {
+std::vector<std::int64_t> check_inputs(std::span<const ModelInput> inputs, const BertConfig& c, const RunOptions& opt) {
   std::vector<std::int64_t> offsets{0};
   for (std::size_t b = 0; b < inputs.size(); ++b) {
     const auto& in = inputs[b];
@@ -71,7 +111,8 @@ std::vector<std::int64_t> check_inputs(std::span<const ModelInput> inputs, const
     if (!in.type_ids.empty() && in.type_ids.size() != in.ids.size())
       fail(ErrorKind::input, "input {}: {} type ids for {} tokens", b, in.type_ids.size(), in.ids.size());
     for (auto id : in.ids)
-      if (id < 0 || id >= c.vocab_size) fail(ErrorKind::input, "input {}: token id {} is outside the vocabulary (0..{})", b, id, c.vocab_size - 1);
+      if (id < 0 || id >= c.vocab_size)
+        fail(ErrorKind::input, "input {}: token id {} is outside the vocabulary (0..{})", b, id, c.vocab_size - 1);
     for (auto id : in.type_ids)
       if (id < 0 || id >= c.type_vocab_size)
         fail(ErrorKind::input, "input {}: token type id {} is outside 0..{}", b, id, c.type_vocab_size - 1);
@@ -92,6 +133,8 @@ std::vector<std::int64_t> check_inputs(std::span<const ModelInput> inputs, const
       fail(ErrorKind::input, "uniform-attention head ({}, {}) is outside the model", l, h);
   for (auto l : opt.skip_layers)
     if (l < 0 || l >= c.num_hidden_layers) fail(ErrorKind::input, "skipped layer {} is outside the model", l);
+  if (opt.precision == Precision::bf16 && !core::bf16_supported())
+    fail(ErrorKind::input, "bf16 precision needs the oneDNN backend; this build uses CBLAS");
   return offsets;
 }
 
@@ -109,8 +152,14 @@ void record_per_head(Trace& trace, Site site, std::int64_t layer, const float* p
   const auto width = heads * d;
   for (std::int64_t h = 0; h < heads; ++h)
     for (std::int64_t i = 0; i < t; ++i)
-      std::memcpy(dst.ptr() + (h * t + i) * d, packed + (off + i) * width + h * d, static_cast<std::size_t>(d) * sizeof(float));
+      std::memcpy(dst.ptr() + (h * t + i) * d, packed + (off + i) * width + h * d,
+                  static_cast<std::size_t>(d) * sizeof(float));
 }
+
+// Runs of consecutive inputs with equal length share one batched attention product.
+struct Group {
+  std::int64_t first, count, t, probs_offset;
+};
 
 }  // namespace
 
@@ -133,35 +182,77 @@ std::vector<ForwardResult> Model::forward(std::span<const ModelInput> inputs, co
   const float scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(d)));
   const auto act = c.activation();
   const auto& rec = opt.record;
+  auto* prof = opt.profile;
+  const bool bf16 = opt.precision == Precision::bf16;
   auto wants = [&](Site s, std::int64_t l = 0) { return rec.contains(s, l); };
+
+  std::vector<Group> groups;
+  std::int64_t probs_size = 0;
+  for (std::int64_t b = 0; b < batch; ++b) {
+    const auto t = offsets[b + 1] - offsets[b];
+    if (!groups.empty() && groups.back().t == t) {
+      ++groups.back().count;
+    } else {
+      groups.push_back({b, 1, t, probs_size});
+    }
+    probs_size += heads * t * t;
+  }
+
+  if (bf16) {
+    std::call_once(caches_->bf16_once, [&] {
+      auto convert = [&](const Param& w) {
+        auto& out = caches_->bf16_weights[w.data];
+        out.resize(static_cast<std::size_t>(w.size()));
+        core::to_bf16(w.data, w.size(), out.data());
+      };
+      for (const auto& lp : p.layers)
+        for (const Param* w : {&lp.query_w, &lp.key_w, &lp.value_w, &lp.attn_out_w, &lp.ffn_in_w, &lp.ffn_out_w})
+          convert(*w);
+    });
+  }
+  auto ws_owner = caches_->take();
+  auto& ws = *ws_owner;
+  ws.reserve(n, hidden, inter, probs_size, bf16);
+
+  // y = x W^T + b, in float32 or with bfloat16 inputs; `x16` holds x converted when bf16.
+  auto linear = [&](const float* x, std::vector<core::bf16>& x16, std::int64_t k, const Param& w, const Param& b,
+                    std::int64_t out_dim, float* y, const core::Activation* post, bool x_converted) {
+    ScopedOp op(prof, OpClass::linear);
+    if (!bf16) {
+      core::linear(x, n, k, w.data, b.data, out_dim, y, post);
+      return;
+    }
+    if (!x_converted) core::to_bf16(x, n * k, x16.data());
+    core::linear_bf16(x16.data(), n, k, caches_->bf16_weights.at(w.data).data(), b.data, out_dim, y, post);
+  };
 
   std::vector<ForwardResult> results(static_cast<std::size_t>(batch));
   for (auto& r : results) r.trace = Trace(layers);
-
-  // Embeddings: (word + token type) + position, in transformers' order, then LayerNorm.
-  FloatBuffer x(static_cast<std::size_t>(n * hidden));
-  for (std::int64_t b = 0; b < batch; ++b) {
-    const auto& in = inputs[static_cast<std::size_t>(b)];
-    for (std::int64_t i = 0; i < offsets[b + 1] - offsets[b]; ++i) {
-      const float* we = p.word_emb.data + static_cast<std::int64_t>(in.ids[static_cast<std::size_t>(i)]) * hidden;
-      const std::int64_t tt = in.type_ids.empty() ? 0 : in.type_ids[static_cast<std::size_t>(i)];
-      const float* te = p.type_emb.data + tt * hidden;
-      const float* pe = p.pos_emb.data + i * hidden;
-      float* row = x.data() + (offsets[b] + i) * hidden;
-      for (std::int64_t j = 0; j < hidden; ++j) row[j] = (we[j] + te[j]) + pe[j];
-    }
-  }
-  core::layer_norm(x.data(), n, hidden, p.emb_norm_g.data, p.emb_norm_b.data, eps, x.data());
-  if (wants(Site::embed_out))
+  auto record_all_rows = [&](Site s, std::int64_t l, const float* packed, std::int64_t width) {
+    if (!wants(s, l)) return;
+    ScopedOp op(prof, OpClass::record);
     for (std::int64_t b = 0; b < batch; ++b)
-      record_rows(results[b].trace, Site::embed_out, 0, x.data(), offsets[b], offsets[b + 1] - offsets[b], hidden);
+      record_rows(results[b].trace, s, l, packed, offsets[b], offsets[b + 1] - offsets[b], width);
+  };
 
-  FloatBuffer q(static_cast<std::size_t>(n * hidden)), k(q.size()), v(q.size()), ctx(q.size()), attn(q.size()),
-      mid(q.size()), ffn(static_cast<std::size_t>(n * inter)), out(q.size());
-  std::int64_t max_t = 0;
-  for (std::int64_t b = 0; b < batch; ++b) max_t = std::max(max_t, offsets[b + 1] - offsets[b]);
-  std::vector<FloatBuffer> scratch(static_cast<std::size_t>(omp_get_max_threads()),
-                                   FloatBuffer(static_cast<std::size_t>(max_t * max_t)));
+  float* x = ws.x.data();
+  {
+    // Embeddings: (word + token type) + position, in transformers' order, then LayerNorm.
+    ScopedOp op(prof, OpClass::embed);
+    for (std::int64_t b = 0; b < batch; ++b) {
+      const auto& in = inputs[static_cast<std::size_t>(b)];
+      for (std::int64_t i = 0; i < offsets[b + 1] - offsets[b]; ++i) {
+        const float* we = p.word_emb.data + static_cast<std::int64_t>(in.ids[static_cast<std::size_t>(i)]) * hidden;
+        const std::int64_t tt = in.type_ids.empty() ? 0 : in.type_ids[static_cast<std::size_t>(i)];
+        const float* te = p.type_emb.data + tt * hidden;
+        const float* pe = p.pos_emb.data + i * hidden;
+        float* row = x + (offsets[b] + i) * hidden;
+        for (std::int64_t j = 0; j < hidden; ++j) row[j] = (we[j] + te[j]) + pe[j];
+      }
+    }
+    core::layer_norm(x, n, hidden, p.emb_norm_g.data, p.emb_norm_b.data, eps, x);
+  }
+  record_all_rows(Site::embed_out, 0, x, hidden);
 
   for (std::int64_t l = 0; l < layers; ++l) {
     if (opt.skip_layers.count(l)) {
@@ -170,78 +261,116 @@ std::vector<ForwardResult> Model::forward(std::span<const ModelInput> inputs, co
         const auto t = offsets[b + 1] - offsets[b];
         results[b].trace.emplace(Site::attn_probs, l, {heads, t, t});
       }
-      if (wants(Site::layer_out, l))
-        for (std::int64_t b = 0; b < batch; ++b)
-          record_rows(results[b].trace, Site::layer_out, l, x.data(), offsets[b], offsets[b + 1] - offsets[b], hidden);
+      record_all_rows(Site::layer_out, l, x, hidden);
       continue;
     }
     const auto& lp = p.layers[static_cast<std::size_t>(l)];
-    core::linear(x.data(), n, hidden, lp.query_w.data, lp.query_b.data, hidden, q.data());
-    core::linear(x.data(), n, hidden, lp.key_w.data, lp.key_b.data, hidden, k.data());
-    core::linear(x.data(), n, hidden, lp.value_w.data, lp.value_b.data, hidden, v.data());
-    for (std::int64_t b = 0; b < batch; ++b) {
-      const auto off = offsets[b], t = offsets[b + 1] - offsets[b];
-      auto& tr = results[b].trace;
-      if (wants(Site::attn_query, l)) record_per_head(tr, Site::attn_query, l, q.data(), off, t, heads, d);
-      if (wants(Site::attn_key, l)) record_per_head(tr, Site::attn_key, l, k.data(), off, t, heads, d);
-      if (wants(Site::attn_value, l)) record_per_head(tr, Site::attn_value, l, v.data(), off, t, heads, d);
-      // Created here, before the parallel loop fills their slices.
-      if (wants(Site::attn_scores, l)) tr.emplace(Site::attn_scores, l, {heads, t, t});
-      if (wants(Site::attn_probs, l)) tr.emplace(Site::attn_probs, l, {heads, t, t});
-    }
-
-#pragma omp parallel for schedule(dynamic)
-    for (std::int64_t job = 0; job < batch * heads; ++job) {
-      const auto b = job / heads, h = job % heads;
-      const auto off = offsets[b], t = offsets[b + 1] - offsets[b];
-      auto& tr = results[static_cast<std::size_t>(b)].trace;
-      Tensor* probs_rec = tr.find(Site::attn_probs, l);
-      float* s = probs_rec ? probs_rec->ptr() + h * t * t : scratch[static_cast<std::size_t>(omp_get_thread_num())].data();
-      core::gemm(false, true, t, t, d, scale, q.data() + off * hidden + h * d, hidden, k.data() + off * hidden + h * d,
-                 hidden, 0.0f, s, t);
-      if (Tensor* scores = tr.find(Site::attn_scores, l))
-        std::memcpy(scores->ptr() + h * t * t, s, static_cast<std::size_t>(t * t) * sizeof(float));
-      core::softmax_rows(s, t, t);
-      const auto& in = inputs[static_cast<std::size_t>(b)];
-      if (opt.uniform_heads.count({l, h})) std::fill(s, s + t * t, 1.0f / static_cast<float>(t));
-      for (const auto& o : in.attention_overrides)
-        if (o.layer == l && o.head == h) std::memcpy(s, o.probs.ptr(), static_cast<std::size_t>(t * t) * sizeof(float));
-      if (!opt.head_mask.data.empty()) {
-        const float m = opt.head_mask.data[static_cast<std::size_t>(l * heads + h)];
-        if (m != 1.0f)
-          for (std::int64_t i = 0; i < t * t; ++i) s[i] *= m;
+    linear(x, ws.x16, hidden, lp.query_w, lp.query_b, hidden, ws.q.data(), nullptr, false);
+    linear(x, ws.x16, hidden, lp.key_w, lp.key_b, hidden, ws.k.data(), nullptr, true);
+    linear(x, ws.x16, hidden, lp.value_w, lp.value_b, hidden, ws.v.data(), nullptr, true);
+    if (wants(Site::attn_query, l) || wants(Site::attn_key, l) || wants(Site::attn_value, l)) {
+      ScopedOp op(prof, OpClass::record);
+      for (std::int64_t b = 0; b < batch; ++b) {
+        const auto off = offsets[b], t = offsets[b + 1] - offsets[b];
+        auto& tr = results[b].trace;
+        if (wants(Site::attn_query, l)) record_per_head(tr, Site::attn_query, l, ws.q.data(), off, t, heads, d);
+        if (wants(Site::attn_key, l)) record_per_head(tr, Site::attn_key, l, ws.k.data(), off, t, heads, d);
+        if (wants(Site::attn_value, l)) record_per_head(tr, Site::attn_value, l, ws.v.data(), off, t, heads, d);
       }
-      core::gemm(false, false, t, d, t, 1.0f, s, t, v.data() + off * hidden + h * d, hidden, 0.0f,
-                 ctx.data() + off * hidden + h * d, hidden);
     }
 
-    core::linear(ctx.data(), n, hidden, lp.attn_out_w.data, lp.attn_out_b.data, hidden, attn.data());
-    core::add_layer_norm(attn.data(), x.data(), n, hidden, lp.attn_norm_g.data, lp.attn_norm_b.data, eps, mid.data());
-    core::linear(mid.data(), n, hidden, lp.ffn_in_w.data, lp.ffn_in_b.data, inter, ffn.data());
-    core::activate(act, ffn.data(), n * inter);
-    core::linear(ffn.data(), n, inter, lp.ffn_out_w.data, lp.ffn_out_b.data, hidden, out.data());
-    for (std::int64_t b = 0; b < batch; ++b) {
-      const auto off = offsets[b], t = offsets[b + 1] - offsets[b];
-      auto& tr = results[b].trace;
-      if (wants(Site::attn_context, l)) record_per_head(tr, Site::attn_context, l, ctx.data(), off, t, heads, d);
-      if (wants(Site::attn_out, l)) record_rows(tr, Site::attn_out, l, attn.data(), off, t, hidden);
-      if (wants(Site::resid_mid, l)) record_rows(tr, Site::resid_mid, l, mid.data(), off, t, hidden);
-      if (wants(Site::ffn_act, l)) record_rows(tr, Site::ffn_act, l, ffn.data(), off, t, inter);
-      if (wants(Site::ffn_out, l)) record_rows(tr, Site::ffn_out, l, out.data(), off, t, hidden);
+    {
+      ScopedOp op(prof, OpClass::attention);
+      for (const auto& g : groups) {
+        const auto row0 = offsets[g.first];
+        core::attention_scores(ws.q.data() + row0 * hidden, ws.k.data() + row0 * hidden, g.count, heads, g.t, d, hidden,
+                               scale, ws.probs.data() + g.probs_offset);
+      }
     }
-    core::add_layer_norm(out.data(), mid.data(), n, hidden, lp.out_norm_g.data, lp.out_norm_b.data, eps, x.data());
-    if (wants(Site::layer_out, l))
+    // Scores are recorded per input before the softmax overwrites them.
+    if (wants(Site::attn_scores, l)) {
+      ScopedOp op(prof, OpClass::record);
+      std::int64_t pos = 0;
+      for (std::int64_t b = 0; b < batch; ++b) {
+        const auto t = offsets[b + 1] - offsets[b];
+        auto& dst = results[b].trace.emplace(Site::attn_scores, l, {heads, t, t});
+        std::memcpy(dst.ptr(), ws.probs.data() + pos, static_cast<std::size_t>(heads * t * t) * sizeof(float));
+        pos += heads * t * t;
+      }
+    }
+    {
+      ScopedOp op(prof, OpClass::attention);
+      std::int64_t pos = 0;
+      for (const auto& g : groups) {
+        core::softmax_rows(ws.probs.data() + pos, g.count * heads * g.t, g.t);
+        pos += g.count * heads * g.t * g.t;
+      }
+      // Interventions touch only the heads they name.
+      pos = 0;
+      for (std::int64_t b = 0; b < batch; ++b) {
+        const auto t = offsets[b + 1] - offsets[b];
+        float* probs_b = ws.probs.data() + pos;
+        for (const auto& [ul, uh] : opt.uniform_heads)
+          if (ul == l) std::fill(probs_b + uh * t * t, probs_b + (uh + 1) * t * t, 1.0f / static_cast<float>(t));
+        for (const auto& o : inputs[static_cast<std::size_t>(b)].attention_overrides)
+          if (o.layer == l)
+            std::memcpy(probs_b + o.head * t * t, o.probs.ptr(), static_cast<std::size_t>(t * t) * sizeof(float));
+        if (!opt.head_mask.data.empty())
+          for (std::int64_t h = 0; h < heads; ++h) {
+            const float m = opt.head_mask.data[static_cast<std::size_t>(l * heads + h)];
+            if (m != 1.0f)
+              for (std::int64_t i = 0; i < t * t; ++i) probs_b[h * t * t + i] *= m;
+          }
+        pos += heads * t * t;
+      }
+      for (const auto& g : groups) {
+        const auto row0 = offsets[g.first];
+        core::attention_context(ws.probs.data() + g.probs_offset, ws.v.data() + row0 * hidden, g.count, heads, g.t, d,
+                                hidden, ws.ctx.data() + row0 * hidden);
+      }
+    }
+    if (wants(Site::attn_probs, l)) {
+      ScopedOp op(prof, OpClass::record);
+      std::int64_t pos = 0;
+      for (std::int64_t b = 0; b < batch; ++b) {
+        const auto t = offsets[b + 1] - offsets[b];
+        auto& dst = results[b].trace.emplace(Site::attn_probs, l, {heads, t, t});
+        std::memcpy(dst.ptr(), ws.probs.data() + pos, static_cast<std::size_t>(heads * t * t) * sizeof(float));
+        pos += heads * t * t;
+      }
+    }
+
+    linear(ws.ctx.data(), ws.x16, hidden, lp.attn_out_w, lp.attn_out_b, hidden, ws.attn.data(), nullptr, false);
+    {
+      ScopedOp op(prof, OpClass::norm);
+      core::add_layer_norm(ws.attn.data(), x, n, hidden, lp.attn_norm_g.data, lp.attn_norm_b.data, eps, ws.mid.data());
+    }
+    linear(ws.mid.data(), ws.x16, hidden, lp.ffn_in_w, lp.ffn_in_b, inter, ws.ffn.data(), &act, false);
+    linear(ws.ffn.data(), ws.ffn16, inter, lp.ffn_out_w, lp.ffn_out_b, hidden, ws.out.data(), nullptr, false);
+    if (wants(Site::attn_context, l)) {
+      ScopedOp op(prof, OpClass::record);
       for (std::int64_t b = 0; b < batch; ++b)
-        record_rows(results[b].trace, Site::layer_out, l, x.data(), offsets[b], offsets[b + 1] - offsets[b], hidden);
+        record_per_head(results[b].trace, Site::attn_context, l, ws.ctx.data(), offsets[b], offsets[b + 1] - offsets[b],
+                        heads, d);
+    }
+    record_all_rows(Site::attn_out, l, ws.attn.data(), hidden);
+    record_all_rows(Site::resid_mid, l, ws.mid.data(), hidden);
+    record_all_rows(Site::ffn_act, l, ws.ffn.data(), inter);
+    record_all_rows(Site::ffn_out, l, ws.out.data(), hidden);
+    {
+      ScopedOp op(prof, OpClass::norm);
+      core::add_layer_norm(ws.out.data(), ws.mid.data(), n, hidden, lp.out_norm_g.data, lp.out_norm_b.data, eps, x);
+    }
+    record_all_rows(Site::layer_out, l, x, hidden);
   }
 
+  ScopedOp head_op(prof, OpClass::head);
   for (std::int64_t b = 0; b < batch; ++b) {
     auto& r = results[b];
     const auto t = offsets[b + 1] - offsets[b];
     r.last_hidden = Tensor({t, hidden});
-    std::memcpy(r.last_hidden.ptr(), x.data() + offsets[b] * hidden, static_cast<std::size_t>(t * hidden) * sizeof(float));
+    std::memcpy(r.last_hidden.ptr(), x + offsets[b] * hidden, static_cast<std::size_t>(t * hidden) * sizeof(float));
   }
-
   const bool need_pooled = opt.pooled || wants(Site::pooler_out) ||
                            (opt.classifier_logits && c.head_kind() != HeadKind::token_classification);
   if (need_pooled && p.has_pooler()) {
@@ -269,20 +398,20 @@ std::vector<ForwardResult> Model::forward(std::span<const ModelInput> inputs, co
     }
   }
   if (opt.mlm_logits) {
-    FloatBuffer tr(static_cast<std::size_t>(n * hidden));
-    core::linear(x.data(), n, hidden, p.mlm_dense_w.data, p.mlm_dense_b.data, hidden, tr.data());
-    core::activate(act, tr.data(), n * hidden);
-    core::layer_norm(tr.data(), n, hidden, p.mlm_norm_g.data, p.mlm_norm_b.data, eps, tr.data());
+    float* tr = ws.mid.data();
+    core::linear(x, n, hidden, p.mlm_dense_w.data, p.mlm_dense_b.data, hidden, tr, &act);
+    core::layer_norm(tr, n, hidden, p.mlm_norm_g.data, p.mlm_norm_b.data, eps, tr);
     for (std::int64_t b = 0; b < batch; ++b) {
       const auto t = offsets[b + 1] - offsets[b];
       auto& logits = results[b].mlm_logits;
       logits = Tensor({t, c.vocab_size});
-      core::linear(tr.data() + offsets[b] * hidden, t, hidden, p.mlm_decoder_w.data, p.mlm_decoder_b.data,
-                   c.vocab_size, logits.ptr());
+      core::linear(tr + offsets[b] * hidden, t, hidden, p.mlm_decoder_w.data, p.mlm_decoder_b.data, c.vocab_size,
+                   logits.ptr());
     }
   }
   if (!opt.pooled)
     for (auto& r : results) r.pooled = Tensor();
+  caches_->give_back(std::move(ws_owner));
   return results;
 }
 

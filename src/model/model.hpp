@@ -6,12 +6,14 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <memory>
 #include <optional>
 #include <set>
 #include <span>
 #include <utility>
 #include <vector>
 
+#include "core/profile.hpp"
 #include "core/tensor.hpp"
 #include "model/config.hpp"
 #include "model/tokenizer.hpp"
@@ -35,6 +37,10 @@ struct ModelInput {
   static ModelInput from_encoding(const Encoding& encoding);
 };
 
+// Arithmetic of the encoder's matrix products. f32 is exact (the default); bf16 rounds GEMM
+// inputs to bfloat16 (AVX512-BF16 through oneDNN) for corpus-scale statistics.
+enum class Precision { f32, bf16 };
+
 // What a forward pass computes beyond the encoder, and which interventions it applies.
 struct RunOptions {
   SiteSet record;                 // sites to keep per input (see trace.hpp)
@@ -49,6 +55,8 @@ struct RunOptions {
   std::set<std::pair<std::int64_t, std::int64_t>> uniform_heads;
   // Layers replaced by the identity: their output is their input.
   std::set<std::int64_t> skip_layers;
+  Precision precision = Precision::f32;
+  core::OpProfile* profile = nullptr;  // per-op-class timing, when given
 };
 
 struct ForwardResult {
@@ -84,10 +92,13 @@ class Model {
   std::vector<ForwardResult> forward(std::span<const ModelInput> inputs, const RunOptions& options = {}) const;
 
  private:
+  struct Workspace;
+  struct Caches;  // reusable activation buffers and the bf16 weight copies; safe across threads
   BertConfig config_;
   Weights weights_;
   std::optional<Tokenizer> tokenizer_;
   std::filesystem::path dir_;
+  std::shared_ptr<Caches> caches_;
 };
 
 }  // namespace bertscope::model

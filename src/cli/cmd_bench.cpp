@@ -1,0 +1,123 @@
+#include <chrono>
+#include <random>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+#include <sys/resource.h>
+
+#include "cli/commands.hpp"
+#include "core/gemm.hpp"
+#include "core/parallel.hpp"
+#include "core/profile.hpp"
+#include "io/error.hpp"
+#include "model/model.hpp"
+
+namespace bertscope::cli {
+
+namespace {
+
+double peak_rss_mb() {
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  return static_cast<double>(usage.ru_maxrss) / 1024.0;  // ru_maxrss is in KiB on Linux
+}
+
+// Floating-point operations of one forward pass over `batch` inputs of `seq` tokens.
+double forward_flops(const model::BertConfig& c, std::int64_t batch, std::int64_t seq) {
+  const double h = static_cast<double>(c.hidden_size), i = static_cast<double>(c.intermediate_size);
+  const double tokens = static_cast<double>(batch * seq);
+  const double per_token_layer = 2.0 * (4.0 * h * h + 2.0 * h * i) + 2.0 * 2.0 * static_cast<double>(seq) * h;
+  return tokens * per_token_layer * static_cast<double>(c.num_hidden_layers);
+}
+
+void add_bench_command(CLI::App& app) {
+  struct Args {
+    std::string model, record = "attn.probs,hidden", precision = "f32";
+    std::int64_t batch = 8, seq = 128;
+    int threads = 0, iterations = 0;
+    double seconds = 3.0;
+    bool json = false;
+  };
+  auto args = std::make_shared<Args>();
+  auto* cmd = app.add_subcommand(
+      "bench",
+      "Time the encoder forward pass on random inputs: tokens/s, GFLOP/s, peak memory and the share of time per "
+      "op class.");
+  cmd->add_option("--model", args->model, "Model folder")->required();
+  cmd->add_option("--batch", args->batch, "Inputs per forward pass")->check(CLI::PositiveNumber);
+  cmd->add_option("--seq", args->seq, "Tokens per input (including [CLS]/[SEP])")->check(CLI::PositiveNumber);
+  cmd->add_option("--record", args->record, "Sites recorded (default attn.probs,hidden; \"none\" for nothing)");
+  cmd->add_option("--precision", args->precision, "f32 (exact) or bf16 (fast path)")
+      ->check(CLI::IsMember({"f32", "bf16"}));
+  cmd->add_option("--iterations", args->iterations, "Timed forward passes (default: as many as fit in --seconds)");
+  cmd->add_option("--seconds", args->seconds, "Minimum timed duration when --iterations is not given");
+  cmd->add_flag("--json", args->json, "Print one JSON object on stdout");
+  add_threads_option(*cmd, args->threads);
+  cmd->callback([args] {
+    apply_threads(args->threads);
+    const auto m = model::Model::load(args->model);
+    const auto& c = m.config();
+    if (args->seq > c.max_position_embeddings)
+      fail(ErrorKind::input, "--seq {} exceeds max_position_embeddings {}", args->seq, c.max_position_embeddings);
+    std::mt19937 rng(42);
+    std::uniform_int_distribution<std::int32_t> token(1000, static_cast<std::int32_t>(c.vocab_size) - 1);
+    std::vector<model::ModelInput> inputs(static_cast<std::size_t>(args->batch));
+    for (auto& in : inputs) {
+      in.ids.resize(static_cast<std::size_t>(args->seq));
+      for (auto& id : in.ids) id = token(rng);
+      in.ids.front() = 101 < c.vocab_size ? 101 : 0;
+      in.ids.back() = 102 < c.vocab_size ? 102 : 0;
+    }
+    model::RunOptions opt;
+    opt.record = args->record == "none" ? model::SiteSet(c.num_hidden_layers)
+                                        : model::SiteSet::parse(args->record, c.num_hidden_layers);
+    if (args->precision == "bf16") opt.precision = model::Precision::bf16;
+    (void)m.forward(inputs, opt);  // warm-up: page in the weights, size the buffers
+    core::OpProfile profile;
+    opt.profile = &profile;
+    int done = 0;
+    const auto start = std::chrono::steady_clock::now();
+    double elapsed = 0;
+    while (args->iterations > 0 ? done < args->iterations : (elapsed < args->seconds || done < 2)) {
+      (void)m.forward(inputs, opt);
+      ++done;
+      elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    }
+    const double tokens = static_cast<double>(args->batch * args->seq) * done;
+    const double flops = forward_flops(c, args->batch, args->seq) * done;
+    nlohmann::json shares = nlohmann::json::object();
+    for (std::size_t i = 0; i < core::kOpClassCount; ++i)
+      shares[std::string(core::op_class_name(static_cast<core::OpClass>(i)))] = profile.seconds[i] / elapsed;
+    nlohmann::json j{{"model", args->model},
+                     {"batch", args->batch},
+                     {"seq", args->seq},
+                     {"threads", core::num_threads()},
+                     {"precision", args->precision},
+                     {"record", args->record},
+                     {"gemm_backend", core::gemm_backend_name()},
+                     {"iterations", done},
+                     {"seconds", elapsed},
+                     {"tokens_per_s", tokens / elapsed},
+                     {"gflops", flops / elapsed / 1e9},
+                     {"peak_rss_mb", peak_rss_mb()},
+                     {"op_share", shares}};
+    if (args->json) {
+      fmt::print("{}\n", j.dump());
+      return;
+    }
+    fmt::print("{} x {} tokens, {} threads, {}, {} backend, recording {}\n", args->batch, args->seq,
+               core::num_threads(), args->precision, core::gemm_backend_name(), args->record);
+    fmt::print("{:.1f} tokens/s, {:.1f} GFLOP/s, {:.1f} ms per forward, peak RSS {:.0f} MB\n", tokens / elapsed,
+               flops / elapsed / 1e9, 1e3 * elapsed / done, peak_rss_mb());
+    for (std::size_t i = 0; i < core::kOpClassCount; ++i)
+      if (profile.seconds[i] > 0)
+        fmt::print("  {:<24} {:5.1f}%\n", core::op_class_name(static_cast<core::OpClass>(i)),
+                   100.0 * profile.seconds[i] / elapsed);
+  });
+}
+
+}  // namespace
+
+BERTSCOPE_COMMAND("", 80, add_bench_command);
+
+}  // namespace bertscope::cli

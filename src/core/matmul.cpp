@@ -1,0 +1,192 @@
+#include "core/matmul.hpp"
+
+#include <cstring>
+#include <functional>
+#include <unordered_map>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <tuple>
+#include <vector>
+
+#include "core/gemm.hpp"
+#include "io/error.hpp"
+
+#if defined(BERTSCOPE_GEMM_DNNL)
+#include <oneapi/dnnl/dnnl.hpp>
+#endif
+
+namespace bertscope::core {
+
+#if defined(BERTSCOPE_GEMM_DNNL)
+
+namespace {
+
+using dnnl::memory;
+using tag = memory::format_tag;
+using dt = memory::data_type;
+
+dnnl::engine& engine() {
+  static dnnl::engine e(dnnl::engine::kind::cpu, 0);
+  return e;
+}
+
+// Primitives run with a user scratchpad so concurrent calls never share oneDNN's global one.
+struct Cached {
+  dnnl::matmul primitive;
+  memory::desc scratch;
+};
+
+enum class Kind { linear, scores, context };
+
+using Key = std::tuple<Kind, dt, std::int64_t, std::int64_t, std::int64_t, std::int64_t, std::int64_t, int, bool, float>;
+
+std::shared_ptr<Cached> cached(const Key& key, const std::function<dnnl::matmul::primitive_desc()>& make) {
+  static std::mutex mutex;
+  static std::map<Key, std::shared_ptr<Cached>> cache;
+  std::lock_guard<std::mutex> lock(mutex);
+  auto it = cache.find(key);
+  if (it != cache.end()) return it->second;
+  // Shapes vary with batch composition; a bound keeps the cache from growing without limit.
+  if (cache.size() > 512) cache.clear();
+  auto pd = make();
+  auto entry = std::make_shared<Cached>(Cached{dnnl::matmul(pd), pd.scratchpad_desc()});
+  cache.emplace(key, entry);
+  return entry;
+}
+
+void execute(const Cached& c, std::unordered_map<int, memory> args) {
+  thread_local dnnl::stream stream(engine());
+  thread_local std::vector<std::uint8_t> scratch;
+  if (scratch.size() < c.scratch.get_size()) scratch.resize(c.scratch.get_size());
+  args.insert({DNNL_ARG_SCRATCHPAD, memory(c.scratch, engine(), scratch.data())});
+  c.primitive.execute(stream, args);
+  stream.wait();
+}
+
+dnnl::algorithm algorithm_of(Activation a) {
+  switch (a) {
+    case Activation::gelu_erf: return dnnl::algorithm::eltwise_gelu_erf;
+    case Activation::gelu_tanh: return dnnl::algorithm::eltwise_gelu_tanh;
+    case Activation::relu: return dnnl::algorithm::eltwise_relu;
+    case Activation::silu: return dnnl::algorithm::eltwise_swish;
+    case Activation::gelu_quick: return dnnl::algorithm::eltwise_swish;
+  }
+  return dnnl::algorithm::eltwise_relu;
+}
+
+float alpha_of(Activation a) { return a == Activation::silu ? 1.0f : a == Activation::gelu_quick ? 1.702f : 0.0f; }
+
+void linear_any(dt type, const void* x, std::int64_t m, std::int64_t k, const void* w, const float* bias,
+                std::int64_t n, float* y, const Activation* post) {
+  if (m == 0) return;
+  const int post_id = post ? static_cast<int>(*post) : -1;
+  const Key key{Kind::linear, type, m, n, k, 0, 0, post_id, bias != nullptr, 0.0f};
+  auto c = cached(key, [&] {
+    memory::desc xd({m, k}, type, tag::ab), wd({k, n}, type, tag::ba), yd({m, n}, dt::f32, tag::ab);
+    memory::desc bd({1, n}, dt::f32, tag::ab);
+    dnnl::primitive_attr attr;
+    attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
+    if (post) {
+      dnnl::post_ops ops;
+      ops.append_eltwise(1.0f, algorithm_of(*post), alpha_of(*post), 0.0f);
+      attr.set_post_ops(ops);
+    }
+    auto desc = bias ? dnnl::matmul::desc(xd, wd, bd, yd) : dnnl::matmul::desc(xd, wd, yd);
+    return dnnl::matmul::primitive_desc(desc, attr, engine());
+  });
+  memory::desc xd({m, k}, type, tag::ab), wd({k, n}, type, tag::ba), yd({m, n}, dt::f32, tag::ab);
+  std::unordered_map<int, memory> args{{DNNL_ARG_SRC, memory(xd, engine(), const_cast<void*>(x))},
+                                       {DNNL_ARG_WEIGHTS, memory(wd, engine(), const_cast<void*>(w))},
+                                       {DNNL_ARG_DST, memory(yd, engine(), y)}};
+  if (bias) args.insert({DNNL_ARG_BIAS, memory(memory::desc({1, n}, dt::f32, tag::ab), engine(), const_cast<float*>(bias))});
+  execute(*c, std::move(args));
+}
+
+}  // namespace
+
+void linear(const float* x, std::int64_t m, std::int64_t k, const float* w, const float* bias, std::int64_t n,
+            float* y, const Activation* post) {
+  linear_any(dt::f32, x, m, k, w, bias, n, y, post);
+}
+
+void linear_bf16(const bf16* x, std::int64_t m, std::int64_t k, const bf16* w, const float* bias, std::int64_t n,
+                 float* y, const Activation* post) {
+  linear_any(dt::bf16, x, m, k, w, bias, n, y, post);
+}
+
+bool bf16_supported() { return true; }
+
+void attention_scores(const float* q, const float* k, std::int64_t batch, std::int64_t heads, std::int64_t t,
+                      std::int64_t d, std::int64_t ld, float scale, float* scores) {
+  const Key key{Kind::scores, dt::f32, batch, heads, t, d, ld, -1, false, scale};
+  // Views over the packed rows: Q as [b, h, t, d], K^T as [b, h, d, t], scores contiguous.
+  const memory::desc qd({batch, heads, t, d}, dt::f32, {t * ld, d, ld, 1});
+  const memory::desc kd({batch, heads, d, t}, dt::f32, {t * ld, d, 1, ld});
+  const memory::desc sd({batch, heads, t, t}, dt::f32, tag::abcd);
+  auto c = cached(key, [&] {
+    dnnl::primitive_attr attr;
+    attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
+    attr.set_output_scales(0, {scale});
+    return dnnl::matmul::primitive_desc(dnnl::matmul::desc(qd, kd, sd), attr, engine());
+  });
+  execute(*c, {{DNNL_ARG_SRC, memory(qd, engine(), const_cast<float*>(q))},
+               {DNNL_ARG_WEIGHTS, memory(kd, engine(), const_cast<float*>(k))},
+               {DNNL_ARG_DST, memory(sd, engine(), scores)}});
+}
+
+void attention_context(const float* probs, const float* v, std::int64_t batch, std::int64_t heads, std::int64_t t,
+                       std::int64_t d, std::int64_t ld, float* ctx) {
+  const Key key{Kind::context, dt::f32, batch, heads, t, d, ld, -1, false, 0.0f};
+  const memory::desc pd({batch, heads, t, t}, dt::f32, tag::abcd);
+  const memory::desc vd({batch, heads, t, d}, dt::f32, {t * ld, d, ld, 1});
+  const memory::desc cd({batch, heads, t, d}, dt::f32, {t * ld, d, ld, 1});
+  auto c = cached(key, [&] {
+    dnnl::primitive_attr attr;
+    attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
+    return dnnl::matmul::primitive_desc(dnnl::matmul::desc(pd, vd, cd), attr, engine());
+  });
+  execute(*c, {{DNNL_ARG_SRC, memory(pd, engine(), const_cast<float*>(probs))},
+               {DNNL_ARG_WEIGHTS, memory(vd, engine(), const_cast<float*>(v))},
+               {DNNL_ARG_DST, memory(cd, engine(), ctx)}});
+}
+
+#else  // CBLAS fallback
+
+void linear(const float* x, std::int64_t m, std::int64_t k, const float* w, const float* bias, std::int64_t n,
+            float* y, const Activation* post) {
+  if (m == 0) return;
+  if (bias)
+    for (std::int64_t i = 0; i < m; ++i) std::memcpy(y + i * n, bias, static_cast<std::size_t>(n) * sizeof(float));
+  gemm(false, true, m, n, k, 1.0f, x, k, w, k, bias ? 1.0f : 0.0f, y, n);
+  if (post) activate(*post, y, m * n);
+}
+
+void linear_bf16(const bf16*, std::int64_t, std::int64_t, const bf16*, const float*, std::int64_t, float*,
+                 const Activation*) {
+  fail(ErrorKind::input, "--precision bf16 needs the oneDNN backend; this build uses CBLAS");
+}
+
+bool bf16_supported() { return false; }
+
+void attention_scores(const float* q, const float* k, std::int64_t batch, std::int64_t heads, std::int64_t t,
+                      std::int64_t d, std::int64_t ld, float scale, float* scores) {
+#pragma omp parallel for schedule(static) collapse(2)
+  for (std::int64_t b = 0; b < batch; ++b)
+    for (std::int64_t h = 0; h < heads; ++h)
+      gemm(false, true, t, t, d, scale, q + b * t * ld + h * d, ld, k + b * t * ld + h * d, ld, 0.0f,
+           scores + (b * heads + h) * t * t, t);
+}
+
+void attention_context(const float* probs, const float* v, std::int64_t batch, std::int64_t heads, std::int64_t t,
+                       std::int64_t d, std::int64_t ld, float* ctx) {
+#pragma omp parallel for schedule(static) collapse(2)
+  for (std::int64_t b = 0; b < batch; ++b)
+    for (std::int64_t h = 0; h < heads; ++h)
+      gemm(false, false, t, d, t, 1.0f, probs + (b * heads + h) * t * t, t, v + b * t * ld + h * d, ld, 0.0f,
+           ctx + b * t * ld + h * d, ld);
+}
+
+#endif
+
+}  // namespace bertscope::core
