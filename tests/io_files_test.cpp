@@ -190,6 +190,12 @@ TEST(IoFiles, QuotedKeepsMessagesOnOneLine) {
   EXPECT_EQ(quote("caf\xC3\xA9 \xF0\x9F\x98\x80"), "\"caf\xC3\xA9 \xF0\x9F\x98\x80\"");
   EXPECT_EQ(quote("bad\xff\xC3"), "\"bad\\xff\\xc3\"");
   EXPECT_EQ(quote("\xED\xA0\x80"), "\"\\xed\\xa0\\x80\"");
+  // Long text is cut at a character boundary and its length given.
+  const std::string long_text = "a" + std::string(200, 'b') + std::string(50, 'c') + "\xE6\x97\xA5" + std::string(100, 'd');
+  EXPECT_EQ(quote(long_text),
+            "\"a" + std::string(200, 'b') + std::string(50, 'c') + "\xE6\x97\xA5" + std::string(46, 'd') + "\"... (354 bytes)");
+  const std::string split = std::string(299, 'x') + "\xE6\x97\xA5" + "tail";
+  EXPECT_EQ(quote(split), "\"" + std::string(299, 'x') + "\"... (306 bytes)");
 }
 
 }  // namespace

@@ -205,6 +205,11 @@ TEST_F(NpyReadErrors, MalformedHeaders) {
   }
   EXPECT_TRUE(Contains(read_error(npy_raw("{'descr': [('a', '<f4')], 'fortran_order': False, 'shape': (1,)}", four)),
                        "structured (record) dtypes are not supported"));
+  // A long bad header is shown in part, so the message stays readable.
+  std::string message = read_error(npy_raw("{'descr': '<f4', 'x" + std::string(100000, 'y') + "': 1}", four, 2));
+  EXPECT_LT(message.size(), 1000u);
+  EXPECT_TRUE(Contains(message, "(100024 bytes): unexpected key \"xyyy"));
+  EXPECT_TRUE(Contains(message, "(100001 bytes) at offset"));
 }
 
 TEST_F(NpyReadErrors, UnsupportedDTypesAndImpossibleShapes) {

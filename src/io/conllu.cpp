@@ -3,6 +3,7 @@
 #include <array>
 #include <charconv>
 #include <optional>
+#include <set>
 
 #include "io/error.hpp"
 #include "io/files.hpp"
@@ -96,8 +97,7 @@ class Parser {
   }
 
   void set_once(std::string& field, std::string_view value, const char* key) {
-    if (seen_keys_.count(key) != 0) error("a second '# {}' comment in the same sentence", key);
-    seen_keys_[key] = line_;
+    if (!seen_keys_.insert(key).second) error("a second '# {}' comment in the same sentence", key);
     field = std::string(value);
   }
 
@@ -271,7 +271,7 @@ class Parser {
   std::size_t line_ = 0;
   bool open_ = false;
   ConlluSentence current_;
-  std::map<std::string, std::size_t> seen_keys_;
+  std::set<std::string> seen_keys_;
   std::vector<ConlluSentence> sentences_;
 };
 

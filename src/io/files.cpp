@@ -198,9 +198,18 @@ void append_escaped(std::string& out, std::string_view text, bool escape_quotes)
 }  // namespace
 
 std::string quote(std::string_view text) {
+  // A message that quotes a hostile 100 MB name should still be readable.
+  constexpr std::size_t kShown = 300;
+  std::string_view shown = text;
+  if (text.size() > kShown) {
+    std::size_t cut = kShown;
+    while (cut > 0 && (static_cast<unsigned char>(text[cut]) & 0xC0) == 0x80) --cut;  // keep whole characters
+    shown = text.substr(0, cut);
+  }
   std::string out = "\"";
-  append_escaped(out, text, true);
+  append_escaped(out, shown, true);
   out += '"';
+  if (shown.size() < text.size()) out += fmt::format("... ({} bytes)", text.size());
   return out;
 }
 

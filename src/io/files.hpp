@@ -35,6 +35,7 @@ std::vector<std::string> split_text_lines(std::string_view text, std::string_vie
 
 // `text` in double quotes for an error message: quotes, backslashes, control characters and
 // invalid UTF-8 bytes are escaped, so a message built from untrusted names stays one line.
+// Text over 300 bytes is cut at a character boundary and marked: "abc..."... (12345 bytes).
 std::string quote(std::string_view text);
 
 }  // namespace bertscope::io

@@ -260,10 +260,10 @@ void byte_swap(std::vector<std::byte>& bytes, std::uint64_t unit) {
 // Reorders a Fortran-ordered (column-major) array into C order.
 std::vector<std::byte> fortran_to_c(const std::vector<std::byte>& f, const std::vector<std::int64_t>& shape,
                                     std::size_t itemsize) {
-  std::vector<std::byte> c(f.size());
   const std::size_t ndim = shape.size();
-  std::size_t numel = itemsize == 0 ? 0 : f.size() / itemsize;
+  const std::size_t numel = itemsize == 0 ? 0 : f.size() / itemsize;
   if (numel == 0 || ndim < 2) return f;
+  std::vector<std::byte> c(f.size());
   std::vector<std::size_t> f_stride(ndim);
   std::size_t stride = 1;
   for (std::size_t j = 0; j < ndim; ++j) {
