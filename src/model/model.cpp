@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <limits>
 #include <map>
 #include <mutex>
 
@@ -116,6 +117,17 @@ std::vector<std::int64_t> check_inputs(std::span<const ModelInput> inputs, const
     for (auto id : in.type_ids)
       if (id < 0 || id >= c.type_vocab_size)
         fail(ErrorKind::input, "input {}: token type id {} is outside 0..{}", b, id, c.type_vocab_size - 1);
+    if (!in.attention_mask.empty()) {
+      if (in.attention_mask.size() != in.ids.size())
+        fail(ErrorKind::input, "input {}: attention mask of {} entries for {} tokens", b, in.attention_mask.size(), t);
+      if (std::all_of(in.attention_mask.begin(), in.attention_mask.end(), [](std::uint8_t m) { return m == 0; }))
+        fail(ErrorKind::input, "input {}: the attention mask has no real token", b);
+    }
+    if (!in.start_hidden.data.empty() && in.start_hidden.shape != core::Shape{t, c.hidden_size})
+      fail(ErrorKind::input, "input {}: start hidden states have shape {}, expected [{}, {}]", b,
+           core::shape_string(in.start_hidden.shape), t, c.hidden_size);
+    if (opt.start_layer > 0 && in.start_hidden.data.empty())
+      fail(ErrorKind::input, "input {}: starting at layer {} needs the hidden states entering it", b, opt.start_layer);
     for (const auto& o : in.attention_overrides) {
       if (o.layer < 0 || o.layer >= c.num_hidden_layers || o.head < 0 || o.head >= c.num_attention_heads)
         fail(ErrorKind::input, "input {}: attention override for head ({}, {}) outside the model", b, o.layer, o.head);
@@ -133,6 +145,8 @@ std::vector<std::int64_t> check_inputs(std::span<const ModelInput> inputs, const
       fail(ErrorKind::input, "uniform-attention head ({}, {}) is outside the model", l, h);
   for (auto l : opt.skip_layers)
     if (l < 0 || l >= c.num_hidden_layers) fail(ErrorKind::input, "skipped layer {} is outside the model", l);
+  if (opt.start_layer < 0 || opt.start_layer > c.num_hidden_layers)
+    fail(ErrorKind::input, "start layer {} is outside 0..{}", opt.start_layer, c.num_hidden_layers);
   if (opt.precision == Precision::bf16 && !core::bf16_supported())
     fail(ErrorKind::input, "bf16 precision needs the oneDNN backend; this build uses CBLAS");
   return offsets;
@@ -239,8 +253,15 @@ std::vector<ForwardResult> Model::forward(std::span<const ModelInput> inputs, co
   {
     // Embeddings: (word + token type) + position, in transformers' order, then LayerNorm.
     ScopedOp op(prof, OpClass::embed);
+    bool all_embedded = true;
     for (std::int64_t b = 0; b < batch; ++b) {
       const auto& in = inputs[static_cast<std::size_t>(b)];
+      if (!in.start_hidden.data.empty()) {
+        // Given hidden states replace the embeddings (partial forward).
+        std::memcpy(x + offsets[b] * hidden, in.start_hidden.ptr(), in.start_hidden.data.size() * sizeof(float));
+        all_embedded = false;
+        continue;
+      }
       for (std::int64_t i = 0; i < offsets[b + 1] - offsets[b]; ++i) {
         const float* we = p.word_emb.data + static_cast<std::int64_t>(in.ids[static_cast<std::size_t>(i)]) * hidden;
         const std::int64_t tt = in.type_ids.empty() ? 0 : in.type_ids[static_cast<std::size_t>(i)];
@@ -250,11 +271,18 @@ std::vector<ForwardResult> Model::forward(std::span<const ModelInput> inputs, co
         for (std::int64_t j = 0; j < hidden; ++j) row[j] = (we[j] + te[j]) + pe[j];
       }
     }
-    core::layer_norm(x, n, hidden, p.emb_norm_g.data, p.emb_norm_b.data, eps, x);
+    if (all_embedded) {
+      core::layer_norm(x, n, hidden, p.emb_norm_g.data, p.emb_norm_b.data, eps, x);
+    } else {
+      for (std::int64_t b = 0; b < batch; ++b)
+        if (inputs[static_cast<std::size_t>(b)].start_hidden.data.empty())
+          core::layer_norm(x + offsets[b] * hidden, offsets[b + 1] - offsets[b], hidden, p.emb_norm_g.data,
+                           p.emb_norm_b.data, eps, x + offsets[b] * hidden);
+    }
   }
-  record_all_rows(Site::embed_out, 0, x, hidden);
+  if (opt.start_layer == 0) record_all_rows(Site::embed_out, 0, x, hidden);
 
-  for (std::int64_t l = 0; l < layers; ++l) {
+  for (std::int64_t l = opt.start_layer; l < layers; ++l) {
     if (opt.skip_layers.count(l)) {
       // A skipped layer applies no attention: its recorded probabilities are all zero.
       for (std::int64_t b = 0; b < batch && wants(Site::attn_probs, l); ++b) {
@@ -300,18 +328,44 @@ std::vector<ForwardResult> Model::forward(std::span<const ModelInput> inputs, co
     }
     {
       ScopedOp op(prof, OpClass::attention);
+      // Padding keys (attention_mask 0) get transformers' additive mask, the lowest float, and
+      // after the softmax exactly 0, as in a padded transformers batch.
+      auto for_masked_keys = [&](auto&& fn) {
+        std::int64_t at = 0;
+        for (std::int64_t b = 0; b < batch; ++b) {
+          const auto t = offsets[b + 1] - offsets[b];
+          const auto& mask = inputs[static_cast<std::size_t>(b)].attention_mask;
+          if (!mask.empty())
+            for (std::int64_t r = 0; r < heads * t; ++r)
+              for (std::int64_t j = 0; j < t; ++j)
+                if (!mask[static_cast<std::size_t>(j)]) fn(ws.probs[static_cast<std::size_t>(at + r * t + j)]);
+          at += heads * t * t;
+        }
+      };
+      for_masked_keys([](float& s) { s = std::numeric_limits<float>::lowest(); });
       std::int64_t pos = 0;
       for (const auto& g : groups) {
         core::softmax_rows(ws.probs.data() + pos, g.count * heads * g.t, g.t);
         pos += g.count * heads * g.t * g.t;
       }
+      for_masked_keys([](float& s) { s = 0.0f; });
       // Interventions touch only the heads they name.
       pos = 0;
       for (std::int64_t b = 0; b < batch; ++b) {
         const auto t = offsets[b + 1] - offsets[b];
         float* probs_b = ws.probs.data() + pos;
-        for (const auto& [ul, uh] : opt.uniform_heads)
-          if (ul == l) std::fill(probs_b + uh * t * t, probs_b + (uh + 1) * t * t, 1.0f / static_cast<float>(t));
+        const auto& mask = inputs[static_cast<std::size_t>(b)].attention_mask;
+        for (const auto& [ul, uh] : opt.uniform_heads) {
+          if (ul != l) continue;
+          if (mask.empty()) {
+            std::fill(probs_b + uh * t * t, probs_b + (uh + 1) * t * t, 1.0f / static_cast<float>(t));
+            continue;
+          }
+          const auto real = std::count_if(mask.begin(), mask.end(), [](std::uint8_t m) { return m != 0; });
+          for (std::int64_t i = 0; i < t; ++i)
+            for (std::int64_t j = 0; j < t; ++j)
+              probs_b[(uh * t + i) * t + j] = mask[static_cast<std::size_t>(j)] ? 1.0f / static_cast<float>(real) : 0.0f;
+        }
         for (const auto& o : inputs[static_cast<std::size_t>(b)].attention_overrides)
           if (o.layer == l)
             std::memcpy(probs_b + o.head * t * t, o.probs.ptr(), static_cast<std::size_t>(t * t) * sizeof(float));

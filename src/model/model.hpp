@@ -33,6 +33,14 @@ struct ModelInput {
   std::vector<std::int32_t> ids;
   std::vector<std::int32_t> type_ids;  // empty: all zero
   std::vector<AttentionOverride> attention_overrides;
+  // transformers' attention_mask: empty = every token is real; else 1 for a real token and 0
+  // for padding, which no query attends to. Padding rows are still computed, as in a padded
+  // transformers batch; uniform heads spread attention over the real tokens only.
+  std::vector<std::uint8_t> attention_mask;
+  // Hidden states entering layer RunOptions::start_layer [tok, hidden] (embed.out for layer 0,
+  // else layer.{start-1}.out of an earlier run). When given, the embeddings are not computed;
+  // required when start_layer > 0.
+  core::Tensor start_hidden;
 
   static ModelInput from_encoding(const Encoding& encoding);
 };
@@ -55,6 +63,9 @@ struct RunOptions {
   std::set<std::pair<std::int64_t, std::int64_t>> uniform_heads;
   // Layers replaced by the identity: their output is their input.
   std::set<std::int64_t> skip_layers;
+  // Run only layers start_layer.. from each input's start_hidden, e.g. to re-run the layers
+  // above an intervention while reusing those below it; earlier layers are not run or recorded.
+  std::int64_t start_layer = 0;
   Precision precision = Precision::f32;
   core::OpProfile* profile = nullptr;  // per-op-class timing, when given
 };
