@@ -54,6 +54,7 @@ void AttentionSource::run(const std::vector<AnalysisInput>& inputs, const Source
       ex.index = i;
       ex.encoding = std::move(d.encoding);
       ex.attentions = std::move(d.attentions);
+      ex.text = std::move(d.text);
       fn(ex);
       if (opt.progress) opt.progress(i + 1, inputs.size());
     }
@@ -75,7 +76,10 @@ void AttentionSource::run(const std::vector<AnalysisInput>& inputs, const Source
   auto flush = [&](std::size_t done) {
     if (batch_enc.empty()) return;
     std::vector<model::ModelInput> batch;
-    for (const auto& e : batch_enc) batch.push_back(model::ModelInput::from_encoding(e));
+    for (const auto& e : batch_enc) {
+      batch.push_back(model::ModelInput::from_encoding(e));
+      if (opt.zero_type_ids) batch.back().type_ids.assign(e.size(), 0);
+    }
     auto results = m.forward(batch, run);
     for (std::size_t b = 0; b < batch.size(); ++b) {
       AttentionExample ex;
@@ -101,15 +105,22 @@ void AttentionSource::run(const std::vector<AnalysisInput>& inputs, const Source
     model::Encoding enc;
     const bool too_long = [&] {
       if (!opt.skip_too_long) return false;
-      const auto n = in.words.empty() ? tok.encode(in.text, in.pair, {}).size() : tok.encode_words(in.words, {}).size();
+      const auto n = in.encoding          ? in.encoding->size()
+                     : in.words.empty() ? tok.encode(in.text, in.pair, {}).size()
+                                        : tok.encode_words(in.words, {}).size();
       return n > m.max_length();
     }();
     if (too_long) {
       ++skipped_;
       continue;
     }
+    if (in.encoding && in.encoding->size() > m.max_length())
+      fail(ErrorKind::input, "input {}: {} tokens, the model allows at most {}", i + 1, in.encoding->size(),
+           m.max_length());
     try {
-      enc = in.words.empty() ? tok.encode(in.text, in.pair, enc_opt) : tok.encode_words(in.words, enc_opt);
+      enc = in.encoding       ? *in.encoding
+            : in.words.empty() ? tok.encode(in.text, in.pair, enc_opt)
+                               : tok.encode_words(in.words, enc_opt);
     } catch (const Error& e) {
       throw Error(e.kind(), fmt::format("input {}: {}", i + 1, e.what()));
     }

@@ -23,6 +23,10 @@ struct AnalysisInput {
   std::string text;
   std::optional<std::string> pair;
   std::vector<std::string> words;  // non-empty: tokenize these words, ignore text/pair
+  // Set: run exactly these tokens (built by the caller, e.g. Clark et al.'s segments, which are
+  // cut at word-piece level and cannot be re-tokenized from text); text, pair and words are
+  // ignored. Model runs only; an over-long encoding is skipped or an error, never truncated.
+  std::optional<model::Encoding> encoding = std::nullopt;
 };
 
 struct AttentionExample {
@@ -32,6 +36,7 @@ struct AttentionExample {
   model::Trace trace;           // other recorded sites (model runs only)
   core::Tensor mlm_logits;      // when asked and available (model runs only)
   core::Tensor classifier_logits;
+  std::vector<std::string> text = {};  // the trace file's stored text (and pair), when it has one (traces only)
 };
 
 struct SourceOptions {
@@ -42,6 +47,9 @@ struct SourceOptions {
   bool mlm_logits = false;
   bool classifier_logits = false;
   model::RunOptions interventions;  // head mask / uniform heads / skipped layers (model runs only)
+  // Every token_type_id 0, segment B included, as Clark et al.'s extraction script did (model
+  // runs only; the examples' encodings keep their real type ids).
+  bool zero_type_ids = false;
   std::function<void(std::size_t done, std::size_t total)> progress;  // called after each batch
 };
 

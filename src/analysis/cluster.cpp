@@ -1,0 +1,191 @@
+#include "analysis/cluster.hpp"
+
+#include <algorithm>
+#include <bit>
+#include <cmath>
+#include <cstring>
+
+#include <fmt/format.h>
+
+#include "analysis/heads.hpp"
+#include "analysis/surface.hpp"
+#include "io/error.hpp"
+
+namespace bertscope::analysis::cluster {
+
+namespace {
+
+// Cephes logf: x = 2^e * f with f in [sqrt(1/2), sqrt(2)), then a degree-9 polynomial in f - 1.
+// Branch-free so that `#pragma omp simd` loops vectorise; only for positive normal x, which
+// smoothed attention always is (x >= s / n > 1e-7).
+inline float log_positive(float x) {
+  const std::uint32_t bits = std::bit_cast<std::uint32_t>(x);
+  float e = static_cast<float>(static_cast<int>(bits >> 23) - 126);
+  float f = std::bit_cast<float>((bits & 0x007fffffu) | 0x3f000000u);  // [0.5, 1)
+  const bool small = f < 0.70710678118654752440f;
+  e = small ? e - 1.0f : e;
+  f = small ? f + f - 1.0f : f - 1.0f;
+  const float z = f * f;
+  float y = 7.0376836292e-2f;
+  y = y * f - 1.1514610310e-1f;
+  y = y * f + 1.1676998740e-1f;
+  y = y * f - 1.2420140846e-1f;
+  y = y * f + 1.4249322787e-1f;
+  y = y * f - 1.6668057665e-1f;
+  y = y * f + 2.0000714765e-1f;
+  y = y * f - 2.4999993993e-1f;
+  y = y * f + 3.3333331174e-1f;
+  y = y * f * z;
+  y += -2.12194440e-4f * e;
+  y += -0.5f * z;
+  return f + y + 0.693359375f * e;
+}
+
+// sum_j m_j ln m_j with m = (p + q) / 2. With q == p this is sum_j p_j ln p_j computed by the
+// very same operations, so a head compared with an identical one gives exactly 0.
+inline double row_mlogm(const float* p, const float* q, std::int64_t n) {
+  double acc = 0;
+#pragma omp simd reduction(+ : acc)
+  for (std::int64_t j = 0; j < n; ++j) {
+    const float m = 0.5f * (p[j] + q[j]);
+    acc += static_cast<double>(m * log_positive(m));
+  }
+  return acc;
+}
+
+}  // namespace
+
+float fast_log(float x) { return log_positive(x); }
+
+double js_divergence(const float* p, const float* q, std::int64_t n) {
+  return 0.5 * row_mlogm(p, p, n) + 0.5 * row_mlogm(q, q, n) - row_mlogm(p, q, n);
+}
+
+Accumulator::Accumulator(std::int64_t layers, std::int64_t heads, Options options)
+    : layers_(layers), heads_(heads), options_(std::move(options)), sums_(static_cast<std::size_t>(layers * heads * layers * heads), 0.0) {
+  if (!(options_.smoothing > 0 && options_.smoothing < 1))
+    fail(ErrorKind::input, "cluster: smoothing {} must be in (0, 1): JS needs strictly positive rows", options_.smoothing);
+}
+
+void Accumulator::add(const core::Tensor& att) {
+  if (att.dim(0) != layers_ || att.dim(1) != heads_)
+    fail(ErrorKind::internal, "cluster: attentions have {} x {} heads, expected {} x {}", att.dim(0), att.dim(1), layers_, heads_);
+  const auto n = att.dim(2);
+  const auto heads = layers_ * heads_;
+  const auto map_size = n * n;
+  // The smoothed maps of this input (the one batch of memory the pass needs).
+  core::Tensor smooth({heads, n, n});
+  const float keep = static_cast<float>(1.0 - options_.smoothing);
+  const float floor = static_cast<float>(options_.smoothing / static_cast<double>(n));
+  for (std::int64_t i = 0; i < smooth.size(); ++i) smooth.data[static_cast<std::size_t>(i)] = keep * att.data[static_cast<std::size_t>(i)] + floor;
+  // Per head and row: sum p ln p.
+  std::vector<double> self(static_cast<std::size_t>(heads * n));
+#pragma omp parallel for schedule(static)
+  for (std::int64_t k = 0; k < heads * n; ++k) {
+    const float* row = smooth.ptr() + k * n;
+    self[static_cast<std::size_t>(k)] = row_mlogm(row, row, n);
+  }
+  std::vector<double> self_total(static_cast<std::size_t>(heads), 0.0);
+  for (std::int64_t a = 0; a < heads; ++a)
+    for (std::int64_t i = 0; i < n; ++i) self_total[static_cast<std::size_t>(a)] += self[static_cast<std::size_t>(a * n + i)];
+  // Each thread owns whole rows a of the upper triangle, so no two threads write one cell.
+#pragma omp parallel for schedule(dynamic, 1)
+  for (std::int64_t a = 0; a < heads; ++a) {
+    const float* pa = smooth.ptr() + a * map_size;
+    for (std::int64_t b = a + 1; b < heads; ++b) {
+      const float* pb = smooth.ptr() + b * map_size;
+      double cross = 0;
+      for (std::int64_t i = 0; i < n; ++i) cross += row_mlogm(pa + i * n, pb + i * n, n);
+      sums_[static_cast<std::size_t>(a * heads + b)] +=
+          0.5 * self_total[static_cast<std::size_t>(a)] + 0.5 * self_total[static_cast<std::size_t>(b)] - cross;
+    }
+  }
+  ++inputs_;
+  rows_ += static_cast<std::size_t>(n);
+}
+
+Result Accumulator::result() const {
+  Result r;
+  r.layers = layers_;
+  r.heads = heads_;
+  r.inputs = inputs_;
+  r.rows = rows_;
+  const auto n = static_cast<std::size_t>(layers_ * heads_);
+  r.distances.assign(n * n, 0.0);
+  for (std::size_t a = 0; a < n; ++a)
+    for (std::size_t b = a + 1; b < n; ++b) {
+      // Rounding can leave a tiny negative sum for near-identical heads; a divergence is >= 0.
+      const double v = std::max(0.0, sums_[a * n + b]);
+      r.distances[a * n + b] = r.distances[b * n + a] = v;
+    }
+  r.mds = smacof(r.distances, n, options_.mds);
+  return r;
+}
+
+Result run(AttentionSource& source, const std::vector<AnalysisInput>& inputs, const SourceOptions& source_options,
+           const Options& options, const std::function<std::string(std::size_t)>& data_where) {
+  Accumulator acc(source.layers(), source.heads(), options);
+  source.run(inputs, source_options, [&](AttentionExample& ex) {
+    surface::check_trace_text(source, ex, inputs[ex.index], data_where);
+    acc.add(ex.attentions);
+  });
+  auto r = acc.result();
+  r.skipped_too_long = source.skipped();
+  return r;
+}
+
+nlohmann::json to_json(const Result& r) {
+  const auto n = static_cast<std::size_t>(r.layers * r.heads);
+  nlohmann::json heads = nlohmann::json::array();
+  nlohmann::json matrix = nlohmann::json::array();
+  for (std::size_t a = 0; a < n; ++a) {
+    auto j = head_json(static_cast<std::int64_t>(a) / r.heads, static_cast<std::int64_t>(a) % r.heads);
+    nlohmann::json xy = nlohmann::json::array();
+    for (std::size_t c = 0; c < r.mds.dimensions; ++c) xy.push_back(r.mds.coordinates[a * r.mds.dimensions + c]);
+    j["coordinates"] = xy;
+    heads.push_back(j);
+    matrix.push_back(std::vector<double>(r.distances.begin() + static_cast<std::ptrdiff_t>(a * n),
+                                         r.distances.begin() + static_cast<std::ptrdiff_t>((a + 1) * n)));
+  }
+  return {{"heads", heads},
+          {"distances", matrix},
+          {"inputs", r.inputs},
+          {"rows", r.rows},
+          {"mds",
+           {{"stress", r.mds.stress},
+            {"normalized_stress", r.mds.normalized_stress},
+            {"iterations", r.mds.iterations},
+            {"converged", r.mds.converged}}},
+          {"skipped", {{"too_long", r.skipped_too_long}}}};
+}
+
+std::string table(const Result& r) {
+  const auto n = static_cast<std::size_t>(r.layers * r.heads);
+  std::string out = fmt::format("{} inputs, {} query rows; MDS stress-1 {:.4f} after {} iterations\n\n", r.inputs, r.rows,
+                                r.mds.normalized_stress, r.mds.iterations);
+  // Mean distance within a layer vs across layers: Clark's observation that heads of one layer
+  // sit together.
+  double within = 0, across = 0;
+  std::size_t nw = 0, na = 0;
+  for (std::size_t a = 0; a < n; ++a)
+    for (std::size_t b = a + 1; b < n; ++b) {
+      const bool same = static_cast<std::int64_t>(a) / r.heads == static_cast<std::int64_t>(b) / r.heads;
+      (same ? within : across) += r.distances[a * n + b];
+      ++(same ? nw : na);
+    }
+  if (nw) out += fmt::format("mean JS sum between heads of the same layer:      {:.4f}\n", within / static_cast<double>(nw));
+  if (na) out += fmt::format("mean JS sum between heads of different layers:   {:.4f}\n", across / static_cast<double>(na));
+  out += fmt::format("\n{:>6} {:>10} {:>10}   nearest head\n", "head", "x", "y");
+  for (std::size_t a = 0; a < n; ++a) {
+    std::size_t nearest = a == 0 && n > 1 ? 1 : 0;
+    for (std::size_t b = 0; b < n; ++b)
+      if (b != a && r.distances[a * n + b] < r.distances[a * n + nearest]) nearest = b;
+    const double x = r.mds.dimensions > 0 ? r.mds.coordinates[a * r.mds.dimensions] : 0.0;
+    const double y = r.mds.dimensions > 1 ? r.mds.coordinates[a * r.mds.dimensions + 1] : 0.0;
+    out += fmt::format("{:>6} {:10.3f} {:10.3f}   {}\n", head_label(static_cast<std::int64_t>(a) / r.heads, static_cast<std::int64_t>(a) % r.heads), x,
+                       y, n > 1 ? head_label(static_cast<std::int64_t>(nearest) / r.heads, static_cast<std::int64_t>(nearest) % r.heads) : "-");
+  }
+  return out;
+}
+
+}  // namespace bertscope::analysis::cluster

@@ -1,0 +1,234 @@
+#include "analysis/segments.hpp"
+
+#include <fstream>
+
+#include <fmt/format.h>
+
+#include "io/error.hpp"
+#include "io/files.hpp"
+
+namespace bertscope::analysis {
+
+std::string_view python_version_name(PythonVersion v) { return v == PythonVersion::python3 ? "python3" : "python2"; }
+
+PythonVersion parse_python_version(std::string_view name) {
+  if (name == "python3") return PythonVersion::python3;
+  if (name == "python2") return PythonVersion::python2;
+  fail(ErrorKind::input, "random-number flavour \"{}\": expected python3 or python2", name);
+}
+
+namespace {
+constexpr int kN = 624, kM = 397;
+}
+
+PyRandom::PyRandom(std::uint64_t seed, PythonVersion version) : version_(version) {
+  // random.seed(n) for an int n: init_by_array over the 32-bit chunks of |n|, lowest first
+  // (a single 0 chunk for n = 0), in both Python 2.7 and 3.
+  std::vector<std::uint32_t> key;
+  for (std::uint64_t n = seed; n != 0; n >>= 32) key.push_back(static_cast<std::uint32_t>(n & 0xffffffffu));
+  if (key.empty()) key.push_back(0);
+  mt_[0] = 19650218u;
+  for (int i = 1; i < kN; ++i) mt_[i] = 1812433253u * (mt_[i - 1] ^ (mt_[i - 1] >> 30)) + static_cast<std::uint32_t>(i);
+  int i = 1;
+  std::size_t j = 0;
+  for (std::size_t k = std::max<std::size_t>(kN, key.size()); k > 0; --k) {
+    mt_[i] = (mt_[i] ^ ((mt_[i - 1] ^ (mt_[i - 1] >> 30)) * 1664525u)) + key[j] + static_cast<std::uint32_t>(j);
+    ++i;
+    ++j;
+    if (i >= kN) {
+      mt_[0] = mt_[kN - 1];
+      i = 1;
+    }
+    if (j >= key.size()) j = 0;
+  }
+  for (int k = kN - 1; k > 0; --k) {
+    mt_[i] = (mt_[i] ^ ((mt_[i - 1] ^ (mt_[i - 1] >> 30)) * 1566083941u)) - static_cast<std::uint32_t>(i);
+    ++i;
+    if (i >= kN) {
+      mt_[0] = mt_[kN - 1];
+      i = 1;
+    }
+  }
+  mt_[0] = 0x80000000u;
+  index_ = kN;
+}
+
+std::uint32_t PyRandom::genrand_uint32() {
+  static constexpr std::uint32_t mag01[2] = {0u, 0x9908b0dfu};
+  if (index_ >= kN) {
+    int k = 0;
+    for (; k < kN - kM; ++k) {
+      const std::uint32_t y = (mt_[k] & 0x80000000u) | (mt_[k + 1] & 0x7fffffffu);
+      mt_[k] = mt_[k + kM] ^ (y >> 1) ^ mag01[y & 1u];
+    }
+    for (; k < kN - 1; ++k) {
+      const std::uint32_t y = (mt_[k] & 0x80000000u) | (mt_[k + 1] & 0x7fffffffu);
+      mt_[k] = mt_[k + (kM - kN)] ^ (y >> 1) ^ mag01[y & 1u];
+    }
+    const std::uint32_t y = (mt_[kN - 1] & 0x80000000u) | (mt_[0] & 0x7fffffffu);
+    mt_[kN - 1] = mt_[kM - 1] ^ (y >> 1) ^ mag01[y & 1u];
+    index_ = 0;
+  }
+  std::uint32_t y = mt_[index_++];
+  y ^= y >> 11;
+  y ^= (y << 7) & 0x9d2c5680u;
+  y ^= (y << 15) & 0xefc60000u;
+  y ^= y >> 18;
+  return y;
+}
+
+double PyRandom::random() {
+  const std::uint32_t a = genrand_uint32() >> 5, b = genrand_uint32() >> 6;
+  return (a * 67108864.0 + b) * (1.0 / 9007199254740992.0);
+}
+
+std::uint32_t PyRandom::getrandbits(int k) {
+  if (k < 1 || k > 32) fail(ErrorKind::internal, "getrandbits({}): only 1..32 bits", k);
+  return genrand_uint32() >> (32 - k);
+}
+
+std::int64_t PyRandom::randbelow(std::int64_t n) {
+  if (n <= 0) fail(ErrorKind::internal, "randbelow({}): n must be positive", n);
+  if (n > (std::int64_t{1} << 32)) fail(ErrorKind::internal, "randbelow({}): n above 2^32 is not supported", n);
+  if (version_ == PythonVersion::python2) return static_cast<std::int64_t>(random() * static_cast<double>(n));
+  int k = 0;
+  while ((std::int64_t{1} << k) <= n) ++k;  // n.bit_length()
+  if (k > 32) k = 32;
+  std::int64_t r = getrandbits(k);
+  while (r >= n) r = getrandbits(k);
+  return r;
+}
+
+namespace {
+
+struct Sentence {
+  std::vector<std::string> pieces;
+  std::size_t line;
+};
+
+// BERT's truncate_seq_pair: trim the longer list at a random end until the pair fits.
+void truncate_pair(std::vector<std::string>& a, std::vector<std::string>& b, std::size_t max_tokens, PyRandom& rng) {
+  while (a.size() + b.size() > max_tokens) {
+    auto& trunc = a.size() > b.size() ? a : b;
+    if (rng.random() < 0.5) trunc.erase(trunc.begin());
+    else trunc.pop_back();
+  }
+}
+
+// prep_document of the script, line by line: it emits a segment whenever the chunk reaches the
+// target length or the document ends, and abandons the rest of a document at the first segment
+// with an empty side.
+std::vector<Segment> prep_document(const std::vector<Sentence>& doc, std::size_t max_sequence_length, PyRandom& rng) {
+  const std::size_t max_tokens = max_sequence_length - 3;
+  std::vector<Segment> out;
+  std::vector<const Sentence*> chunk;
+  std::size_t length = 0;
+  for (std::size_t i = 0; i < doc.size(); ++i) {
+    chunk.push_back(&doc[i]);
+    length += doc[i].pieces.size();
+    if (i + 1 != doc.size() && length < max_tokens) continue;
+    std::size_t a_end = 1;
+    if (chunk.size() >= 2) a_end = static_cast<std::size_t>(rng.randint(1, static_cast<std::int64_t>(chunk.size()) - 1));
+    Segment s;
+    s.line = chunk.front()->line;
+    for (std::size_t j = 0; j < chunk.size(); ++j) {
+      auto& side = j < a_end ? s.a : s.b;
+      side.insert(side.end(), chunk[j]->pieces.begin(), chunk[j]->pieces.end());
+    }
+    truncate_pair(s.a, s.b, max_tokens, rng);
+    if (s.a.empty() || s.b.empty()) break;
+    out.push_back(std::move(s));
+    chunk.clear();
+    length = 0;
+  }
+  return out;
+}
+
+bool is_ascii_space(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\f' || c == '\v'; }
+
+}  // namespace
+
+std::vector<Segment> build_segments(const std::filesystem::path& path, const model::Tokenizer& tokenizer,
+                                    const SegmentOptions& options) {
+  if (options.max_sequence_length < 5)
+    fail(ErrorKind::input, "segment length {}: need at least 5 word pieces ([CLS] A [SEP] B [SEP])",
+         options.max_sequence_length);
+  std::ifstream in(path, std::ios::binary);
+  if (!in) fail(ErrorKind::io, "{}: cannot open", path.string());
+  PyRandom rng(options.seed, options.python);
+  std::vector<Segment> segments;
+  std::vector<Sentence> doc;
+  const auto limit = options.max_segments;
+  auto full = [&] { return limit != 0 && segments.size() >= limit; };
+  auto finish_document = [&] {
+    if (doc.empty()) return;
+    for (auto& s : prep_document(doc, options.max_sequence_length, rng)) {
+      segments.push_back(std::move(s));
+      if (full()) break;
+    }
+    doc.clear();
+  };
+  std::string line;
+  for (std::size_t number = 1; std::getline(in, line); ++number) {
+    if (number == 1 && line.starts_with("\xEF\xBB\xBF")) line.erase(0, 3);
+    if (const auto bad = io::find_invalid_utf8(line); bad != std::string::npos)
+      fail(ErrorKind::input, "{}:{}: invalid UTF-8 at byte {} of the line", path.string(), number, bad);
+    std::size_t b = 0, e = line.size();
+    while (b < e && is_ascii_space(line[b])) ++b;
+    while (e > b && is_ascii_space(line[e - 1])) --e;
+    if (b == e) {
+      finish_document();
+      if (full()) break;
+      continue;
+    }
+    auto pieces = tokenizer.tokenize(std::string_view(line).substr(b, e - b));
+    if (!pieces.empty()) doc.push_back({std::move(pieces), number});
+  }
+  if (!full()) finish_document();
+  if (in.bad()) fail(ErrorKind::io, "{}: read error", path.string());
+  if (options.shuffle) rng.shuffle(segments);
+  return segments;
+}
+
+model::Encoding segment_encoding(const Segment& s, const model::Tokenizer& tokenizer) {
+  model::Encoding e;
+  auto add = [&](const std::string& piece, std::int32_t type, std::int32_t seq, std::int32_t word) {
+    const auto id = tokenizer.find(piece);
+    if (!id) fail(ErrorKind::internal, "segment piece \"{}\" is not in the vocabulary", piece);
+    e.ids.push_back(*id);
+    e.tokens.push_back(piece);
+    e.type_ids.push_back(type);
+    e.sequence_ids.push_back(seq);
+    e.word_ids.push_back(word);
+    e.char_offsets.emplace_back(0, 0);
+    e.byte_offsets.emplace_back(0, 0);
+  };
+  const auto& st = tokenizer.settings();
+  auto add_side = [&](const std::vector<std::string>& pieces, std::int32_t type) {
+    std::int32_t word = -1;
+    for (const auto& p : pieces) {
+      if (word < 0 || !p.starts_with(st.continuing_subword_prefix)) ++word;
+      add(p, type, type, word);
+    }
+    add(st.sep_token, type, -1, -1);
+  };
+  add(st.cls_token, 0, -1, -1);
+  add_side(s.a, 0);
+  add_side(s.b, 1);
+  return e;
+}
+
+std::string pieces_text(const std::vector<std::string>& pieces) {
+  std::string out;
+  for (const auto& p : pieces) {
+    if (p.starts_with("##")) {
+      out += p.substr(2);
+      continue;
+    }
+    if (!out.empty()) out += ' ';
+    out += p;
+  }
+  return out;
+}
+
+}  // namespace bertscope::analysis

@@ -1,0 +1,231 @@
+#include "analysis/surface.hpp"
+
+#include <algorithm>
+#include <cmath>
+
+#include <fmt/format.h>
+
+#include "analysis/heads.hpp"
+#include "io/error.hpp"
+#include "io/files.hpp"
+
+namespace bertscope::analysis::surface {
+
+const std::vector<std::string>& stat_names() {
+  static const std::vector<std::string> names{"self", "prev",         "next",         "cls",     "sep",
+                                              "punct", "sep_to_sep", "other_to_sep", "entropy", "cls_entropy"};
+  return names;
+}
+
+Accumulator::Accumulator(std::int64_t layers, std::int64_t heads, Options options)
+    : layers_(layers),
+      heads_(heads),
+      options_(std::move(options)),
+      sums_(static_cast<std::size_t>(layers * heads) * kStatCount, 0.0),
+      sep_sums_(static_cast<std::size_t>(layers * heads), 0.0) {}
+
+void Accumulator::add(const model::Encoding& enc, const core::Tensor& att) {
+  const auto n = att.dim(2);
+  if (att.dim(0) != layers_ || att.dim(1) != heads_)
+    fail(ErrorKind::internal, "surface: attentions have {} x {} heads, expected {} x {}", att.dim(0), att.dim(1),
+         layers_, heads_);
+  std::vector<char> is_sep(static_cast<std::size_t>(n), 0), is_cls(static_cast<std::size_t>(n), 0),
+      is_punct(static_cast<std::size_t>(n), 0);
+  const bool have_tokens =
+      enc.tokens.size() == static_cast<std::size_t>(n) &&
+      std::any_of(enc.tokens.begin(), enc.tokens.end(), [](const std::string& t) { return !t.empty(); });
+  if (have_tokens) {
+    for (std::int64_t i = 0; i < n; ++i) {
+      const auto& t = enc.tokens[static_cast<std::size_t>(i)];
+      is_cls[i] = t == "[CLS]";
+      is_sep[i] = t == "[SEP]";
+      is_punct[i] = std::find(options_.punct_tokens.begin(), options_.punct_tokens.end(), t) != options_.punct_tokens.end();
+    }
+  } else {
+    bool first = true;
+    for (std::int64_t i = 0; i < n; ++i) {
+      if (enc.word_ids.size() != static_cast<std::size_t>(n) || enc.word_ids[static_cast<std::size_t>(i)] >= 0) continue;
+      (first ? is_cls : is_sep)[i] = 1;
+      first = false;
+    }
+    ++without_tokens_;
+  }
+  std::vector<std::int64_t> seps, clss, puncts;
+  for (std::int64_t i = 0; i < n; ++i) {
+    if (is_sep[i]) seps.push_back(i);
+    if (is_cls[i]) clss.push_back(i);
+    if (is_punct[i]) puncts.push_back(i);
+  }
+  const auto maps = layers_ * heads_;
+  const double s = options_.smoothing, uniform = s / static_cast<double>(n);
+  const double inv_n = 1.0 / static_cast<double>(n);
+  std::vector<double> per(static_cast<std::size_t>(maps) * kStatCount);
+#pragma omp parallel for schedule(dynamic)
+  for (std::int64_t k = 0; k < maps; ++k) {
+    const float* a = att.ptr() + k * n * n;
+    double self = 0, prev = 0, next = 0, cls = 0, sep = 0, punct = 0, sep_sep = 0, other_sep = 0, ent = 0, cls_ent = 0;
+    for (std::int64_t i = 0; i < n; ++i) {
+      const float* row = a + i * n;
+      self += row[i];
+      if (i > 0) prev += row[i - 1];
+      if (i + 1 < n) next += row[i + 1];
+      for (auto j : clss) cls += row[j];
+      double to_sep = 0;
+      for (auto j : seps) to_sep += row[j];
+      sep += to_sep;
+      (is_sep[i] ? sep_sep : other_sep) += to_sep;
+      for (auto j : puncts) punct += row[j];
+      double h = 0;
+      for (std::int64_t j = 0; j < n; ++j) {
+        const double p = (1.0 - s) * row[j] + uniform;
+        if (p > 0) h -= p * std::log(p);
+      }
+      ent += h;
+      if (i == 0) cls_ent = h;
+    }
+    double* out = per.data() + k * static_cast<std::int64_t>(kStatCount);
+    out[0] = self * inv_n;
+    out[1] = prev * inv_n;
+    out[2] = next * inv_n;
+    out[3] = cls * inv_n;
+    out[4] = sep * inv_n;
+    out[5] = punct * inv_n;
+    out[6] = seps.empty() ? 0.0 : sep_sep / static_cast<double>(seps.size());
+    out[7] = n > static_cast<std::int64_t>(seps.size()) ? other_sep / static_cast<double>(n - static_cast<std::int64_t>(seps.size())) : 0.0;
+    out[8] = ent * inv_n;
+    out[9] = cls_ent;
+  }
+  for (std::int64_t k = 0; k < maps; ++k) {
+    for (std::size_t f = 0; f < kStatCount; ++f) {
+      const double v = per[static_cast<std::size_t>(k) * kStatCount + f];
+      if (f == 6) sep_sums_[static_cast<std::size_t>(k)] += v;
+      else sums_[static_cast<std::size_t>(k) * kStatCount + f] += v;
+    }
+  }
+  ++inputs_;
+  if (!seps.empty()) ++with_sep_;
+  log_n_ += std::log(static_cast<double>(n));
+  tokens_ += static_cast<double>(n);
+}
+
+std::string head_label_of(const HeadStats& s, const Options& o) {
+  std::string label = "none";
+  if (s.next() > o.position_threshold) label = "next";
+  if (s.prev() > o.position_threshold) label = "prev";
+  if (s.entropy() > o.broad_entropy) label = "broad";
+  if (s.cls() > o.special_threshold) label = "cls";
+  if (s.sep() > o.special_threshold) label = "sep";
+  if (s.punct() > o.special_threshold) label = "punct";
+  return label;
+}
+
+Result Accumulator::result() const {
+  Result r;
+  r.layers = layers_;
+  r.heads = heads_;
+  r.inputs = inputs_;
+  r.inputs_with_sep = with_sep_;
+  r.inputs_without_punct_tokens = without_tokens_;
+  const double docs = inputs_ ? static_cast<double>(inputs_) : 1.0;
+  r.uniform_entropy = log_n_ / docs;
+  r.mean_tokens = tokens_ / docs;
+  const auto maps = static_cast<std::size_t>(layers_ * heads_);
+  r.stats.resize(maps);
+  for (std::size_t k = 0; k < maps; ++k) {
+    for (std::size_t f = 0; f < kStatCount; ++f) r.stats[k].values[f] = sums_[k * kStatCount + f] / docs;
+    r.stats[k].values[6] = with_sep_ ? sep_sums_[k] / static_cast<double>(with_sep_) : 0.0;
+    r.labels.push_back(head_label_of(r.stats[k], options_));
+  }
+  r.layer_means.resize(static_cast<std::size_t>(layers_));
+  for (std::int64_t l = 0; l < layers_; ++l)
+    for (std::int64_t h = 0; h < heads_; ++h)
+      for (std::size_t f = 0; f < kStatCount; ++f)
+        r.layer_means[static_cast<std::size_t>(l)].values[f] +=
+            r.stats[static_cast<std::size_t>(l * heads_ + h)].values[f] / static_cast<double>(heads_);
+  return r;
+}
+
+void check_trace_text(const AttentionSource& source, const AttentionExample& ex, const AnalysisInput& in,
+                      const std::function<std::string(std::size_t)>& data_where) {
+  if (source.model() || ex.text.empty() || in.encoding || !in.words.empty()) return;
+  std::vector<std::string> expected{in.text};
+  if (in.pair) expected.push_back(*in.pair);
+  if (ex.text == expected) return;
+  const auto where = data_where ? data_where(ex.index) : fmt::format("input {}", ex.index + 1);
+  fail(ErrorKind::format, "{}: the trace was made from the text {}, but the data at {} is {}",
+       trace_path(source.description(), ex.index).string(), io::quote(fmt::format("{}", fmt::join(ex.text, "\t"))),
+       where, io::quote(fmt::format("{}", fmt::join(expected, "\t"))));
+}
+
+Result run(AttentionSource& source, const std::vector<AnalysisInput>& inputs, const SourceOptions& source_options,
+           const Options& options, const std::function<std::string(std::size_t)>& data_where) {
+  Accumulator acc(source.layers(), source.heads(), options);
+  source.run(inputs, source_options, [&](AttentionExample& ex) {
+    check_trace_text(source, ex, inputs[ex.index], data_where);
+    acc.add(ex.encoding, ex.attentions);
+  });
+  auto r = acc.result();
+  r.skipped_too_long = source.skipped();
+  return r;
+}
+
+nlohmann::json to_json(const Result& r) {
+  auto stats_json = [](const HeadStats& s) {
+    nlohmann::json j = nlohmann::json::object();
+    for (std::size_t f = 0; f < kStatCount; ++f) j[stat_names()[f]] = s.values[f];
+    return j;
+  };
+  nlohmann::json heads = nlohmann::json::array();
+  for (std::int64_t l = 0; l < r.layers; ++l) {
+    for (std::int64_t h = 0; h < r.heads; ++h) {
+      const auto k = static_cast<std::size_t>(l * r.heads + h);
+      auto j = head_json(l, h);
+      j["behaviour"] = r.labels[k];
+      j.update(stats_json(r.stats[k]));
+      heads.push_back(j);
+    }
+  }
+  nlohmann::json layers = nlohmann::json::array();
+  for (std::int64_t l = 0; l < r.layers; ++l) {
+    auto j = stats_json(r.layer_means[static_cast<std::size_t>(l)]);
+    j["layer"] = l;
+    layers.push_back(j);
+  }
+  nlohmann::json counts = nlohmann::json::object();
+  for (const char* label : {"next", "prev", "broad", "cls", "sep", "punct", "none"})
+    counts[label] = std::count(r.labels.begin(), r.labels.end(), label);
+  return {{"heads", heads},
+          {"layers", layers},
+          {"behaviour_counts", counts},
+          {"uniform_entropy", r.uniform_entropy},
+          {"inputs", r.inputs},
+          {"inputs_with_sep", r.inputs_with_sep},
+          {"inputs_without_token_strings", r.inputs_without_punct_tokens},
+          {"mean_tokens", r.mean_tokens},
+          {"skipped", {{"too_long", r.skipped_too_long}}}};
+}
+
+std::string table(const Result& r) {
+  std::string out = fmt::format("{} inputs, {:.1f} tokens on average; uniform attention entropy {:.3f} nats\n\n",
+                                r.inputs, r.mean_tokens, r.uniform_entropy);
+  out += fmt::format("{:>5} {:>6} {:>6} {:>6} {:>6} {:>6} {:>6} {:>8} {:>8} {:>7} {:>7}\n", "layer", "self", "prev",
+                     "next", "cls", "sep", "punct", "sep>sep", "oth>sep", "entropy", "cls_ent");
+  for (std::int64_t l = 0; l < r.layers; ++l) {
+    const auto& m = r.layer_means[static_cast<std::size_t>(l)];
+    out += fmt::format("{:>5} {:6.3f} {:6.3f} {:6.3f} {:6.3f} {:6.3f} {:6.3f} {:8.3f} {:8.3f} {:7.3f} {:7.3f}\n", l + 1,
+                       m.self(), m.prev(), m.next(), m.cls(), m.sep(), m.punct(), m.sep_to_sep(), m.other_to_sep(),
+                       m.entropy(), m.cls_entropy());
+  }
+  out += "\nbehaviours (1-based layer-head):\n";
+  for (const char* label : {"next", "prev", "broad", "cls", "sep", "punct"}) {
+    std::vector<std::string> names;
+    for (std::int64_t l = 0; l < r.layers; ++l)
+      for (std::int64_t h = 0; h < r.heads; ++h)
+        if (r.labels[static_cast<std::size_t>(l * r.heads + h)] == label) names.push_back(head_label(l, h));
+    out += fmt::format("  {:<6} {:>3}  {}\n", label, names.size(), fmt::join(names, " "));
+  }
+  if (r.skipped_too_long) out += fmt::format("skipped {} inputs longer than the model allows\n", r.skipped_too_long);
+  return out;
+}
+
+}  // namespace bertscope::analysis::surface
