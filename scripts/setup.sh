@@ -7,7 +7,12 @@ packages=(
   libdnnl-dev libopenblas-dev libutf8proc-dev nlohmann-json3-dev libcli11-dev libfmt-dev
   libcpp-httplib-dev libzip-dev libhwy-dev libgtest-dev libbenchmark-dev
   python3 python3-numpy python3-torch
+  chromium
 )
+# The web viewer is built with Node.js and npm. A Node.js from NodeSource bundles npm and
+# conflicts with Debian's npm package, so a working command counts as installed.
+command -v node >/dev/null 2>&1 || packages+=(nodejs)
+command -v npm >/dev/null 2>&1 || packages+=(npm)
 
 missing=()
 for p in "${packages[@]}"; do

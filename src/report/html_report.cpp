@@ -1,0 +1,44 @@
+#include "report/html_report.hpp"
+
+#include <fmt/format.h>
+
+#include "io/error.hpp"
+#include "io/files.hpp"
+#include "report/documents.hpp"
+#include "report/page.hpp"
+
+namespace bertscope::report {
+
+ReportSummary write_report(const std::filesystem::path& results_dir, const std::filesystem::path& out_dir,
+                           const ReportOptions& options) {
+  ReportSummary summary;
+  std::vector<ViewerDocument> docs;
+  for (const auto& path : viewer_files(results_dir)) {
+    try {
+      docs.push_back(load_viewer_document(path));
+      summary.documents.push_back(docs.back().name);
+    } catch (const Error& e) {
+      // A folder of results often holds other JSON (configs, logs); they are listed, not fatal.
+      if (e.kind() != ErrorKind::format && e.kind() != ErrorKind::input) throw;
+      summary.skipped.push_back({path, e.what()});
+    }
+  }
+  if (docs.empty())
+    fail(ErrorKind::input, "{}: no result documents (.json) or trace files (.npz) to report{}", results_dir.string(),
+         summary.skipped.empty() ? "" : fmt::format(" ({} files skipped)", summary.skipped.size()));
+  auto dir_name = std::filesystem::absolute(results_dir).lexically_normal().filename().string();
+  if (dir_name.empty()) dir_name = std::filesystem::absolute(results_dir).lexically_normal().parent_path().filename().string();
+  const std::string title = options.title.empty() ? fmt::format("bertscope report: {}", dir_name) : options.title;
+  nlohmann::json config = {{"mode", "report"}, {"title", title}};
+  config["documents"] = documents_json(std::move(docs));
+  const auto page = viewer_page(config, title, AssetMode::inlined);
+  std::error_code ec;
+  std::filesystem::create_directories(out_dir, ec);
+  if (ec) fail(ErrorKind::io, "{}: cannot create the folder: {}", out_dir.string(), ec.message());
+  summary.index = out_dir / "index.html";
+  io::write_file_atomic(summary.index, page);
+  summary.bytes = page.size();
+  return summary;
+}
+
+}  // namespace bertscope::report

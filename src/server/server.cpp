@@ -1,0 +1,271 @@
+#include "server/server.hpp"
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <semaphore>
+
+#include <httplib.h>
+#include <fmt/format.h>
+
+#include "core/parallel.hpp"
+#include "io/error.hpp"
+#include "io/files.hpp"
+#include "report/assets.hpp"
+#include "report/attention_json.hpp"
+#include "report/documents.hpp"
+#include "report/page.hpp"
+
+namespace bertscope::server {
+
+namespace {
+
+// "application/json; charset=utf-8" rather than "application/json": cpp-httplib compresses
+// only the exact types it knows, and brotli at its default quality takes seconds on the
+// 100 MB answer for a 512-token input, for nothing on a loopback connection.
+constexpr const char* kJson = "application/json; charset=utf-8";
+
+// Requests bigger than this many times the body limit are refused before their body is read
+// (the connection is closed); smaller ones are read and answered 413 with a message.
+constexpr std::size_t kHardBodyFactor = 4;
+
+void send_json(httplib::Response& res, int status, const nlohmann::json& body) {
+  res.status = status;
+  res.body = body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  res.set_header("Content-Type", kJson);
+}
+
+void send_error(httplib::Response& res, int status, const std::string& message) {
+  send_json(res, status, {{"error", message}});
+}
+
+int status_of(const Error& e) {
+  switch (e.kind()) {
+    case ErrorKind::input: return 422;
+    case ErrorKind::format: return 422;
+    case ErrorKind::io: return 404;
+    default: return 500;
+  }
+}
+
+}  // namespace
+
+struct Server::Impl {
+  const model::Model* model;
+  ServerOptions opt;
+  httplib::Server http;
+  std::counting_semaphore<> runs;
+  std::size_t max_tokens = 0;
+  std::string page;
+
+  Impl(const model::Model* m, ServerOptions o)
+      : model(m), opt(std::move(o)), runs(std::max(1, opt.max_parallel_runs)) {
+    if (model) {
+      const auto limit = model->max_length();
+      max_tokens = opt.max_tokens == 0 ? limit : std::min(opt.max_tokens, limit);
+    }
+    page = report::viewer_page({{"mode", "serve"}}, "bertscope", report::AssetMode::linked);
+    routes();
+  }
+
+  nlohmann::json model_info() const {
+    if (!model) return {{"loaded", false}, {"max_body_bytes", opt.max_body_bytes}};
+    const auto& c = model->config();
+    return {{"loaded", true},
+            {"name", model->dir().filename().string()},
+            {"path", model->dir().string()},
+            {"layers", c.num_hidden_layers},
+            {"heads", c.num_attention_heads},
+            {"hidden", c.hidden_size},
+            {"intermediate", c.intermediate_size},
+            {"vocab_size", c.vocab_size},
+            {"architectures", c.architectures},
+            {"max_tokens", max_tokens},
+            {"max_body_bytes", opt.max_body_bytes}};
+  }
+
+  void run_model(const httplib::Request& req, httplib::Response& res) {
+    if (!model) return send_error(res, 409, "this server has no model (start it with --model DIR)");
+    if (req.body.size() > opt.max_body_bytes)
+      return send_error(res, 413,
+                        fmt::format("request body of {} bytes; the limit is {} bytes (serve --max-body-bytes)",
+                                    req.body.size(), opt.max_body_bytes));
+    const auto body = nlohmann::json::parse(req.body, nullptr, false);
+    if (body.is_discarded() || !body.is_object())
+      return send_error(res, 400, R"(the body must be a JSON object: {"text": "...", "text_pair": "..."})");
+    if (!body.contains("text") || !body["text"].is_string())
+      return send_error(res, 400, R"("text" must be a string)");
+    const auto text = body["text"].get<std::string>();
+    std::optional<std::string> pair;
+    if (body.contains("text_pair") && !body["text_pair"].is_null()) {
+      if (!body["text_pair"].is_string()) return send_error(res, 400, R"("text_pair" must be a string or null)");
+      pair = body["text_pair"].get<std::string>();
+    }
+    auto precision = report::Precision::float16;
+    if (body.contains("precision")) {
+      if (!body["precision"].is_string()) return send_error(res, 400, R"("precision" must be "float16" or "float32")");
+      precision = report::parse_precision(body["precision"].get<std::string>());
+    }
+    if (text.find_first_not_of(" \t\r\n") == std::string::npos) return send_error(res, 400, R"("text" is empty)");
+    if (io::find_invalid_utf8(text) != std::string::npos || (pair && io::find_invalid_utf8(*pair) != std::string::npos))
+      return send_error(res, 400, "the text is not valid UTF-8");
+
+    const auto enc = model->encode(text, pair ? std::optional<std::string_view>(*pair) : std::nullopt, false);
+    if (enc.size() > max_tokens)
+      return send_error(res, 422,
+                        fmt::format("the input has {} tokens; this server takes at most {} (serve --max-tokens)",
+                                    enc.size(), max_tokens));
+    model::RunOptions ro;
+    ro.record = model::SiteSet(model->layers());
+    ro.record.add(model::Site::attn_probs);
+    const auto in = model::ModelInput::from_encoding(enc);
+    std::vector<model::ForwardResult> out;
+    {
+      // OpenMP's thread count is a per-thread setting: set it in this worker thread.
+      core::set_num_threads(opt.compute_threads);
+      runs.acquire();
+      struct Release {
+        std::counting_semaphore<>& s;
+        ~Release() { s.release(); }
+      } release{runs};
+      out = model->forward(std::span(&in, 1), ro);
+    }
+    report::AttentionInput ai;
+    ai.encoding = &enc;
+    ai.text.push_back(text);
+    if (pair) ai.text.push_back(*pair);
+    for (std::int64_t l = 0; l < model->layers(); ++l) ai.layers.push_back(out[0].trace.find(model::Site::attn_probs, l));
+    ai.model = {{"name", model->dir().filename().string()}, {"layers", model->layers()}, {"heads", model->heads()}};
+    send_json(res, 200, report::attention_document(ai, precision));
+  }
+
+  std::vector<std::filesystem::path> result_files() const {
+    if (opt.results_dir.empty()) return {};
+    return report::viewer_files(opt.results_dir);
+  }
+
+  void list_results(httplib::Response& res) {
+    auto list = nlohmann::json::array();
+    for (const auto& p : result_files()) {
+      std::error_code ec;
+      const auto size = std::filesystem::file_size(p, ec);
+      list.push_back({{"name", p.filename().string()}, {"bytes", ec ? 0 : size}});
+    }
+    send_json(res, 200, {{"results", list}});
+  }
+
+  void get_result(const std::string& name, httplib::Response& res) {
+    // Only a file that the listing names: a bare file name found in the folder, never a path.
+    const auto files = result_files();
+    const auto it = std::find_if(files.begin(), files.end(), [&](const auto& p) { return p.filename().string() == name; });
+    if (name.find('/') != std::string::npos || it == files.end())
+      return send_error(res, 404, fmt::format("no result file named {}", io::quote(name)));
+    send_json(res, 200, report::load_viewer_document(*it).json);
+  }
+
+  // Runs a handler, turning errors into JSON answers with a status.
+  template <typename F>
+  static httplib::Server::Handler guarded(F f) {
+    return [f](const httplib::Request& req, httplib::Response& res) {
+      try {
+        f(req, res);
+      } catch (const Error& e) {
+        send_error(res, status_of(e), e.what());
+      } catch (const std::exception& e) {
+        send_error(res, 500, e.what());
+      }
+    };
+  }
+
+  void routes() {
+    const auto& css = report::asset("app.css");
+    const auto& js = report::asset("app.js");
+    auto security = [](httplib::Response& res) {
+      res.set_header("X-Content-Type-Options", "nosniff");
+      res.set_header("Referrer-Policy", "no-referrer");
+    };
+    auto index = [this, security](const httplib::Request&, httplib::Response& res) {
+      security(res);
+      res.set_header("Content-Security-Policy", std::string(report::content_security_policy(report::AssetMode::linked)));
+      res.set_header("Cache-Control", "no-store");
+      res.set_content(page, "text/html; charset=utf-8");
+    };
+    http.Get("/", index);
+    http.Get("/index.html", index);
+    for (const auto* a : {&css, &js}) {
+      http.Get("/assets/" + std::string(a->name), [a, security](const httplib::Request&, httplib::Response& res) {
+        security(res);
+        res.set_header("Cache-Control", "no-cache");
+        res.set_content(a->data.data(), a->data.size(), std::string(a->content_type));
+      });
+    }
+    http.Get("/api/model", guarded([this](const httplib::Request&, httplib::Response& res) { send_json(res, 200, model_info()); }));
+    http.Post("/api/run", guarded([this](const httplib::Request& req, httplib::Response& res) { run_model(req, res); }));
+    http.Get("/api/run", [](const httplib::Request&, httplib::Response& res) {
+      res.set_header("Allow", "POST");
+      send_error(res, 405, R"(use POST /api/run with {"text": ..., "text_pair": ...})");
+    });
+    http.Get("/api/results", guarded([this](const httplib::Request&, httplib::Response& res) { list_results(res); }));
+    http.Get(R"(/api/results/(.+))", guarded([this](const httplib::Request& req, httplib::Response& res) {
+               get_result(req.matches[1].str(), res);
+             }));
+
+    http.set_payload_max_length(opt.max_body_bytes * kHardBodyFactor);
+    http.new_task_queue = [n = std::max(1, opt.http_threads)] { return new httplib::ThreadPool(static_cast<std::size_t>(n)); };
+    // Every 4xx/5xx without a body of its own (unknown paths, refused bodies) gets a message.
+    http.set_error_handler(httplib::Server::HandlerWithResponse([this](const httplib::Request& req, httplib::Response& res) {
+      if (!res.body.empty()) return httplib::Server::HandlerResponse::Unhandled;
+      if (res.status == 404) send_error(res, 404, fmt::format("not found: {}", io::quote(req.path)));
+      else if (res.status == 413)
+        send_error(res, 413, fmt::format("request body over {} bytes; the limit is {} bytes", opt.max_body_bytes * kHardBodyFactor,
+                                         opt.max_body_bytes));
+      else send_error(res, res.status, fmt::format("HTTP {}", res.status));
+      return httplib::Server::HandlerResponse::Handled;
+    }));
+    http.set_exception_handler([](const httplib::Request&, httplib::Response& res, std::exception_ptr ep) {
+      try {
+        std::rethrow_exception(ep);
+      } catch (const std::exception& e) {
+        send_error(res, 500, e.what());
+      } catch (...) {
+        send_error(res, 500, "unknown error");
+      }
+    });
+    if (opt.log) {
+      http.set_logger([this](const httplib::Request& req, const httplib::Response& res) {
+        opt.log(fmt::format("{} {} {} {} bytes", req.method, req.path, res.status, res.body.size()));
+      });
+    }
+  }
+};
+
+Server::Server(const model::Model* model, ServerOptions options)
+    : impl_(std::make_unique<Impl>(model, std::move(options))) {}
+
+Server::~Server() { stop(); }
+
+int Server::bind() {
+  auto& o = impl_->opt;
+  if (o.port == 0) {
+    const int port = impl_->http.bind_to_any_port(o.host);
+    if (port < 0) fail(ErrorKind::io, "cannot bind {}: no free port", o.host);
+    o.port = port;
+  } else if (!impl_->http.bind_to_port(o.host, o.port)) {
+    fail(ErrorKind::io, "cannot bind {}:{} (in use, or not an address of this machine)", o.host, o.port);
+  }
+  return o.port;
+}
+
+void Server::run() {
+  if (!impl_->http.listen_after_bind()) fail(ErrorKind::io, "the server on {}:{} stopped with an error", impl_->opt.host, impl_->opt.port);
+}
+
+void Server::stop() {
+  if (impl_) impl_->http.stop();
+}
+
+bool Server::running() const { return impl_->http.is_running(); }
+
+nlohmann::json Server::model_info() const { return impl_->model_info(); }
+
+}  // namespace bertscope::server

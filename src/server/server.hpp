@@ -1,0 +1,55 @@
+// `bertscope serve`: the local web app. An HTTP server (cpp-httplib) that serves the embedded
+// viewer, runs the model on sentences typed into it, and hands out the result files it was
+// given, and nothing else. The API is specified in docs/viewer.md.
+#pragma once
+
+#include <cstddef>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "model/model.hpp"
+
+namespace bertscope::server {
+
+struct ServerOptions {
+  std::string host = "127.0.0.1";      // loopback unless told otherwise
+  int port = 8000;                     // 0: any free port (see Server::bind)
+  std::filesystem::path results_dir;   // served under /api/results; empty: none
+  std::size_t max_body_bytes = 1 << 20;  // larger request bodies get 413
+  std::size_t max_tokens = 0;          // longer inputs get 422; 0: the model's limit
+  int http_threads = 8;                // requests handled at once
+  int max_parallel_runs = 2;           // forward passes at once (each uses `compute_threads`)
+  int compute_threads = 0;             // OpenMP threads per forward pass; 0: all cores
+  // Called once per request with one line: method, path, status, response bytes.
+  std::function<void(const std::string&)> log;
+};
+
+class Server {
+ public:
+  // `model` may be null (results only); it must outlive the server.
+  Server(const model::Model* model, ServerOptions options);
+  ~Server();
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
+  // Binds host:port and returns the port (the chosen one when port was 0). Throws Error(io).
+  int bind();
+  // Serves until stop() is called (from another thread). Call bind() first.
+  void run();
+  void stop();
+  // True once run() accepts connections.
+  bool running() const;
+
+  // What GET /api/model answers.
+  nlohmann::json model_info() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace bertscope::server

@@ -1,0 +1,133 @@
+// A document on the page: an input's attention (grid / heatmap / lines tabs sharing a word-level
+// switch) or an analysis result (every view its shapes offer, one under another).
+import { AttentionSet } from '../data/attention';
+import { attentionViews, resultViews } from '../data/detect';
+import type { AttentionDoc, Document, ResultDoc } from '../data/types';
+import type { View } from '../views/view';
+import { ChartFrame } from './chart';
+import { el } from './dom';
+
+export interface Panel {
+  root: HTMLElement;
+  frames: ChartFrame[];
+}
+
+export function documentPanel(d: Document): Panel {
+  return d.kind === 'attention' ? attentionPanel(d.name, d.doc) : resultPanel(d.name, d.doc);
+}
+
+function describeInput(doc: AttentionDoc): HTMLElement {
+  const parts: (HTMLElement | string)[] = [];
+  if (doc.text !== undefined) parts.push(el('span', { class: 'text-a' }, doc.text));
+  if (doc.text_pair) parts.push(' / ', el('span', { class: 'text-b' }, doc.text_pair));
+  return el(
+    'p',
+    { class: 'input-summary' },
+    ...parts,
+    el('span', { class: 'dims' }, ` (${doc.length} tokens, ${doc.layers} layers x ${doc.heads} heads)`),
+  );
+}
+
+export function attentionPanel(name: string, doc: AttentionDoc): Panel {
+  const set = new AttentionSet(doc);
+  const views = attentionViews(set);
+  const frames = views.map((v) => new ChartFrame(v, name));
+  const byId = new Map(frames.map((f) => [f.view.id, f]));
+  const tabs = el('nav', { class: 'tabs', role: 'tablist' });
+  const stack = el('div', { class: 'tab-panels' });
+  const rendered = new Set<string>();
+  let current = 'grid';
+  const show = (id: string) => {
+    current = id;
+    for (const f of frames) {
+      const on = f.view.id === id;
+      f.root.hidden = !on;
+      if (on && !rendered.has(id)) {
+        f.render();
+        rendered.add(id);
+      }
+    }
+    for (const b of tabs.querySelectorAll('button')) b.classList.toggle('active', b.dataset.tab === id);
+  };
+  for (const f of frames) {
+    const b = el('button', { type: 'button', 'data-tab': f.view.id, role: 'tab' }, f.view.title);
+    b.addEventListener('click', () => show(f.view.id));
+    tabs.append(b);
+    stack.append(f.root);
+  }
+  for (const v of views) {
+    v.onNavigate = (id, settings) => {
+      const target = byId.get(id);
+      if (!target) return;
+      for (const [k, val] of Object.entries(settings)) target.view.set(k, val);
+      if ('resetZoom' in target.view) (target.view as View & { resetZoom(): void }).resetZoom();
+      target.syncControls();
+      rendered.delete(id);
+      show(id);
+    };
+  }
+  // Word-level merging applies to all three views at once; hidden views repaint when shown.
+  const words = el('input', { type: 'checkbox', name: 'word-level-all' });
+  words.addEventListener('change', () => {
+    for (const f of frames) {
+      f.view.set('word-level', words.checked ? 'true' : 'false');
+      f.syncControls();
+    }
+    rendered.clear();
+    show(current);
+  });
+  const root = el(
+    'article',
+    { class: 'document attention-document', 'data-name': name },
+    el('h2', {}, name),
+    describeInput(doc),
+    el(
+      'div',
+      { class: 'doc-controls' },
+      tabs,
+      el('label', { class: 'word-toggle', title: "Merge word pieces (Clark et al.): sum over a word's columns, mean over its rows" }, words, ' merge word pieces'),
+    ),
+    stack,
+  );
+  show('grid');
+  return { root, frames };
+}
+
+function summary(doc: ResultDoc): HTMLElement {
+  const dl = el('dl', { class: 'doc-meta' });
+  const add = (k: string, v: unknown) => {
+    if (v === undefined || v === null) return;
+    const text = typeof v === 'string' ? v : JSON.stringify(v);
+    dl.append(el('dt', {}, k), el('dd', {}, text.length > 400 ? `${text.slice(0, 400)}…` : text));
+  };
+  add('method', doc.method);
+  add('model', doc.model);
+  add('data', doc.data);
+  add('params', doc.params);
+  return dl;
+}
+
+export function resultPanel(name: string, doc: ResultDoc): Panel {
+  const views = resultViews(doc);
+  const frames = views.map((v) => new ChartFrame(v, name));
+  const body =
+    frames.length > 0
+      ? frames.map((f) => f.root)
+      : [
+          el(
+            'p',
+            { class: 'empty' },
+            'No part of this document has a shape the viewer draws (see docs/viewer.md). Its results:',
+          ),
+          el('pre', { class: 'raw' }, JSON.stringify(doc.results, null, 1).slice(0, 20000)),
+        ];
+  const root = el(
+    'article',
+    { class: 'document result-document', 'data-name': name, 'data-method': doc.method },
+    el('h2', {}, `${name}`),
+    summary(doc),
+    ...body,
+  );
+  for (const f of frames) f.render();
+  return { root, frames };
+}
