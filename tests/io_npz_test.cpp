@@ -84,7 +84,7 @@ void make_zip(const std::filesystem::path& path, const std::vector<std::pair<std
 
 // --- the .npy format ---------------------------------------------------------------------
 
-TEST(NpyFormat, HeaderIsWhatNumpyWrites) {
+TEST(NpzNpyFormat, HeaderIsWhatNumpyWrites) {
   std::vector<float> data{1, 2, 3, 4, 5, 6};
   const std::vector<std::int64_t> shape{2, 3};
   const std::string npy = npy_bytes("<f4", shape, bytes_of(data));
@@ -100,7 +100,7 @@ TEST(NpyFormat, HeaderIsWhatNumpyWrites) {
   EXPECT_EQ(std::memcmp(npy.data() + 10 + header_len, data.data(), 24), 0);
 }
 
-TEST(NpyFormat, ShapesAndCanonicalDescriptors) {
+TEST(NpzNpyFormat, ShapesAndCanonicalDescriptors) {
   std::vector<std::uint8_t> one{1};
   EXPECT_TRUE(Contains(npy_bytes("<u1", std::vector<std::int64_t>{}, bytes_of(one)), "'descr': '|u1'"));
   EXPECT_TRUE(Contains(npy_bytes("|b1", std::vector<std::int64_t>{}, bytes_of(one)), "'shape': (), }"));
@@ -110,7 +110,7 @@ TEST(NpyFormat, ShapesAndCanonicalDescriptors) {
   EXPECT_TRUE(Contains(npy_bytes("<U3", std::vector<std::int64_t>{2}, bytes_of(units)), "'descr': '<U3'"));
 }
 
-TEST(NpyFormat, WriterRejectsWhatItCannotDescribe) {
+TEST(NpzNpyFormat, WriterRejectsWhatItCannotDescribe) {
   std::vector<float> data{1, 2};
   const std::vector<std::int64_t> two{2};
   EXPECT_TRUE(Contains(error_of(ErrorKind::internal, [&] { npy_bytes("<c8", two, bytes_of(data)); }), "unsupported dtype \"<c8\""));
@@ -122,7 +122,7 @@ TEST(NpyFormat, WriterRejectsWhatItCannotDescribe) {
   error_of(ErrorKind::internal, [&] { npy_bytes("<f4", std::vector<std::int64_t>{-2}, bytes_of(data)); });
 }
 
-TEST(NpyFormat, Version2WhenTheHeaderIsLong) {
+TEST(NpzNpyFormat, Version2WhenTheHeaderIsLong) {
   TempDir dir;
   // 22000 unit dimensions make a header longer than 65535 bytes.
   const std::vector<std::int64_t> shape(22000, 1);
@@ -138,7 +138,7 @@ TEST(NpyFormat, Version2WhenTheHeaderIsLong) {
   EXPECT_EQ(back.to_i64(), std::vector<std::int64_t>{-9});
 }
 
-TEST(NpyFormat, WriteNpyRoundTripIsAtomic) {
+TEST(NpzNpyFormat, WriteNpyRoundTripIsAtomic) {
   TempDir dir;
   std::vector<double> data{0.5, -1e300, 3};
   write_npy(dir / "a.npy", "<f8", std::vector<std::int64_t>{3, 1}, bytes_of(data));
@@ -155,7 +155,7 @@ TEST(NpyFormat, WriteNpyRoundTripIsAtomic) {
   EXPECT_EQ(dir.entries(), std::vector<std::string>{"a.npy"});
 }
 
-class NpyReadErrors : public ::testing::Test {
+class NpzNpyReadErrors : public ::testing::Test {
  protected:
   std::string read_error(const std::string& content) {
     write_raw(file_, content);
@@ -167,7 +167,7 @@ class NpyReadErrors : public ::testing::Test {
   std::filesystem::path file_ = dir_ / "bad.npy";
 };
 
-TEST_F(NpyReadErrors, TruncatedOrNotNpy) {
+TEST_F(NpzNpyReadErrors, TruncatedOrNotNpy) {
   EXPECT_TRUE(Contains(read_error(""), "too short"));
   EXPECT_TRUE(Contains(read_error("\x93NUMPY\x01"), "too short"));
   EXPECT_TRUE(Contains(read_error("PK\x03\x04 this is a zip, not an npy"), "bad magic"));
@@ -179,7 +179,7 @@ TEST_F(NpyReadErrors, TruncatedOrNotNpy) {
   error_of(ErrorKind::io, [&] { read_npy(dir_ / "missing.npy"); });
 }
 
-TEST_F(NpyReadErrors, MalformedHeaders) {
+TEST_F(NpzNpyReadErrors, MalformedHeaders) {
   const std::string four = raw_values<float>({1});
   const std::pair<std::string, std::string> cases[] = {
       {"{'descr': '<f4', 'shape': (1,), }", "missing key 'fortran_order'"},
@@ -212,7 +212,7 @@ TEST_F(NpyReadErrors, MalformedHeaders) {
   EXPECT_TRUE(Contains(message, "(100001 bytes) at offset"));
 }
 
-TEST_F(NpyReadErrors, UnsupportedDTypesAndImpossibleShapes) {
+TEST_F(NpzNpyReadErrors, UnsupportedDTypesAndImpossibleShapes) {
   for (const char* descr : {"<c8", "|O", "<M8[ns]", "|S5", "<f16", "<i3", "|b2", "<V8"}) {
     std::string message = read_error(npy_raw(dict(descr, "(1,)"), std::string(8, '\0')));
     EXPECT_TRUE(Contains(message, "unsupported dtype")) << descr;
@@ -221,7 +221,7 @@ TEST_F(NpyReadErrors, UnsupportedDTypesAndImpossibleShapes) {
   EXPECT_TRUE(Contains(read_error(npy_raw(dict("<f8", "(1, 1099511627776, 1099511627776)"), "")), "too large"));
 }
 
-TEST(NpyRead, NormalisesByteOrderFortranOrderAndOldSpellings) {
+TEST(NpzNpyRead, NormalisesByteOrderFortranOrderAndOldSpellings) {
   TempDir dir;
   // Big-endian int32 [1, -2] and float64 [1.5].
   write_raw(dir / "be_i4.npy", npy_raw(dict(">i4", "(2,)"), std::string("\x00\x00\x00\x01\xff\xff\xff\xfe", 8)));
@@ -246,7 +246,7 @@ TEST(NpyRead, NormalisesByteOrderFortranOrderAndOldSpellings) {
   EXPECT_EQ(read_npy(dir / "v3.npy").to_i64(), std::vector<std::int64_t>{5});
 }
 
-TEST(NpyRead, FortranOrderIsTransposedToCOrder) {
+TEST(NpzNpyRead, FortranOrderIsTransposedToCOrder) {
   TempDir dir;
   // [[0, 1, 2], [3, 4, 5]] stored column by column.
   write_raw(dir / "f2.npy", npy_raw(dict("<i4", "(2, 3)", true), raw_values<std::int32_t>({0, 3, 1, 4, 2, 5})));
@@ -271,7 +271,7 @@ TEST(NpyRead, FortranOrderIsTransposedToCOrder) {
   EXPECT_TRUE(read_npy(dir / "f0.npy").to_i64().empty());
 }
 
-TEST(NpyArrayConversions, FloatsFromEveryFloatWidth) {
+TEST(NpzArrayConversions, FloatsFromEveryFloatWidth) {
   NpyArray half{"<f2", {6}, to_bytes(raw_values<std::uint16_t>({0x3C00, 0xC000, 0x7BFF, 0x0001, 0x7C00, 0x7E00})), "h"};
   std::vector<float> f = half.to_f32();
   EXPECT_EQ(f[0], 1.f);
@@ -289,7 +289,7 @@ TEST(NpyArrayConversions, FloatsFromEveryFloatWidth) {
   EXPECT_TRUE(std::isinf(f8.to_f32()[1]));
 }
 
-TEST(NpyArrayConversions, IntegersFromEveryIntegerWidth) {
+TEST(NpzArrayConversions, IntegersFromEveryIntegerWidth) {
   EXPECT_EQ((NpyArray{"|i1", {2}, to_bytes(raw_values<std::int8_t>({-128, 127})), ""}.to_i64()), (std::vector<std::int64_t>{-128, 127}));
   EXPECT_EQ((NpyArray{"<i2", {1}, to_bytes(raw_values<std::int16_t>({-32768})), ""}.to_i64()), std::vector<std::int64_t>{-32768});
   EXPECT_EQ((NpyArray{"<i4", {1}, to_bytes(raw_values<std::int32_t>({-5})), ""}.to_i64()), std::vector<std::int64_t>{-5});
@@ -307,7 +307,7 @@ TEST(NpyArrayConversions, IntegersFromEveryIntegerWidth) {
   EXPECT_TRUE(StartsWith(message, "big.npy: element 0 = 18446744073709551615 does not fit in int64"));
 }
 
-TEST(NpyArrayConversions, WrongKindNamesTheSource) {
+TEST(NpzArrayConversions, WrongKindNamesTheSource) {
   NpyArray ints{"<i8", {1}, to_bytes(raw_values<std::int64_t>({1})), "trace.npz: member \"input_ids\""};
   EXPECT_EQ(error_of(ErrorKind::format, [&] { ints.to_f32(); }),
             "trace.npz: member \"input_ids\": array of dtype <i8 cannot be read as float32");
@@ -321,7 +321,7 @@ TEST(NpyArrayConversions, WrongKindNamesTheSource) {
   EXPECT_TRUE(Contains(error_of(ErrorKind::format, [&] { unknown.to_f32(); }), "unsupported dtype"));
 }
 
-TEST(NpyArrayConversions, StringsDecodeUtf32AndRejectNonCharacters) {
+TEST(NpzArrayConversions, StringsDecodeUtf32AndRejectNonCharacters) {
   NpyArray s{"<U3", {3}, to_bytes(raw_values<std::uint32_t>({'a', 0xE9, 0x1F600, 0, 0, 0, 'x', 0, 'y'})), "s"};
   // Trailing NULs are padding; an inner NUL is content, as numpy treats them.
   EXPECT_EQ(s.to_strings(), (std::vector<std::string>{"a\xC3\xA9\xF0\x9F\x98\x80", "", std::string("x\0y", 3)}));
