@@ -698,12 +698,13 @@ void NpzWriter::begin_array(const std::string& name, const std::string& descr, s
   s.check_usable();
   if (s.open) fail(ErrorKind::internal, "{}: member {} is still open", s.who(), quote(s.open->name));
   s.check_new_name(name);
-  auto [d, nbytes] = check_array(fmt::format("{}: member {}", s.who(), quote(name)), descr, shape);
+  const auto [d, nbytes] = check_array(fmt::format("{}: member {}", s.who(), quote(name)), descr, shape);
   const std::string header = npy_header(d, shape);
+  const std::uint64_t expected = nbytes;  // clang before 16 cannot capture structured bindings
   s.io_step([&] {
     const std::uint64_t begin = s.spool_size;
     s.spool(std::as_bytes(std::span(header.data(), header.size())));
-    s.open = Impl::Open{name, begin, header.size(), nbytes, 0};
+    s.open = Impl::Open{name, begin, header.size(), expected, 0};
   });
 }
 
