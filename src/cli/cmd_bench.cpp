@@ -1,4 +1,5 @@
 #include <chrono>
+#include <cmath>
 #include <random>
 
 #include <fmt/format.h>
@@ -7,6 +8,8 @@
 
 #include "cli/commands.hpp"
 #include "core/gemm.hpp"
+#include "core/kernels.hpp"
+#include "core/matmul.hpp"
 #include "core/parallel.hpp"
 #include "core/profile.hpp"
 #include "io/error.hpp"
@@ -30,13 +33,78 @@ double forward_flops(const model::BertConfig& c, std::int64_t batch, std::int64_
   return tokens * per_token_layer * static_cast<double>(c.num_hidden_layers);
 }
 
+// GFLOP/s of the backend's matrix products on the encoder's own linear-layer shapes (M = all
+// tokens of the batch), weighted by their share of the work: the ceiling the forward pass is
+// measured against.
+double gemm_ceiling_gflops(const model::BertConfig& c, std::int64_t tokens, bool bf16) {
+  const std::int64_t h = c.hidden_size, inter = c.intermediate_size;
+  struct Shape {
+    std::int64_t k, n, repeat;
+  };
+  const std::vector<Shape> shapes{{h, h, 4}, {h, inter, 1}, {inter, h, 1}};
+  double flops = 0, seconds = 0;
+  for (const auto& s : shapes) {
+    core::FloatBuffer x(static_cast<std::size_t>(tokens * s.k), 0.01f), w(static_cast<std::size_t>(s.n * s.k), 0.02f),
+        y(static_cast<std::size_t>(tokens * s.n));
+    std::vector<core::bf16> x16(x.size()), w16(w.size());
+    core::to_bf16(x.data(), static_cast<std::int64_t>(x.size()), x16.data());
+    core::to_bf16(w.data(), static_cast<std::int64_t>(w.size()), w16.data());
+    auto run = [&] {
+      if (bf16) core::linear_bf16(x16.data(), tokens, s.k, w16.data(), nullptr, s.n, y.data());
+      else core::linear(x.data(), tokens, s.k, w.data(), nullptr, s.n, y.data());
+    };
+    run();
+    int reps = 0;
+    const auto start = std::chrono::steady_clock::now();
+    double elapsed = 0;
+    while (elapsed < 0.5 || reps < 3) {
+      run();
+      ++reps;
+      elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    }
+    flops += 2.0 * static_cast<double>(tokens * s.k * s.n) * static_cast<double>(s.repeat);
+    seconds += elapsed / reps * static_cast<double>(s.repeat);
+  }
+  return flops / seconds / 1e9;
+}
+
+// Largest and mean absolute difference between two runs' attention and last hidden states.
+nlohmann::json precision_error(const std::vector<model::ForwardResult>& a, const std::vector<model::ForwardResult>& b,
+                               std::int64_t layers) {
+  double att_max = 0, att_sum = 0, hid_max = 0, hid_sum = 0;
+  std::size_t att_n = 0, hid_n = 0;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    for (std::int64_t l = 0; l < layers; ++l) {
+      const auto* x = a[i].trace.find(model::Site::attn_probs, l);
+      const auto* y = b[i].trace.find(model::Site::attn_probs, l);
+      if (!x || !y) continue;
+      for (std::size_t k = 0; k < x->data.size(); ++k) {
+        const double d = std::abs(static_cast<double>(x->data[k]) - y->data[k]);
+        att_max = std::max(att_max, d);
+        att_sum += d;
+      }
+      att_n += x->data.size();
+    }
+    for (std::size_t k = 0; k < a[i].last_hidden.data.size(); ++k) {
+      const double d = std::abs(static_cast<double>(a[i].last_hidden.data[k]) - b[i].last_hidden.data[k]);
+      hid_max = std::max(hid_max, d);
+      hid_sum += d;
+    }
+    hid_n += a[i].last_hidden.data.size();
+  }
+  return {{"attention_max_abs", att_max},
+          {"attention_mean_abs", att_n ? att_sum / static_cast<double>(att_n) : 0.0},
+          {"hidden_max_abs", hid_max},
+          {"hidden_mean_abs", hid_n ? hid_sum / static_cast<double>(hid_n) : 0.0}};
+}
+
 void add_bench_command(CLI::App& app) {
   struct Args {
     std::string model, record = "attn.probs,hidden", precision = "f32";
     std::int64_t batch = 8, seq = 128;
     int threads = 0, iterations = 0;
     double seconds = 3.0;
-    bool json = false;
+    bool json = false, ceiling = false;
   };
   auto args = std::make_shared<Args>();
   auto* cmd = app.add_subcommand(
@@ -52,6 +120,8 @@ void add_bench_command(CLI::App& app) {
   cmd->add_option("--iterations", args->iterations, "Timed forward passes (default: as many as fit in --seconds)");
   cmd->add_option("--seconds", args->seconds, "Minimum timed duration when --iterations is not given");
   cmd->add_flag("--json", args->json, "Print one JSON object on stdout");
+  cmd->add_flag("--gemm-ceiling", args->ceiling,
+                "Also time the backend's GEMMs on the encoder's shapes and report the forward's share of that ceiling");
   add_threads_option(*cmd, args->threads);
   cmd->callback([args] {
     apply_threads(args->threads);
@@ -71,7 +141,16 @@ void add_bench_command(CLI::App& app) {
     model::RunOptions opt;
     opt.record = args->record == "none" ? model::SiteSet(c.num_hidden_layers)
                                         : model::SiteSet::parse(args->record, c.num_hidden_layers);
-    if (args->precision == "bf16") opt.precision = model::Precision::bf16;
+    nlohmann::json bf16_error;
+    if (args->precision == "bf16") {
+      opt.precision = model::Precision::bf16;
+      auto exact = opt;
+      exact.precision = model::Precision::f32;
+      exact.record.add(model::Site::attn_probs);
+      auto fast = opt;
+      fast.record.add(model::Site::attn_probs);
+      bf16_error = precision_error(m.forward(inputs, exact), m.forward(inputs, fast), c.num_hidden_layers);
+    }
     (void)m.forward(inputs, opt);  // warm-up: page in the weights, size the buffers
     core::OpProfile profile;
     opt.profile = &profile;
@@ -101,6 +180,12 @@ void add_bench_command(CLI::App& app) {
                      {"gflops", flops / elapsed / 1e9},
                      {"peak_rss_mb", peak_rss_mb()},
                      {"op_share", shares}};
+    if (!bf16_error.is_null()) j["bf16_vs_f32"] = bf16_error;
+    if (args->ceiling) {
+      const double ceiling = gemm_ceiling_gflops(c, args->batch * args->seq, args->precision == "bf16");
+      j["gemm_ceiling_gflops"] = ceiling;
+      j["ceiling_fraction"] = flops / elapsed / 1e9 / ceiling;
+    }
     if (args->json) {
       fmt::print("{}\n", j.dump());
       return;
@@ -109,6 +194,13 @@ void add_bench_command(CLI::App& app) {
                core::num_threads(), args->precision, core::gemm_backend_name(), args->record);
     fmt::print("{:.1f} tokens/s, {:.1f} GFLOP/s, {:.1f} ms per forward, peak RSS {:.0f} MB\n", tokens / elapsed,
                flops / elapsed / 1e9, 1e3 * elapsed / done, peak_rss_mb());
+    if (args->ceiling)
+      fmt::print("GEMM ceiling on these shapes {:.1f} GFLOP/s; the forward runs at {:.0f}% of it\n",
+                 j["gemm_ceiling_gflops"].get<double>(), 100.0 * j["ceiling_fraction"].get<double>());
+    if (!bf16_error.is_null())
+      fmt::print("bf16 vs f32: attention max |diff| {:.2e} (mean {:.2e}), last hidden max |diff| {:.2e} (mean {:.2e})\n",
+                 bf16_error["attention_max_abs"].get<double>(), bf16_error["attention_mean_abs"].get<double>(),
+                 bf16_error["hidden_max_abs"].get<double>(), bf16_error["hidden_mean_abs"].get<double>());
     for (std::size_t i = 0; i < core::kOpClassCount; ++i)
       if (profile.seconds[i] > 0)
         fmt::print("  {:<24} {:5.1f}%\n", core::op_class_name(static_cast<core::OpClass>(i)),

@@ -3,6 +3,7 @@
 #include <exception>
 
 #include <fmt/format.h>
+#include <malloc.h>
 
 #include "cli/commands.hpp"
 #include "core/parallel.hpp"
@@ -30,6 +31,11 @@ void apply_threads(int threads) { core::set_num_threads(threads); }
 
 int main(int argc, char** argv) {
   using namespace bertscope::cli;
+  // Traces and logits are allocated and freed every batch. Serving them from the heap and
+  // never trimming it means pages are faulted in once per run, not once per batch (a page
+  // fault costs microseconds on virtual machines). 32 MiB is glibc's largest mmap threshold.
+  mallopt(M_MMAP_THRESHOLD, 32 << 20);
+  mallopt(M_TRIM_THRESHOLD, 1 << 30);
   CLI::App app{
       "bertscope: run Hugging Face BERT checkpoints exactly, record every internal (attention per head, "
       "hidden states, ...), and analyse what attention heads do."};

@@ -6,6 +6,7 @@
 #include <initializer_list>
 #include <new>
 #include <span>
+#include <utility>
 #include <string>
 #include <vector>
 
@@ -21,6 +22,16 @@ struct AlignedAllocator {
   AlignedAllocator(const AlignedAllocator<U>&) {}
   T* allocate(std::size_t n) { return static_cast<T*>(::operator new(n * sizeof(T), alignment)); }
   void deallocate(T* p, std::size_t) { ::operator delete(p, alignment); }
+  // Default-initialise: growing a buffer does not zero memory about to be overwritten (each
+  // zeroed page would be written twice). Zero explicitly where zeros are needed.
+  template <typename U>
+  void construct(U* p) noexcept {
+    ::new (static_cast<void*>(p)) U;
+  }
+  template <typename U, typename... Args>
+  void construct(U* p, Args&&... args) {
+    ::new (static_cast<void*>(p)) U(std::forward<Args>(args)...);
+  }
   template <typename U>
   bool operator==(const AlignedAllocator<U>&) const { return true; }
 };
@@ -37,6 +48,13 @@ struct Tensor {
 
   Tensor() = default;
   explicit Tensor(Shape s) : shape(std::move(s)), data(static_cast<std::size_t>(numel(shape)), 0.0f) {}
+  // Contents unspecified: for results that are written in full right away.
+  static Tensor uninitialized(Shape s) {
+    Tensor t;
+    t.shape = std::move(s);
+    t.data.resize(static_cast<std::size_t>(numel(t.shape)));
+    return t;
+  }
   Tensor(Shape s, float fill) : shape(std::move(s)), data(static_cast<std::size_t>(numel(shape)), fill) {}
 
   std::int64_t size() const { return static_cast<std::int64_t>(data.size()); }

@@ -14,8 +14,11 @@ struct TextInput {
   std::size_t line = 0;  // 1-based line in the source file
 };
 
-// Reads one input per line (UTF-8 checked; errors name FILE:LINE). A line with one tab is a
-// pair; a line with more than one tab is an error.
+// One input from one line; a line with more than one tab is an Error(input) naming FILE:LINE.
+TextInput parse_text_input(const std::string& line, std::size_t line_number, const std::filesystem::path& path);
+
+// Reads every line of a file as inputs (UTF-8 checked; errors name FILE:LINE). For corpora
+// that should not be held in memory, read with LineReader and parse_text_input.
 std::vector<TextInput> read_text_inputs(const std::filesystem::path& path);
 
 }  // namespace bertscope::io

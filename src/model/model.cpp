@@ -155,14 +155,14 @@ std::vector<std::int64_t> check_inputs(std::span<const ModelInput> inputs, const
 // Copies rows [off, off+t) of a packed [N, width] matrix into a trace tensor [t, width].
 void record_rows(Trace& trace, Site site, std::int64_t layer, const float* packed, std::int64_t off, std::int64_t t,
                  std::int64_t width) {
-  auto& dst = trace.emplace(site, layer, {t, width});
+  auto& dst = trace.emplace(site, layer, {t, width}, false);
   std::memcpy(dst.ptr(), packed + off * width, static_cast<std::size_t>(t * width) * sizeof(float));
 }
 
 // Copies rows [off, off+t) of a packed [N, heads*d] matrix into a trace tensor [heads, t, d].
 void record_per_head(Trace& trace, Site site, std::int64_t layer, const float* packed, std::int64_t off,
                      std::int64_t t, std::int64_t heads, std::int64_t d) {
-  auto& dst = trace.emplace(site, layer, {heads, t, d});
+  auto& dst = trace.emplace(site, layer, {heads, t, d}, false);
   const auto width = heads * d;
   for (std::int64_t h = 0; h < heads; ++h)
     for (std::int64_t i = 0; i < t; ++i)
@@ -321,7 +321,7 @@ std::vector<ForwardResult> Model::forward(std::span<const ModelInput> inputs, co
       std::int64_t pos = 0;
       for (std::int64_t b = 0; b < batch; ++b) {
         const auto t = offsets[b + 1] - offsets[b];
-        auto& dst = results[b].trace.emplace(Site::attn_scores, l, {heads, t, t});
+        auto& dst = results[b].trace.emplace(Site::attn_scores, l, {heads, t, t}, false);
         std::memcpy(dst.ptr(), ws.probs.data() + pos, static_cast<std::size_t>(heads * t * t) * sizeof(float));
         pos += heads * t * t;
       }
@@ -388,7 +388,7 @@ std::vector<ForwardResult> Model::forward(std::span<const ModelInput> inputs, co
       std::int64_t pos = 0;
       for (std::int64_t b = 0; b < batch; ++b) {
         const auto t = offsets[b + 1] - offsets[b];
-        auto& dst = results[b].trace.emplace(Site::attn_probs, l, {heads, t, t});
+        auto& dst = results[b].trace.emplace(Site::attn_probs, l, {heads, t, t}, false);
         std::memcpy(dst.ptr(), ws.probs.data() + pos, static_cast<std::size_t>(heads * t * t) * sizeof(float));
         pos += heads * t * t;
       }
@@ -422,7 +422,7 @@ std::vector<ForwardResult> Model::forward(std::span<const ModelInput> inputs, co
   for (std::int64_t b = 0; b < batch; ++b) {
     auto& r = results[b];
     const auto t = offsets[b + 1] - offsets[b];
-    r.last_hidden = Tensor({t, hidden});
+    r.last_hidden = Tensor::uninitialized({t, hidden});
     std::memcpy(r.last_hidden.ptr(), x + offsets[b] * hidden, static_cast<std::size_t>(t * hidden) * sizeof(float));
   }
   const bool need_pooled = opt.pooled || wants(Site::pooler_out) ||
@@ -458,7 +458,7 @@ std::vector<ForwardResult> Model::forward(std::span<const ModelInput> inputs, co
     for (std::int64_t b = 0; b < batch; ++b) {
       const auto t = offsets[b + 1] - offsets[b];
       auto& logits = results[b].mlm_logits;
-      logits = Tensor({t, c.vocab_size});
+      logits = Tensor::uninitialized({t, c.vocab_size});
       core::linear(tr + offsets[b] * hidden, t, hidden, p.mlm_decoder_w.data, p.mlm_decoder_b.data, c.vocab_size,
                    logits.ptr());
     }

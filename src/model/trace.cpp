@@ -142,9 +142,9 @@ std::size_t Trace::index(Site site, std::int64_t layer) const {
   return static_cast<std::size_t>(site) * static_cast<std::size_t>(layers_ + 1) + static_cast<std::size_t>(l);
 }
 
-core::Tensor& Trace::emplace(Site site, std::int64_t layer, core::Shape shape) {
+core::Tensor& Trace::emplace(Site site, std::int64_t layer, core::Shape shape, bool zero) {
   auto& slot = slots_.at(index(site, layer));
-  if (!slot) slot.emplace(std::move(shape));
+  if (!slot) slot.emplace(zero ? core::Tensor(std::move(shape)) : core::Tensor::uninitialized(std::move(shape)));
   return *slot;
 }
 

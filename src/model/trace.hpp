@@ -83,8 +83,9 @@ class Trace {
   Trace() = default;
   explicit Trace(std::int64_t layers) : layers_(layers), slots_(kSiteCount * static_cast<std::size_t>(layers + 1)) {}
 
-  // The tensor for a site, created with `shape` on first use.
-  core::Tensor& emplace(Site site, std::int64_t layer, core::Shape shape);
+  // The tensor for a site, created with `shape` on first use: zero-filled, or left
+  // uninitialised when the caller overwrites it entirely (`zero` false).
+  core::Tensor& emplace(Site site, std::int64_t layer, core::Shape shape, bool zero = true);
   const core::Tensor* find(Site site, std::int64_t layer = 0) const;
   core::Tensor* find(Site site, std::int64_t layer = 0);
   const core::Tensor& at(std::string_view name) const;  // by canonical name; throws if absent

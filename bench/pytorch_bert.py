@@ -1,0 +1,92 @@
+#!/usr/bin/python3
+"""PyTorch side of the speed comparison: the same random BERT forward that `bertscope bench`
+runs, written the way transformers' eager BertModel computes it (nn.functional linear,
+softmax, layer_norm, gelu; attention probabilities and every hidden state kept), float32,
+no_grad. Prints one JSON object like `bertscope bench --json`.
+
+    OMP_WAIT_POLICY=PASSIVE /usr/bin/python3 bench/pytorch_bert.py --model DIR --batch 8 --seq 128 --threads 2
+"""
+import argparse
+import json
+import math
+import os
+import resource
+import sys
+import time
+
+import torch
+import torch.nn.functional as F
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools", "reference"))
+from bert_reference import read_safetensors  # noqa: E402
+
+
+def load(folder):
+    with open(os.path.join(folder, "config.json")) as f:
+        cfg = json.load(f)
+    w = {k: v.to(torch.float32).contiguous() for k, v in read_safetensors(os.path.join(folder, "model.safetensors")).items()}
+    return cfg, w
+
+
+def forward(cfg, w, ids, types):
+    b, t = ids.shape
+    hidden, heads = cfg["hidden_size"], cfg["num_attention_heads"]
+    d = hidden // heads
+    eps = cfg.get("layer_norm_eps", 1e-12)
+    pos = torch.arange(t).unsqueeze(0)
+    x = w["bert.embeddings.word_embeddings.weight"][ids] + w["bert.embeddings.token_type_embeddings.weight"][types]
+    x = x + w["bert.embeddings.position_embeddings.weight"][pos]
+    x = F.layer_norm(x, (hidden,), w["bert.embeddings.LayerNorm.weight"], w["bert.embeddings.LayerNorm.bias"], eps)
+    hidden_states, attentions = [x], []
+    for l in range(cfg["num_hidden_layers"]):
+        p = f"bert.encoder.layer.{l}."
+
+        def lin(y, name):
+            return F.linear(y, w[p + name + ".weight"], w[p + name + ".bias"])
+
+        def split(y):
+            return y.view(b, t, heads, d).permute(0, 2, 1, 3)
+
+        q, k, v = split(lin(x, "attention.self.query")), split(lin(x, "attention.self.key")), split(lin(x, "attention.self.value"))
+        probs = torch.softmax(torch.matmul(q, k.transpose(-1, -2)) / math.sqrt(d), dim=-1)
+        ctx = torch.matmul(probs, v).permute(0, 2, 1, 3).reshape(b, t, hidden)
+        u = F.layer_norm(lin(ctx, "attention.output.dense") + x, (hidden,), w[p + "attention.output.LayerNorm.weight"],
+                         w[p + "attention.output.LayerNorm.bias"], eps)
+        x = F.layer_norm(lin(F.gelu(lin(u, "intermediate.dense")), "output.dense") + u, (hidden,),
+                         w[p + "output.LayerNorm.weight"], w[p + "output.LayerNorm.bias"], eps)
+        attentions.append(probs)
+        hidden_states.append(x)
+    return attentions, hidden_states
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--model", required=True)
+    ap.add_argument("--batch", type=int, default=8)
+    ap.add_argument("--seq", type=int, default=128)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--seconds", type=float, default=3.0)
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    cfg, w = load(args.model)
+    g = torch.Generator().manual_seed(42)
+    ids = torch.randint(1000, cfg["vocab_size"], (args.batch, args.seq), generator=g)
+    types = torch.zeros_like(ids)
+    with torch.no_grad():
+        forward(cfg, w, ids, types)
+        done, start = 0, time.perf_counter()
+        while time.perf_counter() - start < args.seconds or done < 2:
+            forward(cfg, w, ids, types)
+            done += 1
+        elapsed = time.perf_counter() - start
+    tokens = args.batch * args.seq * done
+    h, i, t = cfg["hidden_size"], cfg["intermediate_size"], args.seq
+    flops = args.batch * t * (2 * (4 * h * h + 2 * h * i) + 4 * t * h) * cfg["num_hidden_layers"] * done
+    print(json.dumps({"impl": "pytorch", "torch": torch.__version__, "batch": args.batch, "seq": args.seq,
+                      "threads": args.threads, "iterations": done, "tokens_per_s": tokens / elapsed,
+                      "gflops": flops / elapsed / 1e9,
+                      "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+
+
+if __name__ == "__main__":
+    main()
