@@ -6,6 +6,7 @@
 
 #include "io/error.hpp"
 #include "io/files.hpp"
+#include "io/text_inputs.hpp"
 
 namespace bertscope::analysis {
 
@@ -229,6 +230,37 @@ std::string pieces_text(const std::vector<std::string>& pieces) {
     out += p;
   }
   return out;
+}
+
+std::string LineInputs::where(std::size_t index) const {
+  return index < lines.size() ? fmt::format("{}:{}", file, lines[index]) : fmt::format("{} input {}", file, index + 1);
+}
+
+LineInputs read_line_inputs(const std::filesystem::path& path) {
+  LineInputs r;
+  r.file = path.string();
+  for (auto& t : io::read_text_inputs(path)) {
+    AnalysisInput in;
+    in.text = std::move(t.text);
+    in.pair = std::move(t.pair);
+    r.inputs.push_back(std::move(in));
+    r.lines.push_back(t.line);
+  }
+  return r;
+}
+
+LineInputs segment_inputs(const std::filesystem::path& path, const model::Tokenizer& tokenizer, const SegmentOptions& options) {
+  LineInputs r;
+  r.file = path.string();
+  for (const auto& s : build_segments(path, tokenizer, options)) {
+    AnalysisInput in;
+    in.text = pieces_text(s.a);
+    in.pair = pieces_text(s.b);
+    in.encoding = segment_encoding(s, tokenizer);
+    r.inputs.push_back(std::move(in));
+    r.lines.push_back(s.line);
+  }
+  return r;
 }
 
 }  // namespace bertscope::analysis

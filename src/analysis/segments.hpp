@@ -19,6 +19,7 @@
 #include <utility>
 #include <vector>
 
+#include "analysis/attention_source.hpp"
 #include "model/tokenizer.hpp"
 
 namespace bertscope::analysis {
@@ -75,5 +76,17 @@ model::Encoding segment_encoding(const Segment& segment, const model::Tokenizer&
 // a tab-separated pair file. Re-tokenizing it gives the same pieces except where a segment was
 // cut inside a word (a leading "##" piece).
 std::string pieces_text(const std::vector<std::string>& pieces);
+
+// The inputs of `surface` and `cluster` with where each came from, for error messages.
+struct LineInputs {
+  std::string file;
+  std::vector<AnalysisInput> inputs;
+  std::vector<std::size_t> lines;        // 1-based line of each input (a segment: its first sentence)
+  std::string where(std::size_t index) const;  // "FILE:LINE"
+};
+// One text per line, a tab separating a pair (io::read_text_inputs).
+LineInputs read_line_inputs(const std::filesystem::path& path);
+// Clark's segments of a running-text file, as pre-built encodings.
+LineInputs segment_inputs(const std::filesystem::path& path, const model::Tokenizer& tokenizer, const SegmentOptions& options);
 
 }  // namespace bertscope::analysis

@@ -91,14 +91,17 @@ void Accumulator::add(const Sentence& s, const core::Tensor& maps, std::size_t c
   auto offset_pred = [&](std::size_t i, int k) {
     return std::clamp(static_cast<long>(i) + 1 + k, 0L, static_cast<long>(m));
   };
-  std::vector<Relation*> rels{&relations_[0], nullptr};
   for (std::size_t i = 0; i < covered; ++i) {
-    rels[1] = &relation(s.relations[i]);
+    // Look the relation up first: adding a new one may move the vector, so no pointer is kept
+    // across the lookup.
+    Relation& named = relation(s.relations[i]);
+    Relation* rels[2] = {&relations_[0], &named == &relations_[0] ? nullptr : &named};
     // The poss rule: score the prediction for the following "'s" when there is one.
     std::size_t scored = i;
     if (options_.poss_rule && s.possessive[i] && i + 1 < m && is_possessive_marker(s.words[i + 1])) scored = i + 1;
     const int gold = s.heads[i];
     for (auto* r : rels) {
+      if (!r) continue;
       ++r->count;
       for (std::size_t o = 0; o < options_.offsets.size(); ++o)
         if (offset_pred(scored, options_.offsets[o]) == gold) ++r->offset_correct[o];

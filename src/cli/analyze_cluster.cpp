@@ -1,0 +1,62 @@
+#include <fmt/format.h>
+
+#include "analysis/cluster.hpp"
+#include "cli/analyze.hpp"
+#include "cli/analyze_text_inputs.hpp"
+
+namespace bertscope::cli {
+
+namespace {
+
+namespace cl = analysis::cluster;
+
+void add_cluster(CLI::App& analyze) {
+  struct Args {
+    AnalyzeArgs common;
+    SegmentArgs seg;
+    cl::Options options;
+  };
+  auto args = std::make_shared<Args>();
+  auto* cmd = analyze.add_subcommand(
+      "cluster",
+      "Clark et al.'s head clustering: the Jensen-Shannon divergence between every pair of heads' attention rows "
+      "(smoothed 0.999 p + 0.001/n), summed over all query tokens of the data in one streaming pass, and a 2-D metric "
+      "MDS layout of the heads (SMACOF from classical MDS). --data as for `analyze surface`.");
+  add_analyze_options(*cmd, args->common);
+  add_segment_options(*cmd, args->seg);
+  cmd->add_option("--smoothing", args->options.smoothing, "s in (1 - s) p + s / n (Clark: 0.001)");
+  cmd->add_option("--mds-iterations", args->options.mds.max_iterations, "SMACOF iterations at most (1000)")
+      ->check(CLI::PositiveNumber);
+  cmd->add_option("--mds-eps", args->options.mds.eps, "SMACOF stops when the stress falls by less than eps x stress (1e-10)");
+  cmd->callback([args] {
+    auto& a = args->common;
+    auto ctx = open_analyze(a, "cluster", 0);
+    const auto inputs = load_text_inputs(a, args->seg, ctx);
+    ctx.progress = std::make_unique<Progress>("cluster", static_cast<std::int64_t>(inputs.inputs.size()));
+    auto so = source_options(a, ctx);
+    so.skip_too_long = !a.truncate;
+    so.zero_type_ids = args->seg.zero_type_ids;
+    const auto r = cl::run(*ctx.source, inputs.inputs, so, args->options, [&](std::size_t i) { return inputs.where(i); });
+    ctx.progress->finish();
+    report::ResultDocument doc;
+    doc.method = "cluster";
+    doc.model = ctx.model_json;
+    doc.data = {{"path", a.data}, {"inputs", inputs.inputs.size()}};
+    doc.params = segment_params(args->seg);
+    doc.params["smoothing"] = args->options.smoothing;
+    doc.params["distance"] = "sum over query rows of Jensen-Shannon divergence (natural log, no square root)";
+    doc.params["mds"] = {{"algorithm", "SMACOF from classical MDS"},
+                         {"dimensions", args->options.mds.dimensions},
+                         {"max_iterations", args->options.mds.max_iterations},
+                         {"eps", args->options.mds.eps}};
+    doc.params["too_long"] = a.truncate ? "truncate" : "skip";
+    doc.results = cl::to_json(r);
+    finish_analyze(a, doc, cl::table(r));
+  });
+}
+
+}  // namespace
+
+BERTSCOPE_COMMAND("analyze", 60, add_cluster);
+
+}  // namespace bertscope::cli

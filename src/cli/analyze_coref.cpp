@@ -1,0 +1,101 @@
+#include <fmt/format.h>
+
+#include "analysis/coref.hpp"
+#include "cli/analyze.hpp"
+#include "io/coref.hpp"
+#include "io/error.hpp"
+
+namespace bertscope::cli {
+
+namespace {
+
+namespace cr = analysis::coref;
+
+// auto: .tsv is GAP, a name ending in "conll" (.gold_conll, _conll, .conll) is CoNLL-2012, anything
+// else the simple JSON Lines format.
+std::string detect_format(const std::string& path, const std::string& format) {
+  if (format != "auto") return format;
+  if (path.ends_with(".tsv")) return "gap";
+  if (path.ends_with("conll")) return "conll2012";
+  return "jsonl";
+}
+
+std::vector<io::CorefDocument> read_documents(const std::string& path, const std::string& format) {
+  if (format == "gap") return io::read_gap(path);
+  if (format == "conll2012") return io::read_conll2012(path);
+  return io::read_coref(path);
+}
+
+void add_coref(CLI::App& analyze) {
+  struct Args {
+    AnalyzeArgs common;
+    cr::Options options;
+    std::string from = "mean", format = "auto";
+  };
+  auto args = std::make_shared<Args>();
+  auto* cmd = analyze.add_subcommand(
+      "coref",
+      "Clark et al.'s coreference in single heads: per head, how often a mention's head word attends most to the head "
+      "word of an antecedent (antecedent selection accuracy), by anaphor type (pronoun / proper / nominal), with the "
+      "nearest-mention, head-word-match and rule-sieve baselines. --data: bertscope's simple coreference format "
+      "(JSON Lines), a GAP .tsv or a CoNLL-2012 *_conll file (see docs/analyses/clark.md). Documents are cut to "
+      "--max-tokens word pieces.");
+  add_analyze_options(*cmd, args->common);
+  cmd->add_option("--format", args->format, "Data format: auto (from the name), jsonl, gap or conll2012")
+      ->check(CLI::IsMember({"auto", "jsonl", "gap", "conll2012"}));
+  cmd->add_option("--from", args->from, "Attention from a split word: mean of its pieces (the paper) or first piece")
+      ->check(CLI::IsMember({"mean", "first"}));
+  cmd->add_option("--max-tokens", args->options.max_tokens,
+                  "Cut documents to this many word pieces, [CLS]/[SEP] included (Clark: 128; 0 = the model's limit)");
+  cmd->callback([args] {
+    auto& a = args->common;
+    args->options.from = analysis::parse_from_word(args->from);
+    const auto format = detect_format(a.data, args->format);
+    const auto docs = read_documents(a.data, format);
+    auto ctx = open_analyze(a, "coref", docs.size());
+    const auto r = cr::run(*ctx.source, docs, a.data, source_options(a, ctx), args->options);
+    ctx.progress->finish();
+    report::ResultDocument doc;
+    doc.method = "coref";
+    doc.model = ctx.model_json;
+    doc.data = {{"path", a.data}, {"format", format}, {"documents", docs.size()}};
+    doc.params = {{"from_word", args->from},
+                  {"to_word", "sum"},
+                  {"max_tokens", args->options.max_tokens},
+                  {"antecedent_rule", "argmax over the document's words ([CLS], [SEP] and the anaphor excluded) is the head "
+                                      "word of an earlier mention of the anaphor's cluster"},
+                  {"candidate_rule", "the listed candidate whose head word gets the most attention is in the anaphor's cluster"}};
+    doc.results = cr::to_json(r);
+    finish_analyze(a, doc, cr::table(r));
+  });
+}
+
+void add_coref_convert(CLI::App& app) {
+  struct Args {
+    std::string gap, conll, out;
+  };
+  auto args = std::make_shared<Args>();
+  auto* cmd = app.add_subcommand(
+      "coref-convert",
+      "Convert GAP (.tsv) or CoNLL-2012 (*_conll) coreference data to bertscope's simple JSON Lines format, which "
+      "`bertscope analyze coref` reads (and which is easy to write from any other source).");
+  auto* gap = cmd->add_option("--gap", args->gap, "GAP .tsv file");
+  auto* conll = cmd->add_option("--conll2012", args->conll, "CoNLL-2012 *_conll file");
+  gap->excludes(conll);
+  cmd->add_option("--out", args->out, "Output .jsonl")->required();
+  cmd->callback([args, gap, conll] {
+    if (gap->count() == 0 && conll->count() == 0) throw CLI::RequiredError("--gap or --conll2012");
+    const auto docs = gap->count() ? io::read_gap(args->gap) : io::read_conll2012(args->conll);
+    io::write_coref(args->out, docs);
+    std::size_t mentions = 0;
+    for (const auto& d : docs) mentions += d.mentions.size();
+    fmt::print("wrote {} documents ({} mentions) to {}\n", docs.size(), mentions, args->out);
+  });
+}
+
+}  // namespace
+
+BERTSCOPE_COMMAND("analyze", 30, add_coref);
+BERTSCOPE_COMMAND("", 85, add_coref_convert);
+
+}  // namespace bertscope::cli

@@ -1,0 +1,28 @@
+// Inputs shared by `analyze surface` and `analyze cluster`: one text (or tab-separated pair) per
+// line, or Clark et al.'s segments built from running text.
+#pragma once
+
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "analysis/segments.hpp"
+#include "cli/analyze.hpp"
+
+namespace bertscope::cli {
+
+struct SegmentArgs {
+  bool segments = false;
+  analysis::SegmentOptions options;
+  std::string python = "python3";
+  std::string write_segments;
+  bool zero_type_ids = false;
+  bool no_shuffle = false;
+};
+
+void add_segment_options(CLI::App& cmd, SegmentArgs& args);
+// The inputs of --data (segments need the model's tokenizer); writes --write-segments.
+analysis::LineInputs load_text_inputs(const AnalyzeArgs& common, SegmentArgs& args, const AnalyzeContext& ctx);
+nlohmann::json segment_params(const SegmentArgs& args);
+
+}  // namespace bertscope::cli
