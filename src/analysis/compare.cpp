@@ -1,0 +1,215 @@
+#include "analysis/compare.hpp"
+
+#include <algorithm>
+#include <cmath>
+
+#include <fmt/format.h>
+
+#include "analysis/heads.hpp"
+#include "io/error.hpp"
+#include "io/files.hpp"
+
+namespace bertscope::analysis::compare {
+
+void check_compatible(const model::Model& a, const model::Model& b) {
+  const auto da = a.dir().string(), db = b.dir().string();
+  if (a.layers() != b.layers() || a.heads() != b.heads())
+    fail(ErrorKind::input, "{} has {} layers x {} heads but {} has {} x {}; compare needs the same encoder shape", da,
+         a.layers(), a.heads(), db, b.layers(), b.heads());
+  const auto& ta = a.tokenizer();
+  const auto& tb = b.tokenizer();
+  const auto& sa = ta.settings();
+  const auto& sb = tb.settings();
+  auto setting = [&](const char* name, const auto& x, const auto& y) {
+    if (x != y)
+      fail(ErrorKind::input, "{} and {} tokenize differently ({} differs); compare needs identical inputs", da, db, name);
+  };
+  setting("lowercase", sa.lowercase, sb.lowercase);
+  setting("strip_accents", sa.strip_accents.value_or(sa.lowercase), sb.strip_accents.value_or(sb.lowercase));
+  setting("tokenize_chinese_chars", sa.tokenize_chinese_chars, sb.tokenize_chinese_chars);
+  setting("the special tokens", std::tie(sa.cls_token, sa.sep_token, sa.pad_token, sa.unk_token),
+          std::tie(sb.cls_token, sb.sep_token, sb.pad_token, sb.unk_token));
+  if (ta.vocab_size() != tb.vocab_size())
+    fail(ErrorKind::input, "{} has {} vocabulary entries but {} has {}; compare needs the same vocabulary", da,
+         ta.vocab_size(), db, tb.vocab_size());
+  for (std::size_t i = 0; i < ta.vocab_size(); ++i) {
+    const auto id = static_cast<std::int32_t>(i);
+    if (ta.token(id) != tb.token(id))
+      fail(ErrorKind::input, "the vocabularies of {} and {} differ at id {} ({} vs {}); compare needs the same vocabulary",
+           da, db, i, io::quote(ta.token(id)), io::quote(tb.token(id)));
+  }
+}
+
+double cosine(const float* a, const float* b, std::int64_t n) {
+  double ab = 0, aa = 0, bb = 0;
+  for (std::int64_t i = 0; i < n; ++i) {
+    ab += static_cast<double>(a[i]) * b[i];
+    aa += static_cast<double>(a[i]) * a[i];
+    bb += static_cast<double>(b[i]) * b[i];
+  }
+  if (aa == 0 || bb == 0) return 0.0;
+  // sqrt(aa * bb) rather than sqrt(aa) * sqrt(bb): for a == b it is exactly aa, so the cosine
+  // of a map with itself is exactly 1.
+  return ab / std::sqrt(aa * bb);
+}
+
+SpecialAttention::SpecialAttention(std::int64_t layers, std::int64_t heads)
+    : layers_(layers), heads_(heads), cls_(static_cast<std::size_t>(layers * heads), 0.0), sep_(cls_), punct_(cls_) {}
+
+void SpecialAttention::add_map(std::size_t lh, const float* a, std::int64_t stride, const model::Encoding& e) {
+  const auto t = static_cast<std::int64_t>(e.size());
+  const double n = static_cast<double>(t);
+  double cls = 0, sep = 0, punct = 0;
+  std::vector<double> column(static_cast<std::size_t>(t), 0.0);
+  for (std::int64_t i = 0; i < t; ++i)
+    for (std::int64_t j = 0; j < t; ++j) column[static_cast<std::size_t>(j)] += a[i * stride + j];
+  for (std::int64_t j = 0; j < t; ++j) {
+    const auto& tok = e.tokens[static_cast<std::size_t>(j)];
+    const bool special = e.sequence_ids.empty() ? false : e.sequence_ids[static_cast<std::size_t>(j)] < 0;
+    const double received = column[static_cast<std::size_t>(j)] / n;
+    if (j == 0 && special) cls = received;
+    if (j > 0 && special) sep = std::max(sep, received);
+    if (tok == "." || tok == ",") punct += received;
+  }
+  cls_[lh] += cls;
+  sep_[lh] += sep;
+  punct_[lh] += punct;
+}
+
+void SpecialAttention::add(const core::Tensor& att, const model::Encoding& e) {
+  const auto t = static_cast<std::int64_t>(e.size());
+  if (att.shape != core::Shape{layers_, heads_, t, t})
+    fail(ErrorKind::internal, "special attention: maps {} for {} tokens", core::shape_string(att.shape), t);
+  for (std::int64_t lh = 0; lh < layers_ * heads_; ++lh) add_map(static_cast<std::size_t>(lh), att.ptr() + lh * t * t, t, e);
+  ++inputs_;
+}
+
+void SpecialAttention::add(const model::Trace& trace, const model::Encoding& e) {
+  for (std::int64_t l = 0; l < layers_; ++l) {
+    const auto* probs = trace.find(model::Site::attn_probs, l);
+    if (!probs || probs->shape.size() != 3 || probs->dim(0) != heads_ || probs->dim(1) < static_cast<std::int64_t>(e.size()))
+      fail(ErrorKind::internal, "special attention: layer {} has no attention maps for {} tokens", l, e.size());
+    const auto s = probs->dim(1);
+    for (std::int64_t h = 0; h < heads_; ++h)
+      add_map(static_cast<std::size_t>(l * heads_ + h), probs->ptr() + h * s * s, s, e);
+  }
+  ++inputs_;
+}
+
+nlohmann::json SpecialAttention::to_json() const {
+  const double n = static_cast<double>(std::max<std::int64_t>(inputs_, 1));
+  auto block = [&](const std::vector<double>& sums) {
+    nlohmann::json heads = nlohmann::json::array(), layers = nlohmann::json::array();
+    for (std::int64_t l = 0; l < layers_; ++l) {
+      nlohmann::json row = nlohmann::json::array();
+      double mean = 0;
+      for (std::int64_t h = 0; h < heads_; ++h) {
+        const double v = sums[static_cast<std::size_t>(l * heads_ + h)] / n;
+        row.push_back(v);
+        mean += v / static_cast<double>(heads_);
+      }
+      heads.push_back(row);
+      layers.push_back(mean);
+    }
+    return nlohmann::json{{"heads", heads}, {"layers", layers}};
+  };
+  return {{"inputs", inputs_}, {"cls", block(cls_)}, {"sep", block(sep_)}, {"punct", block(punct_)}};
+}
+
+nlohmann::json Result::to_json() const {
+  nlohmann::json matrix = nlohmann::json::array(), layer_mean = nlohmann::json::array();
+  std::vector<std::pair<double, std::int64_t>> order;
+  for (std::int64_t l = 0; l < layers; ++l) {
+    nlohmann::json row = nlohmann::json::array();
+    double mean = 0;
+    for (std::int64_t h = 0; h < heads; ++h) {
+      const double v = cosine[static_cast<std::size_t>(l * heads + h)];
+      row.push_back(v);
+      mean += v / static_cast<double>(heads);
+      order.push_back({v, l * heads + h});
+    }
+    matrix.push_back(row);
+    layer_mean.push_back(mean);
+  }
+  std::stable_sort(order.begin(), order.end());
+  nlohmann::json lowest = nlohmann::json::array();
+  for (std::size_t i = 0; i < std::min<std::size_t>(10, order.size()); ++i) {
+    auto e = head_json(order[i].second / heads, order[i].second % heads);
+    e["cosine"] = order[i].first;
+    lowest.push_back(e);
+  }
+  return {{"cosine", matrix},
+          {"cosine_layer_mean", layer_mean},
+          {"lowest", lowest},
+          {"special", {{"a", special_a.to_json()}, {"b", special_b.to_json()}}}};
+}
+
+Result run(const model::Model& a, const model::Model& b, const std::vector<AnalysisInput>& inputs, const Options& opt) {
+  check_compatible(a, b);
+  const auto L = a.layers(), H = a.heads();
+  Result r{L, H, 0, opt.pad_to, std::vector<double>(static_cast<std::size_t>(L * H), 0.0), SpecialAttention(L, H),
+           SpecialAttention(L, H)};
+  const auto& tok = a.tokenizer();
+  const auto model_limit = std::min(a.max_length(), b.max_length());
+  if (opt.pad_to < 0 || static_cast<std::size_t>(opt.pad_to) > model_limit)
+    fail(ErrorKind::input, "padding to {} tokens: the models take at most {}", opt.pad_to, model_limit);
+  const model::EncodeOptions enc_opt{opt.pad_to > 0 ? static_cast<std::size_t>(opt.pad_to) : model_limit, opt.truncate};
+  auto describe = [&](std::size_t i) { return opt.describe ? opt.describe(i) : fmt::format("input {}", i + 1); };
+
+  model::RunOptions run;
+  run.record = model::SiteSet(L);
+  run.record.add(model::Site::attn_probs);
+  const auto batch_size = std::max<std::size_t>(opt.batch_size, 1);
+  for (std::size_t first = 0; first < inputs.size(); first += batch_size) {
+    const auto last = std::min(inputs.size(), first + batch_size);
+    std::vector<model::Encoding> encodings;
+    std::vector<model::ModelInput> batch;
+    for (auto i = first; i < last; ++i) {
+      const auto& in = inputs[i];
+      try {
+        if (in.encoding) {
+          if (in.encoding->size() > enc_opt.max_length)
+            fail(ErrorKind::input, "{} tokens; at most {}", in.encoding->size(), enc_opt.max_length);
+          encodings.push_back(*in.encoding);
+        } else if (!in.words.empty()) {
+          encodings.push_back(tok.encode_words(in.words, enc_opt));
+        } else {
+          encodings.push_back(tok.encode(in.text, in.pair ? std::optional<std::string_view>(*in.pair) : std::nullopt, enc_opt));
+        }
+      } catch (const Error& e) {
+        throw Error(e.kind(), fmt::format("{}: {}", describe(i), e.what()));
+      }
+      auto mi = model::ModelInput::from_encoding(encodings.back());
+      if (opt.pad_to > 0) {
+        // A padded transformers batch: [PAD] ids, type id 0, attention_mask 0.
+        const auto t = mi.ids.size(), s = static_cast<std::size_t>(opt.pad_to);
+        if (mi.type_ids.empty()) mi.type_ids.assign(t, 0);
+        mi.attention_mask.assign(t, 1);
+        mi.ids.resize(s, tok.pad_id());
+        mi.type_ids.resize(s, 0);
+        mi.attention_mask.resize(s, 0);
+      }
+      batch.push_back(std::move(mi));
+    }
+    const auto ra = a.forward(batch, run);
+    const auto rb = b.forward(batch, run);
+    for (std::size_t k = 0; k < batch.size(); ++k) {
+      for (std::int64_t l = 0; l < L; ++l) {
+        const auto* pa = ra[k].trace.find(model::Site::attn_probs, l);
+        const auto* pb = rb[k].trace.find(model::Site::attn_probs, l);
+        const auto s = pa->dim(1);
+        for (std::int64_t h = 0; h < H; ++h)
+          r.cosine[static_cast<std::size_t>(l * H + h)] += cosine(pa->ptr() + h * s * s, pb->ptr() + h * s * s, s * s);
+      }
+      r.special_a.add(ra[k].trace, encodings[k]);
+      r.special_b.add(rb[k].trace, encodings[k]);
+      ++r.inputs;
+    }
+    if (opt.progress) opt.progress(last, inputs.size());
+  }
+  if (r.inputs == 0) fail(ErrorKind::input, "compare: no inputs");
+  for (auto& v : r.cosine) v /= static_cast<double>(r.inputs);
+  return r;
+}
+
+}  // namespace bertscope::analysis::compare

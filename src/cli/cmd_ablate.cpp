@@ -1,0 +1,132 @@
+#include <fmt/format.h>
+
+#include "analysis/ablate.hpp"
+#include "analysis/heads.hpp"
+#include "cli/commands.hpp"
+#include "cli/progress.hpp"
+#include "cli/task_options.hpp"
+#include "io/error.hpp"
+#include "report/results.hpp"
+
+namespace bertscope::cli {
+
+namespace {
+
+std::string ablate_table(const analysis::ablate::Result& r) {
+  std::string out = fmt::format("{} examples, {} mode, metric {}: baseline {:.4f}\n", r.examples,
+                                analysis::ablate::mode_name(r.mode), r.primary, r.baseline.primary);
+  out += "head delta (disabled - baseline), rows = layers, columns = heads\n";
+  out += "     ";
+  for (std::int64_t h = 0; h < r.heads; ++h) out += fmt::format("{:>8}", h + 1);
+  out += r.layer_scores.empty() ? "\n" : fmt::format("{:>10}\n", "layer");
+  for (std::int64_t l = 0; l < r.layers; ++l) {
+    out += fmt::format("{:>4} ", l + 1);
+    for (std::int64_t h = 0; h < r.heads; ++h)
+      out += fmt::format("{:>+8.4f}", r.head_scores[static_cast<std::size_t>(l * r.heads + h)].primary - r.baseline.primary);
+    if (!r.layer_scores.empty())
+      out += fmt::format("{:>+10.4f}", r.layer_scores[static_cast<std::size_t>(l)].primary - r.baseline.primary);
+    out += "\n";
+  }
+  double best = -1e300;
+  std::int64_t best_lh = 0, improving = 0;
+  double mean = 0;
+  for (std::int64_t i = 0; i < r.layers * r.heads; ++i) {
+    const double d = r.head_scores[static_cast<std::size_t>(i)].primary - r.baseline.primary;
+    mean += d / static_cast<double>(r.layers * r.heads);
+    improving += d > 0;
+    if (d > best) {
+      best = d;
+      best_lh = i;
+    }
+  }
+  out += fmt::format("best head {} ({:+.4f}); {} heads improve the metric when disabled; a random head: {:+.4f} on average\n",
+                     analysis::head_label(best_lh / r.heads, best_lh % r.heads), best, improving, mean);
+  out += fmt::format("cost: {} layer evaluations, {:.3f} of full passes for every configuration; {:.1f} s\n",
+                     r.cost.layer_evaluations, r.cost.ratio(), r.seconds);
+  return out;
+}
+
+void add_ablate_command(CLI::App& app) {
+  struct Args {
+    std::string model, data, out, mode = "uniform";
+    TaskArgs task;
+    std::size_t batch = 16, random_draws = 0;
+    std::int64_t random_size = 1;
+    std::uint64_t seed = 0;
+    int threads = 0;
+    bool truncate = false, no_layers = false, full_passes = false;
+  };
+  auto args = std::make_shared<Args>();
+  auto* cmd = app.add_subcommand(
+      "ablate",
+      "Evaluate a fine-tuned sequence classifier on a task, then with each single head and each whole layer disabled "
+      "(Kovaleva et al. 2019): results.baseline, results.head_delta [layers x heads] and results.layer_delta "
+      "[layers] of metric changes (disabled - baseline), the heads whose removal improves the metric, and the "
+      "expected change for a random head. Layers below the disabled one are computed once and reused.");
+  cmd->add_option("--model", args->model, "Fine-tuned BertForSequenceClassification folder")->required();
+  cmd->add_option("--data", args->data, "Task TSV file with gold labels (GLUE layout)")->required();
+  cmd->add_option("--out", args->out, "Write the result JSON document here");
+  cmd->add_option("--mode", args->mode,
+                  "uniform: attention 1/T over the real tokens (Kovaleva et al., default); zero: head mask 0 (Michel et al.)")
+      ->check(CLI::IsMember({"uniform", "zero"}));
+  add_task_options(*cmd, args->task);
+  cmd->add_flag("--no-layers", args->no_layers, "Skip disabling whole layers");
+  cmd->add_option("--random-draws", args->random_draws, "Also disable this many random sets of heads");
+  cmd->add_option("--random-size", args->random_size, "Heads per random set (default 1)")->check(CLI::PositiveNumber);
+  cmd->add_option("--seed", args->seed, "Seed for the random sets");
+  cmd->add_flag("--full-passes", args->full_passes,
+                "Run every configuration as a full forward pass instead of reusing the layers below (for checks and timing)");
+  cmd->add_option("--batch-size", args->batch, "Inputs per forward pass")->check(CLI::PositiveNumber);
+  cmd->add_flag("--truncate", args->truncate, "Truncate over-long inputs instead of failing");
+  add_threads_option(*cmd, args->threads);
+  cmd->callback([args] {
+    apply_threads(args->threads);
+    const auto m = model::Model::load(args->model);
+    analysis::ablate::check_classifier(m);
+    const auto data = analysis::read_task(args->data, task_spec(args->task));
+    analysis::ablate::Options opt;
+    opt.mode = analysis::ablate::parse_mode(args->mode);
+    opt.batch_size = args->batch;
+    opt.truncate = args->truncate;
+    opt.reuse = !args->full_passes;
+    opt.layers = !args->no_layers;
+    opt.random_draws = args->random_draws;
+    opt.random_size = args->random_size;
+    opt.seed = args->seed;
+    Progress progress("ablate", static_cast<std::int64_t>(data.examples.size()));
+    std::int64_t last = 0;
+    opt.progress = [&](std::size_t done, std::size_t) {
+      progress.advance(static_cast<std::int64_t>(done) - last);
+      last = static_cast<std::int64_t>(done);
+    };
+    const auto r = analysis::ablate::run(m, data, opt);
+    progress.finish();
+
+    report::ResultDocument doc;
+    doc.method = "ablate";
+    doc.model = {{"path", args->model}, {"layers", m.layers()}, {"heads", m.heads()}, {"labels", m.config().num_labels}};
+    doc.data = {{"path", args->data}, {"examples", r.examples}, {"task", data.spec.to_json()}};
+    doc.params = {{"mode", args->mode},
+                  {"disabling", opt.mode == analysis::ablate::Mode::uniform
+                                    ? "uniform attention 1/T over the input's real tokens (Kovaleva et al.)"
+                                    : "head mask 0 on the attention probabilities (Michel et al.)"},
+                  {"metric", r.primary},
+                  {"layers", opt.layers},
+                  {"random_draws", opt.random_draws},
+                  {"random_size", opt.random_size},
+                  {"seed", opt.seed},
+                  {"reuse_lower_layers", opt.reuse},
+                  {"truncate", opt.truncate},
+                  {"batch_size", opt.batch_size}};
+    doc.results = r.to_json();
+    if (!args->out.empty()) report::write_results(args->out, doc);
+    fmt::print("{}", ablate_table(r));
+    if (!args->out.empty()) fmt::print("wrote {}\n", args->out);
+  });
+}
+
+}  // namespace
+
+BERTSCOPE_COMMAND("", 60, add_ablate_command);
+
+}  // namespace bertscope::cli
