@@ -68,6 +68,49 @@ HWY_INLINE V Activate(D d, Activation act, V x) {
   return x;
 }
 
+// d act(x) / dx.
+template <class D, class V>
+HWY_INLINE V ActivationDerivative(D d, Activation act, V x) {
+  const V one = hn::Set(d, 1.0f), half = hn::Set(d, 0.5f);
+  switch (act) {
+    case Activation::gelu_erf: {
+      // Phi(x) + x phi(x), Phi through erfc as in GeluErf.
+      const V c = ErfcNonNegative(d, hn::Mul(hn::Abs(x), hn::Set(d, 0.70710678118654752f)));
+      const V tail = hn::Mul(half, c);
+      const V cdf = hn::IfThenElse(hn::Lt(x, hn::Zero(d)), tail, hn::Sub(one, tail));
+      const V pdf = hn::Mul(hn::Set(d, 0.39894228040143268f), hn::Exp(d, hn::Mul(hn::Set(d, -0.5f), hn::Mul(x, x))));
+      return hn::MulAdd(x, pdf, cdf);
+    }
+    case Activation::gelu_tanh: {
+      const V c = hn::Set(d, 0.79788456080286536f), a = hn::Set(d, 0.044715f);
+      const V x2 = hn::Mul(x, x);
+      const V th = hn::Tanh(d, hn::Mul(c, hn::MulAdd(hn::Mul(a, x2), x, x)));
+      const V dinner = hn::Mul(c, hn::MulAdd(hn::Set(d, 3.0f * 0.044715f), x2, one));
+      return hn::MulAdd(hn::Mul(hn::Mul(half, x), hn::NegMulAdd(th, th, one)), dinner, hn::Mul(half, hn::Add(one, th)));
+    }
+    case Activation::relu:
+      return hn::IfThenElseZero(hn::Gt(x, hn::Zero(d)), one);
+    case Activation::silu:
+    case Activation::gelu_quick: {
+      const V k = hn::Set(d, act == Activation::silu ? 1.0f : 1.702f);
+      const V sig = hn::Div(one, hn::Add(one, hn::Exp(d, hn::Neg(hn::Mul(k, x)))));
+      return hn::Mul(sig, hn::MulAdd(hn::Mul(k, x), hn::Sub(one, sig), one));
+    }
+  }
+  return one;
+}
+
+void ActivationGradImpl(Activation act, const float* HWY_RESTRICT pre, const float* dy, float* dx, std::int64_t n) {
+  const hn::ScalableTag<float> d;
+  const hn::CappedTag<float, 1> d1;
+  const auto lanes = static_cast<std::int64_t>(hn::Lanes(d));
+  std::int64_t i = 0;
+  for (; i + lanes <= n; i += lanes)
+    hn::StoreU(hn::Mul(hn::LoadU(d, dy + i), ActivationDerivative(d, act, hn::LoadU(d, pre + i))), d, dx + i);
+  for (; i < n; ++i)
+    hn::StoreU(hn::Mul(hn::LoadU(d1, dy + i), ActivationDerivative(d1, act, hn::LoadU(d1, pre + i))), d1, dx + i);
+}
+
 void ActivateImpl(Activation act, float* HWY_RESTRICT x, std::int64_t n) {
   const hn::ScalableTag<float> d;
   const hn::CappedTag<float, 1> d1;
@@ -177,6 +220,7 @@ namespace bertscope::core {
 
 HWY_EXPORT(ActivateImpl);
 HWY_EXPORT(TanhImpl);
+HWY_EXPORT(ActivationGradImpl);
 HWY_EXPORT(SoftmaxRowsImpl);
 HWY_EXPORT(AddLayerNormImpl);
 HWY_EXPORT(TargetName);
@@ -208,6 +252,13 @@ void activate(Activation act, float* x, std::int64_t n) {
 }
 
 void tanh_inplace(float* x, std::int64_t n) { HWY_DYNAMIC_DISPATCH(TanhImpl)(x, n); }
+
+void activation_grad(Activation act, const float* pre, const float* dy, float* dx, std::int64_t n) {
+  constexpr std::int64_t chunk = 1 << 14;
+#pragma omp parallel for schedule(static) if (n > chunk)
+  for (std::int64_t start = 0; start < n; start += chunk)
+    HWY_DYNAMIC_DISPATCH(ActivationGradImpl)(act, pre + start, dy + start, dx + start, std::min(chunk, n - start));
+}
 
 void to_bf16(const float* x, std::int64_t n, std::uint16_t* out) {
 #pragma omp parallel for schedule(static) if (n > 65536)

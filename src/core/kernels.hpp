@@ -24,6 +24,9 @@ void add_layer_norm(const float* a, const float* b, std::int64_t rows, std::int6
 // In-place activation over n values.
 void activate(Activation act, float* x, std::int64_t n);
 
+// dx = dy * act'(pre) over n values (backward pass); dx may alias dy.
+void activation_grad(Activation act, const float* pre, const float* dy, float* dx, std::int64_t n);
+
 // In-place tanh over n values.
 void tanh_inplace(float* x, std::int64_t n);
 

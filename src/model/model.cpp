@@ -123,6 +123,9 @@ std::vector<std::int64_t> check_inputs(std::span<const ModelInput> inputs, const
       if (std::all_of(in.attention_mask.begin(), in.attention_mask.end(), [](std::uint8_t m) { return m == 0; }))
         fail(ErrorKind::input, "input {}: the attention mask has no real token", b);
     }
+    if (!in.word_embeddings.data.empty() && in.word_embeddings.shape != core::Shape{t, c.hidden_size})
+      fail(ErrorKind::input, "input {}: word embeddings have shape {}, expected [{}, {}]", b,
+           core::shape_string(in.word_embeddings.shape), t, c.hidden_size);
     if (!in.start_hidden.data.empty() && in.start_hidden.shape != core::Shape{t, c.hidden_size})
       fail(ErrorKind::input, "input {}: start hidden states have shape {}, expected [{}, {}]", b,
            core::shape_string(in.start_hidden.shape), t, c.hidden_size);
@@ -263,7 +266,9 @@ std::vector<ForwardResult> Model::forward(std::span<const ModelInput> inputs, co
         continue;
       }
       for (std::int64_t i = 0; i < offsets[b + 1] - offsets[b]; ++i) {
-        const float* we = p.word_emb.data + static_cast<std::int64_t>(in.ids[static_cast<std::size_t>(i)]) * hidden;
+        const float* we = in.word_embeddings.data.empty()
+                              ? p.word_emb.data + static_cast<std::int64_t>(in.ids[static_cast<std::size_t>(i)]) * hidden
+                              : in.word_embeddings.ptr() + i * hidden;
         const std::int64_t tt = in.type_ids.empty() ? 0 : in.type_ids[static_cast<std::size_t>(i)];
         const float* te = p.type_emb.data + tt * hidden;
         const float* pe = p.pos_emb.data + i * hidden;

@@ -41,6 +41,9 @@ struct ModelInput {
   // else layer.{start-1}.out of an earlier run). When given, the embeddings are not computed;
   // required when start_layer > 0.
   core::Tensor start_hidden;
+  // Word embeddings to use instead of looking up `ids` [tok, hidden] (position and token-type
+  // embeddings are still added), e.g. points on an integrated-gradients path; empty = look up.
+  core::Tensor word_embeddings;
 
   static ModelInput from_encoding(const Encoding& encoding);
 };

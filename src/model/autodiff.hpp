@@ -1,0 +1,116 @@
+// Gradients of the encoder: a forward pass that keeps what the backward pass needs (a tape),
+// reverse-mode gradients (parameters, head-mask coefficients, any trace site, input word
+// embeddings), forward-mode tangents (JVP), dropout for training, and restricted flow: masks
+// that let derivatives pass only through chosen nodes while forward values stay unchanged
+// (Lu et al.'s pattern gradients).
+//
+// Node sites for flow masks, per input:
+//   hidden   layer l in 0..L: h_l, the residual stream entering block l (h_0 = embed.out,
+//            h_l = layer.{l-1}.out); mask [tok]
+//   context  layer l in 0..L-1: per-head context a_l[q, h] before W_O; mask [tok, heads]
+//   skip     layer l in 0..L-1: the residual term x of LN1(x + attention) at each position; mask [tok]
+// A mask value multiplies every derivative passing through the node (0 blocks it, 1 lets it
+// through); nodes without a mask let everything through.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "core/tensor.hpp"
+#include "model/model.hpp"
+#include "model/trace.hpp"
+
+namespace bertscope::model {
+
+enum class FlowSite { hidden, context, skip };
+
+struct FlowMask {
+  FlowSite site = FlowSite::hidden;
+  std::int64_t layer = 0;
+  core::Tensor mask;  // [tok] (hidden, skip) or [tok, heads] (context)
+};
+
+// Options of a forward pass that records a tape.
+struct TapeOptions {
+  bool train = false;           // dropout as in BERT pre-training/fine-tuning (config's probabilities)
+  std::uint64_t dropout_seed = 0;
+  bool mlm_logits = false;      // keep the MLM head on the tape (logits returned in the results)
+  bool classifier_logits = false;
+};
+
+// What a tape-recording forward pass saved; opaque, consumed by backward() and jvp().
+class ForwardTape {
+ public:
+  ForwardTape();
+  ~ForwardTape();
+  ForwardTape(ForwardTape&&) noexcept;
+  ForwardTape& operator=(ForwardTape&&) noexcept;
+  struct Impl;
+  Impl& impl() { return *impl_; }
+  const Impl& impl() const { return *impl_; }
+
+ private:
+  std::unique_ptr<Impl> impl_;
+};
+
+// Gradient of the loss with respect to the outputs of one input (empty tensors = zero).
+struct OutputGrad {
+  core::Tensor last_hidden;        // [tok, hidden]
+  core::Tensor mlm_logits;         // [tok, vocab]
+  core::Tensor classifier_logits;  // [labels] or [tok, labels]
+};
+
+struct GradRequest {
+  bool params = false;            // dL/d(every parameter), summed over the batch
+  bool head_mask = false;         // dL/d(head-mask coefficient) [layers, heads], summed over the batch
+  bool word_embeddings = false;   // dL/d(word embedding rows as used) per input [tok, hidden]
+  SiteSet sites;                  // dL/d(site) per input, site names as in trace.hpp
+  std::vector<std::vector<FlowMask>> flow_masks;  // per input (may be empty: unrestricted)
+};
+
+struct BackwardResult {
+  std::map<std::string, core::Tensor> param_grads;  // canonical names; a tied decoder adds into the word embeddings
+  core::Tensor head_mask_grad;                      // [layers, heads]
+  std::vector<core::Tensor> word_embedding_grads;   // per input
+  std::vector<Trace> site_grads;                    // per input
+};
+
+// Forward-mode derivative along word-embedding tangents (one [tok, hidden] per input).
+struct TangentResult {
+  std::vector<Trace> site_tangents;      // at the requested sites (attn.context, layer.{l}.out, embed.out, ...)
+  std::vector<core::Tensor> last_hidden;
+  std::vector<core::Tensor> mlm_logits;  // when the tape has the MLM head
+  std::vector<core::Tensor> classifier_logits;
+};
+
+// Runs the forward pass like Model::forward (same values; interventions from `run`: head mask,
+// uniform heads, skipped layers, attention overrides, word-embedding overrides) and records a
+// tape. `run.record` sites are returned in the results as usual.
+std::vector<ForwardResult> forward_with_tape(const Model& model, std::span<const ModelInput> inputs,
+                                             const RunOptions& run, const TapeOptions& options, ForwardTape& tape);
+
+BackwardResult backward(const Model& model, const ForwardTape& tape, std::span<const OutputGrad> seeds,
+                        const GradRequest& request);
+
+TangentResult jvp(const Model& model, const ForwardTape& tape, std::span<const core::Tensor> word_embedding_tangents,
+                  const SiteSet& sites, const std::vector<std::vector<FlowMask>>& flow_masks = {});
+
+// Losses that produce the seeds: value and gradient with respect to the logits.
+struct LossGrad {
+  double loss = 0;
+  core::Tensor grad;
+};
+// Mean cross-entropy over the positions whose label is >= 0 (-100 and other negatives are
+// ignored, as in transformers), logits [tok, vocab]; `scale` multiplies the gradient (e.g.
+// 1/batch for a batch mean).
+LossGrad mlm_cross_entropy(const core::Tensor& logits, std::span<const std::int32_t> labels, double scale = 1.0);
+// Cross-entropy of one example's class logits [labels].
+LossGrad class_cross_entropy(const core::Tensor& logits, std::int32_t label, double scale = 1.0);
+// Mean squared error for regression (one logit).
+LossGrad regression_mse(const core::Tensor& logits, float target, double scale = 1.0);
+
+}  // namespace bertscope::model
