@@ -40,7 +40,7 @@ std::string_view content_security_policy(AssetMode mode) {
     return "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; img-src data: blob:; "
            "base-uri 'none'; form-action 'none'";
   return "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; connect-src 'self'; "
-         "base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+         "base-uri 'none'; form-action 'none'";
 }
 
 std::string script_json(const nlohmann::json& config) {
@@ -64,7 +64,6 @@ std::string html_escape(std::string_view text) {
       case '<': out += "&lt;"; break;
       case '>': out += "&gt;"; break;
       case '"': out += "&quot;"; break;
-      case '\'': out += "&#39;"; break;
       default: out.push_back(c);
     }
   }
@@ -79,6 +78,8 @@ std::string viewer_page(const nlohmann::json& config, std::string_view title, As
   page += fmt::format("<meta http-equiv=\"Content-Security-Policy\" content=\"{}\">\n",
                       html_escape(content_security_policy(mode)));
   page += fmt::format("<title>{}</title>\n", html_escape(title));
+  // An empty icon: otherwise the browser asks the server (or the disk) for /favicon.ico.
+  page += "<link rel=\"icon\" href=\"data:,\">\n";
   if (inl) page += fmt::format("<style>\n{}\n</style>\n", guard_end_tag(asset("app.css").data, "style"));
   else page += "<link rel=\"stylesheet\" href=\"/assets/app.css\">\n";
   page += "</head>\n<body>\n<div id=\"app\"></div>\n";

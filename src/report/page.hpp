@@ -25,6 +25,7 @@ std::string_view content_security_policy(AssetMode mode);
 // JSON escape \u003c, so no string in the data can close the script element.
 std::string script_json(const nlohmann::json& config);
 
+// Escapes &, <, > and " (attributes are always double-quoted).
 std::string html_escape(std::string_view text);
 
 // A whole page around `config` ({"mode": ..., ...}).

@@ -5,6 +5,8 @@
 #include <chrono>
 #include <semaphore>
 
+#include <sys/socket.h>
+
 #include <httplib.h>
 #include <fmt/format.h>
 
@@ -25,8 +27,8 @@ namespace {
 // 100 MB answer for a 512-token input, for nothing on a loopback connection.
 constexpr const char* kJson = "application/json; charset=utf-8";
 
-// Requests bigger than this many times the body limit are refused before their body is read
-// (the connection is closed); smaller ones are read and answered 413 with a message.
+// Bodies up to this many times the limit are read and answered 413 by the handler; bigger
+// ones are dropped by cpp-httplib as they arrive (never held in memory), then answered 413.
 constexpr std::size_t kHardBodyFactor = 4;
 
 void send_json(httplib::Response& res, int status, const nlohmann::json& body) {
@@ -57,6 +59,7 @@ struct Server::Impl {
   std::counting_semaphore<> runs;
   std::size_t max_tokens = 0;
   std::string page;
+  int listen_fd = -1;
 
   Impl(const model::Model* m, ServerOptions o)
       : model(m), opt(std::move(o)), runs(std::max(1, opt.max_parallel_runs)) {
@@ -186,7 +189,9 @@ struct Server::Impl {
     };
     auto index = [this, security](const httplib::Request&, httplib::Response& res) {
       security(res);
-      res.set_header("Content-Security-Policy", std::string(report::content_security_policy(report::AssetMode::linked)));
+      // frame-ancestors only works as a header (browsers ignore it in the page's <meta>).
+      res.set_header("Content-Security-Policy",
+                     std::string(report::content_security_policy(report::AssetMode::linked)) + "; frame-ancestors 'none'");
       res.set_header("Cache-Control", "no-store");
       res.set_content(page, "text/html; charset=utf-8");
     };
@@ -210,6 +215,11 @@ struct Server::Impl {
                get_result(req.matches[1].str(), res);
              }));
 
+    // Keep the listening socket: bind() widens its backlog (see there).
+    http.set_socket_options([this](socket_t sock) {
+      httplib::default_socket_options(sock);
+      listen_fd = static_cast<int>(sock);
+    });
     http.set_payload_max_length(opt.max_body_bytes * kHardBodyFactor);
     http.new_task_queue = [n = std::max(1, opt.http_threads)] { return new httplib::ThreadPool(static_cast<std::size_t>(n)); };
     // Every 4xx/5xx without a body of its own (unknown paths, refused bodies) gets a message.
@@ -253,6 +263,10 @@ int Server::bind() {
   } else if (!impl_->http.bind_to_port(o.host, o.port)) {
     fail(ErrorKind::io, "cannot bind {}:{} (in use, or not an address of this machine)", o.host, o.port);
   }
+  // Debian's cpp-httplib listens with a backlog of 5: a burst of connections (a page's
+  // parallel requests, a script's) overflows it, the kernel drops the handshakes, and clients
+  // see timeouts. listen() again on the bound socket raises the backlog.
+  if (impl_->listen_fd >= 0) ::listen(impl_->listen_fd, SOMAXCONN);
   return o.port;
 }
 

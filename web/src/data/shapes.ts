@@ -84,11 +84,16 @@ export function isHeadTable(v: unknown): v is JsonObject[] {
   );
 }
 
-// Columns of a list of flat records, in first-seen order.
+// Columns that say what a row is come first (documents written by nlohmann::json have
+// their keys sorted, so the file's order is no guide).
+const LEADING_COLUMNS = ['name', 'layer', 'head', 'label'];
+
+// Columns of a list of flat records: naming columns first, then in first-seen order.
 export function columnsOf(rows: Record<string, Scalar>[]): string[] {
   const seen = new Set<string>();
   for (const r of rows) for (const k of Object.keys(r)) seen.add(k);
-  return [...seen];
+  const lead = LEADING_COLUMNS.filter((c) => seen.has(c));
+  return [...lead, ...[...seen].filter((c) => !LEADING_COLUMNS.includes(c))];
 }
 
 // Columns whose values are all numbers or missing (at least one number).

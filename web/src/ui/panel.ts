@@ -16,10 +16,15 @@ export function documentPanel(d: Document): Panel {
   return d.kind === 'attention' ? attentionPanel(d.name, d.doc) : resultPanel(d.name, d.doc);
 }
 
+// Long inputs (512 tokens is a page of text) are cut in the summary; the whole text is its tooltip.
+function shortText(s: string): string {
+  return s.length > 300 ? `${s.slice(0, 300)}…` : s;
+}
+
 function describeInput(doc: AttentionDoc): HTMLElement {
   const parts: (HTMLElement | string)[] = [];
-  if (doc.text !== undefined) parts.push(el('span', { class: 'text-a' }, doc.text));
-  if (doc.text_pair) parts.push(' / ', el('span', { class: 'text-b' }, doc.text_pair));
+  if (doc.text !== undefined) parts.push(el('span', { class: 'text-a', title: doc.text }, shortText(doc.text)));
+  if (doc.text_pair) parts.push(' / ', el('span', { class: 'text-b', title: doc.text_pair }, shortText(doc.text_pair)));
   return el(
     'p',
     { class: 'input-summary' },
