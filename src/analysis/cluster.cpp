@@ -9,22 +9,23 @@
 
 #include "analysis/heads.hpp"
 #include "analysis/surface.hpp"
+#include "analysis/word_attention.hpp"
 #include "io/error.hpp"
 
 namespace bertscope::analysis::cluster {
 
 namespace {
 
-// Cephes logf: x = 2^e * f with f in [sqrt(1/2), sqrt(2)), then a degree-9 polynomial in f - 1.
-// Branch-free so that `#pragma omp simd` loops vectorise; only for positive normal x, which
-// smoothed attention always is (x >= s / n > 1e-7).
+// Cephes logf: x = 2^e * z with z in [sqrt(1/2), sqrt(2)), then a degree-9 polynomial in
+// f = z - 1. The split uses integer arithmetic only (as musl's logf does), with no branch, so
+// loops over it vectorise. Only for positive normal x, which smoothed attention always is
+// (x >= s / n > 1e-7).
 inline float log_positive(float x) {
+  constexpr std::uint32_t sqrt_half = 0x3f3504f3u;  // bits of sqrt(1/2)
   const std::uint32_t bits = std::bit_cast<std::uint32_t>(x);
-  float e = static_cast<float>(static_cast<int>(bits >> 23) - 126);
-  float f = std::bit_cast<float>((bits & 0x007fffffu) | 0x3f000000u);  // [0.5, 1)
-  const bool small = f < 0.70710678118654752440f;
-  e = small ? e - 1.0f : e;
-  f = small ? f + f - 1.0f : f - 1.0f;
+  const std::uint32_t t = bits - sqrt_half;
+  const float e = static_cast<float>(static_cast<std::int32_t>(t) >> 23);
+  const float f = std::bit_cast<float>(bits - (t & 0xff800000u)) - 1.0f;
   const float z = f * f;
   float y = 7.0376836292e-2f;
   y = y * f - 1.1514610310e-1f;
@@ -41,16 +42,25 @@ inline float log_positive(float x) {
   return f + y + 0.693359375f * e;
 }
 
-// sum_j m_j ln m_j with m = (p + q) / 2. With q == p this is sum_j p_j ln p_j computed by the
-// very same operations, so a head compared with an identical one gives exactly 0.
+// sum_j m_j ln m_j with m = (p + q) / 2, in 16 float lanes (each sums at most n / 16 terms)
+// added up in double. With q == p this is sum_j p_j ln p_j computed by the very same
+// operations, so a head compared with an identical one gives exactly 0.
 inline double row_mlogm(const float* p, const float* q, std::int64_t n) {
-  double acc = 0;
-#pragma omp simd reduction(+ : acc)
-  for (std::int64_t j = 0; j < n; ++j) {
+  constexpr std::int64_t lanes = 16;
+  float acc[lanes] = {};
+  std::int64_t j = 0;
+  for (; j + lanes <= n; j += lanes)
+    for (std::int64_t k = 0; k < lanes; ++k) {
+      const float m = 0.5f * (p[j + k] + q[j + k]);
+      acc[k] += m * log_positive(m);
+    }
+  double total = 0;
+  for (; j < n; ++j) {
     const float m = 0.5f * (p[j] + q[j]);
-    acc += static_cast<double>(m * log_positive(m));
+    total += static_cast<double>(m * log_positive(m));
   }
-  return acc;
+  for (std::int64_t k = 0; k < lanes; ++k) total += acc[k];
+  return total;
 }
 
 }  // namespace
@@ -80,7 +90,7 @@ void Accumulator::add(const core::Tensor& att) {
   for (std::int64_t i = 0; i < smooth.size(); ++i) smooth.data[static_cast<std::size_t>(i)] = keep * att.data[static_cast<std::size_t>(i)] + floor;
   // Per head and row: sum p ln p.
   std::vector<double> self(static_cast<std::size_t>(heads * n));
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (heads * n * n > kParallelWork)
   for (std::int64_t k = 0; k < heads * n; ++k) {
     const float* row = smooth.ptr() + k * n;
     self[static_cast<std::size_t>(k)] = row_mlogm(row, row, n);
@@ -89,7 +99,7 @@ void Accumulator::add(const core::Tensor& att) {
   for (std::int64_t a = 0; a < heads; ++a)
     for (std::int64_t i = 0; i < n; ++i) self_total[static_cast<std::size_t>(a)] += self[static_cast<std::size_t>(a * n + i)];
   // Each thread owns whole rows a of the upper triangle, so no two threads write one cell.
-#pragma omp parallel for schedule(dynamic, 1)
+#pragma omp parallel for schedule(dynamic, 1) if (heads * heads * n * n > kParallelWork)
   for (std::int64_t a = 0; a < heads; ++a) {
     const float* pa = smooth.ptr() + a * map_size;
     for (std::int64_t b = a + 1; b < heads; ++b) {

@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include "analysis/heads.hpp"
+#include "analysis/word_attention.hpp"
 #include "io/error.hpp"
 #include "io/files.hpp"
 
@@ -60,7 +61,7 @@ void Accumulator::add(const model::Encoding& enc, const core::Tensor& att) {
   const double s = options_.smoothing, uniform = s / static_cast<double>(n);
   const double inv_n = 1.0 / static_cast<double>(n);
   std::vector<double> per(static_cast<std::size_t>(maps) * kStatCount);
-#pragma omp parallel for schedule(dynamic)
+#pragma omp parallel for schedule(dynamic) if (maps * n * n > kParallelWork)
   for (std::int64_t k = 0; k < maps; ++k) {
     const float* a = att.ptr() + k * n * n;
     double self = 0, prev = 0, next = 0, cls = 0, sep = 0, punct = 0, sep_sep = 0, other_sep = 0, ent = 0, cls_ent = 0;

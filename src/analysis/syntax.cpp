@@ -83,7 +83,7 @@ void Accumulator::add(const Sentence& s, const core::Tensor& maps, std::size_t c
   // prediction made for the next word.
   std::vector<std::vector<int>> preds[2];
   for (auto& p : preds) p.resize(static_cast<std::size_t>(k_count));
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (k_count * u * u > kParallelWork)
   for (std::int64_t k = 0; k < k_count; ++k)
     for (int d = 0; d < 2; ++d) preds[d][static_cast<std::size_t>(k)] = predict_heads(maps.ptr() + k * u * u, u, d == 1);
 

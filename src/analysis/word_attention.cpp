@@ -111,7 +111,9 @@ core::Tensor word_level_attention(const core::Tensor& att, const std::vector<Tok
   const auto u = static_cast<std::int64_t>(units.size());
   const auto maps = att.dim(0) * att.dim(1);
   core::Tensor out({att.dim(0), att.dim(1), u, u});
-#pragma omp parallel for schedule(static)
+  // Threads only pay off for large inputs; tiny parallel regions cost more than they save,
+  // most of all when other processes hold the cores and idle threads spin.
+#pragma omp parallel for schedule(static) if (maps * t * t > kParallelWork)
   for (std::int64_t k = 0; k < maps; ++k) word_level_map(att.ptr() + k * t * t, t, units, mode, out.ptr() + k * u * u);
   return out;
 }

@@ -62,6 +62,10 @@ core::Tensor word_level_attention(const core::Tensor& attentions, const std::vec
 void word_level_map(const float* attention, std::int64_t tokens, const std::vector<TokenSpan>& units, FromWord mode,
                     float* out);
 
+// Below about this many inner-loop steps a parallel region costs more than it saves; the
+// analyses run smaller per-input work on the calling thread.
+inline constexpr std::int64_t kParallelWork = std::int64_t{1} << 18;
+
 // The `source` argument of align_sentence for an example: its trace file, or "" for a model run.
 std::string example_source(const AttentionSource& source, std::size_t index);
 

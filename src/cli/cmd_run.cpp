@@ -2,9 +2,11 @@
 
 #include <fmt/format.h>
 
+#include "analysis/syntax.hpp"
 #include "cli/commands.hpp"
 #include "cli/inputs.hpp"
 #include "cli/progress.hpp"
+#include "io/conllu.hpp"
 #include "io/error.hpp"
 #include "io/npz.hpp"
 #include "model/model.hpp"
@@ -26,6 +28,30 @@ std::pair<std::int64_t, std::int64_t> parse_head(const std::string& s, const cha
   }
   if (!ok) fail(ErrorKind::input, "{} \"{}\": expected LAYER:HEAD with 0-based numbers, e.g. 3:0", option, s);
   return {l, h};
+}
+
+// A CoNLL-U file as inputs: each sentence's syntactic words, tokenized word by word, so that the
+// traces' word_ids index the CoNLL-U words (what the syntax analyses need to read them back).
+EncodedFile encode_conllu_file(const TokenizerModel& tm, const std::string& path, bool truncate) {
+  EncodedFile f;
+  for (const auto& sentence : io::read_conllu(path)) {
+    const auto in = analysis::syntax::conllu_input(sentence);
+    const auto where = fmt::format("{}:{}", path, sentence.line);
+    model::Encoding e;
+    try {
+      e = tm.tokenizer.encode_words(in.words, model::EncodeOptions{tm.max_length, truncate});
+    } catch (const Error& err) {
+      throw Error(err.kind(), fmt::format("{}: {}", where, err.what()));
+    }
+    if (e.num_truncated > 0)
+      fmt::print(stderr, "bertscope: warning: {}: truncated to {} tokens ({} removed)\n", where, e.size(), e.num_truncated);
+    io::TextInput text;
+    text.text = sentence.text.empty() ? fmt::format("{}", fmt::join(in.words, " ")) : sentence.text;
+    text.line = sentence.line;
+    f.inputs.push_back(std::move(text));
+    f.encodings.push_back(std::move(e));
+  }
+  return f;
 }
 
 }  // namespace
@@ -51,7 +77,9 @@ void add_run_command(CLI::App& app) {
   cmd->add_option("--model", args->model, "Hugging Face model folder")->required();
   auto* text = cmd->add_option("--text", args->text, "Text to run");
   cmd->add_option("--text-pair", args->pair, "Second segment of a sentence pair")->needs(text);
-  auto* input = cmd->add_option("--input", args->input, "File with one text per line (a tab separates a pair)");
+  auto* input = cmd->add_option("--input", args->input,
+                                 "File with one text per line (a tab separates a pair), or a CoNLL-U treebank (*.conllu: "
+                                 "one input per sentence, word_ids indexing its words, as `analyze syntax --traces` needs)");
   text->excludes(input);
   cmd->add_option("--out", args->out, "Output .npz (with --text) or folder of 000000.npz, ... (with --input)")->required();
   cmd->add_option("--record", args->record,
@@ -132,7 +160,8 @@ void add_run_command(CLI::App& app) {
       return;
     }
 
-    const auto file = encode_file(tm, args->input, args->truncate);
+    const auto file = args->input.ends_with(".conllu") ? encode_conllu_file(tm, args->input, args->truncate)
+                                                       : encode_file(tm, args->input, args->truncate);
     std::filesystem::create_directories(args->out);
     Progress progress("run", static_cast<std::int64_t>(file.encodings.size()));
     const auto total = file.encodings.size();
