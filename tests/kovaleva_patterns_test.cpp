@@ -8,8 +8,12 @@
 #include <fstream>
 #include <random>
 
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
 #include "analysis/patterns.hpp"
 #include "io/error.hpp"
+#include "io/files.hpp"
 #include "test_util.hpp"
 
 using namespace bertscope;
@@ -269,4 +273,82 @@ TEST(KovalevaPatterns, CountsSharesPerHead) {
   EXPECT_EQ(j["heads"][1]["majority"], "diagonal");
   EXPECT_EQ(j["heads"][1]["label"], "1-2");
   EXPECT_DOUBLE_EQ(j["class_share"]["vertical"][0][0].get<double>(), 1.0);
+}
+
+namespace {
+
+std::string run_ok(const std::string& cmd) {
+  const auto r = test::run_command(cmd);
+  EXPECT_EQ(r.status, 0) << cmd << "\n" << r.output;
+  return r.output;
+}
+
+}  // namespace
+
+TEST(KovalevaPatterns, CommandEndToEnd) {
+  TempDir dir("patterns-cli");
+  const auto model = (dir / "m").string();
+  run_ok(fmt::format("{} make-model --out {} --vocab {} --layers 2 --hidden 32 --heads 4 --intermediate 48 --labels 2 "
+                     "--seed 6 --init-std 0.3 --bias-std 0.2",
+                     test::cli(), model, (test::data_dir() / "bert-base-uncased" / "vocab.txt").string()));
+  const auto sst = (test::data_dir() / "kovaleva" / "sst2_dev.head40.tsv").string();
+  const auto rte = (test::data_dir() / "kovaleva" / "rte_dev.head12.tsv").string();
+  nlohmann::json rte_doc;
+  for (const auto& data : {sst, rte}) {
+    const auto out = dir / "rules.json";
+    const auto printed = run_ok(fmt::format("{} analyze patterns --model {} --data {} --batch-size 4 --out {}", test::cli(),
+                                            model, data, out.string()));
+    EXPECT_NE(printed.find("heterogeneous"), std::string::npos);
+    const auto doc = io::read_json(out);
+    EXPECT_EQ(doc["params"]["classifier"], "rules");
+    EXPECT_EQ(doc["results"]["maps"], doc["results"]["inputs"].get<int>() * 8);
+    double total = 0;
+    for (const auto& [k, v] : doc["results"]["share"].items()) total += v.get<double>();
+    EXPECT_NEAR(total, 1.0, 1e-12);
+    ASSERT_EQ(doc["results"]["heads"].size(), 8u);
+    rte_doc = doc;
+  }
+  EXPECT_EQ(rte_doc["results"]["inputs"], 12);
+
+  // Label the first 6 inputs' maps with their head's majority class, train, save, apply.
+  std::string labels = "input\tlayer\thead\tlabel\n";
+  for (int i = 0; i < 6; ++i)
+    for (const auto& h : rte_doc["results"]["heads"])
+      labels += fmt::format("{}\t{}\t{}\t{}\n", i, h["layer"].get<int>(), h["head"].get<int>(), h["majority"].get<std::string>());
+  io::write_file_atomic(dir / "labels.tsv", labels);
+  const auto trained = dir / "trained.json", applied = dir / "applied.json", clf = dir / "clf.json";
+  run_ok(fmt::format("{} analyze patterns --model {} --data {} --batch-size 4 --labels {} --save-classifier {} --folds 3 --out {}",
+                     test::cli(), model, rte, (dir / "labels.tsv").string(), clf.string(), trained.string()));
+  const auto t = io::read_json(trained);
+  EXPECT_EQ(t["params"]["classifier"], "learned");
+  EXPECT_EQ(t["results"]["training"]["maps"], 48);
+  EXPECT_TRUE(t["results"]["training"]["cross_validation"].contains("macro_f1"));
+  EXPECT_TRUE(t["results"]["training"]["rules_vs_labels"].contains("confusion"));
+  run_ok(fmt::format("{} analyze patterns --model {} --data {} --batch-size 4 --classifier {} --out {}", test::cli(), model, rte,
+                     clf.string(), applied.string()));
+  EXPECT_EQ(io::read_json(applied)["results"]["share"], t["results"]["share"]);
+
+  // Saved traces give the same classification as the model.
+  std::string pairs;
+  for (const auto& line : io::read_text_lines(rte)) {
+    if (line.rfind("idx\t", 0) == 0) continue;
+    const auto a = line.find('\t') + 1, b = line.find('\t', a), c = line.find('\t', b + 1);
+    pairs += line.substr(a, b - a) + "\t" + line.substr(b + 1, c - b - 1) + "\n";
+  }
+  io::write_file_atomic(dir / "rte.txt", pairs);
+  run_ok(fmt::format("{} run --model {} --input {} --batch-size 4 --out {}", test::cli(), model, (dir / "rte.txt").string(),
+                     (dir / "traces").string()));
+  const auto from_traces = dir / "traces.json";
+  run_ok(fmt::format("{} analyze patterns --traces {} --data {} --out {}", test::cli(), (dir / "traces").string(), rte,
+                     from_traces.string()));
+  EXPECT_EQ(io::read_json(from_traces)["results"]["class_share"], rte_doc["results"]["class_share"]);
+
+  // A labelled map outside the data is one clear error naming the labels file and line.
+  io::write_file_atomic(dir / "bad.tsv", "input\tlayer\thead\tlabel\n0\t0\t0\tvertical\n99\t0\t0\tblock\n");
+  const auto r = test::run_command(fmt::format("{} analyze patterns --model {} --data {} --labels {}", test::cli(), model, rte,
+                                               (dir / "bad.tsv").string()));
+  EXPECT_NE(r.status, 0);
+  EXPECT_NE(r.output.find((dir / "bad.tsv").string() + ":3: map (input 99, layer 0, head 0) is outside the data (12 inputs)"),
+            std::string::npos)
+      << r.output;
 }
