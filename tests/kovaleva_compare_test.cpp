@@ -80,6 +80,12 @@ TEST(KovalevaCompare, PretrainedAgainstClassifierOfTheSameShape) {
     EXPECT_GT(c, 0.0);
     EXPECT_LT(c, 1.0);
   }
+  // One input per batch (a tiny memory budget) changes nothing.
+  compare::Options tiny_budget;
+  tiny_budget.max_map_floats = 1;
+  const auto one_by_one = compare::run(a, b, inputs(), tiny_budget);
+  for (std::size_t i = 0; i < r.cosine.size(); ++i) EXPECT_NEAR(one_by_one.cosine[i], r.cosine[i], 1e-6);
+  EXPECT_EQ(one_by_one.inputs, 3u);
   compare::Options padded;
   padded.pad_to = 40;
   const auto p = compare::run(a, b, inputs(), padded);

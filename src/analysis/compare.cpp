@@ -160,11 +160,15 @@ Result run(const model::Model& a, const model::Model& b, const std::vector<Analy
   run.record = model::SiteSet(L);
   run.record.add(model::Site::attn_probs);
   const auto batch_size = std::max<std::size_t>(opt.batch_size, 1);
-  for (std::size_t first = 0; first < inputs.size(); first += batch_size) {
-    const auto last = std::min(inputs.size(), first + batch_size);
+  std::size_t first = 0;
+  while (first < inputs.size()) {
     std::vector<model::Encoding> encodings;
     std::vector<model::ModelInput> batch;
-    for (auto i = first; i < last; ++i) {
+    // A batch also ends when the two models' maps would pass the memory budget: padded to 200
+    // tokens, bert-base keeps 23 MB of maps per input and model.
+    std::int64_t map_floats = 0;
+    auto i = first;
+    for (; i < inputs.size() && batch.size() < batch_size; ++i) {
       const auto& in = inputs[i];
       try {
         if (in.encoding) {
@@ -189,8 +193,16 @@ Result run(const model::Model& a, const model::Model& b, const std::vector<Analy
         mi.type_ids.resize(s, 0);
         mi.attention_mask.resize(s, 0);
       }
+      const auto t = static_cast<std::int64_t>(mi.ids.size());
+      map_floats += 2 * L * H * t * t;
       batch.push_back(std::move(mi));
+      if (map_floats >= opt.max_map_floats) {
+        ++i;
+        break;
+      }
     }
+    const auto last = i;
+    first = last;
     const auto ra = a.forward(batch, run);
     const auto rb = b.forward(batch, run);
     for (std::size_t k = 0; k < batch.size(); ++k) {

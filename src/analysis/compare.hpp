@@ -59,6 +59,9 @@ class SpecialAttention {
 struct Options {
   std::int64_t pad_to = 0;      // 0: cropped maps; S > 0: maps padded to S tokens
   std::size_t batch_size = 16;
+  // A batch ends early once both models' maps hold this many floats (256 MB), so padded maps
+  // of long inputs stay within memory; at least one input per batch.
+  std::int64_t max_map_floats = std::int64_t{64} << 20;
   bool truncate = false;        // over-long inputs (beyond the model or S): truncate instead of failing
   std::function<void(std::size_t done, std::size_t total)> progress;
   // Names input i in errors, e.g. "data.tsv:12"; default "input i+1".
