@@ -145,7 +145,9 @@ struct ForwardTape::Impl {
   std::vector<LayerTape> layers;
   FloatBuffer out;  // h_L [n, hidden]
   bool mlm = false, classifier = false, train = false;
-  FloatBuffer mlm_pre, mlm_xhat, mlm_rstd, mlm_t;
+  std::vector<std::int64_t> mlm_rows;        // packed rows the MLM head ran on
+  std::vector<std::int64_t> mlm_offsets;     // first MLM row of each input
+  FloatBuffer mlm_in, mlm_pre, mlm_xhat, mlm_rstd, mlm_t;
   FloatBuffer pooled, pooled_drop;  // [batch, hidden] tanh output; classifier-input dropout
   FloatBuffer token_drop;           // token classifier input dropout [n, hidden]
 };
@@ -443,19 +445,39 @@ std::vector<ForwardResult> forward_with_tape(const Model& model, std::span<const
 
   if (options.mlm_logits) {
     tp.mlm = true;
-    tp.mlm_pre = buffer(n * hidden);
-    core::linear(x.data(), n, hidden, p.mlm_dense_w.data, p.mlm_dense_b.data, hidden, tp.mlm_pre.data());
-    FloatBuffer a = tp.mlm_pre;
-    core::activate(act, a.data(), n * hidden);
-    tp.mlm_t = buffer(n * hidden);
-    tp.mlm_xhat = buffer(n * hidden);
-    tp.mlm_rstd = buffer(n);
-    ln_forward(a.data(), n, hidden, p.mlm_norm_g.data, p.mlm_norm_b.data, eps, tp.mlm_t.data(), tp.mlm_xhat.data(),
-               tp.mlm_rstd.data());
+    if (!options.mlm_positions.empty() && static_cast<std::int64_t>(options.mlm_positions.size()) != batch)
+      fail(ErrorKind::input, "MLM positions for {} inputs, the batch has {}", options.mlm_positions.size(), batch);
+    tp.mlm_offsets = {0};
     for (std::int64_t b = 0; b < batch; ++b) {
       const auto t = off[b + 1] - off[b];
-      results[b].mlm_logits = Tensor::uninitialized({t, c.vocab_size});
-      core::linear(tp.mlm_t.data() + off[b] * hidden, t, hidden, p.mlm_decoder_w.data, p.mlm_decoder_b.data,
+      if (options.mlm_positions.empty()) {
+        for (std::int64_t i = 0; i < t; ++i) tp.mlm_rows.push_back(off[b] + i);
+      } else {
+        for (auto pos : options.mlm_positions[static_cast<std::size_t>(b)]) {
+          if (pos < 0 || pos >= t) fail(ErrorKind::input, "input {}: MLM position {} outside 0..{}", b, pos, t - 1);
+          tp.mlm_rows.push_back(off[b] + pos);
+        }
+      }
+      tp.mlm_offsets.push_back(static_cast<std::int64_t>(tp.mlm_rows.size()));
+    }
+    const auto rows = static_cast<std::int64_t>(tp.mlm_rows.size());
+    tp.mlm_in = buffer(rows * hidden);
+    for (std::int64_t r = 0; r < rows; ++r)
+      std::memcpy(tp.mlm_in.data() + r * hidden, x.data() + tp.mlm_rows[static_cast<std::size_t>(r)] * hidden,
+                  static_cast<std::size_t>(hidden) * sizeof(float));
+    tp.mlm_pre = buffer(rows * hidden);
+    core::linear(tp.mlm_in.data(), rows, hidden, p.mlm_dense_w.data, p.mlm_dense_b.data, hidden, tp.mlm_pre.data());
+    FloatBuffer a = tp.mlm_pre;
+    core::activate(act, a.data(), rows * hidden);
+    tp.mlm_t = buffer(rows * hidden);
+    tp.mlm_xhat = buffer(rows * hidden);
+    tp.mlm_rstd = buffer(rows);
+    ln_forward(a.data(), rows, hidden, p.mlm_norm_g.data, p.mlm_norm_b.data, eps, tp.mlm_t.data(), tp.mlm_xhat.data(),
+               tp.mlm_rstd.data());
+    for (std::int64_t b = 0; b < batch; ++b) {
+      const auto k = tp.mlm_offsets[b + 1] - tp.mlm_offsets[b];
+      results[b].mlm_logits = Tensor::uninitialized({k, c.vocab_size});
+      core::linear(tp.mlm_t.data() + tp.mlm_offsets[b] * hidden, k, hidden, p.mlm_decoder_w.data, p.mlm_decoder_b.data,
                    c.vocab_size, results[b].mlm_logits.ptr());
     }
   }
@@ -549,22 +571,29 @@ BackwardResult backward(const Model& model, const ForwardTape& tape, std::span<c
   }
   if (any_mlm) {
     if (!tp.mlm) fail(ErrorKind::input, "MLM logit gradients given but the forward pass did not run the MLM head");
-    FloatBuffer dlogits = zeros(n * c.vocab_size);
+    const auto rows = static_cast<std::int64_t>(tp.mlm_rows.size());
+    FloatBuffer dlogits = zeros(rows * c.vocab_size);
     for (std::int64_t b = 0; b < batch; ++b) {
       const auto& g = seeds[static_cast<std::size_t>(b)].mlm_logits;
       if (g.data.empty()) continue;
-      if (g.shape != core::Shape{off[b + 1] - off[b], c.vocab_size}) fail(ErrorKind::input, "seed {}: mlm_logits shape", b);
-      std::memcpy(dlogits.data() + off[b] * c.vocab_size, g.ptr(), g.data.size() * sizeof(float));
+      if (g.shape != core::Shape{tp.mlm_offsets[b + 1] - tp.mlm_offsets[b], c.vocab_size})
+        fail(ErrorKind::input, "seed {}: mlm_logits has shape {}", b, core::shape_string(g.shape));
+      std::memcpy(dlogits.data() + tp.mlm_offsets[b] * c.vocab_size, g.ptr(), g.data.size() * sizeof(float));
     }
-    FloatBuffer dt = buffer(n * hidden);
-    grad_input(dlogits.data(), n, c.vocab_size, p.mlm_decoder_w.data, hidden, dt.data(), false);
-    if (req.params) grad_weight(dlogits.data(), n, c.vocab_size, tp.mlm_t.data(), hidden, grad_of(p.mlm_decoder_w), grad_of(p.mlm_decoder_b));
-    FloatBuffer da = buffer(n * hidden);
-    ln_backward(dt.data(), tp.mlm_xhat.data(), tp.mlm_rstd.data(), p.mlm_norm_g.data, n, hidden, da.data(),
+    FloatBuffer dt = buffer(rows * hidden);
+    grad_input(dlogits.data(), rows, c.vocab_size, p.mlm_decoder_w.data, hidden, dt.data(), false);
+    if (req.params) grad_weight(dlogits.data(), rows, c.vocab_size, tp.mlm_t.data(), hidden, grad_of(p.mlm_decoder_w), grad_of(p.mlm_decoder_b));
+    FloatBuffer da = buffer(rows * hidden);
+    ln_backward(dt.data(), tp.mlm_xhat.data(), tp.mlm_rstd.data(), p.mlm_norm_g.data, rows, hidden, da.data(),
                 grad_of(p.mlm_norm_g), grad_of(p.mlm_norm_b));
-    core::activation_grad(act, tp.mlm_pre.data(), da.data(), da.data(), n * hidden);
-    if (req.params) grad_weight(da.data(), n, hidden, tp.out.data(), hidden, grad_of(p.mlm_dense_w), grad_of(p.mlm_dense_b));
-    grad_input(da.data(), n, hidden, p.mlm_dense_w.data, hidden, dx.data(), true);
+    core::activation_grad(act, tp.mlm_pre.data(), da.data(), da.data(), rows * hidden);
+    if (req.params) grad_weight(da.data(), rows, hidden, tp.mlm_in.data(), hidden, grad_of(p.mlm_dense_w), grad_of(p.mlm_dense_b));
+    FloatBuffer din = buffer(rows * hidden);
+    grad_input(da.data(), rows, hidden, p.mlm_dense_w.data, hidden, din.data(), false);
+    for (std::int64_t r = 0; r < rows; ++r) {
+      float* dst = dx.data() + tp.mlm_rows[static_cast<std::size_t>(r)] * hidden;
+      for (std::int64_t j = 0; j < hidden; ++j) dst[j] += din[static_cast<std::size_t>(r * hidden + j)];
+    }
   }
   if (any_cls) {
     if (!tp.classifier) fail(ErrorKind::input, "classifier gradients given but the forward pass did not run the classifier");
@@ -878,14 +907,18 @@ TangentResult jvp(const Model& model, const ForwardTape& tape, std::span<const T
     out.last_hidden.push_back(std::move(h));
   }
   if (tp.mlm) {
-    FloatBuffer ta = buffer(n * hidden), tt = buffer(n * hidden);
-    linear_tangent(tx.data(), n, hidden, p.mlm_dense_w.data, hidden, ta.data());
-    core::activation_grad(act, tp.mlm_pre.data(), ta.data(), ta.data(), n * hidden);
-    ln_jvp(ta.data(), tp.mlm_xhat.data(), tp.mlm_rstd.data(), p.mlm_norm_g.data, n, hidden, tt.data());
+    const auto rows = static_cast<std::int64_t>(tp.mlm_rows.size());
+    FloatBuffer tin = buffer(rows * hidden), ta = buffer(rows * hidden), tt = buffer(rows * hidden);
+    for (std::int64_t r = 0; r < rows; ++r)
+      std::memcpy(tin.data() + r * hidden, tx.data() + tp.mlm_rows[static_cast<std::size_t>(r)] * hidden,
+                  static_cast<std::size_t>(hidden) * sizeof(float));
+    linear_tangent(tin.data(), rows, hidden, p.mlm_dense_w.data, hidden, ta.data());
+    core::activation_grad(act, tp.mlm_pre.data(), ta.data(), ta.data(), rows * hidden);
+    ln_jvp(ta.data(), tp.mlm_xhat.data(), tp.mlm_rstd.data(), p.mlm_norm_g.data, rows, hidden, tt.data());
     for (std::int64_t b = 0; b < batch; ++b) {
-      const auto t = off[b + 1] - off[b];
-      Tensor lg = Tensor::uninitialized({t, c.vocab_size});
-      linear_tangent(tt.data() + off[b] * hidden, t, hidden, p.mlm_decoder_w.data, c.vocab_size, lg.ptr());
+      const auto k = tp.mlm_offsets[b + 1] - tp.mlm_offsets[b];
+      Tensor lg = Tensor::uninitialized({k, c.vocab_size});
+      linear_tangent(tt.data() + tp.mlm_offsets[b] * hidden, k, hidden, p.mlm_decoder_w.data, c.vocab_size, lg.ptr());
       out.mlm_logits.push_back(std::move(lg));
     }
   }

@@ -39,6 +39,9 @@ struct TapeOptions {
   bool train = false;           // dropout as in BERT pre-training/fine-tuning (config's probabilities)
   std::uint64_t dropout_seed = 0;
   bool mlm_logits = false;      // keep the MLM head on the tape (logits returned in the results)
+  // When given (one list per input), the MLM head runs only at these positions and each
+  // input's logits are [positions, vocab] in this order (training needs only masked tokens).
+  std::vector<std::vector<std::int32_t>> mlm_positions;
   bool classifier_logits = false;
 };
 
@@ -60,7 +63,7 @@ class ForwardTape {
 // Gradient of the loss with respect to the outputs of one input (empty tensors = zero).
 struct OutputGrad {
   core::Tensor last_hidden;        // [tok, hidden]
-  core::Tensor mlm_logits;         // [tok, vocab]
+  core::Tensor mlm_logits;         // [tok, vocab], or [positions, vocab] with TapeOptions::mlm_positions
   core::Tensor classifier_logits;  // [labels] or [tok, labels]
 };
 

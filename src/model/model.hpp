@@ -89,6 +89,8 @@ class Model {
 
   const BertConfig& config() const { return config_; }
   const Weights& weights() const { return weights_; }
+  // For training, which updates in-memory parameters in place between forward passes.
+  Weights& mutable_weights() { return weights_; }
   const BertParams& params() const { return weights_.params(); }
   const std::filesystem::path& dir() const { return dir_; }
   bool has_tokenizer() const { return tokenizer_.has_value(); }

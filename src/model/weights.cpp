@@ -315,6 +315,25 @@ std::int64_t Weights::parameter_count() const {
   return n;
 }
 
+std::map<std::string, core::Tensor> Weights::to_tensors(const BertConfig& config) const {
+  std::map<std::string, core::Tensor> out;
+  BertParams p = params_;
+  for (const auto& spec : param_table(config)) {
+    const Param& w = spec.slot(p);
+    if (!w.present()) continue;
+    if (spec.optional_in_group && w.data == params_.word_emb.data) continue;
+    core::Tensor t = core::Tensor::uninitialized(spec.shape);
+    std::copy_n(w.data, w.size(), t.data.begin());
+    out.emplace(spec.name, std::move(t));
+  }
+  return out;
+}
+
+std::map<std::string, core::Tensor>& Weights::owned_tensors() {
+  if (owned_.empty()) fail(ErrorKind::internal, "these weights are memory-mapped, not held in memory");
+  return owned_;
+}
+
 std::int64_t Weights::mapped_bytes() const { return mapped_bytes_; }
 
 std::int64_t Weights::converted_bytes() const {

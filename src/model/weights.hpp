@@ -84,6 +84,11 @@ class Weights {
   static Weights from_tensors(const BertConfig& config, std::map<std::string, core::Tensor> tensors);
 
   const BertParams& params() const { return params_; }
+  // Copies of every parameter present, by canonical name; a tied decoder is not listed.
+  std::map<std::string, core::Tensor> to_tensors(const BertConfig& config) const;
+  // The parameters of a model made by from_tensors, which training updates in place (the
+  // pointers in params() stay valid). Error(internal) for memory-mapped weights.
+  std::map<std::string, core::Tensor>& owned_tensors();
   std::int64_t parameter_count() const;            // distinct parameters, tied decoder counted once
   std::int64_t mapped_bytes() const;               // bytes used in place from the mapping
   std::int64_t converted_bytes() const;            // bytes converted to float32 copies

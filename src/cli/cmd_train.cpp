@@ -1,0 +1,295 @@
+#include <cstdio>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+#include <unistd.h>
+
+#include "analysis/task_data.hpp"
+#include "cli/commands.hpp"
+#include "io/error.hpp"
+#include "io/files.hpp"
+#include "model/generator.hpp"
+#include "model/model.hpp"
+#include "model/trainer.hpp"
+
+namespace bertscope::cli {
+
+namespace {
+
+// "step 120/3000  loss 6.214  lr 1.0e-04  1850 tok/s  1h20m left" on stderr, terminals only.
+model::ProgressFn training_progress() {
+  if (!isatty(STDERR_FILENO)) return {};
+  return [](const model::TrainProgress& p) {
+    const auto left = static_cast<long>(p.seconds_left);
+    fmt::print(stderr, "\rstep {}/{}  loss {:.4f}  lr {:.1e}  |g| {:.2f}  {:.0f} tok/s  {}h{:02d}m{:02d}s left   ", p.step,
+               p.total, p.loss, p.lr, p.grad_norm, p.tokens_per_s, left / 3600, (left / 60) % 60, left % 60);
+    if (p.step == p.total) fmt::print(stderr, "\n");
+    std::fflush(stderr);
+  };
+}
+
+io::DType parse_dtype(const std::string& s) {
+  return s == "f16" ? io::DType::f16 : s == "bf16" ? io::DType::bf16 : io::DType::f32;
+}
+
+void add_adam_options(CLI::App& cmd, model::AdamWOptions& a) {
+  cmd.add_option("--lr", a.lr, "Peak learning rate");
+  cmd.add_option("--warmup", a.warmup_steps, "Warm-up steps (linear), then linear decay to 0");
+  cmd.add_option("--weight-decay", a.weight_decay, "AdamW weight decay (not on biases and LayerNorm)");
+  cmd.add_option("--clip-norm", a.clip_norm, "Clip the global gradient norm (0: off)");
+}
+
+void add_train_mlm(CLI::App& train) {
+  struct Args {
+    std::string config, model, vocab, out, save_dtype = "f32";
+    std::vector<std::string> corpus, eval_corpus;
+    model::MlmTrainOptions opt;
+    bool cased = false;
+    int threads = 0;
+  };
+  auto args = std::make_shared<Args>();
+  args->opt.adam.lr = 5e-4;
+  args->opt.adam.warmup_steps = 100;
+  auto* cmd = train.add_subcommand(
+      "mlm",
+      "Pre-train (or continue training) a BertForMaskedLM with BERT's masked-language modelling: [CLS] A [SEP] B [SEP] "
+      "segments with token types, 15% of tokens masked (80% [MASK], 10% random, 10% kept), AdamW with warm-up and "
+      "linear decay, dropout. Checkpoints in OUT/checkpoint (a Hugging Face folder plus optimizer state); running the "
+      "same command again resumes where it stopped.");
+  auto* config = cmd->add_option("--config", args->config, "config.json of the model to train from scratch");
+  auto* model = cmd->add_option("--model", args->model, "Hugging Face folder to continue training from");
+  config->excludes(model);
+  cmd->add_option("--vocab", args->vocab, "vocab.txt (with --config; default: the model's)");
+  cmd->add_flag("--cased", args->cased, "Do not lower-case (with --vocab)");
+  cmd->add_option("--corpus", args->corpus, "Training text files (Project Gutenberg headers are removed)")->required();
+  cmd->add_option("--eval-corpus", args->eval_corpus, "Held-out text files for the final MLM loss and accuracy");
+  cmd->add_option("--out", args->out, "Output folder")->required();
+  cmd->add_option("--steps", args->opt.steps, "Optimizer steps")->check(CLI::PositiveNumber);
+  cmd->add_option("--batch", args->opt.batch, "Sequences per step")->check(CLI::PositiveNumber);
+  cmd->add_option("--seq-len", args->opt.data.seq_len, "Tokens per sequence")->check(CLI::Range(8, 4096));
+  cmd->add_option("--mask-prob", args->opt.data.mask_prob, "Share of tokens masked");
+  cmd->add_option("--seed", args->opt.data.seed, "Seed of weights, data order, masking and dropout");
+  cmd->add_option("--checkpoint-every", args->opt.checkpoint_every, "Steps between checkpoints");
+  cmd->add_option("--eval-instances", args->opt.eval_instances, "Held-out sequences evaluated at the end");
+  cmd->add_option("--stop-after", args->opt.stop_after, "Stop after this step (checkpointed), to continue later");
+  cmd->add_option("--save-dtype", args->save_dtype, "dtype of the final model in OUT: f32, f16 or bf16")
+      ->check(CLI::IsMember({"f32", "f16", "bf16"}));
+  add_adam_options(*cmd, args->opt.adam);
+  add_threads_option(*cmd, args->threads);
+  cmd->callback([args, config, model] {
+    apply_threads(args->threads);
+    if (!config->count() && !model->count()) throw CLI::RequiredError("--config or --model");
+    args->opt.adam.total_steps = args->opt.steps;
+    model::BertConfig cfg;
+    std::map<std::string, core::Tensor> init;
+    std::optional<model::Tokenizer> tokenizer;
+    if (!args->model.empty()) {
+      const auto m = model::Model::load(args->model);
+      cfg = m.config();
+      init = m.weights().to_tensors(cfg);
+      tokenizer = m.tokenizer();
+    } else {
+      cfg = model::load_config(args->config);
+      if (args->vocab.empty()) fail(ErrorKind::input, "--config needs --vocab");
+      model::TokenizerSettings s;
+      s.lowercase = !args->cased;
+      tokenizer = model::Tokenizer::from_vocab(args->vocab, s);
+      if (static_cast<std::int64_t>(tokenizer->vocab_size()) != cfg.vocab_size)
+        fail(ErrorKind::input, "{}: vocab_size {} but {} has {} tokens", args->config, cfg.vocab_size, args->vocab,
+             tokenizer->vocab_size());
+      model::GeneratorOptions g;
+      g.seed = args->opt.data.seed;
+      g.init_std = cfg.initializer_range;
+      init = model::random_parameters(cfg, g);
+    }
+    if (cfg.head_kind() != model::HeadKind::masked_lm) fail(ErrorKind::input, "train mlm needs a BertForMaskedLM model");
+    if (args->opt.data.seq_len > cfg.max_position_embeddings)
+      fail(ErrorKind::input, "--seq-len {} exceeds max_position_embeddings {}", args->opt.data.seq_len, cfg.max_position_embeddings);
+    std::vector<std::filesystem::path> train_files(args->corpus.begin(), args->corpus.end()),
+        eval_files(args->eval_corpus.begin(), args->eval_corpus.end());
+    const auto corpus = model::MlmCorpus::from_files(train_files, *tokenizer);
+    std::optional<model::MlmCorpus> held_out;
+    if (!eval_files.empty()) held_out = model::MlmCorpus::from_files(eval_files, *tokenizer);
+    fmt::print(stderr, "corpus: {} documents, {} tokens{}\n", corpus.documents(), corpus.tokens(),
+               held_out ? fmt::format("; held out: {} documents, {} tokens", held_out->documents(), held_out->tokens()) : "");
+    const auto r = model::train_mlm(cfg, std::move(init), *tokenizer, corpus, held_out ? &*held_out : nullptr, args->opt,
+                                    args->out, training_progress());
+    // The final model: the checkpoint's weights in the requested dtype, at OUT's top level.
+    const auto final_model = model::Model::load(std::filesystem::path(args->out) / "checkpoint");
+    model::save_hf_folder(cfg, final_model.weights().to_tensors(cfg), *tokenizer, args->out, parse_dtype(args->save_dtype));
+    nlohmann::json report{{"steps", r.steps},
+                          {"resumed_from_step", r.start_step},
+                          {"tokens_seen", r.tokens_seen},
+                          {"sequences_seen", r.steps * args->opt.batch},
+                          {"final_train_loss", r.last_loss},
+                          {"train_corpus", {{"files", args->corpus}, {"documents", corpus.documents()}, {"tokens", corpus.tokens()}}},
+                          {"hyperparameters", io::read_json(std::filesystem::path(args->out) / "checkpoint" / "trainer_state.json")["options"]}};
+    if (r.eval) {
+      report["held_out"] = {{"files", args->eval_corpus},
+                            {"mlm_loss", r.eval->loss},
+                            {"mlm_accuracy", r.eval->accuracy},
+                            {"predictions", r.eval->predictions},
+                            {"unigram_loss", r.eval->unigram_loss},
+                            {"unigram_accuracy", r.eval->unigram_accuracy}};
+      fmt::print("held-out MLM: loss {:.3f}, accuracy {:.1f}% (unigram baseline: loss {:.3f}, accuracy {:.1f}%)\n",
+                 r.eval->loss, 100 * r.eval->accuracy, r.eval->unigram_loss, 100 * r.eval->unigram_accuracy);
+    }
+    io::write_file_atomic(std::filesystem::path(args->out) / "train_report.json", report.dump(1) + "\n");
+    fmt::print("trained {} steps ({} tokens); final loss {:.4f}; model in {}\n", r.steps, r.tokens_seen, r.last_loss, args->out);
+  });
+}
+
+std::vector<model::ClassifyExample> encode_task(const analysis::TaskData& data, const analysis::TaskLabels& labels,
+                                                const model::Tokenizer& tok, std::size_t max_length) {
+  std::vector<model::ClassifyExample> out;
+  for (std::size_t i = 0; i < data.examples.size(); ++i) {
+    const auto& ex = data.examples[i];
+    model::Encoding e;
+    try {
+      e = tok.encode(ex.text, ex.pair ? std::optional<std::string_view>(*ex.pair) : std::nullopt, {max_length, true});
+    } catch (const Error& err) {
+      throw Error(err.kind(), fmt::format("{}:{}: {}", data.source.string(), ex.line, err.what()));
+    }
+    model::ClassifyExample c;
+    c.ids = e.ids;
+    c.type_ids = e.type_ids;
+    if (labels.regression) c.value = labels.values[i];
+    else c.label = labels.classes[i];
+    out.push_back(std::move(c));
+  }
+  return out;
+}
+
+void add_train_classify(CLI::App& train) {
+  struct Args {
+    std::string model, data, dev, task, out, save_dtype = "f32";
+    model::ClassifyTrainOptions opt;
+    std::size_t max_length = 128;
+    int threads = 0;
+  };
+  auto args = std::make_shared<Args>();
+  args->opt.adam.lr = 2e-5;
+  args->opt.adam.weight_decay = 0.01;
+  auto* cmd = train.add_subcommand(
+      "classify",
+      "Fine-tune a sequence classifier (BertForSequenceClassification) on a GLUE-style TSV task: a new pooler and "
+      "classifier head when the model has none, AdamW with warm-up and linear decay, dropout; reports the task "
+      "metric on --dev. Running the same command again resumes from OUT/checkpoint.");
+  cmd->add_option("--model", args->model, "Pre-trained Hugging Face folder")->required();
+  cmd->add_option("--data", args->data, "Training TSV")->required();
+  cmd->add_option("--dev", args->dev, "Development TSV to evaluate on");
+  cmd->add_option("--task", args->task, "Task name (sst2, rte, mrpc, ...; default: detected from the header)");
+  cmd->add_option("--out", args->out, "Output folder")->required();
+  cmd->add_option("--epochs", args->opt.epochs, "Epochs")->check(CLI::PositiveNumber);
+  cmd->add_option("--batch", args->opt.batch, "Examples per step")->check(CLI::PositiveNumber);
+  cmd->add_option("--max-length", args->max_length, "Truncate inputs to this many tokens")->check(CLI::Range(4, 4096));
+  cmd->add_option("--seed", args->opt.seed, "Seed of the head, data order and dropout");
+  cmd->add_option("--checkpoint-every", args->opt.checkpoint_every, "Steps between checkpoints");
+  cmd->add_option("--save-dtype", args->save_dtype, "dtype of the final model in OUT: f32, f16 or bf16")
+      ->check(CLI::IsMember({"f32", "f16", "bf16"}));
+  add_adam_options(*cmd, args->opt.adam);
+  add_threads_option(*cmd, args->threads);
+  cmd->callback([args] {
+    apply_threads(args->threads);
+    const auto m = model::Model::load(args->model);
+    std::optional<analysis::TaskSpec> spec;
+    if (!args->task.empty()) spec = analysis::builtin_task(args->task);
+    const auto train_data = analysis::read_task(args->data, spec);
+    if (!train_data.has_labels()) fail(ErrorKind::input, "{}: the training file has no label column", args->data);
+    auto cfg = m.config();
+    std::int64_t num_labels = train_data.spec.regression ? 1 : static_cast<std::int64_t>(train_data.spec.label_names.size());
+    if (num_labels == 0) {  // labels written as class numbers: as many classes as the largest + 1
+      for (const auto& ex : train_data.examples)
+        if (ex.label) num_labels = std::max<std::int64_t>(num_labels, std::stoll(*ex.label) + 1);
+    }
+    const bool already = cfg.head_kind() == model::HeadKind::sequence_classification && cfg.num_labels == num_labels;
+    if (!already) {
+      cfg.architectures = {"BertForSequenceClassification"};
+      cfg.num_labels = num_labels;
+      cfg.id2label.clear();
+      for (std::int64_t k = 0; k < num_labels; ++k)
+        cfg.id2label[k] = k < static_cast<std::int64_t>(train_data.spec.label_names.size()) ? train_data.spec.label_names[static_cast<std::size_t>(k)]
+                                                                                             : fmt::format("LABEL_{}", k);
+      cfg.problem_type = train_data.spec.regression ? "regression" : "single_label_classification";
+      cfg.raw.erase("id2label");
+      cfg.raw.erase("label2id");
+      cfg.raw.erase("num_labels");
+    }
+    auto params = m.weights().to_tensors(m.config());
+    if (!already) model::add_classifier_head(cfg, params, args->opt.seed);
+    const auto train_labels = analysis::bind_labels(train_data, num_labels, cfg.id2label);
+    const auto& tok = m.tokenizer();
+    const auto train_set = encode_task(train_data, train_labels, tok, args->max_length);
+    std::vector<model::ClassifyExample> dev_set;
+    std::optional<analysis::TaskData> dev_data;
+    std::optional<analysis::TaskLabels> dev_labels;
+    if (!args->dev.empty()) {
+      dev_data = analysis::read_task(args->dev, train_data.spec);
+      dev_labels = analysis::bind_labels(*dev_data, num_labels, cfg.id2label);
+      dev_set = encode_task(*dev_data, *dev_labels, tok, args->max_length);
+    }
+    args->opt.regression = train_data.spec.regression;
+    const auto r = model::train_classifier(cfg, std::move(params), tok, train_set, dev_set, args->opt, args->out,
+                                           training_progress());
+    const auto final_model = model::Model::load(std::filesystem::path(args->out) / "checkpoint");
+    model::save_hf_folder(cfg, final_model.weights().to_tensors(cfg), tok, args->out, parse_dtype(args->save_dtype));
+    nlohmann::json report{{"task", train_data.spec.to_json()},
+                          {"train", {{"file", args->data}, {"examples", train_set.size()}}},
+                          {"steps", r.steps},
+                          {"final_train_loss", r.last_loss},
+                          {"hyperparameters", io::read_json(std::filesystem::path(args->out) / "checkpoint" / "trainer_state.json")["options"]}};
+    if (dev_data) {
+      const auto logits = model::classifier_logits(cfg, final_model.weights().to_tensors(cfg), dev_set, args->opt.batch);
+      std::vector<float> flat;
+      for (const auto& row : logits) flat.insert(flat.end(), row.begin(), row.end());
+      const auto scores = analysis::score_task(train_data.spec, *dev_labels, flat, num_labels);
+      nlohmann::json metrics = nlohmann::json::object();
+      for (const auto& [k, v] : scores.values) metrics[k] = analysis::metric_json(v);
+      // The majority-class baseline, to read the metric against.
+      std::map<std::int64_t, std::int64_t> freq;
+      for (auto c : dev_labels->classes) ++freq[c];
+      std::int64_t majority = 0;
+      for (const auto& [c, n] : freq) majority = std::max(majority, n);
+      const double majority_acc = dev_labels->classes.empty() ? 0.0 : static_cast<double>(majority) / static_cast<double>(dev_labels->classes.size());
+      report["dev"] = {{"file", args->dev}, {"examples", dev_set.size()}, {"metrics", metrics}, {"majority_class_accuracy", majority_acc}};
+      fmt::print("dev {}: {:.4f}", analysis::metric_name(train_data.spec.metric), scores.primary);
+      if (!train_data.spec.regression) fmt::print(" (majority class: {:.4f})", majority_acc);
+      fmt::print("\n");
+    }
+    io::write_file_atomic(std::filesystem::path(args->out) / "train_report.json", report.dump(1) + "\n");
+    fmt::print("fine-tuned {} steps; final loss {:.4f}; model in {}\n", r.steps, r.last_loss, args->out);
+  });
+}
+
+void add_train_group(CLI::App& app) {
+  auto* cmd = app.add_subcommand("train", "Train models: masked-language-model pre-training, classifier fine-tuning.");
+  cmd->require_subcommand(1);
+  add_train_mlm(*cmd);
+  add_train_classify(*cmd);
+}
+
+void add_export_command(CLI::App& app) {
+  struct Args {
+    std::string model, out, dtype = "f16";
+    int threads = 0;
+  };
+  auto args = std::make_shared<Args>();
+  auto* cmd = app.add_subcommand(
+      "export", "Write a model folder as a clean Hugging Face folder (no optimizer state), e.g. in float16 to ship.");
+  cmd->add_option("--model", args->model, "Model folder (e.g. a training checkpoint)")->required();
+  cmd->add_option("--out", args->out, "Output folder")->required();
+  cmd->add_option("--dtype", args->dtype, "f32, f16 or bf16")->check(CLI::IsMember({"f32", "f16", "bf16"}));
+  add_threads_option(*cmd, args->threads);
+  cmd->callback([args] {
+    const auto m = model::Model::load(args->model);
+    model::save_hf_folder(m.config(), m.weights().to_tensors(m.config()), m.tokenizer(), args->out, parse_dtype(args->dtype));
+    fmt::print("wrote {} ({})\n", args->out, args->dtype);
+  });
+}
+
+}  // namespace
+
+BERTSCOPE_COMMAND("", 85, add_train_group);
+BERTSCOPE_COMMAND("", 86, add_export_command);
+
+}  // namespace bertscope::cli

@@ -1,0 +1,409 @@
+#include "model/trainer.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <numeric>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "io/error.hpp"
+#include "io/files.hpp"
+#include "model/autodiff.hpp"
+#include "model/generator.hpp"
+#include "model/model.hpp"
+
+namespace bertscope::model {
+
+namespace {
+
+std::uint64_t mix(std::uint64_t x) {
+  x += 0x9e3779b97f4a7c15ull;
+  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
+  x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
+  return x ^ (x >> 31);
+}
+
+using Clock = std::chrono::steady_clock;
+
+// Holds a Model over in-memory parameters that training updates in place.
+struct TrainableModel {
+  Model model;
+  TrainableModel(const BertConfig& config, std::map<std::string, core::Tensor> params)
+      : model(config, Weights::from_tensors(config, std::move(params)), std::nullopt) {}
+  std::map<std::string, core::Tensor>& params() { return model.mutable_weights().owned_tensors(); }
+};
+
+const char* kState = "trainer_state.json";
+
+// A checkpoint is written to a staging folder and swapped in with renames, so an interrupted
+// write leaves the previous checkpoint intact.
+void write_checkpoint(const std::filesystem::path& dir, const BertConfig& config,
+                      const std::map<std::string, core::Tensor>& params, const Tokenizer& tokenizer, const AdamW& adam,
+                      const nlohmann::json& state) {
+  const auto final_dir = dir / "checkpoint", staging = dir / "checkpoint.staging", old = dir / "checkpoint.old";
+  std::filesystem::remove_all(staging);
+  save_hf_folder(config, params, tokenizer, staging);
+  adam.save(staging / "optimizer.safetensors");
+  io::write_file_atomic(staging / kState, state.dump(1) + "\n");
+  std::filesystem::remove_all(old);
+  if (std::filesystem::exists(final_dir)) std::filesystem::rename(final_dir, old);
+  std::filesystem::rename(staging, final_dir);
+  std::filesystem::remove_all(old);
+}
+
+// The checkpoint to resume from, if any: dir/checkpoint, or dir/checkpoint.old when a swap was
+// interrupted between its two renames.
+std::optional<std::filesystem::path> find_checkpoint(const std::filesystem::path& dir) {
+  for (const char* name : {"checkpoint", "checkpoint.old"})
+    if (std::filesystem::exists(dir / name / kState)) return dir / name;
+  return std::nullopt;
+}
+
+std::map<std::string, core::Tensor> load_params(const std::filesystem::path& ckpt, const BertConfig& config) {
+  const auto m = Model::load(ckpt);
+  if (m.config().hidden_size != config.hidden_size || m.config().num_hidden_layers != config.num_hidden_layers)
+    fail(ErrorKind::model, "{}: the checkpoint's architecture differs from this run's", ckpt.string());
+  return m.weights().to_tensors(config);
+}
+
+void check_resume(const nlohmann::json& saved, const nlohmann::json& now, const std::filesystem::path& ckpt) {
+  if (saved.value("options", nlohmann::json()) != now)
+    fail(ErrorKind::input,
+         "{}: this checkpoint was made with other training options ({}); resume with the same options or train into "
+         "a new folder",
+         ckpt.string(), saved.value("options", nlohmann::json()).dump());
+}
+
+class ProgressClock {
+ public:
+  ProgressClock(std::int64_t start, std::int64_t total) : start_step_(start), total_(total), start_(Clock::now()) {}
+  TrainProgress at(std::int64_t step, double loss, const StepInfo& info, std::int64_t tokens) {
+    tokens_ += tokens;
+    const double secs = std::chrono::duration<double>(Clock::now() - start_).count();
+    TrainProgress p;
+    p.step = step + 1;
+    p.total = total_;
+    p.loss = loss;
+    p.lr = info.lr;
+    p.grad_norm = info.grad_norm;
+    p.tokens_per_s = secs > 0 ? static_cast<double>(tokens_) / secs : 0;
+    const double per_step = secs / static_cast<double>(step + 1 - start_step_);
+    p.seconds_left = per_step * static_cast<double>(total_ - step - 1);
+    return p;
+  }
+
+ private:
+  std::int64_t start_step_, total_, tokens_ = 0;
+  Clock::time_point start_;
+};
+
+nlohmann::json adam_json(const AdamWOptions& a) {
+  return {{"lr", a.lr},           {"beta1", a.beta1},   {"beta2", a.beta2},
+          {"eps", a.eps},         {"weight_decay", a.weight_decay}, {"warmup_steps", a.warmup_steps},
+          {"total_steps", a.total_steps}, {"clip_norm", a.clip_norm}};
+}
+
+}  // namespace
+
+void save_hf_folder(const BertConfig& config, const std::map<std::string, core::Tensor>& params,
+                    const Tokenizer& tokenizer, const std::filesystem::path& dir, io::DType dtype) {
+  save_model_files(config, params, dir, dtype);
+  std::string vocab;
+  for (std::size_t i = 0; i < tokenizer.vocab_size(); ++i) vocab += tokenizer.token(static_cast<std::int32_t>(i)) + "\n";
+  io::write_file_atomic(dir / "vocab.txt", vocab);
+  const auto& s = tokenizer.settings();
+  nlohmann::json tok{{"do_lower_case", s.lowercase},
+                     {"tokenize_chinese_chars", s.tokenize_chinese_chars},
+                     {"model_max_length", config.max_position_embeddings},
+                     {"tokenizer_class", "BertTokenizer"},
+                     {"unk_token", s.unk_token},
+                     {"sep_token", s.sep_token},
+                     {"pad_token", s.pad_token},
+                     {"cls_token", s.cls_token},
+                     {"mask_token", s.mask_token}};
+  if (s.strip_accents) tok["strip_accents"] = *s.strip_accents;
+  io::write_file_atomic(dir / "tokenizer_config.json", tok.dump(2) + "\n");
+}
+
+void add_classifier_head(const BertConfig& config, std::map<std::string, core::Tensor>& params, std::uint64_t seed) {
+  std::uint64_t state = mix(seed ^ 0xc1a551f1e7ull);
+  auto normal = [&] {
+    double u1 = 0;
+    while (u1 <= 0) u1 = static_cast<double>(mix(state++) >> 11) * 0x1.0p-53;
+    const double u2 = static_cast<double>(mix(state++) >> 11) * 0x1.0p-53;
+    return std::sqrt(-2.0 * std::log(u1)) * std::cos(6.283185307179586 * u2);
+  };
+  for (const auto& spec : param_table(config)) {
+    if (spec.group != ParamGroup::classifier && spec.group != ParamGroup::pooler) continue;
+    if (params.count(spec.name)) continue;
+    core::Tensor t(spec.shape);
+    if (!spec.name.ends_with(".bias"))
+      for (auto& v : t.data) v = static_cast<float>(config.initializer_range * normal());
+    params.emplace(spec.name, std::move(t));
+  }
+  // An MLM head is not part of a sequence classifier.
+  for (auto it = params.begin(); it != params.end();)
+    it = it->first.starts_with("cls.") ? params.erase(it) : std::next(it);
+}
+
+MlmEval evaluate_mlm(const BertConfig& config, const std::map<std::string, core::Tensor>& params,
+                     const Tokenizer& tokenizer, const MlmCorpus& held_out, const MlmCorpus& train,
+                     const MlmInstanceOptions& data, std::int64_t instances) {
+  Model m(config, Weights::from_tensors(config, params), std::nullopt);
+  auto eval_data = data;
+  eval_data.seed = mix(data.seed ^ 0xe7a1ull);
+  const auto counts = train.counts(config.vocab_size);
+  const double total = static_cast<double>(std::accumulate(counts.begin(), counts.end(), std::int64_t{0}));
+  const auto top = static_cast<std::int32_t>(std::max_element(counts.begin(), counts.end()) - counts.begin());
+  MlmEval e;
+  const std::int64_t batch = 32;
+  for (std::int64_t start = 0; start < instances; start += batch) {
+    std::vector<ModelInput> inputs;
+    std::vector<MlmInstance> insts;
+    TapeOptions topt;
+    topt.mlm_logits = true;
+    for (std::int64_t i = start; i < std::min(instances, start + batch); ++i) {
+      auto in = make_mlm_instance(held_out, tokenizer, eval_data, 0, i);
+      ModelInput mi;
+      mi.ids = in.ids;
+      mi.type_ids = in.type_ids;
+      inputs.push_back(std::move(mi));
+      topt.mlm_positions.push_back(in.positions);
+      insts.push_back(std::move(in));
+    }
+    ForwardTape tape;
+    const auto out = forward_with_tape(m, inputs, {}, topt, tape);
+    for (std::size_t b = 0; b < insts.size(); ++b) {
+      const auto& lg = out[b].mlm_logits;
+      for (std::size_t k = 0; k < insts[b].labels.size(); ++k) {
+        const float* row = lg.ptr() + static_cast<std::int64_t>(k) * config.vocab_size;
+        const auto label = insts[b].labels[k];
+        const auto best = static_cast<std::int32_t>(std::max_element(row, row + config.vocab_size) - row);
+        const float mx = row[best];
+        double z = 0;
+        for (std::int64_t j = 0; j < config.vocab_size; ++j) z += std::exp(static_cast<double>(row[j]) - mx);
+        e.loss += mx + std::log(z) - row[label];
+        e.accuracy += best == label;
+        // Unigram baseline with add-one smoothing.
+        e.unigram_loss -= std::log((static_cast<double>(counts[static_cast<std::size_t>(label)]) + 1.0) /
+                                   (total + static_cast<double>(config.vocab_size)));
+        e.unigram_accuracy += label == top;
+        ++e.predictions;
+      }
+    }
+  }
+  if (e.predictions > 0) {
+    const double n = static_cast<double>(e.predictions);
+    e.loss /= n;
+    e.accuracy /= n;
+    e.unigram_loss /= n;
+    e.unigram_accuracy /= n;
+  }
+  return e;
+}
+
+MlmTrainResult train_mlm(const BertConfig& config, std::map<std::string, core::Tensor> init, const Tokenizer& tokenizer,
+                         const MlmCorpus& train, const MlmCorpus* held_out, const MlmTrainOptions& o,
+                         const std::filesystem::path& dir, const ProgressFn& progress) {
+  if (!config.raw.is_null() && config.head_kind() != HeadKind::masked_lm)
+    fail(ErrorKind::input, "MLM training needs a BertForMaskedLM config");
+  const nlohmann::json options{{"task", "mlm"},
+                               {"seq_len", o.data.seq_len},
+                               {"mask_prob", o.data.mask_prob},
+                               {"single_segment_prob", o.data.single_segment_prob},
+                               {"seed", o.data.seed},
+                               {"batch", o.batch},
+                               {"steps", o.steps},
+                               {"adam", adam_json(o.adam)}};
+  std::filesystem::create_directories(dir);
+  MlmTrainResult result;
+  nlohmann::json history = nlohmann::json::array();
+  std::int64_t tokens_seen = 0;
+  if (auto ckpt = find_checkpoint(dir)) {
+    const auto state = io::read_json(*ckpt / kState);
+    check_resume(state, options, *ckpt);
+    init = load_params(*ckpt, config);
+    result.start_step = state.at("step").get<std::int64_t>();
+    tokens_seen = state.value("tokens_seen", std::int64_t{0});
+    history = state.value("history", nlohmann::json::array());
+  }
+  TrainableModel tm(config, std::move(init));
+  AdamW adam(o.adam, tm.params());
+  if (result.start_step > 0) adam.load(*find_checkpoint(dir) / "optimizer.safetensors");
+  ProgressClock clock(result.start_step, o.steps);
+  auto save = [&](std::int64_t step) {
+    nlohmann::json state{{"step", step}, {"options", options}, {"tokens_seen", tokens_seen}, {"history", history}};
+    write_checkpoint(dir, config, tm.params(), tokenizer, adam, state);
+  };
+  for (std::int64_t step = result.start_step; step < o.steps; ++step) {
+    std::vector<ModelInput> inputs;
+    std::vector<MlmInstance> insts;
+    TapeOptions topt;
+    topt.train = true;
+    topt.dropout_seed = mix(o.data.seed ^ mix(static_cast<std::uint64_t>(step) + 17));
+    topt.mlm_logits = true;
+    std::int64_t masked = 0, tokens = 0;
+    for (std::int64_t i = 0; i < o.batch; ++i) {
+      auto in = make_mlm_instance(train, tokenizer, o.data, step, i);
+      masked += static_cast<std::int64_t>(in.labels.size());
+      tokens += static_cast<std::int64_t>(in.ids.size());
+      ModelInput mi;
+      mi.ids = in.ids;
+      mi.type_ids = in.type_ids;
+      inputs.push_back(std::move(mi));
+      topt.mlm_positions.push_back(in.positions);
+      insts.push_back(std::move(in));
+    }
+    ForwardTape tape;
+    const auto out = forward_with_tape(tm.model, inputs, {}, topt, tape);
+    std::vector<OutputGrad> seeds(inputs.size());
+    double loss = 0;
+    for (std::size_t b = 0; b < insts.size(); ++b) {
+      // The batch loss is the mean over all masked tokens of the batch, as transformers computes it.
+      const auto k = static_cast<double>(insts[b].labels.size());
+      auto lg = mlm_cross_entropy(out[b].mlm_logits, insts[b].labels, k / static_cast<double>(masked));
+      loss += lg.loss * k / static_cast<double>(masked);
+      seeds[b].mlm_logits = std::move(lg.grad);
+    }
+    GradRequest req;
+    req.params = true;
+    auto grads = backward(tm.model, tape, seeds, req);
+    const auto info = adam.step(tm.params(), grads.param_grads);
+    tokens_seen += tokens;
+    result.last_loss = loss;
+    if (step % 10 == 0 || step + 1 == o.steps) history.push_back({step + 1, loss});
+    if (progress) progress(clock.at(step, loss, info, tokens));
+    const bool stop = o.stop_after > 0 && step + 1 >= o.stop_after;
+    if ((o.checkpoint_every > 0 && (step + 1) % o.checkpoint_every == 0) || step + 1 == o.steps || stop) save(step + 1);
+    if (stop) {
+      result.steps = step + 1;
+      result.tokens_seen = tokens_seen;
+      return result;
+    }
+  }
+  if (o.steps == result.start_step) save(o.steps);
+  result.steps = o.steps;
+  result.tokens_seen = tokens_seen;
+  if (held_out)
+    result.eval = evaluate_mlm(config, tm.params(), tokenizer, *held_out, train, o.data, o.eval_instances);
+  return result;
+}
+
+std::vector<std::vector<float>> classifier_logits(const BertConfig& config,
+                                                  const std::map<std::string, core::Tensor>& params,
+                                                  const std::vector<ClassifyExample>& examples, std::int64_t batch) {
+  Model m(config, Weights::from_tensors(config, params), std::nullopt);
+  std::vector<std::vector<float>> out;
+  RunOptions run;
+  run.classifier_logits = true;
+  for (std::size_t start = 0; start < examples.size(); start += static_cast<std::size_t>(batch)) {
+    std::vector<ModelInput> inputs;
+    for (auto i = start; i < std::min(examples.size(), start + static_cast<std::size_t>(batch)); ++i) {
+      ModelInput mi;
+      mi.ids = examples[i].ids;
+      mi.type_ids = examples[i].type_ids;
+      inputs.push_back(std::move(mi));
+    }
+    for (const auto& r : m.forward(inputs, run)) out.emplace_back(r.classifier_logits.data.begin(), r.classifier_logits.data.end());
+  }
+  return out;
+}
+
+ClassifyTrainResult train_classifier(const BertConfig& config, std::map<std::string, core::Tensor> init,
+                                     const Tokenizer& tokenizer, const std::vector<ClassifyExample>& train,
+                                     const std::vector<ClassifyExample>& dev, const ClassifyTrainOptions& o,
+                                     const std::filesystem::path& dir, const ProgressFn& progress) {
+  if (train.empty()) fail(ErrorKind::input, "no training examples");
+  const auto steps_per_epoch = (static_cast<std::int64_t>(train.size()) + o.batch - 1) / o.batch;
+  const auto total = steps_per_epoch * o.epochs;
+  auto adam_opt = o.adam;
+  adam_opt.total_steps = total;
+  const nlohmann::json options{{"task", "classify"},    {"batch", o.batch},          {"epochs", o.epochs},
+                               {"seed", o.seed},         {"examples", train.size()},  {"regression", o.regression},
+                               {"adam", adam_json(adam_opt)}};
+  std::filesystem::create_directories(dir);
+  ClassifyTrainResult result;
+  if (auto ckpt = find_checkpoint(dir)) {
+    const auto state = io::read_json(*ckpt / kState);
+    check_resume(state, options, *ckpt);
+    init = load_params(*ckpt, config);
+    result.start_step = state.at("step").get<std::int64_t>();
+  }
+  TrainableModel tm(config, std::move(init));
+  AdamW adam(adam_opt, tm.params());
+  if (result.start_step > 0) adam.load(*find_checkpoint(dir) / "optimizer.safetensors");
+  ProgressClock clock(result.start_step, total);
+  std::vector<std::int64_t> order;
+  std::int64_t order_epoch = -1;
+  for (std::int64_t step = result.start_step; step < total; ++step) {
+    const auto epoch = step / steps_per_epoch;
+    if (epoch != order_epoch) {  // a fresh shuffle per epoch, from the seed alone
+      order.resize(train.size());
+      std::iota(order.begin(), order.end(), 0);
+      std::uint64_t s = mix(o.seed ^ mix(static_cast<std::uint64_t>(epoch) + 99));
+      for (std::size_t i = order.size(); i > 1; --i) {
+        const auto j = static_cast<std::size_t>(mix(s++) % i);
+        std::swap(order[i - 1], order[j]);
+      }
+      order_epoch = epoch;
+    }
+    const auto first = (step % steps_per_epoch) * o.batch;
+    const auto last = std::min<std::int64_t>(static_cast<std::int64_t>(train.size()), first + o.batch);
+    std::vector<ModelInput> inputs;
+    std::int64_t tokens = 0;
+    for (auto i = first; i < last; ++i) {
+      const auto& ex = train[static_cast<std::size_t>(order[static_cast<std::size_t>(i)])];
+      ModelInput mi;
+      mi.ids = ex.ids;
+      mi.type_ids = ex.type_ids;
+      tokens += static_cast<std::int64_t>(ex.ids.size());
+      inputs.push_back(std::move(mi));
+    }
+    TapeOptions topt;
+    topt.train = true;
+    topt.dropout_seed = mix(o.seed ^ mix(static_cast<std::uint64_t>(step) + 5));
+    topt.classifier_logits = true;
+    ForwardTape tape;
+    const auto out = forward_with_tape(tm.model, inputs, {}, topt, tape);
+    std::vector<OutputGrad> seeds(inputs.size());
+    double loss = 0;
+    const double scale = 1.0 / static_cast<double>(inputs.size());
+    for (std::size_t b = 0; b < inputs.size(); ++b) {
+      const auto& ex = train[static_cast<std::size_t>(order[static_cast<std::size_t>(first) + b])];
+      auto lg = o.regression ? regression_mse(out[b].classifier_logits, static_cast<float>(ex.value), scale)
+                             : class_cross_entropy(out[b].classifier_logits, static_cast<std::int32_t>(ex.label), scale);
+      loss += lg.loss * scale;
+      seeds[b].classifier_logits = std::move(lg.grad);
+    }
+    GradRequest req;
+    req.params = true;
+    auto grads = backward(tm.model, tape, seeds, req);
+    const auto info = adam.step(tm.params(), grads.param_grads);
+    result.last_loss = loss;
+    if (progress) progress(clock.at(step, loss, info, tokens));
+    const bool stop = o.stop_after > 0 && step + 1 >= o.stop_after;
+    if ((o.checkpoint_every > 0 && (step + 1) % o.checkpoint_every == 0) || step + 1 == total || stop) {
+      nlohmann::json state{{"step", step + 1}, {"options", options}};
+      write_checkpoint(dir, config, tm.params(), tokenizer, adam, state);
+    }
+    if (stop) {
+      result.steps = step + 1;
+      return result;
+    }
+  }
+  result.steps = total;
+  if (!dev.empty()) {
+    for (const auto& lg : classifier_logits(config, tm.params(), dev, o.batch)) {
+      if (o.regression) {
+        result.dev_values.push_back(lg[0]);
+      } else {
+        result.dev_predictions.push_back(static_cast<std::int64_t>(std::max_element(lg.begin(), lg.end()) - lg.begin()));
+      }
+    }
+  }
+  return result;
+}
+
+}  // namespace bertscope::model

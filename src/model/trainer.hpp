@@ -1,0 +1,104 @@
+// Training loops: masked-language-model pre-training and sequence-classification fine-tuning,
+// with AdamW, dropout, checkpoints that are Hugging Face folders plus optimizer state, exact
+// resumption (data, dropout and updates depend only on the seed and the step), and progress.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/tensor.hpp"
+#include "io/safetensors.hpp"
+#include "model/config.hpp"
+#include "model/optimizer.hpp"
+#include "model/pretraining.hpp"
+#include "model/tokenizer.hpp"
+
+namespace bertscope::model {
+
+struct TrainProgress {
+  std::int64_t step = 0, total = 0;
+  double loss = 0, lr = 0, grad_norm = 0, tokens_per_s = 0, seconds_left = 0;
+};
+using ProgressFn = std::function<void(const TrainProgress&)>;
+
+struct MlmEval {
+  double loss = 0, accuracy = 0;
+  std::int64_t predictions = 0;
+  double unigram_loss = 0, unigram_accuracy = 0;  // predicting from training-corpus frequencies
+};
+
+struct MlmTrainOptions {
+  MlmInstanceOptions data;
+  std::int64_t batch = 32;
+  std::int64_t steps = 1000;
+  AdamWOptions adam;
+  std::int64_t checkpoint_every = 200;
+  std::int64_t eval_instances = 256;
+  std::int64_t stop_after = 0;  // stop (after checkpointing) once this step is reached, as an interruption would; 0: never
+};
+
+struct MlmTrainResult {
+  std::int64_t steps = 0, tokens_seen = 0, start_step = 0;
+  double last_loss = 0;
+  std::optional<MlmEval> eval;  // on the held-out corpus, at the end
+};
+
+// Trains in `dir`. If dir/checkpoint holds a checkpoint it resumes from it (and checks that
+// the options match); otherwise it starts from `init`. Writes dir/checkpoint every
+// checkpoint_every steps and at the end.
+MlmTrainResult train_mlm(const BertConfig& config, std::map<std::string, core::Tensor> init, const Tokenizer& tokenizer,
+                         const MlmCorpus& train, const MlmCorpus* held_out, const MlmTrainOptions& options,
+                         const std::filesystem::path& dir, const ProgressFn& progress = {});
+
+MlmEval evaluate_mlm(const BertConfig& config, const std::map<std::string, core::Tensor>& params,
+                     const Tokenizer& tokenizer, const MlmCorpus& held_out, const MlmCorpus& train,
+                     const MlmInstanceOptions& data, std::int64_t instances);
+
+struct ClassifyExample {
+  std::vector<std::int32_t> ids, type_ids;
+  std::int64_t label = 0;  // class, or ignored for regression
+  double value = 0;        // regression target
+};
+
+struct ClassifyTrainOptions {
+  std::int64_t batch = 32;
+  std::int64_t epochs = 3;
+  AdamWOptions adam;  // total_steps is set from the data and epochs
+  std::uint64_t seed = 0;
+  std::int64_t checkpoint_every = 200;
+  bool regression = false;
+  std::int64_t stop_after = 0;  // as in MlmTrainOptions
+};
+
+struct ClassifyTrainResult {
+  std::int64_t steps = 0, start_step = 0;
+  double last_loss = 0;
+  std::vector<std::int64_t> dev_predictions;  // class per dev example (classification)
+  std::vector<double> dev_values;             // regression outputs
+};
+
+ClassifyTrainResult train_classifier(const BertConfig& config, std::map<std::string, core::Tensor> init,
+                                     const Tokenizer& tokenizer, const std::vector<ClassifyExample>& train,
+                                     const std::vector<ClassifyExample>& dev, const ClassifyTrainOptions& options,
+                                     const std::filesystem::path& dir, const ProgressFn& progress = {});
+
+// Classifier predictions (argmax, or the single output for regression) in batches.
+std::vector<std::vector<float>> classifier_logits(const BertConfig& config,
+                                                  const std::map<std::string, core::Tensor>& params,
+                                                  const std::vector<ClassifyExample>& examples, std::int64_t batch);
+
+// Writes a loadable Hugging Face folder: config.json, model.safetensors (dtype), vocab.txt and
+// tokenizer_config.json from the tokenizer.
+void save_hf_folder(const BertConfig& config, const std::map<std::string, core::Tensor>& params,
+                    const Tokenizer& tokenizer, const std::filesystem::path& dir, io::DType dtype = io::DType::f32);
+
+// Parameters for a new head on a pre-trained encoder, initialised as transformers does
+// (N(0, initializer_range) weights, zero biases).
+void add_classifier_head(const BertConfig& config, std::map<std::string, core::Tensor>& params, std::uint64_t seed);
+
+}  // namespace bertscope::model
