@@ -1,4 +1,6 @@
 #include <charconv>
+#include <memory>
+#include <numeric>
 
 #include <fmt/format.h>
 
@@ -160,27 +162,49 @@ void add_run_command(CLI::App& app) {
       return;
     }
 
-    const auto file = args->input.ends_with(".conllu") ? encode_conllu_file(tm, args->input, args->truncate)
-                                                       : encode_file(tm, args->input, args->truncate);
     std::filesystem::create_directories(args->out);
-    Progress progress("run", static_cast<std::int64_t>(file.encodings.size()));
-    const auto total = file.encodings.size();
-    for (std::size_t start = 0; start < total; start += static_cast<std::size_t>(args->batch)) {
-      const auto end = std::min(total, start + static_cast<std::size_t>(args->batch));
-      std::vector<model::ModelInput> batch;
-      for (auto i = start; i < end; ++i) batch.push_back(model::ModelInput::from_encoding(file.encodings[i]));
-      const auto results = m.forward(batch, opt);
-      for (auto i = start; i < end; ++i) {
-        std::vector<std::string> texts{file.inputs[i].text};
-        if (file.inputs[i].pair) texts.push_back(*file.inputs[i].pair);
-        const auto path = std::filesystem::path(args->out) / fmt::format("{:06d}.npz", i);
-        model::write_trace_file(path, {&file.encodings[i], &batch[i - start], &results[i - start], texts, kind},
-                                c.num_hidden_layers);
+    const auto batch_size = static_cast<std::size_t>(args->batch);
+    std::size_t written = 0;
+    std::unique_ptr<Progress> progress;
+    // Length bucketing: within a window of inputs, batches are formed from inputs of similar
+    // length, so the batched attention products see equal lengths; packed batches waste no
+    // work on padding either way. Traces are written by input number, whatever the order.
+    auto run_window = [&](std::vector<EncodedInput>& items) {
+      std::vector<std::size_t> order(items.size());
+      std::iota(order.begin(), order.end(), 0);
+      std::stable_sort(order.begin(), order.end(),
+                       [&](auto a, auto b) { return items[a].encoding.size() < items[b].encoding.size(); });
+      for (std::size_t start = 0; start < order.size(); start += batch_size) {
+        const auto end = std::min(order.size(), start + batch_size);
+        std::vector<model::ModelInput> batch;
+        for (auto i = start; i < end; ++i) batch.push_back(model::ModelInput::from_encoding(items[order[i]].encoding));
+        const auto results = m.forward(batch, opt);
+        for (auto i = start; i < end; ++i) {
+          const auto& item = items[order[i]];
+          std::vector<std::string> texts{item.input.text};
+          if (item.input.pair) texts.push_back(*item.input.pair);
+          const auto path = std::filesystem::path(args->out) / fmt::format("{:06d}.npz", item.index);
+          model::write_trace_file(path, {&item.encoding, &batch[i - start], &results[i - start], texts, kind},
+                                  c.num_hidden_layers);
+        }
+        written += end - start;
+        progress->advance(static_cast<std::int64_t>(end - start));
       }
-      progress.advance(static_cast<std::int64_t>(end - start));
+    };
+    if (args->input.ends_with(".conllu")) {
+      auto file = encode_conllu_file(tm, args->input, args->truncate);
+      progress = std::make_unique<Progress>("run", static_cast<std::int64_t>(file.encodings.size()));
+      std::vector<EncodedInput> items;
+      for (std::size_t i = 0; i < file.encodings.size(); ++i)
+        items.push_back({i, std::move(file.inputs[i]), std::move(file.encodings[i])});
+      run_window(items);
+    } else {
+      const auto total = validate_text_file(tm, args->input, args->truncate);
+      progress = std::make_unique<Progress>("run", static_cast<std::int64_t>(total));
+      for_each_window(tm, args->input, args->truncate, 32 * batch_size, run_window);
     }
-    progress.finish();
-    fmt::print("wrote {} trace files to {}\n", total, args->out);
+    progress->finish();
+    fmt::print("wrote {} trace files to {}\n", written, args->out);
   });
 }
 

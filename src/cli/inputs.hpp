@@ -2,6 +2,7 @@
 #pragma once
 
 #include <filesystem>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -27,6 +28,19 @@ struct EncodedFile {
 // Tokenizes every line first, so a bad line stops the job before any output is written.
 // Truncation warnings go to stderr, one per input.
 EncodedFile encode_file(const TokenizerModel& tm, const std::filesystem::path& path, bool truncate);
+
+// Corpus-sized input files in bounded memory: validate() reads the whole file once (UTF-8,
+// tab count, token length; truncation warnings) keeping only the count, so a bad line stops
+// the job before any output; then for_each_window() reads it again and hands over up to
+// `window` consecutive inputs at a time.
+struct EncodedInput {
+  std::size_t index = 0;  // 0-based input number
+  io::TextInput input;
+  model::Encoding encoding;
+};
+std::size_t validate_text_file(const TokenizerModel& tm, const std::filesystem::path& path, bool truncate);
+void for_each_window(const TokenizerModel& tm, const std::filesystem::path& path, bool truncate, std::size_t window,
+                     const std::function<void(std::vector<EncodedInput>&)>& fn);
 model::Encoding encode_checked(const TokenizerModel& tm, const std::string& text,
                                const std::optional<std::string>& pair, bool truncate, const std::string& where);
 
