@@ -28,6 +28,46 @@ model::ProgressFn training_progress() {
   };
 }
 
+// A model card (README.md) for the trained folder, computed from the training report.
+void write_model_card(const std::filesystem::path& dir, const std::string& title, const std::string& what,
+                      const nlohmann::json& report) {
+  std::string card = fmt::format("---\nlibrary_name: transformers\ntags:\n- bert\n- bertscope\n---\n\n# {}\n\n{}\n\n", title, what);
+  card += "Made by `bertscope train`; loadable by Hugging Face `transformers` "
+          "(`BertForMaskedLM` / `BertForSequenceClassification.from_pretrained`) and by bertscope.\n\n";
+  card += "## Training\n\n";
+  card += fmt::format("- steps: {}\n", report.value("steps", 0));
+  if (report.contains("tokens_seen")) card += fmt::format("- tokens seen: {}\n", report["tokens_seen"].get<std::int64_t>());
+  if (report.contains("sequences_seen")) card += fmt::format("- sequences seen: {}\n", report["sequences_seen"].get<std::int64_t>());
+  if (report.contains("final_train_loss")) card += fmt::format("- final training loss: {:.4f}\n", report["final_train_loss"].get<double>());
+  if (report.contains("train_corpus")) {
+    const auto& c = report["train_corpus"];
+    card += fmt::format("- training data: {} documents, {} tokens:\n", c["documents"].get<std::int64_t>(), c["tokens"].get<std::int64_t>());
+    for (const auto& f : c["files"]) card += fmt::format("  - {}\n", std::filesystem::path(f.get<std::string>()).filename().string());
+  }
+  if (report.contains("train")) card += fmt::format("- training data: {} ({} examples)\n", report["train"]["file"].get<std::string>(),
+                                                    report["train"]["examples"].get<std::size_t>());
+  card += fmt::format("- hyper-parameters: `{}`\n", report["hyperparameters"].dump());
+  card += "\n## Evaluation\n\n";
+  if (report.contains("held_out")) {
+    const auto& h = report["held_out"];
+    card += "Masked-language modelling on held-out books (never seen in training), BERT's masking:\n\n";
+    card += "| | loss (nats) | accuracy |\n|---|---|---|\n";
+    card += fmt::format("| this model | {:.3f} | {:.1f}% |\n", h["mlm_loss"].get<double>(), 100 * h["mlm_accuracy"].get<double>());
+    card += fmt::format("| unigram baseline | {:.3f} | {:.1f}% |\n", h["unigram_loss"].get<double>(), 100 * h["unigram_accuracy"].get<double>());
+    card += fmt::format("\n{} masked predictions on:\n", h["predictions"].get<std::int64_t>());
+    for (const auto& f : h["files"]) card += fmt::format("- {}\n", std::filesystem::path(f.get<std::string>()).filename().string());
+  }
+  if (report.contains("dev")) {
+    const auto& d = report["dev"];
+    card += fmt::format("Development set {} ({} examples):\n\n", d["file"].get<std::string>(), d["examples"].get<std::size_t>());
+    for (const auto& [k, v] : d["metrics"].items())
+      card += fmt::format("- {}: {}\n", k, v.is_null() ? std::string("n/a") : fmt::format("{:.4f}", v.get<double>()));
+    card += fmt::format("- majority-class accuracy: {:.4f}\n", d["majority_class_accuracy"].get<double>());
+  }
+  card += "\nThe numbers above are computed by the training run (train_report.json), not written by hand.\n";
+  io::write_file_atomic(dir / "README.md", card);
+}
+
 io::DType parse_dtype(const std::string& s) {
   return s == "f16" ? io::DType::f16 : s == "bf16" ? io::DType::bf16 : io::DType::f32;
 }
@@ -135,6 +175,12 @@ void add_train_mlm(CLI::App& train) {
                  r.eval->loss, 100 * r.eval->accuracy, r.eval->unigram_loss, 100 * r.eval->unigram_accuracy);
     }
     io::write_file_atomic(std::filesystem::path(args->out) / "train_report.json", report.dump(1) + "\n");
+    write_model_card(args->out, std::filesystem::path(args->out).filename().string(),
+                     fmt::format("A BERT ({} layers, hidden {}, {} heads, feed-forward {}, {} positions) pre-trained from scratch "
+                                 "with masked-language modelling.",
+                                 cfg.num_hidden_layers, cfg.hidden_size, cfg.num_attention_heads, cfg.intermediate_size,
+                                 cfg.max_position_embeddings),
+                     report);
     fmt::print("trained {} steps ({} tokens); final loss {:.4f}; model in {}\n", r.steps, r.tokens_seen, r.last_loss, args->out);
   });
 }
@@ -257,6 +303,10 @@ void add_train_classify(CLI::App& train) {
       fmt::print("\n");
     }
     io::write_file_atomic(std::filesystem::path(args->out) / "train_report.json", report.dump(1) + "\n");
+    write_model_card(args->out, std::filesystem::path(args->out).filename().string(),
+                     fmt::format("{} fine-tuned as a sequence classifier ({} labels) on task {}.", args->model, num_labels,
+                                 train_data.spec.name),
+                     report);
     fmt::print("fine-tuned {} steps; final loss {:.4f}; model in {}\n", r.steps, r.last_loss, args->out);
   });
 }
