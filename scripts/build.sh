@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Configures and builds one flavour of bertscope: build.sh [release|sanitize|cblas] -> build/<flavour>.
+# Configures and builds one flavour of bertscope: build.sh [release|sanitize|cblas] [targets...] -> build/<flavour>.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 flavour=${1:-release}
@@ -10,4 +10,7 @@ case "$flavour" in
   *) echo "build.sh: unknown flavour '$flavour' (release, sanitize or cblas)" >&2; exit 2 ;;
 esac
 cmake -S . -B "build/$flavour" -G Ninja "${args[@]}" >/dev/null
-cmake --build "build/$flavour" -j "$(nproc)"
+shift || true
+targets=()
+for t in "$@"; do targets+=(--target "$t"); done
+cmake --build "build/$flavour" -j "$(nproc)" "${targets[@]}"

@@ -213,6 +213,7 @@ TEST(KovalevaCompare, CommandEndToEnd) {
   ASSERT_EQ(test::run_command(fmt::format("{} compare --model {} --model-b {} --data {} --out {}", test::cli(), models().clf,
                                           models().clf, (test::data_dir() / "kovaleva" / "rte_dev.head12.tsv").string(),
                                           out.string())).status, 0);
-  for (const auto& row : io::read_json(out)["results"]["cosine"])
+  const auto self = io::read_json(out);  // a named document: the range-for must not iterate a destroyed temporary
+  for (const auto& row : self["results"]["cosine"])
     for (const auto& v : row) EXPECT_EQ(v.get<double>(), 1.0);
 }
