@@ -150,6 +150,7 @@ struct ForwardTape::Impl {
   FloatBuffer mlm_in, mlm_pre, mlm_xhat, mlm_rstd, mlm_t;
   FloatBuffer pooled, pooled_drop;  // [batch, hidden] tanh output; classifier-input dropout
   FloatBuffer token_drop;           // token classifier input dropout [n, hidden]
+  bool replaced_nodes = false;      // recorded with node replacements: no gradient pass
 };
 
 ForwardTape::ForwardTape() : impl_(std::make_unique<Impl>()) {}
@@ -230,6 +231,73 @@ void check_masks(const std::vector<std::vector<FlowMask>>& masks, const std::vec
   }
 }
 
+void check_replacements(const std::vector<std::vector<NodeReplacement>>& reps, const std::vector<std::int64_t>& offsets,
+                        const BertConfig& c) {
+  if (reps.size() > offsets.size() - 1)
+    fail(ErrorKind::input, "node replacements for {} inputs, the batch has {}", reps.size(), offsets.size() - 1);
+  for (std::size_t b = 0; b < reps.size(); ++b) {
+    const auto t = offsets[b + 1] - offsets[b];
+    for (const auto& r : reps[b]) {
+      const bool context = r.site == FlowSite::context;
+      const auto max_layer = r.site == FlowSite::hidden ? c.num_hidden_layers : c.num_hidden_layers - 1;
+      if (r.layer < 0 || r.layer > max_layer)
+        fail(ErrorKind::input, "input {}: node replacement at layer {} outside 0..{}", b, r.layer, max_layer);
+      const core::Shape keep = context ? core::Shape{t, c.num_attention_heads} : core::Shape{t};
+      const core::Shape value = context ? core::Shape{c.num_attention_heads, t, c.head_dim()} : core::Shape{t, c.hidden_size};
+      if (r.keep.shape != keep)
+        fail(ErrorKind::input, "input {}: node replacement keep mask has shape {}, expected {}", b,
+             core::shape_string(r.keep.shape), core::shape_string(keep));
+      if (!r.value.data.empty() && r.value.shape != value)
+        fail(ErrorKind::input, "input {}: node replacement values have shape {}, expected {}", b,
+             core::shape_string(r.value.shape), core::shape_string(value));
+    }
+  }
+}
+
+const NodeReplacement* find_replacement(const std::vector<std::vector<NodeReplacement>>& reps, std::size_t input,
+                                        FlowSite site, std::int64_t layer) {
+  if (input >= reps.size()) return nullptr;
+  for (const auto& r : reps[input])
+    if (r.site == site && r.layer == layer) return &r;
+  return nullptr;
+}
+
+// Replaces the packed rows (hidden or skip nodes) whose keep value is 0.
+void replace_rows(float* packed, std::int64_t width, const std::vector<std::int64_t>& offsets,
+                  const std::vector<std::vector<NodeReplacement>>& reps, FlowSite site, std::int64_t layer) {
+  for (std::size_t b = 0; b + 1 < offsets.size(); ++b) {
+    const auto* r = find_replacement(reps, b, site, layer);
+    if (!r) continue;
+    for (std::int64_t i = 0; i < offsets[b + 1] - offsets[b]; ++i) {
+      if (r->keep.data[static_cast<std::size_t>(i)] != 0.0f) continue;
+      float* row = packed + (offsets[b] + i) * width;
+      if (r->value.data.empty())
+        std::fill(row, row + width, 0.0f);
+      else
+        std::memcpy(row, r->value.ptr() + i * width, static_cast<std::size_t>(width) * sizeof(float));
+    }
+  }
+}
+
+// Replaces per-head context vectors (packed [n, heads * d]) whose keep value is 0.
+void replace_context(float* packed, std::int64_t heads, std::int64_t d, const std::vector<std::int64_t>& offsets,
+                     const std::vector<std::vector<NodeReplacement>>& reps, std::int64_t layer) {
+  for (std::size_t b = 0; b + 1 < offsets.size(); ++b) {
+    const auto* r = find_replacement(reps, b, FlowSite::context, layer);
+    if (!r) continue;
+    const auto t = offsets[b + 1] - offsets[b];
+    for (std::int64_t i = 0; i < t; ++i)
+      for (std::int64_t h = 0; h < heads; ++h) {
+        if (r->keep.data[static_cast<std::size_t>(i * heads + h)] != 0.0f) continue;
+        float* v = packed + (offsets[b] + i) * heads * d + h * d;
+        if (r->value.data.empty())
+          std::fill(v, v + d, 0.0f);
+        else
+          std::memcpy(v, r->value.ptr() + (h * t + i) * d, static_cast<std::size_t>(d) * sizeof(float));
+      }
+  }
+}
+
 }  // namespace
 
 std::vector<ForwardResult> forward_with_tape(const Model& model, std::span<const ModelInput> inputs,
@@ -281,6 +349,9 @@ std::vector<ForwardResult> forward_with_tape(const Model& model, std::span<const
   }
   const std::int64_t n = tp.offsets.back();
   const auto& off = tp.offsets;
+  const auto& reps = options.replacements;
+  check_replacements(reps, off, c);
+  tp.replaced_nodes = std::any_of(reps.begin(), reps.end(), [](const auto& r) { return !r.empty(); });
   tp.head_mask.assign(static_cast<std::size_t>(layers * heads), 1.0f);
   if (!run.head_mask.data.empty()) {
     if (run.head_mask.shape != core::Shape{layers, heads})
@@ -319,6 +390,7 @@ std::vector<ForwardResult> forward_with_tape(const Model& model, std::span<const
     tp.emb_drop = dropout_mask(n * hidden, hidden_p, options.dropout_seed, 1);
     multiply(x.data(), tp.emb_drop, n * hidden);
   }
+  replace_rows(x.data(), hidden, off, reps, FlowSite::hidden, 0);
   record_rows(Site::embed_out, 0, x.data(), hidden);
 
   tp.layers.resize(static_cast<std::size_t>(layers));
@@ -331,6 +403,7 @@ std::vector<ForwardResult> forward_with_tape(const Model& model, std::span<const
           const auto t = off[b + 1] - off[b];
           results[b].trace.emplace(Site::attn_probs, l, {heads, t, t});
         }
+      replace_rows(x.data(), hidden, off, reps, FlowSite::hidden, l + 1);
       record_rows(Site::layer_out, l, x.data(), hidden);
       continue;
     }
@@ -398,6 +471,7 @@ std::vector<ForwardResult> forward_with_tape(const Model& model, std::span<const
     for (std::int64_t b = 0; b < batch; ++b)
       core::attention_context(used.data() + tp.prob_offsets[b], lt.v.data() + off[b] * hidden, 1, heads,
                               off[b + 1] - off[b], d, hidden, lt.ctx.data() + off[b] * hidden);
+    replace_context(lt.ctx.data(), heads, d, off, reps, l);
     FloatBuffer attn = buffer(n * hidden);
     core::linear(lt.ctx.data(), n, hidden, lp.attn_out_w.data, lp.attn_out_b.data, hidden, attn.data());
     for (std::int64_t b = 0; b < batch; ++b) {
@@ -410,7 +484,15 @@ std::vector<ForwardResult> forward_with_tape(const Model& model, std::span<const
       lt.attn_drop = dropout_mask(n * hidden, hidden_p, options.dropout_seed, stream + 2);
       multiply(attn.data(), lt.attn_drop, n * hidden);
     }
-    for (std::int64_t i = 0; i < n * hidden; ++i) attn[static_cast<std::size_t>(i)] += x[static_cast<std::size_t>(i)];
+    if (std::any_of(reps.begin(), reps.end(), [&](const auto& r) {
+          return std::any_of(r.begin(), r.end(), [&](const auto& e) { return e.site == FlowSite::skip && e.layer == l; });
+        })) {
+      FloatBuffer skip = x;
+      replace_rows(skip.data(), hidden, off, reps, FlowSite::skip, l);
+      for (std::int64_t i = 0; i < n * hidden; ++i) attn[static_cast<std::size_t>(i)] += skip[static_cast<std::size_t>(i)];
+    } else {
+      for (std::int64_t i = 0; i < n * hidden; ++i) attn[static_cast<std::size_t>(i)] += x[static_cast<std::size_t>(i)];
+    }
     lt.mid = buffer(n * hidden);
     lt.ln1_xhat = buffer(n * hidden);
     lt.ln1_rstd = buffer(n);
@@ -434,6 +516,7 @@ std::vector<ForwardResult> forward_with_tape(const Model& model, std::span<const
     lt.ln2_rstd = buffer(n);
     ln_forward(ffn.data(), n, hidden, lp.out_norm_g.data, lp.out_norm_b.data, eps, x.data(), lt.ln2_xhat.data(),
                lt.ln2_rstd.data());
+    replace_rows(x.data(), hidden, off, reps, FlowSite::hidden, l + 1);
     record_rows(Site::layer_out, l, x.data(), hidden);
   }
   tp.out = x;
@@ -534,6 +617,7 @@ BackwardResult backward(const Model& model, const ForwardTape& tape, std::span<c
   const auto act = c.activation();
   if (static_cast<std::int64_t>(seeds.size()) != batch)
     fail(ErrorKind::input, "{} output gradients for a batch of {}", seeds.size(), batch);
+  if (tp.replaced_nodes) fail(ErrorKind::input, "a tape recorded with node replacements serves no backward pass");
   check_masks(req.flow_masks, off, c);
 
   BackwardResult out;
@@ -553,6 +637,7 @@ BackwardResult backward(const Model& model, const ForwardTape& tape, std::span<c
     for (std::int64_t b = 0; b < batch; ++b) copy_rows(out.site_grads[b], s, l, packed, off[b], off[b + 1] - off[b], width);
   };
   if (req.head_mask) out.head_mask_grad = Tensor({layers, heads});
+  if (req.head_mask_per_input) out.head_mask_grads.assign(static_cast<std::size_t>(batch), Tensor({layers, heads}));
 
   // Seeds at the outputs and the heads' backward into h_L.
   FloatBuffer dx = zeros(n * hidden);
@@ -739,6 +824,10 @@ BackwardResult backward(const Model& model, const ForwardTape& tape, std::span<c
     if (req.head_mask)
       for (std::int64_t job = 0; job < batch * heads; ++job)
         out.head_mask_grad.data[static_cast<std::size_t>(l * heads + job % heads)] += static_cast<float>(mask_grad[static_cast<std::size_t>(job)]);
+    if (req.head_mask_per_input)
+      for (std::int64_t job = 0; job < batch * heads; ++job)
+        out.head_mask_grads[static_cast<std::size_t>(job / heads)].data[static_cast<std::size_t>(l * heads + job % heads)] =
+            static_cast<float>(mask_grad[static_cast<std::size_t>(job)]);
     for (std::int64_t b = 0; b < batch; ++b) {
       const auto t = off[b + 1] - off[b];
       if (sites.contains(Site::attn_query, l)) copy_per_head(out.site_grads[b], Site::attn_query, l, dq.data(), off[b], t, heads, d);
@@ -816,6 +905,7 @@ TangentResult jvp(const Model& model, const ForwardTape& tape, std::span<const T
   const auto act = c.activation();
   if (static_cast<std::int64_t>(tangents.size()) != batch)
     fail(ErrorKind::input, "{} tangents for a batch of {}", tangents.size(), batch);
+  if (tp.replaced_nodes) fail(ErrorKind::input, "a tape recorded with node replacements serves no JVP pass");
   check_masks(masks, off, c);
 
   TangentResult out;

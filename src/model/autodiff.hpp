@@ -34,6 +34,19 @@ struct FlowMask {
   core::Tensor mask;  // [tok] (hidden, skip) or [tok, heads] (context)
 };
 
+// Forward-only replacement of node values (Lu et al.'s ablation check: keep only a pattern's
+// nodes): where `keep` is 0 the node's value is replaced, before anything reads it, by `value`
+// (zero when empty). Node sites as for flow masks: hidden (layer 0..L) and skip (layer 0..L-1)
+// take keep [tok] and value [tok, hidden]; context (layer 0..L-1) takes keep [tok, heads] and
+// value [heads, tok, head_dim] (the trace layout of attn.context). Recorded trace sites show the
+// replaced values. A tape recorded with replacements serves no backward or JVP pass.
+struct NodeReplacement {
+  FlowSite site = FlowSite::hidden;
+  std::int64_t layer = 0;
+  core::Tensor keep;
+  core::Tensor value;
+};
+
 // Options of a forward pass that records a tape.
 struct TapeOptions {
   bool train = false;           // dropout as in BERT pre-training/fine-tuning (config's probabilities)
@@ -43,6 +56,8 @@ struct TapeOptions {
   // input's logits are [positions, vocab] in this order (training needs only masked tokens).
   std::vector<std::vector<std::int32_t>> mlm_positions;
   bool classifier_logits = false;
+  // Forward-only node replacement, one list per input (may be empty): see NodeReplacement.
+  std::vector<std::vector<NodeReplacement>> replacements;
 };
 
 // What a tape-recording forward pass saved; opaque, consumed by backward() and jvp().
@@ -70,6 +85,9 @@ struct OutputGrad {
 struct GradRequest {
   bool params = false;            // dL/d(every parameter), summed over the batch
   bool head_mask = false;         // dL/d(head-mask coefficient) [layers, heads], summed over the batch
+  // Also each input's own dL_b/d(head-mask coefficient) [layers, heads] (per-example gradients
+  // from one batched pass, e.g. for Michel et al.'s sum of |gradient| over examples).
+  bool head_mask_per_input = false;
   bool word_embeddings = false;   // dL/d(word embedding rows as used) per input [tok, hidden]
   SiteSet sites;                  // dL/d(site) per input, site names as in trace.hpp
   std::vector<std::vector<FlowMask>> flow_masks;  // per input (may be empty: unrestricted)
@@ -78,6 +96,7 @@ struct GradRequest {
 struct BackwardResult {
   std::map<std::string, core::Tensor> param_grads;  // canonical names; a tied decoder adds into the word embeddings
   core::Tensor head_mask_grad;                      // [layers, heads]
+  std::vector<core::Tensor> head_mask_grads;        // per input [layers, heads], with head_mask_per_input
   std::vector<core::Tensor> word_embedding_grads;   // per input
   std::vector<Trace> site_grads;                    // per input
 };

@@ -1,0 +1,470 @@
+#include "analysis/importance.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <numeric>
+
+#include <fmt/format.h>
+
+#include "analysis/ablate.hpp"
+#include "analysis/heads.hpp"
+#include "io/error.hpp"
+#include "model/autodiff.hpp"
+
+namespace bertscope::analysis::importance {
+
+namespace {
+
+// The generator of model/pretraining.cpp (splitmix64 finaliser), so masking draws the same way.
+std::uint64_t mix(std::uint64_t x) {
+  x += 0x9e3779b97f4a7c15ull;
+  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
+  x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
+  return x ^ (x >> 31);
+}
+
+struct Rng {
+  std::uint64_t state;
+  double uniform() { return static_cast<double>(mix(state++) >> 11) * 0x1.0p-53; }
+  std::int64_t below(std::int64_t n) {
+    return std::min<std::int64_t>(n - 1, static_cast<std::int64_t>(uniform() * static_cast<double>(n)));
+  }
+};
+
+std::size_t index(std::int64_t l, std::int64_t h, std::int64_t heads) { return static_cast<std::size_t>(l * heads + h); }
+
+}  // namespace
+
+std::string_view objective_name(Objective o) {
+  switch (o) {
+    case Objective::classification: return "classification";
+    case Objective::regression: return "regression";
+    case Objective::mlm: return "mlm";
+  }
+  return "?";
+}
+
+Task task_from_data(const model::Model& m, const TaskData& data, bool truncate) {
+  ablate::check_classifier(m);
+  if (!data.has_labels())
+    fail(ErrorKind::input, "{}: the task file has no label column; importance needs gold labels", data.source.string());
+  const auto& c = m.config();
+  const auto labels = bind_labels(data, c.num_labels, c.id2label);
+  const auto source = data.source.string();
+  const auto& tok = m.tokenizer();
+  const model::EncodeOptions enc_opt{m.max_length(), truncate};
+  Task task;
+  task.objective = labels.regression ? Objective::regression : Objective::classification;
+  for (std::size_t i = 0; i < data.examples.size(); ++i) {
+    const auto& e = data.examples[i];
+    Example ex;
+    try {
+      const auto enc = tok.encode(e.text, e.pair ? std::optional<std::string_view>(*e.pair) : std::nullopt, enc_opt);
+      ex.input = model::ModelInput::from_encoding(enc);
+    } catch (const Error& err) {
+      throw Error(err.kind(), fmt::format("{}:{}: {}", source, e.line, err.what()));
+    }
+    if (labels.regression) ex.target = static_cast<float>(labels.values[i]);
+    else ex.label = static_cast<std::int32_t>(labels.classes[i]);
+    task.examples.push_back(std::move(ex));
+  }
+  if (task.examples.empty()) fail(ErrorKind::input, "{}: no examples", source);
+  task.metric_name = std::string(metric_name(data.spec.metric));
+  const auto K = c.num_labels;
+  task.metric = [spec = data.spec, labels, K](std::span<const core::Tensor> outputs) {
+    std::vector<float> flat;
+    flat.reserve(outputs.size() * static_cast<std::size_t>(K));
+    for (const auto& o : outputs) flat.insert(flat.end(), o.data.begin(), o.data.end());
+    return score_task(spec, labels, flat, K).primary;
+  };
+  return task;
+}
+
+Example mask_for_mlm(const model::Encoding& enc, const model::Tokenizer& tok, const MlmMasking& mk, std::uint64_t idx) {
+  if (!(mk.mask_prob > 0.0 && mk.mask_prob <= 1.0)) fail(ErrorKind::input, "masking probability {} outside (0, 1]", mk.mask_prob);
+  Example ex;
+  ex.input = model::ModelInput::from_encoding(enc);
+  auto& ids = ex.input.ids;
+  std::vector<std::int32_t> candidates;
+  for (std::size_t i = 0; i < ids.size(); ++i)
+    if (ids[i] != tok.cls_id() && ids[i] != tok.sep_id() && ids[i] != tok.pad_id()) candidates.push_back(static_cast<std::int32_t>(i));
+  if (candidates.empty()) return ex;
+  Rng rng{mix(mk.seed ^ mix(idx))};
+  const auto count = std::max<std::int64_t>(1, std::llround(mk.mask_prob * static_cast<double>(candidates.size())));
+  for (std::int64_t i = 0; i < count; ++i) {  // partial Fisher-Yates
+    const auto j = i + rng.below(static_cast<std::int64_t>(candidates.size()) - i);
+    std::swap(candidates[static_cast<std::size_t>(i)], candidates[static_cast<std::size_t>(j)]);
+  }
+  candidates.resize(static_cast<std::size_t>(count));
+  std::sort(candidates.begin(), candidates.end());
+  const auto vocab = static_cast<std::int64_t>(tok.vocab_size());
+  for (auto pos : candidates) {
+    ex.positions.push_back(pos);
+    ex.labels.push_back(ids[static_cast<std::size_t>(pos)]);
+    const double r = rng.uniform();
+    if (r < 0.8) ids[static_cast<std::size_t>(pos)] = tok.mask_id();
+    else if (r < 0.9) ids[static_cast<std::size_t>(pos)] = static_cast<std::int32_t>(rng.below(vocab));
+  }
+  return ex;
+}
+
+Task mlm_task(const model::Model& m, const std::vector<AnalysisInput>& inputs, const MlmMasking& mk, bool truncate,
+              const std::function<std::string(std::size_t)>& where) {
+  if (!m.params().has_mlm_head())
+    fail(ErrorKind::model, "{}: the model has no MLM head (cls.predictions.*); the MLM objective needs BertForMaskedLM",
+         m.dir().string());
+  const auto& tok = m.tokenizer();
+  const model::EncodeOptions enc_opt{m.max_length(), truncate};
+  Task task;
+  task.objective = Objective::mlm;
+  for (std::size_t i = 0; i < inputs.size(); ++i) {
+    const auto& in = inputs[i];
+    model::Encoding enc;
+    try {
+      if (in.encoding) {
+        enc = *in.encoding;
+        if (enc.size() > m.max_length())
+          fail(ErrorKind::input, "{} tokens, the model allows at most {}", enc.size(), m.max_length());
+      } else if (!in.words.empty()) {
+        fail(ErrorKind::input, "pre-split words are not supported here; give text");
+      } else {
+        enc = tok.encode(in.text, in.pair ? std::optional<std::string_view>(*in.pair) : std::nullopt, enc_opt);
+      }
+    } catch (const Error& err) {
+      throw Error(err.kind(), fmt::format("{}: {}", where ? where(i) : fmt::format("input {}", i + 1), err.what()));
+    }
+    auto ex = mask_for_mlm(enc, tok, mk, i);
+    if (ex.positions.empty())
+      fail(ErrorKind::input, "{}: no token to mask (only special tokens)", where ? where(i) : fmt::format("input {}", i + 1));
+    task.examples.push_back(std::move(ex));
+  }
+  if (task.examples.empty()) fail(ErrorKind::input, "no inputs");
+  task.metric_name = "mlm_accuracy";
+  std::vector<std::vector<std::int32_t>> gold;
+  for (const auto& e : task.examples) gold.push_back(e.labels);
+  task.metric = [gold](std::span<const core::Tensor> outputs) {
+    std::int64_t right = 0, total = 0;
+    for (std::size_t b = 0; b < outputs.size(); ++b)
+      for (std::size_t p = 0; p < gold[b].size(); ++p) {
+        right += static_cast<std::int32_t>(outputs[b].data.at(p)) == gold[b][p];
+        ++total;
+      }
+    return total ? static_cast<double>(right) / static_cast<double>(total) : 0.0;
+  };
+  return task;
+}
+
+core::Tensor normalize(const core::Tensor& raw, const Options& o, std::int64_t tokens) {
+  const auto L = raw.dim(0), H = raw.dim(1);
+  std::vector<double> v(raw.data.begin(), raw.data.end());
+  if (o.bertology && tokens > 0)
+    for (auto& x : v) x /= static_cast<double>(tokens);
+  if (o.normalize_layers)
+    for (std::int64_t l = 0; l < L; ++l) {
+      double sq = 0;
+      for (std::int64_t h = 0; h < H; ++h) sq += v[index(l, h, H)] * v[index(l, h, H)];
+      const double norm = std::sqrt(sq) + 1e-20;
+      for (std::int64_t h = 0; h < H; ++h) v[index(l, h, H)] /= norm;
+    }
+  if (o.normalize_global) {
+    const auto [lo, hi] = std::minmax_element(v.begin(), v.end());
+    const double min = *lo, range = *hi - *lo;
+    // All scores equal: min-max is undefined (run_bertology would give NaN); report zeros.
+    for (auto& x : v) x = range > 0 ? (x - min) / range : 0.0;
+  }
+  core::Tensor out({L, H});
+  for (std::size_t i = 0; i < v.size(); ++i) out.data[i] = static_cast<float>(v[i]);
+  return out;
+}
+
+Pass score(const model::Model& m, const Task& task, const core::Tensor& head_mask, const Options& o, bool entropy,
+           std::size_t pass_number) {
+  const auto L = m.layers(), H = m.heads();
+  const auto n = task.examples.size();
+  const bool mlm = task.objective == Objective::mlm;
+  std::vector<std::vector<double>> grads(n);
+  std::vector<core::Tensor> outputs(n);
+  std::vector<double> losses(n, 0.0);
+  std::vector<double> ent(static_cast<std::size_t>(L * H), 0.0);
+  Pass pass;
+
+  // Length-sorted batches: similar lengths share the encoder's batched products.
+  std::vector<std::size_t> order(n);
+  std::iota(order.begin(), order.end(), 0);
+  std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
+    return task.examples[a].input.ids.size() < task.examples[b].input.ids.size();
+  });
+  const auto batch_size = std::max<std::size_t>(o.batch_size, 1);
+  model::RunOptions run;
+  run.head_mask = head_mask;
+  if (entropy) {
+    run.record = model::SiteSet(L);
+    run.record.add(model::Site::attn_probs);
+  }
+  for (std::size_t first = 0; first < n; first += batch_size) {
+    const auto last = std::min(n, first + batch_size);
+    std::vector<model::ModelInput> batch;
+    model::TapeOptions topt;
+    topt.mlm_logits = mlm;
+    topt.classifier_logits = !mlm;
+    for (auto i = first; i < last; ++i) {
+      const auto& ex = task.examples[order[i]];
+      batch.push_back(ex.input);
+      if (mlm) topt.mlm_positions.push_back(ex.positions);
+    }
+    model::ForwardTape tape;
+    auto results = model::forward_with_tape(m, batch, run, topt, tape);
+    std::vector<model::OutputGrad> seeds(batch.size());
+    for (std::size_t b = 0; b < batch.size(); ++b) {
+      const auto k = order[first + b];
+      const auto& ex = task.examples[k];
+      auto& res = results[b];
+      model::LossGrad lg;
+      if (mlm) {
+        lg = model::mlm_cross_entropy(res.mlm_logits, ex.labels);
+        seeds[b].mlm_logits = std::move(lg.grad);
+        // Only the predictions are kept: a pass over a corpus would not fit its MLM logits.
+        const auto v = res.mlm_logits.dim(1), P = res.mlm_logits.dim(0);
+        outputs[k] = core::Tensor({P});
+        for (std::int64_t p = 0; p < P; ++p) {
+          const float* row = res.mlm_logits.ptr() + p * v;
+          outputs[k].data[static_cast<std::size_t>(p)] = static_cast<float>(std::max_element(row, row + v) - row);
+        }
+      } else {
+        lg = task.objective == Objective::regression ? model::regression_mse(res.classifier_logits, ex.target)
+                                                     : model::class_cross_entropy(res.classifier_logits, ex.label);
+        seeds[b].classifier_logits = std::move(lg.grad);
+        outputs[k] = std::move(res.classifier_logits);
+      }
+      losses[k] = lg.loss;
+      if (entropy) {
+        // run_bertology: -sum_k p ln p (0 ln 0 = 0) per query row, summed over rows and examples.
+        const auto t = static_cast<std::int64_t>(ex.input.ids.size());
+        for (std::int64_t l = 0; l < L; ++l) {
+          const auto* probs = res.trace.find(model::Site::attn_probs, l);
+          if (!probs) fail(ErrorKind::internal, "importance: the pass did not record layer {}'s attention", l);
+          for (std::int64_t h = 0; h < H; ++h) {
+            double s = 0;
+            const float* p = probs->ptr() + h * t * t;
+            for (std::int64_t i = 0; i < t * t; ++i)
+              if (p[i] > 0) s -= static_cast<double>(p[i]) * std::log(static_cast<double>(p[i]));
+            ent[index(l, h, H)] += s;
+          }
+        }
+      }
+    }
+    model::GradRequest req;
+    req.head_mask_per_input = true;
+    const auto back = model::backward(m, tape, seeds, req);
+    for (std::size_t b = 0; b < batch.size(); ++b)
+      grads[order[first + b]].assign(back.head_mask_grads[b].data.begin(), back.head_mask_grads[b].data.end());
+    if (o.progress) o.progress(pass_number, last, n);
+  }
+
+  for (const auto& ex : task.examples) pass.tokens += static_cast<std::int64_t>(ex.input.ids.size());
+  std::vector<double> raw(static_cast<std::size_t>(L * H), 0.0);
+  if (!o.bertology) {
+    for (const auto& g : grads)
+      for (std::size_t i = 0; i < raw.size(); ++i) raw[i] += std::abs(g[i]);
+  } else {
+    // run_bertology: each batch's loss is its mean, head_mask.grad accumulates over the batches
+    // (never zeroed), and every step adds |accumulated gradient|. Data order, not length order.
+    const auto hb = std::max<std::size_t>(o.bertology_batch, 1);
+    std::vector<double> cum(raw.size(), 0.0);
+    for (std::size_t first = 0; first < n; first += hb) {
+      const auto last = std::min(n, first + hb);
+      const double w = 1.0 / static_cast<double>(last - first);
+      for (auto k = first; k < last; ++k)
+        for (std::size_t i = 0; i < raw.size(); ++i) cum[i] += w * grads[k][i];
+      for (std::size_t i = 0; i < raw.size(); ++i) raw[i] += std::abs(cum[i]);
+    }
+  }
+  pass.raw = core::Tensor({L, H});
+  for (std::size_t i = 0; i < raw.size(); ++i) pass.raw.data[i] = static_cast<float>(raw[i]);
+  pass.importance = normalize(pass.raw, o, pass.tokens);
+  if (entropy) {
+    pass.entropy = core::Tensor({L, H});
+    for (std::size_t i = 0; i < ent.size(); ++i) pass.entropy.data[i] = static_cast<float>(ent[i] / static_cast<double>(pass.tokens));
+  }
+  pass.loss = std::accumulate(losses.begin(), losses.end(), 0.0) / static_cast<double>(n);
+  pass.metric = task.metric(outputs);
+  return pass;
+}
+
+Result run(const model::Model& m, const Task& task, const Options& o) {
+  if (task.examples.empty()) fail(ErrorKind::input, "importance: no examples");
+  if (!(o.masking_amount > 0.0 && o.masking_amount <= 1.0))
+    fail(ErrorKind::input, "masking amount {} outside (0, 1]", o.masking_amount);
+  const auto L = m.layers(), H = m.heads();
+  const auto start = std::chrono::steady_clock::now();
+  Result r;
+  r.layers = L;
+  r.heads = H;
+  r.objective = task.objective;
+  r.metric_name = task.metric_name;
+  r.examples = task.examples.size();
+  r.options = o;
+  core::Tensor mask({L, H}, 1.0f);
+  r.initial = score(m, task, mask, o, o.entropy, 0);
+  r.passes = 1;
+  r.final_mask = mask;
+  r.threshold = r.initial.metric * o.masking_threshold;
+  r.curve.push_back({0, {}, r.initial.metric, r.initial.loss, r.initial.metric >= r.threshold});
+  if (o.curve) {
+    const auto per_step = std::max<std::int64_t>(1, static_cast<std::int64_t>(static_cast<double>(L * H) * o.masking_amount));
+    core::Tensor importance = r.initial.importance;
+    double current = r.initial.metric;
+    std::int64_t masked = 0;
+    while (current >= r.threshold) {
+      r.final_mask = mask;
+      std::vector<std::int64_t> active;
+      for (std::int64_t i = 0; i < L * H; ++i)
+        if (mask.data[static_cast<std::size_t>(i)] != 0.0f) active.push_back(i);
+      if (active.empty()) break;
+      std::stable_sort(active.begin(), active.end(), [&](std::int64_t a, std::int64_t b) {
+        return importance.data[static_cast<std::size_t>(a)] < importance.data[static_cast<std::size_t>(b)];
+      });
+      Step step;
+      const auto k = std::min<std::int64_t>(per_step, static_cast<std::int64_t>(active.size()));
+      for (std::int64_t i = 0; i < k; ++i) {
+        const auto h = active[static_cast<std::size_t>(i)];
+        mask.data[static_cast<std::size_t>(h)] = 0.0f;
+        step.newly_masked.push_back({h / H, h % H});
+      }
+      masked += k;
+      const auto pass = score(m, task, mask, o, false, static_cast<std::size_t>(r.passes));
+      ++r.passes;
+      importance = pass.importance;
+      current = pass.metric;
+      step.masked = masked;
+      step.metric = pass.metric;
+      step.loss = pass.loss;
+      step.above_threshold = current >= r.threshold;
+      r.curve.push_back(std::move(step));
+    }
+  }
+  r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return r;
+}
+
+namespace {
+
+nlohmann::json matrix_json(const core::Tensor& t) {
+  nlohmann::json rows = nlohmann::json::array();
+  const auto L = t.dim(0), H = t.dim(1);
+  for (std::int64_t l = 0; l < L; ++l) {
+    nlohmann::json row = nlohmann::json::array();
+    for (std::int64_t h = 0; h < H; ++h) row.push_back(metric_json(t.data[index(l, h, H)]));
+    rows.push_back(row);
+  }
+  return rows;
+}
+
+std::vector<std::int64_t> ranks(const core::Tensor& importance) {
+  // Descending, rank 0 = most important (run_bertology's head_ranks).
+  std::vector<std::int64_t> order(importance.data.size()), rank(importance.data.size());
+  std::iota(order.begin(), order.end(), 0);
+  std::stable_sort(order.begin(), order.end(), [&](std::int64_t a, std::int64_t b) {
+    return importance.data[static_cast<std::size_t>(a)] > importance.data[static_cast<std::size_t>(b)];
+  });
+  for (std::size_t i = 0; i < order.size(); ++i) rank[static_cast<std::size_t>(order[i])] = static_cast<std::int64_t>(i);
+  return rank;
+}
+
+std::string heads_text(const std::vector<Head>& heads) {
+  std::string s;
+  for (const auto& [l, h] : heads) s += (s.empty() ? "" : " ") + head_label(l, h);
+  return s;
+}
+
+}  // namespace
+
+nlohmann::json to_json(const Result& r) {
+  const auto L = r.layers, H = r.heads;
+  const auto rank = ranks(r.initial.importance);
+  nlohmann::json heads = nlohmann::json::array();
+  for (std::int64_t l = 0; l < L; ++l)
+    for (std::int64_t h = 0; h < H; ++h) {
+      auto j = head_json(l, h);
+      j["importance"] = r.initial.importance.data[index(l, h, H)];
+      j["raw"] = r.initial.raw.data[index(l, h, H)];
+      j["rank"] = rank[index(l, h, H)];
+      if (!r.initial.entropy.data.empty()) j["entropy"] = r.initial.entropy.data[index(l, h, H)];
+      j["kept"] = r.final_mask.data[index(l, h, H)] != 0.0f;
+      heads.push_back(j);
+    }
+  nlohmann::json curve = nlohmann::json::array();
+  std::vector<double> metric_series, fraction_series;
+  for (std::size_t s = 0; s < r.curve.size(); ++s) {
+    const auto& st = r.curve[s];
+    const double fraction = static_cast<double>(st.masked) / static_cast<double>(L * H);
+    curve.push_back({{"step", s},
+                     {"masked", st.masked},
+                     {"remaining", L * H - st.masked},
+                     {"fraction_masked", fraction},
+                     {"metric", metric_json(st.metric)},
+                     {"loss", st.loss},
+                     {"above_threshold", st.above_threshold},
+                     {"newly_masked", heads_text(st.newly_masked)}});
+    metric_series.push_back(st.metric);
+    fraction_series.push_back(fraction);
+  }
+  std::int64_t kept = 0;
+  for (auto v : r.final_mask.data) kept += v != 0.0f;
+  nlohmann::json j = {{"layers", L},
+                      {"heads", H},
+                      {"objective", objective_name(r.objective)},
+                      {"metric", r.metric_name},
+                      {"examples", r.examples},
+                      {"tokens", r.initial.tokens},
+                      {"baseline_metric", metric_json(r.initial.metric)},
+                      {"baseline_loss", r.initial.loss},
+                      {"importance", matrix_json(r.initial.importance)},
+                      {"raw_importance", matrix_json(r.initial.raw)},
+                      {"per_head", heads},
+                      {"curve", curve},
+                      {"curve_series", {{"metric", metric_series}, {"fraction_masked", fraction_series}}},
+                      {"threshold_metric", metric_json(r.threshold)},
+                      {"final_mask", matrix_json(r.final_mask)},
+                      {"heads_kept", kept},
+                      {"cost", {{"passes", r.passes}, {"backward_passes_per_pass", r.examples}, {"seconds", r.seconds}}}};
+  if (!r.initial.entropy.data.empty()) j["entropy"] = matrix_json(r.initial.entropy);
+  return j;
+}
+
+std::string table(const Result& r) {
+  const auto L = r.layers, H = r.heads;
+  std::string out = fmt::format("{} examples ({} tokens), {} loss, {} {:.4f}, mean loss {:.4f}\n", r.examples,
+                                r.initial.tokens, objective_name(r.objective), r.metric_name, r.initial.metric,
+                                r.initial.loss);
+  out += fmt::format("head importance ({}{}{}), rows = layers, columns = heads\n",
+                     r.options.bertology ? "run_bertology" : "Michel et al.: sum of |dL/dmask| per example",
+                     r.options.normalize_layers ? ", per-layer L2" : "", r.options.normalize_global ? ", min-max" : "");
+  out += "     ";
+  for (std::int64_t h = 0; h < H; ++h) out += fmt::format("{:>9}", h + 1);
+  out += "\n";
+  for (std::int64_t l = 0; l < L; ++l) {
+    out += fmt::format("{:>4} ", l + 1);
+    for (std::int64_t h = 0; h < H; ++h) out += fmt::format("{:>9.4g}", r.initial.importance.data[index(l, h, H)]);
+    out += "\n";
+  }
+  if (r.curve.size() > 1) {
+    out += fmt::format("masking curve (threshold {:.4f}):\n", r.threshold);
+    for (std::size_t s = 0; s < r.curve.size(); ++s) {
+      const auto& st = r.curve[s];
+      out += fmt::format("  step {:>3}: {:>4} heads masked ({:5.1f}%), {} {:.4f}{}\n", s, st.masked,
+                         100.0 * static_cast<double>(st.masked) / static_cast<double>(L * H), r.metric_name, st.metric,
+                         st.above_threshold ? "" : "  (below the threshold)");
+    }
+    std::int64_t kept = 0;
+    for (auto v : r.final_mask.data) kept += v != 0.0f;
+    out += fmt::format("final mask keeps {} of {} heads\n", kept, L * H);
+  }
+  out += fmt::format("{} passes, {:.1f} s\n", r.passes, r.seconds);
+  return out;
+}
+
+}  // namespace bertscope::analysis::importance

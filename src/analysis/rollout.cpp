@@ -1,0 +1,242 @@
+#include "analysis/rollout.hpp"
+
+#include <algorithm>
+#include <cmath>
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include "analysis/surface.hpp"
+#include "core/gemm.hpp"
+#include "io/error.hpp"
+
+namespace bertscope::analysis::rollout {
+
+core::Tensor augmented_attention(const core::Tensor& att, double residual) {
+  if (att.shape.size() != 4 || att.dim(2) != att.dim(3))
+    fail(ErrorKind::input, "rollout: attentions have shape {}, expected [layers, heads, T, T]", core::shape_string(att.shape));
+  if (!(residual >= 0.0 && residual <= 1.0)) fail(ErrorKind::input, "rollout: residual weight {} outside [0, 1]", residual);
+  const auto L = att.dim(0), H = att.dim(1), T = att.dim(2);
+  core::Tensor out({L, T, T});
+  for (std::int64_t l = 0; l < L; ++l)
+    for (std::int64_t i = 0; i < T; ++i) {
+      std::vector<double> row(static_cast<std::size_t>(T), 0.0);
+      for (std::int64_t h = 0; h < H; ++h) {
+        const float* a = att.ptr() + ((l * H + h) * T + i) * T;
+        for (std::int64_t j = 0; j < T; ++j) row[static_cast<std::size_t>(j)] += a[j];
+      }
+      double sum = 0;
+      for (std::int64_t j = 0; j < T; ++j) {
+        auto& v = row[static_cast<std::size_t>(j)];
+        v = (1.0 - residual) * v / static_cast<double>(H) + (i == j ? residual : 0.0);
+        sum += v;
+      }
+      if (!(sum > 0))
+        fail(ErrorKind::input, "rollout: layer {} row {} has no attention mass (sum {}) and no residual", l, i, sum);
+      float* o = out.ptr() + (l * T + i) * T;
+      for (std::int64_t j = 0; j < T; ++j) o[j] = static_cast<float>(row[static_cast<std::size_t>(j)] / sum);
+    }
+  return out;
+}
+
+core::Tensor rollout(const core::Tensor& aug) {
+  const auto L = aug.dim(0), T = aug.dim(1);
+  core::Tensor out({L, T, T});
+  if (L == 0) return out;
+  std::copy(aug.ptr(), aug.ptr() + T * T, out.ptr());
+  for (std::int64_t l = 1; l < L; ++l)
+    core::gemm(false, false, T, T, T, 1.0f, aug.ptr() + l * T * T, T, out.ptr() + (l - 1) * T * T, T, 0.0f,
+               out.ptr() + l * T * T, T);
+  return out;
+}
+
+std::int64_t resolve_layer(std::int64_t layer, std::int64_t layers) {
+  if (layer < 0) layer += layers;
+  if (layer < 0 || layer >= layers) fail(ErrorKind::input, "layer {} is outside the model's 0..{}", layer, layers - 1);
+  return layer;
+}
+
+std::vector<std::int64_t> resolve_positions(const Options& o, std::int64_t tokens, std::size_t input) {
+  std::vector<std::int64_t> out;
+  if (o.all_positions) {
+    for (std::int64_t p = 0; p < tokens; ++p) out.push_back(p);
+    return out;
+  }
+  for (auto p : o.positions) {
+    const auto q = p < 0 ? p + tokens : p;
+    if (q < 0 || q >= tokens)
+      fail(ErrorKind::input, "input {}: output position {} is outside its {} tokens", input + 1, p, tokens);
+    out.push_back(q);
+  }
+  return out;
+}
+
+// "0", "0,5,-1" or "all".
+void parse_positions(const std::string& text, Options& o) {
+  if (text == "all") {
+    o.all_positions = true;
+    return;
+  }
+  o.positions.clear();
+  std::size_t start = 0;
+  while (start <= text.size()) {
+    const auto comma = text.find(',', start);
+    const auto item = text.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+    try {
+      std::size_t used = 0;
+      o.positions.push_back(std::stol(item, &used));
+      if (used != item.size()) throw std::invalid_argument(item);
+    } catch (const std::exception&) {
+      fail(ErrorKind::input, "--positions \"{}\": expected all or comma-separated token positions (0 = [CLS], -1 = last)", text);
+    }
+    if (comma == std::string::npos) break;
+    start = comma + 1;
+  }
+}
+
+namespace {
+
+// Row q of R_layer without forming the matrices: e_q^T Â_layer Â_{layer-1} ... Â_0, O(layer T^2).
+std::vector<double> rollout_row(const core::Tensor& aug, std::int64_t layer, std::int64_t q) {
+  const auto T = aug.dim(1);
+  std::vector<double> v(static_cast<std::size_t>(T), 0.0), next(static_cast<std::size_t>(T));
+  v[static_cast<std::size_t>(q)] = 1.0;
+  for (std::int64_t l = layer; l >= 0; --l) {
+    std::fill(next.begin(), next.end(), 0.0);
+    for (std::int64_t i = 0; i < T; ++i) {
+      const double w = v[static_cast<std::size_t>(i)];
+      if (w == 0.0) continue;
+      const float* row = aug.ptr() + (l * T + i) * T;
+      for (std::int64_t j = 0; j < T; ++j) next[static_cast<std::size_t>(j)] += w * row[j];
+    }
+    std::swap(v, next);
+  }
+  return v;
+}
+
+std::string input_text(const AnalysisInput& in, const model::Encoding& enc) {
+  if (in.encoding || !in.words.empty()) return fmt::format("{}", fmt::join(enc.tokens, " "));
+  return in.pair ? in.text + "\t" + *in.pair : in.text;
+}
+
+}  // namespace
+
+Result run(AttentionSource& source, const std::vector<AnalysisInput>& inputs, const SourceOptions& so, const Options& o,
+           const std::function<std::string(std::size_t)>& data_where) {
+  Result r;
+  r.layers = source.layers();
+  r.heads = source.heads();
+  r.layer = resolve_layer(o.layer, r.layers);
+  r.residual = o.residual;
+  source.run(inputs, so, [&](AttentionExample& ex) {
+    surface::check_trace_text(source, ex, inputs[ex.index], data_where);
+    const auto T = ex.attentions.dim(2);
+    const auto aug = augmented_attention(ex.attentions, o.residual);
+    InputInfo info;
+    info.index = ex.index;
+    info.tokens = ex.encoding.tokens;
+    info.text = input_text(inputs[ex.index], ex.encoding);
+    const auto positions = resolve_positions(o, T, ex.index);
+    if (o.matrices || o.all_positions) {
+      const auto all = rollout(aug);
+      info.matrix = core::Tensor({T, T});
+      std::copy(all.ptr() + r.layer * T * T, all.ptr() + (r.layer + 1) * T * T, info.matrix.ptr());
+    }
+    for (auto q : positions) {
+      Entry e;
+      e.input = ex.index;
+      e.position = q;
+      e.rollout = rollout_row(aug, r.layer, q);
+      double sum = 0;
+      for (auto v : e.rollout) sum += v;
+      r.max_row_sum_error = std::max(r.max_row_sum_error, std::abs(sum - 1.0));
+      e.attention.assign(static_cast<std::size_t>(T), 0.0);
+      const auto H = ex.attentions.dim(1);
+      for (std::int64_t h = 0; h < H; ++h) {
+        const float* a = ex.attentions.ptr() + ((r.layer * H + h) * T + q) * T;
+        for (std::int64_t j = 0; j < T; ++j) e.attention[static_cast<std::size_t>(j)] += a[j] / static_cast<double>(H);
+      }
+      r.entries.push_back(std::move(e));
+    }
+    if (!info.matrix.data.empty())
+      for (std::int64_t i = 0; i < T; ++i) {
+        double sum = 0;
+        for (std::int64_t j = 0; j < T; ++j) sum += info.matrix.data[static_cast<std::size_t>(i * T + j)];
+        r.max_row_sum_error = std::max(r.max_row_sum_error, std::abs(sum - 1.0));
+      }
+    r.inputs.push_back(std::move(info));
+  });
+  r.skipped_too_long = source.skipped();
+  return r;
+}
+
+namespace {
+
+nlohmann::json matrix_json(const core::Tensor& m) {
+  const auto T = m.dim(0);
+  nlohmann::json rows = nlohmann::json::array();
+  for (std::int64_t i = 0; i < T; ++i) {
+    nlohmann::json row = nlohmann::json::array();
+    for (std::int64_t j = 0; j < T; ++j) row.push_back(m.data[static_cast<std::size_t>(i * T + j)]);
+    rows.push_back(std::move(row));
+  }
+  return rows;
+}
+
+const InputInfo& info_of(const Result& r, std::size_t input) {
+  for (const auto& in : r.inputs)
+    if (in.index == input) return in;
+  fail(ErrorKind::internal, "rollout: no input {}", input);
+}
+
+}  // namespace
+
+nlohmann::json to_json(const Result& r) {
+  nlohmann::json entries = nlohmann::json::array();
+  for (const auto& e : r.entries) {
+    const auto& info = info_of(r, e.input);
+    entries.push_back({{"input", e.input},
+                       {"text", info.text},
+                       {"position", e.position},
+                       {"position_token", info.tokens.at(static_cast<std::size_t>(e.position))},
+                       {"tokens", info.tokens},
+                       {"rollout", e.rollout},
+                       {"attention", e.attention}});
+  }
+  nlohmann::json j = {{"layers", r.layers},
+                      {"heads", r.heads},
+                      {"layer", r.layer},
+                      {"residual", r.residual},
+                      {"examples", entries},
+                      {"inputs", r.inputs.size()},
+                      {"skipped_too_long", r.skipped_too_long},
+                      {"max_row_sum_error", r.max_row_sum_error}};
+  nlohmann::json matrices = nlohmann::json::array();
+  for (const auto& in : r.inputs)
+    if (!in.matrix.data.empty()) matrices.push_back({{"input", in.index}, {"tokens", in.tokens}, {"rollout", matrix_json(in.matrix)}});
+  if (!matrices.empty()) j["matrices"] = matrices;
+  return j;
+}
+
+std::string table(const Result& r) {
+  std::string out = fmt::format("attention rollout after layer {} (residual {}), {} inputs, {} output positions\n",
+                                r.layer + 1, r.residual, r.inputs.size(), r.entries.size());
+  const std::size_t shown = std::min<std::size_t>(r.entries.size(), 5);
+  for (std::size_t k = 0; k < shown; ++k) {
+    const auto& e = r.entries[k];
+    const auto& info = info_of(r, e.input);
+    std::vector<std::size_t> order(e.rollout.size());
+    for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
+    std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) { return e.rollout[a] > e.rollout[b]; });
+    out += fmt::format("input {} position {} ({}):", e.input + 1, e.position, info.tokens.at(static_cast<std::size_t>(e.position)));
+    for (std::size_t i = 0; i < std::min<std::size_t>(order.size(), 6); ++i)
+      out += fmt::format(" {} {:.3f}", info.tokens[order[i]], e.rollout[order[i]]);
+    out += "\n";
+  }
+  if (r.entries.size() > shown) out += fmt::format("... {} more in the result document\n", r.entries.size() - shown);
+  out += fmt::format("max |row sum - 1| = {:.2e}\n", r.max_row_sum_error);
+  if (r.skipped_too_long) out += fmt::format("{} inputs skipped as too long\n", r.skipped_too_long);
+  return out;
+}
+
+}  // namespace bertscope::analysis::rollout

@@ -1,0 +1,74 @@
+#include <fmt/format.h>
+
+#include "analysis/gradsep.hpp"
+#include "cli/analyze.hpp"
+#include "cli/analyze_text_inputs.hpp"
+
+namespace bertscope::cli {
+
+namespace {
+
+namespace gs = analysis::gradsep;
+
+void add_gradsep(CLI::App& analyze) {
+  struct Args {
+    AnalyzeArgs common;
+    SegmentArgs seg;
+    gs::Options options;
+  };
+  auto args = std::make_shared<Args>();
+  args->common.batch = 8;
+  auto* cmd = analyze.add_subcommand(
+      "gradsep",
+      "Clark et al.'s Figure 3: the mean |dL/dA| of the masked-language-model loss with respect to the attention "
+      "probabilities, per layer (averaged over heads and queries), for keys that are [SEP], '.' or ',', or any other "
+      "unmasked token. Inputs are masked as in BERT pre-training (15%, 80/10/10, --mask-seed). --data: running text "
+      "with --segments (Clark's [CLS] A [SEP] B [SEP] segments), or one text per line (a tab separates a pair).");
+  add_analyze_options(*cmd, args->common, false);
+  add_segment_options(*cmd, args->seg);
+  cmd->add_option("--mask-prob", args->options.masking.mask_prob, "Fraction of tokens masked (0.15)")->check(CLI::Range(1e-9, 1.0));
+  cmd->add_option("--mask-seed", args->options.masking.seed, "Seed of the masking (0)");
+  cmd->add_flag("--sum-loss", args->options.sum_loss, "L = the sum of the masked tokens' cross-entropies (default: their mean)");
+  cmd->add_option("--punct-tokens", args->options.punct_tokens, "Tokens that count as punctuation (default: . ,)");
+  cmd->callback([args] {
+    auto& a = args->common;
+    auto ctx = open_analyze(a, "gradsep", 0);
+    auto inputs = load_text_inputs(a, args->seg, ctx);
+    if (args->seg.zero_type_ids) {
+      // Clark's extraction: every token type 0, segment B included.
+      for (auto& in : inputs.inputs) {
+        if (!in.encoding) in.encoding = ctx.model->encode(in.text, in.pair ? std::optional<std::string_view>(*in.pair) : std::nullopt, a.truncate);
+        in.encoding->type_ids.assign(in.encoding->ids.size(), 0);
+      }
+    }
+    ctx.progress = std::make_unique<Progress>("gradsep", static_cast<std::int64_t>(inputs.inputs.size()));
+    args->options.batch_size = a.batch;
+    std::size_t last = 0;
+    const auto r = gs::run(*ctx.model, inputs.inputs, args->options, a.truncate, [&](std::size_t i) { return inputs.where(i); },
+                           [&](std::size_t done, std::size_t) {
+                             ctx.progress->advance(static_cast<std::int64_t>(done - last));
+                             last = done;
+                           });
+    ctx.progress->finish();
+    report::ResultDocument doc;
+    doc.method = "gradsep";
+    doc.model = ctx.model_json;
+    doc.data = {{"path", a.data}, {"inputs", inputs.inputs.size()}};
+    doc.params = segment_params(args->seg);
+    doc.params["mask_prob"] = args->options.masking.mask_prob;
+    doc.params["mask_seed"] = args->options.masking.seed;
+    doc.params["loss"] = args->options.sum_loss ? "sum of the masked tokens' cross-entropies" : "mean of the masked tokens' cross-entropies";
+    doc.params["punct_tokens"] = args->options.punct_tokens;
+    doc.params["definition"] =
+        "per input: mean over heads, all queries and the keys of each category of |dL/dA[i, j]|; then the mean over "
+        "inputs that have such keys. Keys chosen for masking belong to no category; other includes [CLS]";
+    doc.results = gs::to_json(r);
+    finish_analyze(a, doc, gs::table(r));
+  });
+}
+
+}  // namespace
+
+BERTSCOPE_COMMAND("analyze", 65, add_gradsep);
+
+}  // namespace bertscope::cli

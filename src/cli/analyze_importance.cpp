@@ -1,0 +1,132 @@
+#include <fmt/format.h>
+
+#include "analysis/importance.hpp"
+#include "cli/analyze.hpp"
+#include "cli/analyze_text_inputs.hpp"
+#include "cli/task_options.hpp"
+#include "io/error.hpp"
+
+namespace bertscope::cli {
+
+namespace {
+
+namespace im = analysis::importance;
+
+void add_importance(CLI::App& analyze) {
+  struct Args {
+    AnalyzeArgs common;
+    TaskArgs task;
+    SegmentArgs seg;
+    std::string objective = "auto";
+    im::Options options;
+    im::MlmMasking masking;
+    bool no_normalize = false, no_layer_normalize = false, no_global_normalize = false, no_curve = false,
+         no_entropy = false;
+  };
+  auto args = std::make_shared<Args>();
+  auto* cmd = analyze.add_subcommand(
+      "importance",
+      "Head importance from head-mask gradients (Michel et al. 2019): the sum over examples of |dL/dmask| with each "
+      "example's own gradient, normalised per layer (L2) and min-max over all heads unless --no-normalize, and the "
+      "masking curve: mask the least important 10% of heads at a time, re-score, and stop once the metric falls under "
+      "the threshold. --data: a task TSV file for a fine-tuned sequence classifier (classifier loss, the task's metric), "
+      "or plain text (one text per line, a tab separating a pair; or running text with --segments) for a model with "
+      "the MLM head (BERT's masking, metric = MLM accuracy). --bertology reproduces transformers' run_bertology.py.");
+  add_analyze_options(*cmd, args->common, false);
+  add_task_options(*cmd, args->task);
+  add_segment_options(*cmd, args->seg);
+  cmd->add_option("--objective", args->objective,
+                  "task: classifier loss on a task TSV; mlm: MLM loss on text; auto (default): task for a sequence "
+                  "classifier, mlm otherwise")
+      ->check(CLI::IsMember({"auto", "task", "mlm"}));
+  cmd->add_flag("--no-normalize", args->no_normalize, "Raw scores: no per-layer L2 and no min-max normalisation");
+  cmd->add_flag("--no-layer-normalize", args->no_layer_normalize, "No per-layer L2 normalisation");
+  cmd->add_flag("--no-global-normalize", args->no_global_normalize, "No min-max scaling over all heads");
+  cmd->add_flag("--bertology", args->options.bertology,
+                "Reproduce run_bertology.py: |accumulated batch-mean gradient| added at every step (its head_mask.grad "
+                "is never zeroed), divided by the number of tokens");
+  cmd->add_option("--bertology-batch-size", args->options.bertology_batch,
+                  "With --bertology: run_bertology's --batch_size (default 1); the loss is each batch's mean")
+      ->check(CLI::PositiveNumber);
+  cmd->add_flag("--no-curve", args->no_curve, "Score once, without the masking curve");
+  cmd->add_option("--masking-amount", args->options.masking_amount, "Fraction of all heads masked per step (0.1)")
+      ->check(CLI::Range(1e-9, 1.0));
+  cmd->add_option("--masking-threshold", args->options.masking_threshold,
+                  "Stop once the metric falls below this fraction of the unmasked metric (0.9)");
+  cmd->add_flag("--no-entropy", args->no_entropy, "Skip run_bertology's attention entropy per head");
+  cmd->add_option("--mask-prob", args->masking.mask_prob, "MLM objective: fraction of tokens masked (0.15)")
+      ->check(CLI::Range(1e-9, 1.0));
+  cmd->add_option("--mask-seed", args->masking.seed, "MLM objective: seed of the masking (0)");
+  cmd->callback([args] {
+    auto& a = args->common;
+    auto ctx = open_analyze(a, "importance", 0);
+    const auto& m = *ctx.model;
+    std::string objective = args->objective;
+    if (objective == "auto")
+      objective = m.config().head_kind() == model::HeadKind::sequence_classification ? "task" : "mlm";
+    im::Task task;
+    report::ResultDocument doc;
+    if (objective == "task") {
+      if (args->seg.segments) fail(ErrorKind::input, "--segments builds MLM text inputs; it does not apply to task data");
+      const auto data = analysis::read_task(a.data, task_spec(args->task));
+      task = im::task_from_data(m, data, a.truncate);
+      doc.data = {{"path", a.data}, {"examples", task.examples.size()}, {"task", data.spec.to_json()}};
+    } else {
+      const auto inputs = load_text_inputs(a, args->seg, ctx);
+      task = im::mlm_task(m, inputs.inputs, args->masking, a.truncate, [&](std::size_t i) { return inputs.where(i); });
+      if (args->seg.zero_type_ids)
+        for (auto& ex : task.examples) ex.input.type_ids.assign(ex.input.ids.size(), 0);
+      doc.data = {{"path", a.data}, {"examples", task.examples.size()}};
+    }
+    auto& o = args->options;
+    o.batch_size = a.batch;
+    o.normalize_layers = !args->no_normalize && !args->no_layer_normalize;
+    o.normalize_global = !args->no_normalize && !args->no_global_normalize;
+    o.curve = !args->no_curve;
+    o.entropy = !args->no_entropy;
+    std::unique_ptr<Progress> progress;
+    std::size_t current_pass = SIZE_MAX, last = 0;
+    o.progress = [&](std::size_t pass, std::size_t done, std::size_t total) {
+      if (pass != current_pass) {
+        if (progress) progress->finish();
+        progress = std::make_unique<Progress>(fmt::format("importance pass {}", pass), static_cast<std::int64_t>(total));
+        current_pass = pass;
+        last = 0;
+      }
+      progress->advance(static_cast<std::int64_t>(done - last));
+      last = done;
+    };
+    const auto r = im::run(m, task, o);
+    if (progress) progress->finish();
+
+    doc.method = "importance";
+    doc.model = ctx.model_json;
+    doc.params = {{"objective", std::string(im::objective_name(task.objective))},
+                  {"metric", task.metric_name},
+                  {"variant", o.bertology ? "run_bertology: sum over steps of |accumulated batch-mean gradient| / tokens"
+                                          : "Michel et al.: sum over examples of |dL/dmask| (per-example gradients)"},
+                  {"bertology", o.bertology},
+                  {"normalize_layers", o.normalize_layers},
+                  {"normalize_global", o.normalize_global},
+                  {"curve", o.curve},
+                  {"masking_amount", o.masking_amount},
+                  {"masking_threshold", o.masking_threshold},
+                  {"truncate", a.truncate},
+                  {"batch_size", o.batch_size}};
+    if (o.bertology) doc.params["bertology_batch_size"] = o.bertology_batch;
+    if (task.objective == im::Objective::mlm) {
+      doc.params["mask_prob"] = args->masking.mask_prob;
+      doc.params["mask_seed"] = args->masking.seed;
+      doc.params["masking"] = "BERT: round(p * n) of the non-special tokens, 80% [MASK], 10% random, 10% unchanged";
+      doc.params.update(segment_params(args->seg));
+    }
+    doc.results = im::to_json(r);
+    finish_analyze(a, doc, im::table(r));
+  });
+}
+
+}  // namespace
+
+BERTSCOPE_COMMAND("analyze", 70, add_importance);
+
+}  // namespace bertscope::cli

@@ -1,0 +1,63 @@
+#include <fmt/format.h>
+
+#include "analysis/rollout.hpp"
+#include "cli/analyze.hpp"
+#include "cli/analyze_text_inputs.hpp"
+#include "io/error.hpp"
+
+namespace bertscope::cli {
+
+namespace {
+
+namespace ro = analysis::rollout;
+
+void add_rollout(CLI::App& analyze) {
+  struct Args {
+    AnalyzeArgs common;
+    SegmentArgs seg;
+    ro::Options options;
+    std::string positions = "0";
+  };
+  auto args = std::make_shared<Args>();
+  auto* cmd = analyze.add_subcommand(
+      "rollout",
+      "Attention rollout (Abnar & Zuidema 2020): per layer the head-averaged attention with the residual, "
+      "rownorm(0.5 W + 0.5 I), multiplied from the first layer up, so row q of R_l says how much of each input token "
+      "position q holds after layer l; rows sum to 1. Reports the rows of the chosen output positions (and the raw "
+      "head-averaged attention beside them); --matrix or --positions all add each input's [T, T] matrix. --data: one "
+      "text per line (a tab separates a pair), or running text with --segments.");
+  add_analyze_options(*cmd, args->common);
+  add_segment_options(*cmd, args->seg);
+  cmd->add_option("--layer", args->options.layer, "0-based layer whose output is explained (default -1: the last)");
+  cmd->add_option("--positions", args->positions, "Output positions: comma-separated (0 = [CLS], -1 = last) or all");
+  cmd->add_option("--residual", args->options.residual, "Weight of the identity (residual) term (0.5)")->check(CLI::Range(0.0, 1.0));
+  cmd->add_flag("--matrix", args->options.matrices, "Also write each input's [T, T] rollout matrix at the layer");
+  cmd->callback([args] {
+    auto& a = args->common;
+    ro::parse_positions(args->positions, args->options);
+    auto ctx = open_analyze(a, "rollout", 0);
+    const auto inputs = load_text_inputs(a, args->seg, ctx);
+    ctx.progress = std::make_unique<Progress>("rollout", static_cast<std::int64_t>(inputs.inputs.size()));
+    auto so = source_options(a, ctx);
+    so.zero_type_ids = args->seg.zero_type_ids;
+    const auto r = ro::run(*ctx.source, inputs.inputs, so, args->options, [&](std::size_t i) { return inputs.where(i); });
+    ctx.progress->finish();
+    report::ResultDocument doc;
+    doc.method = "rollout";
+    doc.model = ctx.model_json;
+    doc.data = {{"path", a.data}, {"inputs", inputs.inputs.size()}};
+    doc.params = segment_params(args->seg);
+    doc.params["layer"] = r.layer;
+    doc.params["positions"] = args->positions;
+    doc.params["residual"] = args->options.residual;
+    doc.params["definition"] = "A_l = rownorm((1 - r) mean_h A^{l,h} + r I); R_0 = A_0, R_l = A_l R_{l-1}";
+    doc.results = ro::to_json(r);
+    finish_analyze(a, doc, ro::table(r));
+  });
+}
+
+}  // namespace
+
+BERTSCOPE_COMMAND("analyze", 72, add_rollout);
+
+}  // namespace bertscope::cli
