@@ -374,6 +374,31 @@ export function resultFixtures(L, H) {
       marks: [{ view: 'matrix:results.rollout', selector: 'rect.cell', count: T * T }],
     },
     {
+      // A family of look-alike members (Kovaleva's features): one chart per shape, `key` picks the feature.
+      name: 'features.json',
+      doc: {
+        method: 'features',
+        model: { layers: L, heads: H },
+        results: {
+          features: Object.fromEntries(
+            ['noun', 'verb', 'subj'].map((f, k) => [
+              f,
+              {
+                selector: f,
+                received: matrix((l, h) => (l + h + k) / (L + H)),
+                from_cls: matrix((l, h) => (l * h + k) / (L * H)),
+                top: heads.slice(0, 3 + k).map(({ layer, head, label }) => ({ layer, head, label, score: layer + head })),
+              },
+            ]),
+          ),
+        },
+      },
+      marks: [
+        { view: 'heatmap:results.features.*', selector: 'rect.cell', count: L * H },
+        { view: 'table:results.features.*.top', rows: 3 },
+      ],
+    },
+    {
       name: 'influence.json',
       doc: { method: 'influence', model: { layers: L, heads: H }, results: { tokens, paths } },
       marks: [

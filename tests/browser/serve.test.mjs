@@ -186,6 +186,18 @@ try {
     await checkResultDocument(page, f);
     await shot(page, `08-result-${f.name.replace('.json', '')}`);
   }
+  // A group chart switches members with `key` (and keeps the chosen field).
+  await page.click('div.result-list button[data-name="features.json"]');
+  const group = page.locator('section.chart[data-view="heatmap:results.features.*"]');
+  await group.locator('select[name="field"]').selectOption('from_cls');
+  await group.locator('select[name="key"]').selectOption('verb');
+  const state = JSON.parse(await group.getAttribute('data-state'));
+  assert.equal(state.key, 'verb');
+  assert.equal(state.field, 'from_cls');
+  const tableGroup = page.locator('section.chart[data-view="table:results.features.*.top"]');
+  await tableGroup.locator('select[name="key"]').selectOption('subj');
+  assert.equal(await tableGroup.locator('table.data-table tbody tr').count(), 5);
+
   // A trace file from the results folder opens as an attention document.
   await page.click('div.result-list button[data-name="trace.npz"]');
   await page.locator('article.attention-document[data-name="trace.npz"] section.chart[data-view="grid"] canvas').waitFor();

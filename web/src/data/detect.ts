@@ -34,6 +34,7 @@ import { AttentionGridView } from '../views/attention_grid';
 import { AttentionHeatmapView } from '../views/attention_heatmap';
 import { AttentionLinesView } from '../views/attention_lines';
 import { BarsView, SeriesView, type Bar } from '../views/charts';
+import { GroupView } from '../views/group';
 import { HeadHeatmapView } from '../views/head_heatmap';
 import { MatrixView } from '../views/matrix';
 import { PathsView, type InfluencePath, type PathExample, type PathNode } from '../views/paths';
@@ -110,6 +111,65 @@ class Collector {
     this.ids.add(id);
     return id;
   }
+
+  // A view found by a nested collector, keeping its id (unique: it contains the member's path).
+  adopt(v: View): void {
+    this.ids.add(v.id);
+    this.views.push(v);
+  }
+}
+
+// Views of the members of `o`. Object members with the same keys (results.features.<name>,
+// results.links.<name>) are walked one by one and the views that recur at the same place in
+// them (results.features.<name>.top) become one GroupView with a `key` setting; everything
+// else is walked as usual.
+function walkMembers(c: Collector, o: JsonObject, path: string, ctx: Context, depth: number, skip: Set<string>): void {
+  const members = Object.entries(o).filter(([k]) => !skip.has(k));
+  const signature = (v: Json) => (isObject(v) ? Object.keys(v).sort().join('\u0000') : '');
+  const counts = new Map<string, number>();
+  for (const [, v] of members) if (isObject(v)) counts.set(signature(v), (counts.get(signature(v)) ?? 0) + 1);
+  let family = '';
+  for (const [sig, n] of counts) if (n >= 2 && sig && (!family || n > (counts.get(family) ?? 0))) family = sig;
+  const grouped = members.filter(([, v]) => family && signature(v) === family);
+  for (const [k, v] of members) {
+    if (grouped.some(([g]) => g === k)) continue;
+    walk(c, v, `${path}.${k}`, k, ctx, depth + 1);
+  }
+  if (!grouped.length) return;
+  const groups = new Map<string, { kind: string; rest: string; views: Map<string, View> }>();
+  const loose: View[] = [];
+  for (const [k, v] of grouped) {
+    const sub = new Collector(c.dims);
+    const prefix = `${path}.${k}`;
+    walk(sub, v, prefix, k, ctx, depth + 1);
+    for (const view of sub.views) {
+      const colon = view.id.indexOf(':');
+      const kind = view.id.slice(0, colon);
+      const at = view.id.slice(colon + 1);
+      if (!(at === prefix || at.startsWith(`${prefix}.`) || at.startsWith(`${prefix}#`))) {
+        loose.push(view);
+        continue;
+      }
+      const rest = at.slice(prefix.length);
+      const key = `${kind}:${rest}`;
+      let g = groups.get(key);
+      if (!g) {
+        g = { kind, rest, views: new Map() };
+        groups.set(key, g);
+      }
+      g.views.set(k, view);
+    }
+  }
+  for (const g of groups.values()) {
+    if (g.views.size >= 2) {
+      const [firstKey, first] = g.views.entries().next().value as [string, View];
+      const title = first.title.split(pretty(`${path}.${firstKey}`)).join(`${pretty(path)}.{key}`);
+      c.views.push(new GroupView(c.id(g.kind, `${path}.*${g.rest}`), title, g.views));
+    } else {
+      for (const v of g.views.values()) c.adopt(v);
+    }
+  }
+  for (const v of loose) c.adopt(v);
 }
 
 function pretty(path: string): string {
@@ -168,10 +228,26 @@ function headTableViews(c: Collector, path: string, table: JsonObject[]): void {
       }),
     );
   }
-  if (rows.every((r) => isNumber(r.x) && isNumber(r.y))) {
-    const points: Point[] = rows.map((r) => ({
-      x: r.x as number,
-      y: r.y as number,
+  // Coordinates per head: numeric x and y fields, or a [x, y] array under a coordinates key.
+  const coordKey = Object.keys(table[0]).find(
+    (k) => COORD_KEYS.has(k.toLowerCase()) && table.every((e) => {
+      const s = numericShape(e[k]);
+      return !!s && s.length === 1 && (s[0] === 2 || s[0] === 3);
+    }),
+  );
+  const xy = (i: number): [number, number] | null => {
+    const r = rows[i];
+    if (isNumber(r.x) && isNumber(r.y)) return [r.x, r.y];
+    if (coordKey) {
+      const a = table[i][coordKey] as (number | null)[];
+      return [a[0] ?? 0, a[1] ?? 0];
+    }
+    return null;
+  };
+  if (rows.every((_, i) => xy(i) !== null)) {
+    const points: Point[] = rows.map((r, i) => ({
+      x: xy(i)![0],
+      y: xy(i)![1],
       layer: r.layer as number,
       head: r.head as number,
       label: typeof r.label === 'string' ? r.label : undefined,
@@ -194,6 +270,9 @@ function axisLabels(shape: number[], ctx: Context): { labels: (string[] | undefi
     if (explicit && explicit.length === n) {
       labels.push(explicit);
       names.push('');
+    } else if (ctx.headLabels && ctx.headLabels.length === n && d >= shape.length - 2) {
+      labels.push(ctx.headLabels);
+      names.push('head');
     } else if (ctx.tokens && ctx.tokens.length === n && d >= shape.length - 2) {
       labels.push(ctx.tokens);
       names.push(second ? 'query / to' : 'key / from');
@@ -215,6 +294,7 @@ function axisLabels(shape: number[], ctx: Context): { labels: (string[] | undefi
 
 interface Context {
   tokens?: string[];
+  headLabels?: string[]; // "l-h" of a per-head list beside the array (e.g. head x head distances)
   rowLabels?: string[];
   colLabels?: string[];
   dims: Dims | null;
@@ -278,6 +358,57 @@ function pathExample(o: JsonObject): PathExample | null {
   return null;
 }
 
+function isHeadMatrix(v: unknown, dims: Dims | null): boolean {
+  if (!dims) return false;
+  const s = numericShape(v);
+  return !!s && s.length === 2 && s[0] === dims.layers && s[1] === dims.heads;
+}
+
+// Every [layers][heads] matrix below `node` (through objects only), by dotted relative path.
+function headMatrices(node: Json, dims: Dims | null, prefix = '', out = new Map<string, (number | null)[][]>(), depth = 0) {
+  if (depth > 6 || !isObject(node)) return out;
+  for (const [k, v] of Object.entries(node)) {
+    const p = prefix ? `${prefix}.${k}` : k;
+    if (isHeadMatrix(v, dims)) out.set(p, v as (number | null)[][]);
+    else if (isObject(v)) headMatrices(v, dims, p, out, depth + 1);
+  }
+  return out;
+}
+
+// One layers x heads heatmap over several named matrices, the name chosen by `field`.
+function headMatrixView(c: Collector, path: string, matrices: Map<string, (number | null)[][]>): void {
+  const dims = c.dims!;
+  c.views.push(
+    new HeadHeatmapView(
+      c.id('heatmap', path),
+      `${pretty(path)}: {field}`,
+      {
+        fields: [...matrices.keys()],
+        value: (f, l, h) => {
+          const v = matrices.get(f)?.[l]?.[h];
+          return isNumber(v) ? v : null;
+        },
+      },
+      dims.layers,
+      dims.heads,
+    ),
+  );
+}
+
+// Per-layer records ([{layer, ...numbers}], no `head`): one line per numeric field over the layers.
+function layerSeries(c: Collector, path: string, rows: Record<string, Scalar>[]): void {
+  if (!rows.every((r) => Number.isInteger(r.layer) && r.head === undefined)) return;
+  const fields = numericColumns(rows, ['layer']);
+  if (!fields.length) return;
+  const n = Math.max(...rows.map((r) => r.layer as number)) + 1;
+  const series = fields.map((f) => {
+    const values: (number | null)[] = Array.from({ length: n }, () => null);
+    for (const r of rows) values[r.layer as number] = isNumber(r[f]) ? (r[f] as number) : null;
+    return { name: f, values };
+  });
+  c.views.push(new SeriesView(c.id('lines', path), pretty(path), series, 'layer'));
+}
+
 function walk(c: Collector, node: Json, path: string, key: string, ctx: Context, depth: number): void {
   if (depth > 12) return;
   if (Array.isArray(node)) {
@@ -306,6 +437,7 @@ function walk(c: Collector, node: Json, path: string, key: string, ctx: Context,
       const rows = objs.map((o) => flatRecord(o));
       if (rows.every((r) => r !== null)) {
         const rs = rows as Record<string, Scalar>[];
+        layerSeries(c, path, rs);
         c.views.push(new TableView(c.id('table', path), pretty(path), rs, columnsOf(rs)));
       }
     }
@@ -329,15 +461,22 @@ function walk(c: Collector, node: Json, path: string, key: string, ctx: Context,
   for (const k of TOKEN_KEYS) consumed.add(k);
 
   const entries = Object.entries(o).filter(([k]) => !consumed.has(k));
+  // {name: [layers][heads]} (per class, per feature, per metric): one heatmap choosing the name.
+  const matrixEntries = entries.filter(([, v]) => isHeadMatrix(v, c.dims));
+  if (matrixEntries.length >= 2) {
+    headMatrixView(c, path, new Map(matrixEntries.map(([k, v]) => [k, v as (number | null)[][]])));
+    for (const [k] of matrixEntries) consumed.add(k);
+  }
+  const left = () => entries.filter(([k]) => !consumed.has(k));
   // {name: number}: bars.
-  const numbers = entries.filter(([, v]) => isNumber(v));
-  if (numbers.length >= 2 && numbers.length === entries.length) {
+  const numbers = left().filter(([, v]) => isNumber(v));
+  if (numbers.length >= 2 && numbers.length === left().length) {
     const bars: Bar[] = numbers.map(([label, v]) => ({ label, value: v as number }));
     c.views.push(new BarsView(c.id('bars', path), pretty(path), { fields: ['value'], valueName: 'value', bars: () => bars }));
     return;
   }
   // {name: [numbers]} of one length: a line chart (usually one value per layer).
-  const series = entries.filter(([, v]) => {
+  const series = left().filter(([, v]) => {
     const s = numericShape(v);
     return s && s.length === 1;
   });
@@ -358,24 +497,28 @@ function walk(c: Collector, node: Json, path: string, key: string, ctx: Context,
     }
   }
   // {name: {flat record}}: a table with the names as the first column.
-  const records = entries.filter(([, v]) => isObject(v) && flatRecord(v) !== null && Object.values(v).every((x) => !Array.isArray(x)));
-  if (records.length >= 2 && records.length === entries.length) {
+  const rest = left();
+  const records = rest.filter(([, v]) => isObject(v) && flatRecord(v) !== null && Object.values(v).every((x) => !Array.isArray(x)));
+  const recordTable = records.length >= 2 && records.length === rest.length;
+  if (recordTable) {
     const rows = records.map(([name, v]) => ({ name, ...(flatRecord(v as JsonObject) as Record<string, Scalar>) }));
     c.views.push(new TableView(c.id('table', path), pretty(path), rows, columnsOf(rows)));
+    // Per-head matrices inside the records (syntax: relations.<rel>.per_head.dep_to_head) go
+    // into one heatmap choosing the record and matrix.
+    const inner = headMatrices(Object.fromEntries(records) as JsonObject, c.dims);
+    if (inner.size) headMatrixView(c, path, inner);
   }
 
+  const headList = Object.values(o).find((v) => isHeadTable(v)) as JsonObject[] | undefined;
   const childCtx: Context = {
     dims: ctx.dims,
     tokens: tokens ?? ctx.tokens,
+    headLabels: headList?.map((e) => (typeof e.label === 'string' ? e.label : `${(e.layer as number) + 1}-${(e.head as number) + 1}`)),
     rowLabels: stringArrayAt(o, 'row_labels', 'rows', 'labels'),
     colLabels: stringArrayAt(o, 'col_labels', 'columns', 'labels'),
     parent: o,
   };
-  for (const [k, v] of Object.entries(o)) {
-    if (consumed.has(k)) continue;
-    if (records.length >= 2 && records.length === entries.length) break;
-    walk(c, v, path ? `${path}.${k}` : k, k, childCtx, depth + 1);
-  }
+  if (!recordTable) walkMembers(c, o, path, childCtx, depth, consumed);
 }
 
 function numericArrayViews(c: Collector, node: Json[], shape: number[], path: string, key: string, ctx: Context): void {

@@ -37,7 +37,7 @@ export function paintColorbar(p: Painter, x: number, y: number, h: number, scale
       p.line(x + 12, ty, x + 16, ty, { stroke: '#666' });
       p.text(x + 18, ty, formatValue(v), { size: 10, baseline: 'middle', color: '#444' });
     }
-    if (title) p.text(x, y - 6, title, { size: 10, color: '#444' });
+    if (title) p.text(x, y - 6, fitLabel(title, COLORBAR_WIDTH - 4, 10), { size: 10, color: '#444' });
   });
 }
 

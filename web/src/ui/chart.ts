@@ -1,6 +1,7 @@
 // A chart on the page: the view's title and controls, its canvas (or table), a tooltip, and
 // PNG / SVG export buttons that render the current state of the view.
 import { CanvasPainter, SvgPainter } from '../render/painter';
+import { GroupView } from '../views/group';
 import { cellText, TableView } from '../views/table';
 import type { Figure, ParamDef, PointerEvent2, View } from '../views/view';
 import { clear, download, el, safeName } from './dom';
@@ -35,12 +36,22 @@ export function renderSvg(fig: Figure): string {
   return p.toString();
 }
 
+// The table a view shows, if it is one (itself, or a group's current member).
+function tableOf(view: View): TableView | null {
+  if (view instanceof TableView) return view;
+  if (view instanceof GroupView) return tableOf(view.current());
+  return null;
+}
+
 export class ChartFrame {
   readonly root: HTMLElement;
   private readonly controls: HTMLElement;
   private readonly body: HTMLElement;
   private readonly canvas: HTMLCanvasElement;
+  private readonly tableHolder: HTMLElement;
+  private readonly csv: HTMLButtonElement;
   private readonly tip: HTMLElement;
+  private controlsVersion = -1;
   private figure: Figure | null = null;
   private pending = 0;
   private drag: { x: number; y: number; active: boolean } | null = null;
@@ -61,24 +72,23 @@ export class ChartFrame {
     const svg = el('button', { type: 'button', class: 'export-svg', title: 'Save this chart as SVG' }, 'SVG');
     png.addEventListener('click', () => this.exportPng());
     svg.addEventListener('click', () => this.exportSvg());
-    buttons.append(png, svg);
-    if (view instanceof TableView) {
-      const csv = el('button', { type: 'button', class: 'export-csv', title: 'Save this table as CSV' }, 'CSV');
-      csv.addEventListener('click', () =>
-        download(new Blob([view.csv()], { type: 'text/csv' }), `${this.stem()}.csv`),
-      );
-      buttons.append(csv);
-    }
+    this.csv = el('button', { type: 'button', class: 'export-csv', title: 'Save this table as CSV' }, 'CSV');
+    this.csv.addEventListener('click', () => {
+      const t = tableOf(this.view);
+      if (t) download(new Blob([t.csv()], { type: 'text/csv' }), `${this.stem()}.csv`);
+    });
+    buttons.append(png, svg, this.csv);
     this.root = el(
       'section',
       { class: 'chart', 'data-view': view.id },
-      el('header', {}, el('h3', { text: view.title.replace(/: \{field\}$/, '').replace(/\{field\}/g, '…') }), buttons),
+      el('header', {}, el('h3', { text: view.title.replace(/: \{\w+\}$/, '').replace(/\{\w+\}/g, '…') }), buttons),
       this.controls,
       this.body,
     );
-    this.body.append(view instanceof TableView ? el('div') : this.canvas, this.tip);
+    this.tableHolder = el('div', { class: 'table-holder' });
+    this.body.append(this.canvas, this.tableHolder, this.tip);
     this.buildControls();
-    if (!(view instanceof TableView)) this.listen();
+    this.listen();
   }
 
   private stem(): string {
@@ -86,6 +96,7 @@ export class ChartFrame {
   }
 
   private buildControls(): void {
+    this.controlsVersion = this.view.paramsVersion();
     clear(this.controls);
     for (const p of this.view.params) {
       if (p.interactive) continue;
@@ -100,6 +111,7 @@ export class ChartFrame {
       try {
         v.set(p.name, value);
         this.tip.hidden = true;
+        if (v.paramsVersion() !== this.controlsVersion) this.buildControls();
         this.render();
       } catch (e) {
         this.showError(e);
@@ -148,8 +160,12 @@ export class ChartFrame {
   render(): void {
     const t0 = performance.now();
     const v = this.view;
-    if (v instanceof TableView) {
-      this.renderTable(v);
+    const table = tableOf(v);
+    this.canvas.hidden = table !== null;
+    this.tableHolder.hidden = table === null;
+    this.csv.hidden = table === null;
+    if (table) {
+      this.renderTable(table);
     } else {
       this.figure = v.figure();
       paintInto(this.canvas, this.figure, window.devicePixelRatio || 1);
@@ -190,11 +206,8 @@ export class ChartFrame {
       }
       tbody.append(tr);
     }
-    const table = el('table', { class: 'data-table' }, el('thead', {}, head), tbody);
-    const holder = this.body.firstElementChild as HTMLElement;
-    clear(holder);
-    holder.className = 'table-holder';
-    holder.append(table);
+    clear(this.tableHolder);
+    this.tableHolder.append(el('table', { class: 'data-table' }, el('thead', {}, head), tbody));
   }
 
   private point(ev: MouseEvent): { x: number; y: number } {

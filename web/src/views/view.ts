@@ -137,6 +137,12 @@ export abstract class View {
   tooltip(_x: number, _y: number): string | null {
     return null;
   }
+  // Changes when the list of parameters changes (a group switching members), so the page
+  // rebuilds its controls.
+  paramsVersion(): number {
+    return 0;
+  }
+
   // Facts about the last figure, written on the page as data-* attributes of its canvas (for
   // scripts and tests: how many layers and heads the grid shows, how many links are drawn).
   describe(): Record<string, string | number> {
