@@ -1,0 +1,34 @@
+// A readable summary of findings computed from a folder of result documents: which heads are
+// positional or delimiter heads, the best syntactic head per relation against its baseline, the
+// heads whose removal helps the task, the share of influence through skip connections, ...
+// Every number comes from the documents; a finding appears only when its document is there.
+#pragma once
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace bertscope::report {
+
+struct Finding {
+  std::string method;  // the document's method ("surface", "syntax", ...)
+  std::string title;   // one line: what was measured and on what
+  std::vector<std::string> lines;
+  nlohmann::json numbers;  // the figures the lines quote, for machines
+};
+
+struct Summary {
+  std::vector<std::string> models;  // model paths named by the documents
+  std::vector<Finding> findings;
+  std::vector<std::string> skipped;  // documents of a kind the summary does not know, or unreadable
+};
+
+// Reads every *.json result document of `results` (not recursive).
+Summary summarize(const std::filesystem::path& results);
+
+std::string format_summary(const Summary& summary);
+nlohmann::json summary_json(const Summary& summary);
+
+}  // namespace bertscope::report
