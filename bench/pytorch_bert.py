@@ -2,7 +2,9 @@
 """PyTorch side of the speed comparison: the same random BERT forward that `bertscope bench`
 runs, written the way transformers' eager BertModel computes it (nn.functional linear,
 softmax, layer_norm, gelu; attention probabilities and every hidden state kept), float32,
-no_grad. Prints one JSON object like `bertscope bench --json`.
+no_grad. Prints one JSON object like `bertscope bench --json`. With --backward it times what
+`bertscope bench --backward` times: a forward pass that keeps what autograd needs, then the
+gradient of sum(last_hidden * G) (G fixed random) with respect to every encoder parameter.
 
     OMP_WAIT_POLICY=PASSIVE /usr/bin/python3 bench/pytorch_bert.py --model DIR --batch 8 --seq 128 --threads 2
 """
@@ -66,23 +68,43 @@ def main():
     ap.add_argument("--seq", type=int, default=128)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--seconds", type=float, default=3.0)
+    ap.add_argument("--backward", action="store_true")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     cfg, w = load(args.model)
     g = torch.Generator().manual_seed(42)
     ids = torch.randint(1000, cfg["vocab_size"], (args.batch, args.seq), generator=g)
     types = torch.zeros_like(ids)
-    with torch.no_grad():
-        forward(cfg, w, ids, types)
+    if args.backward:
+        for v in w.values():
+            v.requires_grad_(True)
+        seed = torch.randn(args.batch, args.seq, cfg["hidden_size"], generator=g)
+
+        def step():
+            for v in w.values():
+                v.grad = None
+            _, hs = forward(cfg, w, ids, types)
+            (hs[-1] * seed).sum().backward()
+        step()
         done, start = 0, time.perf_counter()
         while time.perf_counter() - start < args.seconds or done < 2:
-            forward(cfg, w, ids, types)
+            step()
             done += 1
         elapsed = time.perf_counter() - start
+    else:
+        with torch.no_grad():
+            forward(cfg, w, ids, types)
+            done, start = 0, time.perf_counter()
+            while time.perf_counter() - start < args.seconds or done < 2:
+                forward(cfg, w, ids, types)
+                done += 1
+            elapsed = time.perf_counter() - start
     tokens = args.batch * args.seq * done
     h, i, t = cfg["hidden_size"], cfg["intermediate_size"], args.seq
     flops = args.batch * t * (2 * (4 * h * h + 2 * h * i) + 4 * t * h) * cfg["num_hidden_layers"] * done
-    print(json.dumps({"impl": "pytorch", "torch": torch.__version__, "batch": args.batch, "seq": args.seq,
+    if args.backward:
+        flops *= 3  # the backward pass costs two forward passes' products (input and weight gradients)
+    print(json.dumps({"impl": "pytorch", "mode": "backward" if args.backward else "forward", "torch": torch.__version__, "batch": args.batch, "seq": args.seq,
                       "threads": args.threads, "iterations": done, "tokens_per_s": tokens / elapsed,
                       "gflops": flops / elapsed / 1e9,
                       "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))

@@ -13,6 +13,7 @@
 #include "core/parallel.hpp"
 #include "core/profile.hpp"
 #include "io/error.hpp"
+#include "model/autodiff.hpp"
 #include "model/model.hpp"
 
 namespace bertscope::cli {
@@ -104,7 +105,7 @@ void add_bench_command(CLI::App& app) {
     std::int64_t batch = 8, seq = 128;
     int threads = 0, iterations = 0;
     double seconds = 3.0;
-    bool json = false, ceiling = false;
+    bool json = false, ceiling = false, backward = false;
   };
   auto args = std::make_shared<Args>();
   auto* cmd = app.add_subcommand(
@@ -122,6 +123,10 @@ void add_bench_command(CLI::App& app) {
   cmd->add_flag("--json", args->json, "Print one JSON object on stdout");
   cmd->add_flag("--gemm-ceiling", args->ceiling,
                 "Also time the backend's GEMMs on the encoder's shapes and report the forward's share of that ceiling");
+  cmd->add_flag("--backward", args->backward,
+                "Time a training-style step instead: a forward pass that records a tape, then the gradients of "
+                "sum(last_hidden * G) (G fixed random) with respect to every encoder parameter")
+      ->excludes("--precision");
   add_threads_option(*cmd, args->threads);
   cmd->callback([args] {
     apply_threads(args->threads);
@@ -151,19 +156,42 @@ void add_bench_command(CLI::App& app) {
       fast.record.add(model::Site::attn_probs);
       bf16_error = precision_error(m.forward(inputs, exact), m.forward(inputs, fast), c.num_hidden_layers);
     }
-    (void)m.forward(inputs, opt);  // warm-up: page in the weights, size the buffers
+    std::vector<model::OutputGrad> seeds;
+    if (args->backward) {
+      std::normal_distribution<float> normal;
+      for (const auto& in : inputs) {
+        model::OutputGrad g;
+        g.last_hidden = core::Tensor({static_cast<std::int64_t>(in.ids.size()), c.hidden_size});
+        for (auto& v : g.last_hidden.data) v = normal(rng);
+        seeds.push_back(std::move(g));
+      }
+    }
+    model::GradRequest request;
+    request.params = true;
+    // One timed unit: a forward pass, or with --backward a taped forward and the parameter gradients.
+    auto step = [&] {
+      if (!args->backward) {
+        (void)m.forward(inputs, opt);
+        return;
+      }
+      model::ForwardTape tape;
+      (void)model::forward_with_tape(m, inputs, opt, {}, tape);
+      (void)model::backward(m, tape, seeds, request);
+    };
+    step();  // warm-up: page in the weights, size the buffers
     core::OpProfile profile;
-    opt.profile = &profile;
+    if (!args->backward) opt.profile = &profile;
     int done = 0;
     const auto start = std::chrono::steady_clock::now();
     double elapsed = 0;
     while (args->iterations > 0 ? done < args->iterations : (elapsed < args->seconds || done < 2)) {
-      (void)m.forward(inputs, opt);
+      step();
       ++done;
       elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     }
     const double tokens = static_cast<double>(args->batch * args->seq) * done;
-    const double flops = forward_flops(c, args->batch, args->seq) * done;
+    // The backward pass costs two forward passes' products (input and weight gradients).
+    const double flops = forward_flops(c, args->batch, args->seq) * done * (args->backward ? 3.0 : 1.0);
     nlohmann::json shares = nlohmann::json::object();
     for (std::size_t i = 0; i < core::kOpClassCount; ++i)
       shares[std::string(core::op_class_name(static_cast<core::OpClass>(i)))] = profile.seconds[i] / elapsed;
@@ -172,6 +200,7 @@ void add_bench_command(CLI::App& app) {
                      {"seq", args->seq},
                      {"threads", core::num_threads()},
                      {"precision", args->precision},
+                     {"mode", args->backward ? "backward" : "forward"},
                      {"record", args->record},
                      {"gemm_backend", core::gemm_backend_name()},
                      {"iterations", done},
