@@ -34,25 +34,32 @@ results=$out/results
 mkdir -p "$results" "$out/logs"
 rm -f "$results"/*.json
 # Sizes: the full job stays under 15 minutes on 2 cores with bertscope-mini.
-if [ "$quick" = 1 ]; then segments=60; sst2=200; agreement=8; saliency=8; else segments=300; sst2=872; agreement=24; saliency=24; fi
+if [ "$quick" = 1 ]; then segments=60; sst2=200; importance=100; agreement=8; saliency=8
+else segments=300; sst2=872; importance=300; agreement=24; saliency=24; fi
 head -n $((sst2 + 1)) data/sst2/dev.tsv > "$out/sst2_dev.tsv"
+head -n $((importance + 1)) data/sst2/dev.tsv > "$out/sst2_importance.tsv"
 head -n $((saliency + 1)) data/sst2/dev.tsv | tail -n +2 | cut -f1 > "$out/sst2_sentences.txt"
 
 start=$(date +%s)
 steps=0
 total=17
-# One analysis: prints its name and time; its table goes to OUT/logs/NAME.txt.
+# Progress (step, time, time so far) on stderr when it is a terminal; quiet in pipes and CI.
+tty=0; [ -t 2 ] && tty=1
+# One analysis; its table goes to OUT/logs/NAME.txt, its stderr to OUT/logs/NAME.err.
 step() {
   local name=$1; shift
   steps=$((steps + 1))
   local t0; t0=$(date +%s.%N)
-  printf '[%2d/%d] %-26s' "$steps" "$total" "$name" >&2
+  [ $tty = 1 ] && printf '[%2d/%d] %-12s ...' "$steps" "$total" "$name" >&2
   if ! "$@" > "$out/logs/$name.txt" 2> "$out/logs/$name.err"; then
-    echo " failed; see $out/logs/$name.err:" >&2
+    [ $tty = 1 ] && echo >&2
+    echo "run_suite.sh: $name failed; see $out/logs/$name.err:" >&2
     tail -n 5 "$out/logs/$name.err" >&2
     exit 1
   fi
-  printf ' %6.1f s\n' "$(echo "$(date +%s.%N) - $t0" | bc)" >&2
+  [ $tty = 1 ] && printf '\r[%2d/%d] %-12s %6.1f s   (%d s so far)\n' "$steps" "$total" "$name" \
+    "$(echo "$(date +%s.%N) - $t0" | bc)" "$(($(date +%s) - start))" >&2
+  return 0
 }
 
 prose=data/prose/a_tale_of_two_cities.sentences.txt
@@ -73,7 +80,7 @@ step features        "$bin" analyze features --model "$classifier" --data "$out/
 step compare         "$bin" compare --model "$model" --model-b "$classifier" --data "$out/sst2_dev.tsv" --out "$results/compare.json"
 step ablate          "$bin" ablate --model "$classifier" --data "$out/sst2_dev.tsv" --out "$results/ablate.json"
 # Gradients: head importance, attributions, rollout and flow
-step importance      "$bin" analyze importance --model "$classifier" --data "$out/sst2_dev.tsv" --out "$results/importance.json"
+step importance      "$bin" analyze importance --model "$classifier" --data "$out/sst2_importance.tsv" --out "$results/importance.json"
 step saliency        "$bin" analyze saliency --model "$classifier" --data "$out/sst2_sentences.txt" --out "$results/saliency.json"
 step rollout         "$bin" analyze rollout --model "$classifier" --data "$out/sst2_sentences.txt" --out "$results/rollout.json"
 step flow            "$bin" analyze flow --model "$classifier" --data "$out/sst2_sentences.txt" --out "$results/flow.json"
@@ -87,6 +94,6 @@ step traces          "$bin" run --model "$model" --text "The keys to the cabinet
                        --text "The author that the guards like laughs." --out "$results/traces"
 
 "$bin" report --results "$results" --out "$out/report" --title "bertscope: $(basename "$model") and $(basename "$classifier")" > /dev/null
-echo "report: $out/report/index.html; results: $results/ ($(($(date +%s) - start)) s)" >&2
+echo "report: $out/report/index.html; results: $results/; tables: $out/logs/ ($(($(date +%s) - start)) s)"
 echo
 "$bin" summary --results "$results"
