@@ -1,0 +1,298 @@
+#include "analysis/influence_ablation.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <limits>
+
+#include "analysis/rollout.hpp"
+#include "io/error.hpp"
+#include "model/autodiff.hpp"
+
+namespace bertscope::analysis::influence {
+
+namespace {
+
+using model::Site;
+
+// The head with the largest A^{b,h}[q, k] (ties: the lowest head).
+std::int32_t best_head(const core::Tensor& att, std::int64_t b, std::int64_t q, std::int64_t k) {
+  const auto H = att.dim(1), T = att.dim(2);
+  std::int32_t best = 0;
+  for (std::int64_t h = 1; h < H; ++h)
+    if (att.ptr()[((b * H + h) * T + q) * T + k] > att.ptr()[((b * H + best) * T + q) * T + k])
+      best = static_cast<std::int32_t>(h);
+  return best;
+}
+
+// Edges of a position sequence: the skip where the position stays (when Â has a residual), else
+// the strongest head between the two positions.
+std::vector<std::int32_t> edges_of(const core::Tensor& att, const std::vector<std::int32_t>& positions, double residual) {
+  std::vector<std::int32_t> edges;
+  for (std::size_t b = 0; b + 1 < positions.size(); ++b) {
+    const auto k = positions[b], q = positions[b + 1];
+    edges.push_back(k == q && residual > 0 ? -1 : best_head(att, static_cast<std::int64_t>(b), q, k));
+  }
+  return edges;
+}
+
+}  // namespace
+
+Path path_of(const TokenPattern& pattern) { return {pattern.positions, pattern.choices}; }
+
+Pattern empty_node_set(std::int64_t layers, std::int64_t tokens, std::int64_t heads) {
+  Pattern p;
+  p.layers = layers;
+  p.tokens = tokens;
+  p.heads = heads;
+  const auto t = static_cast<std::size_t>(tokens);
+  p.hidden.assign(static_cast<std::size_t>(layers + 1), std::vector<std::uint8_t>(t, 0));
+  p.context.assign(static_cast<std::size_t>(layers), std::vector<std::uint8_t>(t * static_cast<std::size_t>(heads), 0));
+  p.skip.assign(static_cast<std::size_t>(layers), std::vector<std::uint8_t>(t, 0));
+  return p;
+}
+
+void add_path(Pattern& kept, const Path& path) {
+  const auto L = kept.layers;
+  if (static_cast<std::int64_t>(path.positions.size()) != L + 1 || static_cast<std::int64_t>(path.edges.size()) != L)
+    fail(ErrorKind::input, "a path needs {} positions and {} edges, got {} and {}", L + 1, L, path.positions.size(),
+         path.edges.size());
+  for (auto p : path.positions)
+    if (p < 0 || p >= kept.tokens) fail(ErrorKind::input, "path position {} outside the input's {} tokens", p, kept.tokens);
+  for (std::int64_t l = 0; l <= L; ++l)
+    kept.hidden[static_cast<std::size_t>(l)][static_cast<std::size_t>(path.positions[static_cast<std::size_t>(l)])] = 1;
+  for (std::int64_t b = 0; b < L; ++b) {
+    const auto from = path.positions[static_cast<std::size_t>(b)], to = path.positions[static_cast<std::size_t>(b + 1)];
+    const auto e = path.edges[static_cast<std::size_t>(b)];
+    if (e < -1 || e >= kept.heads) fail(ErrorKind::input, "path edge {} at block {} is neither -1 (skip) nor a head below {}", e, b, kept.heads);
+    if (e < 0) {
+      if (from != to) fail(ErrorKind::input, "path takes the skip connection at block {} from position {} to {}", b, from, to);
+      kept.skip[static_cast<std::size_t>(b)][static_cast<std::size_t>(to)] = 1;
+    } else {
+      kept.context[static_cast<std::size_t>(b)][static_cast<std::size_t>(to * kept.heads + e)] = 1;
+    }
+  }
+}
+
+std::size_t node_count(const Pattern& kept) {
+  std::size_t n = 0;
+  for (const auto* group : {&kept.hidden, &kept.context, &kept.skip})
+    for (const auto& row : *group)
+      for (auto v : row) n += v != 0;
+  return n;
+}
+
+std::string_view attention_path_name(AttentionPath kind) {
+  switch (kind) {
+    case AttentionPath::greedy: return "greedy_attention";
+    case AttentionPath::max_product: return "max_product_attention";
+    case AttentionPath::rollout: return "rollout";
+  }
+  return "?";
+}
+
+Path attention_path(AttentionPath kind, const core::Tensor& att, std::int32_t source, std::int32_t target, double residual) {
+  if (att.shape.size() != 4 || att.dim(2) != att.dim(3))
+    fail(ErrorKind::input, "attention path: attentions have shape {}, expected [layers, heads, T, T]", core::shape_string(att.shape));
+  const auto L = att.dim(0), H = att.dim(1), T = att.dim(2);
+  if (source < 0 || source >= T || target < 0 || target >= T)
+    fail(ErrorKind::input, "attention path from {} to {} outside the input's {} tokens", source, target, T);
+  Path path;
+  path.positions.assign(static_cast<std::size_t>(L + 1), 0);
+  path.positions[0] = source;
+  path.positions[static_cast<std::size_t>(L)] = target;
+  if (kind == AttentionPath::greedy) {
+    for (std::int64_t b = 0; b < L; ++b) {
+      const auto k = path.positions[static_cast<std::size_t>(b)];
+      std::int32_t best_q = b + 1 == L ? target : 0, best_h = 0;
+      float best = -1;
+      for (std::int64_t q = 0; q < T; ++q) {
+        if (b + 1 == L && q != target) continue;
+        for (std::int64_t h = 0; h < H; ++h) {
+          const float a = att.ptr()[((b * H + h) * T + q) * T + k];
+          if (a > best) {
+            best = a;
+            best_q = static_cast<std::int32_t>(q);
+            best_h = static_cast<std::int32_t>(h);
+          }
+        }
+      }
+      path.positions[static_cast<std::size_t>(b + 1)] = best_q;
+      path.edges.push_back(best_h);
+    }
+    return path;
+  }
+  const auto aug = rollout::augmented_attention(att, residual);  // [L, T, T]
+  if (kind == AttentionPath::max_product) {
+    // Viterbi in log space: score[q] = the best log-product of a path from the source to q at h_{b+1}.
+    const double ninf = -std::numeric_limits<double>::infinity();
+    std::vector<double> score(static_cast<std::size_t>(T), ninf);
+    score[static_cast<std::size_t>(source)] = 0;
+    std::vector<std::vector<std::int32_t>> back(static_cast<std::size_t>(L), std::vector<std::int32_t>(static_cast<std::size_t>(T), 0));
+    for (std::int64_t b = 0; b < L; ++b) {
+      std::vector<double> next(static_cast<std::size_t>(T), ninf);
+      for (std::int64_t q = 0; q < T; ++q) {
+        std::int32_t arg = -1;
+        for (std::int64_t k = 0; k < T; ++k) {
+          const double w = aug.ptr()[(b * T + q) * T + k];
+          if (w <= 0 || score[static_cast<std::size_t>(k)] == ninf) continue;
+          const double s = score[static_cast<std::size_t>(k)] + std::log(w);
+          if (arg < 0 || s > next[static_cast<std::size_t>(q)]) {
+            next[static_cast<std::size_t>(q)] = s;
+            arg = static_cast<std::int32_t>(k);
+          }
+        }
+        back[static_cast<std::size_t>(b)][static_cast<std::size_t>(q)] = arg < 0 ? q : arg;
+      }
+      score = std::move(next);
+    }
+    for (std::int64_t b = L - 1; b >= 1; --b)
+      path.positions[static_cast<std::size_t>(b)] =
+          back[static_cast<std::size_t>(b)][static_cast<std::size_t>(path.positions[static_cast<std::size_t>(b + 1)])];
+    // back[0] points at the source wherever a path exists; where none does (residual 0 and zero
+    // attention) the path still starts at the source.
+  } else {
+    const auto R = rollout::rollout(aug);
+    for (std::int64_t b = 0; b + 1 < L; ++b) {
+      std::int32_t best = 0;
+      for (std::int64_t q = 1; q < T; ++q)
+        if (R.ptr()[(b * T + q) * T + source] > R.ptr()[(b * T + best) * T + source]) best = static_cast<std::int32_t>(q);
+      path.positions[static_cast<std::size_t>(b + 1)] = best;
+    }
+  }
+  path.edges = edges_of(att, path.positions, residual);
+  return path;
+}
+
+std::string_view replacement_name(Replacement replacement) {
+  return replacement == Replacement::zero ? "zero" : "baseline";
+}
+
+Replacement parse_replacement(std::string_view name) {
+  if (name == "zero") return Replacement::zero;
+  if (name == "baseline") return Replacement::baseline;
+  fail(ErrorKind::input, "unknown ablation replacement \"{}\" (zero, baseline)", name);
+}
+
+namespace {
+
+void add_readout(model::TapeOptions& o, const Qoi& q) {
+  if (q.readout == Readout::mlm) {
+    o.mlm_logits = true;
+    o.mlm_positions.push_back({q.target});
+  } else {
+    o.classifier_logits = true;
+    o.mlm_positions.push_back({});
+  }
+}
+
+double read_qoi(const Qoi& q, const model::ForwardResult& r) {
+  const auto& logits = q.readout == Readout::mlm ? r.mlm_logits : r.classifier_logits;
+  return static_cast<double>(logits.data.at(static_cast<std::size_t>(q.good))) - logits.data.at(static_cast<std::size_t>(q.bad));
+}
+
+core::Tensor copy_of(const core::Tensor* t, const char* what) {
+  if (!t) fail(ErrorKind::internal, "ablation: {} missing from the baseline trace", what);
+  return *t;
+}
+
+}  // namespace
+
+std::vector<double> ablated_qoi(const model::Model& model, std::span<const Instance> instances, std::span<const Pattern> kept,
+                                const AblationOptions& options) {
+  if (kept.size() != instances.size()) fail(ErrorKind::internal, "{} kept node sets for {} instances", kept.size(), instances.size());
+  const auto L = model.layers(), H = model.heads();
+  std::vector<double> out;
+  out.reserve(instances.size());
+  const auto batch = std::max<std::size_t>(options.batch_size, 1);
+  for (std::size_t start = 0; start < instances.size(); start += batch) {
+    const auto n = std::min(batch, instances.size() - start);
+    std::vector<model::ModelInput> inputs(n);
+    for (std::size_t i = 0; i < n; ++i) {
+      const auto& in = instances[start + i];
+      const auto& k = kept[start + i];
+      const auto T = static_cast<std::int64_t>(in.ids.size());
+      if (k.layers != L || k.tokens != T || k.heads != H)
+        fail(ErrorKind::input, "ablation: a node set for {} layers, {} tokens and {} heads given for an input of {} tokens "
+                               "to a model of {} layers and {} heads", k.layers, k.tokens, k.heads, T, L, H);
+      inputs[i].ids = in.ids;
+      inputs[i].type_ids = in.type_ids;
+    }
+    // The values that replace nodes: the baseline input's activations, or zero (no values).
+    std::vector<model::Trace> values(n);
+    if (options.replacement == Replacement::baseline) {
+      std::vector<model::ModelInput> base = inputs;
+      for (std::size_t i = 0; i < n; ++i) base[i].word_embeddings = baseline_word_embeddings(model, base[i].ids, options.baseline);
+      model::RunOptions run;
+      run.record = model::SiteSet(L);
+      run.record.add(Site::embed_out);
+      run.record.add(Site::layer_out);
+      run.record.add(Site::attn_context);
+      model::ForwardTape tape;
+      auto results = model::forward_with_tape(model, base, run, {}, tape);
+      for (std::size_t i = 0; i < n; ++i) values[i] = std::move(results[i].trace);
+    }
+    model::TapeOptions topt;
+    topt.replacements.resize(n);
+    for (std::size_t i = 0; i < n; ++i) {
+      add_readout(topt, instances[start + i].qoi);
+      const auto& k = kept[start + i];
+      const auto T = k.tokens;
+      const bool base = options.replacement == Replacement::baseline;
+      auto hidden_value = [&](std::int64_t l) {
+        return l == 0 ? copy_of(values[i].find(Site::embed_out, 0), "embed.out")
+                      : copy_of(values[i].find(Site::layer_out, l - 1), "layer.out");
+      };
+      auto& reps = topt.replacements[i];
+      auto add = [&](model::FlowSite site, std::int64_t layer, const std::vector<std::uint8_t>& keep, core::Shape shape,
+                     core::Tensor value) {
+        model::NodeReplacement r{site, layer, core::Tensor(std::move(shape)), std::move(value)};
+        for (std::size_t j = 0; j < keep.size(); ++j) r.keep.data[j] = keep[j] ? 1.0f : 0.0f;
+        reps.push_back(std::move(r));
+      };
+      for (std::int64_t l = 0; l <= L; ++l)
+        add(model::FlowSite::hidden, l, k.hidden[static_cast<std::size_t>(l)], {T}, base ? hidden_value(l) : core::Tensor{});
+      for (std::int64_t b = 0; b < L; ++b) {
+        add(model::FlowSite::context, b, k.context[static_cast<std::size_t>(b)], {T, H},
+            base ? copy_of(values[i].find(Site::attn_context, b), "attn.context") : core::Tensor{});
+        add(model::FlowSite::skip, b, k.skip[static_cast<std::size_t>(b)], {T}, base ? hidden_value(b) : core::Tensor{});
+      }
+    }
+    if (!topt.mlm_logits) topt.mlm_positions.clear();
+    model::ForwardTape tape;
+    const auto results = model::forward_with_tape(model, inputs, {}, topt, tape);
+    for (std::size_t i = 0; i < n; ++i) out.push_back(read_qoi(instances[start + i].qoi, results[i]));
+  }
+  return out;
+}
+
+std::vector<core::Tensor> attentions_of(const model::Model& model, std::span<const Instance> instances, std::size_t batch_size) {
+  const auto L = model.layers(), H = model.heads();
+  std::vector<core::Tensor> out;
+  batch_size = std::max<std::size_t>(batch_size, 1);
+  for (std::size_t start = 0; start < instances.size(); start += batch_size) {
+    const auto n = std::min(batch_size, instances.size() - start);
+    std::vector<model::ModelInput> inputs(n);
+    for (std::size_t i = 0; i < n; ++i) {
+      inputs[i].ids = instances[start + i].ids;
+      inputs[i].type_ids = instances[start + i].type_ids;
+    }
+    model::RunOptions run;
+    run.record = model::SiteSet(L);
+    run.record.add(Site::attn_probs);
+    const auto results = model.forward(inputs, run);
+    for (std::size_t i = 0; i < n; ++i) {
+      const auto T = static_cast<std::int64_t>(inputs[i].ids.size());
+      core::Tensor a({L, H, T, T});
+      for (std::int64_t l = 0; l < L; ++l) {
+        const auto* p = results[i].trace.find(Site::attn_probs, l);
+        if (!p) fail(ErrorKind::internal, "attentions of layer {} were not recorded", l);
+        std::memcpy(a.ptr() + l * H * T * T, p->ptr(), static_cast<std::size_t>(H * T * T) * sizeof(float));
+      }
+      out.push_back(std::move(a));
+    }
+  }
+  return out;
+}
+
+}  // namespace bertscope::analysis::influence

@@ -1,0 +1,708 @@
+// Influence patterns (Lu et al. 2021; `bertscope analyze influence`): completeness of the
+// integrated-gradients path and of the node decompositions, Guided Pattern Refinement checked by
+// brute force on a 2-layer, 2-head model, the shape of refined patterns, the ablation check
+// (node replacement against independent interventions, attention paths on hand-made maps), the
+// agreement-data readers (Marvin & Linzen, BLiMP, templates) and the command end to end on
+// Marvin & Linzen subj_rel and obj_rel_across_anim excerpts.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <fstream>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "analysis/agreement_data.hpp"
+#include "analysis/influence.hpp"
+#include "analysis/influence_ablation.hpp"
+#include "io/error.hpp"
+#include "io/files.hpp"
+#include "model/model.hpp"
+#include "test_util.hpp"
+
+using namespace bertscope;
+using namespace bertscope::analysis;
+using bertscope::test::TempDir;
+namespace inf = bertscope::analysis::influence;
+namespace ag = bertscope::analysis::agreement;
+
+namespace {
+
+std::string make_model(const TempDir& dir, const std::string& name, const std::string& args) {
+  const auto out = (dir / name).string();
+  const auto r = test::run_command(fmt::format("{} make-model --out {} {}", test::cli(), out, args));
+  EXPECT_EQ(r.status, 0) << r.output;
+  return out;
+}
+
+std::string uncased_vocab() { return (test::data_dir() / "bert-base-uncased" / "vocab.txt").string(); }
+std::filesystem::path excerpt(const std::string& name) { return test::data_dir() / "influence" / (name + ".excerpt.tsv"); }
+
+struct Models {
+  TempDir dir{"influence-models"};
+  // 2 layers and 2 heads: small enough to enumerate every stage-2 choice.
+  std::string tiny = make_model(dir, "tiny", fmt::format("--vocab {} --layers 2 --hidden 32 --heads 2 --intermediate 48 "
+                                                         "--seed 81 --init-std 0.2 --bias-std 0.1",
+                                                         uncased_vocab()));
+  std::string deeper = make_model(dir, "deeper", fmt::format("--vocab {} --layers 3 --hidden 32 --heads 4 --intermediate 48 "
+                                                             "--seed 82 --init-std 0.1 --bias-std 0.1",
+                                                             uncased_vocab()));
+};
+
+const Models& models() {
+  static Models m;
+  return m;
+}
+
+// The excerpt's examples as QoI instances, through the same reader and encoder as the command.
+std::vector<inf::Instance> instances_of(const model::Model& m, const std::string& name, std::size_t limit) {
+  const auto data = ag::read_marvin_linzen(excerpt(name));
+  const auto encoded = ag::encode_examples(m.tokenizer(), data.examples, m.max_length());
+  std::vector<inf::Instance> out;
+  for (const auto& e : encoded) {
+    if (out.size() >= limit) break;
+    inf::Instance in;
+    in.ids = e.encoding.ids;
+    in.type_ids = e.encoding.type_ids;
+    in.qoi.target = e.mask_position;
+    in.qoi.good = e.good_id;
+    in.qoi.bad = e.bad_id;
+    out.push_back(std::move(in));
+  }
+  return out;
+}
+
+double rel_err(double a, double b, double floor = 1e-6) { return std::abs(a - b) / std::max({std::abs(a), std::abs(b), floor}); }
+
+void write_file(const std::filesystem::path& path, const std::string& text) {
+  std::ofstream out(path, std::ios::binary);
+  out << text;
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------------------------
+// Completeness.
+
+TEST(InfluenceCompleteness, UnrestrictedInfluenceIsTheAttributionAndSumsToTheQoiDifference) {
+  const auto m = model::Model::load(models().deeper);
+  const auto instances = instances_of(m, "subj_rel", 4);
+  ASSERT_EQ(instances.size(), 4u);
+  const auto direct = inf::evaluate_qoi(m, instances);
+  int checked = 0;
+  for (const auto baseline : {inf::Baseline::mask, inf::Baseline::zero, inf::Baseline::pad}) {
+    for (std::size_t i = 0; i < instances.size(); ++i) {
+      inf::IntegralOptions o;
+      o.steps = 50;
+      o.baseline = baseline;
+      const inf::PathIntegral integral(m, instances[i], o);
+      EXPECT_NEAR(integral.qoi(), direct[i], 1e-4 * std::max(1.0, std::abs(direct[i])));
+      const double delta = integral.qoi() - integral.qoi_baseline();
+      if (std::abs(delta) < 0.05) continue;  // the QoI barely moves along this path: a weak check
+      ++checked;
+      double sum = 0;
+      for (double a : integral.attributions()) sum += a;
+      EXPECT_LT(std::abs(sum - delta), 0.02 * std::abs(delta)) << inf::baseline_name(baseline) << " example " << i;
+      if (baseline != inf::Baseline::mask || i > 0) continue;
+      for (std::int32_t t = 0; t < integral.tokens(); ++t) {
+        const double a = integral.attributions()[static_cast<std::size_t>(t)];
+        // Unrestricted influence of the token (reverse mode under the source-only mask) and its
+        // decomposition at every layer and block: all of the token's attribution.
+        const auto pattern = inf::Pattern::from_source(t, integral.layers(), integral.tokens(), integral.heads());
+        EXPECT_LT(rel_err(integral.influence(pattern), a, 1e-3 * std::abs(delta)), 1e-4) << "token " << t;
+        const auto d = integral.decompose(pattern);
+        for (std::int64_t l = 0; l <= integral.layers(); ++l)
+          EXPECT_LT(rel_err(d.hidden_total(l), a, 1e-3 * std::abs(delta)), 1e-4) << "token " << t << " layer " << l;
+        for (std::int64_t b = 0; b < integral.layers(); ++b)
+          EXPECT_LT(rel_err(d.block_total(b), a, 1e-3 * std::abs(delta)), 1e-4) << "token " << t << " block " << b;
+      }
+    }
+  }
+  EXPECT_GE(checked, 8);
+  // Lu et al.'s rule (m + 1 equal weights, both ends) is first order: its error shrinks like 1/m.
+  inf::IntegralOptions coarse, fine;
+  coarse.steps = 50;
+  fine.steps = 200;
+  auto error = [&](const inf::IntegralOptions& o) {
+    const inf::PathIntegral integral(m, instances[0], o);
+    double sum = 0;
+    for (double a : integral.attributions()) sum += a;
+    return std::abs(sum - (integral.qoi() - integral.qoi_baseline()));
+  };
+  const double e50 = error(coarse), e200 = error(fine);
+  EXPECT_LT(e200, e50 / 3) << e50 << " " << e200;
+  EXPECT_GT(e200, e50 / 5) << e50 << " " << e200;
+}
+
+TEST(InfluenceCompleteness, LayerDecompositionSumsToThePatternInfluence) {
+  const auto m = model::Model::load(models().deeper);
+  const auto instances = instances_of(m, "obj_rel_across_anim", 2);
+  inf::IntegralOptions o;
+  o.steps = 10;
+  for (const auto& in : instances) {
+    const inf::PathIntegral integral(m, in, o);
+    const auto L = integral.layers();
+    for (std::int32_t source : {1, 4}) {
+      const auto tp = inf::refine(integral, source);
+      // The stage-1 pattern, a half-refined one and the final one.
+      for (std::size_t k : {std::size_t{0}, std::size_t{1}, static_cast<std::size_t>(L)}) {
+        const auto pattern = inf::partial_pattern(integral, tp.positions, std::span(tp.choices).first(k));
+        const double influence = integral.influence(pattern);
+        const auto d = integral.decompose(pattern);
+        const double scale = std::max(std::abs(influence), 1e-3 * std::abs(tp.attribution));
+        for (std::int64_t l = 1; l <= L; ++l)
+          EXPECT_LT(std::abs(d.hidden_total(l) - influence), 1e-4 * scale) << "source " << source << " layer " << l << " k " << k;
+        for (std::int64_t b = 0; b < L; ++b)
+          EXPECT_LT(std::abs(d.block_total(b) - influence), 1e-4 * scale) << "source " << source << " block " << b << " k " << k;
+        if (k == 0) {
+          EXPECT_LT(std::abs(tp.stage1_influence - influence), 1e-4 * scale);
+        }
+        if (k == static_cast<std::size_t>(L)) {
+          EXPECT_LT(std::abs(tp.pattern_influence - influence), 1e-4 * scale);
+        }
+      }
+      EXPECT_LT(rel_err(tp.total, tp.attribution, 1e-6), 1e-4);
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Guided Pattern Refinement.
+
+TEST(InfluenceRefinement, BruteForceConfirmsEveryGreedyChoiceOnTwoLayersTwoHeads) {
+  const auto m = model::Model::load(models().tiny);
+  ASSERT_EQ(m.layers(), 2);
+  ASSERT_EQ(m.heads(), 2);
+  const auto instances = instances_of(m, "subj_rel", 2);
+  inf::IntegralOptions o;
+  o.steps = 10;
+  int compared = 0;
+  for (const auto& in : instances) {
+    const inf::PathIntegral integral(m, in, o);
+    const auto T = integral.tokens(), L = integral.layers(), H = integral.heads();
+    for (std::int32_t source = 0; source < T; ++source) {
+      if (source == in.qoi.target) continue;
+      const auto tp = inf::refine(integral, source);
+      const int s = tp.sign;
+      const double tol = 1e-5 * std::max(1.0, std::abs(tp.attribution));
+      // Stage 1 (layer 1 is the only free layer): every position, by reverse mode alone.
+      double best1 = -1e300;
+      std::int32_t argbest1 = -1;
+      for (std::int32_t p = 0; p < T; ++p) {
+        auto pattern = inf::Pattern::from_source(source, L, T, H);
+        pattern.keep_position(1, p);
+        const double v = s * integral.influence(pattern);
+        if (v > best1 + tol) {
+          best1 = v;
+          argbest1 = p;
+        }
+      }
+      EXPECT_EQ(tp.positions[1], argbest1) << "source " << source;
+      EXPECT_NEAR(s * tp.stage1[1], best1, tol);
+      // Stage 2: at each block, every possible edge given the earlier blocks' choices.
+      for (std::int64_t b = 0; b < L; ++b) {
+        std::vector<std::int32_t> earlier(tp.choices.begin(), tp.choices.begin() + b);
+        const bool skip_possible = tp.positions[static_cast<std::size_t>(b)] == tp.positions[static_cast<std::size_t>(b + 1)];
+        double best = -1e300;
+        for (std::int32_t c = skip_possible ? -1 : 0; c < H; ++c) {
+          auto choices = earlier;
+          choices.push_back(c);
+          const double v = integral.influence(inf::partial_pattern(integral, tp.positions, choices));
+          if (c == tp.choices[static_cast<std::size_t>(b)]) {
+            EXPECT_NEAR(v, tp.stage2[static_cast<std::size_t>(b)], tol);
+          }
+          best = std::max(best, s * v);
+          ++compared;
+        }
+        EXPECT_NEAR(s * tp.stage2[static_cast<std::size_t>(b)], best, tol) << "source " << source << " block " << b;
+      }
+    }
+  }
+  EXPECT_GT(compared, 40);
+}
+
+TEST(InfluenceRefinement, OneEdgePerBlockAndPositionsMoveOnlyThroughHeads) {
+  for (const auto& dir : {models().tiny, models().deeper}) {
+    const auto m = model::Model::load(dir);
+    const auto instances = instances_of(m, "obj_rel_across_anim", 2);
+    inf::Options o;
+    o.integral.steps = 8;
+    o.verify = true;
+    for (const auto& in : instances) {
+      const auto r = inf::analyse(m, in, o);
+      const auto L = m.layers(), H = m.heads();
+      ASSERT_EQ(r.patterns.size(), in.ids.size() - 1);
+      for (std::size_t k = 0; k < r.patterns.size(); ++k) {
+        const auto& p = r.patterns[k];
+        ASSERT_EQ(p.positions.size(), static_cast<std::size_t>(L + 1));
+        ASSERT_EQ(p.choices.size(), static_cast<std::size_t>(L));
+        EXPECT_EQ(p.positions.front(), p.source);
+        EXPECT_EQ(p.positions.back(), in.qoi.target);
+        EXPECT_NE(p.source, in.qoi.target);
+        for (std::int64_t b = 0; b < L; ++b) {
+          const auto c = p.choices[static_cast<std::size_t>(b)];
+          EXPECT_GE(c, -1);
+          EXPECT_LT(c, H);
+          if (p.positions[static_cast<std::size_t>(b)] != p.positions[static_cast<std::size_t>(b + 1)]) {
+            EXPECT_GE(c, 0) << "the position changes at block " << b << " without a head";
+          }
+        }
+        // The final pattern keeps one block output per layer and exactly one edge per block.
+        const auto T = static_cast<std::int64_t>(in.ids.size());
+        auto pattern = inf::Pattern::from_source(p.source, L, T, H);
+        for (std::int64_t l = 1; l <= L; ++l) pattern.keep_position(l, p.positions[static_cast<std::size_t>(l)]);
+        for (std::int64_t b = 0; b < L; ++b)
+          pattern.keep_edge(b, p.positions[static_cast<std::size_t>(b + 1)], p.choices[static_cast<std::size_t>(b)]);
+        for (std::int64_t l = 0; l <= L; ++l) {
+          const auto& h = pattern.hidden[static_cast<std::size_t>(l)];
+          EXPECT_EQ(std::count(h.begin(), h.end(), 1), 1);
+        }
+        for (std::int64_t b = 0; b < L; ++b) {
+          const auto& c = pattern.context[static_cast<std::size_t>(b)];
+          const auto& s = pattern.skip[static_cast<std::size_t>(b)];
+          EXPECT_EQ(std::count(c.begin(), c.end(), 1) + std::count(s.begin(), s.end(), 1), 1);
+        }
+        inf::Pattern empty = inf::empty_node_set(L, T, H);
+        inf::add_path(empty, inf::path_of(p));
+        EXPECT_EQ(inf::node_count(empty), static_cast<std::size_t>(2 * L + 1));
+        // The refined pattern's influence, recomputed by reverse mode alone.
+        EXPECT_NEAR(r.verified[k], p.pattern_influence, 1e-4 * std::max(1e-3, std::abs(p.attribution)));
+      }
+      // Aggregates over the example's patterns.
+      std::vector<const inf::TokenPattern*> ps;
+      for (const auto& p : r.patterns) ps.push_back(&p);
+      const auto share = inf::skip_share(ps, L);
+      ASSERT_EQ(share.per_layer.size(), static_cast<std::size_t>(L));
+      double mean = 0;
+      for (double v : share.per_layer) mean += v / static_cast<double>(L);
+      EXPECT_NEAR(share.overall, mean, 1e-12);
+      const auto c = inf::consistency(ps);
+      EXPECT_EQ(c.instances, ps.size());
+      EXPECT_GE(c.modal_share * static_cast<double>(ps.size()), 1.0);
+    }
+  }
+}
+
+TEST(InfluenceAggregates, ConsistencyAndAccuracyByForm) {
+  inf::TokenPattern a, b, c;
+  a.positions = {1, 1, 7};
+  a.choices = {-1, 0};
+  b = a;
+  c.positions = {1, 7, 7};
+  c.choices = {1, -1};
+  const std::vector<const inf::TokenPattern*> ps = {&c, &a, &b};
+  const auto k = inf::consistency(ps);
+  EXPECT_EQ(k.distinct, 2u);
+  EXPECT_DOUBLE_EQ(k.modal_share, 2.0 / 3.0);
+  EXPECT_EQ(k.positions, a.positions);
+  const auto s = inf::skip_share(ps, 2);
+  EXPECT_DOUBLE_EQ(s.per_layer[0], 2.0 / 3.0);
+  EXPECT_DOUBLE_EQ(s.per_layer[1], 1.0 / 3.0);
+  EXPECT_DOUBLE_EQ(s.overall, 0.5);
+  const std::vector<double> q = {1.0, -0.5, 2.0, 0.25};
+  const std::vector<std::string> forms = {"SS", "SS", "SP", ""};
+  const auto acc = inf::accuracy_by_form(q, forms);
+  EXPECT_EQ(acc.at("").n, 4u);
+  EXPECT_DOUBLE_EQ(acc.at("").accuracy, 0.75);
+  EXPECT_DOUBLE_EQ(acc.at("SS").accuracy, 0.5);
+  EXPECT_DOUBLE_EQ(acc.at("SS").mean_qoi, 0.25);
+  EXPECT_EQ(acc.at("SP").correct, 1u);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Ablation.
+
+TEST(InfluenceAblation, ReplacementsAgreeWithIndependentInterventions) {
+  const auto m = model::Model::load(models().deeper);
+  const auto instances = instances_of(m, "subj_rel", 2);
+  const auto L = m.layers(), H = m.heads();
+  const auto full = inf::evaluate_qoi(m, instances);
+  std::vector<inf::Pattern> all, no_h1, no_head;
+  for (const auto& in : instances) {
+    const auto T = static_cast<std::int64_t>(in.ids.size());
+    auto every = inf::empty_node_set(L, T, H);
+    for (auto* group : {&every.hidden, &every.context, &every.skip})
+      for (auto& row : *group) std::fill(row.begin(), row.end(), 1);
+    all.push_back(every);
+    auto a = every;  // h_1 replaced at positions 2 and 3
+    a.hidden[1][2] = a.hidden[1][3] = 0;
+    no_h1.push_back(a);
+    auto b = every;  // head 1 of block 1 replaced at every query
+    for (std::int64_t q = 0; q < T; ++q) b.context[1][static_cast<std::size_t>(q * H + 1)] = 0;
+    no_head.push_back(b);
+  }
+  // Keeping every node changes nothing.
+  const auto kept_all = inf::ablated_qoi(m, instances, all);
+  for (std::size_t i = 0; i < instances.size(); ++i) EXPECT_NEAR(kept_all[i], full[i], 1e-5 * std::max(1.0, std::abs(full[i])));
+
+  const auto q_h1 = inf::ablated_qoi(m, instances, no_h1);
+  const auto q_head = inf::ablated_qoi(m, instances, no_head);
+  auto qoi_of = [](const inf::Instance& in, const model::ForwardResult& r) {
+    const auto V = r.mlm_logits.shape[1];
+    const float* row = r.mlm_logits.ptr() + static_cast<std::int64_t>(in.qoi.target) * V;
+    return static_cast<double>(row[in.qoi.good]) - row[in.qoi.bad];
+  };
+  for (std::size_t i = 0; i < instances.size(); ++i) {
+    std::vector<model::ModelInput> in(1);
+    in[0].ids = instances[i].ids;
+    // h_1 rows zeroed, then the layers above run from there (the inference forward's start_layer).
+    model::RunOptions rec;
+    rec.record = model::SiteSet(L);
+    rec.record.add(model::Site::layer_out, 0);
+    auto h1 = *m.forward(in, rec)[0].trace.find(model::Site::layer_out, 0);
+    const auto hidden = m.config().hidden_size;
+    std::fill(h1.ptr() + 2 * hidden, h1.ptr() + 4 * hidden, 0.0f);
+    model::RunOptions above;
+    above.start_layer = 1;
+    above.mlm_logits = true;
+    in[0].start_hidden = h1;
+    EXPECT_NEAR(q_h1[i], qoi_of(instances[i], m.forward(in, above)[0]), 1e-4 * std::max(1.0, std::abs(q_h1[i])));
+    EXPECT_GT(std::abs(q_h1[i] - full[i]), 1e-4) << "replacing h_1 rows should change the QoI";
+    // A head's context replaced by zero at every query is the head mask's 0.
+    in[0].start_hidden = {};
+    model::RunOptions masked;
+    masked.mlm_logits = true;
+    masked.head_mask = core::Tensor({L, H});
+    std::fill(masked.head_mask.data.begin(), masked.head_mask.data.end(), 1.0f);
+    masked.head_mask.data[static_cast<std::size_t>(1 * H + 1)] = 0.0f;
+    EXPECT_NEAR(q_head[i], qoi_of(instances[i], m.forward(in, masked)[0]), 1e-4 * std::max(1.0, std::abs(q_head[i])));
+  }
+  // With Replacement::baseline and no node kept, every node takes the baseline input's value, so
+  // the QoI is F(baseline).
+  inf::AblationOptions ao;
+  ao.replacement = inf::Replacement::baseline;
+  std::vector<inf::Pattern> none;
+  for (const auto& in : instances) none.push_back(inf::empty_node_set(L, static_cast<std::int64_t>(in.ids.size()), H));
+  const auto q_none = inf::ablated_qoi(m, instances, none, ao);
+  for (std::size_t i = 0; i < instances.size(); ++i) {
+    inf::IntegralOptions io;
+    io.steps = 1;
+    const inf::PathIntegral integral(m, instances[i], io);
+    EXPECT_NEAR(q_none[i], integral.qoi_baseline(), 1e-4 * std::max(1.0, std::abs(q_none[i])));
+  }
+  // A tape recorded with replacements refuses gradient passes.
+  model::TapeOptions topt;
+  topt.replacements.resize(1);
+  topt.replacements[0].push_back({model::FlowSite::skip, 0, core::Tensor({static_cast<std::int64_t>(instances[0].ids.size())}), {}});
+  std::vector<model::ModelInput> in(1);
+  in[0].ids = instances[0].ids;
+  model::ForwardTape tape;
+  model::forward_with_tape(m, in, {}, topt, tape);
+  std::vector<model::OutputGrad> seeds(1);
+  EXPECT_THROW(model::backward(m, tape, seeds, {}), Error);
+  // Bad shapes name what was expected.
+  topt.replacements[0][0].keep = core::Tensor({3});
+  try {
+    model::forward_with_tape(m, in, {}, topt, tape);
+    ADD_FAILURE() << "a keep mask of the wrong shape was accepted";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("expected"), std::string::npos) << e.what();
+  }
+}
+
+// Attention maps [L, H, T, T] with every row one-hot on `to[l][h][q]`.
+core::Tensor one_hot_attention(const std::vector<std::vector<std::vector<int>>>& to) {
+  const auto L = static_cast<std::int64_t>(to.size()), H = static_cast<std::int64_t>(to[0].size()),
+             T = static_cast<std::int64_t>(to[0][0].size());
+  core::Tensor a({L, H, T, T});
+  for (std::int64_t l = 0; l < L; ++l)
+    for (std::int64_t h = 0; h < H; ++h)
+      for (std::int64_t q = 0; q < T; ++q)
+        a.ptr()[((l * H + h) * T + q) * T + to[static_cast<std::size_t>(l)][static_cast<std::size_t>(h)][static_cast<std::size_t>(q)]] = 1.0f;
+  return a;
+}
+
+TEST(InfluenceAblation, AttentionPathsOnHandMadeMaps) {
+  // 3 blocks, 2 heads, 4 tokens; to[block][head][query] = the key the query reads.
+  const auto att = one_hot_attention({{{0, 1, 0, 3}, {0, 1, 2, 0}},
+                                      {{0, 1, 2, 3}, {0, 2, 2, 3}},
+                                      {{0, 1, 2, 1}, {0, 1, 2, 3}}});
+  // Greedy over raw heads, ties to the lower query, then the lower head. From 0: block 0's
+  // edges out of key 0 are (q0, h0), (q0, h1), (q2, h0), (q3, h1): (q0, h0) first; block 1 the
+  // same; the last block must reach the target 3 from 0, which no head does: head 0.
+  auto g = inf::attention_path(inf::AttentionPath::greedy, att, 0, 3);
+  EXPECT_EQ(g.positions, (std::vector<std::int32_t>{0, 0, 0, 3}));
+  EXPECT_EQ(g.edges, (std::vector<std::int32_t>{0, 0, 0}));
+  // From 2: block 0 only (q2, h1) reads key 2; block 1 (q1, h1) comes before (q2, h0); block 2
+  // query 3 reads key 1 through head 0.
+  g = inf::attention_path(inf::AttentionPath::greedy, att, 2, 3);
+  EXPECT_EQ(g.positions, (std::vector<std::int32_t>{2, 2, 1, 3}));
+  EXPECT_EQ(g.edges, (std::vector<std::int32_t>{1, 1, 0}));
+  // Max-product on Â = 0.5 mean_h A + 0.5 I from 0 to 3: Â_2[3, :] is nonzero at 1 (1/4) and 3
+  // (3/4). Through 3: Â_1[3, 3] = 1 and Â_0[3, 0] = 1/4, product 3/16. Through 1: Â_1[1, 2] = 1/4,
+  // Â_0[2, 0] = 1/4, product 1/64 (Â_0[1, 0] = 0). The path moves in block 0 through head 1 (query
+  // 3 reads key 0) and then stays on the skip connection.
+  auto mp = inf::attention_path(inf::AttentionPath::max_product, att, 0, 3);
+  EXPECT_EQ(mp.positions, (std::vector<std::int32_t>{0, 3, 3, 3}));
+  EXPECT_EQ(mp.edges, (std::vector<std::int32_t>{1, -1, -1}));
+  // Rollout: token 0's column of R_0 = Â_0 is (1, 0, 1/4, 1/4) and of R_1 = Â_1 R_0 is
+  // (1, 1/16, 1/4, 1/4): the path stays at 0 until the last block, which reads 0 from 3 through
+  // no head (head 0, the lowest).
+  auto ro = inf::attention_path(inf::AttentionPath::rollout, att, 0, 3);
+  EXPECT_EQ(ro.positions, (std::vector<std::int32_t>{0, 0, 0, 3}));
+  EXPECT_EQ(ro.edges, (std::vector<std::int32_t>{-1, -1, 0}));
+  // Every path is a valid node set of the same budget.
+  for (const auto& p : {g, mp, ro}) {
+    auto set = inf::empty_node_set(3, 4, 2);
+    inf::add_path(set, p);
+    EXPECT_EQ(inf::node_count(set), 7u);
+  }
+  inf::Path bad{{0, 1, 1, 3}, {-1, 0, 0}};
+  auto set = inf::empty_node_set(3, 4, 2);
+  EXPECT_THROW(inf::add_path(set, bad), Error);  // a skip that moves
+}
+
+// ---------------------------------------------------------------------------------------------
+// Agreement data.
+
+TEST(AgreementData, MarvinLinzenPairsMasksFormsAndRoles) {
+  const auto subj = ag::read_marvin_linzen(excerpt("subj_rel"));
+  EXPECT_EQ(subj.task, "subj_rel.excerpt");
+  EXPECT_EQ(subj.report.rows, 48u);
+  EXPECT_EQ(subj.report.pairs, 48u);
+  EXPECT_EQ(subj.report.excluded, 12u);  // "swims" (2 per condition) and "taxi driver" (1)
+  EXPECT_EQ(subj.report.kept, 36u);
+  EXPECT_EQ(subj.report.with_roles, 36u);
+  const auto& e = subj.examples[2];  // line 12: "the author that likes the chef is tall"
+  EXPECT_EQ(e.text(), "the author that likes the chef [MASK] tall .");
+  EXPECT_EQ(e.good, "is");
+  EXPECT_EQ(e.bad, "are");
+  EXPECT_EQ(e.mask_word, 6u);
+  EXPECT_EQ(e.form, "SS");
+  EXPECT_EQ(e.subject_word, 1);
+  EXPECT_EQ(e.attractor_word, 5);
+  EXPECT_EQ(e.line, 5u);
+  std::map<std::string, int> forms;
+  for (const auto& x : subj.examples) ++forms[x.form];
+  EXPECT_EQ(forms, (std::map<std::string, int>{{"PP", 9}, {"PS", 9}, {"SP", 9}, {"SS", 9}}));
+
+  const auto obj = ag::read_marvin_linzen(excerpt("obj_rel_across_anim"));
+  EXPECT_EQ(obj.report.excluded, 12u);  // "swim" (2 per condition) and "admires" (1)
+  const auto& o = obj.examples[0];  // "the authors that the chef likes laugh"
+  EXPECT_EQ(o.text(), "the authors that the chef likes [MASK] .");
+  EXPECT_EQ(o.good, "laugh");
+  EXPECT_EQ(o.form, "PS");
+  EXPECT_EQ(o.subject_word, 1);
+  EXPECT_EQ(o.attractor_word, 4);
+
+  // Encoding keeps every example (single-piece candidates); the most common length is 11.
+  const auto m = model::Model::load(models().tiny);
+  ag::EncodeReport er;
+  const auto enc = ag::encode_examples(m.tokenizer(), subj.examples, m.max_length(), &er);
+  EXPECT_EQ(er.kept, 36u);
+  EXPECT_EQ(enc[2].mask_position, 7);
+  EXPECT_EQ(enc[2].subject_position, 2);
+  EXPECT_EQ(enc[2].attractor_position, 6);
+  ag::SelectOptions so;
+  so.length = 0;
+  so.single_pieces = true;
+  so.per_form = 2;
+  ag::SelectReport sr;
+  const auto sel = ag::select_examples(enc, subj.examples, so, &sr);
+  EXPECT_EQ(sr.length, 11);
+  EXPECT_EQ(sel.size(), 8u);
+  for (const auto& x : sel) EXPECT_EQ(x.encoding.size(), 11u);
+
+  // Options: no exclusions, no period, "who".
+  ag::ReadOptions ro;
+  ro.exclude = std::vector<std::string>{};
+  ro.append_period = false;
+  ro.who = true;
+  const auto plain = ag::read_marvin_linzen(excerpt("subj_rel"), ro);
+  EXPECT_EQ(plain.report.kept, 48u);
+  EXPECT_EQ(plain.examples[0].text(), "the author who likes the chef [MASK]");
+}
+
+TEST(AgreementData, MalformedMarvinLinzenFilesGiveOneErrorNamingFileAndLine) {
+  TempDir dir("agreement-bad");
+  const auto path = dir / "broken.tsv";
+  write_file(path, "condition\tgrammatical\tungrammatical\n"
+                   "sing_MS_MV\tthe author laughs\tthe author laugh\n"
+                   "sing_MS_MV\tthe author smiles\n"
+                   "sing_MS_MV\tthe pilot laughs\tthe pilot laugh\n");
+  try {
+    ag::read_marvin_linzen(path);
+    FAIL() << "a row with two columns was accepted";
+  } catch (const Error& e) {
+    const std::string msg = e.what();
+    EXPECT_NE(msg.find(path.string() + ":3"), std::string::npos) << msg;
+    EXPECT_EQ(msg.find('\n'), std::string::npos) << "one line: " << msg;
+  }
+  const auto no_bad = dir / "nobad.tsv";
+  write_file(no_bad, "condition\tgrammatical\nsing_MS_MV\tthe author laughs\n");
+  EXPECT_THROW(ag::read_marvin_linzen(no_bad), Error);
+  const auto empty = dir / "empty.tsv";
+  write_file(empty, "condition\tgrammatical\tungrammatical\nsing_MS_MV\t\tthe author laugh\n");
+  try {
+    ag::read_marvin_linzen(empty);
+    FAIL() << "an empty grammatical sentence was accepted";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find(empty.string() + ":2"), std::string::npos) << e.what();
+  }
+  EXPECT_THROW(ag::read_agreement(dir / "data.csv"), Error);  // unknown extension
+}
+
+TEST(AgreementData, BlimpPairsAndErrors) {
+  TempDir dir("agreement-blimp");
+  const auto path = dir / "anaphor_number.jsonl";
+  write_file(path,
+             R"({"sentence_good": "Mara hid herself.", "sentence_bad": "Mara hid themselves.", "UID": "anaphor_number_agreement"})"
+             "\n"
+             R"({"sentence_good": "The cats saw themselves.", "sentence_bad": "The cat saw themselves.", "UID": "x"})"
+             "\n\n"
+             R"({"sentence_good": "These dogs bark.", "sentence_bad": "This dog barks.", "UID": "x"})"
+             "\n");
+  const auto d = ag::read_blimp(path);
+  EXPECT_EQ(d.report.rows, 3u);
+  EXPECT_EQ(d.report.kept, 2u);
+  EXPECT_EQ(d.report.not_one_word, 1u);
+  EXPECT_EQ(d.examples[0].text(), "Mara hid [MASK] .");
+  EXPECT_EQ(d.examples[0].good, "herself");
+  EXPECT_EQ(d.examples[0].bad, "themselves");
+  EXPECT_EQ(d.examples[0].condition, "anaphor_number_agreement");
+  EXPECT_EQ(d.examples[0].form, "");
+  EXPECT_EQ(d.examples[1].good, "cats");
+  EXPECT_EQ(d.examples[1].line, 2u);
+  EXPECT_EQ(ag::split_words("\"Hi,\" she said."), (std::vector<std::string>{"\"", "Hi", ",", "\"", "she", "said", "."}));
+
+  const auto bad = dir / "bad.jsonl";
+  write_file(bad, R"({"sentence_good": "A b.", "sentence_bad": "A c."})" "\n{not json\n");
+  try {
+    ag::read_blimp(bad);
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find(bad.string() + ":2"), std::string::npos) << e.what();
+  }
+  write_file(bad, R"({"sentence_good": "A b."})" "\n");
+  try {
+    ag::read_blimp(bad);
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("sentence_bad"), std::string::npos) << e.what();
+  }
+}
+
+TEST(AgreementData, TemplatesGenerateEveryCombination) {
+  TempDir dir("agreement-template");
+  const auto path = dir / "new.json";
+  write_file(path, R"({"name": "obj_rel_new",
+    "text": "the {subject} that the {attractor} {verb} [MASK] young .",
+    "slots": {"subject": [["author", "authors"], ["pilot", "pilots"]],
+              "attractor": [["guard", "guards"]],
+              "verb": {"agrees_with": "attractor", "words": [["likes", "like"]]}},
+    "agrees_with": "subject",
+    "target": [["is", "are"]]})");
+  const auto d = ag::read_template(path);
+  ASSERT_EQ(d.examples.size(), 8u);  // 2 subjects x 1 attractor x 1 verb x 4 number combinations
+  std::map<std::string, int> forms;
+  for (const auto& e : d.examples) {
+    ++forms[e.form];
+    EXPECT_EQ(e.subject_word, 1);
+    EXPECT_EQ(e.attractor_word, 4);
+    EXPECT_EQ(e.good, e.form[0] == 'S' ? "is" : "are");
+    EXPECT_EQ(e.words[5], e.form[1] == 'S' ? "likes" : "like");
+  }
+  EXPECT_EQ(forms, (std::map<std::string, int>{{"PP", 2}, {"PS", 2}, {"SP", 2}, {"SS", 2}}));
+  write_file(path, R"({"name": "x", "text": "the {subject} [MASK] .", "slots": {"subject": [["a"]]},
+    "agrees_with": "subject", "target": [["is", "are"]]})");
+  EXPECT_THROW(ag::read_template(path), Error);
+  write_file(path, R"({"name": "x", "text": "the {subject} is .", "slots": {"subject": [["a", "as"]]},
+    "agrees_with": "subject", "target": [["is", "are"]]})");
+  EXPECT_THROW(ag::read_template(path), Error);  // no [MASK]
+}
+
+// ---------------------------------------------------------------------------------------------
+// The command.
+
+TEST(InfluenceCli, MarvinLinzenSubjRelAndObjRelEndToEnd) {
+  TempDir dir("influence-cli");
+  const auto out = dir / "influence.json";
+  const auto r = test::run_command(fmt::format(
+      "{} analyze influence --model {} --data {} --data {} --out {} --max-examples 4 --per-form 1 --steps 20 "
+      "--ablation-tokens 2 --threads 1",
+      test::cli(), models().tiny, excerpt("subj_rel").string(), excerpt("obj_rel_across_anim").string(), out.string()));
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_NE(r.output.find("skip share"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("max_product_attention"), std::string::npos) << r.output;
+  const auto doc = io::read_json(out);
+  EXPECT_EQ(doc["method"], "influence");
+  EXPECT_EQ(doc["params"]["steps"], 20);
+  EXPECT_EQ(doc["params"]["baseline"], "mask");
+  const auto& ex = doc["results"]["examples"];
+  ASSERT_EQ(ex.size(), 8u);
+  std::map<std::string, int> tasks;
+  for (const auto& e : ex) {
+    ++tasks[e["task"].get<std::string>()];
+    const auto T = e["tokens"].size();
+    EXPECT_EQ(e["attributions"].size(), T);
+    EXPECT_EQ(e["patterns"].size(), T - 1);  // every token but the target
+    EXPECT_EQ(e["tokens"][e["target"].get<std::size_t>()], "[MASK]");
+    const double delta = e["qoi"].get<double>() - e["qoi_baseline"].get<double>();
+    EXPECT_NEAR(e["attribution_sum"].get<double>(), delta, 0.05 * std::abs(delta) + 1e-6);
+    for (const auto& p : e["patterns"]) {
+      ASSERT_EQ(p["positions"].size(), 3u);
+      ASSERT_EQ(p["edges"].size(), 2u);
+      ASSERT_EQ(p["layers"].size(), 2u);
+      for (const auto& l : p["layers"]) {
+        if (l["edge"] == "skip") {
+          EXPECT_EQ(l["from"], l["to"]);
+        } else {
+          EXPECT_EQ(l["label"], fmt::format("{}-{}", l["block"].get<int>() + 1, l["head"].get<int>() + 1));
+        }
+      }
+      EXPECT_DOUBLE_EQ(p["influence"].get<double>(), p["layers"][1]["influence"].get<double>());
+    }
+    EXPECT_EQ(e["ablation"].size(), 4u);
+  }
+  EXPECT_EQ(tasks, (std::map<std::string, int>{{"subj_rel.excerpt", 4}, {"obj_rel_across_anim.excerpt", 4}}));
+  const auto& t = doc["results"]["tasks"];
+  ASSERT_EQ(t.size(), 2u);
+  for (const auto& task : t) {
+    EXPECT_EQ(task["examples"], 4);
+    EXPECT_EQ(task["accuracy"]["all"]["n"], 4);
+    for (const char* form : {"SS", "SP", "PS", "PP"}) EXPECT_EQ(task["accuracy"][form]["n"], 1) << form;
+    EXPECT_EQ(task["skip_share"]["all"]["per_layer"].size(), 2u);
+    EXPECT_EQ(task["skip_share"]["subject"]["patterns"], 4);
+    EXPECT_EQ(task["consistency"]["subject"]["instances"], 4);
+    for (const char* method : {"influence", "greedy_attention", "max_product_attention", "rollout"})
+      EXPECT_TRUE(task["ablation"]["methods"].contains(method)) << method;
+    EXPECT_GT(task["seconds"]["per_example"].get<double>(), 0.0);
+  }
+
+  // Chosen roles only, the zero baseline and the baseline-value ablation.
+  const auto out2 = dir / "roles.json";
+  const auto r2 = test::run_command(fmt::format(
+      "{} analyze influence --model {} --data {} --out {} --max-examples 2 --steps 10 --sources subject,attractor "
+      "--baseline zero --ablation-value baseline --threads 1",
+      test::cli(), models().tiny, excerpt("subj_rel").string(), out2.string()));
+  ASSERT_EQ(r2.status, 0) << r2.output;
+  const auto doc2 = io::read_json(out2);
+  for (const auto& e : doc2["results"]["examples"]) {
+    ASSERT_EQ(e["patterns"].size(), 2u);
+    EXPECT_EQ(e["patterns"][0]["role"], "subject");
+    EXPECT_EQ(e["patterns"][1]["role"], "attractor");
+  }
+}
+
+TEST(InfluenceCli, BadInputsFailWithOneLineAndNoOutput) {
+  TempDir dir("influence-cli-bad");
+  const auto out = dir / "out.json";
+  const auto broken = dir / "broken.tsv";
+  write_file(broken, "condition\tgrammatical\tungrammatical\nsing_MS_MV\tthe author laughs\n");
+  auto r = test::run_command(fmt::format("{} analyze influence --model {} --data {} --out {}", test::cli(), models().tiny,
+                                         broken.string(), out.string()));
+  EXPECT_NE(r.status, 0);
+  EXPECT_NE(r.output.find(broken.string() + ":2"), std::string::npos) << r.output;
+  EXPECT_FALSE(std::filesystem::exists(out));
+  r = test::run_command(fmt::format("{} analyze influence --model {} --data {} --out {} --sources verb", test::cli(),
+                                    models().tiny, excerpt("subj_rel").string(), out.string()));
+  EXPECT_NE(r.status, 0);
+  EXPECT_NE(r.output.find("verb"), std::string::npos) << r.output;
+  EXPECT_FALSE(std::filesystem::exists(out));
+  r = test::run_command(fmt::format("{} analyze influence --model {} --data {} --out {} --sources 7 --max-examples 1",
+                                    test::cli(), models().tiny, excerpt("subj_rel").string(), out.string()));
+  EXPECT_NE(r.status, 0);
+  EXPECT_NE(r.output.find("target"), std::string::npos) << r.output;
+  EXPECT_FALSE(std::filesystem::exists(out));
+}
