@@ -444,11 +444,11 @@ std::string table(const Result& r) {
                      r.options.bertology ? "run_bertology" : "Michel et al.: sum of |dL/dmask| per example",
                      r.options.normalize_layers ? ", per-layer L2" : "", r.options.normalize_global ? ", min-max" : "");
   out += "     ";
-  for (std::int64_t h = 0; h < H; ++h) out += fmt::format("{:>9}", h + 1);
+  for (std::int64_t h = 0; h < H; ++h) out += fmt::format("{:>10}", h + 1);
   out += "\n";
   for (std::int64_t l = 0; l < L; ++l) {
     out += fmt::format("{:>4} ", l + 1);
-    for (std::int64_t h = 0; h < H; ++h) out += fmt::format("{:>9.4g}", r.initial.importance.data[index(l, h, H)]);
+    for (std::int64_t h = 0; h < H; ++h) out += fmt::format("{:>10.3g}", r.initial.importance.data[index(l, h, H)]);
     out += "\n";
   }
   if (r.curve.size() > 1) {

@@ -886,6 +886,7 @@ BackwardResult backward(const Model& model, const ForwardTape& tape, std::span<c
       Tensor g = Tensor::uninitialized(spec.shape);
       std::copy(it->second.begin(), it->second.end(), g.data.begin());
       out.param_grads.emplace(spec.name, std::move(g));
+      pg.erase(it);  // freed as it is copied, so the gradients are never held twice
     }
   }
   return out;
