@@ -48,6 +48,9 @@ struct Models {
   std::string deeper = make_model(dir, "deeper", fmt::format("--vocab {} --layers 3 --hidden 32 --heads 4 --intermediate 48 "
                                                              "--seed 82 --init-std 0.1 --bias-std 0.1",
                                                              uncased_vocab()));
+  std::string classifier = make_model(dir, "clf", fmt::format("--vocab {} --layers 2 --hidden 32 --heads 2 --intermediate 48 "
+                                                              "--labels 2 --seed 83 --init-std 0.2 --bias-std 0.1",
+                                                              uncased_vocab()));
 };
 
 const Models& models() {
@@ -683,6 +686,28 @@ TEST(InfluenceCli, MarvinLinzenSubjRelAndObjRelEndToEnd) {
     EXPECT_EQ(e["patterns"][0]["role"], "subject");
     EXPECT_EQ(e["patterns"][1]["role"], "attractor");
   }
+}
+
+TEST(InfluenceCli, ClassifierTaskExplainsTheGoldClassLogitAtCls) {
+  TempDir dir("influence-cli-clf");
+  const auto out = dir / "clf.json";
+  const auto data = test::data_dir() / "kovaleva" / "sst2_dev.head40.tsv";
+  const auto r = test::run_command(fmt::format("{} analyze influence --model {} --data {} --out {} --max-examples 3 --steps 20 "
+                                               "--threads 1",
+                                               test::cli(), models().classifier, data.string(), out.string()));
+  ASSERT_EQ(r.status, 0) << r.output;
+  const auto doc = io::read_json(out);
+  EXPECT_EQ(doc["data"]["files"][0]["format"], "task");
+  const auto& ex = doc["results"]["examples"];
+  ASSERT_EQ(ex.size(), 3u);
+  for (const auto& e : ex) {
+    EXPECT_EQ(e["target"], 0);
+    EXPECT_EQ(e["good"], e["form"]);  // the gold class is the "form" accuracy is grouped by
+    EXPECT_NE(e["good"], e["bad"]);
+    EXPECT_EQ(e["patterns"].size(), e["tokens"].size() - 1);
+    for (const auto& p : e["patterns"]) EXPECT_EQ(p["positions"].back(), 0);
+  }
+  EXPECT_EQ(doc["results"]["tasks"][0]["accuracy"]["all"]["n"], 3);
 }
 
 TEST(InfluenceCli, BadInputsFailWithOneLineAndNoOutput) {
