@@ -567,6 +567,13 @@ TEST(AgreementData, BlimpPairsAndErrors) {
   EXPECT_EQ(d.examples[0].form, "");
   EXPECT_EQ(d.examples[1].good, "cats");
   EXPECT_EQ(d.examples[1].line, 2u);
+  // BLiMP has no sentence forms: the per-form quota does not apply.
+  ag::SelectOptions so;
+  so.per_form = 1;
+  const std::vector<std::string> forms(3);
+  const std::vector<std::size_t> lengths = {5, 5, 6};
+  const std::vector<std::uint8_t> single(3, 1);
+  EXPECT_EQ(ag::select_indices(forms, lengths, single, so).size(), 3u);
   EXPECT_EQ(ag::split_words("\"Hi,\" she said."), (std::vector<std::string>{"\"", "Hi", ",", "\"", "she", "said", "."}));
 
   const auto bad = dir / "bad.jsonl";

@@ -571,7 +571,7 @@ std::vector<std::size_t> select_indices(std::span<const std::string> forms, std:
   std::vector<std::size_t> kept;
   for (auto i : order) {
     if (options.limit && kept.size() >= options.limit) break;
-    if (options.per_form && per_form[forms[i]] >= options.per_form) continue;
+    if (options.per_form && !forms[i].empty() && per_form[forms[i]] >= options.per_form) continue;
     ++per_form[forms[i]];
     kept.push_back(i);
   }

@@ -176,7 +176,7 @@ struct SelectOptions {
   // (ties to the shorter), -1 = any.
   std::int64_t length = -1;
   bool single_pieces = false;  // keep only examples whose words are single pieces
-  std::size_t per_form = 0;    // at most this many per form (0 = no quota)
+  std::size_t per_form = 0;    // at most this many per form (0 = no quota; none for examples without a form)
   std::size_t limit = 0;       // at most this many in all (0 = no limit)
   std::uint64_t seed = 1111;   // shuffle before the quotas; the kept examples stay in file order
   bool shuffle = true;         // false: take the first ones in file order

@@ -221,6 +221,8 @@ struct ExampleResult {
   double seconds_patterns = 0;   // GPR of all source tokens
 };
 
+// The path integral of one instance, then GPR for each source token (source tokens in parallel,
+// one per OpenMP thread).
 ExampleResult analyse(const model::Model& model, const Instance& instance, const Options& options);
 
 // Aggregates over patterns of one group (task and source role).

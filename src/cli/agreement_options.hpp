@@ -1,6 +1,6 @@
-// What `analyze agreement` and `analyze influence` share: reading agreement data (Marvin &
-// Linzen, BLiMP, templates) or a GLUE TSV task for a classifier, and turning the examples into
-// QoI instances with their forms and token roles.
+// The data options of `analyze influence`: agreement data (Marvin & Linzen, BLiMP, templates) or
+// a GLUE TSV task for a classifier, read and turned into QoI instances with their forms and token
+// roles.
 #pragma once
 
 #include <string>

@@ -471,7 +471,7 @@ void add_influence(CLI::App& analyze) {
                   "Source tokens: all (every token but the target, default), or comma-separated roles (subject, attractor) "
                   "and 0-based positions");
   cmd->add_option("--max-examples", args->max_examples, "At most this many examples per data file (1000; 0 = all)");
-  cmd->add_option("--per-form", args->per_form, "At most this many examples per sentence form (250; 0 = no quota)");
+  cmd->add_option("--per-form", args->per_form, "At most this many examples per sentence form, or per gold class for a classifier (250; 0 = no quota)");
   cmd->add_option("--length", args->length,
                   "Keep examples of this token length (with [CLS]/[SEP]); 0 = the most common one (default), -1 = any");
   cmd->add_option("--seed", args->seed, "Shuffle seed before the quotas (1111)");
