@@ -34,8 +34,8 @@ results=$out/results
 mkdir -p "$results" "$out/logs"
 rm -f "$results"/*.json
 # Sizes: the full job stays under 15 minutes on 2 cores with bertscope-mini.
-if [ "$quick" = 1 ]; then segments=60; sst2=200; importance=100; agreement=8; saliency=8
-else segments=300; sst2=872; importance=300; agreement=24; saliency=24; fi
+if [ "$quick" = 1 ]; then segments=60; sst2=200; importance=100; agreement=2; saliency=8
+else segments=300; sst2=872; importance=300; agreement=6; saliency=24; fi
 head -n $((sst2 + 1)) data/sst2/dev.tsv > "$out/sst2_dev.tsv"
 head -n $((importance + 1)) data/sst2/dev.tsv > "$out/sst2_importance.tsv"
 head -n $((saliency + 1)) data/sst2/dev.tsv | tail -n +2 | cut -f1 > "$out/sst2_sentences.txt"

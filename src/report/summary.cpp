@@ -275,26 +275,45 @@ Finding flow(const json& doc) {
   return f;
 }
 
-// Influence patterns (Lu et al. 2021): the documents name aggregates per task.
+// Influence patterns (Lu et al. 2021): per task, accuracy, the share of pattern layers through
+// the skip connection, the subject's modal pattern, and the ablation check.
 Finding influence(const json& doc) {
   const auto& r = doc["results"];
   Finding f{"influence", "Influence patterns (Lu et al. 2021)", {}, json::object()};
-  const auto tasks = r.contains("tasks") ? r["tasks"] : json::array();
-  for (const auto& [key, t] : tasks.items()) {
-    const auto name = t.is_object() && t.contains("task") ? t["task"].get<std::string>() : key;
-    const double acc = t.contains("accuracy") ? (t["accuracy"].is_object() ? num(t["accuracy"], "accuracy", num(t["accuracy"].value("all", json::object()), "accuracy")) : t["accuracy"].get<double>()) : std::nan("");
-    std::string line = fmt::format("{}: model accuracy {}", name, pct(acc));
-    if (t.contains("skip_share")) {
-      const auto& s = t["skip_share"];
-      const auto& overall = s.is_object() && s.contains("overall") ? s["overall"] : s;
-      if (overall.is_number()) line += fmt::format("; share of pattern layers through the skip connection {}", pct(overall.get<double>()));
+  double skip_sum = 0;
+  std::size_t skip_n = 0;
+  for (const auto& t : r.value("tasks", json::array())) {
+    const auto name = str(t, "task");
+    const auto& acc = t.value("accuracy", json::object());
+    const auto& all = acc.value("all", json::object());
+    std::string line = fmt::format("{}: {} examples, model accuracy {}", name, all.value("n", 0), pct(num(all, "accuracy")));
+    const auto& skip = t.value("skip_share", json::object());
+    if (skip.contains("all")) {
+      const auto& a = skip["all"];
+      std::string per;
+      for (const auto& v : a.value("per_layer", json::array())) per += fmt::format("{}{:.0f}%", per.empty() ? "" : " ", 100 * v.get<double>());
+      line += fmt::format("; {} of pattern layers go through the skip connection (per layer {})", pct(num(a, "overall")), per);
+      skip_sum += num(a, "overall", 0) * a.value("patterns", 0);
+      skip_n += a.value("patterns", 0);
+      f.numbers[name]["skip_share"] = num(a, "overall");
     }
-    if (t.contains("consistency") && t["consistency"].is_object())
-      line += fmt::format("; modal-pattern share {}", pct(num(t["consistency"], "modal_share")));
+    f.numbers[name]["accuracy"] = num(all, "accuracy");
     f.lines.push_back(line);
+    if (t.contains("consistency") && t["consistency"].contains("subject")) {
+      const auto& c = t["consistency"]["subject"];
+      f.lines.push_back(fmt::format("  the subject's patterns: {} of {} instances follow the modal one", pct(num(c, "modal_share")), c.value("instances", 0)));
+    }
+    if (t.contains("ablation") && t["ablation"].contains("methods")) {
+      std::string abl;
+      for (const auto& [method, m] : t["ablation"]["methods"].items())
+        abl += fmt::format("{}{} {}", abl.empty() ? "" : ", ", method, pct(num(m, "sign_agreement")));
+      f.lines.push_back("  keeping only the found paths, the QoI keeps its sign for: " + abl);
+    }
   }
-  if (r.contains("skip_share") && r["skip_share"].is_object())
-    f.lines.push_back(fmt::format("over all tasks, {} of pattern layers go through the skip connection", pct(num(r["skip_share"], "overall"))));
+  if (skip_n) {
+    f.lines.push_back(fmt::format("over all tasks, {} of pattern layers go through the skip connection", pct(skip_sum / skip_n)));
+    f.numbers["skip_share"] = skip_sum / skip_n;
+  }
   if (f.lines.empty()) f.lines.push_back("(no per-task aggregates in the document)");
   return f;
 }
