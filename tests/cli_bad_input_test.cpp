@@ -35,9 +35,11 @@ void expect_clean_failure(const std::string& args, const fs::path& out, const st
   EXPECT_TRUE(text.starts_with("bertscope: error: ")) << r.output;
   for (const auto& word : must_mention) EXPECT_NE(text.find(word), std::string::npos) << "no '" << word << "' in: " << text;
   EXPECT_FALSE(fs::exists(out)) << "partial output left behind: " << out;
-  if (fs::is_directory(out.parent_path()))
-    for (const auto& entry : fs::directory_iterator(out.parent_path()))
+  if (fs::is_directory(out.parent_path())) {
+    for (const auto& entry : fs::directory_iterator(out.parent_path())) {
       EXPECT_EQ(entry.path().string().find(".tmp"), std::string::npos) << "temporary file left: " << entry.path();
+    }
+  }
 }
 
 // Rewrites a safetensors file's JSON header with `edit` applied; the data buffer is kept.

@@ -301,7 +301,9 @@ TEST(ImportanceCurve, StepSizesStoppingRulesAndTheDeadHeadFirst) {
   for (const auto& s : mid.curve)
     if (s.above_threshold) last_ok = s.masked;
   EXPECT_EQ(kept, L * H - last_ok);
-  if (mid.curve.back().masked < L * H) EXPECT_FALSE(mid.curve.back().above_threshold);
+  if (mid.curve.back().masked < L * H) {
+    EXPECT_FALSE(mid.curve.back().above_threshold);
+  }
   EXPECT_THROW(importance::run(m, task, [] {
                  importance::Options bad;
                  bad.masking_amount = 0;

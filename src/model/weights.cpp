@@ -74,16 +74,6 @@ bool is_float_dtype(io::DType d) {
   return d == io::DType::f32 || d == io::DType::f16 || d == io::DType::bf16 || d == io::DType::f64;
 }
 
-std::string group_name(ParamGroup g) {
-  switch (g) {
-    case ParamGroup::encoder: return "encoder";
-    case ParamGroup::pooler: return "pooler";
-    case ParamGroup::mlm_head: return "MLM head";
-    case ParamGroup::classifier: return "classifier";
-  }
-  return "?";
-}
-
 struct Located {
   const io::SafetensorsFile* file;
   const io::TensorRecord* record;
