@@ -28,6 +28,13 @@ model::ProgressFn training_progress() {
   };
 }
 
+std::string pretrained_description(const model::BertConfig& cfg) {
+  return fmt::format("A BERT ({} layers, hidden {}, {} heads, feed-forward {}, {} positions) pre-trained from scratch "
+                     "with masked-language modelling.",
+                     cfg.num_hidden_layers, cfg.hidden_size, cfg.num_attention_heads, cfg.intermediate_size,
+                     cfg.max_position_embeddings);
+}
+
 // A model card (README.md) for the trained folder, computed from the training report.
 void write_model_card(const std::filesystem::path& dir, const std::string& title, const std::string& what,
                       const nlohmann::json& report) {
@@ -175,12 +182,7 @@ void add_train_mlm(CLI::App& train) {
                  r.eval->loss, 100 * r.eval->accuracy, r.eval->unigram_loss, 100 * r.eval->unigram_accuracy);
     }
     io::write_file_atomic(std::filesystem::path(args->out) / "train_report.json", report.dump(1) + "\n");
-    write_model_card(args->out, std::filesystem::path(args->out).filename().string(),
-                     fmt::format("A BERT ({} layers, hidden {}, {} heads, feed-forward {}, {} positions) pre-trained from scratch "
-                                 "with masked-language modelling.",
-                                 cfg.num_hidden_layers, cfg.hidden_size, cfg.num_attention_heads, cfg.intermediate_size,
-                                 cfg.max_position_embeddings),
-                     report);
+    write_model_card(args->out, std::filesystem::path(args->out).filename().string(), pretrained_description(cfg), report);
     fmt::print("trained {} steps ({} tokens); final loss {:.4f}; model in {}\n", r.steps, r.tokens_seen, r.last_loss, args->out);
   });
 }
@@ -333,6 +335,20 @@ void add_export_command(CLI::App& app) {
   cmd->callback([args] {
     const auto m = model::Model::load(args->model);
     model::save_hf_folder(m.config(), m.weights().to_tensors(m.config()), m.tokenizer(), args->out, parse_dtype(args->dtype));
+    // A folder that `train` wrote keeps its training report and gets its model card again.
+    const auto report_path = std::filesystem::path(args->model) / "train_report.json";
+    if (std::filesystem::is_regular_file(report_path)) {
+      const auto report = io::read_json(report_path);
+      io::write_file_atomic(std::filesystem::path(args->out) / "train_report.json", report.dump(1) + "\n");
+      const auto& hp = report.value("hyperparameters", nlohmann::json::object());
+      const auto what = hp.value("task", "") == "mlm"
+                            ? pretrained_description(m.config())
+                            : fmt::format("A BERT fine-tuned as a sequence classifier ({} labels) on {}.", m.config().num_labels,
+                                          report.contains("train") ? report["train"].value("file", "a task") : "a task");
+      write_model_card(args->out, std::filesystem::path(args->out).filename().string(),
+                       what + fmt::format(" Weights stored in {}.", args->dtype == "f32" ? "float32" : args->dtype == "f16" ? "float16" : "bfloat16"),
+                       report);
+    }
     fmt::print("wrote {} ({})\n", args->out, args->dtype);
   });
 }
