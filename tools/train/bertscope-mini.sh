@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Re-makes models/bertscope-mini and models/bertscope-mini-sst2 exactly as they were made (about
+# 1.5 CPU-hours on 2 cores; run it in the background, re-running it resumes from the checkpoints).
+#
+#   tools/train/bertscope-mini.sh [DATA_DIR] [WORK_DIR]
+# DATA_DIR defaults to ../shared/data (Project Gutenberg books and SST-2 train), WORK_DIR to build/train.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+data=${1:-../shared/data}
+work=${2:-build/train}
+bin=${BERTSCOPE:-build/release/bertscope}
+[ -x "$bin" ] || scripts/build.sh release
+mkdir -p "$work"
+books=$data/gutenberg_books
+held_out=(pg98_A_Tale_of_Two_Cities.txt pg1661_The_Adventures_of_Sherlock_Holmes.txt
+          pg205_Walden_and_On_The_Duty_Of_Civil_Disobedience.txt pg2591_Grimms_Fairy_Tales.txt)
+train=()
+for f in "$books"/pg*.txt; do
+  skip=0
+  for h in "${held_out[@]}"; do [ "$(basename "$f")" = "$h" ] && skip=1; done
+  [ $skip = 1 ] || train+=("$f")
+done
+eval_files=()
+for h in "${held_out[@]}"; do eval_files+=("$books/$h"); done
+
+"$bin" train mlm --config tools/train/bertscope-mini.config.json --vocab tests/data/bert-base-uncased/vocab.txt \
+  --corpus "${train[@]}" --eval-corpus "${eval_files[@]}" --out "$work/mini" \
+  --steps 1800 --batch 32 --seq-len 128 --lr 4e-4 --warmup 180 --seed 1 --checkpoint-every 50 --eval-instances 1024 --save-dtype f16
+"$bin" export --model "$work/mini" --out "$work/bertscope-mini" --dtype f16
+
+# SST-2: GLUE train as split in ../shared/data (10% + 90% parts): the 10% part and the first
+# 25,265 sentences of the 90% part, 32,000 sentences in all.
+sst2=$work/sst2_train_part10_plus_first25265_of_part90.tsv
+{ cat "$data/sst2/sst2_glue_train_part10.tsv"; tail -n +2 "$data/sst2/sst2_glue_train_part90.tsv" | head -n 25265; } > "$sst2"
+"$bin" train classify --model "$work/bertscope-mini" --data "$sst2" --dev data/sst2/dev.tsv --out "$work/sst2" \
+  --epochs 1 --batch 32 --max-length 64 --lr 1e-4 --warmup 100 --seed 1 --checkpoint-every 100 --save-dtype f16
+"$bin" export --model "$work/sst2" --out "$work/bertscope-mini-sst2" --dtype f16
+echo "models in $work/bertscope-mini and $work/bertscope-mini-sst2 (compare with models/)"
