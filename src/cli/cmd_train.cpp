@@ -51,7 +51,8 @@ void write_model_card(const std::filesystem::path& dir, const std::string& title
     card += fmt::format("- training data: {} documents, {} tokens:\n", c["documents"].get<std::int64_t>(), c["tokens"].get<std::int64_t>());
     for (const auto& f : c["files"]) card += fmt::format("  - {}\n", std::filesystem::path(f.get<std::string>()).filename().string());
   }
-  if (report.contains("train")) card += fmt::format("- training data: {} ({} examples)\n", report["train"]["file"].get<std::string>(),
+  if (report.contains("train")) card += fmt::format("- training data: {} ({} examples)\n",
+                                                    std::filesystem::path(report["train"]["file"].get<std::string>()).filename().string(),
                                                     report["train"]["examples"].get<std::size_t>());
   card += fmt::format("- hyper-parameters: `{}`\n", report["hyperparameters"].dump());
   card += "\n## Evaluation\n\n";
@@ -344,7 +345,7 @@ void add_export_command(CLI::App& app) {
       const auto what = hp.value("task", "") == "mlm"
                             ? pretrained_description(m.config())
                             : fmt::format("A BERT fine-tuned as a sequence classifier ({} labels) on {}.", m.config().num_labels,
-                                          report.contains("train") ? report["train"].value("file", "a task") : "a task");
+                                          report.contains("train") ? std::filesystem::path(report["train"].value("file", "a task")).filename().string() : "a task");
       write_model_card(args->out, std::filesystem::path(args->out).filename().string(),
                        what + fmt::format(" Weights stored in {}.", args->dtype == "f32" ? "float32" : args->dtype == "f16" ? "float16" : "bfloat16"),
                        report);
