@@ -42,7 +42,7 @@ head -n $((saliency + 1)) data/sst2/dev.tsv | tail -n +2 | cut -f1 > "$out/sst2_
 
 start=$(date +%s)
 steps=0
-total=17
+total=18
 # Progress (step, time, time so far) on stderr when it is a terminal; quiet in pipes and CI.
 tty=0; [ -t 2 ] && tty=1
 # One analysis; its table goes to OUT/logs/NAME.txt, its stderr to OUT/logs/NAME.err.
@@ -90,8 +90,9 @@ step influence       "$bin" analyze influence --model "$model" --max-examples $a
                        --data data/marvin_linzen/simple_agrmt.sample.tsv --data data/marvin_linzen/reflexives_across.sample.tsv \
                        --out "$results/influence.json"
 # Two example traces for the viewer's attention views.
-step traces          "$bin" run --model "$model" --text "The keys to the cabinet are on the table." \
-                       --text "The author that the guards like laughs." --out "$results/traces"
+step traces          "$bin" run --model "$model" --text "The keys to the cabinet are on the table." --out "$results/trace_keys.npz"
+step traces-pair     "$bin" run --model "$model" --text "The author that the guards like laughs." \
+                       --text-pair "The authors that the guard likes laugh." --out "$results/trace_agreement.npz"
 
 "$bin" report --results "$results" --out "$out/report" --title "bertscope: $(basename "$model") and $(basename "$classifier")" > /dev/null
 echo "report: $out/report/index.html; results: $results/; tables: $out/logs/ ($(($(date +%s) - start)) s)"

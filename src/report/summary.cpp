@@ -270,7 +270,7 @@ Finding flow(const json& doc) {
   Finding f{"flow", "Attention flow (Abnar & Zuidema 2020)", {}, json::object()};
   const auto& cost = r["cost"];
   f.lines.push_back(fmt::format("{} inputs; max flow for all tokens of an output position: {:.4f} s per output node ({} Dinic phases in all)",
-                                r.value("inputs", 0), num(cost, "seconds_per_output", num(cost, "seconds", 0) / std::max(1, r.value("inputs", 1))),
+                                r.value("inputs", 0), num(cost, "seconds_per_output_node", num(cost, "seconds", 0) / std::max(1, r.value("inputs", 1))),
                                 cost.value("dinic_phases", 0)));
   return f;
 }
@@ -364,7 +364,9 @@ Summary summarize(const std::filesystem::path& results) {
     }
     docs.erase(it);
   }
-  for (const auto& [method, list] : docs) s.skipped.push_back(fmt::format("{} ({} document(s)): not summarised", method, list.size()));
+  std::string rest;
+  for (const auto& [method, list] : docs) rest += (rest.empty() ? "" : ", ") + method;
+  if (!rest.empty()) s.skipped.push_back(fmt::format("{}: no summary of their own (see the report)", rest));
   s.models.assign(models.begin(), models.end());
   return s;
 }
