@@ -139,7 +139,9 @@ TEST(KovalevaCompare, PaddedMapsMatchTheReferencePaddedBatch) {
             const double g = probs.data[static_cast<std::size_t>((h * T + i) * T + j)];
             worst = std::max(worst, std::abs(g - w));
             if (!mk[b * T + i]) pad_row_mass += g;
-            if (!mk[b * T + j]) EXPECT_EQ(g, 0.0f);  // padding keys get exactly nothing
+            if (!mk[b * T + j]) {
+              EXPECT_EQ(g, 0.0f);  // padding keys get exactly nothing
+            }
           }
     }
   EXPECT_LE(worst, tol);
