@@ -1,0 +1,101 @@
+// `bertscope summary`: findings are computed from the result documents (other numbers, other
+// summary), unknown or broken documents are listed, not fatal.
+#include <gtest/gtest.h>
+
+#include <fstream>
+
+#include <nlohmann/json.hpp>
+
+#include "report/summary.hpp"
+#include "test_util.hpp"
+
+using namespace bertscope;
+using nlohmann::json;
+
+namespace {
+
+json head(int layer, int head, const char* behaviour, double prev, double sep) {
+  return {{"layer", layer}, {"head", head}, {"label", std::to_string(layer + 1) + "-" + std::to_string(head + 1)},
+          {"behaviour", behaviour}, {"prev", prev}, {"next", 0.01}, {"cls", 0.02}, {"sep", sep}, {"punct", 0.05},
+          {"entropy", 2.0 + prev}};
+}
+
+void write(const std::filesystem::path& path, const json& doc) { std::ofstream(path) << doc.dump(); }
+
+json surface_doc(double prev_of_positional) {
+  return {{"method", "surface"},
+          {"model", {{"path", "models/m"}}},
+          {"data", {{"path", "data/prose.txt"}, {"inputs", 10}}},
+          {"params", json::object()},
+          {"results",
+           {{"inputs", 10},
+            {"uniform_entropy", 4.0},
+            {"heads", {head(0, 0, "prev", prev_of_positional, 0.1), head(0, 1, "sep", 0.1, 0.7), head(1, 0, "broad", 0.1, 0.2)}},
+            {"layers", {{{"layer", 0}, {"sep", 0.4}}, {{"layer", 1}, {"sep", 0.2}}}}}}};
+}
+
+json ablate_doc() {
+  return {{"method", "ablate"},
+          {"model", {{"path", "models/clf"}}},
+          {"data", {{"path", "data/sst2.tsv"}}},
+          {"params", json::object()},
+          {"results",
+           {{"metric", "accuracy"},
+            {"baseline", 0.8},
+            {"head_delta", {{0.01, -0.02}, {0.0, 0.03}}},
+            {"layer_delta", {-0.01, 0.02}},
+            {"improving_heads", {{{"layer", 0}, {"head", 0}, {"label", "1-1"}, {"delta", 0.01}},
+                                 {{"layer", 1}, {"head", 1}, {"label", "2-2"}, {"delta", 0.03}}}},
+            {"random_head", {{"mean_delta", 0.005}}}}}};
+}
+
+const report::Finding* find(const report::Summary& s, const std::string& method) {
+  for (const auto& f : s.findings)
+    if (f.method == method) return &f;
+  return nullptr;
+}
+
+}  // namespace
+
+TEST(Summary, FindingsAreComputedFromTheDocuments) {
+  test::TempDir dir("summary");
+  write(dir / "surface.json", surface_doc(0.9));
+  write(dir / "ablate.json", ablate_doc());
+  write(dir / "cluster.json", {{"method", "cluster"}, {"results", json::object()}});
+  std::ofstream(dir / "broken.json") << "{not json";
+  const auto s = report::summarize(dir.path());
+  ASSERT_EQ(s.findings.size(), 2u);
+  EXPECT_EQ(s.models, (std::vector<std::string>{"models/clf", "models/m"}));
+
+  const auto* surface = find(s, "surface");
+  ASSERT_NE(surface, nullptr);
+  EXPECT_EQ(surface->numbers["behaviour_counts"]["prev"], 1);
+  EXPECT_EQ(surface->numbers["prev"][0]["head"], "1-1");
+  EXPECT_DOUBLE_EQ(surface->numbers["prev"][0]["prev"].get<double>(), 0.9);
+  EXPECT_EQ(surface->numbers["sep_peak_layer"], 1);
+
+  const auto* ablate = find(s, "ablate");
+  ASSERT_NE(ablate, nullptr);
+  EXPECT_EQ(ablate->numbers["improving_heads"], 2);
+  EXPECT_EQ(ablate->numbers["heads"], 4);
+  // The best improving head is listed first, whatever the document's order.
+  bool listed = false;
+  for (const auto& line : ablate->lines) listed |= line.find("most: 2-2 (+3.0 points)") != std::string::npos;
+  EXPECT_TRUE(listed) << report::format_summary(s);
+
+  ASSERT_EQ(s.skipped.size(), 2u);  // the broken file, and cluster with no summary of its own
+  const auto text = report::format_summary(s);
+  EXPECT_NE(text.find("broken.json"), std::string::npos);
+  EXPECT_NE(text.find("cluster"), std::string::npos);
+}
+
+TEST(Summary, AnotherModelGivesAnotherSummary) {
+  test::TempDir a("summary-a"), b("summary-b");
+  write(a / "surface.json", surface_doc(0.9));
+  write(b / "surface.json", surface_doc(0.6));
+  const auto ta = report::format_summary(report::summarize(a.path()));
+  const auto tb = report::format_summary(report::summarize(b.path()));
+  EXPECT_NE(ta, tb);
+  EXPECT_NE(ta.find("1-1 (0.90)"), std::string::npos) << ta;
+  EXPECT_NE(tb.find("1-1 (0.60)"), std::string::npos) << tb;
+}
