@@ -90,8 +90,8 @@ void write_file(const std::filesystem::path& path, const std::string& text) {
 
 TEST(InfluenceCompleteness, UnrestrictedInfluenceIsTheAttributionAndSumsToTheQoiDifference) {
   const auto m = model::Model::load(models().deeper);
-  const auto instances = instances_of(m, "subj_rel", 4);
-  ASSERT_EQ(instances.size(), 4u);
+  const auto instances = instances_of(m, "subj_rel", 3);
+  ASSERT_EQ(instances.size(), 3u);
   const auto direct = inf::evaluate_qoi(m, instances);
   int checked = 0;
   for (const auto baseline : {inf::Baseline::mask, inf::Baseline::zero, inf::Baseline::pad}) {
@@ -122,7 +122,7 @@ TEST(InfluenceCompleteness, UnrestrictedInfluenceIsTheAttributionAndSumsToTheQoi
       }
     }
   }
-  EXPECT_GE(checked, 8);
+  EXPECT_GE(checked, 6);
   // Lu et al.'s rule (m + 1 equal weights, both ends) is first order: its error shrinks like 1/m.
   inf::IntegralOptions coarse, fine;
   coarse.steps = 50;
@@ -177,7 +177,7 @@ TEST(InfluenceRefinement, BruteForceConfirmsEveryGreedyChoiceOnTwoLayersTwoHeads
   const auto m = model::Model::load(models().tiny);
   ASSERT_EQ(m.layers(), 2);
   ASSERT_EQ(m.heads(), 2);
-  const auto instances = instances_of(m, "subj_rel", 2);
+  const auto instances = instances_of(m, "subj_rel", 1);
   inf::IntegralOptions o;
   o.steps = 10;
   int compared = 0;

@@ -257,6 +257,7 @@ json consistency_json(const inf::Consistency& c) {
 
 void run_influence(const Args& args) {
   apply_threads(args.threads);
+  const auto spec = parse_sources(args.sources);
   const auto model = model::Model::load(args.model);
   ag::SelectOptions select;
   select.length = args.length;
@@ -266,7 +267,6 @@ void run_influence(const Args& args) {
   select.seed = args.seed;
   select.shuffle = !args.no_shuffle;
   const auto tasks = load_tasks(model, args.data, select);
-  const auto spec = parse_sources(args.sources);
 
   inf::Options options;
   options.integral.steps = args.steps;
