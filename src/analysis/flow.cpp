@@ -88,11 +88,6 @@ std::vector<double> normalised(const std::vector<double>& raw) {
   return out;
 }
 
-std::string input_text(const AnalysisInput& in, const model::Encoding& enc) {
-  if (in.encoding || !in.words.empty()) return fmt::format("{}", fmt::join(enc.tokens, " "));
-  return in.pair ? in.text + "\t" + *in.pair : in.text;
-}
-
 }  // namespace
 
 Result run(AttentionSource& source, const std::vector<AnalysisInput>& inputs, const SourceOptions& so, const Options& o,
@@ -132,7 +127,7 @@ Result run(AttentionSource& source, const std::vector<AnalysisInput>& inputs, co
     rollout::InputInfo info;
     info.index = ex.index;
     info.tokens = ex.encoding.tokens;
-    info.text = input_text(inputs[ex.index], ex.encoding);
+    info.text = rollout::input_text(inputs[ex.index], ex.encoding);
     if (o.where.all_positions || o.where.matrices) {
       info.matrix = core::Tensor({static_cast<std::int64_t>(positions.size()), T});
       for (std::size_t k = 0; k < positions.size(); ++k)

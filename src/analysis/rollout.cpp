@@ -50,6 +50,11 @@ core::Tensor rollout(const core::Tensor& aug) {
   return out;
 }
 
+std::string input_text(const AnalysisInput& in, const model::Encoding& enc) {
+  if (in.encoding || !in.words.empty()) return fmt::format("{}", fmt::join(enc.tokens, " "));
+  return in.pair ? in.text + "\t" + *in.pair : in.text;
+}
+
 std::int64_t resolve_layer(std::int64_t layer, std::int64_t layers) {
   if (layer < 0) layer += layers;
   if (layer < 0 || layer >= layers) fail(ErrorKind::input, "layer {} is outside the model's 0..{}", layer, layers - 1);
@@ -112,11 +117,6 @@ std::vector<double> rollout_row(const core::Tensor& aug, std::int64_t layer, std
     std::swap(v, next);
   }
   return v;
-}
-
-std::string input_text(const AnalysisInput& in, const model::Encoding& enc) {
-  if (in.encoding || !in.words.empty()) return fmt::format("{}", fmt::join(enc.tokens, " "));
-  return in.pair ? in.text + "\t" + *in.pair : in.text;
 }
 
 }  // namespace

@@ -45,6 +45,9 @@ void parse_positions(const std::string& text, Options& options);
 std::vector<std::int64_t> resolve_positions(const Options& options, std::int64_t tokens, std::size_t input);
 // The 0-based layer for a model of `layers` layers (Error(input) when outside it).
 std::int64_t resolve_layer(std::int64_t layer, std::int64_t layers);
+// The text of an input as the result documents show it: its word pieces when bertscope built
+// it from words or an encoding, else the text (a tab before the pair).
+std::string input_text(const AnalysisInput& in, const model::Encoding& enc);
 
 // One output position of one input: token scores over the input tokens.
 struct Entry {

@@ -175,12 +175,12 @@ void copy_per_head(Trace& trace, Site site, std::int64_t layer, const float* pac
                   static_cast<std::size_t>(d) * sizeof(float));
 }
 
-// Adds a [heads, t, d] trace-shaped gradient or tangent into packed rows (inverse of copy_per_head).
-const FlowMask* find_mask(const std::vector<std::vector<FlowMask>>& masks, std::size_t input, FlowSite site,
-                          std::int64_t layer) {
-  if (input >= masks.size()) return nullptr;
-  for (const auto& m : masks[input])
-    if (m.site == site && m.layer == layer) return &m;
+// The flow mask or node replacement of one input at (site, layer), if any.
+template <class Node>
+const Node* find_node(const std::vector<std::vector<Node>>& nodes, std::size_t input, FlowSite site, std::int64_t layer) {
+  if (input >= nodes.size()) return nullptr;
+  for (const auto& n : nodes[input])
+    if (n.site == site && n.layer == layer) return &n;
   return nullptr;
 }
 
@@ -188,7 +188,7 @@ const FlowMask* find_mask(const std::vector<std::vector<FlowMask>>& masks, std::
 void apply_row_mask(float* packed, std::int64_t width, const std::vector<std::int64_t>& offsets,
                     const std::vector<std::vector<FlowMask>>& masks, FlowSite site, std::int64_t layer) {
   for (std::size_t b = 0; b + 1 < offsets.size(); ++b) {
-    const auto* m = find_mask(masks, b, site, layer);
+    const auto* m = find_node(masks, b, site, layer);
     if (!m) continue;
     for (std::int64_t i = 0; i < offsets[b + 1] - offsets[b]; ++i) {
       const float f = m->mask.data[static_cast<std::size_t>(i)];
@@ -201,7 +201,7 @@ void apply_row_mask(float* packed, std::int64_t width, const std::vector<std::in
 void apply_context_mask(float* packed, std::int64_t heads, std::int64_t d, const std::vector<std::int64_t>& offsets,
                         const std::vector<std::vector<FlowMask>>& masks, std::int64_t layer) {
   for (std::size_t b = 0; b + 1 < offsets.size(); ++b) {
-    const auto* m = find_mask(masks, b, FlowSite::context, layer);
+    const auto* m = find_node(masks, b, FlowSite::context, layer);
     if (!m) continue;
     for (std::int64_t i = 0; i < offsets[b + 1] - offsets[b]; ++i)
       for (std::int64_t h = 0; h < heads; ++h) {
@@ -254,19 +254,11 @@ void check_replacements(const std::vector<std::vector<NodeReplacement>>& reps, c
   }
 }
 
-const NodeReplacement* find_replacement(const std::vector<std::vector<NodeReplacement>>& reps, std::size_t input,
-                                        FlowSite site, std::int64_t layer) {
-  if (input >= reps.size()) return nullptr;
-  for (const auto& r : reps[input])
-    if (r.site == site && r.layer == layer) return &r;
-  return nullptr;
-}
-
 // Replaces the packed rows (hidden or skip nodes) whose keep value is 0.
 void replace_rows(float* packed, std::int64_t width, const std::vector<std::int64_t>& offsets,
                   const std::vector<std::vector<NodeReplacement>>& reps, FlowSite site, std::int64_t layer) {
   for (std::size_t b = 0; b + 1 < offsets.size(); ++b) {
-    const auto* r = find_replacement(reps, b, site, layer);
+    const auto* r = find_node(reps, b, site, layer);
     if (!r) continue;
     for (std::int64_t i = 0; i < offsets[b + 1] - offsets[b]; ++i) {
       if (r->keep.data[static_cast<std::size_t>(i)] != 0.0f) continue;
@@ -283,7 +275,7 @@ void replace_rows(float* packed, std::int64_t width, const std::vector<std::int6
 void replace_context(float* packed, std::int64_t heads, std::int64_t d, const std::vector<std::int64_t>& offsets,
                      const std::vector<std::vector<NodeReplacement>>& reps, std::int64_t layer) {
   for (std::size_t b = 0; b + 1 < offsets.size(); ++b) {
-    const auto* r = find_replacement(reps, b, FlowSite::context, layer);
+    const auto* r = find_node(reps, b, FlowSite::context, layer);
     if (!r) continue;
     const auto t = offsets[b + 1] - offsets[b];
     for (std::int64_t i = 0; i < t; ++i)
