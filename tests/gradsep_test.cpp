@@ -24,13 +24,6 @@ using bertscope::test::TempDir;
 
 namespace {
 
-std::string make_model(const TempDir& dir, const std::string& name, const std::string& args) {
-  const auto out = (dir / name).string();
-  const auto r = test::run_command(fmt::format("{} make-model --out {} {}", test::cli(), out, args));
-  EXPECT_EQ(r.status, 0) << r.output;
-  return out;
-}
-
 // "[CLS] the he . was [SEP] in , it [SEP]" with tokens 2 and 7 masked.
 struct Case {
   importance::Example example;

@@ -29,13 +29,6 @@ namespace ag = bertscope::analysis::agreement;
 
 namespace {
 
-std::string make_model(const TempDir& dir, const std::string& name, const std::string& args) {
-  const auto out = (dir / name).string();
-  const auto r = test::run_command(fmt::format("{} make-model --out {} {}", test::cli(), out, args));
-  EXPECT_EQ(r.status, 0) << r.output;
-  return out;
-}
-
 std::string uncased_vocab() { return (test::data_dir() / "bert-base-uncased" / "vocab.txt").string(); }
 std::filesystem::path excerpt(const std::string& name) { return test::data_dir() / "influence" / (name + ".excerpt.tsv"); }
 

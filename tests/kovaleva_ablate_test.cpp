@@ -33,13 +33,6 @@ float max_abs_diff(const core::Tensor& a, const core::Tensor& b) {
   return m;
 }
 
-std::string make_model(const TempDir& dir, const std::string& name, const std::string& args) {
-  const auto out = (dir / name).string();
-  const auto r = test::run_command(fmt::format("{} make-model --out {} {}", test::cli(), out, args));
-  EXPECT_EQ(r.status, 0) << r.output;
-  return out;
-}
-
 // A small sequence classifier with sharp attention and the real uncased vocabulary, so that
 // SST-2/RTE text tokenizes to real word pieces.
 const std::string& classifier_dir() {

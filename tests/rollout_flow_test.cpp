@@ -83,13 +83,6 @@ std::vector<std::vector<double>> layered_graph(const core::Tensor& aug) {
   return cap;
 }
 
-std::string make_model(const TempDir& dir, const std::string& name, const std::string& args) {
-  const auto out = (dir / name).string();
-  const auto r = test::run_command(fmt::format("{} make-model --out {} {}", test::cli(), out, args));
-  EXPECT_EQ(r.status, 0) << r.output;
-  return out;
-}
-
 }  // namespace
 
 TEST(RolloutFlowMaxflow, DinicMatchesEdmondsKarpOnRandomNetworksAndAfterCapacityChanges) {

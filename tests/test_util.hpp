@@ -8,6 +8,8 @@
 #include <iterator>
 #include <string>
 
+#include <gtest/gtest.h>
+
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -55,6 +57,15 @@ inline CommandResult run_command(const std::string& command) {
 }
 
 inline std::string cli() { return BERTSCOPE_CLI; }
+
+// A random-weight model folder `dir`/`name` made by `bertscope make-model ARGS` (a test failure
+// when the command fails); returns its path.
+inline std::string make_model(const TempDir& dir, const std::string& name, const std::string& args) {
+  const auto out = (dir / name).string();
+  const auto r = run_command(cli() + " make-model --out " + out + " " + args);
+  EXPECT_EQ(r.status, 0) << r.output;
+  return out;
+}
 inline std::filesystem::path data_dir() { return BERTSCOPE_TEST_DATA; }
 inline std::filesystem::path golden_dir() { return BERTSCOPE_GOLDEN_DIR; }
 
