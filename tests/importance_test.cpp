@@ -27,8 +27,6 @@ using bertscope::test::TempDir;
 
 namespace {
 
-std::string uncased_vocab() { return (test::data_dir() / "bert-base-uncased" / "vocab.txt").string(); }
-
 // Accuracy of argmax logits against labels (ties to the lowest class, as numpy).
 importance::Task classification_task(const std::vector<importance::Example>& examples) {
   importance::Task task;
@@ -58,7 +56,7 @@ void expect_matrix_near(const core::Tensor& got, const nlohmann::json& want, dou
 
 model::Model golden_model(const TempDir& dir, const nlohmann::json& entry, const std::string& name) {
   std::string args = fmt::format("--vocab {}", (test::data_dir() / "tiny-vocab.txt").string());
-  for (const auto& a : entry["args"]) args += " " + a.get<std::string>();
+  for (const auto& a : entry["args"]) args += fmt::format(" {}", a.get<std::string>());
   const auto folder = make_model(dir, name, args);
   EXPECT_EQ(fmt::format("{:016x}", test::fnv1a64_file(std::filesystem::path(folder) / "model.safetensors")),
             entry["fnv1a64"].get<std::string>())
@@ -307,7 +305,7 @@ TEST(ImportanceCurve, StepSizesStoppingRulesAndTheDeadHeadFirst) {
 
 TEST(ImportanceMasking, BertMaskingIsDeterministicSkipsSpecialsAndSplits801010) {
   TempDir dir("importance-mask");
-  const auto m = model::Model::load(make_model(dir, "m", fmt::format("--vocab {} --layers 1 --hidden 16 --heads 2 --intermediate 16 --seed 4", uncased_vocab())));
+  const auto m = model::Model::load(make_model(dir, "m", fmt::format("--vocab {} --layers 1 --hidden 16 --heads 2 --intermediate 16 --seed 4", test::uncased_vocab())));
   const auto& tok = m.tokenizer();
   const auto enc = m.encode("the quick brown fox jumps over the lazy dog near the river bank today", "and then it rests .");
   importance::MlmMasking mk;
@@ -341,7 +339,7 @@ TEST(ImportanceCli, TaskDataAndPlainTextEndToEnd) {
   TempDir dir("importance-cli");
   const auto clf = make_model(dir, "clf", fmt::format("--vocab {} --layers 2 --hidden 32 --heads 4 --intermediate 48 --labels 2 "
                                                       "--seed 5 --init-std 0.2 --bias-std 0.1",
-                                                      uncased_vocab()));
+                                                      test::uncased_vocab()));
   const auto sst = (test::data_dir() / "kovaleva" / "sst2_dev.head40.tsv").string();
   auto run = [&](const std::string& args) {
     const auto r = test::run_command(fmt::format("{} analyze importance {}", test::cli(), args));
@@ -374,7 +372,7 @@ TEST(ImportanceCli, TaskDataAndPlainTextEndToEnd) {
   EXPECT_EQ(raw["results"]["curve"].size(), 1u);
 
   // Plain text with the MLM loss: Clark's segments of running text.
-  const auto mlm = make_model(dir, "mlm", fmt::format("--vocab {} --layers 2 --hidden 32 --heads 4 --intermediate 48 --seed 6", uncased_vocab()));
+  const auto mlm = make_model(dir, "mlm", fmt::format("--vocab {} --layers 2 --hidden 32 --heads 4 --intermediate 48 --seed 6", test::uncased_vocab()));
   const auto text = (test::data_dir() / "clark" / "running_text.txt").string();
   const auto out = run(fmt::format("--model {} --data {} --segments --segment-length 40 --bertology --out {}", mlm, text,
                                    (dir / "mlm.json").string()));

@@ -29,7 +29,6 @@ namespace ag = bertscope::analysis::agreement;
 
 namespace {
 
-std::string uncased_vocab() { return (test::data_dir() / "bert-base-uncased" / "vocab.txt").string(); }
 std::filesystem::path excerpt(const std::string& name) { return test::data_dir() / "influence" / (name + ".excerpt.tsv"); }
 
 struct Models {
@@ -37,13 +36,13 @@ struct Models {
   // 2 layers and 2 heads: small enough to enumerate every stage-2 choice.
   std::string tiny = make_model(dir, "tiny", fmt::format("--vocab {} --layers 2 --hidden 32 --heads 2 --intermediate 48 "
                                                          "--seed 81 --init-std 0.2 --bias-std 0.1",
-                                                         uncased_vocab()));
+                                                         test::uncased_vocab()));
   std::string deeper = make_model(dir, "deeper", fmt::format("--vocab {} --layers 3 --hidden 32 --heads 4 --intermediate 48 "
                                                              "--seed 82 --init-std 0.1 --bias-std 0.1",
-                                                             uncased_vocab()));
+                                                             test::uncased_vocab()));
   std::string classifier = make_model(dir, "clf", fmt::format("--vocab {} --layers 2 --hidden 32 --heads 2 --intermediate 48 "
                                                               "--labels 2 --seed 83 --init-std 0.2 --bias-std 0.1",
-                                                              uncased_vocab()));
+                                                              test::uncased_vocab()));
 };
 
 const Models& models() {

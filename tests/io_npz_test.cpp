@@ -8,23 +8,21 @@
 #include <string>
 #include <thread>
 
+#include <fmt/format.h>
+
 #include "io/npz.hpp"
 #include "io_test_support.hpp"
 
 namespace bertscope::io {
 namespace {
 
+using testing::bytes_of;
 using testing::Contains;
 using testing::error_of;
 using testing::read_raw;
 using testing::StartsWith;
 using testing::TempDir;
 using testing::write_raw;
-
-template <typename T>
-std::span<const std::byte> bytes_of(const std::vector<T>& v) {
-  return std::as_bytes(std::span(v));
-}
 
 template <typename T>
 std::vector<T> values_of(const NpyArray& a) {
@@ -526,13 +524,13 @@ TEST(NpzRoundTrip, ManyMembersNeedZip64) {
   constexpr int kMembers = 66000;
   {
     NpzWriter w(dir / "many.npz");
-    for (int i = 0; i < kMembers; ++i) w.add_i32("m" + std::to_string(i), std::vector<std::int64_t>{1}, std::vector<std::int32_t>{i});
+    for (int i = 0; i < kMembers; ++i) w.add_i32(fmt::format("m{}", i), std::vector<std::int64_t>{1}, std::vector<std::int32_t>{i});
     w.commit();
   }
   NpzReader r(dir / "many.npz");
   ASSERT_EQ(r.names().size(), static_cast<std::size_t>(kMembers));
   for (int i : {0, 1, 65535, 65536, kMembers - 1}) {
-    EXPECT_EQ(r.read("m" + std::to_string(i)).to_i64(), std::vector<std::int64_t>{i});
+    EXPECT_EQ(r.read(fmt::format("m{}", i)).to_i64(), std::vector<std::int64_t>{i});
   }
 }
 

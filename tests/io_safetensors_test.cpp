@@ -11,6 +11,7 @@
 namespace bertscope::io {
 namespace {
 
+using testing::bytes_of;
 using testing::Contains;
 using testing::error_of;
 using testing::read_raw;
@@ -27,11 +28,6 @@ std::string le64(std::uint64_t v) {
 // A safetensors file assembled by hand, so tests can make it lie in any way.
 std::string raw_file(const std::string& header, const std::string& buffer) {
   return le64(header.size()) + header + buffer;
-}
-
-template <typename T>
-std::span<const std::byte> bytes_of(const std::vector<T>& v) {
-  return std::as_bytes(std::span(v));
 }
 
 template <typename T>

@@ -74,7 +74,7 @@ TEST(KovalevaAblate, MatchesTheIndependentReference) {
   const auto summary = io::read_json(test::golden_dir() / "ablation.json");
   TempDir dir("ablate-golden");
   std::string args = fmt::format("--vocab {}", (test::data_dir() / "tiny-vocab.txt").string());
-  for (const auto& a : summary["args"]) args += " " + a.get<std::string>();
+  for (const auto& a : summary["args"]) args += fmt::format(" {}", a.get<std::string>());
   const auto folder = make_model(dir, "golden", args);
   ASSERT_EQ(fmt::format("{:016x}", test::fnv1a64_file(std::filesystem::path(folder) / "model.safetensors")),
             summary["fnv1a64"].get<std::string>())

@@ -19,16 +19,14 @@ using bertscope::test::TempDir;
 
 namespace {
 
-std::string uncased_vocab() { return (test::data_dir() / "bert-base-uncased" / "vocab.txt").string(); }
-
 struct Models {
   TempDir dir{"compare"};
   std::string mlm, clf, other_shape, other_vocab;
   Models() {
     const auto shape = "--layers 2 --hidden 32 --heads 4 --intermediate 48 --init-std 0.2 --bias-std 0.1";
-    mlm = make_model(dir, "mlm", fmt::format("--vocab {} --seed 3 {}", uncased_vocab(), shape));
-    clf = make_model(dir, "clf", fmt::format("--vocab {} --seed 4 --labels 2 {}", uncased_vocab(), shape));
-    other_shape = make_model(dir, "wide", fmt::format("--vocab {} --seed 4 --layers 2 --hidden 32 --heads 2 --intermediate 48", uncased_vocab()));
+    mlm = make_model(dir, "mlm", fmt::format("--vocab {} --seed 3 {}", test::uncased_vocab(), shape));
+    clf = make_model(dir, "clf", fmt::format("--vocab {} --seed 4 --labels 2 {}", test::uncased_vocab(), shape));
+    other_shape = make_model(dir, "wide", fmt::format("--vocab {} --seed 4 --layers 2 --hidden 32 --heads 2 --intermediate 48", test::uncased_vocab()));
     other_vocab = make_model(dir, "tiny", fmt::format("--vocab {} --seed 4 {}", (test::data_dir() / "tiny-vocab.txt").string(), shape));
   }
 };
@@ -98,7 +96,7 @@ TEST(KovalevaCompare, PaddedMapsMatchTheReferencePaddedBatch) {
   const auto summary = io::read_json(test::golden_dir() / "ablation.json");
   TempDir dir("compare-golden");
   std::string args = fmt::format("--vocab {}", (test::data_dir() / "tiny-vocab.txt").string());
-  for (const auto& a : summary["args"]) args += " " + a.get<std::string>();
+  for (const auto& a : summary["args"]) args += fmt::format(" {}", a.get<std::string>());
   const auto folder = make_model(dir, "golden", args);
   ASSERT_EQ(fmt::format("{:016x}", test::fnv1a64_file(std::filesystem::path(folder) / "model.safetensors")),
             summary["fnv1a64"].get<std::string>());

@@ -43,15 +43,6 @@ Example text(const std::string& a, std::optional<std::string> b = std::nullopt) 
   return ex;
 }
 
-std::string error_of(const std::function<void()>& fn) {
-  try {
-    fn();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
-}
-
 std::filesystem::path kov(const std::string& name) { return test::data_dir() / "kovaleva" / name; }
 
 using V = std::vector<std::string>;
@@ -71,8 +62,8 @@ TEST(KovalevaFeatures, WordSelectorsOnText) {
   TempDir dir("features");
   io::write_file_atomic(dir / "words.txt", "Mat\n\ncat.\n");
   EXPECT_EQ(picked("words@" + (dir / "words.txt").string(), text("The cat sat on the mat.")), (V{"cat", "mat"}));
-  EXPECT_NE(error_of([] { Selector::parse("colour:red"); }).find("unknown selector"), std::string::npos);
-  EXPECT_NE(error_of([] { Selector::parse("upos:"); }).find("no values"), std::string::npos);
+  EXPECT_NE(test::error_message([] { Selector::parse("colour:red"); }).find("unknown selector"), std::string::npos);
+  EXPECT_NE(test::error_message([] { Selector::parse("upos:"); }).find("no values"), std::string::npos);
 }
 
 TEST(KovalevaFeatures, ConlluSelectorsAndArcs) {
@@ -100,9 +91,9 @@ TEST(KovalevaFeatures, ConlluSelectorsAndArcs) {
   EXPECT_EQ(e.tokens[static_cast<std::size_t>(pairs[0].first)], "nominated");
   EXPECT_TRUE(Link::parse("arc:nsubj/NOUN").pairs(bush, e, Pairing::all).empty());
   // Selectors that need annotations the data lacks are refused up front.
-  EXPECT_NE(error_of([] { Selector::parse("pron").check_format(DataFormat::task); }).find("needs CoNLL-U"), std::string::npos);
-  EXPECT_NE(error_of([] { Link::parse("arc:nsubj").check_format(DataFormat::text); }).find("needs CoNLL-U"), std::string::npos);
-  EXPECT_NE(error_of([] { Selector::parse("span:fe").check_format(DataFormat::conllu); }).find("needs a span file"),
+  EXPECT_NE(test::error_message([] { Selector::parse("pron").check_format(DataFormat::task); }).find("needs CoNLL-U"), std::string::npos);
+  EXPECT_NE(test::error_message([] { Link::parse("arc:nsubj").check_format(DataFormat::text); }).find("needs CoNLL-U"), std::string::npos);
+  EXPECT_NE(test::error_message([] { Selector::parse("span:fe").check_format(DataFormat::conllu); }).find("needs a span file"),
             std::string::npos);
 }
 
@@ -148,13 +139,13 @@ TEST(KovalevaFeatures, SpansAndTheFrameNetFilter) {
   EXPECT_EQ(spans.examples[0].line, 3u);
 
   io::write_file_atomic(path, "sentence\ttarget_spans\tfe_spans\nA cat .\t2:5\tAgent|Core|0:1\nA dog .\t2:9\t\n");
-  auto msg = error_of([&] { read_span_data(path); });
+  auto msg = test::error_message([&] { read_span_data(path); });
   EXPECT_NE(msg.find(path.string() + ":3: target_spans: span 2:9 runs past the sentence's 7 characters"), std::string::npos) << msg;
   io::write_file_atomic(path, "sentence\ttarget_spans\tfe_spans\nA cat .\t2:5\tAgent|0:1\n");
-  msg = error_of([&] { read_span_data(path); });
+  msg = test::error_message([&] { read_span_data(path); });
   EXPECT_NE(msg.find(path.string() + ":2: fe_spans: \"Agent|0:1\" is not NAME|CORE_TYPE|START:END"), std::string::npos) << msg;
   io::write_file_atomic(path, "sentence\ttarget_spans\tfe_spans\nA cat .\t5:2\t\n");
-  msg = error_of([&] { read_span_data(path); });
+  msg = test::error_message([&] { read_span_data(path); });
   EXPECT_NE(msg.find(":2: target_spans: span \"5:2\""), std::string::npos) << msg;
 }
 

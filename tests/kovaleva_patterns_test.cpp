@@ -143,7 +143,9 @@ TEST(KovalevaPatterns, RulesClassifyKnownMaps) {
     EXPECT_EQ(rules(offset(r, 0, rng), r), PatternClass::diagonal);
     EXPECT_EQ(rules(mix(vertical(r, rng), offset(r, 1, rng), 0.5f), r), PatternClass::vertical_diagonal);
     EXPECT_EQ(rules(mix(vertical(r, rng), offset(r, -1, rng), 0.4f), r), PatternClass::vertical_diagonal);
-    if (b >= 7) EXPECT_EQ(rules(block(r, rng), r), PatternClass::block);
+    if (b >= 7) {
+      EXPECT_EQ(rules(block(r, rng), r), PatternClass::block);
+    }
     for (int k = 0; k < 5; ++k) EXPECT_EQ(rules(random_map(r.size(), rng, 1.0), r), PatternClass::heterogeneous);
     Map uniform(static_cast<std::size_t>(r.size() * r.size()), 1.0f / static_cast<float>(r.size()));
     EXPECT_EQ(rules(uniform, r), PatternClass::heterogeneous);

@@ -22,15 +22,6 @@ std::filesystem::path write(const TempDir& dir, const std::string& name, const s
   return path;
 }
 
-std::string error_of(const std::function<void()>& fn) {
-  try {
-    fn();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
-}
-
 }  // namespace
 
 TEST(KovalevaTaskData, Metrics) {
@@ -76,15 +67,15 @@ TEST(KovalevaTaskData, DetectsGlueLayouts) {
   ASSERT_EQ(cola.examples.size(), 2u);
   EXPECT_EQ(cola.examples[1].text, "bad sentence .");
   EXPECT_EQ(*cola.examples[1].label, "0");
-  EXPECT_NE(error_of([&] { read_task(write(dir, "odd.tsv", "a\tb\n1\t2\n")); }).find("cannot tell the task"),
+  EXPECT_NE(test::error_message([&] { read_task(write(dir, "odd.tsv", "a\tb\n1\t2\n")); }).find("cannot tell the task"),
             std::string::npos);
-  EXPECT_NE(error_of([] { builtin_task("squad"); }).find("built-in tasks are"), std::string::npos);
+  EXPECT_NE(test::error_message([] { builtin_task("squad"); }).find("built-in tasks are"), std::string::npos);
 }
 
 TEST(KovalevaTaskData, WrongColumnCountNamesTheLine) {
   TempDir dir("task");
   const auto path = write(dir, "bad.tsv", "sentence\tlabel\ngood\t1\nno label here\nfine\t0\n");
-  const auto msg = error_of([&] { read_task(path); });
+  const auto msg = test::error_message([&] { read_task(path); });
   EXPECT_NE(msg.find(path.string() + ":3:"), std::string::npos) << msg;
   EXPECT_NE(msg.find("expected 2 tab-separated columns, found 1"), std::string::npos) << msg;
 }
@@ -101,15 +92,15 @@ TEST(KovalevaTaskData, BindsLabelsToTheModelsClasses) {
   EXPECT_EQ(bound.classes, (std::vector<std::int64_t>{1, 1, 0}));
 
   const auto sst = read_task(write(dir, "sst.tsv", "sentence\tlabel\nok\t1\nbad\t0\nodd\t2\n"));
-  auto msg = error_of([&] { bind_labels(sst, 2, {}); });
+  auto msg = test::error_message([&] { bind_labels(sst, 2, {}); });
   EXPECT_NE(msg.find(":4: label \"2\" is not one of the model's 2 classes"), std::string::npos) << msg;
-  msg = error_of([&] { bind_labels(sst, 1, {}); });
+  msg = test::error_message([&] { bind_labels(sst, 1, {}); });
   EXPECT_NE(msg.find("regression head"), std::string::npos) << msg;
 
   const auto stsb = read_task(write(dir, "stsb.tsv", "sentence1\tsentence2\tscore\na\tb\t3.5\nc\td\thigh\n"));
-  msg = error_of([&] { bind_labels(stsb, 1, {}); });
+  msg = test::error_message([&] { bind_labels(stsb, 1, {}); });
   EXPECT_NE(msg.find(":3: label \"high\" is not a number"), std::string::npos) << msg;
-  EXPECT_NE(error_of([&] { bind_labels(stsb, 2, {}); }).find("regression"), std::string::npos);
+  EXPECT_NE(test::error_message([&] { bind_labels(stsb, 2, {}); }).find("regression"), std::string::npos);
 }
 
 TEST(KovalevaTaskData, ScoresOutputs) {
@@ -133,7 +124,7 @@ TEST(KovalevaTaskData, ScoresOutputs) {
 
   auto spec = mrpc.spec;
   spec.metric = Metric::pearson;
-  EXPECT_NE(error_of([&] { score_task(spec, gold, logits, 2); }).find("does not apply"), std::string::npos);
+  EXPECT_NE(test::error_message([&] { score_task(spec, gold, logits, 2); }).find("does not apply"), std::string::npos);
   EXPECT_EQ(parse_metric("matthews"), Metric::matthews);
   EXPECT_THROW(parse_metric("auc"), Error);
 }

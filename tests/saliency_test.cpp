@@ -22,16 +22,14 @@ using bertscope::test::TempDir;
 
 namespace {
 
-std::string uncased_vocab() { return (test::data_dir() / "bert-base-uncased" / "vocab.txt").string(); }
-
 struct Models {
   TempDir dir{"saliency-models"};
   std::string classifier = make_model(dir, "clf", fmt::format("--vocab {} --layers 2 --hidden 32 --heads 4 --intermediate 48 "
                                                               "--labels 3 --seed 41 --init-std 0.15 --bias-std 0.1",
-                                                              uncased_vocab()));
+                                                              test::uncased_vocab()));
   std::string mlm = make_model(dir, "mlm", fmt::format("--vocab {} --layers 2 --hidden 32 --heads 4 --intermediate 48 "
                                                        "--seed 42 --init-std 0.15 --bias-std 0.1",
-                                                       uncased_vocab()));
+                                                       test::uncased_vocab()));
 };
 
 const Models& models() {

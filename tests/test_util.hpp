@@ -1,24 +1,29 @@
 // Helpers shared by the test files.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <iterator>
 #include <string>
+#include <vector>
 
 #include <gtest/gtest.h>
 
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "io/error.hpp"
+
 namespace bertscope::test {
 
 // A fresh empty folder under the system temp dir, removed when the object dies.
 class TempDir {
  public:
-  explicit TempDir(const std::string& tag) {
+  explicit TempDir(const std::string& tag = "tmp") {
     path_ = std::filesystem::temp_directory_path() /
             ("bertscope-test-" + tag + "-" + std::to_string(::getpid()) + "-" + std::to_string(counter()++));
     std::filesystem::remove_all(path_);
@@ -30,6 +35,14 @@ class TempDir {
   }
   const std::filesystem::path& path() const { return path_; }
   std::filesystem::path operator/(const std::string& name) const { return path_ / name; }
+
+  // File names in the folder, sorted; catches stray temporary files.
+  std::vector<std::string> entries() const {
+    std::vector<std::string> out;
+    for (const auto& e : std::filesystem::directory_iterator(path_)) out.push_back(e.path().filename().string());
+    std::sort(out.begin(), out.end());
+    return out;
+  }
 
  private:
   static int& counter() {
@@ -58,6 +71,16 @@ inline CommandResult run_command(const std::string& command) {
 
 inline std::string cli() { return BERTSCOPE_CLI; }
 
+// The message of the bertscope::Error that `fn` throws, or "" when it throws none.
+inline std::string error_message(const std::function<void()>& fn) {
+  try {
+    fn();
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "";
+}
+
 // A random-weight model folder `dir`/`name` made by `bertscope make-model ARGS` (a test failure
 // when the command fails); returns its path.
 inline std::string make_model(const TempDir& dir, const std::string& name, const std::string& args) {
@@ -67,6 +90,7 @@ inline std::string make_model(const TempDir& dir, const std::string& name, const
   return out;
 }
 inline std::filesystem::path data_dir() { return BERTSCOPE_TEST_DATA; }
+inline std::string uncased_vocab() { return (data_dir() / "bert-base-uncased" / "vocab.txt").string(); }
 inline std::filesystem::path golden_dir() { return BERTSCOPE_GOLDEN_DIR; }
 
 inline std::uint64_t fnv1a64_file(const std::filesystem::path& path) {

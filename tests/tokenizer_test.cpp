@@ -14,6 +14,7 @@
 
 #include "io/error.hpp"
 #include "model/tokenizer.hpp"
+#include "test_util.hpp"
 
 using namespace bertscope;
 using namespace bertscope::model;
@@ -76,7 +77,7 @@ const Tokenizer& uncased_json() {
   static const Tokenizer tok = Tokenizer::from_folder(kData / "bert-base-uncased");
   return tok;
 }
-const Tokenizer& uncased_vocab() {
+const Tokenizer& uncased_from_vocab() {
   static const Tokenizer tok = Tokenizer::from_vocab(kData / "bert-base-uncased/vocab.txt", TokenizerSettings{});
   return tok;
 }
@@ -122,25 +123,9 @@ std::string error_message(F&& f, ErrorKind expected_kind) {
   return {};
 }
 
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = (fs::temp_directory_path() / "bertscope-tok-XXXXXX").string();
-    if (::mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
-    path_ = pattern;
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    fs::remove_all(path_, ignored);
-  }
-  fs::path operator/(const std::string& name) const { return path_ / name; }
-  const fs::path& path() const { return path_; }
+using bertscope::test::TempDir;
 
- private:
-  fs::path path_;
-};
-
-void write(const fs::path& path, const std::string& content) {
+void write_file(const fs::path& path, const std::string& content) {
   std::ofstream out(path, std::ios::binary);
   out << content;
 }
@@ -166,7 +151,7 @@ TEST(TokenizerParity, EwtDevUncasedFromVocabTxtOnly) {
   const auto golden = read_lines(kGolden / "ewt_dev.uncased.ids");
   std::string report;
   EXPECT_EQ(count_mismatches(from_folder, sentences, golden, report), 0u) << report;
-  EXPECT_EQ(count_mismatches(uncased_vocab(), sentences, golden, report), 0u) << report;
+  EXPECT_EQ(count_mismatches(uncased_from_vocab(), sentences, golden, report), 0u) << report;
 }
 
 TEST(TokenizerParity, EwtDevCased) {
@@ -202,7 +187,7 @@ TEST(TokenizerParity, EdgeCases) {
     expect_byte_offsets_match(text, enc, 0);
     if (pair) expect_byte_offsets_match(*pair, enc, 1);
     if (model == "uncased") {
-      const Encoding again = uncased_vocab().encode(text, pair ? std::optional<std::string_view>(*pair) : std::nullopt);
+      const Encoding again = uncased_from_vocab().encode(text, pair ? std::optional<std::string_view>(*pair) : std::nullopt);
       EXPECT_EQ(again.ids, enc.ids) << "vocab.txt-only loading";
     }
     ++checked;
@@ -407,14 +392,14 @@ TEST(Tokenizer, PythonFlavourDiffersWhereDocumented) {
 TEST(Tokenizer, TokenizerConfigOverridesTheNormaliser) {
   TempDir dir;
   fs::copy_file(kData / "bert-base-uncased/tokenizer.json", dir / "tokenizer.json");
-  write(dir / "tokenizer_config.json",
+  write_file(dir / "tokenizer_config.json",
         R"({"do_lower_case": false, "model_max_length": 512, "mask_token": {"content": "[MASK]", "lstrip": false}})");
   const Tokenizer tok = Tokenizer::from_folder(dir.path());
   EXPECT_FALSE(tok.settings().lowercase);
   EXPECT_EQ(tok.settings().model_max_length, 512u);
   EXPECT_EQ(tok.tokenize("Hello"), (std::vector<std::string>{"[UNK]"}));  // no "Hello" in an uncased vocabulary
 
-  write(dir / "tokenizer_config.json", R"({"model_max_length": 1e30, "strip_accents": false})");
+  write_file(dir / "tokenizer_config.json", R"({"model_max_length": 1e30, "strip_accents": false})");
   const Tokenizer keep_accents = Tokenizer::from_folder(dir.path());
   EXPECT_EQ(keep_accents.settings().model_max_length, 0u) << "transformers' VERY_LARGE_INTEGER means no limit";
   EXPECT_TRUE(keep_accents.settings().lowercase);
@@ -427,27 +412,27 @@ TEST(Tokenizer, LoadingErrorsNameTheFile) {
   std::string message = error_message([&] { (void)Tokenizer::from_folder(dir.path()); }, ErrorKind::io);
   EXPECT_NE(message.find(dir.path().string()), std::string::npos) << message;
 
-  write(dir / "tokenizer.json", "{\"model\": {\"vocab\": {\"a\": 0,}}}");
+  write_file(dir / "tokenizer.json", "{\"model\": {\"vocab\": {\"a\": 0,}}}");
   message = error_message([&] { (void)Tokenizer::from_folder(dir.path()); }, ErrorKind::format);
   EXPECT_NE(message.find("tokenizer.json"), std::string::npos) << message;
 
-  write(dir / "tokenizer.json", R"({"model": {"type": "WordPiece", "vocab": {"a": 0, "b": 5}}})");
+  write_file(dir / "tokenizer.json", R"({"model": {"type": "WordPiece", "vocab": {"a": 0, "b": 5}}})");
   message = error_message([&] { (void)Tokenizer::from_folder(dir.path()); }, ErrorKind::format);
   EXPECT_NE(message.find("tokenizer.json"), std::string::npos) << message;
 
   fs::remove(dir / "tokenizer.json");
-  write(dir / "vocab.txt", "[PAD]\n[UNK]\n[CLS]\n[SEP]\nhello\n");
+  write_file(dir / "vocab.txt", "[PAD]\n[UNK]\n[CLS]\n[SEP]\nhello\n");
   message = error_message([&] { (void)Tokenizer::from_folder(dir.path()); }, ErrorKind::model);
   EXPECT_NE(message.find("vocab.txt"), std::string::npos) << message;
   EXPECT_NE(message.find("[MASK]"), std::string::npos) << message;
 
-  write(dir / "vocab.txt", "[PAD]\n[UNK]\n[CLS]\n[SEP]\n[MASK]\nhello\n");
-  write(dir / "tokenizer_config.json", R"({"mask_token": "<mask>"})");
+  write_file(dir / "vocab.txt", "[PAD]\n[UNK]\n[CLS]\n[SEP]\n[MASK]\nhello\n");
+  write_file(dir / "tokenizer_config.json", R"({"mask_token": "<mask>"})");
   message = error_message([&] { (void)Tokenizer::from_folder(dir.path()); }, ErrorKind::model);
   EXPECT_NE(message.find("tokenizer_config.json"), std::string::npos) << message;
   EXPECT_NE(message.find("<mask>"), std::string::npos) << message;
 
-  write(dir / "tokenizer_config.json", R"({"do_lower_case": "yes"})");
+  write_file(dir / "tokenizer_config.json", R"({"do_lower_case": "yes"})");
   message = error_message([&] { (void)Tokenizer::from_folder(dir.path()); }, ErrorKind::format);
   EXPECT_NE(message.find("tokenizer_config.json"), std::string::npos) << message;
 
@@ -462,7 +447,7 @@ TEST(Tokenizer, AddedTokenOptionsFromTokenizerJson) {
                                  {"rstrip", false}, {"normalized", false}, {"special", false}});
   doc["added_tokens"].push_back({{"id", 30523}, {"content", "Foobar"}, {"single_word", false}, {"lstrip", false},
                                  {"rstrip", false}, {"normalized", true}, {"special", false}});
-  write(dir / "tokenizer.json", doc.dump());
+  write_file(dir / "tokenizer.json", doc.dump());
   const Tokenizer tok = Tokenizer::from_folder(dir.path());
   EXPECT_EQ(tok.vocab_size(), 30524u);
   // single_word: "<ent>" glued to a word is not matched; lstrip takes the space before it.

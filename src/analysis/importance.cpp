@@ -11,28 +11,13 @@
 
 #include "analysis/ablate.hpp"
 #include "analysis/heads.hpp"
+#include "core/random.hpp"
 #include "io/error.hpp"
 #include "model/autodiff.hpp"
 
 namespace bertscope::analysis::importance {
 
 namespace {
-
-// The generator of model/pretraining.cpp (splitmix64 finaliser), so masking draws the same way.
-std::uint64_t mix(std::uint64_t x) {
-  x += 0x9e3779b97f4a7c15ull;
-  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
-  x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
-  return x ^ (x >> 31);
-}
-
-struct Rng {
-  std::uint64_t state;
-  double uniform() { return static_cast<double>(mix(state++) >> 11) * 0x1.0p-53; }
-  std::int64_t below(std::int64_t n) {
-    return std::min<std::int64_t>(n - 1, static_cast<std::int64_t>(uniform() * static_cast<double>(n)));
-  }
-};
 
 std::size_t index(std::int64_t l, std::int64_t h, std::int64_t heads) { return static_cast<std::size_t>(l * heads + h); }
 
@@ -92,7 +77,7 @@ Example mask_for_mlm(const model::Encoding& enc, const model::Tokenizer& tok, co
   for (std::size_t i = 0; i < ids.size(); ++i)
     if (ids[i] != tok.cls_id() && ids[i] != tok.sep_id() && ids[i] != tok.pad_id()) candidates.push_back(static_cast<std::int32_t>(i));
   if (candidates.empty()) return ex;
-  Rng rng{mix(mk.seed ^ mix(idx))};
+  core::CounterRng rng{core::mix64(mk.seed ^ core::mix64(idx))};
   const auto count = std::max<std::int64_t>(1, std::llround(mk.mask_prob * static_cast<double>(candidates.size())));
   for (std::int64_t i = 0; i < count; ++i) {  // partial Fisher-Yates
     const auto j = i + rng.below(static_cast<std::int64_t>(candidates.size()) - i);

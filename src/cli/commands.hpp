@@ -26,7 +26,7 @@ std::vector<RegisteredCommand>& command_registry();
 #define BERTSCOPE_CONCAT_INNER(a, b) a##b
 #define BERTSCOPE_CONCAT(a, b) BERTSCOPE_CONCAT_INNER(a, b)
 #define BERTSCOPE_COMMAND(parent, order, fn) \
-  static const ::bertscope::cli::CommandRegistration BERTSCOPE_CONCAT(bertscope_command_, __LINE__)(parent, order, fn)
+  static const ::bertscope::cli::CommandRegistration BERTSCOPE_CONCAT(bertscope_command_, __COUNTER__)(parent, order, fn)
 
 // "--threads N" on a subcommand; applied before the command runs.
 void add_threads_option(CLI::App& command, int& threads);

@@ -15,8 +15,6 @@
 namespace bertscope::io {
 namespace {
 
-std::string errno_text(int err) { return std::generic_category().message(err); }
-
 std::uint64_t random_tag() {
   static std::atomic<std::uint64_t> counter{0};
   std::uint64_t entropy = 0;

@@ -5,6 +5,7 @@
 
 #include <stdexcept>
 #include <string>
+#include <system_error>
 
 #include <fmt/format.h>
 
@@ -31,5 +32,8 @@ template <typename... Args>
 [[noreturn]] void fail(ErrorKind kind, fmt::format_string<Args...> format, Args&&... args) {
   throw Error(kind, fmt::format(format, std::forward<Args>(args)...));
 }
+
+// The system's description of an errno value, for messages such as "cannot read F: <text>".
+inline std::string errno_text(int err) { return std::generic_category().message(err); }
 
 }  // namespace bertscope

@@ -15,8 +15,6 @@
 namespace bertscope::io {
 namespace {
 
-std::string errno_text(int err) { return std::generic_category().message(err); }
-
 struct Descriptor {
   int fd;
   ~Descriptor() {

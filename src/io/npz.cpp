@@ -35,8 +35,6 @@ constexpr std::size_t kAlign = 64;
 // Far beyond any real descriptor; keeps itemsize arithmetic from overflowing.
 constexpr std::uint64_t kMaxUnicodeLength = std::uint64_t{1} << 40;
 
-std::string errno_text(int err) { return std::generic_category().message(err); }
-
 // A NumPy dtype descriptor of one of the types bertscope reads and writes.
 struct Descr {
   char kind;                // 'b' bool, 'i' signed, 'u' unsigned, 'f' float, 'U' UTF-32 string

@@ -34,8 +34,6 @@ constexpr int kMaxHeaderDepth = 16;
 constexpr DType kAllDTypes[] = {DType::f64, DType::f32, DType::f16, DType::bf16, DType::i64,
                                 DType::i32, DType::i16, DType::i8,  DType::u8,   DType::boolean};
 
-std::string errno_text(int err) { return std::generic_category().message(err); }
-
 std::optional<DType> parse_dtype(std::string_view name) {
   for (DType d : kAllDTypes) {
     if (dtype_name(d) == name) return d;

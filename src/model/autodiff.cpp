@@ -7,6 +7,7 @@
 #include "core/gemm.hpp"
 #include "core/kernels.hpp"
 #include "core/matmul.hpp"
+#include "core/random.hpp"
 #include "io/error.hpp"
 
 namespace bertscope::model {
@@ -19,22 +20,13 @@ namespace {
 FloatBuffer zeros(std::int64_t n) { return FloatBuffer(static_cast<std::size_t>(n), 0.0f); }
 FloatBuffer buffer(std::int64_t n) { return FloatBuffer(static_cast<std::size_t>(n)); }
 
-// Counter-based dropout: the keep decision of element i depends only on (seed, stream, i), so
-// masks are the same whatever the thread count or batch split.
-std::uint64_t mix(std::uint64_t x) {
-  x += 0x9e3779b97f4a7c15ull;
-  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
-  x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
-  return x ^ (x >> 31);
-}
-
 FloatBuffer dropout_mask(std::int64_t n, double p, std::uint64_t seed, std::uint64_t stream) {
   auto m = buffer(n);
   const float keep_scale = static_cast<float>(1.0 / (1.0 - p));
-  const std::uint64_t base = mix(seed ^ mix(stream));
+  const std::uint64_t base = core::mix64(seed ^ core::mix64(stream));
 #pragma omp parallel for schedule(static) if (n > 65536)
   for (std::int64_t i = 0; i < n; ++i) {
-    const double u = static_cast<double>(mix(base + static_cast<std::uint64_t>(i)) >> 11) * 0x1.0p-53;
+    const double u = core::unit_interval(core::mix64(base + static_cast<std::uint64_t>(i)));
     m[static_cast<std::size_t>(i)] = u < p ? 0.0f : keep_scale;
   }
   return m;

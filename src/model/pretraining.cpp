@@ -3,26 +3,13 @@
 #include <algorithm>
 #include <cmath>
 
+#include "core/random.hpp"
 #include "io/error.hpp"
 #include "io/files.hpp"
 
 namespace bertscope::model {
 
 namespace {
-
-std::uint64_t mix(std::uint64_t x) {
-  x += 0x9e3779b97f4a7c15ull;
-  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
-  x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
-  return x ^ (x >> 31);
-}
-
-// A small deterministic generator for one instance.
-struct Rng {
-  std::uint64_t state;
-  double uniform() { return static_cast<double>(mix(state++) >> 11) * 0x1.0p-53; }
-  std::int64_t below(std::int64_t n) { return std::min<std::int64_t>(n - 1, static_cast<std::int64_t>(uniform() * static_cast<double>(n))); }
-};
 
 bool ends_sentence(const std::string& token) { return token == "." || token == "!" || token == "?"; }
 
@@ -99,7 +86,7 @@ MlmCorpus::Span MlmCorpus::chunk(double u, std::int64_t length) const {
 
 MlmInstance make_mlm_instance(const MlmCorpus& corpus, const Tokenizer& tok, const MlmInstanceOptions& o,
                               std::int64_t step, std::int64_t index) {
-  Rng rng{mix(o.seed ^ mix(static_cast<std::uint64_t>(step) * 1000003ull + static_cast<std::uint64_t>(index)))};
+  core::CounterRng rng{core::mix64(o.seed ^ core::mix64(static_cast<std::uint64_t>(step) * 1000003ull + static_cast<std::uint64_t>(index)))};
   MlmInstance in;
   const bool single = rng.uniform() < o.single_segment_prob;
   const auto span = corpus.chunk(rng.uniform(), o.seq_len - (single ? 2 : 3));

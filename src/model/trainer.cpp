@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "core/random.hpp"
 #include "io/error.hpp"
 #include "io/files.hpp"
 #include "model/autodiff.hpp"
@@ -17,13 +18,6 @@
 namespace bertscope::model {
 
 namespace {
-
-std::uint64_t mix(std::uint64_t x) {
-  x += 0x9e3779b97f4a7c15ull;
-  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
-  x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
-  return x ^ (x >> 31);
-}
 
 using Clock = std::chrono::steady_clock;
 
@@ -128,11 +122,11 @@ void save_hf_folder(const BertConfig& config, const std::map<std::string, core::
 }
 
 void add_classifier_head(const BertConfig& config, std::map<std::string, core::Tensor>& params, std::uint64_t seed) {
-  std::uint64_t state = mix(seed ^ 0xc1a551f1e7ull);
+  std::uint64_t state = core::mix64(seed ^ 0xc1a551f1e7ull);
   auto normal = [&] {
     double u1 = 0;
-    while (u1 <= 0) u1 = static_cast<double>(mix(state++) >> 11) * 0x1.0p-53;
-    const double u2 = static_cast<double>(mix(state++) >> 11) * 0x1.0p-53;
+    while (u1 <= 0) u1 = core::unit_interval(core::mix64(state++));
+    const double u2 = core::unit_interval(core::mix64(state++));
     return std::sqrt(-2.0 * std::log(u1)) * std::cos(6.283185307179586 * u2);
   };
   for (const auto& spec : param_table(config)) {
@@ -153,7 +147,7 @@ MlmEval evaluate_mlm(const BertConfig& config, const std::map<std::string, core:
                      const MlmInstanceOptions& data, std::int64_t instances) {
   Model m(config, Weights::from_tensors(config, params), std::nullopt);
   auto eval_data = data;
-  eval_data.seed = mix(data.seed ^ 0xe7a1ull);
+  eval_data.seed = core::mix64(data.seed ^ 0xe7a1ull);
   const auto counts = train.counts(config.vocab_size);
   const double total = static_cast<double>(std::accumulate(counts.begin(), counts.end(), std::int64_t{0}));
   const auto top = static_cast<std::int32_t>(std::max_element(counts.begin(), counts.end()) - counts.begin());
@@ -242,7 +236,7 @@ MlmTrainResult train_mlm(const BertConfig& config, std::map<std::string, core::T
     std::vector<MlmInstance> insts;
     TapeOptions topt;
     topt.train = true;
-    topt.dropout_seed = mix(o.data.seed ^ mix(static_cast<std::uint64_t>(step) + 17));
+    topt.dropout_seed = core::mix64(o.data.seed ^ core::mix64(static_cast<std::uint64_t>(step) + 17));
     topt.mlm_logits = true;
     std::int64_t masked = 0, tokens = 0;
     for (std::int64_t i = 0; i < o.batch; ++i) {
@@ -342,9 +336,9 @@ ClassifyTrainResult train_classifier(const BertConfig& config, std::map<std::str
     if (epoch != order_epoch) {  // a fresh shuffle per epoch, from the seed alone
       order.resize(train.size());
       std::iota(order.begin(), order.end(), 0);
-      std::uint64_t s = mix(o.seed ^ mix(static_cast<std::uint64_t>(epoch) + 99));
+      std::uint64_t s = core::mix64(o.seed ^ core::mix64(static_cast<std::uint64_t>(epoch) + 99));
       for (std::size_t i = order.size(); i > 1; --i) {
-        const auto j = static_cast<std::size_t>(mix(s++) % i);
+        const auto j = static_cast<std::size_t>(core::mix64(s++) % i);
         std::swap(order[i - 1], order[j]);
       }
       order_epoch = epoch;
@@ -363,7 +357,7 @@ ClassifyTrainResult train_classifier(const BertConfig& config, std::map<std::str
     }
     TapeOptions topt;
     topt.train = true;
-    topt.dropout_seed = mix(o.seed ^ mix(static_cast<std::uint64_t>(step) + 5));
+    topt.dropout_seed = core::mix64(o.seed ^ core::mix64(static_cast<std::uint64_t>(step) + 5));
     topt.classifier_logits = true;
     ForwardTape tape;
     const auto out = forward_with_tape(tm.model, inputs, {}, topt, tape);
