@@ -28,18 +28,29 @@ for shape in "1 128" "8 128"; do
   set -- $shape
   batch=$1 seq=$2
   : > /tmp/bertscope_bench_ours.$$; : > /tmp/bertscope_bench_torch.$$
+  : > /tmp/bertscope_bench_ceiling.$$; : > /tmp/bertscope_bench_fraction.$$; : > /tmp/bertscope_bench_hot.$$
   for r in $(seq "$rounds"); do
     "${torch_env[@]}" /usr/bin/python3 bench/pytorch_bert.py --model "$model" --batch "$batch" --seq "$seq" \
       --threads "$threads" | field tokens_per_s >> /tmp/bertscope_bench_torch.$$
     "$bin" bench --model "$model" --batch "$batch" --seq "$seq" --threads "$threads" --json --gemm-ceiling \
       > /tmp/bertscope_bench_last.$$
     field tokens_per_s < /tmp/bertscope_bench_last.$$ >> /tmp/bertscope_bench_ours.$$
+    field gemm_ceiling_gflops < /tmp/bertscope_bench_last.$$ >> /tmp/bertscope_bench_ceiling.$$
+    field gemm_hot_weight_gflops < /tmp/bertscope_bench_last.$$ >> /tmp/bertscope_bench_hot.$$
+    field ceiling_fraction < /tmp/bertscope_bench_last.$$ >> /tmp/bertscope_bench_fraction.$$
   done
   ours=$(median < /tmp/bertscope_bench_ours.$$)
   torch=$(median < /tmp/bertscope_bench_torch.$$)
-  ceiling=$(field gemm_ceiling_gflops < /tmp/bertscope_bench_last.$$)
-  fraction=$(field ceiling_fraction < /tmp/bertscope_bench_last.$$)
-  printf "%sx%s: bertscope %.0f tokens/s, PyTorch %.0f tokens/s, ratio %.2fx; GEMM ceiling %.0f GFLOP/s, forward at %.0f%% of it\n" \
-    "$batch" "$seq" "$ours" "$torch" "$(echo "$ours / $torch" | bc -l)" "$ceiling" "$(echo "100 * $fraction" | bc -l)"
+  # The ceiling and the share are each run's own (forward and ceiling timed in the same process),
+  # medians over the rounds like the speeds.
+  ceiling=$(median < /tmp/bertscope_bench_ceiling.$$)
+  hot=$(median < /tmp/bertscope_bench_hot.$$)
+  fraction=$(median < /tmp/bertscope_bench_fraction.$$)
+  printf "%sx%s: bertscope %.0f tokens/s, PyTorch %.0f tokens/s, ratio %.2fx; " \
+    "$batch" "$seq" "$ours" "$torch" "$(echo "$ours / $torch" | bc -l)"
+  printf "GEMM ceiling (the forward's own products alone) %.0f GFLOP/s, forward at %.0f%% of it " \
+    "$ceiling" "$(echo "100 * $fraction" | bc -l)"
+  printf "(shares %s; one cache-resident weight per shape: %.0f GFLOP/s)\n" \
+    "$(sort -g /tmp/bertscope_bench_fraction.$$ | awk '{printf "%s%.0f%%", (NR > 1 ? ", " : ""), 100 * $1}')" "$hot"
 done
 rm -f /tmp/bertscope_bench_*.$$

@@ -5,6 +5,9 @@ softmax, layer_norm, gelu; attention probabilities and every hidden state kept),
 no_grad. Prints one JSON object like `bertscope bench --json`. With --backward it times what
 `bertscope bench --backward` times: a forward pass that keeps what autograd needs, then the
 gradient of sum(last_hidden * G) (G fixed random) with respect to every encoder parameter.
+With --head-sweep it times what `bertscope ablate --mode zero --no-layers` computes, the way a
+transformers user would: the classifier's predictions on the inputs, then again with each head
+disabled in turn by a head mask (one full forward pass per head), and the accuracy of each.
 
     OMP_WAIT_POLICY=PASSIVE /usr/bin/python3 bench/pytorch_bert.py --model DIR --batch 8 --seq 128 --threads 2
 """
@@ -30,7 +33,7 @@ def load(folder):
     return cfg, w
 
 
-def forward(cfg, w, ids, types):
+def forward(cfg, w, ids, types, masked=None):
     b, t = ids.shape
     hidden, heads = cfg["hidden_size"], cfg["num_attention_heads"]
     d = hidden // heads
@@ -51,6 +54,10 @@ def forward(cfg, w, ids, types):
 
         q, k, v = split(lin(x, "attention.self.query")), split(lin(x, "attention.self.key")), split(lin(x, "attention.self.value"))
         probs = torch.softmax(torch.matmul(q, k.transpose(-1, -2)) / math.sqrt(d), dim=-1)
+        if masked is not None and masked[0] == l:
+            mask = torch.ones(heads)
+            mask[masked[1]] = 0
+            probs = probs * mask.view(1, heads, 1, 1)  # transformers' head_mask
         ctx = torch.matmul(probs, v).permute(0, 2, 1, 3).reshape(b, t, hidden)
         u = F.layer_norm(lin(ctx, "attention.output.dense") + x, (hidden,), w[p + "attention.output.LayerNorm.weight"],
                          w[p + "attention.output.LayerNorm.bias"], eps)
@@ -61,6 +68,27 @@ def forward(cfg, w, ids, types):
     return attentions, hidden_states
 
 
+def classify(cfg, w, ids, types, masked=None):
+    _, hs = forward(cfg, w, ids, types, masked)
+    pooled = torch.tanh(F.linear(hs[-1][:, 0], w["bert.pooler.dense.weight"], w["bert.pooler.dense.bias"]))
+    return F.linear(pooled, w["classifier.weight"], w["classifier.bias"]).argmax(-1)
+
+
+def head_sweep(cfg, w, ids, labels, batch):
+    """Seconds for the baseline and every single-head-disabled evaluation, and the accuracies."""
+    types = torch.zeros_like(ids)
+    configs = [None] + [(l, h) for l in range(cfg["num_hidden_layers"]) for h in range(cfg["num_attention_heads"])]
+    accuracy = []
+    start = time.perf_counter()
+    with torch.no_grad():
+        for masked in configs:
+            correct = 0
+            for b in range(0, ids.shape[0], batch):
+                correct += int((classify(cfg, w, ids[b:b + batch], types[b:b + batch], masked) == labels[b:b + batch]).sum())
+            accuracy.append(correct / ids.shape[0])
+    return time.perf_counter() - start, accuracy
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--model", required=True)
@@ -69,10 +97,22 @@ def main():
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--seconds", type=float, default=3.0)
     ap.add_argument("--backward", action="store_true")
+    ap.add_argument("--head-sweep", type=int, metavar="N",
+                    help="time a head-disabling sweep over N inputs of --seq tokens ([CLS], --token repeated, [SEP])")
+    ap.add_argument("--token", type=int, default=1996, help="token id that fills the --head-sweep inputs")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     cfg, w = load(args.model)
     g = torch.Generator().manual_seed(42)
+    if args.head_sweep:
+        ids = torch.full((args.head_sweep, args.seq), args.token)
+        ids[:, 0], ids[:, -1] = 101, 102
+        labels = torch.arange(args.head_sweep) % 2
+        seconds, accuracy = head_sweep(cfg, w, ids, labels, args.batch)
+        print(json.dumps({"impl": "pytorch", "mode": "head_sweep", "torch": torch.__version__, "inputs": args.head_sweep,
+                          "seq": args.seq, "batch": args.batch, "threads": args.threads,
+                          "configurations": len(accuracy), "seconds": seconds, "baseline_accuracy": accuracy[0]}))
+        return
     ids = torch.randint(1000, cfg["vocab_size"], (args.batch, args.seq), generator=g)
     types = torch.zeros_like(ids)
     if args.backward:
