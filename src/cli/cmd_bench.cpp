@@ -158,7 +158,7 @@ void add_bench_command(CLI::App& app) {
   cmd->add_option("--seconds", args->seconds, "Minimum timed duration when --iterations is not given");
   cmd->add_flag("--json", args->json, "Print one JSON object on stdout");
   cmd->add_flag("--gemm-ceiling", args->ceiling,
-                "Also time the backend's GEMMs on the encoder's shapes and report the forward's share of that ceiling");
+                "Also time the forward's own matrix products alone (the GEMM ceiling) and report the forward's share of it");
   cmd->add_flag("--backward", args->backward,
                 "Time a training-style step instead: a forward pass that records a tape, then the gradients of "
                 "sum(last_hidden * G) (G fixed random) with respect to every encoder parameter")
