@@ -150,3 +150,26 @@ TEST(Training, ClassifierLearnsSeparableTask) {
   for (std::size_t i = 0; i < dev.size(); ++i) correct += r.dev_predictions[i] == dev[i].label;
   EXPECT_GE(static_cast<double>(correct) / static_cast<double>(dev.size()), 0.95);
 }
+
+TEST(Training, ClassifierHeadForAnotherLabelCountIsDrawnAnew) {
+  model::GeneratorOptions g;
+  g.layers = 1;
+  g.hidden = 16;
+  g.heads = 2;
+  g.intermediate = 32;
+  g.max_positions = 16;
+  g.labels = 3;
+  auto config = model::generator_config(g, 100);
+  std::map<std::string, core::Tensor> params;
+  model::add_classifier_head(config, params, 1);
+  ASSERT_EQ(params.at("classifier.weight").shape, (core::Shape{3, 16}));
+  const auto pooler = params.at("bert.pooler.dense.weight").data;
+  params.emplace("cls.predictions.bias", core::Tensor({100}));
+
+  config.num_labels = 2;
+  model::add_classifier_head(config, params, 2);
+  EXPECT_EQ(params.at("classifier.weight").shape, (core::Shape{2, 16}));
+  EXPECT_EQ(params.at("classifier.bias").shape, (core::Shape{2}));
+  EXPECT_EQ(params.at("bert.pooler.dense.weight").data, pooler);  // the right shape: kept
+  EXPECT_EQ(params.count("cls.predictions.bias"), 0u);             // no MLM head in a classifier
+}

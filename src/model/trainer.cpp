@@ -131,11 +131,13 @@ void add_classifier_head(const BertConfig& config, std::map<std::string, core::T
   };
   for (const auto& spec : param_table(config)) {
     if (spec.group != ParamGroup::classifier && spec.group != ParamGroup::pooler) continue;
-    if (params.count(spec.name)) continue;
+    // A head of the right shape is kept (a pooler, or a classifier fine-tuned before); one made
+    // for another number of labels is drawn anew.
+    if (auto it = params.find(spec.name); it != params.end() && it->second.shape == spec.shape) continue;
     core::Tensor t(spec.shape);
     if (!spec.name.ends_with(".bias"))
       for (auto& v : t.data) v = static_cast<float>(config.initializer_range * normal());
-    params.emplace(spec.name, std::move(t));
+    params.insert_or_assign(spec.name, std::move(t));
   }
   // An MLM head is not part of a sequence classifier.
   for (auto it = params.begin(); it != params.end();)
