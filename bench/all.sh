@@ -20,14 +20,9 @@ bin=${BERTSCOPE:-build/release/bertscope}
 model=build/bench-bert-base
 rounds=${1:-3}
 [ -x "$bin" ] || scripts/build.sh release
-if [ ! -f "$model/model.safetensors" ]; then
-  "$bin" make-model --layers 12 --hidden 768 --heads 12 --intermediate 3072 --seed 1 \
-    --vocab tests/data/bert-base-uncased/vocab.txt --out "$model" >/dev/null
-fi
+source bench/common.sh
+ensure_bert_base "$model"
 export OMP_WAIT_POLICY=PASSIVE
-torch_env=(env OMP_NUM_THREADS=2 GLIBC_TUNABLES=glibc.malloc.mmap_threshold=33554432:glibc.malloc.trim_threshold=1073741824)
-median() { sort -g | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
-field() { /usr/bin/python3 -c "import json,sys; print(json.load(sys.stdin)$1)"; }
 ours() { "$bin" bench --model "$model" --threads 2 --json "$@"; }
 
 echo "== forward, float32, vs PyTorch (bench/compare_pytorch.sh $model $rounds)"
@@ -36,9 +31,8 @@ BERTSCOPE=$bin bench/compare_pytorch.sh "$model" "$rounds"
 echo "== backward: taped forward + every parameter gradient, 8x128"
 : > /tmp/bench_bwd_ours.$$; : > /tmp/bench_bwd_torch.$$
 for _ in $(seq "$rounds"); do
-  "${torch_env[@]}" /usr/bin/python3 bench/pytorch_bert.py --model "$model" --batch 8 --seq 128 --threads 2 --backward \
-    | field "['tokens_per_s']" >> /tmp/bench_bwd_torch.$$
-  ours --batch 8 --seq 128 --backward | field "['tokens_per_s']" >> /tmp/bench_bwd_ours.$$
+  torch_run --model "$model" --batch 8 --seq 128 --backward | field tokens_per_s >> /tmp/bench_bwd_torch.$$
+  ours --batch 8 --seq 128 --backward | field tokens_per_s >> /tmp/bench_bwd_ours.$$
 done
 o=$(median < /tmp/bench_bwd_ours.$$); t=$(median < /tmp/bench_bwd_torch.$$)
 printf "bertscope %.0f tokens/s, PyTorch autograd %.0f tokens/s, ratio %.2fx\n" "$o" "$t" "$(echo "$o / $t" | bc -l)"
@@ -47,24 +41,24 @@ rm -f /tmp/bench_bwd_*.$$
 echo "== bf16 fast path vs float32, 8x128 (bertscope bench --precision bf16; medians of alternating runs)"
 : > /tmp/bench_f32.$$; : > /tmp/bench_bf16.$$
 for _ in $(seq "$rounds"); do
-  ours --batch 8 --seq 128 | field "['tokens_per_s']" >> /tmp/bench_f32.$$
+  ours --batch 8 --seq 128 | field tokens_per_s >> /tmp/bench_f32.$$
   bf16_json=$(ours --batch 8 --seq 128 --precision bf16)
-  echo "$bf16_json" | field "['tokens_per_s']" >> /tmp/bench_bf16.$$
+  echo "$bf16_json" | field tokens_per_s >> /tmp/bench_bf16.$$
 done
 f32=$(median < /tmp/bench_f32.$$); bf16=$(median < /tmp/bench_bf16.$$)
 printf "float32 %.0f tokens/s, bf16 %.0f tokens/s, ratio %.2fx; bf16 error vs float32: %s\n" "$f32" "$bf16" \
-  "$(echo "$bf16 / $f32" | bc -l)" "$(echo "$bf16_json" | field "['bf16_vs_f32']")"
+  "$(echo "$bf16 / $f32" | bc -l)" "$(echo "$bf16_json" | field bf16_vs_f32)"
 rm -f /tmp/bench_f32.$$ /tmp/bench_bf16.$$
 
 echo "== recording every attention map vs recording nothing, 8x128"
-none=$(ours --batch 8 --seq 128 --record none | field "['tokens_per_s']")
+none=$(ours --batch 8 --seq 128 --record none | field tokens_per_s)
 attn_json=$(ours --batch 8 --seq 128 --record attn.probs,hidden)
-attn=$(echo "$attn_json" | field "['tokens_per_s']")
+attn=$(echo "$attn_json" | field tokens_per_s)
 printf "nothing %.0f tokens/s, attention + hidden states %.0f tokens/s: recording costs %.1f%%\n" "$none" "$attn" \
   "$(echo "100 * ($none / $attn - 1)" | bc -l)"
 
 echo "== peak RSS at 8x128 with attention and hidden states recorded"
-rss=$(echo "$attn_json" | field "['peak_rss_mb']")
+rss=$(echo "$attn_json" | field peak_rss_mb)
 weights=$(du -m --apparent-size "$model/model.safetensors" | cut -f1)
 # Recorded per forward: attention [12 layers, 12 heads, 128, 128] and hidden states [13, 128, 768] per input, float32.
 recorded=$(echo "8 * (12 * 12 * 128 * 128 + 13 * 128 * 768) * 4 / 1048576" | bc -l)

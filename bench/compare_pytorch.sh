@@ -11,18 +11,8 @@ bin=${BERTSCOPE:-build/release/bertscope}
 model=${1:-build/bench-bert-base}
 rounds=${2:-3}
 threads=${THREADS:-2}
-if [ ! -f "$model/model.safetensors" ]; then
-  "$bin" make-model --layers 12 --hidden 768 --heads 12 --intermediate 3072 --seed 1 \
-    --vocab tests/data/bert-base-uncased/vocab.txt --out "$model" >/dev/null
-fi
-
-# PyTorch as a careful user runs it: passive OpenMP waiting (else its OpenMP and OpenBLAS
-# threads fight), and glibc malloc that keeps freed memory instead of re-faulting it each call.
-torch_env=(env OMP_WAIT_POLICY=PASSIVE OMP_NUM_THREADS=$threads
-           GLIBC_TUNABLES=glibc.malloc.mmap_threshold=33554432:glibc.malloc.trim_threshold=1073741824)
-
-median() { sort -g | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
-field() { /usr/bin/python3 -c "import json,sys; print(json.load(sys.stdin)['$1'])"; }
+source bench/common.sh
+ensure_bert_base "$model"
 
 for shape in "1 128" "8 128"; do
   set -- $shape
@@ -30,8 +20,7 @@ for shape in "1 128" "8 128"; do
   : > /tmp/bertscope_bench_ours.$$; : > /tmp/bertscope_bench_torch.$$
   : > /tmp/bertscope_bench_ceiling.$$; : > /tmp/bertscope_bench_fraction.$$; : > /tmp/bertscope_bench_hot.$$
   for r in $(seq "$rounds"); do
-    "${torch_env[@]}" /usr/bin/python3 bench/pytorch_bert.py --model "$model" --batch "$batch" --seq "$seq" \
-      --threads "$threads" | field tokens_per_s >> /tmp/bertscope_bench_torch.$$
+    torch_run --model "$model" --batch "$batch" --seq "$seq" | field tokens_per_s >> /tmp/bertscope_bench_torch.$$
     "$bin" bench --model "$model" --batch "$batch" --seq "$seq" --threads "$threads" --json --gemm-ceiling \
       > /tmp/bertscope_bench_last.$$
     field tokens_per_s < /tmp/bertscope_bench_last.$$ >> /tmp/bertscope_bench_ours.$$

@@ -14,10 +14,8 @@ bin=${BERTSCOPE:-build/release/bertscope}
 model=build/bench-bert-base-clf
 n=${1:-8}
 t=${2:-64}
-if [ ! -f "$model/model.safetensors" ]; then
-  "$bin" make-model --layers 12 --hidden 768 --heads 12 --intermediate 3072 --seed 1 --labels 2 \
-    --vocab tests/data/bert-base-uncased/vocab.txt --out "$model" >/dev/null
-fi
+source bench/common.sh
+ensure_bert_base "$model" --labels 2
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 # Every input is [CLS] "the" x (T-2) [SEP], so both sides run exactly T tokens per input.
@@ -28,7 +26,6 @@ trap 'rm -rf "$work"' EXIT
   done
 } > "$work/data.tsv"
 export OMP_WAIT_POLICY=PASSIVE
-field() { /usr/bin/python3 -c "import json,sys; print(json.load(sys.stdin)['$1'])"; }
 seconds_of() {
   local start end
   start=$(date +%s.%N)
@@ -37,12 +34,11 @@ seconds_of() {
   echo "$end - $start" | bc -l
 }
 
-torch=$(env OMP_NUM_THREADS=2 GLIBC_TUNABLES=glibc.malloc.mmap_threshold=33554432:glibc.malloc.trim_threshold=1073741824 \
-  /usr/bin/python3 bench/pytorch_bert.py --model "$model" --seq "$t" --batch "$n" --threads 2 --head-sweep "$n" \
-  | field seconds)
+torch_json=$(torch_run --model "$model" --seq "$t" --batch "$n" --head-sweep "$n")
+torch=$(echo "$torch_json" | field seconds)
 ours=$(seconds_of "$bin" ablate --model "$model" --data "$work/data.tsv" --mode zero --no-layers --batch-size "$n" --threads 2)
 full=$(seconds_of "$bin" ablate --model "$model" --data "$work/data.tsv" --mode zero --no-layers --batch-size "$n" --threads 2 \
   --full-passes)
-printf "%d inputs x %d tokens, 145 evaluations: PyTorch (head mask, full passes) %.1f s; bertscope %.1f s (%.2fx), " \
-  "$n" "$t" "$torch" "$ours" "$(echo "$torch / $ours" | bc -l)"
+printf "%d inputs x %d tokens, %d evaluations: PyTorch (head mask, full passes) %.1f s; bertscope %.1f s (%.2fx), " \
+  "$n" "$t" "$(echo "$torch_json" | field configurations)" "$torch" "$ours" "$(echo "$torch / $ours" | bc -l)"
 printf "with --full-passes %.1f s (%.2fx)\n" "$full" "$(echo "$torch / $full" | bc -l)"

@@ -152,23 +152,17 @@ TEST(Training, ClassifierLearnsSeparableTask) {
 }
 
 TEST(Training, ClassifierHeadForAnotherLabelCountIsDrawnAnew) {
-  model::GeneratorOptions g;
-  g.layers = 1;
-  g.hidden = 16;
-  g.heads = 2;
-  g.intermediate = 32;
-  g.max_positions = 16;
-  g.labels = 3;
-  auto config = model::generator_config(g, 100);
+  auto config = tiny_mlm_config(100);
+  config.num_labels = 3;
   std::map<std::string, core::Tensor> params;
   model::add_classifier_head(config, params, 1);
-  ASSERT_EQ(params.at("classifier.weight").shape, (core::Shape{3, 16}));
+  ASSERT_EQ(params.at("classifier.weight").shape, (core::Shape{3, 32}));
   const auto pooler = params.at("bert.pooler.dense.weight").data;
   params.emplace("cls.predictions.bias", core::Tensor({100}));
 
   config.num_labels = 2;
   model::add_classifier_head(config, params, 2);
-  EXPECT_EQ(params.at("classifier.weight").shape, (core::Shape{2, 16}));
+  EXPECT_EQ(params.at("classifier.weight").shape, (core::Shape{2, 32}));
   EXPECT_EQ(params.at("classifier.bias").shape, (core::Shape{2}));
   EXPECT_EQ(params.at("bert.pooler.dense.weight").data, pooler);  // the right shape: kept
   EXPECT_EQ(params.count("cls.predictions.bias"), 0u);             // no MLM head in a classifier

@@ -90,8 +90,9 @@ GemmCeiling gemm_ceiling(const model::Model& m, std::int64_t tokens, bool bf16) 
     if (bf16) core::linear_bf16(x16.data(), tokens, p.k, p.w16.data(), nullptr, p.n, y.data());
     else core::linear(x.data(), tokens, p.k, p.w, nullptr, p.n, y.data());
   };
+  auto flops_of = [&](const Product& p) { return 2.0 * static_cast<double>(tokens * p.k * p.n); };
   double flops = 0;
-  for (const auto& p : products) flops += 2.0 * static_cast<double>(tokens * p.k * p.n);
+  for (const auto& p : products) flops += flops_of(p);
   const double model_order = flops / seconds_per_call([&] {
                                for (const auto& p : products) product(p);
                              }) / 1e9;
@@ -99,7 +100,7 @@ GemmCeiling gemm_ceiling(const model::Model& m, std::int64_t tokens, bool bf16) 
   // One layer's worth of products, each weight repeated in place (it stays in cache).
   double layer_flops = 0, layer_seconds = 0;
   for (std::size_t i = 0; i < 6 && i < products.size(); ++i) {
-    layer_flops += 2.0 * static_cast<double>(tokens * products[i].k * products[i].n);
+    layer_flops += flops_of(products[i]);
     layer_seconds += seconds_per_call([&] { product(products[i]); });
   }
   return {model_order, layer_flops / layer_seconds / 1e9};

@@ -1,0 +1,23 @@
+# Sourced by the bench scripts: run from the repository root with the bertscope binary in $bin.
+
+# PyTorch as a careful user runs it: passive OpenMP waiting (else its OpenMP and OpenBLAS
+# threads fight), and glibc malloc that keeps freed memory instead of re-faulting it each call.
+torch_run() {
+  env OMP_WAIT_POLICY=PASSIVE OMP_NUM_THREADS="${THREADS:-2}" \
+    GLIBC_TUNABLES=glibc.malloc.mmap_threshold=33554432:glibc.malloc.trim_threshold=1073741824 \
+    /usr/bin/python3 bench/pytorch_bert.py --threads "${THREADS:-2}" "$@"
+}
+
+# A random bert-base (12 x 768) in DIR unless there is one; extra arguments go to make-model.
+ensure_bert_base() {
+  local dir=$1
+  shift
+  [ -f "$dir/model.safetensors" ] && return 0
+  "$bin" make-model --layers 12 --hidden 768 --heads 12 --intermediate 3072 --seed 1 \
+    --vocab tests/data/bert-base-uncased/vocab.txt --out "$dir" "$@" >/dev/null
+}
+
+median() { sort -g | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
+
+# One top-level field of the JSON object on stdin.
+field() { /usr/bin/python3 -c "import json,sys; print(json.load(sys.stdin)['$1'])"; }
