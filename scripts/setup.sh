@@ -2,9 +2,11 @@
 # Installs the Debian packages bertscope needs that are not installed yet. Idempotent.
 set -euo pipefail
 
+# ocl-icd-opencl-dev: Debian's libdnnl-dev only recommends it, but its CMake config
+# (dnnl-config.cmake) requires OpenCL, and we install without recommends.
 packages=(
   build-essential cmake ninja-build pkg-config git
-  libdnnl-dev libopenblas-dev libutf8proc-dev nlohmann-json3-dev libcli11-dev libfmt-dev
+  libdnnl-dev ocl-icd-opencl-dev libopenblas-dev libutf8proc-dev nlohmann-json3-dev libcli11-dev libfmt-dev
   libcpp-httplib-dev libzip-dev libhwy-dev libgtest-dev libbenchmark-dev
   python3 python3-numpy python3-torch
   chromium
