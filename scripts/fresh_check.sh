@@ -76,6 +76,7 @@ remove_root() {
 cleanup() {
   local rc=$?
   trap - EXIT INT TERM HUP
+  stop_runner
   if [ "$keep" -eq 1 ]; then
     [ -e "$root" ] && log "kept the fresh root in $root"
   else
@@ -83,9 +84,17 @@ cleanup() {
   fi
   exit "$rc"
 }
+runner=""
+# The runner unmounts everything on its way out; wait for it before the root is touched.
+stop_runner() {
+  [ -n "$runner" ] || return 0
+  kill -TERM "$runner" 2>/dev/null || true
+  wait "$runner" 2>/dev/null || true
+  runner=""
+}
 trap cleanup EXIT
-trap 'log "interrupted"; exit 130' INT
-trap 'log "terminated"; exit 143' TERM HUP
+trap 'log "interrupted"; stop_runner; exit 130' INT
+trap 'log "terminated"; stop_runner; exit 143' TERM HUP
 
 command -v debootstrap >/dev/null 2>&1 || {
   log "installing debootstrap"
@@ -150,13 +159,21 @@ inner=$(cat <<'INNER'
 set -u
 root=$1; apt_archives=$2; cmd=$3; logfile=$4
 mounted=()
+child=""
 unmount_all() {
   local i
   for (( i=${#mounted[@]}-1; i>=0; i-- )); do
     umount "${mounted[$i]}" 2>/dev/null || umount -l "${mounted[$i]}"
   done
 }
-trap unmount_all EXIT
+# Stops the command's whole process group (apt, ninja, ctest ...), so the mounts can go.
+stop_child() {
+  [ -n "$child" ] || return 0
+  kill -TERM -- "-$child" 2>/dev/null || return 0
+  for _ in $(seq 20); do kill -0 -- "-$child" 2>/dev/null || return 0; sleep 0.5; done
+  kill -KILL -- "-$child" 2>/dev/null || true
+}
+trap 'stop_child; unmount_all' EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM HUP
 mnt() { local target=${@: -1}; mount "$@" || { echo "fresh_check: cannot mount $target" >&2; exit 1; }; mounted+=("$target"); }
@@ -168,9 +185,16 @@ mnt --bind /dev/pts "$root/dev/pts"
 # this never lands on the host's /dev).
 mnt -t tmpfs -o mode=1777,size=2g shm "$root/dev/shm"
 mnt --bind "$apt_archives" "$root/var/cache/apt/archives"
-chroot "$root" /usr/bin/env -i HOME=/root TERM=dumb LANG=C.UTF-8 \
+# In the background, in a session of its own, so that a signal is handled at once (bash runs
+# traps only after a foreground child ends) and reaches every process of the command.
+setsid -w chroot "$root" /usr/bin/env -i HOME=/root TERM=dumb LANG=C.UTF-8 \
   PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
-  /bin/bash -c "cd /root/bertscope && ./scripts/$cmd.sh" </dev/null >"$logfile" 2>&1
+  /bin/bash -c "cd /root/bertscope && ./scripts/$cmd.sh" </dev/null >"$logfile" 2>&1 &
+child=$!
+wait "$child"
+rc=$?
+child=""
+exit "$rc"
 INNER
 )
 
@@ -180,10 +204,15 @@ for cmd in "${readme_commands[@]}"; do
   logfile=$logs/$cmd.log
   log "running ./scripts/$cmd.sh in the fresh root (log: $logfile)"
   start=$(date +%s)
-  if unshare --mount --propagation private bash -c "$inner" inner "$root" "$apt_archives" "$cmd" "$logfile"; then
+  unshare --mount --propagation private bash -c "$inner" inner "$root" "$apt_archives" "$cmd" "$logfile" &
+  runner=$!
+  rc=0
+  wait "$runner" || rc=$?
+  runner=""
+  if [ "$rc" -eq 0 ]; then
     result[$cmd]=passed
   else
-    result[$cmd]="FAILED (exit $?)"
+    result[$cmd]="FAILED (exit $rc)"
     status=1
   fi
   seconds[$cmd]=$(( $(date +%s) - start ))
