@@ -59,19 +59,21 @@ mounts_under() {
   awk -v d="$dir" '{ m = $5; gsub(/\\040/, " ", m); if (m == d || index(m, d "/") == 1) print m }' /proc/self/mountinfo
 }
 
-# Deletes the fresh root, but only when nothing is mounted under it: a recursive delete through a
-# bind mount of /dev or /sys would delete the host's.
-remove_root() {
-  [ -e "$root" ] || return 0
-  local left
-  left=$(mounts_under "$root")
+# Deletes a tree (the fresh root, the bootstrap staging folder), but only when nothing is
+# mounted under it: a recursive delete through a bind mount of /dev or /sys would delete the
+# host's.
+remove_tree() {
+  local dir=$1 left
+  [ -e "$dir" ] || return 0
+  left=$(mounts_under "$dir")
   if [ -n "$left" ]; then
-    log "NOT deleting $root: still mounted under it:"
+    log "NOT deleting $dir: still mounted under it:"
     printf '  %s\n' $left >&2
     return 1
   fi
-  rm -rf --one-file-system "$root"
+  rm -rf --one-file-system "$dir"
 }
+remove_root() { remove_tree "$root"; }
 
 cleanup() {
   local rc=$?
@@ -110,11 +112,18 @@ if [ "$rebuild_base" -eq 1 ] || [ ! -s "$base_tar" ]; then
   log "bootstrapping a minbase Debian 12 (bookworm) from $mirror"
   start=$(date +%s)
   staging=$fresh/base-staging
-  [ -e "$staging" ] && { [ -z "$(mounts_under "$staging")" ] || { log "$staging has mounts; not touching it"; exit 1; }; rm -rf --one-file-system "$staging"; }
-  if ! debootstrap --variant=minbase bookworm "$staging" "$mirror" >"$logs/debootstrap.log" 2>&1; then
-    log "debootstrap failed; last lines of $logs/debootstrap.log:"
-    tail -n 20 "$logs/debootstrap.log" >&2
-    exit 1
+  remove_tree "$staging" || exit 1
+  # In a private mount namespace too (debootstrap mounts /proc and /sys in the target), and a
+  # second try when the first fails on a dropped download.
+  bootstrap() { unshare --mount --propagation private debootstrap --variant=minbase bookworm "$staging" "$mirror" >"$logs/debootstrap.log" 2>&1; }
+  if ! bootstrap; then
+    log "debootstrap failed; trying once more"
+    remove_tree "$staging" || exit 1
+    if ! bootstrap; then
+      log "debootstrap failed; last lines of $logs/debootstrap.log:"
+      tail -n 20 "$logs/debootstrap.log" >&2
+      exit 1
+    fi
   fi
   # What a Debian 12 installation lists: the release, its updates and its security updates.
   cat >"$staging/etc/apt/sources.list" <<EOF
@@ -125,7 +134,7 @@ EOF
   rm -rf --one-file-system "$staging/var/cache/apt/archives"/*.deb "$staging/var/lib/apt/lists"/* 2>/dev/null || true
   tar -C "$staging" --numeric-owner -cf "$base_tar.tmp" .
   mv "$base_tar.tmp" "$base_tar"
-  rm -rf --one-file-system "$staging"
+  remove_tree "$staging" || exit 1
   log "base ready in $(( $(date +%s) - start )) s ($base_tar)"
 fi
 

@@ -28,5 +28,5 @@ echo "setup: installing ${missing[*]}" >&2
 sudo=""
 [ "$(id -u)" -eq 0 ] || sudo="sudo"
 export DEBIAN_FRONTEND=noninteractive
-$sudo apt-get update -qq
-$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
+$sudo apt-get -o Acquire::Retries=3 update -qq
+$sudo apt-get -o Acquire::Retries=3 install -y -qq --no-install-recommends "${missing[@]}" >&2
