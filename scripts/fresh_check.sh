@@ -228,11 +228,14 @@ for cmd in "${readme_commands[@]}"; do
   if [ "${result[$cmd]}" != passed ]; then
     log "./scripts/$cmd.sh failed; last lines of $logfile:"
     tail -n 25 "$logfile" | sed 's/^/  | /' >&2
+    # The first error in the log, on one line: what a missing package or a broken step says first.
+    first=$(grep -m1 -A3 -E '^(CMake Error|E: |FAILED: )|error:|The following tests FAILED' "$logfile" | tr -s ' \n' ' ' | cut -c1-300 || true)
+    [ -n "$first" ] && result[$cmd]+=" — first error: $first"
   fi
 done
 
 echo "fresh Debian 12 (bookworm minbase), commit ${commit:0:12}:"
 for cmd in "${readme_commands[@]}"; do
-  printf '  ./scripts/%-8s %-18s %4d s\n' "$cmd.sh" "${result[$cmd]}" "${seconds[$cmd]}"
+  printf '  ./scripts/%-8s %4d s  %s\n' "$cmd.sh" "${seconds[$cmd]}" "${result[$cmd]}"
 done
 exit "$status"
