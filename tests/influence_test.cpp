@@ -16,6 +16,8 @@
 #include "analysis/agreement_data.hpp"
 #include "analysis/influence.hpp"
 #include "analysis/influence_ablation.hpp"
+#include "analysis/influence_run.hpp"
+#include "core/parallel.hpp"
 #include "io/error.hpp"
 #include "io/files.hpp"
 #include "model/model.hpp"
@@ -729,4 +731,48 @@ TEST(InfluenceCli, BadInputsFailWithOneLineAndNoOutput) {
   EXPECT_NE(r.status, 0);
   EXPECT_NE(r.output.find("target"), std::string::npos) << r.output;
   EXPECT_FALSE(std::filesystem::exists(out));
+}
+
+// The library's influence run writes the document the command writes, numbers and keys alike
+// (timings aside), so the bindings and the server can run it without the CLI.
+TEST(InfluenceLibrary, RunTasksWritesTheCommandsDocument) {
+  TempDir dir("influence-library");
+  const auto out = dir / "cli.json";
+  const auto r = test::run_command(fmt::format(
+      "{} analyze influence --model {} --data {} --out {} --max-examples 3 --steps 8 --ablation-tokens 2 --threads 1",
+      test::cli(), models().tiny, excerpt("subj_rel").string(), out.string()));
+  ASSERT_EQ(r.status, 0) << r.output;
+
+  core::set_num_threads(1);
+  const auto m = model::Model::load(models().tiny);
+  inf::RunOptions o;
+  o.steps = 8;
+  o.ablation_tokens = 2;
+  o.selection.limit = 3;
+  const auto tasks = inf::load_tasks(m, {excerpt("subj_rel").string()}, inf::DataOptions{}, o.selection);
+  std::size_t advanced = 0;
+  const auto run = inf::run_tasks(m, tasks, o, [&] { ++advanced; });
+  EXPECT_EQ(advanced, 3u);
+  EXPECT_NE(run.table.find("skip share"), std::string::npos) << run.table;
+
+  // Timings differ from run to run; everything else must not.
+  std::function<void(nlohmann::json&)> drop_seconds = [&](nlohmann::json& j) {
+    if (j.is_object()) {
+      j.erase("seconds");
+      for (auto& [k, v] : j.items()) drop_seconds(v);
+    } else if (j.is_array()) {
+      for (auto& v : j) drop_seconds(v);
+    }
+  };
+  auto from_cli = io::read_json(out);
+  auto from_library = run.document.to_json();
+  drop_seconds(from_cli);
+  drop_seconds(from_library);
+  EXPECT_EQ(from_library["params"], from_cli["params"]);
+  EXPECT_EQ(from_library["data"], from_cli["data"]);
+  EXPECT_EQ(from_library["results"], from_cli["results"]);
+  EXPECT_EQ(from_library["model"]["layers"], from_cli["model"]["layers"]);
+
+  EXPECT_NE(test::error_message([&] { inf::parse_sources("subject,,2"); }).find("an empty item"), std::string::npos);
+  EXPECT_NE(test::error_message([&] { inf::parse_sources("verb"); }).find("unknown role"), std::string::npos);
 }

@@ -337,4 +337,18 @@ nlohmann::json Result::to_json() const {
   return j;
 }
 
+nlohmann::json params_json(const Options& options, const Result& result) {
+  return {{"mode", mode_name(options.mode)},
+          {"disabling", options.mode == Mode::uniform ? "uniform attention 1/T over the input's real tokens (Kovaleva et al.)"
+                                                      : "head mask 0 on the attention probabilities (Michel et al.)"},
+          {"metric", result.primary},
+          {"layers", options.layers},
+          {"random_draws", options.random_draws},
+          {"random_size", options.random_size},
+          {"seed", options.seed},
+          {"reuse_lower_layers", options.reuse},
+          {"truncate", options.truncate},
+          {"batch_size", options.batch_size}};
+}
+
 }  // namespace bertscope::analysis::ablate

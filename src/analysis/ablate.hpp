@@ -104,6 +104,10 @@ struct Result {
   nlohmann::json to_json() const;
 };
 
+// The document's parameters: every option that changed the result, the task's metric, and the
+// definitions used.
+nlohmann::json params_json(const Options& options, const Result& result);
+
 // Encodes the task (errors name FILE:LINE), binds its labels to the model's classes, runs the
 // sweep in length-sorted batches (memory: one batch's hidden states), and scores every
 // configuration.

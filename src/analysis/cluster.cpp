@@ -198,4 +198,13 @@ std::string table(const Result& r) {
   return out;
 }
 
+nlohmann::json params_json(const Options& options) {
+  return {{"smoothing", options.smoothing},
+          {"distance", "sum over query rows of Jensen-Shannon divergence (natural log, no square root)"},
+          {"mds", {{"algorithm", "SMACOF from classical MDS"},
+                   {"dimensions", options.mds.dimensions},
+                   {"max_iterations", options.mds.max_iterations},
+                   {"eps", options.mds.eps}}}};
+}
+
 }  // namespace bertscope::analysis::cluster

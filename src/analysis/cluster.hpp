@@ -61,6 +61,9 @@ class Accumulator {
 Result run(AttentionSource& source, const std::vector<AnalysisInput>& inputs, const SourceOptions& source_options,
            const Options& options, const std::function<std::string(std::size_t)>& data_where = {});
 
+// The document's parameters: every option that changed the result, and the definitions used.
+nlohmann::json params_json(const Options& options);
+
 nlohmann::json to_json(const Result& result);
 std::string table(const Result& result);
 

@@ -224,4 +224,16 @@ Result run(const model::Model& a, const model::Model& b, const std::vector<Analy
   return r;
 }
 
+nlohmann::json params_json(const Options& options, const Result& result) {
+  return {{"maps", result.pad_to > 0 ? "padded" : "cropped"},
+          {"pad_to", result.pad_to},
+          {"cosine", result.pad_to > 0 ? "over the flattened S x S map of the input padded to S tokens, padding rows "
+                                         "included (the paper's code)"
+                                       : "over the flattened T x T map of the input's real tokens"},
+          {"special", "cls = mean_i A[i,0]; sep = max over separator tokens s of mean_i A[i,s]; punct = mean_i sum over "
+                      "\".\" and \",\" tokens j of A[i,j]; maps cropped to the real tokens"},
+          {"truncate", options.truncate},
+          {"batch_size", options.batch_size}};
+}
+
 }  // namespace bertscope::analysis::compare

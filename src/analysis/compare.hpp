@@ -77,6 +77,9 @@ struct Result {
   nlohmann::json to_json() const;  // {"cosine": [layers][heads], "cosine_layer_mean", "lowest", "special": {"a", "b"}}
 };
 
+// The document's parameters: every option that changed the result, and the definitions used.
+nlohmann::json params_json(const Options& options, const Result& result);
+
 // Runs both models on every input (tokenized with A's tokenizer; errors name the input through
 // Options::describe) in batches, keeping one batch of maps at a time.
 Result run(const model::Model& a, const model::Model& b, const std::vector<AnalysisInput>& inputs,

@@ -373,4 +373,13 @@ std::string table(const Result& r) {
   return out + "\n";
 }
 
+nlohmann::json params_json(const Options& options) {
+  return {{"from_word", from_word_name(options.from)},
+          {"to_word", "sum"},
+          {"max_tokens", options.max_tokens},
+          {"antecedent_rule", "argmax over the document's words (the special tokens and the anaphor excluded) is the head "
+                              "word of an earlier mention of the anaphor's cluster"},
+          {"candidate_rule", "the listed candidate whose head word gets the most attention is in the anaphor's cluster"}};
+}
+
 }  // namespace bertscope::analysis::coref

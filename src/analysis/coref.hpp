@@ -108,6 +108,9 @@ std::size_t words_within_budget(const std::vector<std::string>& words, const mod
 Result run(AttentionSource& source, const std::vector<io::CorefDocument>& documents, const std::string& data_file,
            const SourceOptions& source_options, const Options& options);
 
+// The document's parameters: every option that changed the result, and the definitions used.
+nlohmann::json params_json(const Options& options);
+
 nlohmann::json to_json(const Result& result);
 std::string table(const Result& result);
 

@@ -651,4 +651,17 @@ nlohmann::json Accumulator::to_json() const {
   return {{"inputs", total_}, {"features", features}, {"links", links}};
 }
 
+nlohmann::json params_json(const Options& options) {
+  nlohmann::json features = nlohmann::json::object(), links = nlohmann::json::object();
+  for (const auto& f : options.features) features[f.name] = f.selector.spec();
+  for (const auto& k : options.links) links[k.name()] = k.spec();
+  return {{"features", std::move(features)},
+          {"links", std::move(links)},
+          {"pairing", options.pairing == Pairing::zip ? "zip" : "all"},
+          {"missing", options.missing == Missing::zero ? "zero" : "skip"},
+          {"received", "max over feature tokens t of (1/T) sum_i A[i,t], maps cropped to the T real tokens"},
+          {"from_cls", "max over feature tokens t of A[0,t]"},
+          {"link", "max over (query i, key j) pairs of A[i,j]"}};
+}
+
 }  // namespace bertscope::analysis::features

@@ -151,6 +151,10 @@ struct Options {
   Missing missing = Missing::skip;
 };
 
+// The document's parameters: the features and links as selector specs, the pairing and missing
+// rules, and the definitions of the three statistics.
+nlohmann::json params_json(const Options& options);
+
 // Streams inputs: add() one example's maps at a time.
 class Accumulator {
  public:

@@ -214,4 +214,14 @@ std::string table(const Result& r) {
   return out;
 }
 
+nlohmann::json params_json(const Options& options, const Result& result) {
+  return {{"layer", result.layer},
+          {"positions", rollout::positions_text(options.where)},
+          {"residual", options.where.residual},
+          {"warm_start", options.warm_start},
+          {"definition",
+           "capacity of (l+1, q) -> (l, k) = rownorm((1 - r) mean_h A^{l,h} + r I)[q, k]; flow[t] = maxflow(output -> "
+           "token t) / sum over tokens"}};
+}
+
 }  // namespace bertscope::analysis::flow

@@ -77,6 +77,10 @@ struct Result {
 Result run(AttentionSource& source, const std::vector<AnalysisInput>& inputs, const SourceOptions& source_options,
            const Options& options, const std::function<std::string(std::size_t)>& data_where = {});
 
+// The document's parameters: every option that changed the result (the layer as resolved for
+// the model), and the definitions used.
+nlohmann::json params_json(const Options& options, const Result& result);
+
 nlohmann::json to_json(const Result& result);
 std::string table(const Result& result);
 

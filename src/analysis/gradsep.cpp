@@ -210,4 +210,14 @@ std::string table(const Result& r) {
   return out;
 }
 
+nlohmann::json params_json(const Options& options) {
+  return {{"mask_prob", options.masking.mask_prob},
+          {"mask_seed", options.masking.seed},
+          {"loss", options.sum_loss ? "sum of the masked tokens' cross-entropies" : "mean of the masked tokens' cross-entropies"},
+          {"punct_tokens", options.punct_tokens},
+          {"definition",
+           "per input: mean over heads, all queries and the keys of each category of |dL/dA[i, j]|; then the mean over "
+           "inputs that have such keys. Keys chosen for masking belong to no category; other includes [CLS]"}};
+}
+
 }  // namespace bertscope::analysis::gradsep

@@ -72,6 +72,9 @@ Result run(const model::Model& model, const std::vector<AnalysisInput>& inputs, 
 
 // results.layers (per-layer list: sep, punct, other), results.per_layer (name -> [L] lines),
 // results.per_head (name -> [L][H] matrices), counts.
+// The document's parameters: every option that changed the result, and the definitions used.
+nlohmann::json params_json(const Options& options);
+
 nlohmann::json to_json(const Result& result);
 std::string table(const Result& result);
 

@@ -452,4 +452,25 @@ std::string table(const Result& r) {
   return out;
 }
 
+nlohmann::json params_json(const Options& o, const Task& task, const MlmMasking& masking) {
+  nlohmann::json p = {{"objective", std::string(objective_name(task.objective))},
+                      {"metric", task.metric_name},
+                      {"variant", o.bertology ? "run_bertology: sum over steps of |accumulated batch-mean gradient| / tokens"
+                                              : "Michel et al.: sum over examples of |dL/dmask| (per-example gradients)"},
+                      {"bertology", o.bertology},
+                      {"normalize_layers", o.normalize_layers},
+                      {"normalize_global", o.normalize_global},
+                      {"curve", o.curve},
+                      {"masking_amount", o.masking_amount},
+                      {"masking_threshold", o.masking_threshold},
+                      {"batch_size", o.batch_size}};
+  if (o.bertology) p["bertology_batch_size"] = o.bertology_batch;
+  if (task.objective == Objective::mlm) {
+    p["mask_prob"] = masking.mask_prob;
+    p["mask_seed"] = masking.seed;
+    p["masking"] = "BERT: round(p * n) of the non-special tokens, 80% mask token, 10% random, 10% unchanged";
+  }
+  return p;
+}
+
 }  // namespace bertscope::analysis::importance

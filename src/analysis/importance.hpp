@@ -141,6 +141,10 @@ Result run(const model::Model& model, const Task& task, const Options& options);
 
 // results.importance [layers][heads], raw_importance, entropy, per_head (a per-head list with
 // rank), curve, curve_series, final_mask.
+// The document's parameters: every option that changed the result (the MLM masking when the task
+// is masked language modelling), and the definitions used.
+nlohmann::json params_json(const Options& options, const Task& task, const MlmMasking& masking);
+
 nlohmann::json to_json(const Result& result);
 std::string table(const Result& result);
 

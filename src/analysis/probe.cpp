@@ -686,4 +686,19 @@ std::string table(const Result& r) {
   return out;
 }
 
+nlohmann::json params_json(const Options& options, const std::string& word_vectors) {
+  nlohmann::json kinds = nlohmann::json::array();
+  for (auto k : options.kinds) kinds.push_back(kind_name(k));
+  return {{"probes", kinds},
+          {"from_word", from_word_name(options.from)},
+          {"epochs", options.epochs},
+          {"learning_rate", options.learning_rate},
+          {"optimizer", "Adam (beta1 0.9, beta2 0.999, epsilon 1e-8), one sentence per step"},
+          {"seed", options.seed},
+          {"hidden", options.hidden},
+          {"word_vectors", word_vectors.empty() ? nlohmann::json(nullptr) : nlohmann::json(word_vectors)},
+          {"word_vector_alignment", options.shifted_words ? "shifted (Clark's code)" : "aligned (the paper)"},
+          {"uas", "non-punct words, argmax per word, no tree constraint"}};
+}
+
 }  // namespace bertscope::analysis::probe

@@ -135,6 +135,10 @@ Result run(AttentionSource& train_source, const std::vector<io::ConlluSentence>&
            const WordVectors* vectors, const SourceOptions& source_options, const Options& options,
            const std::filesystem::path& weights_out = {});
 
+// The document's parameters: every option that changed the result, and the definitions used.
+// `word_vectors` names the vectors file of the distances probe ("" when none).
+nlohmann::json params_json(const Options& options, const std::string& word_vectors);
+
 nlohmann::json to_json(const Result& result);
 std::string table(const Result& result);
 

@@ -239,4 +239,21 @@ std::string table(const Result& r) {
   return out;
 }
 
+std::string positions_text(const Options& options) {
+  if (options.all_positions) return "all";
+  std::string out;
+  for (auto p : options.positions) {
+    if (!out.empty()) out += ',';
+    out += std::to_string(p);
+  }
+  return out;
+}
+
+nlohmann::json params_json(const Options& options, const Result& result) {
+  return {{"layer", result.layer},
+          {"positions", positions_text(options)},
+          {"residual", options.residual},
+          {"definition", "A_l = rownorm((1 - r) mean_h A^{l,h} + r I); R_0 = A_0, R_l = A_l R_{l-1}"}};
+}
+
 }  // namespace bertscope::analysis::rollout

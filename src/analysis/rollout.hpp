@@ -43,6 +43,8 @@ struct Options {
 void parse_positions(const std::string& text, Options& options);
 // The output positions of an input of T tokens (Error(input) for a position outside it).
 std::vector<std::int64_t> resolve_positions(const Options& options, std::int64_t tokens, std::size_t input);
+// The positions as parse_positions reads them: "0,5,-1" or "all".
+std::string positions_text(const Options& options);
 // The 0-based layer for a model of `layers` layers (Error(input) when outside it).
 std::int64_t resolve_layer(std::int64_t layer, std::int64_t layers);
 // The text of an input as the result documents show it: its word pieces when bertscope built
@@ -75,6 +77,10 @@ struct Result {
 
 Result run(AttentionSource& source, const std::vector<AnalysisInput>& inputs, const SourceOptions& source_options,
            const Options& options, const std::function<std::string(std::size_t)>& data_where = {});
+
+// The document's parameters: every option that changed the result (the layer as resolved for
+// the model), and the definitions used.
+nlohmann::json params_json(const Options& options, const Result& result);
 
 nlohmann::json to_json(const Result& result);
 std::string table(const Result& result);

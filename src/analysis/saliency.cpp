@@ -364,4 +364,80 @@ std::string table(const Result& r) {
   return out;
 }
 
+namespace {
+
+// A class given as its number or its name in the config's id2label ("pred": the prediction).
+std::int32_t parse_class(const model::Model& m, const std::string& s) {
+  if (s.empty() || s == "pred") return -1;
+  const auto K = m.config().num_labels;
+  for (std::int64_t k = 0; k < K; ++k)
+    if (m.config().label(k) == s) return static_cast<std::int32_t>(k);
+  try {
+    std::size_t used = 0;
+    const auto v = std::stol(s, &used);
+    if (used == s.size() && v >= 0 && v < K) return static_cast<std::int32_t>(v);
+  } catch (const std::exception&) {
+  }
+  std::string names;
+  for (std::int64_t k = 0; k < K; ++k) names += (k ? ", " : "") + m.config().label(k);
+  fail(ErrorKind::input, "class \"{}\" is neither a class number below {} nor one of the model's labels ({})", s, K, names);
+}
+
+// A vocabulary token ("pred": the prediction).
+std::int32_t parse_token(const model::Model& m, const std::string& s) {
+  if (s.empty() || s == "pred") return -1;
+  if (const auto id = m.tokenizer().find(s)) return *id;
+  fail(ErrorKind::input, "token \"{}\" is not in the model's vocabulary (give a word piece, e.g. \"is\" or \"##ing\")", s);
+}
+
+}  // namespace
+
+Target resolve_target(const model::Model& m, const TargetSpec& spec) {
+  Target t;
+  const bool mlm = !spec.position.empty() || !spec.token.empty() || !spec.minus_token.empty() ||
+                   m.config().head_kind() != model::HeadKind::sequence_classification;
+  if (mlm && (!spec.cls.empty() || !spec.minus_cls.empty()))
+    fail(ErrorKind::input, "class/minus class explain a classifier; position/token an MLM logit: give one kind");
+  if (mlm) {
+    t.kind = Target::Kind::mlm_logit;
+    if (!spec.position.empty() && spec.position != "mask") {
+      try {
+        std::size_t used = 0;
+        t.position = std::stol(spec.position, &used);
+        if (used != spec.position.size() || t.position < 0) throw std::invalid_argument("");
+      } catch (const std::exception&) {
+        fail(ErrorKind::input, "position \"{}\": give a 0-based token position or mask", spec.position);
+      }
+    }
+    t.index = parse_token(m, spec.token);
+    if (!spec.minus_token.empty()) t.minus = parse_token(m, spec.minus_token);
+  } else {
+    t.index = parse_class(m, spec.cls);
+    if (!spec.minus_cls.empty()) t.minus = parse_class(m, spec.minus_cls);
+  }
+  if (t.minus && *t.minus < 0) fail(ErrorKind::input, "the subtracted output cannot be pred");
+  return t;
+}
+
+nlohmann::json params_json(const Options& o, const TargetSpec& spec) {
+  const bool mlm = o.target.kind == Target::Kind::mlm_logit;
+  nlohmann::json p;
+  p["target"] = mlm ? "mlm_logit" : "class_logit";
+  if (mlm) {
+    p["position"] = spec.position.empty() ? "mask" : spec.position;
+    p["token"] = spec.token.empty() ? "pred" : spec.token;
+    if (!spec.minus_token.empty()) p["minus_token"] = spec.minus_token;
+  } else {
+    p["class"] = spec.cls.empty() ? "pred" : spec.cls;
+    if (!spec.minus_cls.empty()) p["minus_class"] = spec.minus_cls;
+  }
+  p["embeddings"] = "word embeddings only (position and token-type embeddings fixed)";
+  p["integrated_gradients"] = o.integrated;
+  p["baseline"] = baseline_name(o.baseline);
+  p["keep_special"] = o.keep_special;
+  p["steps"] = o.steps;
+  p["rule"] = rule_name(o.rule);
+  return p;
+}
+
 }  // namespace bertscope::analysis::saliency

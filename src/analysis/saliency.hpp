@@ -38,6 +38,16 @@ struct Target {
   std::optional<std::int32_t> minus;  // F = logit[index] - logit[minus]
 };
 
+// The output to explain as a user names it: a class by number or label name, a vocabulary token,
+// a 0-based position or "mask"; empty strings (or "pred") take the defaults (the prediction; the
+// first mask token).
+struct TargetSpec {
+  std::string cls, minus_cls, position, token, minus_token;
+};
+// The target for this model: an MLM logit when a position or token is given or the model is not a
+// sequence classifier, else a class logit. Throws Error(input) naming the field at fault.
+Target resolve_target(const model::Model& model, const TargetSpec& spec);
+
 enum class Baseline { zero, pad, mask };
 std::string_view baseline_name(Baseline b);
 Baseline parse_baseline(std::string_view name);  // zero | pad | mask; Error(input) otherwise
@@ -97,6 +107,10 @@ struct Result {
 Result run(const model::Model& model, const std::vector<AnalysisInput>& inputs, const Options& options, bool truncate,
            const std::function<std::string(std::size_t)>& where = {},
            const std::function<void(std::size_t done, std::size_t total)>& progress = {});
+
+// The document's parameters: the target as the user named it, every option that changed the
+// result, and the definitions used.
+nlohmann::json params_json(const Options& options, const TargetSpec& target);
 
 nlohmann::json to_json(const Result& result);
 std::string table(const Result& result);

@@ -229,4 +229,13 @@ std::string table(const Result& r) {
   return out;
 }
 
+nlohmann::json params_json(const Options& options) {
+  return {{"punct_tokens", options.punct_tokens},
+          {"entropy_smoothing", options.smoothing},
+          {"position_threshold", options.position_threshold},
+          {"broad_entropy", options.broad_entropy},
+          {"special_threshold", options.special_threshold},
+          {"prev_next", "prev = A[i, i-1], next = A[i, i+1]; Clark's notebook legend swaps the two in Figure 2's third panel"}};
+}
+
 }  // namespace bertscope::analysis::surface

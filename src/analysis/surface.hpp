@@ -95,6 +95,9 @@ Result run(AttentionSource& source, const std::vector<AnalysisInput>& inputs, co
 void check_trace_text(const AttentionSource& source, const AttentionExample& example, const AnalysisInput& input,
                       const std::function<std::string(std::size_t)>& data_where);
 
+// The document's parameters: every option that changed the result, and the definitions used.
+nlohmann::json params_json(const Options& options);
+
 nlohmann::json to_json(const Result& result);
 std::string table(const Result& result);
 

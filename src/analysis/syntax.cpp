@@ -245,4 +245,13 @@ std::string table(const Result& r, std::size_t max_rows) {
   return out;
 }
 
+nlohmann::json params_json(const Options& options) {
+  return {{"from_word", from_word_name(options.from)},
+          {"to_word", "sum"},
+          {"base_relations", options.base_relations},
+          {"poss_rule", options.poss_rule},
+          {"offsets", options.offsets},
+          {"all_row", "every word, punct and root included"}};
+}
+
 }  // namespace bertscope::analysis::syntax

@@ -97,6 +97,9 @@ Result run(AttentionSource& source, const std::vector<io::ConlluSentence>& sente
 
 double accuracy(const Relation& relation, Direction direction, std::size_t head_index);
 
+// The document's parameters: every option that changed the result, and the definitions used.
+nlohmann::json params_json(const Options& options);
+
 nlohmann::json to_json(const Result& result);
 std::string table(const Result& result, std::size_t max_rows = 20);
 

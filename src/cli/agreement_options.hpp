@@ -1,18 +1,15 @@
-// The data options of `analyze influence`: agreement data (Marvin & Linzen, BLiMP, templates) or
-// a GLUE TSV task for a classifier, read and turned into QoI instances with their forms and token
-// roles.
+// The data options of `analyze influence` on the command line: agreement data (Marvin & Linzen,
+// BLiMP, templates) or a GLUE TSV task for a classifier. What they select is read by
+// analysis/influence_tasks.
 #pragma once
 
 #include <string>
 #include <vector>
 
 #include <CLI/CLI.hpp>
-#include <nlohmann/json.hpp>
 
-#include "analysis/agreement_data.hpp"
-#include "analysis/influence.hpp"
+#include "analysis/influence_tasks.hpp"
 #include "cli/task_options.hpp"
-#include "model/model.hpp"
 
 namespace bertscope::cli {
 
@@ -28,20 +25,7 @@ struct AgreementArgs {
 // the GLUE task options for classifier data.
 void add_agreement_options(CLI::App& cmd, AgreementArgs& args);
 
-// One data file as QoI instances.
-struct LoadedTask {
-  std::string task, path, format;
-  std::vector<analysis::influence::Instance> instances;
-  std::vector<std::string> forms, texts, good, bad;
-  std::vector<std::vector<std::string>> tokens;
-  std::vector<std::vector<std::string>> roles;  // per token: "subject", "attractor", "target" or ""
-  nlohmann::json report;                        // what the reader, the encoder and the selection kept
-};
-
-std::vector<LoadedTask> load_tasks(const model::Model& model, const AgreementArgs& args,
-                                   const analysis::agreement::SelectOptions& select);
-
-// The role used to group patterns: the token's role, else "p<position>".
-std::string role_or_position(const LoadedTask& task, std::size_t example, std::int32_t position);
+// The library's data options for these arguments.
+analysis::influence::DataOptions data_options(const AgreementArgs& args);
 
 }  // namespace bertscope::cli

@@ -43,12 +43,7 @@ void add_cluster(CLI::App& analyze) {
     doc.model = ctx.model_json;
     doc.data = {{"path", a.data}, {"inputs", inputs.inputs.size()}};
     doc.params = segment_params(args->seg);
-    doc.params["smoothing"] = args->options.smoothing;
-    doc.params["distance"] = "sum over query rows of Jensen-Shannon divergence (natural log, no square root)";
-    doc.params["mds"] = {{"algorithm", "SMACOF from classical MDS"},
-                         {"dimensions", args->options.mds.dimensions},
-                         {"max_iterations", args->options.mds.max_iterations},
-                         {"eps", args->options.mds.eps}};
+    doc.params.update(cl::params_json(args->options));
     doc.params["too_long"] = a.truncate ? "truncate" : "skip";
     doc.results = cl::to_json(r);
     finish_analyze(a, doc, cl::table(r));

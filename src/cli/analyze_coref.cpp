@@ -59,12 +59,7 @@ void add_coref(CLI::App& analyze) {
     doc.method = "coref";
     doc.model = ctx.model_json;
     doc.data = {{"path", a.data}, {"format", format}, {"documents", docs.size()}};
-    doc.params = {{"from_word", args->from},
-                  {"to_word", "sum"},
-                  {"max_tokens", args->options.max_tokens},
-                  {"antecedent_rule", "argmax over the document's words ([CLS], [SEP] and the anaphor excluded) is the head "
-                                      "word of an earlier mention of the anaphor's cluster"},
-                  {"candidate_rule", "the listed candidate whose head word gets the most attention is in the anaphor's cluster"}};
+    doc.params = cr::params_json(args->options);
     doc.results = cr::to_json(r);
     finish_analyze(a, doc, cr::table(r));
   });

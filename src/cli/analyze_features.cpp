@@ -101,18 +101,9 @@ void add_features(CLI::App& analyze) {
     doc.model = ctx.model_json;
     doc.data = {{"path", a.data}, {"format", ft::format_name(data.format)}, {"inputs", inputs.size()}};
     doc.data.update(data.report);
-    nlohmann::json fspecs = nlohmann::json::object(), lspecs = nlohmann::json::object();
-    for (const auto& f : opt.features) fspecs[f.name] = f.selector.spec();
-    for (const auto& k : opt.links) lspecs[k.name()] = k.spec();
-    doc.params = {{"features", fspecs},
-                  {"links", lspecs},
-                  {"pairing", args->pairing},
-                  {"missing", args->missing},
-                  {"span_filter", data.format == ft::DataFormat::spans ? args->span_filter : "not applicable"},
-                  {"received", "max over feature tokens t of (1/T) sum_i A[i,t], maps cropped to the T real tokens"},
-                  {"from_cls", "max over feature tokens t of A[0,t]"},
-                  {"link", "max over (query i, key j) pairs of A[i,j]"},
-                  {"truncate", a.truncate}};
+    doc.params = ft::params_json(opt);
+    doc.params["span_filter"] = data.format == ft::DataFormat::spans ? args->span_filter : "not applicable";
+    doc.params["truncate"] = a.truncate;
     doc.results = acc.to_json();
     finish_analyze(a, doc, features_table(doc.results));
   });

@@ -50,13 +50,7 @@ void add_flow(CLI::App& analyze) {
     doc.model = ctx.model_json;
     doc.data = {{"path", a.data}, {"inputs", inputs.inputs.size()}};
     doc.params = segment_params(args->seg);
-    doc.params["layer"] = r.layer;
-    doc.params["positions"] = args->positions;
-    doc.params["residual"] = args->options.where.residual;
-    doc.params["warm_start"] = args->options.warm_start;
-    doc.params["definition"] =
-        "capacity of (l+1, q) -> (l, k) = rownorm((1 - r) mean_h A^{l,h} + r I)[q, k]; flow[t] = maxflow(output -> "
-        "token t) / sum over tokens";
+    doc.params.update(fl::params_json(args->options, r));
     doc.results = fl::to_json(r);
     finish_analyze(a, doc, fl::table(r));
   });

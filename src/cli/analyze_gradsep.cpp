@@ -55,13 +55,7 @@ void add_gradsep(CLI::App& analyze) {
     doc.model = ctx.model_json;
     doc.data = {{"path", a.data}, {"inputs", inputs.inputs.size()}};
     doc.params = segment_params(args->seg);
-    doc.params["mask_prob"] = args->options.masking.mask_prob;
-    doc.params["mask_seed"] = args->options.masking.seed;
-    doc.params["loss"] = args->options.sum_loss ? "sum of the masked tokens' cross-entropies" : "mean of the masked tokens' cross-entropies";
-    doc.params["punct_tokens"] = args->options.punct_tokens;
-    doc.params["definition"] =
-        "per input: mean over heads, all queries and the keys of each category of |dL/dA[i, j]|; then the mean over "
-        "inputs that have such keys. Keys chosen for masking belong to no category; other includes [CLS]";
+    doc.params.update(gs::params_json(args->options));
     doc.results = gs::to_json(r);
     finish_analyze(a, doc, gs::table(r));
   });

@@ -101,25 +101,9 @@ void add_importance(CLI::App& analyze) {
 
     doc.method = "importance";
     doc.model = ctx.model_json;
-    doc.params = {{"objective", std::string(im::objective_name(task.objective))},
-                  {"metric", task.metric_name},
-                  {"variant", o.bertology ? "run_bertology: sum over steps of |accumulated batch-mean gradient| / tokens"
-                                          : "Michel et al.: sum over examples of |dL/dmask| (per-example gradients)"},
-                  {"bertology", o.bertology},
-                  {"normalize_layers", o.normalize_layers},
-                  {"normalize_global", o.normalize_global},
-                  {"curve", o.curve},
-                  {"masking_amount", o.masking_amount},
-                  {"masking_threshold", o.masking_threshold},
-                  {"truncate", a.truncate},
-                  {"batch_size", o.batch_size}};
-    if (o.bertology) doc.params["bertology_batch_size"] = o.bertology_batch;
-    if (task.objective == im::Objective::mlm) {
-      doc.params["mask_prob"] = args->masking.mask_prob;
-      doc.params["mask_seed"] = args->masking.seed;
-      doc.params["masking"] = "BERT: round(p * n) of the non-special tokens, 80% [MASK], 10% random, 10% unchanged";
-      doc.params.update(segment_params(args->seg));
-    }
+    doc.params = im::params_json(o, task, args->masking);
+    doc.params["truncate"] = a.truncate;
+    if (task.objective == im::Objective::mlm) doc.params.update(segment_params(args->seg));
     doc.results = im::to_json(r);
     finish_analyze(a, doc, im::table(r));
   });

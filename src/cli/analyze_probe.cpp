@@ -85,18 +85,7 @@ void add_probe(CLI::App& analyze) {
     doc.model = ctx.model_json;
     if (dev_traces) doc.model["dev_traces"] = args->dev_traces;
     doc.data = {{"train", a.data}, {"dev", args->dev}, {"train_sentences", train.size()}, {"dev_sentences", dev.size()}};
-    nlohmann::json kinds = nlohmann::json::array();
-    for (auto k : args->options.kinds) kinds.push_back(pr::kind_name(k));
-    doc.params = {{"probes", kinds},
-                  {"from_word", args->from},
-                  {"epochs", args->options.epochs},
-                  {"learning_rate", args->options.learning_rate},
-                  {"optimizer", "Adam (beta1 0.9, beta2 0.999, epsilon 1e-8), one sentence per step"},
-                  {"seed", args->options.seed},
-                  {"hidden", args->options.hidden},
-                  {"word_vectors", args->vectors.empty() ? nlohmann::json(nullptr) : nlohmann::json(args->vectors)},
-                  {"word_vector_alignment", args->options.shifted_words ? "shifted (Clark's code)" : "aligned (the paper)"},
-                  {"uas", "non-punct words, argmax per word, no tree constraint"}};
+    doc.params = pr::params_json(args->options, args->vectors);
     if (!args->weights.empty()) doc.params["weights_file"] = args->weights;
     doc.results = pr::to_json(r);
     finish_analyze(a, doc, pr::table(r));

@@ -47,10 +47,7 @@ void add_rollout(CLI::App& analyze) {
     doc.model = ctx.model_json;
     doc.data = {{"path", a.data}, {"inputs", inputs.inputs.size()}};
     doc.params = segment_params(args->seg);
-    doc.params["layer"] = r.layer;
-    doc.params["positions"] = args->positions;
-    doc.params["residual"] = args->options.residual;
-    doc.params["definition"] = "A_l = rownorm((1 - r) mean_h A^{l,h} + r I); R_0 = A_0, R_l = A_l R_{l-1}";
+    doc.params.update(ro::params_json(args->options, r));
     doc.results = ro::to_json(r);
     finish_analyze(a, doc, ro::table(r));
   });

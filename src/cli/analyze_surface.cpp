@@ -46,14 +46,8 @@ void add_surface(CLI::App& analyze) {
     doc.model = ctx.model_json;
     doc.data = {{"path", a.data}, {"inputs", inputs.inputs.size()}};
     doc.params = segment_params(args->seg);
-    doc.params["punct_tokens"] = args->options.punct_tokens;
-    doc.params["entropy_smoothing"] = args->options.smoothing;
-    doc.params["position_threshold"] = args->options.position_threshold;
-    doc.params["broad_entropy"] = args->options.broad_entropy;
-    doc.params["special_threshold"] = args->options.special_threshold;
+    doc.params.update(sf::params_json(args->options));
     doc.params["too_long"] = a.truncate ? "truncate" : "skip";
-    doc.params["prev_next"] =
-        "prev = A[i, i-1], next = A[i, i+1]; Clark's notebook legend swaps the two in Figure 2's third panel";
     doc.results = sf::to_json(r);
     finish_analyze(a, doc, sf::table(r));
   });

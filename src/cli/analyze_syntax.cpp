@@ -48,13 +48,8 @@ void add_syntax(CLI::App& analyze) {
     doc.method = "syntax";
     doc.model = ctx.model_json;
     doc.data = {{"path", a.data}, {"sentences", sentences.size()}};
-    doc.params = {{"from_word", args->from},
-                  {"to_word", "sum"},
-                  {"base_relations", args->options.base_relations},
-                  {"poss_rule", args->options.poss_rule},
-                  {"offsets", args->options.offsets},
-                  {"too_long", a.truncate ? "truncate" : "skip"},
-                  {"all_row", "every word, punct and root included"}};
+    doc.params = sx::params_json(args->options);
+    doc.params["too_long"] = a.truncate ? "truncate" : "skip";
     doc.results = sx::to_json(r);
     finish_analyze(a, doc, sx::table(r, args->rows));
   });

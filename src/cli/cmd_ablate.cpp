@@ -106,18 +106,7 @@ void add_ablate_command(CLI::App& app) {
     doc.method = "ablate";
     doc.model = {{"path", args->model}, {"layers", m.layers()}, {"heads", m.heads()}, {"labels", m.config().num_labels}};
     doc.data = {{"path", args->data}, {"examples", r.examples}, {"task", data.spec.to_json()}};
-    doc.params = {{"mode", args->mode},
-                  {"disabling", opt.mode == analysis::ablate::Mode::uniform
-                                    ? "uniform attention 1/T over the input's real tokens (Kovaleva et al.)"
-                                    : "head mask 0 on the attention probabilities (Michel et al.)"},
-                  {"metric", r.primary},
-                  {"layers", opt.layers},
-                  {"random_draws", opt.random_draws},
-                  {"random_size", opt.random_size},
-                  {"seed", opt.seed},
-                  {"reuse_lower_layers", opt.reuse},
-                  {"truncate", opt.truncate},
-                  {"batch_size", opt.batch_size}};
+    doc.params = analysis::ablate::params_json(opt, r);
     doc.results = r.to_json();
     if (!args->out.empty()) report::write_results(args->out, doc);
     fmt::print("{}", ablate_table(r));

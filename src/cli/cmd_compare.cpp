@@ -92,15 +92,7 @@ void add_compare_command(CLI::App& app) {
                  {"layers", a.layers()},
                  {"heads", a.heads()}};
     doc.data = {{"path", args->data}, {"format", analysis::features::format_name(data.format)}, {"inputs", r.inputs}};
-    doc.params = {{"maps", r.pad_to > 0 ? "padded" : "cropped"},
-                  {"pad_to", r.pad_to},
-                  {"cosine", r.pad_to > 0 ? "over the flattened S x S map of the input padded to S tokens, padding rows "
-                                            "included (the paper's code)"
-                                          : "over the flattened T x T map of the input's real tokens"},
-                  {"special", "cls = mean_i A[i,0]; sep = max over [SEP] s of mean_i A[i,s]; punct = mean_i sum over "
-                              "\".\" and \",\" tokens j of A[i,j]; maps cropped to the real tokens"},
-                  {"truncate", args->truncate},
-                  {"batch_size", args->batch}};
+    doc.params = analysis::compare::params_json(opt, r);
     doc.results = r.to_json();
     if (!args->out.empty()) report::write_results(args->out, doc);
     fmt::print("{}", compare_table(r, doc.results["special"]));

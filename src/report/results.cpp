@@ -7,11 +7,6 @@
 
 namespace bertscope::report {
 
-nlohmann::json ResultDocument::to_json() const {
-  return {{"method", method}, {"model", model}, {"data", data}, {"params", params}, {"results", results},
-          {"bertscope_version", "0.1.0"}};
-}
-
 void write_results(const std::filesystem::path& path, const ResultDocument& doc) {
   if (path.has_parent_path()) std::filesystem::create_directories(path.parent_path());
   io::write_file_atomic(path, doc.to_json().dump(1) + "\n");

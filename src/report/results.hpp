@@ -8,17 +8,11 @@
 
 #include <nlohmann/json.hpp>
 
+#include "analysis/document.hpp"
+
 namespace bertscope::report {
 
-struct ResultDocument {
-  std::string method;
-  nlohmann::json model;    // model folder or traces folder (and what it is)
-  nlohmann::json data;     // data file(s), counts
-  nlohmann::json params;   // every option that changed the result, including which variant ran
-  nlohmann::json results;
-
-  nlohmann::json to_json() const;
-};
+using analysis::ResultDocument;
 
 void write_results(const std::filesystem::path& path, const ResultDocument& doc);
 ResultDocument read_results(const std::filesystem::path& path);

@@ -1,0 +1,418 @@
+#include "analysis/influence_run.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <map>
+
+#include <fmt/format.h>
+
+#include "analysis/heads.hpp"
+#include "analysis/influence_ablation.hpp"
+#include "io/error.hpp"
+
+namespace bertscope::analysis::influence {
+
+using nlohmann::json;
+
+SourceSpec parse_sources(const std::string& text) {
+  SourceSpec s;
+  if (text == "all") return s;
+  s.all = false;
+  std::size_t start = 0;
+  for (;;) {
+    const auto comma = text.find(',', start);
+    const auto item = text.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+    if (item.empty()) fail(ErrorKind::input, "sources \"{}\": an empty item", text);
+    if (std::isdigit(static_cast<unsigned char>(item[0]))) {
+      std::size_t used = 0;
+      long v = -1;
+      try {
+        v = std::stol(item, &used);
+      } catch (const std::exception&) {
+      }
+      if (used != item.size() || v < 0 || v > 1'000'000)
+        fail(ErrorKind::input, "sources: \"{}\" is neither a 0-based position nor a role", item);
+      s.positions.push_back(static_cast<std::int32_t>(v));
+    } else if (item == "subject" || item == "attractor") {
+      s.roles.push_back(item);
+    } else {
+      fail(ErrorKind::input, "sources: unknown role \"{}\" (all, subject, attractor, or 0-based positions)", item);
+    }
+    if (comma == std::string::npos) break;
+    start = comma + 1;
+  }
+  return s;
+}
+
+namespace {
+
+// The source positions of one example, in increasing order; the target is never a source.
+std::vector<std::int32_t> resolve_sources(const SourceSpec& spec, const Task& task, std::size_t example,
+                                          std::size_t* missing) {
+  const auto& roles = task.roles[example];
+  const auto T = static_cast<std::int32_t>(roles.size());
+  const auto target = task.instances[example].qoi.target;
+  std::vector<std::int32_t> out;
+  if (spec.all) {
+    for (std::int32_t t = 0; t < T; ++t)
+      if (t != target) out.push_back(t);
+    return out;
+  }
+  for (const auto& role : spec.roles) {
+    bool found = false;
+    for (std::int32_t t = 0; t < T; ++t)
+      if (roles[static_cast<std::size_t>(t)] == role) {
+        out.push_back(t);
+        found = true;
+      }
+    if (!found) ++*missing;
+  }
+  for (auto p : spec.positions) {
+    if (p >= T)
+      fail(ErrorKind::input, "{}: example {} has {} tokens, so source position {} does not exist", task.path, example + 1, T, p);
+    if (p == target) fail(ErrorKind::input, "{}: example {}: source position {} is the target", task.path, example + 1, p);
+    out.push_back(p);
+  }
+  std::sort(out.begin(), out.end());
+  out.erase(std::unique(out.begin(), out.end()), out.end());
+  return out;
+}
+
+json pattern_json(const TokenPattern& p, const Task& task, std::size_t example) {
+  json layers = json::array(), edges = json::array();
+  for (std::size_t b = 0; b < p.choices.size(); ++b) {
+    const auto c = p.choices[b];
+    json layer = {{"block", b}, {"from", p.positions[b]}, {"to", p.positions[b + 1]}, {"influence", p.stage2[b]}};
+    if (c < 0) {
+      layer["edge"] = "skip";
+      edges.push_back("skip");
+    } else {
+      layer["edge"] = "head";
+      layer["head"] = c;
+      layer["label"] = head_label(static_cast<std::int64_t>(b), c);
+      edges.push_back(c);
+    }
+    layers.push_back(std::move(layer));
+  }
+  return {{"source", p.source},
+          {"token", task.tokens[example][static_cast<std::size_t>(p.source)]},
+          {"role", role_or_position(task, example, p.source)},
+          {"sign", p.sign},
+          {"attribution", p.attribution},
+          {"total", p.total},
+          {"positions", p.positions},
+          {"edges", std::move(edges)},
+          {"layers", std::move(layers)},
+          {"stage1", p.stage1},
+          {"stage1_influence", p.stage1_influence},
+          {"influence", p.pattern_influence}};
+}
+
+json accuracy_json(const Accuracy& a) {
+  return {{"n", a.n}, {"correct", a.correct}, {"accuracy", a.accuracy}, {"mean_qoi", a.mean_qoi}};
+}
+
+double elapsed_seconds(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+// Ablation of one task: per method, the QoI of every example that has patterns.
+struct AblationRun {
+  std::vector<std::size_t> examples;            // indices into the task's instances
+  std::map<std::string, std::vector<double>> qoi;  // method -> per example (in `examples` order)
+  std::map<std::string, double> nodes;           // method -> mean kept nodes per example
+};
+
+const std::vector<std::string> kMethods = {"influence", "greedy_attention", "max_product_attention", "rollout"};
+
+AblationRun run_ablation(const model::Model& model, const Task& task, const std::vector<ExampleResult>& results,
+                         const RunOptions& args) {
+  AblationRun run;
+  std::vector<Instance> instances;
+  std::vector<std::vector<const TokenPattern*>> chosen;
+  for (std::size_t i = 0; i < results.size(); ++i) {
+    if (results[i].patterns.empty()) continue;
+    std::vector<const TokenPattern*> ps;
+    for (const auto& p : results[i].patterns) ps.push_back(&p);
+    // The source tokens with the largest |attribution| (ties: the earlier token).
+    std::stable_sort(ps.begin(), ps.end(), [](const auto* a, const auto* b) { return std::abs(a->attribution) > std::abs(b->attribution); });
+    ps.resize(std::min(ps.size(), args.ablation_tokens));
+    run.examples.push_back(i);
+    instances.push_back(task.instances[i]);
+    chosen.push_back(std::move(ps));
+  }
+  if (instances.empty()) return run;
+  const auto atts = attentions_of(model, instances, args.batch_size);
+  AblationOptions ao;
+  ao.replacement = parse_replacement(args.replacement);
+  ao.baseline = parse_baseline(args.baseline);
+  ao.batch_size = args.batch_size;
+  const auto L = model.layers(), H = model.heads();
+  for (const auto& method : kMethods) {
+    std::vector<Pattern> kept;
+    double nodes = 0;
+    for (std::size_t k = 0; k < instances.size(); ++k) {
+      const auto T = static_cast<std::int64_t>(instances[k].ids.size());
+      auto set = empty_node_set(L, T, H);
+      for (const auto* p : chosen[k]) {
+        if (method == "influence") {
+          add_path(set, path_of(*p));
+        } else {
+          const auto kind = method == "greedy_attention"        ? AttentionPath::greedy
+                            : method == "max_product_attention" ? AttentionPath::max_product
+                                                                : AttentionPath::rollout;
+          add_path(set, attention_path(kind, atts[k], p->source, instances[k].qoi.target, args.residual));
+        }
+      }
+      nodes += static_cast<double>(node_count(set));
+      kept.push_back(std::move(set));
+    }
+    run.nodes[method] = nodes / static_cast<double>(instances.size());
+    run.qoi[method] = ablated_qoi(model, instances, kept, ao);
+  }
+  return run;
+}
+
+json ablation_json(const AblationRun& run, const std::vector<ExampleResult>& results, const RunOptions& args, std::string& table) {
+  json out = {{"examples", run.examples.size()},
+              {"tokens_per_example", args.ablation_tokens},
+              {"replacement", args.replacement},
+              {"methods", json::object()}};
+  if (run.examples.empty()) return out;
+  const double n = static_cast<double>(run.examples.size());
+  std::size_t full_correct = 0;
+  double full_qoi = 0;
+  for (auto i : run.examples) {
+    full_correct += results[i].qoi > 0;
+    full_qoi += results[i].qoi;
+  }
+  const double full_acc = static_cast<double>(full_correct) / n;
+  full_qoi /= n;
+  out["full"] = {{"accuracy", full_acc}, {"mean_qoi", full_qoi}};
+  table += fmt::format("  ablation ({} examples, top {} source tokens each, others replaced by {}):\n", run.examples.size(),
+                       args.ablation_tokens, args.replacement);
+  table += fmt::format("    {:<22} {:>7} {:>9} {:>10} {:>10} {:>9}\n", "kept paths", "nodes", "accuracy", "mean QoI",
+                       "QoI kept", "same sign");
+  table += fmt::format("    {:<22} {:>7} {:>9.3f} {:>10.4f} {:>10} {:>9}\n", "(full model)", "all", full_acc, full_qoi, "1", "1");
+  for (const auto& method : kMethods) {
+    const auto& q = run.qoi.at(method);
+    std::size_t correct = 0, same = 0;
+    double mean = 0;
+    for (std::size_t k = 0; k < q.size(); ++k) {
+      correct += q[k] > 0;
+      same += (q[k] > 0) == (results[run.examples[k]].qoi > 0);
+      mean += q[k];
+    }
+    mean /= n;
+    const double acc = static_cast<double>(correct) / n;
+    json m = {{"nodes_per_example", run.nodes.at(method)},
+              {"accuracy", acc},
+              {"mean_qoi", mean},
+              {"sign_agreement", static_cast<double>(same) / n},
+              {"accuracy_retained", full_acc > 0 ? json(acc / full_acc) : json(nullptr)},
+              {"qoi_retained", full_qoi != 0 ? json(mean / full_qoi) : json(nullptr)}};
+    table += fmt::format("    {:<22} {:>7.1f} {:>9.3f} {:>10.4f} {:>10} {:>9.3f}\n", method, run.nodes.at(method), acc, mean,
+                         full_qoi != 0 ? fmt::format("{:.3f}", mean / full_qoi) : std::string("-"),
+                         static_cast<double>(same) / n);
+    out["methods"][method] = std::move(m);
+  }
+  return out;
+}
+
+json skip_share_json(const SkipShare& s) { return {{"patterns", s.patterns}, {"per_layer", s.per_layer}, {"overall", s.overall}}; }
+
+json consistency_json(const Consistency& c) {
+  json edges = json::array();
+  for (auto e : c.choices) edges.push_back(e < 0 ? json("skip") : json(e));
+  return {{"instances", c.instances}, {"distinct", c.distinct}, {"modal_share", c.modal_share},
+          {"modal_positions", c.positions}, {"modal_edges", std::move(edges)}};
+}
+
+}  // namespace
+
+RunOutput run_tasks(const model::Model& model, const std::vector<Task>& tasks, const RunOptions& args,
+                    const std::function<void()>& advance) {
+  const auto spec = parse_sources(args.sources);
+  const auto& select = args.selection;
+  Options options;
+  options.integral.steps = args.steps;
+  options.integral.baseline = parse_baseline(args.baseline);
+  options.integral.max_rows = args.max_rows;
+  options.verify = args.verify;
+  const bool ablate = args.patterns && args.ablation_tokens > 0;
+  if (ablate) parse_replacement(args.replacement);  // fail before the long part
+
+  std::size_t total = 0;
+  for (const auto& t : tasks) total += t.instances.size();
+
+  const auto L = model.layers();
+  json examples = json::array(), task_docs = json::array(), files = json::array();
+  std::string table = fmt::format("influence patterns: {} layers, {} heads; {} steps, {} baseline, sources {}\n", L,
+                                  model.heads(), args.steps, args.baseline, args.sources);
+  double all_seconds = 0;
+  std::size_t all_patterns = 0;
+  for (const auto& task : tasks) {
+    files.push_back({{"path", task.path}, {"task", task.task}, {"format", task.format}, {"report", task.report}});
+    std::vector<ExampleResult> results;
+    std::size_t missing = 0;
+    const auto task_start = std::chrono::steady_clock::now();
+    double seconds_integral = 0, seconds_patterns = 0;
+    for (std::size_t i = 0; i < task.instances.size(); ++i) {
+      auto o = options;
+      o.sources = resolve_sources(spec, task, i, &missing);
+      o.patterns = args.patterns && (spec.all || !o.sources.empty());
+      results.push_back(analyse(model, task.instances[i], o));
+      seconds_integral += results.back().seconds_integral;
+      seconds_patterns += results.back().seconds_patterns;
+      if (advance) advance();
+    }
+
+    // Aggregates: accuracy per form, completeness, skip share and consistency per source role.
+    std::vector<double> qoi;
+    double max_completeness = 0, sum_completeness = 0;
+    std::map<std::string, std::vector<const TokenPattern*>> groups;
+    std::size_t patterns = 0;
+    for (std::size_t i = 0; i < results.size(); ++i) {
+      const auto& r = results[i];
+      qoi.push_back(r.qoi);
+      double sum = 0;
+      for (double a : r.attributions) sum += a;
+      const double delta = r.qoi - r.qoi_baseline;
+      const double err = std::abs(sum - delta) / std::max(std::abs(delta), 1e-12);
+      max_completeness = std::max(max_completeness, err);
+      sum_completeness += err;
+      json ex = {{"task", task.task},
+                 {"index", i},
+                 {"text", task.texts[i]},
+                 {"form", task.forms[i]},
+                 {"good", task.good[i]},
+                 {"bad", task.bad[i]},
+                 {"tokens", task.tokens[i]},
+                 {"roles", task.roles[i]},
+                 {"target", task.instances[i].qoi.target},
+                 {"qoi", r.qoi},
+                 {"qoi_baseline", r.qoi_baseline},
+                 {"attributions", r.attributions},
+                 {"attribution_sum", sum},
+                 {"completeness_error", err},
+                 {"seconds", {{"integral", r.seconds_integral}, {"patterns", r.seconds_patterns}}}};
+      json ps = json::array();
+      for (std::size_t k = 0; k < r.patterns.size(); ++k) {
+        auto pj = pattern_json(r.patterns[k], task, i);
+        if (!r.verified.empty()) pj["verified_influence"] = r.verified[k];
+        ps.push_back(std::move(pj));
+        groups["all"].push_back(&r.patterns[k]);
+        groups[role_or_position(task, i, r.patterns[k].source)].push_back(&r.patterns[k]);
+        ++patterns;
+      }
+      ex["patterns"] = std::move(ps);
+      examples.push_back(std::move(ex));
+    }
+    const auto acc = accuracy_by_form(qoi, task.forms);
+    json accuracy = json::object();
+    for (const auto& [form, a] : acc) accuracy[form.empty() ? "all" : form] = accuracy_json(a);
+    const double n = static_cast<double>(std::max<std::size_t>(results.size(), 1));
+    table += fmt::format("\n{} ({}): {} examples", task.task, task.path, results.size());
+    if (!results.empty()) {
+      const auto& all = acc.at("");
+      table += fmt::format(", accuracy {:.3f}, mean QoI {:.4f}, completeness error mean {:.4f} max {:.4f}\n", all.accuracy,
+                           all.mean_qoi, sum_completeness / n, max_completeness);
+      for (const auto& [form, a] : acc)
+        if (!form.empty()) table += fmt::format("  form {:<3} {:>5} examples, accuracy {:.3f}, mean QoI {:.4f}\n", form, a.n, a.accuracy, a.mean_qoi);
+    } else {
+      table += "\n";
+    }
+    json skip = json::object(), consist = json::object();
+    for (const auto& [group, ps] : groups) {
+      const auto s = skip_share(ps, L);
+      skip[group] = skip_share_json(s);
+      std::string per_layer;
+      for (double v : s.per_layer) per_layer += fmt::format(" {:.2f}", v);
+      // Consistency compares instances of one source role; across roles it means nothing.
+      std::string modal;
+      if (group != "all") {
+        const auto c = consistency(ps);
+        consist[group] = consistency_json(c);
+        modal = fmt::format(", modal pattern share {:.3f} ({} distinct)", c.modal_share, c.distinct);
+      }
+      if (group == "all" || group == "subject" || group == "attractor" || groups.size() <= 4)
+        table += fmt::format("  {:<10} {:>5} patterns: skip share {:.3f} (per block{}){}\n", group, s.patterns, s.overall,
+                             per_layer, modal);
+    }
+    json ablation;
+    if (ablate) {
+      const auto run = run_ablation(model, task, results, args);
+      ablation = ablation_json(run, results, args, table);
+      for (std::size_t k = 0; k < run.examples.size(); ++k) {
+        json per = json::object();
+        for (const auto& [method, q] : run.qoi) per[method] = q[k];
+        examples[examples.size() - results.size() + run.examples[k]]["ablation"] = std::move(per);
+      }
+    }
+    const double seconds = elapsed_seconds(task_start);
+    all_seconds += seconds_integral + seconds_patterns;
+    all_patterns += patterns;
+    task_docs.push_back({{"task", task.task},
+                         {"path", task.path},
+                         {"examples", results.size()},
+                         {"accuracy", std::move(accuracy)},
+                         {"completeness_error", {{"mean", sum_completeness / n}, {"max", max_completeness}}},
+                         {"sources_missing", missing},
+                         {"patterns", patterns},
+                         {"skip_share", std::move(skip)},
+                         {"consistency", std::move(consist)},
+                         {"ablation", std::move(ablation)},
+                         {"seconds",
+                          {{"total", seconds},
+                           {"integral", seconds_integral},
+                           {"patterns", seconds_patterns},
+                           {"per_example", results.empty() ? 0.0 : (seconds_integral + seconds_patterns) / n},
+                           {"per_source_token", patterns ? seconds_patterns / static_cast<double>(patterns) : 0.0}}}});
+    if (missing) table += fmt::format("  {} requested source roles were not found in an example (no pattern)\n", missing);
+  }
+  ResultDocument doc;
+  doc.method = "influence";
+  doc.model = {{"path", model.dir().string()}, {"layers", L}, {"heads", model.heads()}};
+  doc.data = {{"files", std::move(files)}, {"examples", total}};
+  doc.params = {
+      {"steps", args.steps},
+      {"alpha_points", "k/steps for k = 0..steps, equal weights (both ends included, as Lu et al.'s code)"},
+      {"baseline", args.baseline},
+      {"baseline_definition", "every position's word embedding replaced (position and token-type embeddings kept)"},
+      {"qoi", "logit(good) - logit(bad): MLM logits at [MASK], or class logits of a sequence classifier"},
+      {"sources", args.sources},
+      {"patterns", args.patterns},
+      {"stage1", "one position per layer, sign of the token's total influence, ties to the lower position"},
+      {"stage2", "per block the best head at the chosen query or the skip connection (signed comparison)"},
+      {"selection",
+       {{"length", select.length}, {"single_pieces", select.single_pieces}, {"per_form", select.per_form},
+        {"max_examples", select.limit}, {"seed", select.seed}, {"shuffle", select.shuffle}}},
+      {"max_rows", args.max_rows},
+      {"verify", args.verify},
+      {"consistency", "share of a group's patterns equal to its modal pattern (positions and the edge of every block)"},
+      {"head_indexing", "heads and blocks 0-based; labels 1-based layer-head"}};
+  if (ablate)
+    doc.params["ablation"] = {
+        {"tokens_per_example", args.ablation_tokens},
+        {"token_choice", "the analysed source tokens with the largest |attribution|"},
+        {"replacement", args.replacement},
+        {"kept", "the union of the paths' nodes: block outputs h_l[p_l], the chosen head context or skip input per block"},
+        {"attention_residual", args.residual},
+        {"attention_direction", "information flows key -> query: edge k at h_b -> q at h_b+1 weighs A[b][q, k]"},
+        {"methods",
+         {{"influence", "Guided Pattern Refinement patterns"},
+          {"greedy_attention", "from the source, the strongest single-head edge per block; last block to the target"},
+          {"max_product_attention", "max over paths source -> target of prod_b Â_b[p_b+1, p_b], Â residual-augmented head-averaged"},
+          {"rollout", "p_b+1 = argmax_q rollout R_b[q, source]; last block to the target"},
+          {"edges", "attention paths: skip where the position stays (not greedy), else the head with the largest weight"}}}};
+  doc.results = {{"tasks", std::move(task_docs)},
+                 {"examples", std::move(examples)},
+                 {"seconds", {{"analysis", all_seconds},
+                              {"per_example", total ? all_seconds / static_cast<double>(total) : 0.0},
+                              {"patterns", all_patterns}}}};
+  return {std::move(doc), std::move(table)};
+}
+
+
+}  // namespace bertscope::analysis::influence
