@@ -51,7 +51,7 @@ void BertNormalizer::normalize(NormText& text) const {
     if (options_.lowercase) lowercase(text, rules);
     return;
   }
-  compose_nfc(text);
+  compose_nfc(text, ComposedAlignment::whole_run);
   if (options_.lowercase) {
     lowercase(text, rules);
     if (options_.strip_accents != false) strip_accents(text, rules);

@@ -161,8 +161,9 @@ Encoding Pipeline::encode_segment(std::string_view text, std::string_view what, 
     const auto& word = words[w];
     const auto index = static_cast<std::int32_t>(w);
     if (word.added >= 0) {
+      // As in tokenizers, the token's text is what it matched, stripped whitespace included.
       const auto& t = added_tokens_[static_cast<std::size_t>(word.added)];
-      push(t.id, t.content, index, word.text.front().begin, word.text.back().end);
+      push(t.id, to_utf8(word.text), index, word.text.front().begin, word.text.back().end);
       continue;
     }
     const std::string utf8 = to_utf8(word.text);

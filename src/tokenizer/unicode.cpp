@@ -271,7 +271,7 @@ std::u32string compose(const std::u32string& cps) {
 // NFC with alignments. The text is cut before every starter that does not compose with
 // the character before it; no composition or reordering crosses such a cut, so composing each
 // run on its own gives the NFC of the whole and tells which original span each result came from.
-void compose_nfc(NormText& text) {
+void compose_nfc(NormText& text, ComposedAlignment alignment) {
   NormText out;
   out.reserve(text.size());
   std::size_t i = 0;
@@ -298,7 +298,15 @@ void compose_nfc(NormText& text) {
         begin = std::min(begin, text[k].begin);
         end = std::max(end, text[k].end);
       }
-      for (char32_t c : compose(run)) out.push_back({c, begin, end});
+      const std::u32string composed = compose(run);
+      for (std::size_t k = 0; k < composed.size(); ++k) {
+        if (alignment == ComposedAlignment::whole_run) {
+          out.push_back({composed[k], begin, end});
+        } else {
+          const auto& from = text[i + std::min(k, j - i - 1)];
+          out.push_back({composed[k], from.begin, from.end});
+        }
+      }
     }
     i = j;
   }
@@ -309,7 +317,7 @@ void compose_nfc(NormText& text) {
 void normalize_form(NormText& text, NormalForm form) {
   const bool compat = form == NormalForm::nfkc || form == NormalForm::nfkd;
   decompose(text, compat, nullptr, nullptr);
-  if (form == NormalForm::nfc || form == NormalForm::nfkc) compose_nfc(text);
+  if (form == NormalForm::nfc || form == NormalForm::nfkc) compose_nfc(text, ComposedAlignment::in_order);
 }
 
 bool is_numeric(char32_t c) {

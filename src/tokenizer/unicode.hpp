@@ -25,8 +25,11 @@ bool is_numeric(char32_t c);    // Rust char::is_numeric: Nd, Nl, No
 void lowercase(NormText& text, BertRules rules);
 // NFD, then drop nonspacing marks (Mn), as BertNormalizer's strip_accents / StripAccents.
 void strip_accents(NormText& text, BertRules rules);
-// NFC for the Python BERT flavour, keeping each character's alignment.
-void compose_nfc(NormText& text);
+// How composed characters align: with the whole run they came from (the Python BERT flavour), or
+// k-th output with the k-th input, as tokenizers' unicode-normalization-alignments does.
+enum class ComposedAlignment { whole_run, in_order };
+// NFC with alignments.
+void compose_nfc(NormText& text, ComposedAlignment alignment);
 
 enum class NormalForm { nfc, nfd, nfkc, nfkd };
 // Unicode normalisation with tokenizers' alignments (unicode-normalization-alignments).
