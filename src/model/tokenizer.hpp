@@ -63,6 +63,11 @@ class Tokenizer {
   // Encodes text that is already split into words (like is_split_into_words=True): each word is
   // tokenized on its own and word_ids index `words`; offsets are within each word, as in Hugging Face.
   Encoding encode_words(const std::vector<std::string>& words, const EncodeOptions& options = {}) const;
+  // Joins segments tokenized elsewhere (a, or a pair) with the special tokens and type ids that
+  // encode() would add.
+  Encoding combine(Encoding a, std::optional<Encoding> b = {}, const EncodeOptions& options = {}) const {
+    return pipeline_->combine(std::move(a), std::move(b), options);
+  }
   // The tokens of a text, no special tokens.
   std::vector<std::string> tokenize(std::string_view text) const;
 

@@ -252,4 +252,12 @@ Encoding Pipeline::encode_words(const std::vector<std::string>& words, const Enc
   return finish(std::move(segments), options);
 }
 
+
+Encoding Pipeline::combine(Encoding a, std::optional<Encoding> b, const EncodeOptions& options) const {
+  std::vector<Encoding> segments;
+  segments.push_back(std::move(a));
+  if (b) segments.push_back(std::move(*b));
+  return finish(std::move(segments), options);
+}
+
 }  // namespace bertscope::tokenizer

@@ -49,6 +49,9 @@ class Pipeline {
   // Text already split into words (is_split_into_words): each word is encoded on its own, word
   // ids index `words` and offsets are within each word.
   Encoding encode_words(const std::vector<std::string>& words, const EncodeOptions& options = {}) const;
+  // Joins already tokenized segments (one, or a pair) as encode does: truncation, then the
+  // post-processor's special tokens and type ids, then roles.
+  Encoding combine(Encoding a, std::optional<Encoding> b = {}, const EncodeOptions& options = {}) const;
   // One segment without special tokens; `what` names the text in errors.
   Encoding encode_segment(std::string_view text, std::string_view what, std::int32_t forced_word = -1) const;
 

@@ -144,12 +144,20 @@ SentencePieceModel read_sentencepiece_model(const std::filesystem::path& path) {
   return model;
 }
 
-std::vector<std::string> sentencepiece_pieces(const std::filesystem::path& model, const std::string& text) {
-  const auto processor = load(model);
-  std::vector<std::string> pieces;
-  const auto status = processor->Encode(text, &pieces);
-  if (!status.ok()) fail(ErrorKind::input, "{}: SentencePiece could not encode the text: {}", model.string(), status.ToString());
-  return pieces;
+struct SentencePieceEncoder::Processor {
+  std::unique_ptr<sentencepiece::SentencePieceProcessor> spm;
+};
+
+SentencePieceEncoder::SentencePieceEncoder(const std::filesystem::path& model)
+    : processor_(std::make_unique<Processor>(Processor{load(model)})), model_(model) {}
+
+SentencePieceEncoder::~SentencePieceEncoder() = default;
+
+std::vector<std::string> SentencePieceEncoder::pieces(const std::string& text) const {
+  std::vector<std::string> out;
+  const auto status = processor_->spm->Encode(text, &out);
+  if (!status.ok()) fail(ErrorKind::input, "{}: SentencePiece could not encode the text: {}", model_.string(), status.ToString());
+  return out;
 }
 
 }  // namespace bertscope::tokenizer

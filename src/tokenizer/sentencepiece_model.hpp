@@ -2,6 +2,7 @@
 #pragma once
 
 #include <filesystem>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -24,7 +25,18 @@ struct SentencePieceModel {
 // Errors (missing, truncated or malformed file) name the file.
 SentencePieceModel read_sentencepiece_model(const std::filesystem::path& path);
 
-// The pieces libsentencepiece itself cuts `text` into (EncodeAsPieces), for comparisons.
-std::vector<std::string> sentencepiece_pieces(const std::filesystem::path& model, const std::string& text);
+// libsentencepiece's own encoder, for comparisons with the converted pipeline.
+class SentencePieceEncoder {
+ public:
+  explicit SentencePieceEncoder(const std::filesystem::path& model);
+  ~SentencePieceEncoder();
+  // The pieces libsentencepiece cuts `text` into (EncodeAsPieces).
+  std::vector<std::string> pieces(const std::string& text) const;
+
+ private:
+  struct Processor;
+  std::unique_ptr<Processor> processor_;
+  std::filesystem::path model_;
+};
 
 }  // namespace bertscope::tokenizer
