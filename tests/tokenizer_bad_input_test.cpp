@@ -119,3 +119,16 @@ TEST(TokenizerBadInput, BadRegexAndCharsmap) {
   message = bad_input_error([&] { (void)model::Tokenizer::from_folder(dir.path()); }, ErrorKind::format);
   EXPECT_NE(message.find("normalizer Precompiled"), std::string::npos) << message;
 }
+
+TEST(TokenizerBadInput, CommandLineSaysOneLineAndFails) {
+  test::TempDir dir("bad-cli");
+  auto doc = bad_input_json(kBadInputData / "roberta-bpe/tokenizer.json");
+  doc["pre_tokenizer"] = {{"type", "Frobnicate"}};
+  write_bad_input(dir / "tokenizer.json", doc.dump());
+  const auto r = test::run_command(test::cli() + " tokenize --model " + dir.path().string() + " --text hello");
+  EXPECT_NE(r.status, 0);
+  EXPECT_EQ(std::count(r.output.begin(), r.output.end(), '\n'), 1) << r.output;
+  EXPECT_NE(r.output.find((dir / "tokenizer.json").string() + ": pre_tokenizer: unknown type \"Frobnicate\""), std::string::npos)
+      << r.output;
+  EXPECT_EQ(dir.entries(), std::vector<std::string>{"tokenizer.json"});
+}

@@ -31,8 +31,9 @@ std::vector<std::string> spm_test_texts() {
   for (std::string line; std::getline(in, line);) {
     if (!line.empty()) out.push_back(line);
   }
-  std::ifstream golden(kSpmDir / "golden.json");
-  for (const auto& c : nlohmann::json::parse(golden)["edge_cases"]) out.push_back(c["text"].get<std::string>());
+  std::ifstream golden_file(kSpmDir / "golden.json");
+  const auto golden = nlohmann::json::parse(golden_file);
+  for (const auto& c : golden["edge_cases"]) out.push_back(c["text"].get<std::string>());
   return out;
 }
 

@@ -1,3 +1,5 @@
+#include <algorithm>
+
 #include <fmt/format.h>
 
 #include "io/error.hpp"
@@ -75,7 +77,10 @@ void Bpe::tokenize(std::string_view piece, std::vector<ModelToken>& out) const {
           bytes.push_back(*id);
         }
         if (bytes.size() == key.size()) {
-          for (std::size_t k = 0; k < bytes.size(); ++k) symbols.push_back({bytes[k], i + k, i + k + 1});
+          // One byte each; a prefix or suffix byte has no place in the piece, so spans stop at the character's end.
+          for (std::size_t k = 0; k < bytes.size(); ++k) {
+            symbols.push_back({bytes[k], std::min(i + k, end - 1), std::min(i + k + 1, end)});
+          }
           done = true;
         }
       }
