@@ -11,6 +11,18 @@ void move_append(std::vector<T>& to, std::vector<T>& from) {
 
 }  // namespace
 
+const char* role_name(TokenRole role) {
+  switch (role) {
+    case TokenRole::ordinary: return "ordinary";
+    case TokenRole::cls_or_bos: return "cls_or_bos";
+    case TokenRole::sep_or_eos: return "sep_or_eos";
+    case TokenRole::pad: return "pad";
+    case TokenRole::mask: return "mask";
+    case TokenRole::unk: return "unk";
+  }
+  return "ordinary";
+}
+
 void Encoding::append(Encoding&& other) {
   move_append(ids, other.ids);
   move_append(type_ids, other.type_ids);

@@ -18,6 +18,9 @@ enum class TokenRole : std::uint8_t {
   unk,  // text the vocabulary cannot spell
 };
 
+// "ordinary", "cls_or_bos", "sep_or_eos", "pad", "mask", "unk".
+const char* role_name(TokenRole role);
+
 struct Encoding {
   std::vector<std::int32_t> ids;
   std::vector<std::int32_t> type_ids;      // segment embedding index (BERT: 0 for A, 1 for B)
