@@ -8,6 +8,7 @@ packages=(
   build-essential cmake ninja-build pkg-config git
   libdnnl-dev ocl-icd-opencl-dev libopenblas-dev libutf8proc-dev nlohmann-json3-dev libcli11-dev libfmt-dev
   libcpp-httplib-dev libzip-dev libhwy-dev libgtest-dev libbenchmark-dev
+  libpcre2-dev libsentencepiece-dev sentencepiece
   python3 python3-numpy python3-torch
   chromium
 )

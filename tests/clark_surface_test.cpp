@@ -172,8 +172,13 @@ TEST(ClarkSegments, MatchClarksScript) {
     const auto segs = build_segments(tc::clark_data("running_text.txt"), tok, o);
     ASSERT_EQ(segs.size(), g["segments"].size()) << g["flavour"] << " " << o.max_sequence_length;
     for (std::size_t i = 0; i < segs.size(); ++i) {
-      EXPECT_EQ(nlohmann::json(segs[i].a), g["segments"][i]["a"]) << i;
-      EXPECT_EQ(nlohmann::json(segs[i].b), g["segments"][i]["b"]) << i;
+      auto tokens = [](const std::vector<SegmentPiece>& side) {
+        std::vector<std::string> out;
+        for (const auto& p : side) out.push_back(p.token);
+        return nlohmann::json(out);
+      };
+      EXPECT_EQ(tokens(segs[i].a), g["segments"][i]["a"]) << i;
+      EXPECT_EQ(tokens(segs[i].b), g["segments"][i]["b"]) << i;
       EXPECT_LE(segs[i].a.size() + segs[i].b.size() + 3, o.max_sequence_length);
     }
   }
@@ -187,7 +192,12 @@ TEST(ClarkSegments, MatchClarksScript) {
   EXPECT_EQ(e.tokens[segs[0].a.size() + 1], "[SEP]");
   EXPECT_EQ(e.type_ids.back(), 1);
   EXPECT_EQ(e.type_ids[segs[0].a.size() + 1], 0);
-  EXPECT_EQ(pieces_text({"play", "##ing", "the", "game"}), "playing the game");
+  EXPECT_EQ(pieces_text({{"play", 0, true, "play"}, {"##ing", 0, false, "ing"}, {"the", 0, true, "the"}, {"Ġgame", 0, true, "game"}}),
+            "playing the game");
+  // Word starts come from the tokenizer's word ids, so words are whole whatever the convention.
+  for (std::size_t i = 0; i < segs[0].a.size(); ++i) {
+    EXPECT_EQ(segs[0].a[i].starts_word, !segs[0].a[i].token.starts_with("##")) << segs[0].a[i].token;
+  }
 }
 
 TEST(ClarkSurface, CommandOnRandomModel) {

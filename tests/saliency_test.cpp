@@ -186,5 +186,5 @@ TEST(SaliencyCli, ClassAndMlmTargetsEndToEnd) {
   EXPECT_NE(bad.output.find("qqqzz"), std::string::npos) << bad.output;
   bad = test::run_command(fmt::format("{} analyze saliency --model {} --data {}", test::cli(), models().mlm, data));
   EXPECT_NE(bad.status, 0);
-  EXPECT_NE(bad.output.find(":1: no [MASK]"), std::string::npos) << bad.output;
+  EXPECT_NE(bad.output.find(":1: no mask token ([MASK])"), std::string::npos) << bad.output;
 }

@@ -482,7 +482,10 @@ std::vector<EncodedExample> encode_examples(const model::Tokenizer& tokenizer, c
     model::EncodeOptions eo;
     eo.max_length = max_length;
     try {
-      e.encoding = tokenizer.encode_words(ex.words, eo);
+      // The template's "[MASK]" placeholder becomes the tokenizer's own mask token ("<mask>" ...).
+      auto words = ex.words;
+      words[ex.mask_word] = tokenizer.token(tokenizer.mask_id());
+      e.encoding = tokenizer.encode_words(words, eo);
     } catch (const Error&) {
       ++rep.too_long;
       continue;
@@ -501,7 +504,7 @@ std::vector<EncodedExample> encode_examples(const model::Tokenizer& tokenizer, c
     }
     if (e.mask_position < 0 || e.encoding.ids[static_cast<std::size_t>(e.mask_position)] != tokenizer.mask_id() ||
         pieces[ex.mask_word] != 1)
-      fail(ErrorKind::internal, "[MASK] of \"{}\" did not become the mask token", ex.text());
+      fail(ErrorKind::internal, "the masked word of \"{}\" did not become the mask token", ex.text());
     e.single_pieces = std::all_of(pieces.begin(), pieces.end(), [](int n) { return n == 1; });
     out.push_back(std::move(e));
   }

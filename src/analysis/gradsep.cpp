@@ -59,8 +59,8 @@ std::vector<InputGradients> batch_gradients(const model::Model& m, const std::ve
     std::vector<int> cat(static_cast<std::size_t>(T), kOther);
     for (std::int64_t j = 0; j < T; ++j) {
       const auto& s = toks[static_cast<std::size_t>(j)];
-      // The original id: a masked [SEP] cannot happen (specials are never chosen).
-      if (s == "[SEP]" || ex.input.ids[static_cast<std::size_t>(j)] == sep_id) cat[static_cast<std::size_t>(j)] = kSep;
+      // The original id: a masked separator cannot happen (specials are never chosen).
+      if (ex.input.ids[static_cast<std::size_t>(j)] == sep_id) cat[static_cast<std::size_t>(j)] = kSep;
       else if (std::find(o.punct_tokens.begin(), o.punct_tokens.end(), s) != o.punct_tokens.end()) cat[static_cast<std::size_t>(j)] = kPunct;
     }
     for (auto p : ex.positions) cat[static_cast<std::size_t>(p)] = kNone;

@@ -95,7 +95,7 @@ Target resolve(const model::Model& m, const model::ModelInput& in, const Target&
     if (r.position < 0) {
       const auto mask = m.tokenizer().mask_id();
       const auto it = std::find(in.ids.begin(), in.ids.end(), mask);
-      if (it == in.ids.end()) fail(ErrorKind::input, "no [MASK] token to explain; give a position");
+      if (it == in.ids.end()) fail(ErrorKind::input, "no mask token ({}) to explain; give a position", m.tokenizer().token(mask));
       r.position = it - in.ids.begin();
     }
     if (r.position >= T) fail(ErrorKind::input, "position {} is outside the input's {} tokens", r.position, T);

@@ -103,12 +103,12 @@ std::int64_t PyRandom::randbelow(std::int64_t n) {
 namespace {
 
 struct Sentence {
-  std::vector<std::string> pieces;
+  std::vector<SegmentPiece> pieces;
   std::size_t line;
 };
 
 // BERT's truncate_seq_pair: trim the longer list at a random end until the pair fits.
-void truncate_pair(std::vector<std::string>& a, std::vector<std::string>& b, std::size_t max_tokens, PyRandom& rng) {
+void truncate_pair(std::vector<SegmentPiece>& a, std::vector<SegmentPiece>& b, std::size_t max_tokens, PyRandom& rng) {
   while (a.size() + b.size() > max_tokens) {
     auto& trunc = a.size() > b.size() ? a : b;
     if (rng.random() < 0.5) trunc.erase(trunc.begin());
@@ -119,8 +119,7 @@ void truncate_pair(std::vector<std::string>& a, std::vector<std::string>& b, std
 // prep_document of the script, line by line: it emits a segment whenever the chunk reaches the
 // target length or the document ends, and abandons the rest of a document at the first segment
 // with an empty side.
-std::vector<Segment> prep_document(const std::vector<Sentence>& doc, std::size_t max_sequence_length, PyRandom& rng) {
-  const std::size_t max_tokens = max_sequence_length - 3;
+std::vector<Segment> prep_document(const std::vector<Sentence>& doc, std::size_t max_tokens, PyRandom& rng) {
   std::vector<Segment> out;
   std::vector<const Sentence*> chunk;
   std::size_t length = 0;
@@ -145,15 +144,39 @@ std::vector<Segment> prep_document(const std::vector<Sentence>& doc, std::size_t
   return out;
 }
 
+// The tokens of one sentence with their word starts and text spans.
+std::vector<SegmentPiece> sentence_pieces(const model::Tokenizer& tokenizer, std::string_view text) {
+  const model::Encoding enc = tokenizer.encode(text);
+  std::vector<SegmentPiece> out;
+  std::int32_t last_word = -1;
+  std::pair<std::int64_t, std::int64_t> last_span{-1, -1};
+  for (std::size_t i = 0; i < enc.size(); ++i) {
+    if (enc.sequence_ids[i] < 0) continue;  // the post-processor's special tokens
+    SegmentPiece p;
+    p.token = enc.tokens[i];
+    p.id = enc.ids[i];
+    p.starts_word = enc.word_ids[i] != last_word;
+    const auto span = enc.byte_offsets[i];
+    if (span != last_span) {
+      p.text = std::string(text.substr(static_cast<std::size_t>(span.first), static_cast<std::size_t>(span.second - span.first)));
+    }
+    last_word = enc.word_ids[i];
+    last_span = span;
+    out.push_back(std::move(p));
+  }
+  return out;
+}
+
 bool is_ascii_space(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\f' || c == '\v'; }
 
 }  // namespace
 
 std::vector<Segment> build_segments(const std::filesystem::path& path, const model::Tokenizer& tokenizer,
                                     const SegmentOptions& options) {
-  if (options.max_sequence_length < 5)
-    fail(ErrorKind::input, "segment length {}: need at least 5 word pieces ([CLS] A [SEP] B [SEP])",
-         options.max_sequence_length);
+  const std::size_t specials = tokenizer.num_special_tokens(true);
+  if (options.max_sequence_length < specials + 2)
+    fail(ErrorKind::input, "segment length {}: need at least {} tokens (one per side and {} special tokens)",
+         options.max_sequence_length, specials + 2, specials);
   std::ifstream in(path, std::ios::binary);
   if (!in) fail(ErrorKind::io, "{}: cannot open", path.string());
   PyRandom rng(options.seed, options.python);
@@ -163,7 +186,7 @@ std::vector<Segment> build_segments(const std::filesystem::path& path, const mod
   auto full = [&] { return limit != 0 && segments.size() >= limit; };
   auto finish_document = [&] {
     if (doc.empty()) return;
-    for (auto& s : prep_document(doc, options.max_sequence_length, rng)) {
+    for (auto& s : prep_document(doc, options.max_sequence_length - specials, rng)) {
       segments.push_back(std::move(s));
       if (full()) break;
     }
@@ -182,7 +205,7 @@ std::vector<Segment> build_segments(const std::filesystem::path& path, const mod
       if (full()) break;
       continue;
     }
-    auto pieces = tokenizer.tokenize(std::string_view(line).substr(b, e - b));
+    auto pieces = sentence_pieces(tokenizer, std::string_view(line).substr(b, e - b));
     if (!pieces.empty()) doc.push_back({std::move(pieces), number});
   }
   if (!full()) finish_document();
@@ -192,42 +215,30 @@ std::vector<Segment> build_segments(const std::filesystem::path& path, const mod
 }
 
 model::Encoding segment_encoding(const Segment& s, const model::Tokenizer& tokenizer) {
-  model::Encoding e;
-  auto add = [&](const std::string& piece, std::int32_t type, std::int32_t seq, std::int32_t word) {
-    const auto id = tokenizer.find(piece);
-    if (!id) fail(ErrorKind::internal, "segment piece \"{}\" is not in the vocabulary", piece);
-    e.ids.push_back(*id);
-    e.tokens.push_back(piece);
-    e.type_ids.push_back(type);
-    e.sequence_ids.push_back(seq);
-    e.word_ids.push_back(word);
-    e.char_offsets.emplace_back(0, 0);
-    e.byte_offsets.emplace_back(0, 0);
-  };
-  const auto& st = tokenizer.settings();
-  auto add_side = [&](const std::vector<std::string>& pieces, std::int32_t type) {
+  auto side = [](const std::vector<SegmentPiece>& pieces) {
+    model::Encoding e;
     std::int32_t word = -1;
     for (const auto& p : pieces) {
-      if (word < 0 || !p.starts_with(st.continuing_subword_prefix)) ++word;
-      add(p, type, type, word);
+      if (word < 0 || p.starts_word) ++word;
+      e.ids.push_back(p.id);
+      e.tokens.push_back(p.token);
+      e.type_ids.push_back(0);
+      e.sequence_ids.push_back(0);
+      e.word_ids.push_back(word);
+      e.roles.push_back(model::TokenRole::ordinary);
+      e.char_offsets.emplace_back(0, 0);
+      e.byte_offsets.emplace_back(0, 0);
     }
-    add(st.sep_token, type, -1, -1);
+    return e;
   };
-  add(st.cls_token, 0, -1, -1);
-  add_side(s.a, 0);
-  add_side(s.b, 1);
-  return e;
+  return tokenizer.combine(side(s.a), side(s.b));
 }
 
-std::string pieces_text(const std::vector<std::string>& pieces) {
+std::string pieces_text(const std::vector<SegmentPiece>& pieces) {
   std::string out;
   for (const auto& p : pieces) {
-    if (p.starts_with("##")) {
-      out += p.substr(2);
-      continue;
-    }
-    if (!out.empty()) out += ' ';
-    out += p;
+    if (p.starts_word && !out.empty()) out += ' ';
+    out += p.text;
   }
   return out;
 }

@@ -56,9 +56,17 @@ struct SegmentOptions {
   bool shuffle = true;                    // random.shuffle(segments) at the end, as the script does
 };
 
+// One token of a segment, with what word-level tools and the text writer need.
+struct SegmentPiece {
+  std::string token;  // vocabulary string ("##ing", "Ġthe", "▁the")
+  std::int32_t id = 0;
+  bool starts_word = false;  // the first token of a word of its sentence
+  std::string text;          // the input text it covers ("" when the token before covers it too)
+};
+
 struct Segment {
-  std::vector<std::string> a, b;  // word pieces of the two segments (no special tokens)
-  std::size_t line = 0;           // 1-based line of the first sentence of its document
+  std::vector<SegmentPiece> a, b;  // the tokens of the two segments (no special tokens)
+  std::size_t line = 0;            // 1-based line of the first sentence of its document
 };
 
 // Reads one sentence per line, documents separated by blank lines, and builds the segments
@@ -68,14 +76,15 @@ struct Segment {
 std::vector<Segment> build_segments(const std::filesystem::path& text_file, const model::Tokenizer& tokenizer,
                                     const SegmentOptions& options);
 
-// "[CLS] A [SEP] B [SEP]" with the vocabulary's ids, type ids 0 / 1, and word ids that start a
-// new word at every piece without the "##" prefix (so word-level tools see whole words).
+// The pair encoding of a segment as the tokenizer's post-processor makes it ("[CLS] A [SEP] B
+// [SEP]", "<s> A </s></s> B </s>"), with word ids that start a new word wherever a word of the
+// original sentences starts (so word-level tools see whole words).
 model::Encoding segment_encoding(const Segment& segment, const model::Tokenizer& tokenizer);
 
-// Word pieces joined back into text ("play ##ing" -> "playing"), for writing segments out as
-// a tab-separated pair file. Re-tokenizing it gives the same pieces except where a segment was
-// cut inside a word (a leading "##" piece).
-std::string pieces_text(const std::vector<std::string>& pieces);
+// Tokens joined back into text (words separated by one space: "play ##ing the" -> "playing the"),
+// for writing segments out as a tab-separated pair file. Re-tokenizing it gives the same tokens
+// except where a segment was cut inside a word.
+std::string pieces_text(const std::vector<SegmentPiece>& pieces);
 
 // The inputs of `surface` and `cluster` with where each came from, for error messages.
 struct LineInputs {

@@ -35,22 +35,30 @@ void Accumulator::add(const model::Encoding& enc, const core::Tensor& att) {
   const bool have_tokens =
       enc.tokens.size() == static_cast<std::size_t>(n) &&
       std::any_of(enc.tokens.begin(), enc.tokens.end(), [](const std::string& t) { return !t.empty(); });
+  const bool have_roles = enc.roles.size() == static_cast<std::size_t>(n);
   if (have_tokens) {
     for (std::int64_t i = 0; i < n; ++i) {
       const auto& t = enc.tokens[static_cast<std::size_t>(i)];
-      is_cls[i] = t == "[CLS]";
-      is_sep[i] = t == "[SEP]";
       is_punct[i] = std::find(options_.punct_tokens.begin(), options_.punct_tokens.end(), t) != options_.punct_tokens.end();
     }
-  } else {
+  }
+  if (have_roles) {
+    for (std::int64_t i = 0; i < n; ++i) {
+      is_cls[i] = enc.roles[static_cast<std::size_t>(i)] == model::TokenRole::cls_or_bos;
+      is_sep[i] = enc.roles[static_cast<std::size_t>(i)] == model::TokenRole::sep_or_eos;
+    }
+  }
+  if (!have_roles) {
+    // Without roles (an encoding read from an old trace file), the specials are the tokens
+    // outside every word: the first opens the input, the others close segments.
     bool first = true;
     for (std::int64_t i = 0; i < n; ++i) {
       if (enc.word_ids.size() != static_cast<std::size_t>(n) || enc.word_ids[static_cast<std::size_t>(i)] >= 0) continue;
       (first ? is_cls : is_sep)[i] = 1;
       first = false;
     }
-    ++without_tokens_;
   }
+  if (!have_tokens) ++without_tokens_;
   std::vector<std::int64_t> seps, clss, puncts;
   for (std::int64_t i = 0; i < n; ++i) {
     if (is_sep[i]) seps.push_back(i);

@@ -13,8 +13,10 @@ namespace {
 nlohmann::json encoding_json(const model::Encoding& e) {
   nlohmann::json offsets = nlohmann::json::array();
   for (const auto& [b, end] : e.char_offsets) offsets.push_back({b, end});
-  return {{"tokens", e.tokens}, {"ids", e.ids},         {"type_ids", e.type_ids},
-          {"word_ids", e.word_ids}, {"offsets", offsets}, {"truncated", e.num_truncated}};
+  nlohmann::json roles = nlohmann::json::array();
+  for (auto r : e.roles) roles.push_back(tokenizer::role_name(r));
+  return {{"tokens", e.tokens}, {"ids", e.ids},         {"type_ids", e.type_ids}, {"word_ids", e.word_ids},
+          {"roles", roles},     {"offsets", offsets}, {"truncated", e.num_truncated}};
 }
 
 void print_table(const model::Encoding& e) {

@@ -72,11 +72,9 @@ Model Model::load(const std::filesystem::path& dir, std::optional<TokenizerFlavo
   auto config = load_config(dir / "config.json");
   auto weights = Weights::load(dir, config);
   std::optional<Tokenizer> tokenizer;
-  if (std::filesystem::exists(dir / "tokenizer.json") || std::filesystem::exists(dir / "vocab.txt")) {
+  if (Tokenizer::folder_has_tokenizer(dir)) {
     tokenizer = Tokenizer::from_folder(dir, flavor);
-    if (static_cast<std::int64_t>(tokenizer->vocab_size()) > config.vocab_size)
-      fail(ErrorKind::model, "{}: the tokenizer has {} tokens but config.json vocab_size is {}", dir.string(),
-           tokenizer->vocab_size(), config.vocab_size);
+    tokenizer->check_vocab_size(config.vocab_size, dir);
   }
   return Model(std::move(config), std::move(weights), std::move(tokenizer), dir);
 }

@@ -44,6 +44,11 @@ void write_trace_file(const std::filesystem::path& path, const TraceFileContent&
   if (c.encoding) {
     npz.add_strings("tokens", tok_shape, c.encoding->tokens);
     npz.add_i64("word_ids", tok_shape, widen(c.encoding->word_ids));
+    if (c.encoding->roles.size() == static_cast<std::size_t>(t)) {
+      std::vector<std::int64_t> roles;
+      for (auto r : c.encoding->roles) roles.push_back(static_cast<std::int64_t>(r));
+      npz.add_i64("roles", tok_shape, roles);
+    }
     std::vector<std::int64_t> offsets;
     for (const auto& [b, e] : c.encoding->char_offsets) {
       offsets.push_back(b);
@@ -123,6 +128,15 @@ TraceFileData read_trace_file(const std::filesystem::path& path) {
     d.encoding.tokens = a.to_strings();
   } else {
     d.encoding.tokens.assign(static_cast<std::size_t>(t), "");
+  }
+  // Token roles (TokenRole values) when the writer stored them; older files have none.
+  if (npz.contains("roles")) {
+    std::vector<std::int32_t> roles;
+    read_ints("roles", roles, 0);
+    for (auto r : roles) {
+      if (r < 0 || r > static_cast<std::int32_t>(TokenRole::unk)) fail(ErrorKind::format, "{}: roles holds {}, not a token role", file, r);
+      d.encoding.roles.push_back(static_cast<TokenRole>(r));
+    }
   }
   // Sequence ids follow from the type ids and the specials ([CLS]/[SEP] carry word id -1).
   for (std::int64_t i = 0; i < t; ++i)

@@ -1,6 +1,6 @@
 // Finds every code point where Hugging Face `tokenizers` (Rust) treats a character differently from
 // what bertscope's rules give with utf8proc's Unicode tables, and writes the exceptions to
-// src/model/tokenizer_rust_tables.inc, plus golden ids for a sample of them.
+// src/tokenizer/rust_tables.inc, plus golden ids for a sample of them.
 //
 // Why: tokenizers asks the `unicode_categories` crate (tables of about Unicode 9) whether a
 // character is a control/format/private-use character (dropped by clean_text), punctuation (split
@@ -99,7 +99,7 @@ for (const [kind, list] of Object.entries(mappings)) {
     : `${list.map(([from, to]) => `    {${hex(from)}, ${to.length}, {${[0, 1, 2].map((i) => (i < to.length ? hex(to[i]) : '0')).join(', ')}}},`).join('\n')}\n`;
   inc += '};\n';
 }
-fs.writeFileSync(path.join(root, 'src/model/tokenizer_rust_tables.inc'), inc);
+fs.writeFileSync(path.join(root, 'src/tokenizer/rust_tables.inc'), inc);
 
 // 4. Golden ids for "a" + c + "b" at the first and last code point of every range and at every
 // mapped code point, from the Rust tokenizer with both models.

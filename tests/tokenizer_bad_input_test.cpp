@@ -1,0 +1,134 @@
+// Broken tokenizer files: each is one clear Error naming the file (and the component or line).
+#include <gtest/gtest.h>
+
+#include <fstream>
+
+#include <nlohmann/json.hpp>
+
+#include "io/error.hpp"
+#include "model/tokenizer.hpp"
+#include "test_util.hpp"
+
+using namespace bertscope;
+namespace fs = std::filesystem;
+
+namespace {
+
+const fs::path kBadInputData = fs::path(BERTSCOPE_TEST_DATA) / "tokenizers";
+
+void write_bad_input(const fs::path& path, const std::string& content) {
+  std::ofstream out(path, std::ios::binary);
+  out << content;
+}
+
+nlohmann::json bad_input_json(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  return nlohmann::json::parse(in);
+}
+
+// The message of the Error `fn` throws, checked to be of `kind`.
+std::string bad_input_error(const std::function<void()>& fn, ErrorKind kind) {
+  try {
+    fn();
+  } catch (const Error& e) {
+    EXPECT_EQ(static_cast<int>(e.kind()), static_cast<int>(kind)) << e.what();
+    return e.what();
+  } catch (const std::exception& e) {
+    ADD_FAILURE() << "not a bertscope::Error: " << e.what();
+    return e.what();
+  }
+  ADD_FAILURE() << "no error";
+  return {};
+}
+
+}  // namespace
+
+TEST(TokenizerBadInput, UnknownComponentIsNamed) {
+  const auto doc = bad_input_json(kBadInputData / "roberta-bpe/tokenizer.json");
+  for (const char* component : {"normalizer", "pre_tokenizer", "post_processor", "model"}) {
+    test::TempDir dir("bad-component");
+    auto broken = doc;
+    broken[component] = {{"type", "Frobnicate"}};
+    write_bad_input(dir / "tokenizer.json", broken.dump());
+    const auto message = bad_input_error([&] { (void)model::Tokenizer::from_folder(dir.path()); }, ErrorKind::format);
+    EXPECT_NE(message.find((dir / "tokenizer.json").string()), std::string::npos) << message;
+    EXPECT_NE(message.find(component), std::string::npos) << message;
+    EXPECT_NE(message.find("\"Frobnicate\""), std::string::npos) << message;
+  }
+  // Inside a Sequence too.
+  test::TempDir dir("bad-nested");
+  auto broken = doc;
+  broken["normalizer"] = {{"type", "Sequence"}, {"normalizers", {{{"type", "NFC"}}, {{"type", "Sparkle"}}}}};
+  write_bad_input(dir / "tokenizer.json", broken.dump());
+  const auto message = bad_input_error([&] { (void)model::Tokenizer::from_folder(dir.path()); }, ErrorKind::format);
+  EXPECT_NE(message.find("Sparkle"), std::string::npos) << message;
+}
+
+TEST(TokenizerBadInput, VocabularyLargerThanTheModel) {
+  const auto tok = model::Tokenizer::from_folder(kBadInputData / "roberta-bpe");
+  EXPECT_NO_THROW(tok.check_vocab_size(static_cast<std::int64_t>(tok.vocab_size()), "m"));
+  const auto message = bad_input_error([&] { tok.check_vocab_size(1000, "/models/small"); }, ErrorKind::model);
+  EXPECT_NE(message.find("/models/small"), std::string::npos) << message;
+  EXPECT_NE(message.find(std::to_string(tok.vocab_size())), std::string::npos) << message;
+}
+
+TEST(TokenizerBadInput, MergeOfPiecesNotInTheVocabulary) {
+  test::TempDir dir("bad-merges");
+  fs::copy_file(kBadInputData / "roberta-bpe/vocab.json", dir / "vocab.json");
+  write_bad_input(dir / "merges.txt", "#version: 0.2\nĠ t\nzq xv\n");
+  auto message = bad_input_error([&] { (void)model::Tokenizer::from_folder(dir.path()); }, ErrorKind::format);
+  EXPECT_NE(message.find((dir / "merges.txt").string()), std::string::npos) << message;
+  EXPECT_NE(message.find("\"zq\""), std::string::npos) << message;
+
+  write_bad_input(dir / "merges.txt", "#version: 0.2\nĠ t h\n");
+  message = bad_input_error([&] { (void)model::Tokenizer::from_folder(dir.path()); }, ErrorKind::format);
+  EXPECT_NE(message.find("merges.txt:2"), std::string::npos) << message;
+
+  // The same in a tokenizer.json.
+  fs::remove(dir / "merges.txt");
+  fs::remove(dir / "vocab.json");
+  auto doc = bad_input_json(kBadInputData / "roberta-bpe/tokenizer.json");
+  doc["model"]["merges"].push_back({"Ġ", "nonexistent-piece"});
+  write_bad_input(dir / "tokenizer.json", doc.dump());
+  message = bad_input_error([&] { (void)model::Tokenizer::from_folder(dir.path()); }, ErrorKind::format);
+  EXPECT_NE(message.find("tokenizer.json: model BPE"), std::string::npos) << message;
+  EXPECT_NE(message.find("nonexistent-piece"), std::string::npos) << message;
+}
+
+TEST(TokenizerBadInput, TruncatedSentencePieceModel) {
+  test::TempDir dir("bad-spm");
+  std::ifstream in(kBadInputData / "xlmr-unigram/sentencepiece.bpe.model", std::ios::binary);
+  std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  write_bad_input(dir / "sentencepiece.bpe.model", bytes.substr(0, bytes.size() / 2));
+  const auto message = bad_input_error([&] { (void)model::Tokenizer::from_folder(dir.path()); }, ErrorKind::format);
+  EXPECT_NE(message.find((dir / "sentencepiece.bpe.model").string()), std::string::npos) << message;
+}
+
+TEST(TokenizerBadInput, BadRegexAndCharsmap) {
+  const auto doc = bad_input_json(kBadInputData / "xlmr-unigram/tokenizer.json");
+  test::TempDir dir("bad-regex");
+  auto broken = doc;
+  broken["normalizer"]["normalizers"][2]["pattern"]["Regex"] = "( {2,}";
+  write_bad_input(dir / "tokenizer.json", broken.dump());
+  auto message = bad_input_error([&] { (void)model::Tokenizer::from_folder(dir.path()); }, ErrorKind::format);
+  EXPECT_NE(message.find("normalizer Replace"), std::string::npos) << message;
+
+  broken = doc;
+  broken["normalizer"]["normalizers"][0]["precompiled_charsmap"] = "AAAA";
+  write_bad_input(dir / "tokenizer.json", broken.dump());
+  message = bad_input_error([&] { (void)model::Tokenizer::from_folder(dir.path()); }, ErrorKind::format);
+  EXPECT_NE(message.find("normalizer Precompiled"), std::string::npos) << message;
+}
+
+TEST(TokenizerBadInput, CommandLineSaysOneLineAndFails) {
+  test::TempDir dir("bad-cli");
+  auto doc = bad_input_json(kBadInputData / "roberta-bpe/tokenizer.json");
+  doc["pre_tokenizer"] = {{"type", "Frobnicate"}};
+  write_bad_input(dir / "tokenizer.json", doc.dump());
+  const auto r = test::run_command(test::cli() + " tokenize --model " + dir.path().string() + " --text hello");
+  EXPECT_NE(r.status, 0);
+  EXPECT_EQ(std::count(r.output.begin(), r.output.end(), '\n'), 1) << r.output;
+  EXPECT_NE(r.output.find((dir / "tokenizer.json").string() + ": pre_tokenizer: unknown type \"Frobnicate\""), std::string::npos)
+      << r.output;
+  EXPECT_EQ(dir.entries(), std::vector<std::string>{"tokenizer.json"});
+}
