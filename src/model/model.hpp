@@ -108,7 +108,7 @@ class Model {
   std::vector<ForwardResult> forward(std::span<const ModelInput> inputs, const RunOptions& options = {}) const;
 
  private:
-  struct Workspace;
+  friend class Encoder;  // the forward driver (model/encoder.cpp) uses the caches
   struct Caches;  // reusable activation buffers and the bf16 weight copies; safe across threads
   BertConfig config_;
   Weights weights_;

@@ -1,0 +1,68 @@
+// The encoder's drivers over the layer components (model/layers/): one forward for inference
+// (Model::forward) and for tape recording (forward_with_tape); backward and jvp in
+// model/autodiff.cpp run the same components' reverse and forward-mode halves from the tape.
+// Internal to the model layer.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <mutex>
+#include <span>
+#include <vector>
+
+#include "model/autodiff.hpp"
+#include "model/layers/block.hpp"
+#include "model/layers/embeddings.hpp"
+#include "model/layers/heads.hpp"
+#include "model/model.hpp"
+
+namespace bertscope::model {
+
+// Activation buffers of one pass. Kept between calls (no allocation on the hot path once sizes
+// settle); each concurrent pass takes its own.
+struct EncoderWorkspace {
+  core::FloatBuffer x;  // the residual stream [rows, hidden]
+  layers::BlockBuffers block;
+};
+
+struct Model::Caches {
+  std::mutex mutex;
+  std::vector<std::unique_ptr<EncoderWorkspace>> free;
+  std::once_flag bf16_once;
+  std::map<const float*, std::vector<core::bf16>> bf16_weights;
+
+  std::unique_ptr<EncoderWorkspace> take();
+  void give_back(std::unique_ptr<EncoderWorkspace> ws);
+};
+
+struct ForwardTape::Impl {
+  layers::Batch batch;
+  std::vector<std::vector<std::int32_t>> ids, types, positions;
+  std::vector<bool> own_word_embeddings;  // the input gave word embeddings (no table gradient)
+  std::vector<float> head_mask;           // [layers * heads], ones when none was given
+  layers::NormTape embed;
+  core::FloatBuffer embed_drop;
+  std::vector<layers::BlockTape> layers;
+  core::FloatBuffer out;  // h_L [rows, hidden]
+  bool mlm = false, classifier = false, train = false;
+  layers::MlmTape mlm_tape;
+  core::FloatBuffer pooled, pooled_drop;  // [batch, hidden] tanh output; classifier-input dropout
+  core::FloatBuffer token_drop;           // token classifier input dropout [rows, hidden]
+  bool replaced_nodes = false;            // recorded with node replacements: no gradient pass
+
+  // The embeddings' view of the recorded inputs (word embeddings given: no table gradient).
+  std::vector<layers::EmbeddingInput> embedding_inputs() const;
+};
+
+class Encoder {
+ public:
+  // The forward pass of Model::forward (taped == nullptr) and of forward_with_tape.
+  static std::vector<ForwardResult> run(const Model& model, std::span<const ModelInput> inputs, const RunOptions& run,
+                                        const TapeOptions* taped, ForwardTape::Impl* tape);
+  static layers::BlockShape block_shape(const BertConfig& c);
+  static layers::MlmHeadShape mlm_shape(const BertConfig& c);
+  // Position ids of one input of t tokens (0..t-1 for absolute positions from 0).
+  static std::vector<std::int32_t> position_ids(const BertConfig& c, std::span<const std::int32_t> ids);
+};
+
+}  // namespace bertscope::model
