@@ -21,15 +21,6 @@ namespace {
 
 FloatBuffer zeros(std::int64_t n) { return FloatBuffer(static_cast<std::size_t>(n), 0.0f); }
 
-// The flow mask of one input at (site, layer), if any.
-const FlowMask* find_mask(const std::vector<std::vector<FlowMask>>& masks, std::size_t input, FlowSite site,
-                          std::int64_t layer) {
-  if (input >= masks.size()) return nullptr;
-  for (const auto& m : masks[input])
-    if (m.site == site && m.layer == layer) return &m;
-  return nullptr;
-}
-
 void check_masks(const std::vector<std::vector<FlowMask>>& masks, const layers::Batch& batch, const BertConfig& c) {
   if (static_cast<std::int64_t>(masks.size()) > batch.size())
     fail(ErrorKind::input, "flow masks for {} inputs, the batch has {}", masks.size(), batch.size());
@@ -48,42 +39,15 @@ void check_masks(const std::vector<std::vector<FlowMask>>& masks, const layers::
 }
 
 // Restricted flow (Lu et al.): a mask value multiplies every derivative passing through its node.
-class FlowMasks final : public layers::NodeEdits {
+class FlowMasks final : public PerInputNodeEdits<FlowMask> {
  public:
-  FlowMasks(const std::vector<std::vector<FlowMask>>& masks, const layers::Batch& batch, std::int64_t hidden,
-            std::int64_t head_dim)
-      : masks_(masks), batch_(batch), hidden_(hidden), d_(head_dim) {}
-  void hidden(std::int64_t layer, float* rows) const override { scale_rows(FlowSite::hidden, layer, rows); }
-  void skip(std::int64_t layer, float* rows) const override { scale_rows(FlowSite::skip, layer, rows); }
-  void context(std::int64_t layer, float* packed) const override {
-    const auto heads = batch_.heads;
-    for (std::int64_t b = 0; b < batch_.size(); ++b) {
-      const auto* m = find_mask(masks_, static_cast<std::size_t>(b), FlowSite::context, layer);
-      if (!m) continue;
-      for (std::int64_t i = 0; i < batch_.length(b); ++i)
-        for (std::int64_t h = 0; h < heads; ++h) {
-          const float f = m->mask.data[static_cast<std::size_t>(i * heads + h)];
-          float* v = packed + (batch_.row(b) + i) * heads * d_ + h * d_;
-          for (std::int64_t e = 0; e < d_; ++e) v[e] *= f;
-        }
-    }
-  }
+  using PerInputNodeEdits::PerInputNodeEdits;
 
- private:
-  void scale_rows(FlowSite site, std::int64_t layer, float* packed) const {
-    for (std::int64_t b = 0; b < batch_.size(); ++b) {
-      const auto* m = find_mask(masks_, static_cast<std::size_t>(b), site, layer);
-      if (!m) continue;
-      for (std::int64_t i = 0; i < batch_.length(b); ++i) {
-        const float f = m->mask.data[static_cast<std::size_t>(i)];
-        float* row = packed + (batch_.row(b) + i) * hidden_;
-        for (std::int64_t j = 0; j < hidden_; ++j) row[j] *= f;
-      }
-    }
+ protected:
+  void edit(const FlowMask& m, std::size_t at, float* values, std::int64_t width, std::int64_t) const override {
+    const float f = m.mask.data[at];
+    for (std::int64_t e = 0; e < width; ++e) values[e] *= f;
   }
-  const std::vector<std::vector<FlowMask>>& masks_;
-  const layers::Batch& batch_;
-  std::int64_t hidden_, d_;
 };
 
 // Block buffers for a reverse or forward-mode pass over the tape's batch.
@@ -95,6 +59,23 @@ layers::BlockBuffers pass_buffers(const BertConfig& c, const layers::Batch& batc
 
 }  // namespace
 
+const ForwardTape::Impl& checked_tape(const Model& model, const ForwardTape& tape, std::size_t given,
+                                      const std::vector<std::vector<FlowMask>>& masks, const char* pass) {
+  const auto& tp = tape.impl();
+  if (static_cast<std::int64_t>(given) != tp.batch.size())
+    fail(ErrorKind::input, "{} {} for a batch of {}", given,
+         std::string_view(pass) == "backward" ? "output gradients" : "tangents", tp.batch.size());
+  if (tp.replaced_nodes) fail(ErrorKind::input, "a tape recorded with node replacements serves no {} pass", pass);
+  check_masks(masks, tp.batch, model.config());
+  return tp;
+}
+
+std::vector<Trace*> trace_pointers(std::vector<Trace>& traces) {
+  std::vector<Trace*> out;
+  for (auto& t : traces) out.push_back(&t);
+  return out;
+}
+
 std::vector<ForwardResult> forward_with_tape(const Model& model, std::span<const ModelInput> inputs,
                                              const RunOptions& run, const TapeOptions& options, ForwardTape& tape) {
   return Encoder::run(model, inputs, run, &options, &tape.impl());
@@ -104,20 +85,13 @@ BackwardResult backward(const Model& model, const ForwardTape& tape, std::span<c
                         const GradRequest& req) {
   const auto& c = model.config();
   const auto& p = model.params();
-  const auto& tp = tape.impl();
+  const auto& tp = checked_tape(model, tape, seeds.size(), req.flow_masks, "backward");
   const auto& batch = tp.batch;
   const std::int64_t count = batch.size(), n = batch.rows();
   const std::int64_t hidden = c.hidden_size, heads = c.num_attention_heads, layers = c.num_hidden_layers;
-  if (static_cast<std::int64_t>(seeds.size()) != count)
-    fail(ErrorKind::input, "{} output gradients for a batch of {}", seeds.size(), count);
-  if (tp.replaced_nodes) fail(ErrorKind::input, "a tape recorded with node replacements serves no backward pass");
-  check_masks(req.flow_masks, batch, c);
-
   BackwardResult out;
   out.site_grads.assign(static_cast<std::size_t>(count), Trace(layers));
-  std::vector<Trace*> traces;
-  for (auto& t : out.site_grads) traces.push_back(&t);
-  layers::SiteRecorder rec(req.sites, traces, batch);
+  layers::SiteRecorder rec(req.sites, trace_pointers(out.site_grads), batch);
   layers::ParamGrads grads(req.params);
   const FlowMasks flow(req.flow_masks, batch, hidden, c.head_dim());
   if (req.head_mask) out.head_mask_grad = Tensor({layers, heads});
@@ -204,12 +178,7 @@ BackwardResult backward(const Model& model, const ForwardTape& tape, std::span<c
   layers::embeddings_vjp(p, tp.embedding_inputs(), batch, hidden, dx.data(), tp.embed, dsum.data(), grads(p.word_emb),
                          grads(p.pos_emb), grads(p.type_emb), grads(p.emb_norm_g), grads(p.emb_norm_b));
   if (req.word_embeddings)
-    for (std::int64_t b = 0; b < count; ++b) {
-      const auto t = batch.length(b);
-      Tensor g = Tensor::uninitialized({t, hidden});
-      std::memcpy(g.ptr(), dsum.data() + batch.row(b) * hidden, static_cast<std::size_t>(t * hidden) * sizeof(float));
-      out.word_embedding_grads.push_back(std::move(g));
-    }
+    for (std::int64_t b = 0; b < count; ++b) out.word_embedding_grads.push_back(batch.rows_of(b, dsum.data(), hidden));
   if (req.params) {
     auto& pg = grads.buffers();
     BertParams named = p;  // to find each storage's canonical name
@@ -232,20 +201,13 @@ TangentResult jvp(const Model& model, const ForwardTape& tape, std::span<const T
                   const std::vector<std::vector<FlowMask>>& masks) {
   const auto& c = model.config();
   const auto& p = model.params();
-  const auto& tp = tape.impl();
+  const auto& tp = checked_tape(model, tape, tangents.size(), masks, "JVP");
   const auto& batch = tp.batch;
   const std::int64_t count = batch.size(), n = batch.rows();
   const std::int64_t hidden = c.hidden_size, heads = c.num_attention_heads, layers = c.num_hidden_layers;
-  if (static_cast<std::int64_t>(tangents.size()) != count)
-    fail(ErrorKind::input, "{} tangents for a batch of {}", tangents.size(), count);
-  if (tp.replaced_nodes) fail(ErrorKind::input, "a tape recorded with node replacements serves no JVP pass");
-  check_masks(masks, batch, c);
-
   TangentResult out;
   out.site_tangents.assign(static_cast<std::size_t>(count), Trace(layers));
-  std::vector<Trace*> traces;
-  for (auto& t : out.site_tangents) traces.push_back(&t);
-  layers::SiteRecorder rec(sites, traces, batch);
+  layers::SiteRecorder rec(sites, trace_pointers(out.site_tangents), batch);
   const FlowMasks flow(masks, batch, hidden, c.head_dim());
 
   FloatBuffer tx(static_cast<std::size_t>(n * hidden));
@@ -268,12 +230,7 @@ TangentResult jvp(const Model& model, const ForwardTape& tape, std::span<const T
     flow.hidden(l + 1, tx.data());
     rec.rows(Site::layer_out, l, tx.data(), hidden);
   }
-  for (std::int64_t b = 0; b < count; ++b) {
-    const auto t = batch.length(b);
-    Tensor h = Tensor::uninitialized({t, hidden});
-    std::memcpy(h.ptr(), tx.data() + batch.row(b) * hidden, static_cast<std::size_t>(t * hidden) * sizeof(float));
-    out.last_hidden.push_back(std::move(h));
-  }
+  for (std::int64_t b = 0; b < count; ++b) out.last_hidden.push_back(batch.rows_of(b, tx.data(), hidden));
   if (tp.mlm) {
     const auto& mt = tp.mlm_tape;
     const auto rows = static_cast<std::int64_t>(mt.rows.size());

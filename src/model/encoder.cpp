@@ -106,15 +106,6 @@ layers::Batch check_inputs(std::span<const ModelInput> inputs, const BertConfig&
   return batch;
 }
 
-// The replacement of one input at (site, layer), if any.
-const NodeReplacement* find_replacement(const std::vector<std::vector<NodeReplacement>>& reps, std::size_t input,
-                                        FlowSite site, std::int64_t layer) {
-  if (input >= reps.size()) return nullptr;
-  for (const auto& r : reps[input])
-    if (r.site == site && r.layer == layer) return &r;
-  return nullptr;
-}
-
 void check_replacements(const std::vector<std::vector<NodeReplacement>>& reps, const layers::Batch& batch,
                         const BertConfig& c) {
   if (static_cast<std::int64_t>(reps.size()) > batch.size())
@@ -140,54 +131,19 @@ void check_replacements(const std::vector<std::vector<NodeReplacement>>& reps, c
 
 // Forward-only node replacement (Lu et al.'s ablation check): where keep is 0 the node's value
 // becomes the given one (zero when none), before anything reads it.
-class Replacements final : public layers::NodeEdits {
+class Replacements final : public PerInputNodeEdits<NodeReplacement> {
  public:
-  Replacements(const std::vector<std::vector<NodeReplacement>>& reps, const layers::Batch& batch, std::int64_t hidden,
-               std::int64_t head_dim)
-      : reps_(reps), batch_(batch), hidden_(hidden), d_(head_dim) {}
-  bool edits_skip(std::int64_t layer) const override {
-    for (std::size_t b = 0; b < reps_.size(); ++b)
-      if (find_replacement(reps_, b, FlowSite::skip, layer)) return true;
-    return false;
-  }
-  void hidden(std::int64_t layer, float* rows) const override { replace_rows(FlowSite::hidden, layer, rows); }
-  void skip(std::int64_t layer, float* rows) const override { replace_rows(FlowSite::skip, layer, rows); }
-  void context(std::int64_t layer, float* packed) const override {
-    const auto heads = batch_.heads;
-    for (std::int64_t b = 0; b < batch_.size(); ++b) {
-      const auto* r = find_replacement(reps_, static_cast<std::size_t>(b), FlowSite::context, layer);
-      if (!r) continue;
-      const auto t = batch_.length(b);
-      for (std::int64_t i = 0; i < t; ++i)
-        for (std::int64_t h = 0; h < heads; ++h) {
-          if (r->keep.data[static_cast<std::size_t>(i * heads + h)] != 0.0f) continue;
-          float* v = packed + (batch_.row(b) + i) * heads * d_ + h * d_;
-          if (r->value.data.empty())
-            std::fill(v, v + d_, 0.0f);
-          else
-            std::memcpy(v, r->value.ptr() + (h * t + i) * d_, static_cast<std::size_t>(d_) * sizeof(float));
-        }
-    }
-  }
+  using PerInputNodeEdits::PerInputNodeEdits;
 
- private:
-  void replace_rows(FlowSite site, std::int64_t layer, float* packed) const {
-    for (std::int64_t b = 0; b < batch_.size(); ++b) {
-      const auto* r = find_replacement(reps_, static_cast<std::size_t>(b), site, layer);
-      if (!r) continue;
-      for (std::int64_t i = 0; i < batch_.length(b); ++i) {
-        if (r->keep.data[static_cast<std::size_t>(i)] != 0.0f) continue;
-        float* row = packed + (batch_.row(b) + i) * hidden_;
-        if (r->value.data.empty())
-          std::fill(row, row + hidden_, 0.0f);
-        else
-          std::memcpy(row, r->value.ptr() + i * hidden_, static_cast<std::size_t>(hidden_) * sizeof(float));
-      }
-    }
+ protected:
+  void edit(const NodeReplacement& r, std::size_t at, float* values, std::int64_t width,
+            std::int64_t value_offset) const override {
+    if (r.keep.data[at] != 0.0f) return;
+    if (r.value.data.empty())
+      std::fill(values, values + width, 0.0f);
+    else
+      std::memcpy(values, r.value.ptr() + value_offset, static_cast<std::size_t>(width) * sizeof(float));
   }
-  const std::vector<std::vector<NodeReplacement>>& reps_;
-  const layers::Batch& batch_;
-  std::int64_t hidden_, d_;
 };
 
 }  // namespace
@@ -315,12 +271,7 @@ std::vector<ForwardResult> Encoder::run(const Model& model, std::span<const Mode
   }
 
   core::ScopedOp head_op(prof, core::OpClass::head);
-  for (std::int64_t b = 0; b < count; ++b) {
-    auto& r = results[static_cast<std::size_t>(b)];
-    const auto t = batch.length(b);
-    r.last_hidden = Tensor::uninitialized({t, hidden});
-    std::memcpy(r.last_hidden.ptr(), x + batch.row(b) * hidden, static_cast<std::size_t>(t * hidden) * sizeof(float));
-  }
+  for (std::int64_t b = 0; b < count; ++b) results[static_cast<std::size_t>(b)].last_hidden = batch.rows_of(b, x, hidden);
   if (tape) tape->out.assign(x, x + n * hidden);
 
   // Pooler and classifier.

@@ -4,6 +4,13 @@
 
 namespace bertscope::model::layers {
 
+core::Tensor Batch::rows_of(std::int64_t b, const float* packed, std::int64_t width) const {
+  const auto t = length(b);
+  auto out = core::Tensor::uninitialized({t, width});
+  std::memcpy(out.ptr(), packed + row(b) * width, static_cast<std::size_t>(t * width) * sizeof(float));
+  return out;
+}
+
 void SiteRecorder::rows(Site site, std::int64_t layer, const float* packed, std::int64_t width) {
   if (!wants(site, layer)) return;
   core::ScopedOp op(profile_, core::OpClass::record);

@@ -38,6 +38,8 @@ struct Batch {
   std::int64_t length(std::int64_t b) const { return offsets[static_cast<std::size_t>(b) + 1] - row(b); }
   std::int64_t probs(std::int64_t b) const { return prob_offsets[static_cast<std::size_t>(b)]; }
   std::int64_t probs_size() const { return prob_offsets.back(); }
+  // Input b's rows of a packed [rows, width] matrix, as a [t, width] tensor.
+  core::Tensor rows_of(std::int64_t b, const float* packed, std::int64_t width) const;
 };
 
 // Copies what a pass asks for at each site into one trace per input. The forward pass records
