@@ -21,7 +21,7 @@ namespace {
 
 FloatBuffer zeros(std::int64_t n) { return FloatBuffer(static_cast<std::size_t>(n), 0.0f); }
 
-void check_masks(const std::vector<std::vector<FlowMask>>& masks, const layers::Batch& batch, const BertConfig& c) {
+void check_masks(const std::vector<std::vector<FlowMask>>& masks, const layers::Batch& batch, const ModelConfig& c) {
   if (static_cast<std::int64_t>(masks.size()) > batch.size())
     fail(ErrorKind::input, "flow masks for {} inputs, the batch has {}", masks.size(), batch.size());
   for (std::size_t b = 0; b < masks.size(); ++b) {
@@ -51,7 +51,7 @@ class FlowMasks final : public PerInputNodeEdits<FlowMask> {
 };
 
 // Block buffers for a reverse or forward-mode pass over the tape's batch.
-layers::BlockBuffers pass_buffers(const BertConfig& c, const layers::Batch& batch) {
+layers::BlockBuffers pass_buffers(const ModelConfig& c, const layers::Batch& batch) {
   layers::BlockBuffers buf;
   buf.reserve(batch.rows(), c.hidden_size, c.intermediate_size, 0, false);
   return buf;
@@ -181,7 +181,7 @@ BackwardResult backward(const Model& model, const ForwardTape& tape, std::span<c
     for (std::int64_t b = 0; b < count; ++b) out.word_embedding_grads.push_back(batch.rows_of(b, dsum.data(), hidden));
   if (req.params) {
     auto& pg = grads.buffers();
-    BertParams named = p;  // to find each storage's canonical name
+    EncoderParams named = p;  // to find each storage's canonical name
     for (const auto& spec : param_table(c)) {
       const Param& w = spec.slot(named);
       if (!w.present()) continue;

@@ -31,35 +31,29 @@ std::vector<layers::EmbeddingInput> ForwardTape::Impl::embedding_inputs() const 
   return out;
 }
 
-layers::BlockShape Encoder::block_shape(const BertConfig& c) {
+layers::BlockShape Encoder::block_shape(const ModelConfig& c) {
   const auto d = c.head_dim();
   return {{c.hidden_size, c.num_attention_heads, d, static_cast<float>(1.0 / std::sqrt(static_cast<double>(d)))},
           {c.hidden_size, c.intermediate_size, c.activation()},
           static_cast<float>(c.layer_norm_eps)};
 }
 
-layers::MlmHeadShape Encoder::mlm_shape(const BertConfig& c) {
-  return {c.hidden_size, c.vocab_size, c.activation(), static_cast<float>(c.layer_norm_eps)};
-}
-
-std::vector<std::int32_t> Encoder::position_ids(const BertConfig&, std::span<const std::int32_t> ids) {
-  std::vector<std::int32_t> pos(ids.size());
-  for (std::size_t i = 0; i < pos.size(); ++i) pos[i] = static_cast<std::int32_t>(i);
-  return pos;
+layers::MlmHeadShape Encoder::mlm_shape(const ModelConfig& c) {
+  return {c.hidden_size, c.vocab_size, c.mlm_activation(), static_cast<float>(c.layer_norm_eps)};
 }
 
 namespace {
 
 // Validates the batch against the config and packs it.
-layers::Batch check_inputs(std::span<const ModelInput> inputs, const BertConfig& c, const RunOptions& opt) {
+layers::Batch check_inputs(std::span<const ModelInput> inputs, const ModelConfig& c, const RunOptions& opt) {
   layers::Batch batch(c.num_attention_heads);
   for (std::size_t b = 0; b < inputs.size(); ++b) {
     const auto& in = inputs[b];
     const auto t = static_cast<std::int64_t>(in.ids.size());
     if (t == 0) fail(ErrorKind::input, "input {} is empty", b);
-    if (t > c.max_position_embeddings)
+    if (t > c.max_tokens())
       fail(ErrorKind::input, "input {} has {} tokens; the model allows at most {} (max_position_embeddings)", b, t,
-           c.max_position_embeddings);
+           c.max_tokens());
     if (!in.type_ids.empty() && in.type_ids.size() != in.ids.size())
       fail(ErrorKind::input, "input {}: {} type ids for {} tokens", b, in.type_ids.size(), in.ids.size());
     for (auto id : in.ids)
@@ -107,7 +101,7 @@ layers::Batch check_inputs(std::span<const ModelInput> inputs, const BertConfig&
 }
 
 void check_replacements(const std::vector<std::vector<NodeReplacement>>& reps, const layers::Batch& batch,
-                        const BertConfig& c) {
+                        const ModelConfig& c) {
   if (static_cast<std::int64_t>(reps.size()) > batch.size())
     fail(ErrorKind::input, "node replacements for {} inputs, the batch has {}", reps.size(), batch.size());
   for (std::size_t b = 0; b < reps.size(); ++b) {
@@ -165,11 +159,12 @@ std::vector<ForwardResult> Encoder::run(const Model& model, std::span<const Mode
   const bool want_mlm = tape ? taped->mlm_logits : opt.mlm_logits;
   const bool want_cls = tape ? taped->classifier_logits : opt.classifier_logits;
   if (want_mlm && !p.has_mlm_head())
-    fail(ErrorKind::model, "{}: the checkpoint has no MLM head (cls.predictions.*)", dir.string());
+    fail(ErrorKind::model, "{}: the checkpoint has no MLM head ({})", dir.string(), group_name(c, ParamGroup::mlm_head));
   if ((opt.pooled || (want_cls && !token_cls)) && !p.has_pooler())
-    fail(ErrorKind::model, "{}: the checkpoint has no pooler (bert.pooler.dense.*)", dir.string());
+    fail(ErrorKind::model, "{}: the checkpoint has no pooler ({})", dir.string(), group_name(c, ParamGroup::pooler));
   if (want_cls && !p.has_classifier())
-    fail(ErrorKind::model, "{}: the checkpoint has no classifier head (classifier.*)", dir.string());
+    fail(ErrorKind::model, "{}: the checkpoint has no classifier head ({})", dir.string(),
+         group_name(c, ParamGroup::classifier));
 
   const std::int64_t count = batch.size(), n = batch.rows();
   const std::int64_t hidden = c.hidden_size, heads = c.num_attention_heads, layers = c.num_hidden_layers;
@@ -228,7 +223,7 @@ std::vector<ForwardResult> Encoder::run(const Model& model, std::span<const Mode
     std::vector<std::vector<std::int32_t>> positions;
     std::vector<layers::EmbeddingInput> embedding_inputs;
     std::vector<bool> embed;
-    for (std::int64_t b = 0; b < count; ++b) positions.push_back(position_ids(c, inputs[static_cast<std::size_t>(b)].ids));
+    for (std::int64_t b = 0; b < count; ++b) positions.push_back(c.position_ids(inputs[static_cast<std::size_t>(b)].ids));
     for (std::int64_t b = 0; b < count; ++b) {
       const auto& in = inputs[static_cast<std::size_t>(b)];
       const bool words = !in.word_embeddings.data.empty();

@@ -118,10 +118,8 @@ class Encoder {
   // The forward pass of Model::forward (taped == nullptr) and of forward_with_tape.
   static std::vector<ForwardResult> run(const Model& model, std::span<const ModelInput> inputs, const RunOptions& run,
                                         const TapeOptions* taped, ForwardTape::Impl* tape);
-  static layers::BlockShape block_shape(const BertConfig& c);
-  static layers::MlmHeadShape mlm_shape(const BertConfig& c);
-  // Position ids of one input of t tokens (0..t-1 for absolute positions from 0).
-  static std::vector<std::int32_t> position_ids(const BertConfig& c, std::span<const std::int32_t> ids);
+  static layers::BlockShape block_shape(const ModelConfig& c);
+  static layers::MlmHeadShape mlm_shape(const ModelConfig& c);
 };
 
 }  // namespace bertscope::model

@@ -81,7 +81,7 @@ bool vocab_has_upper_case(const std::vector<std::string>& vocab) {
 
 }  // namespace
 
-BertConfig generator_config(const GeneratorOptions& o, std::int64_t vocab_size) {
+ModelConfig generator_config(const GeneratorOptions& o, std::int64_t vocab_size) {
   nlohmann::json j{{"model_type", "bert"},
                    {"vocab_size", vocab_size},
                    {"hidden_size", o.hidden},
@@ -105,7 +105,7 @@ BertConfig generator_config(const GeneratorOptions& o, std::int64_t vocab_size) 
   return parse_config(j, "generated config");
 }
 
-std::map<std::string, core::Tensor> random_parameters(const BertConfig& config, const GeneratorOptions& o) {
+std::map<std::string, core::Tensor> random_parameters(const ModelConfig& config, const GeneratorOptions& o) {
   Normal normal(o.seed);
   std::map<std::string, core::Tensor> out;
   for (const auto& spec : param_table(config)) {
@@ -135,7 +135,7 @@ std::map<std::string, core::Tensor> random_parameters(const BertConfig& config, 
   return out;
 }
 
-void save_model_files(const BertConfig& config, const std::map<std::string, core::Tensor>& params,
+void save_model_files(const ModelConfig& config, const std::map<std::string, core::Tensor>& params,
                       const std::filesystem::path& dir, io::DType dtype) {
   std::vector<std::vector<std::byte>> storage;
   std::vector<io::TensorToWrite> tensors;

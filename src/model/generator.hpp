@@ -37,15 +37,15 @@ struct GeneratorOptions {
 };
 
 // The canonical-name tensors of a random model (as Weights::from_tensors takes them).
-std::map<std::string, core::Tensor> random_parameters(const BertConfig& config, const GeneratorOptions& options);
-BertConfig generator_config(const GeneratorOptions& options, std::int64_t vocab_size);
+std::map<std::string, core::Tensor> random_parameters(const ModelConfig& config, const GeneratorOptions& options);
+ModelConfig generator_config(const GeneratorOptions& options, std::int64_t vocab_size);
 
 // Writes a complete model folder to `out` (created; must not exist or be empty).
 void make_model(const GeneratorOptions& options, const std::filesystem::path& out);
 
 // Writes config.json + model.safetensors (canonical names, transformers' save layout: the tied
 // MLM decoder is not stored) for in-memory parameters, e.g. after training.
-void save_model_files(const BertConfig& config, const std::map<std::string, core::Tensor>& params,
+void save_model_files(const ModelConfig& config, const std::map<std::string, core::Tensor>& params,
                       const std::filesystem::path& dir, io::DType dtype = io::DType::f32);
 
 }  // namespace bertscope::model

@@ -14,7 +14,7 @@ ModelInput ModelInput::from_encoding(const Encoding& encoding) {
   return in;
 }
 
-Model::Model(BertConfig config, Weights weights, std::optional<Tokenizer> tokenizer, std::filesystem::path dir)
+Model::Model(ModelConfig config, Weights weights, std::optional<Tokenizer> tokenizer, std::filesystem::path dir)
     : config_(std::move(config)), weights_(std::move(weights)), tokenizer_(std::move(tokenizer)), dir_(std::move(dir)),
       caches_(std::make_shared<Caches>()) {}
 
@@ -38,7 +38,7 @@ const Tokenizer& Model::tokenizer() const {
 }
 
 std::size_t Model::max_length() const {
-  auto limit = static_cast<std::size_t>(config_.max_position_embeddings);
+  auto limit = static_cast<std::size_t>(config_.max_tokens());
   if (tokenizer_ && tokenizer_->settings().model_max_length > 0)
     limit = std::min(limit, tokenizer_->settings().model_max_length);
   return limit;

@@ -2,7 +2,7 @@
 
 namespace bertscope::model::layers {
 
-void embeddings_sum(const BertParams& p, const EmbeddingInput& in, std::int64_t t, std::int64_t hidden, float* rows) {
+void embeddings_sum(const EncoderParams& p, const EmbeddingInput& in, std::int64_t t, std::int64_t hidden, float* rows) {
   for (std::int64_t i = 0; i < t; ++i) {
     const auto at = static_cast<std::size_t>(i);
     const float* we = in.word_embeddings ? in.word_embeddings + i * hidden
@@ -14,7 +14,7 @@ void embeddings_sum(const BertParams& p, const EmbeddingInput& in, std::int64_t 
   }
 }
 
-void embeddings_forward(const BertParams& p, std::span<const EmbeddingInput> inputs, const Batch& batch,
+void embeddings_forward(const EncoderParams& p, std::span<const EmbeddingInput> inputs, const Batch& batch,
                         std::int64_t hidden, float eps, const std::vector<bool>& embed, float* x, NormTape* tape) {
   bool all = true;
   for (std::int64_t b = 0; b < batch.size(); ++b) {
@@ -34,7 +34,7 @@ void embeddings_forward(const BertParams& p, std::span<const EmbeddingInput> inp
                    eps, x + batch.row(b) * hidden);
 }
 
-void embeddings_vjp(const BertParams& p, std::span<const EmbeddingInput> inputs, const Batch& batch, std::int64_t hidden,
+void embeddings_vjp(const EncoderParams& p, std::span<const EmbeddingInput> inputs, const Batch& batch, std::int64_t hidden,
                     const float* dy, const NormTape& tape, float* dsum, float* d_word, float* d_position, float* d_type,
                     float* d_norm_g, float* d_norm_b) {
   norm_vjp(dy, tape, p.emb_norm_g.data, batch.rows(), hidden, dsum, d_norm_g, d_norm_b);
@@ -57,7 +57,7 @@ void embeddings_vjp(const BertParams& p, std::span<const EmbeddingInput> inputs,
   }
 }
 
-void embeddings_jvp(const BertParams& p, std::int64_t rows, std::int64_t hidden, const NormTape& tape, float* t) {
+void embeddings_jvp(const EncoderParams& p, std::int64_t rows, std::int64_t hidden, const NormTape& tape, float* t) {
   norm_jvp(t, tape, p.emb_norm_g.data, rows, hidden, t);
 }
 

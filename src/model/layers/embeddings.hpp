@@ -23,19 +23,19 @@ struct EmbeddingInput {
 };
 
 // Writes the sum of the three embeddings for every row of input b.
-void embeddings_sum(const BertParams& p, const EmbeddingInput& in, std::int64_t t, std::int64_t hidden, float* rows);
+void embeddings_sum(const EncoderParams& p, const EmbeddingInput& in, std::int64_t t, std::int64_t hidden, float* rows);
 
 // Sums and normalises every input that `embed` selects (the others keep their rows).
-void embeddings_forward(const BertParams& p, std::span<const EmbeddingInput> inputs, const Batch& batch,
+void embeddings_forward(const EncoderParams& p, std::span<const EmbeddingInput> inputs, const Batch& batch,
                         std::int64_t hidden, float eps, const std::vector<bool>& embed, float* x, NormTape* tape);
 
 // dsum = d(sum of the three embeddings) from d(embed.out); adds into the tables' gradients
 // (each may be null) — the word table only for inputs that looked their words up.
-void embeddings_vjp(const BertParams& p, std::span<const EmbeddingInput> inputs, const Batch& batch, std::int64_t hidden,
+void embeddings_vjp(const EncoderParams& p, std::span<const EmbeddingInput> inputs, const Batch& batch, std::int64_t hidden,
                     const float* dy, const NormTape& tape, float* dsum, float* d_word, float* d_position, float* d_type,
                     float* d_norm_g, float* d_norm_b);
 
 // Tangent of embed.out along word-embedding tangents t [rows, hidden] (in place).
-void embeddings_jvp(const BertParams& p, std::int64_t rows, std::int64_t hidden, const NormTape& tape, float* t);
+void embeddings_jvp(const EncoderParams& p, std::int64_t rows, std::int64_t hidden, const NormTape& tape, float* t);
 
 }  // namespace bertscope::model::layers

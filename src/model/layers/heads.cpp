@@ -7,7 +7,7 @@
 
 namespace bertscope::model::layers {
 
-void mlm_head_forward(const BertParams& p, const MlmHeadShape& s, const float* in, std::span<const std::int64_t> offsets,
+void mlm_head_forward(const EncoderParams& p, const MlmHeadShape& s, const float* in, std::span<const std::int64_t> offsets,
                       float* t, std::vector<core::Tensor*> logits, MlmTape* tape) {
   const auto m = offsets.back(), hidden = s.hidden;
   if (tape) {
@@ -28,7 +28,7 @@ void mlm_head_forward(const BertParams& p, const MlmHeadShape& s, const float* i
   }
 }
 
-void mlm_head_vjp(const BertParams& p, const MlmHeadShape& s, const MlmTape& tape, const float* dlogits, float* din,
+void mlm_head_vjp(const EncoderParams& p, const MlmHeadShape& s, const MlmTape& tape, const float* dlogits, float* din,
                   ParamGrads& grads) {
   const auto m = static_cast<std::int64_t>(tape.rows.size()), hidden = s.hidden;
   core::FloatBuffer dt(static_cast<std::size_t>(m * hidden)), da(static_cast<std::size_t>(m * hidden));
@@ -40,7 +40,7 @@ void mlm_head_vjp(const BertParams& p, const MlmHeadShape& s, const MlmTape& tap
              grads(p.mlm_dense_b));
 }
 
-void mlm_head_jvp(const BertParams& p, const MlmHeadShape& s, const MlmTape& tape, const float* tin,
+void mlm_head_jvp(const EncoderParams& p, const MlmHeadShape& s, const MlmTape& tape, const float* tin,
                   std::vector<core::Tensor>& logits) {
   const auto m = static_cast<std::int64_t>(tape.rows.size()), hidden = s.hidden;
   core::FloatBuffer ta(static_cast<std::size_t>(m * hidden)), tt(static_cast<std::size_t>(m * hidden));
@@ -55,13 +55,13 @@ void mlm_head_jvp(const BertParams& p, const MlmHeadShape& s, const MlmTape& tap
   }
 }
 
-void pooler_forward(const BertParams& p, std::int64_t hidden, const Batch& batch, const float* x, float* pooled) {
+void pooler_forward(const EncoderParams& p, std::int64_t hidden, const Batch& batch, const float* x, float* pooled) {
   for (std::int64_t b = 0; b < batch.size(); ++b)
     core::linear(x + batch.row(b) * hidden, 1, hidden, p.pooler_w.data, p.pooler_b.data, hidden, pooled + b * hidden);
   core::tanh_inplace(pooled, batch.size() * hidden);
 }
 
-void pooler_vjp(const BertParams& p, std::int64_t hidden, const Batch& batch, const float* x, const float* pooled,
+void pooler_vjp(const EncoderParams& p, std::int64_t hidden, const Batch& batch, const float* x, const float* pooled,
                 float* dpooled, float* dx, ParamGrads& grads) {
   const auto count = batch.size();
   for (std::int64_t i = 0; i < count * hidden; ++i) dpooled[i] *= 1.0f - pooled[i] * pooled[i];
@@ -74,22 +74,22 @@ void pooler_vjp(const BertParams& p, std::int64_t hidden, const Batch& batch, co
     for (std::int64_t j = 0; j < hidden; ++j) dx[batch.row(b) * hidden + j] += dfirst[static_cast<std::size_t>(b * hidden + j)];
 }
 
-void pooler_jvp(const BertParams& p, std::int64_t hidden, const float* tx_first, const float* pooled, float* tpooled) {
+void pooler_jvp(const EncoderParams& p, std::int64_t hidden, const float* tx_first, const float* pooled, float* tpooled) {
   linear_jvp(tx_first, 1, hidden, p.pooler_w, hidden, tpooled);
   for (std::int64_t j = 0; j < hidden; ++j) tpooled[j] *= 1.0f - pooled[j] * pooled[j];
 }
 
-void classifier_forward(const BertParams& p, std::int64_t hidden, std::int64_t labels, const float* in, std::int64_t m,
+void classifier_forward(const EncoderParams& p, std::int64_t hidden, std::int64_t labels, const float* in, std::int64_t m,
                         float* logits) {
   core::linear(in, m, hidden, p.classifier_w.data, p.classifier_b.data, labels, logits);
 }
 
-void classifier_vjp(const BertParams& p, std::int64_t hidden, std::int64_t labels, const float* in, std::int64_t m,
+void classifier_vjp(const EncoderParams& p, std::int64_t hidden, std::int64_t labels, const float* in, std::int64_t m,
                     const float* dlogits, float* din, ParamGrads& grads) {
   linear_vjp(dlogits, m, labels, p.classifier_w, hidden, in, din, false, grads(p.classifier_w), grads(p.classifier_b));
 }
 
-void classifier_jvp(const BertParams& p, std::int64_t hidden, std::int64_t labels, const float* tin, std::int64_t m,
+void classifier_jvp(const EncoderParams& p, std::int64_t hidden, std::int64_t labels, const float* tin, std::int64_t m,
                     float* tlogits) {
   linear_jvp(tin, m, hidden, p.classifier_w, labels, tlogits);
 }
