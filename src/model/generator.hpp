@@ -1,6 +1,6 @@
-// Random-weight Hugging Face BERT folders (config.json, model.safetensors with transformers'
-// exact tensor names, vocab.txt, tokenizer_config.json) that transformers loads unchanged.
-// Tests get their models here.
+// Random-weight Hugging Face encoder folders (config.json with the family's keys,
+// model.safetensors with transformers' exact tensor names, the tokenizer files) that
+// transformers loads unchanged. Tests get their models here.
 #pragma once
 
 #include <cstdint>
@@ -16,15 +16,21 @@
 namespace bertscope::model {
 
 struct GeneratorOptions {
+  std::string family = "bert";  // model_type: bert, roberta or xlm-roberta
   std::int64_t layers = 2;
   std::int64_t hidden = 96;
   std::int64_t heads = 3;
   std::int64_t intermediate = 200;
-  std::int64_t max_positions = 512;
-  std::int64_t type_vocab = 2;
-  std::int64_t labels = 0;       // 0: BertForMaskedLM; K > 0: BertForSequenceClassification with K labels
+  std::int64_t max_positions = 0;  // 0: the family's (BERT 512, RoBERTa 514 = 512 tokens after padding_idx 1)
+  std::int64_t type_vocab = 0;     // 0: the family's (BERT 2, RoBERTa 1)
+  std::int64_t labels = 0;       // 0: ...ForMaskedLM; K > 0: ...ForSequenceClassification with K labels
   std::string hidden_act = "gelu";
-  std::filesystem::path vocab;   // vocab.txt to copy; its size sets vocab_size
+  // The vocabulary, one of: a vocab.txt to copy (BERT); a folder whose tokenizer files are copied
+  // (tokenizer.json, vocab.json + merges.txt, sentencepiece.bpe.model, ...); or only a size.
+  // The tokenizer's size sets vocab_size.
+  std::filesystem::path vocab;
+  std::filesystem::path tokenizer;
+  std::int64_t vocab_size = 0;
   std::uint64_t seed = 0;
   // transformers initialises weights N(0, initializer_range), biases 0, LayerNorm (1, 0).
   // Larger values make attention sharp and biases/norms non-trivial, so parity tests see bugs
