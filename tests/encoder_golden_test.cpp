@@ -1,5 +1,5 @@
-// Parity of the encoder with an independent float64 reference (tools/reference/bert_reference.py,
-// Hugging Face BertModel semantics in PyTorch). bertscope's float32 results must be as close to
+// Parity of the encoder with independent float64 references (tools/reference/bert_reference.py,
+// Hugging Face BertModel semantics in PyTorch; roberta_reference.py, RobertaModel's). bertscope's float32 results must be as close to
 // float64 as PyTorch's own float32 forward: at most 3x PyTorch's max error, and on
 // default-initialised models never worse than 1e-5 (attention) and 1e-4 (hidden states).
 #include <gtest/gtest.h>
@@ -36,7 +36,11 @@ model::GeneratorOptions generator_options(const nlohmann::json& args) {
   o.vocab = test::data_dir() / "tiny-vocab.txt";
   for (std::size_t i = 0; i + 1 < args.size(); i += 2) {
     const auto key = args[i].get<std::string>(), value = args[i + 1].get<std::string>();
-    if (key == "--layers") o.layers = std::stoll(value);
+    if (key == "--family") o.family = value;
+    else if (key == "--vocab-size") {
+      o.vocab.clear();
+      o.vocab_size = std::stoll(value);
+    } else if (key == "--layers") o.layers = std::stoll(value);
     else if (key == "--hidden") o.hidden = std::stoll(value);
     else if (key == "--heads") o.heads = std::stoll(value);
     else if (key == "--intermediate") o.intermediate = std::stoll(value);
@@ -57,21 +61,23 @@ Golden& golden(const std::string& name) {
   static std::map<std::string, Golden> cache;
   auto it = cache.find(name);
   if (it != cache.end()) return it->second;
-  const auto summary = io::read_json(test::golden_dir() / "encoder.json");
-  for (const auto& entry : summary["models"]) {
-    if (entry["name"] != name) continue;
-    Golden g;
-    g.entry = entry;
-    g.dir = std::make_shared<TempDir>("golden");
-    model::make_model(generator_options(entry["args"]), g.dir->path() / name);
-    const auto fnv = fmt::format("{:016x}", test::fnv1a64_file(g.dir->path() / name / "model.safetensors"));
-    EXPECT_EQ(fnv, entry["fnv1a64"].get<std::string>())
-        << "make-model no longer produces the weights the goldens were made from; regenerate them with "
-           "tools/reference/make_goldens.py";
-    g.model = std::make_shared<model::Model>(model::Model::load(g.dir->path() / name));
-    io::NpzReader npz(test::golden_dir() / (name + ".npz"));
-    for (const auto& member : npz.names()) g.arrays.emplace(member, npz.read(member));
-    return cache.emplace(name, std::move(g)).first->second;
+  for (const char* file : {"encoder.json", "roberta.json"}) {
+    const auto summary = io::read_json(test::golden_dir() / file);
+    for (const auto& entry : summary["models"]) {
+      if (entry["name"] != name) continue;
+      Golden g;
+      g.entry = entry;
+      g.dir = std::make_shared<TempDir>("golden");
+      model::make_model(generator_options(entry["args"]), g.dir->path() / name);
+      const auto fnv = fmt::format("{:016x}", test::fnv1a64_file(g.dir->path() / name / "model.safetensors"));
+      EXPECT_EQ(fnv, entry["fnv1a64"].get<std::string>())
+          << "make-model no longer produces the weights the goldens were made from; regenerate them with "
+             "tools/reference/make_goldens.py";
+      g.model = std::make_shared<model::Model>(model::Model::load(g.dir->path() / name));
+      io::NpzReader npz(test::golden_dir() / (name + ".npz"));
+      for (const auto& member : npz.names()) g.arrays.emplace(member, npz.read(member));
+      return cache.emplace(name, std::move(g)).first->second;
+    }
   }
   throw std::runtime_error("no golden model " + name);
 }
@@ -203,6 +209,10 @@ TEST(EncoderGolden, SharpMlmWithInterventions) { check_model("sharp_mlm"); }
 TEST(EncoderGolden, DefaultInitMlm) { check_model("default_mlm"); }
 TEST(EncoderGolden, SharpClassifierF16GeluTanh) { check_model("sharp_classifier_f16"); }
 TEST(EncoderGolden, SharpMlmBf16FiveHeads) { check_model("sharp_mlm_bf16"); }
+// RoBERTa: positions after padding_idx (one real token equal to it), gelu_new layers under an
+// exact-GELU LM head; XLM-R: the classification head (dense, tanh, out_proj) on <s>.
+TEST(EncoderGolden, RobertaMlmPositionsAfterPadding) { check_model("roberta_mlm"); }
+TEST(EncoderGolden, XlmRobertaClassifier) { check_model("xlmr_classifier"); }
 
 // The comparison must be able to fail: one corrupted expected value is caught.
 TEST(EncoderGolden, CorruptedGoldenValueIsCaught) {

@@ -218,3 +218,76 @@ TEST(ModelLoading, InterventionsChangeWhatTheyShould) {
   const auto& rprobs = *rp[0].trace.find(model::Site::attn_probs, 0);
   for (int i = 0; i < 36; ++i) EXPECT_EQ(rprobs.data[36 + i], o.probs.data[i]);
 }
+
+// Families (model/arch/): an unknown model_type is one error naming the file and the
+// supported types; RoBERTa checkpoints load under every name variant of their weight table and
+// report every missing tensor at once; positions count from padding_idx + 1.
+TEST(ModelFamilies, UnknownModelTypeListsSupportedOnes) {
+  TempDir dir("family");
+  const auto model = make(dir, "m", "");
+  auto config = io::read_json(model / "config.json");
+  config["model_type"] = "deberta-v2";
+  io::write_file_atomic(model / "config.json", config.dump());
+  try {
+    (void)model::Model::load(model);
+    FAIL() << "loaded a deberta-v2 config";
+  } catch (const Error& e) {
+    const std::string message = e.what();
+    EXPECT_NE(message.find("config.json"), std::string::npos) << message;
+    EXPECT_NE(message.find("\"deberta-v2\""), std::string::npos) << message;
+    EXPECT_NE(message.find("bert, roberta, xlm-roberta"), std::string::npos) << message;
+  }
+}
+
+TEST(ModelFamilies, RobertaPositionIdsFollowPaddingIdx) {
+  model::GeneratorOptions o;
+  o.family = "roberta";
+  const auto c = model::generator_config(o, 50);
+  EXPECT_EQ(c.pad_token_id, 1);
+  EXPECT_EQ(c.max_position_embeddings, 514);
+  EXPECT_EQ(c.max_tokens(), 512);
+  EXPECT_EQ(c.type_vocab_size, 1);
+  // transformers: cumsum(ids != pad) * (ids != pad) + pad; a token equal to pad gets pad.
+  EXPECT_EQ(c.position_ids({0, 7, 1, 9, 2}), (std::vector<std::int32_t>{2, 3, 1, 4, 5}));
+  o.family = "bert";
+  EXPECT_EQ(model::generator_config(o, 50).position_ids({0, 7, 1}), (std::vector<std::int32_t>{0, 1, 2}));
+}
+
+TEST(ModelFamilies, RobertaNameVariantsAndMissingTensors) {
+  TempDir dir("roberta");
+  const auto make_roberta = [&](const std::string& name) {
+    const auto out = dir / name;
+    const auto r = test::run_command(fmt::format(
+        "{} make-model --family roberta --vocab-size 70 --layers 2 --hidden 48 --heads 3 --intermediate 64 --seed 5 "
+        "--init-std 0.2 --bias-std 0.1 --out {}",
+        test::cli(), out.string()));
+    EXPECT_EQ(r.status, 0) << r.output;
+    return out;
+  };
+  const auto canonical = make_roberta("canonical"), variant = make_roberta("variant"), broken = make_roberta("broken");
+  EXPECT_EQ(io::read_json(canonical / "config.json")["architectures"][0], "RobertaForMaskedLM");
+  // A RobertaModel saved alone has no prefix; older files spell the LM bias lm_head.decoder.bias.
+  rewrite(variant, [](const std::string& n) {
+    if (n == "lm_head.bias") return std::string("lm_head.decoder.bias");
+    return n.starts_with("roberta.") ? n.substr(8) : n;
+  });
+  std::vector<model::ModelInput> in(1);
+  in[0].ids = {0, 40, 41, 2, 2, 60, 1, 61, 2};  // <s> A </s></s> B </s>, one token equal to padding_idx
+  model::RunOptions opt;
+  opt.mlm_logits = true;
+  const auto a = model::Model::load(canonical).forward(in, opt), b = model::Model::load(variant).forward(in, opt);
+  EXPECT_EQ(max_diff(a[0].mlm_logits, b[0].mlm_logits), 0.0);
+  EXPECT_GT(max_diff(a[0].mlm_logits, core::Tensor(a[0].mlm_logits.shape)), 0.1);
+  rewrite(broken, [](const std::string& n) {
+    return n == "lm_head.layer_norm.weight" || n == "roberta.encoder.layer.1.output.dense.bias" ? std::string() : n;
+  });
+  try {
+    (void)model::Model::load(broken);
+    FAIL() << "loaded a checkpoint with missing tensors";
+  } catch (const Error& e) {
+    const std::string message = e.what();
+    EXPECT_NE(message.find("2 tensor problems"), std::string::npos) << message;
+    EXPECT_NE(message.find("missing lm_head.layer_norm.weight"), std::string::npos) << message;
+    EXPECT_NE(message.find("missing roberta.encoder.layer.1.output.dense.bias"), std::string::npos) << message;
+  }
+}

@@ -14,7 +14,7 @@ using bertscope::test::TempDir;
 
 namespace {
 
-model::BertConfig tiny_mlm_config(std::int64_t vocab) {
+model::ModelConfig tiny_mlm_config(std::int64_t vocab) {
   model::GeneratorOptions o;
   o.layers = 2;
   o.hidden = 32;

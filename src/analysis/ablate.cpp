@@ -48,7 +48,7 @@ Mode parse_mode(std::string_view name) {
   fail(ErrorKind::input, "unknown disabling mode \"{}\"; expected uniform or zero", name);
 }
 
-void disable_heads(model::RunOptions& opt, std::span<const Head> heads, Mode mode, const model::BertConfig& c) {
+void disable_heads(model::RunOptions& opt, std::span<const Head> heads, Mode mode, const model::ModelConfig& c) {
   for (const auto& [l, h] : heads) {
     if (l < 0 || l >= c.num_hidden_layers || h < 0 || h >= c.num_attention_heads)
       fail(ErrorKind::input, "head ({}, {}) is outside the model's {} layers x {} heads", l, h, c.num_hidden_layers,

@@ -37,7 +37,7 @@ using Head = std::pair<std::int64_t, std::int64_t>;  // (layer, head), 0-based
 
 // Adds the disabling of `heads` to run options (uniform_heads, or a head mask with 0).
 void disable_heads(model::RunOptions& options, std::span<const Head> heads, Mode mode,
-                   const model::BertConfig& config);
+                   const model::ModelConfig& config);
 
 struct SweepOptions {
   Mode mode = Mode::uniform;

@@ -27,7 +27,7 @@ double peak_rss_mb() {
 }
 
 // Floating-point operations of one forward pass over `batch` inputs of `seq` tokens.
-double forward_flops(const model::BertConfig& c, std::int64_t batch, std::int64_t seq) {
+double forward_flops(const model::ModelConfig& c, std::int64_t batch, std::int64_t seq) {
   const double h = static_cast<double>(c.hidden_size), i = static_cast<double>(c.intermediate_size);
   const double tokens = static_cast<double>(batch * seq);
   const double per_token_layer = 2.0 * (4.0 * h * h + 2.0 * h * i) + 2.0 * 2.0 * static_cast<double>(seq) * h;
@@ -169,8 +169,8 @@ void add_bench_command(CLI::App& app) {
     apply_threads(args->threads);
     const auto m = model::Model::load(args->model);
     const auto& c = m.config();
-    if (args->seq > c.max_position_embeddings)
-      fail(ErrorKind::input, "--seq {} exceeds max_position_embeddings {}", args->seq, c.max_position_embeddings);
+    if (args->seq > c.max_tokens())
+      fail(ErrorKind::input, "--seq {} exceeds the {} positions of the model", args->seq, c.max_tokens());
     std::mt19937 rng(42);
     std::uniform_int_distribution<std::int32_t> token(1000, static_cast<std::int32_t>(c.vocab_size) - 1);
     std::vector<model::ModelInput> inputs(static_cast<std::size_t>(args->batch));

@@ -11,25 +11,36 @@ namespace {
 void add_make_model_command(CLI::App& app) {
   struct Args {
     model::GeneratorOptions gen;
-    std::string out, dtype = "f32", vocab;
+    std::string out, dtype = "f32", vocab, tokenizer;
     bool lowercase = false, cased = false;
     int threads = 0;
   };
   auto args = std::make_shared<Args>();
   auto* cmd = app.add_subcommand(
       "make-model",
-      "Write a random-weight Hugging Face BERT folder (config.json, model.safetensors with transformers' tensor "
-      "names, vocab.txt, tokenizer_config.json). Without --labels it is a BertForMaskedLM; with --labels K a "
-      "BertForSequenceClassification with K labels.");
+      "Write a random-weight Hugging Face encoder folder (config.json with the family's keys, model.safetensors with "
+      "transformers' tensor names, the tokenizer files). Without --labels it is a ...ForMaskedLM (BertForMaskedLM, "
+      "RobertaForMaskedLM, XLMRobertaForMaskedLM); with --labels K a ...ForSequenceClassification with K labels.");
+  cmd->add_option("--family", args->gen.family, "Encoder family (model_type)")
+      ->check(CLI::IsMember({"bert", "roberta", "xlm-roberta"}));
   cmd->add_option("--layers", args->gen.layers, "Number of layers")->required()->check(CLI::PositiveNumber);
   cmd->add_option("--hidden", args->gen.hidden, "Hidden size")->required()->check(CLI::PositiveNumber);
   cmd->add_option("--heads", args->gen.heads, "Attention heads per layer")->required()->check(CLI::PositiveNumber);
   cmd->add_option("--intermediate", args->gen.intermediate, "Feed-forward size")->required()->check(CLI::PositiveNumber);
-  cmd->add_option("--vocab", args->vocab, "vocab.txt to use (one token per line)")->required();
+  auto* vocab = cmd->add_option("--vocab", args->vocab, "vocab.txt to use (one token per line; BERT)");
+  auto* tokenizer = cmd->add_option("--tokenizer", args->tokenizer,
+                                    "Folder whose tokenizer files are copied (tokenizer.json, vocab.json + merges.txt, "
+                                    "sentencepiece.bpe.model, tokenizer_config.json, ...); its ids size the model");
+  auto* size = cmd->add_option("--vocab-size", args->gen.vocab_size, "Vocabulary size of a model without tokenizer files")
+                   ->check(CLI::PositiveNumber);
+  vocab->excludes(tokenizer)->excludes(size);
+  tokenizer->excludes(size);
   cmd->add_option("--seed", args->gen.seed, "Random seed")->required();
   cmd->add_option("--labels", args->gen.labels, "Make a sequence classifier with this many labels");
-  cmd->add_option("--max-positions", args->gen.max_positions, "max_position_embeddings")->check(CLI::PositiveNumber);
-  cmd->add_option("--type-vocab", args->gen.type_vocab, "type_vocab_size")->check(CLI::PositiveNumber);
+  cmd->add_option("--max-positions", args->gen.max_positions, "max_position_embeddings (default: BERT 512, RoBERTa 514)")
+      ->check(CLI::PositiveNumber);
+  cmd->add_option("--type-vocab", args->gen.type_vocab, "type_vocab_size (default: BERT 2, RoBERTa 1)")
+      ->check(CLI::PositiveNumber);
   cmd->add_option("--hidden-act", args->gen.hidden_act, "Activation (gelu, gelu_new, relu, ...)");
   cmd->add_option("--init-std", args->gen.init_std, "Std of weight matrices and embeddings (transformers: 0.02)");
   cmd->add_option("--bias-std", args->gen.bias_std, "Std of biases (transformers: 0)");
@@ -41,6 +52,7 @@ void add_make_model_command(CLI::App& app) {
   add_threads_option(*cmd, args->threads);
   cmd->callback([args] {
     args->gen.vocab = args->vocab;
+    args->gen.tokenizer = args->tokenizer;
     if (args->lowercase || args->cased) args->gen.lowercase = args->lowercase;
     args->gen.dtype = args->dtype == "f16" ? io::DType::f16 : args->dtype == "bf16" ? io::DType::bf16 : io::DType::f32;
     model::make_model(args->gen, args->out);

@@ -28,7 +28,7 @@ model::ProgressFn training_progress() {
   };
 }
 
-std::string pretrained_description(const model::BertConfig& cfg) {
+std::string pretrained_description(const model::ModelConfig& cfg) {
   return fmt::format("A BERT ({} layers, hidden {}, {} heads, feed-forward {}, {} positions) pre-trained from scratch "
                      "with masked-language modelling.",
                      cfg.num_hidden_layers, cfg.hidden_size, cfg.num_attention_heads, cfg.intermediate_size,
@@ -128,7 +128,7 @@ void add_train_mlm(CLI::App& train) {
     apply_threads(args->threads);
     if (!config->count() && !model->count()) throw CLI::RequiredError("--config or --model");
     args->opt.adam.total_steps = args->opt.steps;
-    model::BertConfig cfg;
+    model::ModelConfig cfg;
     std::map<std::string, core::Tensor> init;
     std::optional<model::Tokenizer> tokenizer;
     if (!args->model.empty()) {

@@ -14,7 +14,7 @@ TokenizerModel load_tokenizer_only(const std::filesystem::path& dir, std::option
   std::size_t limit = tokenizer.settings().model_max_length;
   if (std::filesystem::exists(dir / "config.json")) {
     const auto config = model::load_config(dir / "config.json");
-    const auto positions = static_cast<std::size_t>(config.max_position_embeddings);
+    const auto positions = static_cast<std::size_t>(config.max_tokens());
     limit = limit == 0 ? positions : std::min(limit, positions);
   }
   return {std::move(tokenizer), limit};

@@ -2,6 +2,7 @@
 
 #include "io/error.hpp"
 #include "io/files.hpp"
+#include "model/arch/family.hpp"
 
 namespace bertscope::model {
 
@@ -32,37 +33,61 @@ std::string get_string(const nlohmann::json& j, const char* key, const std::stri
 
 }  // namespace
 
-core::Activation BertConfig::activation() const {
-  if (hidden_act == "gelu" || hidden_act == "gelu_python") return core::Activation::gelu_erf;
-  if (hidden_act == "gelu_new" || hidden_act == "gelu_pytorch_tanh" || hidden_act == "gelu_fast")
-    return core::Activation::gelu_tanh;
-  if (hidden_act == "relu") return core::Activation::relu;
-  if (hidden_act == "silu" || hidden_act == "swish") return core::Activation::silu;
-  if (hidden_act == "quick_gelu") return core::Activation::gelu_quick;
-  fail(ErrorKind::model, "unsupported hidden_act \"{}\"", hidden_act);
+namespace {
+
+core::Activation activation_named(const std::string& name) {
+  if (name == "gelu" || name == "gelu_python") return core::Activation::gelu_erf;
+  if (name == "gelu_new" || name == "gelu_pytorch_tanh" || name == "gelu_fast") return core::Activation::gelu_tanh;
+  if (name == "relu") return core::Activation::relu;
+  if (name == "silu" || name == "swish") return core::Activation::silu;
+  if (name == "quick_gelu") return core::Activation::gelu_quick;
+  fail(ErrorKind::model, "unsupported hidden_act \"{}\"", name);
 }
 
-HeadKind BertConfig::head_kind() const {
+}  // namespace
+
+core::Activation ModelConfig::activation() const { return activation_named(hidden_act); }
+core::Activation ModelConfig::mlm_activation() const { return activation_named(mlm_hidden_act); }
+
+std::int64_t ModelConfig::max_tokens() const {
+  return position_scheme == PositionScheme::after_padding ? max_position_embeddings - pad_token_id - 1
+                                                          : max_position_embeddings;
+}
+
+std::vector<std::int32_t> ModelConfig::position_ids(const std::vector<std::int32_t>& ids) const {
+  std::vector<std::int32_t> pos(ids.size());
+  std::int32_t real = 0;
+  const auto pad = static_cast<std::int32_t>(pad_token_id);
+  for (std::size_t i = 0; i < ids.size(); ++i) {
+    if (position_scheme == PositionScheme::from_zero)
+      pos[i] = static_cast<std::int32_t>(i);
+    else
+      pos[i] = ids[i] == pad ? pad : pad + ++real;
+  }
+  return pos;
+}
+
+HeadKind ModelConfig::head_kind() const {
   if (architectures.empty()) return HeadKind::masked_lm;
   const auto& a = architectures.front();
-  if (a == "BertForSequenceClassification") return HeadKind::sequence_classification;
-  if (a == "BertForTokenClassification") return HeadKind::token_classification;
-  if (a == "BertModel") return HeadKind::none;
-  return HeadKind::masked_lm;  // BertForMaskedLM, BertForPreTraining, BertLMHeadModel, ...
+  if (a.ends_with("ForSequenceClassification")) return HeadKind::sequence_classification;
+  if (a.ends_with("ForTokenClassification")) return HeadKind::token_classification;
+  if (a.ends_with("Model") && !a.ends_with("LMHeadModel")) return HeadKind::none;
+  return HeadKind::masked_lm;  // ...ForMaskedLM, BertForPreTraining, BertLMHeadModel, ...
 }
 
-std::string BertConfig::label(std::int64_t id) const {
+std::string ModelConfig::label(std::int64_t id) const {
   auto it = id2label.find(id);
   return it != id2label.end() ? it->second : "LABEL_" + std::to_string(id);
 }
 
-BertConfig parse_config(const nlohmann::json& j, const std::string& src) {
+ModelConfig parse_config(const nlohmann::json& j, const std::string& src) {
   if (!j.is_object()) fail(ErrorKind::model, "{}: expected a JSON object", src);
-  BertConfig c;
+  ModelConfig c;
   c.raw = j;
-  const auto model_type = get_string(j, "model_type", "bert", src);
-  if (model_type != "bert")
-    fail(ErrorKind::model, "{}: model_type is \"{}\"; bertscope runs BERT models (\"bert\")", src, model_type);
+  c.model_type = get_string(j, "model_type", "bert", src);
+  const auto& family = arch::family(c.model_type, src);
+  c.pad_token_id = family.default_pad_token_id;
   c.vocab_size = get_int(j, "vocab_size", c.vocab_size, src, 1);
   c.hidden_size = get_int(j, "hidden_size", c.hidden_size, src, 1);
   c.num_hidden_layers = get_int(j, "num_hidden_layers", c.num_hidden_layers, src, 1);
@@ -74,6 +99,7 @@ BertConfig parse_config(const nlohmann::json& j, const std::string& src) {
   c.layer_norm_eps = get_double(j, "layer_norm_eps", c.layer_norm_eps, src);
   c.initializer_range = get_double(j, "initializer_range", c.initializer_range, src);
   c.hidden_act = get_string(j, "hidden_act", c.hidden_act, src);
+  family.configure(c);
   c.problem_type = get_string(j, "problem_type", "", src);
   if (c.hidden_size % c.num_attention_heads != 0)
     fail(ErrorKind::model, "{}: hidden_size {} is not a multiple of num_attention_heads {}", src, c.hidden_size,
@@ -81,12 +107,16 @@ BertConfig parse_config(const nlohmann::json& j, const std::string& src) {
   if (!(c.layer_norm_eps > 0)) fail(ErrorKind::model, "{}: layer_norm_eps must be positive", src);
   try {
     (void)c.activation();
+    (void)c.mlm_activation();
   } catch (const Error& e) {
     fail(ErrorKind::model, "{}: {}", src, e.what());
   }
   const auto pos_type = get_string(j, "position_embedding_type", "absolute", src);
   if (pos_type != "absolute")
     fail(ErrorKind::model, "{}: position_embedding_type \"{}\" is not supported (only \"absolute\")", src, pos_type);
+  if (c.max_tokens() < 1)
+    fail(ErrorKind::model, "{}: max_position_embeddings {} leaves no position for a token after padding_idx {}", src,
+         c.max_position_embeddings, c.pad_token_id);
   if (j.contains("architectures") && j["architectures"].is_array()) {
     for (const auto& a : j["architectures"]) {
       if (!a.is_string()) fail(ErrorKind::model, "{}: \"architectures\" must list strings", src);
@@ -112,11 +142,11 @@ BertConfig parse_config(const nlohmann::json& j, const std::string& src) {
   return c;
 }
 
-BertConfig load_config(const std::filesystem::path& config_json) {
+ModelConfig load_config(const std::filesystem::path& config_json) {
   return parse_config(io::read_json(config_json), config_json.string());
 }
 
-nlohmann::json config_to_json(const BertConfig& c) {
+nlohmann::json config_to_json(const ModelConfig& c) {
   nlohmann::json j = c.raw.is_object() ? c.raw : nlohmann::json::object();
   j["architectures"] = c.architectures;
   j["attention_probs_dropout_prob"] = j.value("attention_probs_dropout_prob", 0.1);
@@ -128,7 +158,7 @@ nlohmann::json config_to_json(const BertConfig& c) {
   j["intermediate_size"] = c.intermediate_size;
   j["layer_norm_eps"] = c.layer_norm_eps;
   j["max_position_embeddings"] = c.max_position_embeddings;
-  j["model_type"] = "bert";
+  j["model_type"] = c.model_type;
   j["num_attention_heads"] = c.num_attention_heads;
   j["num_hidden_layers"] = c.num_hidden_layers;
   j["pad_token_id"] = c.pad_token_id;
@@ -147,6 +177,7 @@ nlohmann::json config_to_json(const BertConfig& c) {
     j["label2id"] = label2id;
   }
   if (!c.problem_type.empty()) j["problem_type"] = c.problem_type;
+  arch::family(c).write_config(c, j);
   return j;
 }
 

@@ -1,4 +1,6 @@
-// The architecture of a BERT checkpoint, read from (and written to) a Hugging Face config.json.
+// The architecture of an encoder checkpoint, read from (and written to) a Hugging Face
+// config.json. Neutral across families: what a family changes is data here (position scheme,
+// head activation, ...) set by its definition in model/arch/.
 #pragma once
 
 #include <cstdint>
@@ -16,7 +18,15 @@ namespace bertscope::model {
 // Which task head the checkpoint's architecture puts on the encoder.
 enum class HeadKind { none, masked_lm, sequence_classification, token_classification };
 
-struct BertConfig {
+// How position ids are numbered: BERT counts from 0; RoBERTa counts real tokens from
+// padding_idx + 1 and gives padding tokens padding_idx (cumsum(ids != pad) * (ids != pad) + pad).
+enum class PositionScheme { from_zero, after_padding };
+
+// Where the LayerNorms sit: after each residual sum (BERT, RoBERTa).
+enum class NormPlacement { post };
+
+struct ModelConfig {
+  std::string model_type = "bert";
   std::int64_t vocab_size = 30522;
   std::int64_t hidden_size = 768;
   std::int64_t num_hidden_layers = 12;
@@ -27,6 +37,9 @@ struct BertConfig {
   std::int64_t max_position_embeddings = 512;
   std::int64_t type_vocab_size = 2;
   std::int64_t pad_token_id = 0;
+  PositionScheme position_scheme = PositionScheme::from_zero;
+  NormPlacement norm_placement = NormPlacement::post;
+  std::string mlm_hidden_act = "gelu";  // the MLM head's activation (BERT: hidden_act; RoBERTa: gelu)
   double initializer_range = 0.02;
   std::vector<std::string> architectures;
   std::map<std::int64_t, std::string> id2label;  // empty when the config names no labels
@@ -36,16 +49,22 @@ struct BertConfig {
 
   std::int64_t head_dim() const { return hidden_size / num_attention_heads; }
   core::Activation activation() const;
-  // The head implied by `architectures` (first entry); masked_lm when none is named.
+  core::Activation mlm_activation() const;
+  // The head implied by `architectures` (first entry: ...ForSequenceClassification,
+  // ...ForTokenClassification, ...Model); masked_lm when none is named.
   HeadKind head_kind() const;
+  // The longest input the position table allows.
+  std::int64_t max_tokens() const;
+  // The position id of every token of an input.
+  std::vector<std::int32_t> position_ids(const std::vector<std::int32_t>& ids) const;
   std::string label(std::int64_t id) const;  // id2label entry or "LABEL_{id}"
 };
 
 // Reads and validates config.json; errors name the file and the key.
-BertConfig load_config(const std::filesystem::path& config_json);
-BertConfig parse_config(const nlohmann::json& json, const std::string& source_name);
+ModelConfig load_config(const std::filesystem::path& config_json);
+ModelConfig parse_config(const nlohmann::json& json, const std::string& source_name);
 
 // A config.json as transformers writes it for this architecture.
-nlohmann::json config_to_json(const BertConfig& config);
+nlohmann::json config_to_json(const ModelConfig& config);
 
 }  // namespace bertscope::model

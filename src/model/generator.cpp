@@ -10,6 +10,7 @@
 
 #include "io/error.hpp"
 #include "io/files.hpp"
+#include "model/arch/family.hpp"
 #include "model/weights.hpp"
 
 namespace bertscope::model {
@@ -81,31 +82,39 @@ bool vocab_has_upper_case(const std::vector<std::string>& vocab) {
 
 }  // namespace
 
-BertConfig generator_config(const GeneratorOptions& o, std::int64_t vocab_size) {
-  nlohmann::json j{{"model_type", "bert"},
+ModelConfig generator_config(const GeneratorOptions& o, std::int64_t vocab_size) {
+  const auto& family = arch::family(o.family, "make-model --family");
+  const bool bert = family.model_type == "bert";
+  // RoBERTa's defaults as its published configs set them (positions after padding_idx 1).
+  nlohmann::json j{{"model_type", family.model_type},
                    {"vocab_size", vocab_size},
                    {"hidden_size", o.hidden},
                    {"num_hidden_layers", o.layers},
                    {"num_attention_heads", o.heads},
                    {"intermediate_size", o.intermediate},
                    {"hidden_act", o.hidden_act},
-                   {"max_position_embeddings", o.max_positions},
-                   {"type_vocab_size", o.type_vocab},
+                   {"max_position_embeddings", o.max_positions > 0 ? o.max_positions : bert ? 512 : 514},
+                   {"type_vocab_size", o.type_vocab > 0 ? o.type_vocab : bert ? 2 : 1},
                    {"initializer_range", o.init_std},
-                   {"layer_norm_eps", 1e-12},
-                   {"pad_token_id", 0}};
+                   {"layer_norm_eps", bert ? 1e-12 : 1e-5},
+                   {"pad_token_id", family.default_pad_token_id}};
+  if (!bert) {
+    j["bos_token_id"] = 0;
+    j["eos_token_id"] = 2;
+  }
+  const std::string prefix(family.class_prefix);
   if (o.labels > 0) {
-    j["architectures"] = {"BertForSequenceClassification"};
+    j["architectures"] = {prefix + "ForSequenceClassification"};
     nlohmann::json id2label = nlohmann::json::object();
     for (std::int64_t i = 0; i < o.labels; ++i) id2label[std::to_string(i)] = "LABEL_" + std::to_string(i);
     j["id2label"] = id2label;
   } else {
-    j["architectures"] = {"BertForMaskedLM"};
+    j["architectures"] = {prefix + "ForMaskedLM"};
   }
   return parse_config(j, "generated config");
 }
 
-std::map<std::string, core::Tensor> random_parameters(const BertConfig& config, const GeneratorOptions& o) {
+std::map<std::string, core::Tensor> random_parameters(const ModelConfig& config, const GeneratorOptions& o) {
   Normal normal(o.seed);
   std::map<std::string, core::Tensor> out;
   for (const auto& spec : param_table(config)) {
@@ -115,7 +124,7 @@ std::map<std::string, core::Tensor> random_parameters(const BertConfig& config, 
     if (spec.group == ParamGroup::classifier && mlm) continue;
     if (spec.optional_in_group) continue;  // the tied decoder is not stored
     core::Tensor t(spec.shape);
-    const bool is_norm = spec.name.find("LayerNorm") != std::string::npos;
+    const bool is_norm = spec.name.find("LayerNorm") != std::string::npos || spec.name.find("layer_norm") != std::string::npos;
     const bool is_bias = spec.name.ends_with(".bias");
     for (auto& value : t.data) {
       if (is_norm) {
@@ -126,8 +135,11 @@ std::map<std::string, core::Tensor> random_parameters(const BertConfig& config, 
         value = static_cast<float>(o.init_std * normal.next());
       }
     }
-    // transformers zeroes the padding row of the word embeddings at initialisation.
-    if (spec.name == "bert.embeddings.word_embeddings.weight")
+    // transformers zeroes the padding row of the word embeddings at initialisation (and of the
+    // position embeddings where positions count from padding_idx, as RoBERTa's do).
+    const bool padded_positions = config.position_scheme == PositionScheme::after_padding &&
+                                  spec.name.ends_with("embeddings.position_embeddings.weight");
+    if (spec.name.ends_with("embeddings.word_embeddings.weight") || padded_positions)
       std::fill(t.data.begin() + config.pad_token_id * config.hidden_size,
                 t.data.begin() + (config.pad_token_id + 1) * config.hidden_size, 0.0f);
     out.emplace(spec.name, std::move(t));
@@ -135,13 +147,11 @@ std::map<std::string, core::Tensor> random_parameters(const BertConfig& config, 
   return out;
 }
 
-void save_model_files(const BertConfig& config, const std::map<std::string, core::Tensor>& params,
+void save_model_files(const ModelConfig& config, const std::map<std::string, core::Tensor>& params,
                       const std::filesystem::path& dir, io::DType dtype) {
   std::vector<std::vector<std::byte>> storage;
   std::vector<io::TensorToWrite> tensors;
-  const bool tied = !params.count("cls.predictions.decoder.weight");
   for (const auto& [name, t] : params) {
-    if (name == "cls.predictions.decoder.weight" && tied) continue;
     auto& bytes = storage.emplace_back();
     if (dtype == io::DType::f32) {
       bytes.resize(t.data.size() * 4);
@@ -164,26 +174,83 @@ void save_model_files(const BertConfig& config, const std::map<std::string, core
   io::write_file_atomic(dir / "config.json", json.dump(2) + "\n");
 }
 
+namespace {
+
+std::vector<std::string> read_vocab_lines(const std::string& text) {
+  std::vector<std::string> vocab;
+  for (std::size_t start = 0; start < text.size();) {
+    auto end = text.find('\n', start);
+    if (end == std::string::npos) end = text.size();
+    auto tok = text.substr(start, end - start);
+    if (!tok.empty() && tok.back() == '\r') tok.pop_back();
+    vocab.push_back(tok);
+    start = end + 1;
+  }
+  return vocab;
+}
+
+// The tokenizer files a model folder may carry, copied as they are.
+constexpr const char* kTokenizerFiles[] = {"tokenizer.json",        "tokenizer_config.json", "special_tokens_map.json",
+                                           "vocab.json",            "merges.txt",            "vocab.txt",
+                                           "sentencepiece.bpe.model", "spiece.model"};
+
+// The number of ids a tokenizer folder uses: the largest id of tokenizer.json's model vocabulary
+// and added tokens, or of vocab.json, plus one.
+std::int64_t tokenizer_vocab_size(const std::filesystem::path& dir) {
+  std::int64_t size = 0;
+  auto note = [&](std::int64_t id) { size = std::max(size, id + 1); };
+  if (std::filesystem::exists(dir / "tokenizer.json")) {
+    const auto j = io::read_json(dir / "tokenizer.json");
+    if (j.contains("model") && j["model"].contains("vocab")) {
+      const auto& v = j["model"]["vocab"];
+      if (v.is_object())
+        for (const auto& [piece, id] : v.items())
+          if (id.is_number_integer()) note(id.get<std::int64_t>());
+      if (v.is_array()) note(static_cast<std::int64_t>(v.size()) - 1);  // Unigram: [piece, score] by id
+    }
+    if (j.contains("added_tokens") && j["added_tokens"].is_array())
+      for (const auto& t : j["added_tokens"])
+        if (t.contains("id") && t["id"].is_number_integer()) note(t["id"].get<std::int64_t>());
+  } else if (std::filesystem::exists(dir / "vocab.json")) {
+    for (const auto& [piece, id] : io::read_json(dir / "vocab.json").items())
+      if (id.is_number_integer()) note(id.get<std::int64_t>());
+  } else if (std::filesystem::exists(dir / "vocab.txt")) {
+    size = static_cast<std::int64_t>(read_vocab_lines(io::read_file(dir / "vocab.txt")).size());
+  }
+  if (size == 0)
+    fail(ErrorKind::input, "{}: no tokenizer.json, vocab.json or vocab.txt with token ids to size the model by",
+         dir.string());
+  return size;
+}
+
+}  // namespace
+
 void make_model(const GeneratorOptions& o, const std::filesystem::path& out) {
   if (o.layers < 1 || o.hidden < 1 || o.heads < 1 || o.intermediate < 1)
     fail(ErrorKind::input, "make-model: layers, hidden, heads and intermediate must be positive");
   if (o.hidden % o.heads != 0)
     fail(ErrorKind::input, "make-model: hidden {} is not a multiple of heads {}", o.hidden, o.heads);
-  const auto vocab_text = io::read_file(o.vocab);
+  const int sources = !o.vocab.empty() + !o.tokenizer.empty() + (o.vocab_size > 0);
+  if (sources != 1)
+    fail(ErrorKind::input, "make-model: give exactly one of a vocab.txt, a tokenizer folder or a vocabulary size");
+  std::string vocab_text;
+  std::int64_t vocab_size = o.vocab_size;
   std::vector<std::string> vocab;
-  for (std::size_t start = 0; start < vocab_text.size();) {
-    auto end = vocab_text.find('\n', start);
-    if (end == std::string::npos) end = vocab_text.size();
-    auto tok = vocab_text.substr(start, end - start);
-    if (!tok.empty() && tok.back() == '\r') tok.pop_back();
-    vocab.push_back(tok);
-    start = end + 1;
+  if (!o.vocab.empty()) {
+    vocab_text = io::read_file(o.vocab);
+    vocab = read_vocab_lines(vocab_text);
+    if (vocab.empty()) fail(ErrorKind::input, "{}: the vocabulary is empty", o.vocab.string());
+    vocab_size = static_cast<std::int64_t>(vocab.size());
   }
-  if (vocab.empty()) fail(ErrorKind::input, "{}: the vocabulary is empty", o.vocab.string());
+  if (!o.tokenizer.empty()) {
+    if (!std::filesystem::is_directory(o.tokenizer))
+      fail(ErrorKind::io, "{}: no such tokenizer folder", o.tokenizer.string());
+    vocab_size = tokenizer_vocab_size(o.tokenizer);
+  }
   if (std::filesystem::exists(out) && !std::filesystem::is_empty(out))
     fail(ErrorKind::io, "{}: already exists and is not empty", out.string());
 
-  const auto config = generator_config(o, static_cast<std::int64_t>(vocab.size()));
+  const auto config = generator_config(o, vocab_size);
   const auto params = random_parameters(config, o);
   // Build in a temporary folder beside the target, then rename: no half-written model folder.
   auto tmp = out;
@@ -191,17 +258,22 @@ void make_model(const GeneratorOptions& o, const std::filesystem::path& out) {
   std::filesystem::remove_all(tmp);
   try {
     save_model_files(config, params, tmp, o.dtype);
-    io::write_file_atomic(tmp / "vocab.txt", vocab_text);
-    const bool lowercase = o.lowercase.value_or(!vocab_has_upper_case(vocab));
-    nlohmann::json tok{{"do_lower_case", lowercase},
-                       {"model_max_length", o.max_positions},
-                       {"tokenizer_class", "BertTokenizer"},
-                       {"unk_token", "[UNK]"},
-                       {"sep_token", "[SEP]"},
-                       {"pad_token", "[PAD]"},
-                       {"cls_token", "[CLS]"},
-                       {"mask_token", "[MASK]"}};
-    io::write_file_atomic(tmp / "tokenizer_config.json", tok.dump(2) + "\n");
+    if (!o.vocab.empty()) {
+      io::write_file_atomic(tmp / "vocab.txt", vocab_text);
+      const bool lowercase = o.lowercase.value_or(!vocab_has_upper_case(vocab));
+      nlohmann::json tok{{"do_lower_case", lowercase},
+                         {"model_max_length", config.max_tokens()},
+                         {"tokenizer_class", "BertTokenizer"},
+                         {"unk_token", "[UNK]"},
+                         {"sep_token", "[SEP]"},
+                         {"pad_token", "[PAD]"},
+                         {"cls_token", "[CLS]"},
+                         {"mask_token", "[MASK]"}};
+      io::write_file_atomic(tmp / "tokenizer_config.json", tok.dump(2) + "\n");
+    }
+    for (const char* name : kTokenizerFiles)
+      if (!o.tokenizer.empty() && std::filesystem::exists(o.tokenizer / name))
+        io::write_file_atomic(tmp / name, io::read_file(o.tokenizer / name));
     if (std::filesystem::exists(out)) std::filesystem::remove(out);
     std::filesystem::rename(tmp, out);
   } catch (...) {

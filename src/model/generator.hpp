@@ -1,6 +1,6 @@
-// Random-weight Hugging Face BERT folders (config.json, model.safetensors with transformers'
-// exact tensor names, vocab.txt, tokenizer_config.json) that transformers loads unchanged.
-// Tests get their models here.
+// Random-weight Hugging Face encoder folders (config.json with the family's keys,
+// model.safetensors with transformers' exact tensor names, the tokenizer files) that
+// transformers loads unchanged. Tests get their models here.
 #pragma once
 
 #include <cstdint>
@@ -16,15 +16,21 @@
 namespace bertscope::model {
 
 struct GeneratorOptions {
+  std::string family = "bert";  // model_type: bert, roberta or xlm-roberta
   std::int64_t layers = 2;
   std::int64_t hidden = 96;
   std::int64_t heads = 3;
   std::int64_t intermediate = 200;
-  std::int64_t max_positions = 512;
-  std::int64_t type_vocab = 2;
-  std::int64_t labels = 0;       // 0: BertForMaskedLM; K > 0: BertForSequenceClassification with K labels
+  std::int64_t max_positions = 0;  // 0: the family's (BERT 512, RoBERTa 514 = 512 tokens after padding_idx 1)
+  std::int64_t type_vocab = 0;     // 0: the family's (BERT 2, RoBERTa 1)
+  std::int64_t labels = 0;       // 0: ...ForMaskedLM; K > 0: ...ForSequenceClassification with K labels
   std::string hidden_act = "gelu";
-  std::filesystem::path vocab;   // vocab.txt to copy; its size sets vocab_size
+  // The vocabulary, one of: a vocab.txt to copy (BERT); a folder whose tokenizer files are copied
+  // (tokenizer.json, vocab.json + merges.txt, sentencepiece.bpe.model, ...); or only a size.
+  // The tokenizer's size sets vocab_size.
+  std::filesystem::path vocab;
+  std::filesystem::path tokenizer;
+  std::int64_t vocab_size = 0;
   std::uint64_t seed = 0;
   // transformers initialises weights N(0, initializer_range), biases 0, LayerNorm (1, 0).
   // Larger values make attention sharp and biases/norms non-trivial, so parity tests see bugs
@@ -37,15 +43,15 @@ struct GeneratorOptions {
 };
 
 // The canonical-name tensors of a random model (as Weights::from_tensors takes them).
-std::map<std::string, core::Tensor> random_parameters(const BertConfig& config, const GeneratorOptions& options);
-BertConfig generator_config(const GeneratorOptions& options, std::int64_t vocab_size);
+std::map<std::string, core::Tensor> random_parameters(const ModelConfig& config, const GeneratorOptions& options);
+ModelConfig generator_config(const GeneratorOptions& options, std::int64_t vocab_size);
 
 // Writes a complete model folder to `out` (created; must not exist or be empty).
 void make_model(const GeneratorOptions& options, const std::filesystem::path& out);
 
 // Writes config.json + model.safetensors (canonical names, transformers' save layout: the tied
 // MLM decoder is not stored) for in-memory parameters, e.g. after training.
-void save_model_files(const BertConfig& config, const std::map<std::string, core::Tensor>& params,
+void save_model_files(const ModelConfig& config, const std::map<std::string, core::Tensor>& params,
                       const std::filesystem::path& dir, io::DType dtype = io::DType::f32);
 
 }  // namespace bertscope::model

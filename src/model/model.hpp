@@ -1,4 +1,4 @@
-// A loaded BERT model (config, weights, tokenizer) and its forward pass with traces and
+// A loaded encoder model (config, weights, tokenizer) and its forward pass with traces and
 // interventions. Inputs in a batch are packed without padding: every matrix product runs on
 // the real tokens of all inputs at once and attention runs per input, so a batch of mixed
 // lengths costs the same as its inputs run one by one, and traces come out unpadded.
@@ -85,20 +85,20 @@ class Model {
  public:
   // Loads config.json, the safetensors weights and the tokenizer (when the folder has one).
   static Model load(const std::filesystem::path& dir, std::optional<TokenizerFlavor> flavor = {});
-  Model(BertConfig config, Weights weights, std::optional<Tokenizer> tokenizer, std::filesystem::path dir = {});
+  Model(ModelConfig config, Weights weights, std::optional<Tokenizer> tokenizer, std::filesystem::path dir = {});
 
-  const BertConfig& config() const { return config_; }
+  const ModelConfig& config() const { return config_; }
   const Weights& weights() const { return weights_; }
   // For training, which updates in-memory parameters in place between forward passes.
   Weights& mutable_weights() { return weights_; }
-  const BertParams& params() const { return weights_.params(); }
+  const EncoderParams& params() const { return weights_.params(); }
   const std::filesystem::path& dir() const { return dir_; }
   bool has_tokenizer() const { return tokenizer_.has_value(); }
   const Tokenizer& tokenizer() const;  // throws Error(model) when the folder has no vocabulary
   std::int64_t layers() const { return config_.num_hidden_layers; }
   std::int64_t heads() const { return config_.num_attention_heads; }
 
-  // Tokenizes for this model: the limit is max_position_embeddings (and the tokenizer's
+  // Tokenizes for this model: the limit is the position table's (and the tokenizer's
   // model_max_length if smaller).
   Encoding encode(std::string_view text, std::optional<std::string_view> pair = {}, bool truncate = false) const;
   std::size_t max_length() const;
@@ -108,9 +108,9 @@ class Model {
   std::vector<ForwardResult> forward(std::span<const ModelInput> inputs, const RunOptions& options = {}) const;
 
  private:
-  struct Workspace;
+  friend class Encoder;  // the forward driver (model/encoder.cpp) uses the caches
   struct Caches;  // reusable activation buffers and the bf16 weight copies; safe across threads
-  BertConfig config_;
+  ModelConfig config_;
   Weights weights_;
   std::optional<Tokenizer> tokenizer_;
   std::filesystem::path dir_;

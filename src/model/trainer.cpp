@@ -24,7 +24,7 @@ using Clock = std::chrono::steady_clock;
 // Holds a Model over in-memory parameters that training updates in place.
 struct TrainableModel {
   Model model;
-  TrainableModel(const BertConfig& config, std::map<std::string, core::Tensor> params)
+  TrainableModel(const ModelConfig& config, std::map<std::string, core::Tensor> params)
       : model(config, Weights::from_tensors(config, std::move(params)), std::nullopt) {}
   std::map<std::string, core::Tensor>& params() { return model.mutable_weights().owned_tensors(); }
 };
@@ -33,7 +33,7 @@ const char* kState = "trainer_state.json";
 
 // A checkpoint is written to a staging folder and swapped in with renames, so an interrupted
 // write leaves the previous checkpoint intact.
-void write_checkpoint(const std::filesystem::path& dir, const BertConfig& config,
+void write_checkpoint(const std::filesystem::path& dir, const ModelConfig& config,
                       const std::map<std::string, core::Tensor>& params, const Tokenizer& tokenizer, const AdamW& adam,
                       const nlohmann::json& state) {
   const auto final_dir = dir / "checkpoint", staging = dir / "checkpoint.staging", old = dir / "checkpoint.old";
@@ -55,7 +55,7 @@ std::optional<std::filesystem::path> find_checkpoint(const std::filesystem::path
   return std::nullopt;
 }
 
-std::map<std::string, core::Tensor> load_params(const std::filesystem::path& ckpt, const BertConfig& config) {
+std::map<std::string, core::Tensor> load_params(const std::filesystem::path& ckpt, const ModelConfig& config) {
   const auto m = Model::load(ckpt);
   if (m.config().hidden_size != config.hidden_size || m.config().num_hidden_layers != config.num_hidden_layers)
     fail(ErrorKind::model, "{}: the checkpoint's architecture differs from this run's", ckpt.string());
@@ -101,7 +101,7 @@ nlohmann::json adam_json(const AdamWOptions& a) {
 
 }  // namespace
 
-void save_hf_folder(const BertConfig& config, const std::map<std::string, core::Tensor>& params,
+void save_hf_folder(const ModelConfig& config, const std::map<std::string, core::Tensor>& params,
                     const Tokenizer& tokenizer, const std::filesystem::path& dir, io::DType dtype) {
   save_model_files(config, params, dir, dtype);
   std::string vocab;
@@ -121,7 +121,7 @@ void save_hf_folder(const BertConfig& config, const std::map<std::string, core::
   io::write_file_atomic(dir / "tokenizer_config.json", tok.dump(2) + "\n");
 }
 
-void add_classifier_head(const BertConfig& config, std::map<std::string, core::Tensor>& params, std::uint64_t seed) {
+void add_classifier_head(const ModelConfig& config, std::map<std::string, core::Tensor>& params, std::uint64_t seed) {
   std::uint64_t state = core::mix64(seed ^ 0xc1a551f1e7ull);
   auto normal = [&] {
     double u1 = 0;
@@ -144,7 +144,7 @@ void add_classifier_head(const BertConfig& config, std::map<std::string, core::T
     it = it->first.starts_with("cls.") ? params.erase(it) : std::next(it);
 }
 
-MlmEval evaluate_mlm(const BertConfig& config, const std::map<std::string, core::Tensor>& params,
+MlmEval evaluate_mlm(const ModelConfig& config, const std::map<std::string, core::Tensor>& params,
                      const Tokenizer& tokenizer, const MlmCorpus& held_out, const MlmCorpus& train,
                      const MlmInstanceOptions& data, std::int64_t instances) {
   Model m(config, Weights::from_tensors(config, params), std::nullopt);
@@ -200,7 +200,7 @@ MlmEval evaluate_mlm(const BertConfig& config, const std::map<std::string, core:
   return e;
 }
 
-MlmTrainResult train_mlm(const BertConfig& config, std::map<std::string, core::Tensor> init, const Tokenizer& tokenizer,
+MlmTrainResult train_mlm(const ModelConfig& config, std::map<std::string, core::Tensor> init, const Tokenizer& tokenizer,
                          const MlmCorpus& train, const MlmCorpus* held_out, const MlmTrainOptions& o,
                          const std::filesystem::path& dir, const ProgressFn& progress) {
   if (!config.raw.is_null() && config.head_kind() != HeadKind::masked_lm)
@@ -287,7 +287,7 @@ MlmTrainResult train_mlm(const BertConfig& config, std::map<std::string, core::T
   return result;
 }
 
-std::vector<std::vector<float>> classifier_logits(const BertConfig& config,
+std::vector<std::vector<float>> classifier_logits(const ModelConfig& config,
                                                   const std::map<std::string, core::Tensor>& params,
                                                   const std::vector<ClassifyExample>& examples, std::int64_t batch) {
   Model m(config, Weights::from_tensors(config, params), std::nullopt);
@@ -307,7 +307,7 @@ std::vector<std::vector<float>> classifier_logits(const BertConfig& config,
   return out;
 }
 
-ClassifyTrainResult train_classifier(const BertConfig& config, std::map<std::string, core::Tensor> init,
+ClassifyTrainResult train_classifier(const ModelConfig& config, std::map<std::string, core::Tensor> init,
                                      const Tokenizer& tokenizer, const std::vector<ClassifyExample>& train,
                                      const std::vector<ClassifyExample>& dev, const ClassifyTrainOptions& o,
                                      const std::filesystem::path& dir, const ProgressFn& progress) {

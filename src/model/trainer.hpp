@@ -51,11 +51,11 @@ struct MlmTrainResult {
 // Trains in `dir`. If dir/checkpoint holds a checkpoint it resumes from it (and checks that
 // the options match); otherwise it starts from `init`. Writes dir/checkpoint every
 // checkpoint_every steps and at the end.
-MlmTrainResult train_mlm(const BertConfig& config, std::map<std::string, core::Tensor> init, const Tokenizer& tokenizer,
+MlmTrainResult train_mlm(const ModelConfig& config, std::map<std::string, core::Tensor> init, const Tokenizer& tokenizer,
                          const MlmCorpus& train, const MlmCorpus* held_out, const MlmTrainOptions& options,
                          const std::filesystem::path& dir, const ProgressFn& progress = {});
 
-MlmEval evaluate_mlm(const BertConfig& config, const std::map<std::string, core::Tensor>& params,
+MlmEval evaluate_mlm(const ModelConfig& config, const std::map<std::string, core::Tensor>& params,
                      const Tokenizer& tokenizer, const MlmCorpus& held_out, const MlmCorpus& train,
                      const MlmInstanceOptions& data, std::int64_t instances);
 
@@ -82,23 +82,23 @@ struct ClassifyTrainResult {
   std::vector<double> dev_values;             // regression outputs
 };
 
-ClassifyTrainResult train_classifier(const BertConfig& config, std::map<std::string, core::Tensor> init,
+ClassifyTrainResult train_classifier(const ModelConfig& config, std::map<std::string, core::Tensor> init,
                                      const Tokenizer& tokenizer, const std::vector<ClassifyExample>& train,
                                      const std::vector<ClassifyExample>& dev, const ClassifyTrainOptions& options,
                                      const std::filesystem::path& dir, const ProgressFn& progress = {});
 
 // Classifier predictions (argmax, or the single output for regression) in batches.
-std::vector<std::vector<float>> classifier_logits(const BertConfig& config,
+std::vector<std::vector<float>> classifier_logits(const ModelConfig& config,
                                                   const std::map<std::string, core::Tensor>& params,
                                                   const std::vector<ClassifyExample>& examples, std::int64_t batch);
 
 // Writes a loadable Hugging Face folder: config.json, model.safetensors (dtype), vocab.txt and
 // tokenizer_config.json from the tokenizer.
-void save_hf_folder(const BertConfig& config, const std::map<std::string, core::Tensor>& params,
+void save_hf_folder(const ModelConfig& config, const std::map<std::string, core::Tensor>& params,
                     const Tokenizer& tokenizer, const std::filesystem::path& dir, io::DType dtype = io::DType::f32);
 
 // Parameters for a new head on a pre-trained encoder, initialised as transformers does
 // (N(0, initializer_range) weights, zero biases).
-void add_classifier_head(const BertConfig& config, std::map<std::string, core::Tensor>& params, std::uint64_t seed);
+void add_classifier_head(const ModelConfig& config, std::map<std::string, core::Tensor>& params, std::uint64_t seed);
 
 }  // namespace bertscope::model

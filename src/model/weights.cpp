@@ -10,6 +10,7 @@
 #include "io/error.hpp"
 #include "io/files.hpp"
 #include "io/safetensors.hpp"
+#include "model/arch/family.hpp"
 
 namespace bertscope::model {
 
@@ -81,74 +82,19 @@ struct Located {
 
 }  // namespace
 
-std::vector<ParamSpec> param_table(const BertConfig& c) {
-  const std::int64_t h = c.hidden_size, inter = c.intermediate_size;
-  std::vector<ParamSpec> t;
-  auto add = [&t](std::string name, core::Shape shape, ParamGroup group, std::function<Param&(BertParams&)> slot,
-                  bool optional = false) {
-    t.push_back({std::move(name), std::move(shape), group, optional, std::move(slot)});
-  };
-  const auto enc = ParamGroup::encoder;
-  add("bert.embeddings.word_embeddings.weight", {c.vocab_size, h}, enc, [](BertParams& p) -> Param& { return p.word_emb; });
-  add("bert.embeddings.position_embeddings.weight", {c.max_position_embeddings, h}, enc,
-      [](BertParams& p) -> Param& { return p.pos_emb; });
-  add("bert.embeddings.token_type_embeddings.weight", {c.type_vocab_size, h}, enc,
-      [](BertParams& p) -> Param& { return p.type_emb; });
-  add("bert.embeddings.LayerNorm.weight", {h}, enc, [](BertParams& p) -> Param& { return p.emb_norm_g; });
-  add("bert.embeddings.LayerNorm.bias", {h}, enc, [](BertParams& p) -> Param& { return p.emb_norm_b; });
-  for (std::int64_t l = 0; l < c.num_hidden_layers; ++l) {
-    const auto pre = fmt::format("bert.encoder.layer.{}.", l);
-    auto layer_slot = [l](Param LayerParams::*member) {
-      return [l, member](BertParams& p) -> Param& { return p.layers[static_cast<std::size_t>(l)].*member; };
-    };
-    add(pre + "attention.self.query.weight", {h, h}, enc, layer_slot(&LayerParams::query_w));
-    add(pre + "attention.self.query.bias", {h}, enc, layer_slot(&LayerParams::query_b));
-    add(pre + "attention.self.key.weight", {h, h}, enc, layer_slot(&LayerParams::key_w));
-    add(pre + "attention.self.key.bias", {h}, enc, layer_slot(&LayerParams::key_b));
-    add(pre + "attention.self.value.weight", {h, h}, enc, layer_slot(&LayerParams::value_w));
-    add(pre + "attention.self.value.bias", {h}, enc, layer_slot(&LayerParams::value_b));
-    add(pre + "attention.output.dense.weight", {h, h}, enc, layer_slot(&LayerParams::attn_out_w));
-    add(pre + "attention.output.dense.bias", {h}, enc, layer_slot(&LayerParams::attn_out_b));
-    add(pre + "attention.output.LayerNorm.weight", {h}, enc, layer_slot(&LayerParams::attn_norm_g));
-    add(pre + "attention.output.LayerNorm.bias", {h}, enc, layer_slot(&LayerParams::attn_norm_b));
-    add(pre + "intermediate.dense.weight", {inter, h}, enc, layer_slot(&LayerParams::ffn_in_w));
-    add(pre + "intermediate.dense.bias", {inter}, enc, layer_slot(&LayerParams::ffn_in_b));
-    add(pre + "output.dense.weight", {h, inter}, enc, layer_slot(&LayerParams::ffn_out_w));
-    add(pre + "output.dense.bias", {h}, enc, layer_slot(&LayerParams::ffn_out_b));
-    add(pre + "output.LayerNorm.weight", {h}, enc, layer_slot(&LayerParams::out_norm_g));
-    add(pre + "output.LayerNorm.bias", {h}, enc, layer_slot(&LayerParams::out_norm_b));
-  }
-  add("bert.pooler.dense.weight", {h, h}, ParamGroup::pooler, [](BertParams& p) -> Param& { return p.pooler_w; });
-  add("bert.pooler.dense.bias", {h}, ParamGroup::pooler, [](BertParams& p) -> Param& { return p.pooler_b; });
-  const auto mlm = ParamGroup::mlm_head;
-  add("cls.predictions.transform.dense.weight", {h, h}, mlm, [](BertParams& p) -> Param& { return p.mlm_dense_w; });
-  add("cls.predictions.transform.dense.bias", {h}, mlm, [](BertParams& p) -> Param& { return p.mlm_dense_b; });
-  add("cls.predictions.transform.LayerNorm.weight", {h}, mlm, [](BertParams& p) -> Param& { return p.mlm_norm_g; });
-  add("cls.predictions.transform.LayerNorm.bias", {h}, mlm, [](BertParams& p) -> Param& { return p.mlm_norm_b; });
-  add("cls.predictions.decoder.weight", {c.vocab_size, h}, mlm, [](BertParams& p) -> Param& { return p.mlm_decoder_w; },
-      true);
-  add("cls.predictions.bias", {c.vocab_size}, mlm, [](BertParams& p) -> Param& { return p.mlm_decoder_b; });
-  add("classifier.weight", {c.num_labels, h}, ParamGroup::classifier,
-      [](BertParams& p) -> Param& { return p.classifier_w; });
-  add("classifier.bias", {c.num_labels}, ParamGroup::classifier,
-      [](BertParams& p) -> Param& { return p.classifier_b; });
-  return t;
+std::vector<ParamSpec> param_table(const ModelConfig& config) { return arch::family(config).param_table(config); }
+
+std::vector<std::string> checkpoint_names(const ModelConfig& config, const std::string& canonical) {
+  return arch::family(config).checkpoint_names(canonical);
 }
 
-std::vector<std::string> checkpoint_names(const std::string& canonical) {
-  std::vector<std::string> bases{canonical};
-  if (canonical == "cls.predictions.bias") bases.push_back("cls.predictions.decoder.bias");
-  if (canonical.starts_with("bert.")) bases.push_back(canonical.substr(5));
-  std::vector<std::string> out;
-  for (const auto& b : bases) {
-    out.push_back(b);
-    if (b.ends_with("LayerNorm.weight")) out.push_back(b.substr(0, b.size() - 6) + "gamma");
-    if (b.ends_with("LayerNorm.bias")) out.push_back(b.substr(0, b.size() - 4) + "beta");
-  }
-  return out;
+std::string group_name(const ModelConfig& config, ParamGroup group) {
+  for (const auto& spec : param_table(config))
+    if (spec.group == group) return spec.name.substr(0, spec.name.rfind('.')) + ".*";
+  return {};
 }
 
-Weights Weights::load(const std::filesystem::path& dir, const BertConfig& config) {
+Weights Weights::load(const std::filesystem::path& dir, const ModelConfig& config) {
   Weights w;
   const auto single = dir / "model.safetensors";
   const auto index = dir / "model.safetensors.index.json";
@@ -194,7 +140,7 @@ Weights Weights::load(const std::filesystem::path& dir, const BertConfig& config
   std::map<ParamGroup, bool> group_present{{ParamGroup::encoder, true}};
   std::map<std::string, std::string> found_name;
   for (const auto& spec : table) {
-    for (const auto& candidate : checkpoint_names(spec.name)) {
+    for (const auto& candidate : checkpoint_names(config, spec.name)) {
       if (located.count(candidate)) {
         found_name[spec.name] = candidate;
         if (!spec.optional_in_group) group_present[spec.group] = true;
@@ -238,7 +184,8 @@ Weights Weights::load(const std::filesystem::path& dir, const BertConfig& config
   }
   if (group_present[ParamGroup::classifier] && config.head_kind() != HeadKind::token_classification &&
       !group_present[ParamGroup::pooler])
-    problems.push_back("classifier.weight is present but the pooler (bert.pooler.dense.*) it reads is missing");
+    problems.push_back(fmt::format("the classifier ({}) is present but the pooler ({}) it reads is missing",
+                                   group_name(config, ParamGroup::classifier), group_name(config, ParamGroup::pooler)));
   if (!problems.empty()) {
     std::string where = w.files_.size() == 1 ? w.files_[0]->path().string() : index.string();
     std::string joined;
@@ -252,7 +199,7 @@ Weights Weights::load(const std::filesystem::path& dir, const BertConfig& config
   return w;
 }
 
-Weights Weights::from_tensors(const BertConfig& config, std::map<std::string, core::Tensor> tensors) {
+Weights Weights::from_tensors(const ModelConfig& config, std::map<std::string, core::Tensor> tensors) {
   Weights w;
   w.owned_ = std::move(tensors);
   w.params_.layers.resize(static_cast<std::size_t>(config.num_hidden_layers));
@@ -305,9 +252,9 @@ std::int64_t Weights::parameter_count() const {
   return n;
 }
 
-std::map<std::string, core::Tensor> Weights::to_tensors(const BertConfig& config) const {
+std::map<std::string, core::Tensor> Weights::to_tensors(const ModelConfig& config) const {
   std::map<std::string, core::Tensor> out;
-  BertParams p = params_;
+  EncoderParams p = params_;
   for (const auto& spec : param_table(config)) {
     const Param& w = spec.slot(p);
     if (!w.present()) continue;

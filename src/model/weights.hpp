@@ -1,4 +1,4 @@
-// The parameters of a BERT checkpoint, memory-mapped from safetensors (F32 without a copy;
+// The parameters of an encoder checkpoint, memory-mapped from safetensors (F32 without a copy;
 // F16/BF16/F64 converted to float32 once at load).
 #pragma once
 
@@ -37,7 +37,7 @@ struct LayerParams {
   Param out_norm_g, out_norm_b;                            // [hidden]
 };
 
-struct BertParams {
+struct EncoderParams {
   Param word_emb, pos_emb, type_emb, emb_norm_g, emb_norm_b;  // [vocab|positions|types, hidden]
   std::vector<LayerParams> layers;
   Param pooler_w, pooler_b;                                   // optional
@@ -53,22 +53,25 @@ struct BertParams {
 // Which parameters belong together: a group is loaded whole or not at all.
 enum class ParamGroup { encoder, pooler, mlm_head, classifier };
 
-// One row of the canonical-name table: the Hugging Face name (BertForMaskedLM /
-// BertForSequenceClassification layout), the shape the config implies, and the slot it fills.
+// One row of a family's canonical-name table: the Hugging Face name (the family's ForMaskedLM /
+// ForSequenceClassification layout), the shape the config implies, and the slot it fills.
 struct ParamSpec {
   std::string name;
   core::Shape shape;
   ParamGroup group;
   bool optional_in_group;  // e.g. the MLM decoder weight, tied to the word embeddings
-  std::function<Param&(BertParams&)> slot;
+  std::function<Param&(EncoderParams&)> slot;
 };
 
-// The full table for a config; heads are included for the architecture's head kind.
-std::vector<ParamSpec> param_table(const BertConfig& config);
+// The full table for a config (its family's, model/arch/); heads for the architecture's head kind.
+std::vector<ParamSpec> param_table(const ModelConfig& config);
 
 // Names a tensor may carry in real checkpoints for a canonical name, most common first:
-// with or without "bert.", LayerNorm weight/bias or gamma/beta, decoder bias spellings.
-std::vector<std::string> checkpoint_names(const std::string& canonical);
+// with or without the base-model prefix ("bert."), LayerNorm weight/bias or gamma/beta, decoder
+// bias spellings (the family's own list, model/arch/).
+std::vector<std::string> checkpoint_names(const ModelConfig& config, const std::string& canonical);
+// A group's tensors for messages, e.g. "bert.pooler.dense.*".
+std::string group_name(const ModelConfig& config, ParamGroup group);
 
 // The loaded parameters plus the mappings and buffers that back them.
 class Weights {
@@ -79,13 +82,13 @@ class Weights {
 
   // Loads model.safetensors or a sharded model.safetensors.index.json from `dir`. Every missing
   // or mis-shaped tensor is reported at once in one Error(model) naming the file.
-  static Weights load(const std::filesystem::path& dir, const BertConfig& config);
+  static Weights load(const std::filesystem::path& dir, const ModelConfig& config);
   // Parameters held in memory (a generated or trained model); keys are canonical names.
-  static Weights from_tensors(const BertConfig& config, std::map<std::string, core::Tensor> tensors);
+  static Weights from_tensors(const ModelConfig& config, std::map<std::string, core::Tensor> tensors);
 
-  const BertParams& params() const { return params_; }
+  const EncoderParams& params() const { return params_; }
   // Copies of every parameter present, by canonical name; a tied decoder is not listed.
-  std::map<std::string, core::Tensor> to_tensors(const BertConfig& config) const;
+  std::map<std::string, core::Tensor> to_tensors(const ModelConfig& config) const;
   // The parameters of a model made by from_tensors, which training updates in place (the
   // pointers in params() stay valid). Error(internal) for memory-mapped weights.
   std::map<std::string, core::Tensor>& owned_tensors();
@@ -96,7 +99,7 @@ class Weights {
 
  private:
   Weights() = default;
-  BertParams params_;
+  EncoderParams params_;
   std::vector<std::shared_ptr<io::SafetensorsFile>> files_;
   std::deque<core::FloatBuffer> converted_;
   std::map<std::string, core::Tensor> owned_;

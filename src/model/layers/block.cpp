@@ -1,0 +1,136 @@
+#include "model/layers/block.hpp"
+
+#include <cstring>
+
+namespace bertscope::model::layers {
+
+void BlockBuffers::reserve(std::int64_t rows, std::int64_t hidden, std::int64_t intermediate, std::int64_t probs_size,
+                           bool bf16) {
+  auto grow = [](auto& b, std::int64_t size) {
+    if (static_cast<std::int64_t>(b.size()) < size) b.resize(static_cast<std::size_t>(size));
+  };
+  for (auto* b : {&q, &k, &v, &ctx, &attn, &mid, &out, &extra}) grow(*b, rows * hidden);
+  grow(inter, rows * intermediate);
+  grow(probs, probs_size);
+  if (bf16) {
+    grow(x16, rows * hidden);
+    grow(inter16, rows * intermediate);
+  }
+}
+
+namespace {
+
+core::FloatBuffer copy_of(const float* x, std::int64_t n) { return core::FloatBuffer(x, x + n); }
+
+}  // namespace
+
+void block_forward(const LinearContext& lc, const LayerParams& lp, std::int64_t layer, const Batch& batch,
+                   const BlockShape& s, float* x, BlockBuffers& buf, const AttentionEdits& edits,
+                   const NodeEdits& nodes, const Dropout& dropout, SiteRecorder& rec, BlockTape* tape) {
+  const auto n = batch.rows(), hidden = s.attention.hidden;
+  const std::uint64_t stream = 100 + 10 * static_cast<std::uint64_t>(layer);
+  AttentionBuffers ab{buf.q.data(), buf.k.data(), buf.v.data(), buf.probs.data(), buf.ctx.data()};
+  AttentionEdits layer_edits = edits;
+  float* mid = buf.mid.data();
+  if (tape) {
+    auto& at = tape->attention;
+    at.x_in = copy_of(x, n * hidden);
+    for (auto* b : {&at.q, &at.k, &at.v, &at.ctx}) *b = core::FloatBuffer(static_cast<std::size_t>(n * hidden));
+    ab = {at.q.data(), at.k.data(), at.v.data(), buf.probs.data(), at.ctx.data()};
+    at.dropout = dropout.mask(batch.probs_size(), dropout.attention_p, stream + 1);
+    if (!at.dropout.empty()) layer_edits.dropout = &at.dropout;
+    tape->mid = core::FloatBuffer(static_cast<std::size_t>(n * hidden));
+    mid = tape->mid.data();
+  }
+  auto* x16 = lc.bf16 ? &buf.x16 : nullptr;
+  auto* inter16 = lc.bf16 ? &buf.inter16 : nullptr;
+  attention_forward(lc, lp, layer, batch, s.attention, x, ab, layer_edits, rec, x16, tape ? &tape->attention : nullptr);
+  nodes.context(layer, ab.ctx);
+  rec.per_head(Site::attn_context, layer, ab.ctx, s.attention.head_dim);
+  float* attn = buf.attn.data();
+  linear_forward(lc, ab.ctx, n, hidden, lp.attn_out_w, lp.attn_out_b, hidden, attn, nullptr, x16);
+  rec.rows(Site::attn_out, layer, attn, hidden);
+  const float* skip = x;
+  if (tape) {
+    tape->attn_drop = dropout.mask(n * hidden, dropout.hidden_p, stream + 2);
+    apply_dropout(attn, tape->attn_drop);
+    if (nodes.edits_skip(layer)) {
+      std::memcpy(buf.extra.data(), x, static_cast<std::size_t>(n * hidden) * sizeof(float));
+      nodes.skip(layer, buf.extra.data());
+      skip = buf.extra.data();
+    }
+  }
+  {
+    core::ScopedOp op(lc.profile, core::OpClass::norm);
+    norm_forward(attn, skip, n, hidden, lp.attn_norm_g.data, lp.attn_norm_b.data, s.eps, mid,
+                 tape ? &tape->norm1 : nullptr);
+  }
+  rec.rows(Site::resid_mid, layer, mid, hidden);
+  float* out = buf.out.data();
+  feed_forward_forward(lc, lp, layer, n, s.ffn, mid, buf.inter.data(), out, rec, x16, inter16,
+                       tape ? &tape->ffn : nullptr);
+  if (tape) {
+    tape->ffn_drop = dropout.mask(n * hidden, dropout.hidden_p, stream + 3);
+    apply_dropout(out, tape->ffn_drop);
+  }
+  core::ScopedOp op(lc.profile, core::OpClass::norm);
+  norm_forward(out, mid, n, hidden, lp.out_norm_g.data, lp.out_norm_b.data, s.eps, x, tape ? &tape->norm2 : nullptr);
+}
+
+void block_vjp(const LayerParams& lp, std::int64_t layer, const Batch& batch, const BlockShape& s,
+               const BlockTape& tape, const float* head_mask, float* dx, BlockBuffers& buf, const NodeEdits& nodes,
+               SiteRecorder& rec, ParamGrads& grads, std::vector<double>& mask_grad) {
+  const auto n = batch.rows(), hidden = s.attention.hidden;
+  const auto bytes = static_cast<std::size_t>(n * hidden) * sizeof(float);
+  float* d_sum = buf.extra.data();  // d(input of a norm)
+  float* d_branch = buf.attn.data();
+  float* d_mid = buf.mid.data();
+  norm_vjp(dx, tape.norm2, lp.out_norm_g.data, n, hidden, d_sum, grads(lp.out_norm_g), grads(lp.out_norm_b));
+  std::memcpy(d_branch, d_sum, bytes);
+  apply_dropout(d_branch, tape.ffn_drop);
+  std::memcpy(d_mid, d_sum, bytes);
+  feed_forward_vjp(lp, layer, n, s.ffn, tape.ffn, tape.mid.data(), d_branch, buf.inter.data(), d_mid, true, rec, grads);
+  rec.rows(Site::resid_mid, layer, d_mid, hidden);
+
+  norm_vjp(d_mid, tape.norm1, lp.attn_norm_g.data, n, hidden, d_sum, grads(lp.attn_norm_g), grads(lp.attn_norm_b));
+  std::memcpy(d_branch, d_sum, bytes);
+  apply_dropout(d_branch, tape.attn_drop);
+  rec.rows(Site::attn_out, layer, d_branch, hidden);
+  float* d_ctx = buf.ctx.data();
+  linear_vjp(d_branch, n, hidden, lp.attn_out_w, hidden, tape.attention.ctx.data(), d_ctx, false,
+             grads(lp.attn_out_w), grads(lp.attn_out_b));
+  rec.per_head(Site::attn_context, layer, d_ctx, s.attention.head_dim);
+  nodes.context(layer, d_ctx);
+  // The residual (skip) term of LN1's input passes d_sum to the block input.
+  std::memcpy(dx, d_sum, bytes);
+  nodes.skip(layer, dx);
+  attention_vjp(lp, layer, batch, s.attention, tape.attention, head_mask, d_ctx, rec, buf.q.data(), buf.k.data(),
+                buf.v.data(), dx, grads, mask_grad);
+}
+
+void block_jvp(const LayerParams& lp, std::int64_t layer, const Batch& batch, const BlockShape& s,
+               const BlockTape& tape, const float* head_mask, float* tx, BlockBuffers& buf, const NodeEdits& nodes,
+               SiteRecorder& rec) {
+  const auto n = batch.rows(), hidden = s.attention.hidden;
+  float* t_ctx = buf.ctx.data();
+  attention_jvp(lp, batch, s.attention, tape.attention, head_mask, tx, buf.q.data(), buf.k.data(), buf.v.data(), t_ctx);
+  nodes.context(layer, t_ctx);
+  rec.per_head(Site::attn_context, layer, t_ctx, s.attention.head_dim);
+  float* t_attn = buf.attn.data();
+  linear_jvp(t_ctx, n, hidden, lp.attn_out_w, hidden, t_attn);
+  apply_dropout(t_attn, tape.attn_drop);
+  rec.rows(Site::attn_out, layer, t_attn, hidden);
+  // LN1's input: the attention branch plus the skip branch.
+  nodes.skip(layer, tx);
+  for (std::int64_t i = 0; i < n * hidden; ++i) t_attn[i] += tx[i];
+  float* t_mid = buf.mid.data();
+  norm_jvp(t_attn, tape.norm1, lp.attn_norm_g.data, n, hidden, t_mid);
+  rec.rows(Site::resid_mid, layer, t_mid, hidden);
+  float* t_out = buf.out.data();
+  feed_forward_jvp(lp, layer, n, s.ffn, tape.ffn, t_mid, buf.inter.data(), t_out, rec);
+  apply_dropout(t_out, tape.ffn_drop);
+  for (std::int64_t i = 0; i < n * hidden; ++i) t_out[i] += t_mid[i];
+  norm_jvp(t_out, tape.norm2, lp.out_norm_g.data, n, hidden, tx);
+}
+
+}  // namespace bertscope::model::layers

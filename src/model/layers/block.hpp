@@ -1,0 +1,58 @@
+// One post-norm encoder block (BERT, RoBERTa):
+//   mid = LN1(x + dropout(W_O attention(x)));  out = LN2(mid + dropout(FFN(mid)))
+// composed from the attention, linear, norm and feed-forward components; the forward, reverse
+// (VJP) and forward-mode (JVP) passes side by side, with the block's trace sites and the flow
+// nodes (skip, context) visited in each.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "model/layers/attention.hpp"
+#include "model/layers/dropout.hpp"
+#include "model/layers/feed_forward.hpp"
+#include "model/layers/norm.hpp"
+
+namespace bertscope::model::layers {
+
+struct BlockShape {
+  AttentionShape attention;
+  FeedForwardShape ffn;
+  float eps;
+};
+
+struct BlockTape {
+  bool skipped = false;
+  AttentionTape attention;
+  core::FloatBuffer attn_drop;  // dropout of the attention branch (empty: none)
+  NormTape norm1;
+  core::FloatBuffer mid;        // resid_mid [rows, hidden]
+  FeedForwardTape ffn;
+  core::FloatBuffer ffn_drop;
+  NormTape norm2;
+};
+
+// Activation buffers of one pass, reused from block to block (and between forward calls).
+struct BlockBuffers {
+  core::FloatBuffer q, k, v, ctx, attn, mid, out, probs, inter, extra;
+  std::vector<core::bf16> x16, inter16;
+  void reserve(std::int64_t rows, std::int64_t hidden, std::int64_t intermediate, std::int64_t probs_size, bool bf16);
+};
+
+// x [rows, hidden] in, the block's output out (x is overwritten). With a tape, everything the
+// reverse and forward-mode passes need is kept and dropout applied.
+void block_forward(const LinearContext& lc, const LayerParams& lp, std::int64_t layer, const Batch& batch,
+                   const BlockShape& s, float* x, BlockBuffers& buf, const AttentionEdits& edits,
+                   const NodeEdits& nodes, const Dropout& dropout, SiteRecorder& rec, BlockTape* tape);
+
+// dx holds dL/d(block output) in and dL/d(block input) out. mask_grad as in attention_vjp.
+void block_vjp(const LayerParams& lp, std::int64_t layer, const Batch& batch, const BlockShape& s,
+               const BlockTape& tape, const float* head_mask, float* dx, BlockBuffers& buf, const NodeEdits& nodes,
+               SiteRecorder& rec, ParamGrads& grads, std::vector<double>& mask_grad);
+
+// tx holds the tangent of the block input in and of its output out.
+void block_jvp(const LayerParams& lp, std::int64_t layer, const Batch& batch, const BlockShape& s,
+               const BlockTape& tape, const float* head_mask, float* tx, BlockBuffers& buf, const NodeEdits& nodes,
+               SiteRecorder& rec);
+
+}  // namespace bertscope::model::layers

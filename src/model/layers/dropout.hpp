@@ -1,0 +1,22 @@
+// Dropout as in BERT pre-training and fine-tuning: multipliers 0 or 1/(1-p) drawn from a
+// counter-based generator, so a (seed, stream) pair always gives the same mask.
+#pragma once
+
+#include <cstdint>
+
+#include "core/tensor.hpp"
+
+namespace bertscope::model::layers {
+
+struct Dropout {
+  double hidden_p = 0, attention_p = 0;  // 0: no dropout
+  std::uint64_t seed = 0;
+
+  // Multipliers for n values (empty when p is 0).
+  core::FloatBuffer mask(std::int64_t n, double p, std::uint64_t stream) const;
+};
+
+// x *= m element-wise; nothing when m is empty.
+void apply_dropout(float* x, const core::FloatBuffer& m);
+
+}  // namespace bertscope::model::layers

@@ -1,0 +1,41 @@
+// The position-wise feed-forward network act(x W1^T + b1) W2^T + b2: the forward (activation
+// fused into the first product, unless taped: the tape keeps the pre-activation), its reverse
+// (VJP) and forward-mode (JVP) derivatives. Records layer.{l}.ffn.act and ffn.out.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "core/kernels.hpp"
+#include "core/tensor.hpp"
+#include "model/layers/batch.hpp"
+#include "model/layers/linear.hpp"
+#include "model/layers/param_grads.hpp"
+
+namespace bertscope::model::layers {
+
+struct FeedForwardTape {
+  core::FloatBuffer pre, act;  // [rows, intermediate] before and after the activation
+};
+
+struct FeedForwardShape {
+  std::int64_t hidden, intermediate;
+  core::Activation act;
+};
+
+// x [rows, hidden] -> y [rows, hidden]; `mid` [rows, intermediate] holds the activations
+// (the tape's when taped). x16/mid16 are the bf16 staging buffers of x and mid.
+void feed_forward_forward(const LinearContext& lc, const LayerParams& lp, std::int64_t layer, std::int64_t rows,
+                          const FeedForwardShape& s, const float* x, float* mid, float* y, SiteRecorder& rec,
+                          std::vector<core::bf16>* x16, std::vector<core::bf16>* mid16, FeedForwardTape* tape);
+
+// Reverse: d(x) (+)= from dy; `d_mid` [rows, intermediate] scratch; x is the forward's input.
+void feed_forward_vjp(const LayerParams& lp, std::int64_t layer, std::int64_t rows, const FeedForwardShape& s,
+                      const FeedForwardTape& tape, const float* x, const float* dy, float* d_mid, float* dx,
+                      bool accumulate, SiteRecorder& rec, ParamGrads& grads);
+
+// Forward mode: ty from tx; t_mid [rows, intermediate] scratch; records the tangents.
+void feed_forward_jvp(const LayerParams& lp, std::int64_t layer, std::int64_t rows, const FeedForwardShape& s,
+                      const FeedForwardTape& tape, const float* tx, float* t_mid, float* ty, SiteRecorder& rec);
+
+}  // namespace bertscope::model::layers

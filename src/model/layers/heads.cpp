@@ -1,0 +1,97 @@
+#include "model/layers/heads.hpp"
+
+#include <algorithm>
+
+#include "core/matmul.hpp"
+#include "model/layers/linear.hpp"
+
+namespace bertscope::model::layers {
+
+void mlm_head_forward(const EncoderParams& p, const MlmHeadShape& s, const float* in, std::span<const std::int64_t> offsets,
+                      float* t, std::vector<core::Tensor*> logits, MlmTape* tape) {
+  const auto m = offsets.back(), hidden = s.hidden;
+  if (tape) {
+    tape->pre = core::FloatBuffer(static_cast<std::size_t>(m * hidden));
+    core::linear(in, m, hidden, p.mlm_dense_w.data, p.mlm_dense_b.data, hidden, tape->pre.data());
+    core::FloatBuffer a = tape->pre;
+    core::activate(s.act, a.data(), m * hidden);
+    norm_forward(a.data(), nullptr, m, hidden, p.mlm_norm_g.data, p.mlm_norm_b.data, s.eps, t, &tape->norm);
+  } else {
+    core::linear(in, m, hidden, p.mlm_dense_w.data, p.mlm_dense_b.data, hidden, t, &s.act);
+    core::layer_norm(t, m, hidden, p.mlm_norm_g.data, p.mlm_norm_b.data, s.eps, t);
+  }
+  for (std::size_t b = 0; b + 1 < offsets.size(); ++b) {
+    const auto k = offsets[b + 1] - offsets[b];
+    *logits[b] = core::Tensor::uninitialized({k, s.vocab});
+    core::linear(t + offsets[b] * hidden, k, hidden, p.mlm_decoder_w.data, p.mlm_decoder_b.data, s.vocab,
+                 logits[b]->ptr());
+  }
+}
+
+void mlm_head_vjp(const EncoderParams& p, const MlmHeadShape& s, const MlmTape& tape, const float* dlogits, float* din,
+                  ParamGrads& grads) {
+  const auto m = static_cast<std::int64_t>(tape.rows.size()), hidden = s.hidden;
+  core::FloatBuffer dt(static_cast<std::size_t>(m * hidden)), da(static_cast<std::size_t>(m * hidden));
+  linear_vjp(dlogits, m, s.vocab, p.mlm_decoder_w, hidden, tape.t.data(), dt.data(), false, grads(p.mlm_decoder_w),
+             grads(p.mlm_decoder_b));
+  norm_vjp(dt.data(), tape.norm, p.mlm_norm_g.data, m, hidden, da.data(), grads(p.mlm_norm_g), grads(p.mlm_norm_b));
+  core::activation_grad(s.act, tape.pre.data(), da.data(), da.data(), m * hidden);
+  linear_vjp(da.data(), m, hidden, p.mlm_dense_w, hidden, tape.in.data(), din, false, grads(p.mlm_dense_w),
+             grads(p.mlm_dense_b));
+}
+
+void mlm_head_jvp(const EncoderParams& p, const MlmHeadShape& s, const MlmTape& tape, const float* tin,
+                  std::vector<core::Tensor>& logits) {
+  const auto m = static_cast<std::int64_t>(tape.rows.size()), hidden = s.hidden;
+  core::FloatBuffer ta(static_cast<std::size_t>(m * hidden)), tt(static_cast<std::size_t>(m * hidden));
+  linear_jvp(tin, m, hidden, p.mlm_dense_w, hidden, ta.data());
+  core::activation_grad(s.act, tape.pre.data(), ta.data(), ta.data(), m * hidden);
+  norm_jvp(ta.data(), tape.norm, p.mlm_norm_g.data, m, hidden, tt.data());
+  for (std::size_t b = 0; b + 1 < tape.offsets.size(); ++b) {
+    const auto k = tape.offsets[b + 1] - tape.offsets[b];
+    core::Tensor lg = core::Tensor::uninitialized({k, s.vocab});
+    linear_jvp(tt.data() + tape.offsets[b] * hidden, k, hidden, p.mlm_decoder_w, s.vocab, lg.ptr());
+    logits.push_back(std::move(lg));
+  }
+}
+
+void pooler_forward(const EncoderParams& p, std::int64_t hidden, const Batch& batch, const float* x, float* pooled) {
+  for (std::int64_t b = 0; b < batch.size(); ++b)
+    core::linear(x + batch.row(b) * hidden, 1, hidden, p.pooler_w.data, p.pooler_b.data, hidden, pooled + b * hidden);
+  core::tanh_inplace(pooled, batch.size() * hidden);
+}
+
+void pooler_vjp(const EncoderParams& p, std::int64_t hidden, const Batch& batch, const float* x, const float* pooled,
+                float* dpooled, float* dx, ParamGrads& grads) {
+  const auto count = batch.size();
+  for (std::int64_t i = 0; i < count * hidden; ++i) dpooled[i] *= 1.0f - pooled[i] * pooled[i];
+  core::FloatBuffer first(static_cast<std::size_t>(count * hidden)), dfirst(static_cast<std::size_t>(count * hidden));
+  for (std::int64_t b = 0; b < count; ++b)
+    std::copy_n(x + batch.row(b) * hidden, hidden, first.data() + b * hidden);
+  linear_vjp(dpooled, count, hidden, p.pooler_w, hidden, first.data(), dfirst.data(), false, grads(p.pooler_w),
+             grads(p.pooler_b));
+  for (std::int64_t b = 0; b < count; ++b)
+    for (std::int64_t j = 0; j < hidden; ++j) dx[batch.row(b) * hidden + j] += dfirst[static_cast<std::size_t>(b * hidden + j)];
+}
+
+void pooler_jvp(const EncoderParams& p, std::int64_t hidden, const float* tx_first, const float* pooled, float* tpooled) {
+  linear_jvp(tx_first, 1, hidden, p.pooler_w, hidden, tpooled);
+  for (std::int64_t j = 0; j < hidden; ++j) tpooled[j] *= 1.0f - pooled[j] * pooled[j];
+}
+
+void classifier_forward(const EncoderParams& p, std::int64_t hidden, std::int64_t labels, const float* in, std::int64_t m,
+                        float* logits) {
+  core::linear(in, m, hidden, p.classifier_w.data, p.classifier_b.data, labels, logits);
+}
+
+void classifier_vjp(const EncoderParams& p, std::int64_t hidden, std::int64_t labels, const float* in, std::int64_t m,
+                    const float* dlogits, float* din, ParamGrads& grads) {
+  linear_vjp(dlogits, m, labels, p.classifier_w, hidden, in, din, false, grads(p.classifier_w), grads(p.classifier_b));
+}
+
+void classifier_jvp(const EncoderParams& p, std::int64_t hidden, std::int64_t labels, const float* tin, std::int64_t m,
+                    float* tlogits) {
+  linear_jvp(tin, m, hidden, p.classifier_w, labels, tlogits);
+}
+
+}  // namespace bertscope::model::layers

@@ -1,0 +1,59 @@
+// Task heads on the encoder output: the MLM head (dense -> activation -> LayerNorm -> decoder),
+// the pooler (tanh(W h[first token] + b)) and the classifier (a linear layer on the pooled
+// vector or on every token); forward, reverse (VJP) and forward-mode (JVP) side by side.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <vector>
+
+#include "core/kernels.hpp"
+#include "core/tensor.hpp"
+#include "model/layers/batch.hpp"
+#include "model/layers/norm.hpp"
+#include "model/layers/param_grads.hpp"
+#include "model/weights.hpp"
+
+namespace bertscope::model::layers {
+
+struct MlmHeadShape {
+  std::int64_t hidden, vocab;
+  core::Activation act;
+  float eps;
+};
+
+struct MlmTape {
+  std::vector<std::int64_t> rows;     // packed rows the head ran on
+  std::vector<std::int64_t> offsets;  // first of those rows for each input, then the total
+  core::FloatBuffer in, pre, t;       // [rows, hidden]: input, dense output, transformed
+  NormTape norm;
+};
+
+// in [m, hidden] -> logits[b] [offsets[b+1] - offsets[b], vocab]; `t` [m, hidden] scratch
+// (the tape's when taped).
+void mlm_head_forward(const EncoderParams& p, const MlmHeadShape& s, const float* in, std::span<const std::int64_t> offsets,
+                      float* t, std::vector<core::Tensor*> logits, MlmTape* tape);
+// dlogits [m, vocab] -> din [m, hidden].
+void mlm_head_vjp(const EncoderParams& p, const MlmHeadShape& s, const MlmTape& tape, const float* dlogits, float* din,
+                  ParamGrads& grads);
+// tin [m, hidden] -> logit tangents per input.
+void mlm_head_jvp(const EncoderParams& p, const MlmHeadShape& s, const MlmTape& tape, const float* tin,
+                  std::vector<core::Tensor>& logits);
+
+// pooled [batch, hidden] = tanh(W x[first row of each input] + b).
+void pooler_forward(const EncoderParams& p, std::int64_t hidden, const Batch& batch, const float* x, float* pooled);
+// dpooled [batch, hidden] (overwritten) -> dx at each input's first row (added).
+void pooler_vjp(const EncoderParams& p, std::int64_t hidden, const Batch& batch, const float* x, const float* pooled,
+                float* dpooled, float* dx, ParamGrads& grads);
+// Tangent of the pooled vector of input b from the tangent of its first row.
+void pooler_jvp(const EncoderParams& p, std::int64_t hidden, const float* tx_first, const float* pooled, float* tpooled);
+
+// logits [m, labels] = in [m, hidden] W^T + b.
+void classifier_forward(const EncoderParams& p, std::int64_t hidden, std::int64_t labels, const float* in, std::int64_t m,
+                        float* logits);
+void classifier_vjp(const EncoderParams& p, std::int64_t hidden, std::int64_t labels, const float* in, std::int64_t m,
+                    const float* dlogits, float* din, ParamGrads& grads);
+void classifier_jvp(const EncoderParams& p, std::int64_t hidden, std::int64_t labels, const float* tin, std::int64_t m,
+                    float* tlogits);
+
+}  // namespace bertscope::model::layers

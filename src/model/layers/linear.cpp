@@ -1,0 +1,33 @@
+#include "model/layers/linear.hpp"
+
+#include "core/gemm.hpp"
+
+namespace bertscope::model::layers {
+
+void linear_forward(const LinearContext& ctx, const float* x, std::int64_t m, std::int64_t in, const Param& w,
+                    const Param& b, std::int64_t out, float* y, const core::Activation* act,
+                    std::vector<core::bf16>* x16, bool x_converted) {
+  core::ScopedOp op(ctx.profile, core::OpClass::linear);
+  if (!ctx.bf16) {
+    core::linear(x, m, in, w.data, b.data, out, y, act);
+    return;
+  }
+  if (!x_converted) core::to_bf16(x, m * in, x16->data());
+  core::linear_bf16(x16->data(), m, in, ctx.bf16_weights->at(w.data).data(), b.data, out, y, act);
+}
+
+void linear_vjp(const float* dy, std::int64_t m, std::int64_t out, const Param& w, std::int64_t in, const float* x,
+                float* dx, bool accumulate, float* dw, float* db) {
+  if (dx) core::gemm(false, false, m, in, out, 1.0f, dy, out, w.data, in, accumulate ? 1.0f : 0.0f, dx, in);
+  if (!dw) return;
+  core::gemm(true, false, out, in, m, 1.0f, dy, out, x, in, 1.0f, dw, in);
+  if (db)
+    for (std::int64_t r = 0; r < m; ++r)
+      for (std::int64_t j = 0; j < out; ++j) db[j] += dy[r * out + j];
+}
+
+void linear_jvp(const float* tx, std::int64_t m, std::int64_t in, const Param& w, std::int64_t out, float* ty) {
+  core::gemm(false, true, m, out, in, 1.0f, tx, in, w.data, in, 0.0f, ty, out);
+}
+
+}  // namespace bertscope::model::layers
