@@ -1,6 +1,7 @@
 #include "analysis/agreement_data.hpp"
 
 #include <algorithm>
+#include <map>
 #include <random>
 #include <set>
 #include <unordered_map>
@@ -461,18 +462,28 @@ std::vector<EncodedExample> encode_examples(const model::Tokenizer& tokenizer, c
   EncodeReport local;
   auto& rep = report ? *report : local;
   std::vector<EncodedExample> out;
-  std::unordered_map<std::string, std::optional<std::int32_t>> single;
-  auto one_token = [&](const std::string& word) -> std::optional<std::int32_t> {
-    auto it = single.find(word);
-    if (it != single.end()) return it->second;
-    const auto pieces = tokenizer.tokenize(word);
+  // A candidate's id as it reads at the masked word: sentence-initial or after a space, which is
+  // what byte-level BPE ("Ġis") and Metaspace ("▁is") pieces depend on; nullopt unless one piece.
+  std::map<std::pair<std::string, bool>, std::optional<std::int32_t>> single;
+  auto one_token = [&](const std::string& word, bool first) -> std::optional<std::int32_t> {
+    const auto key = std::make_pair(word, first);
+    if (auto it = single.find(key); it != single.end()) return it->second;
+    const auto enc = first ? tokenizer.encode_words({word}) : tokenizer.encode_words({"x", word});
+    const std::int32_t at = first ? 0 : 1;
     std::optional<std::int32_t> id;
-    if (pieces.size() == 1) id = tokenizer.find(pieces[0]);
-    return single.emplace(word, id).first->second;
+    std::size_t pieces = 0;
+    for (std::size_t t = 0; t < enc.size(); ++t)
+      if (enc.word_ids[t] == at) {
+        ++pieces;
+        id = enc.ids[t];
+      }
+    if (pieces != 1) id.reset();
+    return single.emplace(key, id).first->second;
   };
   for (std::size_t i = 0; i < examples.size(); ++i) {
     const auto& ex = examples[i];
-    const auto good = one_token(ex.good), bad = one_token(ex.bad);
+    const bool first = ex.mask_word == 0;
+    const auto good = one_token(ex.good, first), bad = one_token(ex.bad, first);
     if (!good || !bad) {
       ++rep.candidate_not_one_token;
       continue;

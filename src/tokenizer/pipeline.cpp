@@ -243,15 +243,30 @@ Encoding Pipeline::encode(std::string_view text, std::optional<std::string_view>
 }
 
 Encoding Pipeline::encode_words(const std::vector<std::string>& words, const EncodeOptions& options) const {
+  // The words read as one sentence: each word after the first is encoded as if a space preceded
+  // it, so tokenizers that mark word starts in their pieces (byte-level BPE's "Ġ", Metaspace's
+  // "▁") give the pieces of the running text, as the model saw in training; WordPiece drops the
+  // space. Offsets stay within each word, as Hugging Face's is_split_into_words.
   Encoding all;
   for (std::size_t i = 0; i < words.size(); ++i) {
-    all.append(encode_segment(words[i], fmt::format("word {} of the input", i), static_cast<std::int32_t>(i)));
+    const auto what = fmt::format("word {} of the input", i);
+    all.append(encode_segment(i == 0 ? words[i] : " " + words[i], what, static_cast<std::int32_t>(i)));
   }
   std::vector<Encoding> segments;
   segments.push_back(std::move(all));
-  return finish(std::move(segments), options);
+  Encoding out = finish(std::move(segments), options);
+  // The added space is not part of the word: offsets after the post-processor (which may trim
+  // them) move back by it.
+  for (std::size_t t = 0; t < out.size(); ++t) {
+    if (out.word_ids[t] <= 0) continue;
+    for (auto* offsets : {&out.char_offsets, &out.byte_offsets}) {
+      auto& [begin, end] = (*offsets)[t];
+      begin = std::max<std::int64_t>(begin - 1, 0);
+      end = std::max<std::int64_t>(end - 1, 0);
+    }
+  }
+  return out;
 }
-
 
 Encoding Pipeline::combine(Encoding a, std::optional<Encoding> b, const EncodeOptions& options) const {
   std::vector<Encoding> segments;
