@@ -7,6 +7,7 @@
 #include "analysis/task_data.hpp"
 #include "cli/commands.hpp"
 #include "io/error.hpp"
+#include "model/arch/family.hpp"
 #include "io/files.hpp"
 #include "model/generator.hpp"
 #include "model/model.hpp"
@@ -39,8 +40,8 @@ std::string pretrained_description(const model::ModelConfig& cfg) {
 void write_model_card(const std::filesystem::path& dir, const std::string& title, const std::string& what,
                       const nlohmann::json& report) {
   std::string card = fmt::format("---\nlibrary_name: transformers\ntags:\n- bert\n- bertscope\n---\n\n# {}\n\n{}\n\n", title, what);
-  card += "Made by `bertscope train`; loadable by Hugging Face `transformers` "
-          "(`BertForMaskedLM` / `BertForSequenceClassification.from_pretrained`) and by bertscope.\n\n";
+  card += "Made by `bertscope train`; loadable by Hugging Face `transformers` (`AutoModelForMaskedLM` / "
+          "`AutoModelForSequenceClassification.from_pretrained`) and by bertscope.\n\n";
   card += "## Training\n\n";
   card += fmt::format("- steps: {}\n", report.value("steps", 0));
   if (report.contains("tokens_seen")) card += fmt::format("- tokens seen: {}\n", report["tokens_seen"].get<std::int64_t>());
@@ -100,8 +101,8 @@ void add_train_mlm(CLI::App& train) {
   args->opt.adam.warmup_steps = 100;
   auto* cmd = train.add_subcommand(
       "mlm",
-      "Pre-train (or continue training) a BertForMaskedLM with BERT's masked-language modelling: [CLS] A [SEP] B [SEP] "
-      "segments with token types, 15% of tokens masked (80% [MASK], 10% random, 10% kept), AdamW with warm-up and "
+      "Pre-train (or continue training) a masked-LM encoder with BERT's masked-language modelling: [CLS] A [SEP] B [SEP] "
+      "segments with token types (one segment, <s> A </s>, for models with one token type such as RoBERTa), 15% of tokens masked (80% [MASK], 10% random, 10% kept), AdamW with warm-up and "
       "linear decay, dropout. Checkpoints in OUT/checkpoint (a Hugging Face folder plus optimizer state); running the "
       "same command again resumes where it stopped.");
   auto* config = cmd->add_option("--config", args->config, "config.json of the model to train from scratch");
@@ -150,7 +151,7 @@ void add_train_mlm(CLI::App& train) {
       g.init_std = cfg.initializer_range;
       init = model::random_parameters(cfg, g);
     }
-    if (cfg.head_kind() != model::HeadKind::masked_lm) fail(ErrorKind::input, "train mlm needs a BertForMaskedLM model");
+    if (cfg.head_kind() != model::HeadKind::masked_lm) fail(ErrorKind::input, "train mlm needs a masked-LM model (a ...ForMaskedLM config)");
     if (args->opt.data.seq_len > cfg.max_position_embeddings)
       fail(ErrorKind::input, "--seq-len {} exceeds max_position_embeddings {}", args->opt.data.seq_len, cfg.max_position_embeddings);
     std::vector<std::filesystem::path> train_files(args->corpus.begin(), args->corpus.end()),
@@ -221,7 +222,7 @@ void add_train_classify(CLI::App& train) {
   args->opt.adam.weight_decay = 0.01;
   auto* cmd = train.add_subcommand(
       "classify",
-      "Fine-tune a sequence classifier (BertForSequenceClassification) on a GLUE-style TSV task: a new pooler and "
+      "Fine-tune a sequence classifier (...ForSequenceClassification of the model's family) on a GLUE-style TSV task: a new pooler and "
       "classifier head when the model has none, AdamW with warm-up and linear decay, dropout; reports the task "
       "metric on --dev. Running the same command again resumes from OUT/checkpoint.");
   cmd->add_option("--model", args->model, "Pre-trained Hugging Face folder")->required();
@@ -253,7 +254,7 @@ void add_train_classify(CLI::App& train) {
     }
     const bool already = cfg.head_kind() == model::HeadKind::sequence_classification && cfg.num_labels == num_labels;
     if (!already) {
-      cfg.architectures = {"BertForSequenceClassification"};
+      cfg.architectures = {std::string(model::arch::family(cfg).class_prefix) + "ForSequenceClassification"};
       cfg.num_labels = num_labels;
       cfg.id2label.clear();
       for (std::int64_t k = 0; k < num_labels; ++k)

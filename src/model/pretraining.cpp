@@ -88,7 +88,7 @@ MlmInstance make_mlm_instance(const MlmCorpus& corpus, const Tokenizer& tok, con
                               std::int64_t step, std::int64_t index) {
   core::CounterRng rng{core::mix64(o.seed ^ core::mix64(static_cast<std::uint64_t>(step) * 1000003ull + static_cast<std::uint64_t>(index)))};
   MlmInstance in;
-  const bool single = rng.uniform() < o.single_segment_prob;
+  const bool single = rng.uniform() < o.single_segment_prob || !o.segment_pairs;
   const auto span = corpus.chunk(rng.uniform(), o.seq_len - (single ? 2 : 3));
   const auto& ids = corpus.ids();
   in.ids.push_back(tok.cls_id());

@@ -42,6 +42,8 @@ struct MlmInstanceOptions {
   std::int64_t seq_len = 128;
   double mask_prob = 0.15;
   double single_segment_prob = 0.1;  // otherwise a sentence pair
+  // false: every instance is one segment (models with one token type: RoBERTa's full sentences).
+  bool segment_pairs = true;
   std::uint64_t seed = 0;
 };
 

@@ -243,6 +243,9 @@ Tokenizer Tokenizer::from_folder(const std::filesystem::path& dir, std::optional
   }
   tok.settings_ = std::move(loaded.settings);
   tok.name_special_tokens(loaded.special_source);
+  for (const char* name : {"tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "added_tokens.json",
+                           "vocab.txt", "vocab.json", "merges.txt", "sentencepiece.bpe.model", "spiece.model"})
+    if (is_file(dir / name)) tok.files_.push_back(dir / name);
   return tok;
 }
 

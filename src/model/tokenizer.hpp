@@ -81,6 +81,10 @@ class Tokenizer {
   // How many special tokens the post-processor adds: 2 for "[CLS] A [SEP]" or "<s> A </s>"; with
   // a pair 3 for BERT, 4 for RoBERTa ("<s> A </s></s> B </s>").
   std::size_t num_special_tokens(bool pair) const { return pipeline_->num_special_tokens(pair); }
+  // The files of the folder it was read from (tokenizer.json, vocab.json + merges.txt, the
+  // SentencePiece model, tokenizer_config.json, ...), to copy beside a model trained from it;
+  // empty for from_vocab.
+  const std::vector<std::filesystem::path>& files() const { return files_; }
   // The role of a token id (ordinary for all but the special tokens).
   TokenRole role(std::int32_t id) const;
 
@@ -96,6 +100,7 @@ class Tokenizer {
 
   TokenizerSettings settings_;
   std::shared_ptr<tokenizer::Pipeline> pipeline_;
+  std::vector<std::filesystem::path> files_;
   std::int32_t unk_id_ = 0, cls_id_ = 0, sep_id_ = 0, pad_id_ = 0, mask_id_ = 0;
 };
 

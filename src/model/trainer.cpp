@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cmath>
 #include <numeric>
+#include <set>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -104,6 +105,14 @@ nlohmann::json adam_json(const AdamWOptions& a) {
 void save_hf_folder(const ModelConfig& config, const std::map<std::string, core::Tensor>& params,
                     const Tokenizer& tokenizer, const std::filesystem::path& dir, io::DType dtype) {
   save_model_files(config, params, dir, dtype);
+  // A tokenizer read from files other than a WordPiece vocab.txt (byte-level BPE, SentencePiece)
+  // travels as those files, unchanged.
+  const auto& files = tokenizer.files();
+  const bool wordpiece_vocab = std::any_of(files.begin(), files.end(), [](const auto& f) { return f.filename() == "vocab.txt"; });
+  if (!files.empty() && !wordpiece_vocab) {
+    for (const auto& f : files) io::write_file_atomic(dir / f.filename(), io::read_file(f));
+    return;
+  }
   std::string vocab;
   for (std::size_t i = 0; i < tokenizer.vocab_size(); ++i) vocab += tokenizer.token(static_cast<std::int32_t>(i)) + "\n";
   io::write_file_atomic(dir / "vocab.txt", vocab);
@@ -139,9 +148,12 @@ void add_classifier_head(const ModelConfig& config, std::map<std::string, core::
       for (auto& v : t.data) v = static_cast<float>(config.initializer_range * normal());
     params.insert_or_assign(spec.name, std::move(t));
   }
-  // An MLM head is not part of a sequence classifier.
+  // An MLM head (BERT's cls.*, RoBERTa's lm_head.*) is not part of a sequence classifier: keep
+  // only what the classifier's table names.
+  std::set<std::string> wanted;
+  for (const auto& spec : param_table(config)) wanted.insert(spec.name);
   for (auto it = params.begin(); it != params.end();)
-    it = it->first.starts_with("cls.") ? params.erase(it) : std::next(it);
+    it = wanted.count(it->first) ? std::next(it) : params.erase(it);
 }
 
 MlmEval evaluate_mlm(const ModelConfig& config, const std::map<std::string, core::Tensor>& params,
@@ -204,15 +216,19 @@ MlmTrainResult train_mlm(const ModelConfig& config, std::map<std::string, core::
                          const MlmCorpus& train, const MlmCorpus* held_out, const MlmTrainOptions& o,
                          const std::filesystem::path& dir, const ProgressFn& progress) {
   if (!config.raw.is_null() && config.head_kind() != HeadKind::masked_lm)
-    fail(ErrorKind::input, "MLM training needs a BertForMaskedLM config");
-  const nlohmann::json options{{"task", "mlm"},
-                               {"seq_len", o.data.seq_len},
-                               {"mask_prob", o.data.mask_prob},
-                               {"single_segment_prob", o.data.single_segment_prob},
-                               {"seed", o.data.seed},
-                               {"batch", o.batch},
-                               {"steps", o.steps},
-                               {"adam", adam_json(o.adam)}};
+    fail(ErrorKind::input, "MLM training needs a masked-LM model (a ...ForMaskedLM config)");
+  // Models with one token type (RoBERTa) train on single segments, as RoBERTa's full sentences.
+  auto data = o.data;
+  data.segment_pairs = config.type_vocab_size >= 2;
+  nlohmann::json options{{"task", "mlm"},
+                         {"seq_len", o.data.seq_len},
+                         {"mask_prob", o.data.mask_prob},
+                         {"single_segment_prob", o.data.single_segment_prob},
+                         {"seed", o.data.seed},
+                         {"batch", o.batch},
+                         {"steps", o.steps},
+                         {"adam", adam_json(o.adam)}};
+  if (!data.segment_pairs) options["segment_pairs"] = false;
   std::filesystem::create_directories(dir);
   MlmTrainResult result;
   nlohmann::json history = nlohmann::json::array();
@@ -242,7 +258,7 @@ MlmTrainResult train_mlm(const ModelConfig& config, std::map<std::string, core::
     topt.mlm_logits = true;
     std::int64_t masked = 0, tokens = 0;
     for (std::int64_t i = 0; i < o.batch; ++i) {
-      auto in = make_mlm_instance(train, tokenizer, o.data, step, i);
+      auto in = make_mlm_instance(train, tokenizer, data, step, i);
       masked += static_cast<std::int64_t>(in.labels.size());
       tokens += static_cast<std::int64_t>(in.ids.size());
       ModelInput mi;
@@ -283,7 +299,7 @@ MlmTrainResult train_mlm(const ModelConfig& config, std::map<std::string, core::
   result.steps = o.steps;
   result.tokens_seen = tokens_seen;
   if (held_out)
-    result.eval = evaluate_mlm(config, tm.params(), tokenizer, *held_out, train, o.data, o.eval_instances);
+    result.eval = evaluate_mlm(config, tm.params(), tokenizer, *held_out, train, data, o.eval_instances);
   return result;
 }
 
