@@ -148,12 +148,12 @@ void add_classifier_head(const ModelConfig& config, std::map<std::string, core::
       for (auto& v : t.data) v = static_cast<float>(config.initializer_range * normal());
     params.insert_or_assign(spec.name, std::move(t));
   }
-  // An MLM head (BERT's cls.*, RoBERTa's lm_head.*) is not part of a sequence classifier: keep
-  // only what the classifier's table names.
-  std::set<std::string> wanted;
-  for (const auto& spec : param_table(config)) wanted.insert(spec.name);
+  // An MLM head (BERT's cls.*, RoBERTa's lm_head.*) is not part of a sequence classifier.
+  std::set<std::string> mlm_head;
+  for (const auto& spec : param_table(config))
+    if (spec.group == ParamGroup::mlm_head) mlm_head.insert(spec.name);
   for (auto it = params.begin(); it != params.end();)
-    it = wanted.count(it->first) ? std::next(it) : params.erase(it);
+    it = mlm_head.count(it->first) ? params.erase(it) : std::next(it);
 }
 
 MlmEval evaluate_mlm(const ModelConfig& config, const std::map<std::string, core::Tensor>& params,
