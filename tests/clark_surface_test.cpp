@@ -94,6 +94,25 @@ TEST(ClarkSurface, KnownHeads) {
   EXPECT_NEAR(r.layer_means[0].cls(), mean_cls, 1e-12);
 }
 
+TEST(ClarkSurface, KnownHeadsWithRobertaRoles) {
+  // The same input as RoBERTa spells it: the special tokens are found by their roles.
+  auto enc = pair_encoding();
+  enc.tokens = {"<s>", "Ġthe", "Ġcat", ",", "Ġsat", ".", "</s>", "Ġon", "Ġit", "</s>"};
+  enc.roles.assign(enc.size(), model::TokenRole::ordinary);
+  enc.roles[0] = model::TokenRole::cls_or_bos;
+  enc.roles[6] = enc.roles[9] = model::TokenRole::sep_or_eos;
+  enc.word_ids.assign(enc.size(), 0);  // so that only the roles can tell the specials
+  surface::Accumulator acc(2, 6, {});
+  acc.add(enc, synthetic(10));
+  const auto r = acc.result();
+  EXPECT_NEAR(r.stats[3].cls(), 1.0, 1e-6);
+  EXPECT_EQ(r.labels[3], "cls");
+  EXPECT_NEAR(r.stats[4].sep(), 1.0, 1e-6);
+  EXPECT_NEAR(r.stats[4].sep_to_sep(), 1.0, 1e-6);
+  EXPECT_EQ(r.labels[4], "sep");
+  EXPECT_NEAR(r.stats[5].punct(), 1.0, 1e-6);
+}
+
 TEST(ClarkSurface, AveragesInputsWithEqualWeight) {
   surface::Accumulator acc(2, 6, {});
   const auto enc = pair_encoding();
@@ -198,6 +217,30 @@ TEST(ClarkSegments, MatchClarksScript) {
   for (std::size_t i = 0; i < segs[0].a.size(); ++i) {
     EXPECT_EQ(segs[0].a[i].starts_word, !segs[0].a[i].token.starts_with("##")) << segs[0].a[i].token;
   }
+}
+
+TEST(ClarkSegments, ByteLevelBpeSegmentsUseItsSpecialTokensAndWords) {
+  const auto tok = model::Tokenizer::from_folder(fs::path(BERTSCOPE_TEST_DATA) / "tokenizers" / "roberta-bpe");
+  SegmentOptions o;
+  o.max_sequence_length = 40;
+  const auto segs = build_segments(tc::clark_data("running_text.txt"), tok, o);
+  ASSERT_FALSE(segs.empty());
+  const auto& s = segs[0];
+  EXPECT_LE(s.a.size() + s.b.size() + 4, o.max_sequence_length) << "RoBERTa pairs add four special tokens";
+  const auto e = segment_encoding(s, tok);
+  ASSERT_EQ(e.size(), s.a.size() + s.b.size() + 4);
+  EXPECT_EQ(e.tokens.front(), "<s>");
+  EXPECT_EQ(e.tokens[s.a.size() + 1], "</s>");
+  EXPECT_EQ(e.tokens[s.a.size() + 2], "</s>");
+  EXPECT_EQ(e.roles[s.a.size() + 2], model::TokenRole::sep_or_eos);
+  // A word starts at every 'Ġ' token and at the first token of each sentence.
+  for (const auto& p : s.b) {
+    if (p.token.starts_with("Ġ")) {
+      EXPECT_TRUE(p.starts_word) << p.token;
+    }
+  }
+  const std::string text = pieces_text(s.b);
+  EXPECT_EQ(text.find("Ġ"), std::string::npos) << text;
 }
 
 TEST(ClarkSurface, CommandOnRandomModel) {

@@ -219,8 +219,10 @@ Encoding Pipeline::finish(std::vector<Encoding> segments, const EncodeOptions& o
       segments[0].truncate(limit);
     }
   }
+  // The second text is sequence 1 with type id 1 unless the post-processor says otherwise.
   if (pair) {
     for (auto& id : segments[1].sequence_ids) id = 1;
+    for (auto& id : segments[1].type_ids) id = 1;
   }
   std::size_t truncated = 0;
   for (const auto& s : segments) truncated += s.num_truncated;

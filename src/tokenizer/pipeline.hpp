@@ -61,7 +61,6 @@ class Pipeline {
   std::size_t vocab_size() const;
   std::size_t num_special_tokens(bool pair) const { return post_processor_ ? post_processor_->added_tokens(pair) : 0; }
   const std::vector<AddedToken>& added_tokens() const { return added_tokens_; }
-  const Model& model() const { return *model_; }
   // Tokens of this id get `role` in every encoding.
   void set_role(std::int32_t id, TokenRole role) { roles_[id] = role; }
 

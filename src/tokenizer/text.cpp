@@ -28,10 +28,10 @@ Decoded decode(std::string_view text, std::string_view what) {
   return out;
 }
 
-NormText aligned_text(const std::u32string& cps, std::uint32_t first) {
+NormText aligned_text(const std::u32string& cps) {
   NormText out;
   out.reserve(cps.size());
-  for (std::uint32_t i = 0; i < cps.size(); ++i) out.push_back({cps[i], first + i, first + i + 1});
+  for (std::uint32_t i = 0; i < cps.size(); ++i) out.push_back({cps[i], i, i + 1});
   return out;
 }
 

@@ -27,8 +27,8 @@ struct Decoded {
 
 // Decodes UTF-8; invalid input is an Error(input) whose message begins with `what`.
 Decoded decode(std::string_view text, std::string_view what);
-// Each code point aligned to itself, starting at original index `first`.
-NormText aligned_text(const std::u32string& cps, std::uint32_t first = 0);
+// Each code point aligned to itself.
+NormText aligned_text(const std::u32string& cps);
 
 void append_utf8(std::string& out, char32_t c);
 std::string to_utf8(const NormChar* chars, std::size_t n);
