@@ -125,9 +125,10 @@ void check_replacements(const std::vector<std::vector<NodeReplacement>>& reps, c
 
 // Forward-only node replacement (Lu et al.'s ablation check): where keep is 0 the node's value
 // becomes the given one (zero when none), before anything reads it.
-class Replacements final : public PerInputNodeEdits<NodeReplacement> {
+class Replacements final : public PerInputNodeHook<NodeReplacement> {
  public:
-  using PerInputNodeEdits::PerInputNodeEdits;
+  using PerInputNodeHook::PerInputNodeHook;
+  bool replaces() const override { return true; }
 
  protected:
   void edit(const NodeReplacement& r, std::size_t at, float* values, std::int64_t width,
@@ -194,7 +195,8 @@ std::vector<ForwardResult> Encoder::run(const Model& model, std::span<const Mode
     *tape = ForwardTape::Impl{};
     tape->batch = batch;
     tape->train = taped->train;
-    tape->replaced_nodes = std::any_of(reps.begin(), reps.end(), [](const auto& r) { return !r.empty(); });
+    tape->replaced_nodes = std::any_of(reps.begin(), reps.end(), [](const auto& r) { return !r.empty(); }) ||
+                           std::any_of(opt.hooks.begin(), opt.hooks.end(), [](const SiteHook* h) { return h->replaces(); });
     if (taped->train)
       dropout = {c.raw.value("hidden_dropout_prob", 0.1), c.raw.value("attention_probs_dropout_prob", 0.1),
                  taped->dropout_seed};
@@ -202,7 +204,9 @@ std::vector<ForwardResult> Encoder::run(const Model& model, std::span<const Mode
     if (!opt.head_mask.data.empty()) std::copy(opt.head_mask.data.begin(), opt.head_mask.data.end(), tape->head_mask.begin());
   }
   const float* head_mask = tape ? tape->head_mask.data() : (opt.head_mask.data.empty() ? nullptr : opt.head_mask.ptr());
-  const Replacements replacements(reps, batch, hidden, c.head_dim());
+  Replacements replacements(reps, Pass::forward, heads, c.head_dim());
+  SiteHooks hooks = opt.hooks;
+  if (!reps.empty()) hooks.push_back(&replacements);
 
   auto ws_owner = caches.take();
   auto& ws = *ws_owner;
@@ -215,7 +219,7 @@ std::vector<ForwardResult> Encoder::run(const Model& model, std::span<const Mode
     r.trace = Trace(layers);
     traces.push_back(&r.trace);
   }
-  layers::SiteRecorder rec(opt.record, traces, batch, prof);
+  layers::SiteRecorder rec(opt.record, traces, batch, Pass::forward, hooks, prof);
 
   float* x = ws.x.data();
   {
@@ -247,7 +251,6 @@ std::vector<ForwardResult> Encoder::run(const Model& model, std::span<const Mode
       tape->layers.resize(static_cast<std::size_t>(layers));
     }
   }
-  replacements.hidden(0, x);
   if (opt.start_layer == 0) rec.rows(Site::embed_out, 0, x, hidden);
 
   for (std::int64_t l = opt.start_layer; l < layers; ++l) {
@@ -258,10 +261,9 @@ std::vector<ForwardResult> Encoder::run(const Model& model, std::span<const Mode
       if (block_tape) block_tape->skipped = true;
     } else {
       const layers::AttentionEdits edits{inputs, &opt.uniform_heads, head_mask ? head_mask + l * heads : nullptr, nullptr};
-      layers::block_forward(lc, p.layers[static_cast<std::size_t>(l)], l, batch, shape, x, ws.block, edits,
-                            replacements, dropout, rec, block_tape);
+      layers::block_forward(lc, p.layers[static_cast<std::size_t>(l)], l, batch, shape, x, ws.block, edits, dropout,
+                            rec, block_tape);
     }
-    replacements.hidden(l + 1, x);
     rec.rows(Site::layer_out, l, x, hidden);
   }
 

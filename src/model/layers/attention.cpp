@@ -126,13 +126,14 @@ void attention_forward(const LinearContext& lc, const LayerParams& lp, std::int6
             for (std::int64_t i = 0; i < t * t; ++i) block[i] *= m;
         }
       }
-    for (const auto& g : batch.groups) {
-      const auto row0 = batch.row(g.first);
-      core::attention_context(buf.probs + g.probs_offset, buf.v + row0 * hidden, g.count, heads, g.t, d, hidden,
-                              buf.ctx + row0 * hidden);
-    }
   }
   rec.blocks(Site::attn_probs, layer, buf.probs);
+  core::ScopedOp op(lc.profile, core::OpClass::attention);
+  for (const auto& g : batch.groups) {
+    const auto row0 = batch.row(g.first);
+    core::attention_context(buf.probs + g.probs_offset, buf.v + row0 * hidden, g.count, heads, g.t, d, hidden,
+                            buf.ctx + row0 * hidden);
+  }
 }
 
 void attention_vjp(const LayerParams& lp, std::int64_t layer, const Batch& batch, const AttentionShape& s,
