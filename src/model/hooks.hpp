@@ -6,14 +6,18 @@
 // restrict the tangent leaving layer l after seeing it).
 //
 // Where each pass calls hooks (the taped forward is a forward pass):
-//   forward   every site; attn.probs before the probabilities multiply V (after the run's
-//             attention edits), attn.residual only when a hook or a record asks for it
+//   forward   every site; attn.probs after softmax and dropout and before the head mask (the
+//             recorded attn.probs is after it), attn.residual only when a hook or a record
+//             asks for it. RunOptions::uniform_heads and ModelInput::attention_overrides are
+//             hooks at attn.probs; on a taped pass a head whose probabilities a hook changes is
+//             a constant to the gradient passes (no gradient reaches its scores)
 //   backward  every site but attn.scores and attn.probs (they exist per head inside the
 //             attention's reverse pass); a gradient is recorded before the hooks change it
 //   tangent   embed.out, attn.context, attn.residual, attn.out, resid_mid, ffn.act, ffn.out,
 //             layer.out
-// A forward hook that writes says so (replaces()); a tape recorded with one serves no gradient
-// pass, since the tape could not say how the written values depend on the model.
+// A forward hook that writes elsewhere than attn.probs says so (replaces()); a tape recorded
+// with one serves no gradient pass, since the tape could not say how the written values depend
+// on the model.
 #pragma once
 
 #include <cstdint>

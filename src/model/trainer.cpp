@@ -140,8 +140,8 @@ void add_classifier_head(const ModelConfig& config, std::map<std::string, core::
     params.insert_or_assign(spec.name, std::move(t));
   }
   // An MLM head is not part of a sequence classifier.
-  for (auto it = params.begin(); it != params.end();)
-    it = it->first.starts_with("cls.") ? params.erase(it) : std::next(it);
+  for (const auto& spec : param_table(config))
+    if (spec.group == ParamGroup::mlm_head) params.erase(spec.name);
 }
 
 MlmEval evaluate_mlm(const ModelConfig& config, const std::map<std::string, core::Tensor>& params,

@@ -11,12 +11,13 @@ core::Tensor Batch::rows_of(std::int64_t b, const float* packed, std::int64_t wi
   return out;
 }
 
-bool SiteRecorder::active(Site site, std::int64_t layer) const {
-  if (wants(site, layer)) return true;
+bool SiteRecorder::hooked(Site site, std::int64_t layer) const {
   for (const auto* h : hooks_)
     if (h->wants(site, layer, pass_)) return true;
   return false;
 }
+
+bool SiteRecorder::active(Site site, std::int64_t layer) const { return wants(site, layer) || hooked(site, layer); }
 
 void SiteRecorder::run_hooks(Site site, std::int64_t layer, float* data, std::int64_t width) {
   for (auto* h : hooks_)
@@ -25,13 +26,14 @@ void SiteRecorder::run_hooks(Site site, std::int64_t layer, float* data, std::in
 }
 
 template <class Record>
-void SiteRecorder::visit(Site site, std::int64_t layer, float* data, std::int64_t width, Record&& record) {
-  if (pass_ != Pass::backward) run_hooks(site, layer, data, width);
+void SiteRecorder::visit(Site site, std::int64_t layer, float* data, std::int64_t width, Record&& record,
+                         bool with_hooks) {
+  if (with_hooks && pass_ != Pass::backward) run_hooks(site, layer, data, width);
   if (wants(site, layer)) {
     core::ScopedOp op(profile_, core::OpClass::record);
     for (std::int64_t b = 0; b < batch_.size(); ++b) record(b);
   }
-  if (pass_ == Pass::backward) run_hooks(site, layer, data, width);
+  if (with_hooks && pass_ == Pass::backward) run_hooks(site, layer, data, width);
 }
 
 void SiteRecorder::rows(Site site, std::int64_t layer, float* packed, std::int64_t width) {
@@ -54,12 +56,12 @@ void SiteRecorder::per_head(Site site, std::int64_t layer, float* packed, std::i
   });
 }
 
-void SiteRecorder::blocks(Site site, std::int64_t layer, float* blocks) {
+void SiteRecorder::blocks(Site site, std::int64_t layer, float* blocks, bool with_hooks) {
   visit(site, layer, blocks, 0, [&](std::int64_t b) {
     const auto t = batch_.length(b);
     auto& dst = trace(b).emplace(site, layer, {batch_.heads, t, t}, false);
     std::memcpy(dst.ptr(), blocks + batch_.probs(b), static_cast<std::size_t>(batch_.heads * t * t) * sizeof(float));
-  });
+  }, with_hooks);
 }
 
 float* SiteRecorder::block(Site site, std::int64_t layer, std::int64_t b) {

@@ -62,16 +62,19 @@ class SiteRecorder {
   void rows(Site site, std::int64_t layer, float* packed, std::int64_t width);
   // Packed rows [rows, heads * d] -> [heads, t, d] per input.
   void per_head(Site site, std::int64_t layer, float* packed, std::int64_t d);
-  // Attention blocks [heads, t, t] per input, back to back.
-  void blocks(Site site, std::int64_t layer, float* blocks);
+  // Attention blocks [heads, t, t] per input, back to back; `with_hooks` false records only
+  // (attn.probs: the hooks ran before the head mask, see attention.cpp).
+  void blocks(Site site, std::int64_t layer, float* blocks, bool with_hooks = true);
+  // Whether a hook asks for the site, and running them alone.
+  bool hooked(Site site, std::int64_t layer) const;
+  void run_hooks(Site site, std::int64_t layer, float* data, std::int64_t width);
   // Each input's block, allocated for the caller to fill (zero-filled).
   float* block(Site site, std::int64_t layer, std::int64_t b);
   Trace& trace(std::int64_t b) { return *traces_[static_cast<std::size_t>(b)]; }
 
  private:
-  void run_hooks(Site site, std::int64_t layer, float* data, std::int64_t width);
   template <class Record>
-  void visit(Site site, std::int64_t layer, float* data, std::int64_t width, Record&& record);
+  void visit(Site site, std::int64_t layer, float* data, std::int64_t width, Record&& record, bool with_hooks = true);
   const SiteSet& sites_;
   std::vector<Trace*> traces_;
   const Batch& batch_;
