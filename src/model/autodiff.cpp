@@ -39,9 +39,9 @@ void check_masks(const std::vector<std::vector<FlowMask>>& masks, const layers::
 }
 
 // Restricted flow (Lu et al.): a mask value multiplies every derivative passing through its node.
-class FlowMasks final : public PerInputNodeEdits<FlowMask> {
+class FlowMasks final : public PerInputNodeHook<FlowMask> {
  public:
-  using PerInputNodeEdits::PerInputNodeEdits;
+  using PerInputNodeHook::PerInputNodeHook;
 
  protected:
   void edit(const FlowMask& m, std::size_t at, float* values, std::int64_t width, std::int64_t) const override {
@@ -91,9 +91,11 @@ BackwardResult backward(const Model& model, const ForwardTape& tape, std::span<c
   const std::int64_t hidden = c.hidden_size, heads = c.num_attention_heads, layers = c.num_hidden_layers;
   BackwardResult out;
   out.site_grads.assign(static_cast<std::size_t>(count), Trace(layers));
-  layers::SiteRecorder rec(req.sites, trace_pointers(out.site_grads), batch);
+  FlowMasks flow(req.flow_masks, Pass::backward, heads, c.head_dim());
+  SiteHooks hooks = req.hooks;
+  if (!req.flow_masks.empty()) hooks.push_back(&flow);
+  layers::SiteRecorder rec(req.sites, trace_pointers(out.site_grads), batch, Pass::backward, hooks);
   layers::ParamGrads grads(req.params);
-  const FlowMasks flow(req.flow_masks, batch, hidden, c.head_dim());
   if (req.head_mask) out.head_mask_grad = Tensor({layers, heads});
   if (req.head_mask_per_input) out.head_mask_grads.assign(static_cast<std::size_t>(count), Tensor({layers, heads}));
 
@@ -158,11 +160,10 @@ BackwardResult backward(const Model& model, const ForwardTape& tape, std::span<c
   for (std::int64_t l = layers - 1; l >= 0; --l) {
     // dx holds dL/d h_{l+1} = layer.{l}.out.
     rec.rows(Site::layer_out, l, dx.data(), hidden);
-    flow.hidden(l + 1, dx.data());
     const auto& lt = tp.layers[static_cast<std::size_t>(l)];
     if (lt.skipped) continue;
     layers::block_vjp(p.layers[static_cast<std::size_t>(l)], l, batch, Encoder::block_shape(c), lt,
-                      tp.head_mask.data() + l * heads, dx.data(), buf, flow, rec, grads, mask_grad);
+                      tp.head_mask.data() + l * heads, dx.data(), buf, rec, grads, mask_grad);
     for (std::int64_t job = 0; job < count * heads; ++job) {
       const auto at = static_cast<std::size_t>(l * heads + job % heads);
       const auto g = mask_grad[static_cast<std::size_t>(job)];
@@ -172,7 +173,6 @@ BackwardResult backward(const Model& model, const ForwardTape& tape, std::span<c
   }
   // dx = dL/d h_0 = embed.out.
   rec.rows(Site::embed_out, 0, dx.data(), hidden);
-  flow.hidden(0, dx.data());
   layers::apply_dropout(dx.data(), tp.embed_drop);
   FloatBuffer dsum(static_cast<std::size_t>(n * hidden));
   layers::embeddings_vjp(p, tp.embedding_inputs(), batch, hidden, dx.data(), tp.embed, dsum.data(), grads(p.word_emb),
@@ -198,7 +198,7 @@ BackwardResult backward(const Model& model, const ForwardTape& tape, std::span<c
 }
 
 TangentResult jvp(const Model& model, const ForwardTape& tape, std::span<const Tensor> tangents, const SiteSet& sites,
-                  const std::vector<std::vector<FlowMask>>& masks) {
+                  const std::vector<std::vector<FlowMask>>& masks, const SiteHooks& extra_hooks) {
   const auto& c = model.config();
   const auto& p = model.params();
   const auto& tp = checked_tape(model, tape, tangents.size(), masks, "JVP");
@@ -207,8 +207,10 @@ TangentResult jvp(const Model& model, const ForwardTape& tape, std::span<const T
   const std::int64_t hidden = c.hidden_size, heads = c.num_attention_heads, layers = c.num_hidden_layers;
   TangentResult out;
   out.site_tangents.assign(static_cast<std::size_t>(count), Trace(layers));
-  layers::SiteRecorder rec(sites, trace_pointers(out.site_tangents), batch);
-  const FlowMasks flow(masks, batch, hidden, c.head_dim());
+  FlowMasks flow(masks, Pass::tangent, heads, c.head_dim());
+  SiteHooks hooks = extra_hooks;
+  if (!masks.empty()) hooks.push_back(&flow);
+  layers::SiteRecorder rec(sites, trace_pointers(out.site_tangents), batch, Pass::tangent, hooks);
 
   FloatBuffer tx(static_cast<std::size_t>(n * hidden));
   for (std::int64_t b = 0; b < count; ++b) {
@@ -218,7 +220,6 @@ TangentResult jvp(const Model& model, const ForwardTape& tape, std::span<const T
   }
   layers::embeddings_jvp(p, n, hidden, tp.embed, tx.data());
   layers::apply_dropout(tx.data(), tp.embed_drop);
-  flow.hidden(0, tx.data());
   rec.rows(Site::embed_out, 0, tx.data(), hidden);
 
   auto buf = pass_buffers(c, batch);
@@ -226,8 +227,7 @@ TangentResult jvp(const Model& model, const ForwardTape& tape, std::span<const T
     const auto& lt = tp.layers[static_cast<std::size_t>(l)];
     if (!lt.skipped)
       layers::block_jvp(p.layers[static_cast<std::size_t>(l)], l, batch, Encoder::block_shape(c), lt,
-                        tp.head_mask.data() + l * heads, tx.data(), buf, flow, rec);
-    flow.hidden(l + 1, tx.data());
+                        tp.head_mask.data() + l * heads, tx.data(), buf, rec);
     rec.rows(Site::layer_out, l, tx.data(), hidden);
   }
   for (std::int64_t b = 0; b < count; ++b) out.last_hidden.push_back(batch.rows_of(b, tx.data(), hidden));

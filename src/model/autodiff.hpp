@@ -4,11 +4,11 @@
 // that let derivatives pass only through chosen nodes while forward values stay unchanged
 // (Lu et al.'s pattern gradients).
 //
-// Node sites for flow masks, per input:
+// Flow masks are site hooks (hooks.hpp) on these nodes, per input:
 //   hidden   layer l in 0..L: h_l, the residual stream entering block l (h_0 = embed.out,
 //            h_l = layer.{l-1}.out); mask [tok]
 //   context  layer l in 0..L-1: per-head context a_l[q, h] before W_O; mask [tok, heads]
-//   skip     layer l in 0..L-1: the residual term x of LN1(x + attention) at each position; mask [tok]
+//   skip     layer l in 0..L-1: the residual term x of LN1(x + attention) (layer.{l}.attn.residual); mask [tok]
 // A mask value multiplies every derivative passing through the node (0 blocks it, 1 lets it
 // through); nodes without a mask let everything through.
 #pragma once
@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "core/tensor.hpp"
+#include "model/hooks.hpp"
 #include "model/model.hpp"
 #include "model/trace.hpp"
 
@@ -91,6 +92,7 @@ struct GradRequest {
   bool word_embeddings = false;   // dL/d(word embedding rows as used) per input [tok, hidden]
   SiteSet sites;                  // dL/d(site) per input, site names as in trace.hpp
   std::vector<std::vector<FlowMask>> flow_masks;  // per input (may be empty: unrestricted)
+  SiteHooks hooks;  // run in the backward pass after each site's gradient is recorded (hooks.hpp)
 };
 
 struct BackwardResult {
@@ -118,8 +120,11 @@ std::vector<ForwardResult> forward_with_tape(const Model& model, std::span<const
 BackwardResult backward(const Model& model, const ForwardTape& tape, std::span<const OutputGrad> seeds,
                         const GradRequest& request);
 
+// `hooks` run in the tangent pass before each site's tangent is recorded (hooks.hpp), e.g. to
+// restrict the tangent leaving layer l after seeing it.
 TangentResult jvp(const Model& model, const ForwardTape& tape, std::span<const core::Tensor> word_embedding_tangents,
-                  const SiteSet& sites, const std::vector<std::vector<FlowMask>>& flow_masks = {});
+                  const SiteSet& sites, const std::vector<std::vector<FlowMask>>& flow_masks = {},
+                  const SiteHooks& hooks = {});
 
 // Losses that produce the seeds: value and gradient with respect to the logits.
 struct LossGrad {

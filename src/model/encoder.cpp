@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <set>
+#include <utility>
 
 #include "io/error.hpp"
 
@@ -125,9 +127,10 @@ void check_replacements(const std::vector<std::vector<NodeReplacement>>& reps, c
 
 // Forward-only node replacement (Lu et al.'s ablation check): where keep is 0 the node's value
 // becomes the given one (zero when none), before anything reads it.
-class Replacements final : public PerInputNodeEdits<NodeReplacement> {
+class Replacements final : public PerInputNodeHook<NodeReplacement> {
  public:
-  using PerInputNodeEdits::PerInputNodeEdits;
+  using PerInputNodeHook::PerInputNodeHook;
+  bool replaces() const override { return true; }
 
  protected:
   void edit(const NodeReplacement& r, std::size_t at, float* values, std::int64_t width,
@@ -138,6 +141,59 @@ class Replacements final : public PerInputNodeEdits<NodeReplacement> {
     else
       std::memcpy(values, r.value.ptr() + value_offset, static_cast<std::size_t>(width) * sizeof(float));
   }
+};
+
+// Kovaleva et al.'s head disabling: the named heads attend uniformly to the input's real tokens.
+class UniformHeads final : public SiteHook {
+ public:
+  UniformHeads(const std::set<std::pair<std::int64_t, std::int64_t>>& heads, std::span<const ModelInput> inputs)
+      : heads_(heads), inputs_(inputs) {}
+  bool wants(Site site, std::int64_t layer, Pass pass) const override {
+    if (site != Site::attn_probs || pass != Pass::forward) return false;
+    auto it = heads_.lower_bound({layer, 0});
+    return it != heads_.end() && it->first == layer;
+  }
+  void at(const SiteValues& v) override {
+    for (std::int64_t b = 0; b < v.inputs(); ++b) {
+      const auto t = v.tokens(b);
+      const auto& mask = inputs_[static_cast<std::size_t>(b)].attention_mask;
+      const auto real = mask.empty() ? t : std::count_if(mask.begin(), mask.end(), [](std::uint8_t m) { return m != 0; });
+      for (auto it = heads_.lower_bound({v.layer, 0}); it != heads_.end() && it->first == v.layer; ++it) {
+        float* block = v.of(b).data() + it->second * t * t;
+        for (std::int64_t i = 0; i < t; ++i)
+          for (std::int64_t j = 0; j < t; ++j)
+            block[i * t + j] = mask.empty() || mask[static_cast<std::size_t>(j)] ? 1.0f / static_cast<float>(real) : 0.0f;
+      }
+    }
+  }
+
+ private:
+  const std::set<std::pair<std::int64_t, std::int64_t>>& heads_;
+  std::span<const ModelInput> inputs_;
+};
+
+// Each input's attention overrides: a given row-stochastic matrix replaces a head's attention.
+class AttentionOverrides final : public SiteHook {
+ public:
+  explicit AttentionOverrides(std::span<const ModelInput> inputs) : inputs_(inputs) {}
+  bool wants(Site site, std::int64_t layer, Pass pass) const override {
+    if (site != Site::attn_probs || pass != Pass::forward) return false;
+    for (const auto& in : inputs_)
+      for (const auto& o : in.attention_overrides)
+        if (o.layer == layer) return true;
+    return false;
+  }
+  void at(const SiteValues& v) override {
+    for (std::int64_t b = 0; b < v.inputs(); ++b) {
+      const auto t = v.tokens(b);
+      for (const auto& o : inputs_[static_cast<std::size_t>(b)].attention_overrides)
+        if (o.layer == v.layer)
+          std::memcpy(v.of(b).data() + o.head * t * t, o.probs.ptr(), static_cast<std::size_t>(t * t) * sizeof(float));
+    }
+  }
+
+ private:
+  std::span<const ModelInput> inputs_;
 };
 
 }  // namespace
@@ -194,7 +250,8 @@ std::vector<ForwardResult> Encoder::run(const Model& model, std::span<const Mode
     *tape = ForwardTape::Impl{};
     tape->batch = batch;
     tape->train = taped->train;
-    tape->replaced_nodes = std::any_of(reps.begin(), reps.end(), [](const auto& r) { return !r.empty(); });
+    tape->replaced_nodes = std::any_of(reps.begin(), reps.end(), [](const auto& r) { return !r.empty(); }) ||
+                           std::any_of(opt.hooks.begin(), opt.hooks.end(), [](const SiteHook* h) { return h->replaces(); });
     if (taped->train)
       dropout = {c.raw.value("hidden_dropout_prob", 0.1), c.raw.value("attention_probs_dropout_prob", 0.1),
                  taped->dropout_seed};
@@ -202,7 +259,16 @@ std::vector<ForwardResult> Encoder::run(const Model& model, std::span<const Mode
     if (!opt.head_mask.data.empty()) std::copy(opt.head_mask.data.begin(), opt.head_mask.data.end(), tape->head_mask.begin());
   }
   const float* head_mask = tape ? tape->head_mask.data() : (opt.head_mask.data.empty() ? nullptr : opt.head_mask.ptr());
-  const Replacements replacements(reps, batch, hidden, c.head_dim());
+  // The run's conveniences are hooks, before the caller's own.
+  Replacements replacements(reps, Pass::forward, heads, c.head_dim());
+  UniformHeads uniform(opt.uniform_heads, inputs);
+  AttentionOverrides overrides(inputs);
+  SiteHooks hooks;
+  if (!opt.uniform_heads.empty()) hooks.push_back(&uniform);
+  if (std::any_of(inputs.begin(), inputs.end(), [](const ModelInput& in) { return !in.attention_overrides.empty(); }))
+    hooks.push_back(&overrides);
+  if (!reps.empty()) hooks.push_back(&replacements);
+  hooks.insert(hooks.end(), opt.hooks.begin(), opt.hooks.end());
 
   auto ws_owner = caches.take();
   auto& ws = *ws_owner;
@@ -215,7 +281,7 @@ std::vector<ForwardResult> Encoder::run(const Model& model, std::span<const Mode
     r.trace = Trace(layers);
     traces.push_back(&r.trace);
   }
-  layers::SiteRecorder rec(opt.record, traces, batch, prof);
+  layers::SiteRecorder rec(opt.record, traces, batch, Pass::forward, hooks, prof);
 
   float* x = ws.x.data();
   {
@@ -247,7 +313,6 @@ std::vector<ForwardResult> Encoder::run(const Model& model, std::span<const Mode
       tape->layers.resize(static_cast<std::size_t>(layers));
     }
   }
-  replacements.hidden(0, x);
   if (opt.start_layer == 0) rec.rows(Site::embed_out, 0, x, hidden);
 
   for (std::int64_t l = opt.start_layer; l < layers; ++l) {
@@ -257,11 +322,10 @@ std::vector<ForwardResult> Encoder::run(const Model& model, std::span<const Mode
       for (std::int64_t b = 0; b < count && rec.wants(Site::attn_probs, l); ++b) rec.block(Site::attn_probs, l, b);
       if (block_tape) block_tape->skipped = true;
     } else {
-      const layers::AttentionEdits edits{inputs, &opt.uniform_heads, head_mask ? head_mask + l * heads : nullptr, nullptr};
-      layers::block_forward(lc, p.layers[static_cast<std::size_t>(l)], l, batch, shape, x, ws.block, edits,
-                            replacements, dropout, rec, block_tape);
+      const layers::AttentionEdits edits{inputs, head_mask ? head_mask + l * heads : nullptr, nullptr};
+      layers::block_forward(lc, p.layers[static_cast<std::size_t>(l)], l, batch, shape, x, ws.block, edits, dropout,
+                            rec, block_tape);
     }
-    replacements.hidden(l + 1, x);
     rec.rows(Site::layer_out, l, x, hidden);
   }
 

@@ -7,6 +7,8 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
+#include <utility>
 #include <span>
 #include <vector>
 
@@ -54,32 +56,39 @@ struct ForwardTape::Impl {
   std::vector<layers::EmbeddingInput> embedding_inputs() const;
 };
 
-// Edits at Lu et al.'s nodes given per input as a list of (site, layer, ...) entries: a flow
-// mask or a node replacement. `edit` gets the entry, the index of a row (or of a (row, head)
+// Lu et al.'s nodes given per input as lists of (FlowSite, layer, ...) entries, as site hooks:
+// hidden l is embed.out (l = 0) or layer.{l-1}.out, context l is layer.{l}.attn.context, skip l
+// is layer.{l}.attn.residual. `edit` gets the entry, the index of a row (or of a (row, head)
 // pair for context) in the entry's mask, the values, and their offset in the entry's value
 // layout ([t, hidden], or [heads, t, head_dim] for context).
 template <class Node>
-class PerInputNodeEdits : public layers::NodeEdits {
+class PerInputNodeHook : public SiteHook {
  public:
-  PerInputNodeEdits(const std::vector<std::vector<Node>>& nodes, const layers::Batch& batch, std::int64_t hidden,
-                    std::int64_t head_dim)
-      : nodes_(nodes), batch_(batch), hidden_(hidden), d_(head_dim) {}
-  bool edits_skip(std::int64_t layer) const override {
-    for (std::size_t b = 0; b < nodes_.size(); ++b)
-      if (find(b, FlowSite::skip, layer)) return true;
+  PerInputNodeHook(const std::vector<std::vector<Node>>& nodes, Pass pass, std::int64_t heads, std::int64_t head_dim)
+      : nodes_(nodes), pass_(pass), heads_(heads), d_(head_dim) {}
+  bool wants(Site site, std::int64_t layer, Pass pass) const override {
+    if (pass != pass_) return false;
+    const auto node = flow_node(site, layer);
+    for (const auto& list : nodes_)
+      for (const auto& n : list)
+        if (node && n.site == node->first && n.layer == node->second) return true;
     return false;
   }
-  void hidden(std::int64_t layer, float* rows) const override { edit_rows(FlowSite::hidden, layer, rows); }
-  void skip(std::int64_t layer, float* rows) const override { edit_rows(FlowSite::skip, layer, rows); }
-  void context(std::int64_t layer, float* packed) const override {
-    const auto heads = batch_.heads;
-    for (std::int64_t b = 0; b < batch_.size(); ++b) {
-      const auto* node = find(static_cast<std::size_t>(b), FlowSite::context, layer);
-      const auto t = batch_.length(b);
-      for (std::int64_t i = 0; node && i < t; ++i)
-        for (std::int64_t h = 0; h < heads; ++h)
-          edit(*node, static_cast<std::size_t>(i * heads + h), packed + (batch_.row(b) + i) * heads * d_ + h * d_, d_,
-               (h * t + i) * d_);
+  void at(const SiteValues& v) override {
+    const auto node = flow_node(v.site, v.layer);
+    for (std::int64_t b = 0; b < v.inputs(); ++b) {
+      const auto* entry = find(static_cast<std::size_t>(b), node->first, node->second);
+      if (!entry) continue;
+      float* values = v.of(b).data();
+      const auto t = v.tokens(b);
+      if (node->first != FlowSite::context) {
+        for (std::int64_t i = 0; i < t; ++i)
+          edit(*entry, static_cast<std::size_t>(i), values + i * v.width, v.width, i * v.width);
+        continue;
+      }
+      for (std::int64_t i = 0; i < t; ++i)
+        for (std::int64_t h = 0; h < heads_; ++h)
+          edit(*entry, static_cast<std::size_t>(i * heads_ + h), values + i * v.width + h * d_, d_, (h * t + i) * d_);
     }
   }
 
@@ -88,22 +97,24 @@ class PerInputNodeEdits : public layers::NodeEdits {
                     std::int64_t value_offset) const = 0;
 
  private:
+  static std::optional<std::pair<FlowSite, std::int64_t>> flow_node(Site site, std::int64_t layer) {
+    switch (site) {
+      case Site::embed_out: return std::pair{FlowSite::hidden, std::int64_t{0}};
+      case Site::layer_out: return std::pair{FlowSite::hidden, layer + 1};
+      case Site::attn_context: return std::pair{FlowSite::context, layer};
+      case Site::attn_residual: return std::pair{FlowSite::skip, layer};
+      default: return std::nullopt;
+    }
+  }
   const Node* find(std::size_t input, FlowSite site, std::int64_t layer) const {
     if (input >= nodes_.size()) return nullptr;
     for (const auto& n : nodes_[input])
       if (n.site == site && n.layer == layer) return &n;
     return nullptr;
   }
-  void edit_rows(FlowSite site, std::int64_t layer, float* packed) const {
-    for (std::int64_t b = 0; b < batch_.size(); ++b) {
-      const auto* node = find(static_cast<std::size_t>(b), site, layer);
-      for (std::int64_t i = 0; node && i < batch_.length(b); ++i)
-        edit(*node, static_cast<std::size_t>(i), packed + (batch_.row(b) + i) * hidden_, hidden_, i * hidden_);
-    }
-  }
   const std::vector<std::vector<Node>>& nodes_;
-  const layers::Batch& batch_;
-  std::int64_t hidden_, d_;
+  Pass pass_;
+  std::int64_t heads_, d_;
 };
 
 // What backward and jvp share: the tape checked against the number of per-input arguments

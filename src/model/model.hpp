@@ -16,6 +16,7 @@
 #include "core/profile.hpp"
 #include "core/tensor.hpp"
 #include "model/config.hpp"
+#include "model/hooks.hpp"
 #include "model/tokenizer.hpp"
 #include "model/trace.hpp"
 #include "model/weights.hpp"
@@ -70,6 +71,8 @@ struct RunOptions {
   // above an intervention while reusing those below it; earlier layers are not run or recorded.
   std::int64_t start_layer = 0;
   Precision precision = Precision::f32;
+  // Run at sites in the forward pass, before each site's value is recorded (hooks.hpp).
+  SiteHooks hooks;
   core::OpProfile* profile = nullptr;  // per-op-class timing, when given
 };
 

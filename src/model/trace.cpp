@@ -23,6 +23,7 @@ const std::array<SiteInfo, kSiteCount>& site_table() {
       {Site::ffn_out, "ffn.out", true, "[tok, hidden]"},
       {Site::layer_out, "out", true, "[tok, hidden]"},
       {Site::pooler_out, "pooler.out", false, "[hidden]"},
+      {Site::attn_residual, "attn.residual", true, "[tok, hidden]"},
   }};
   return table;
 }

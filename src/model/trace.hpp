@@ -15,6 +15,8 @@
 //   layer.{l}.ffn.out         [tok, hidden]          feed-forward output, before the residual
 //   layer.{l}.out             [tok, hidden]          the layer's output (the next hidden state)
 //   pooler.out                [hidden]               tanh(W h[CLS] + b), when the model has a pooler
+//   layer.{l}.attn.residual   [tok, hidden]          the residual term of LayerNorm(input + attn.out): the
+//                                                    layer's input as that sum reads it (Lu et al.'s skip node)
 #pragma once
 
 #include <array>
@@ -42,8 +44,9 @@ enum class Site {
   ffn_out,
   layer_out,
   pooler_out,
+  attn_residual,
 };
-inline constexpr std::size_t kSiteCount = 13;
+inline constexpr std::size_t kSiteCount = 14;
 
 struct SiteInfo {
   Site site;

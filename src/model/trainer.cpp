@@ -149,11 +149,8 @@ void add_classifier_head(const ModelConfig& config, std::map<std::string, core::
     params.insert_or_assign(spec.name, std::move(t));
   }
   // An MLM head (BERT's cls.*, RoBERTa's lm_head.*) is not part of a sequence classifier.
-  std::set<std::string> mlm_head;
   for (const auto& spec : param_table(config))
-    if (spec.group == ParamGroup::mlm_head) mlm_head.insert(spec.name);
-  for (auto it = params.begin(); it != params.end();)
-    it = mlm_head.count(it->first) ? params.erase(it) : std::next(it);
+    if (spec.group == ParamGroup::mlm_head) params.erase(spec.name);
 }
 
 MlmEval evaluate_mlm(const ModelConfig& config, const std::map<std::string, core::Tensor>& params,

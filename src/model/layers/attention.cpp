@@ -47,32 +47,6 @@ void masked_softmax(const Batch& batch, std::span<const ModelInput> inputs, floa
   for_masked_keys([](float& s) { s = 0.0f; });
 }
 
-// Uniform heads and overrides replace a head's probabilities; returns whether it did.
-bool replace_head(const AttentionEdits& edits, std::int64_t layer, std::int64_t b, std::int64_t h, std::int64_t t,
-                  float* block) {
-  bool replaced = false;
-  const auto& in = edits.inputs[static_cast<std::size_t>(b)];
-  if (edits.uniform_heads && edits.uniform_heads->count({layer, h})) {
-    const auto& mask = in.attention_mask;
-    if (mask.empty()) {
-      std::fill(block, block + t * t, 1.0f / static_cast<float>(t));
-    } else {
-      // Uniform over the real tokens only.
-      const auto real = std::count_if(mask.begin(), mask.end(), [](std::uint8_t m) { return m != 0; });
-      for (std::int64_t i = 0; i < t; ++i)
-        for (std::int64_t j = 0; j < t; ++j)
-          block[i * t + j] = mask[static_cast<std::size_t>(j)] ? 1.0f / static_cast<float>(real) : 0.0f;
-    }
-    replaced = true;
-  }
-  for (const auto& o : in.attention_overrides)
-    if (o.layer == layer && o.head == h) {
-      std::memcpy(block, o.probs.ptr(), static_cast<std::size_t>(t * t) * sizeof(float));
-      replaced = true;
-    }
-  return replaced;
-}
-
 }  // namespace
 
 void attention_forward(const LinearContext& lc, const LayerParams& lp, std::int64_t layer, const Batch& batch,
@@ -104,15 +78,20 @@ void attention_forward(const LinearContext& lc, const LayerParams& lp, std::int6
     if (edits.dropout)
       for (std::int64_t i = 0; i < size; ++i) buf.probs[i] *= (*edits.dropout)[static_cast<std::size_t>(i)];
     if (tape) tape->replaced.assign(static_cast<std::size_t>(batch.size() * heads), 0);
-    // Edits touch only the heads they name.
-    const bool any_replacement = (edits.uniform_heads && !edits.uniform_heads->empty()) ||
-                                 std::any_of(edits.inputs.begin(), edits.inputs.end(),
-                                             [](const ModelInput& in) { return !in.attention_overrides.empty(); });
-    for (std::int64_t b = 0; b < batch.size() && any_replacement; ++b) {
-      const auto t = batch.length(b);
-      for (std::int64_t h = 0; h < heads; ++h) {
-        const bool replaced = replace_head(edits, layer, b, h, t, buf.probs + batch.probs(b) + h * t * t);
-        if (tape) tape->replaced[static_cast<std::size_t>(b * heads + h)] = replaced;
+    // Hooks at attn.probs (uniform heads and replaced attention among them) see the
+    // probabilities before the head mask; on a taped pass a head they change is a constant to
+    // the gradient passes: its scores get no gradient.
+    if (rec.hooked(Site::attn_probs, layer)) {
+      std::vector<float> before;
+      if (tape) before.assign(buf.probs, buf.probs + size);
+      rec.run_hooks(Site::attn_probs, layer, buf.probs, 0);
+      for (std::int64_t b = 0; tape && b < batch.size(); ++b) {
+        const auto t = batch.length(b);
+        for (std::int64_t h = 0; h < heads; ++h) {
+          const auto at = batch.probs(b) + h * t * t;
+          tape->replaced[static_cast<std::size_t>(b * heads + h)] =
+              !std::equal(buf.probs + at, buf.probs + at + t * t, before.begin() + at);
+        }
       }
     }
     if (tape) tape->pre_mask.assign(buf.probs, buf.probs + size);
@@ -126,13 +105,14 @@ void attention_forward(const LinearContext& lc, const LayerParams& lp, std::int6
             for (std::int64_t i = 0; i < t * t; ++i) block[i] *= m;
         }
       }
-    for (const auto& g : batch.groups) {
-      const auto row0 = batch.row(g.first);
-      core::attention_context(buf.probs + g.probs_offset, buf.v + row0 * hidden, g.count, heads, g.t, d, hidden,
-                              buf.ctx + row0 * hidden);
-    }
   }
-  rec.blocks(Site::attn_probs, layer, buf.probs);
+  rec.blocks(Site::attn_probs, layer, buf.probs, false);
+  core::ScopedOp op(lc.profile, core::OpClass::attention);
+  for (const auto& g : batch.groups) {
+    const auto row0 = batch.row(g.first);
+    core::attention_context(buf.probs + g.probs_offset, buf.v + row0 * hidden, g.count, heads, g.t, d, hidden,
+                            buf.ctx + row0 * hidden);
+  }
 }
 
 void attention_vjp(const LayerParams& lp, std::int64_t layer, const Batch& batch, const AttentionShape& s,

@@ -1,7 +1,6 @@
 // Multi-head self-attention up to the per-head context (before W_O): Q, K, V projections,
-// scaled dot-product scores, softmax with transformers' additive padding mask, the edits a run
-// makes to the probabilities (uniform heads, replaced attention, dropout, head mask), and the
-// probabilities times V. The forward runs one batched product per run of equal-length inputs;
+// scaled dot-product scores, softmax with transformers' additive padding mask, dropout, the
+// hooks at attn.probs, the head mask, and the probabilities times V. The forward runs one batched product per run of equal-length inputs;
 // the reverse (VJP) and forward-mode (JVP) passes run per (input, head) from the tape.
 #pragma once
 
@@ -34,11 +33,10 @@ struct AttentionTape {
   core::FloatBuffer ctx;               // [rows, hidden]
 };
 
-// The edits one layer's probabilities receive, in this order: padding mask, softmax, dropout,
-// uniform heads and overrides, head mask.
+// What one layer's probabilities receive, in this order: padding mask, softmax, dropout, the
+// hooks at attn.probs (uniform heads and replaced attention are such hooks), head mask.
 struct AttentionEdits {
-  std::span<const ModelInput> inputs;  // attention masks and overrides
-  const std::set<std::pair<std::int64_t, std::int64_t>>* uniform_heads = nullptr;
+  std::span<const ModelInput> inputs;  // attention masks
   const float* head_mask = nullptr;              // this layer's [heads], null = ones
   const core::FloatBuffer* dropout = nullptr;    // multipliers over all blocks, null = none
 };

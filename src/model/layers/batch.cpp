@@ -11,38 +11,57 @@ core::Tensor Batch::rows_of(std::int64_t b, const float* packed, std::int64_t wi
   return out;
 }
 
-void SiteRecorder::rows(Site site, std::int64_t layer, const float* packed, std::int64_t width) {
-  if (!wants(site, layer)) return;
-  core::ScopedOp op(profile_, core::OpClass::record);
-  for (std::int64_t b = 0; b < batch_.size(); ++b) {
+bool SiteRecorder::hooked(Site site, std::int64_t layer) const {
+  for (const auto* h : hooks_)
+    if (h->wants(site, layer, pass_)) return true;
+  return false;
+}
+
+bool SiteRecorder::active(Site site, std::int64_t layer) const { return wants(site, layer) || hooked(site, layer); }
+
+void SiteRecorder::run_hooks(Site site, std::int64_t layer, float* data, std::int64_t width) {
+  for (auto* h : hooks_)
+    if (h->wants(site, layer, pass_))
+      h->at({site, layer, pass_, data, width, batch_.offsets, batch_.prob_offsets});
+}
+
+template <class Record>
+void SiteRecorder::visit(Site site, std::int64_t layer, float* data, std::int64_t width, Record&& record,
+                         bool with_hooks) {
+  if (with_hooks && pass_ != Pass::backward) run_hooks(site, layer, data, width);
+  if (wants(site, layer)) {
+    core::ScopedOp op(profile_, core::OpClass::record);
+    for (std::int64_t b = 0; b < batch_.size(); ++b) record(b);
+  }
+  if (with_hooks && pass_ == Pass::backward) run_hooks(site, layer, data, width);
+}
+
+void SiteRecorder::rows(Site site, std::int64_t layer, float* packed, std::int64_t width) {
+  visit(site, layer, packed, width, [&](std::int64_t b) {
     const auto t = batch_.length(b);
     auto& dst = trace(b).emplace(site, layer, {t, width}, false);
     std::memcpy(dst.ptr(), packed + batch_.row(b) * width, static_cast<std::size_t>(t * width) * sizeof(float));
-  }
+  });
 }
 
-void SiteRecorder::per_head(Site site, std::int64_t layer, const float* packed, std::int64_t d) {
-  if (!wants(site, layer)) return;
-  core::ScopedOp op(profile_, core::OpClass::record);
+void SiteRecorder::per_head(Site site, std::int64_t layer, float* packed, std::int64_t d) {
   const auto heads = batch_.heads, width = heads * d;
-  for (std::int64_t b = 0; b < batch_.size(); ++b) {
+  visit(site, layer, packed, width, [&](std::int64_t b) {
     const auto t = batch_.length(b), off = batch_.row(b);
     auto& dst = trace(b).emplace(site, layer, {heads, t, d}, false);
     for (std::int64_t h = 0; h < heads; ++h)
       for (std::int64_t i = 0; i < t; ++i)
         std::memcpy(dst.ptr() + (h * t + i) * d, packed + (off + i) * width + h * d,
                     static_cast<std::size_t>(d) * sizeof(float));
-  }
+  });
 }
 
-void SiteRecorder::blocks(Site site, std::int64_t layer, const float* blocks) {
-  if (!wants(site, layer)) return;
-  core::ScopedOp op(profile_, core::OpClass::record);
-  for (std::int64_t b = 0; b < batch_.size(); ++b) {
+void SiteRecorder::blocks(Site site, std::int64_t layer, float* blocks, bool with_hooks) {
+  visit(site, layer, blocks, 0, [&](std::int64_t b) {
     const auto t = batch_.length(b);
     auto& dst = trace(b).emplace(site, layer, {batch_.heads, t, t}, false);
     std::memcpy(dst.ptr(), blocks + batch_.probs(b), static_cast<std::size_t>(batch_.heads * t * t) * sizeof(float));
-  }
+  }, with_hooks);
 }
 
 float* SiteRecorder::block(Site site, std::int64_t layer, std::int64_t b) {

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "core/profile.hpp"
+#include "model/hooks.hpp"
 #include "model/trace.hpp"
 
 namespace bertscope::model::layers {
@@ -42,43 +43,44 @@ struct Batch {
   core::Tensor rows_of(std::int64_t b, const float* packed, std::int64_t width) const;
 };
 
-// Copies what a pass asks for at each site into one trace per input. The forward pass records
-// values, the backward pass gradients and the JVP tangents, all through the same layouts.
+// What a pass does at each site: runs the hooks that ask for it and copies what the pass's
+// record request asks for into one trace per input. The forward pass records values, the
+// backward pass gradients and the JVP tangents, all through the same layouts. Forward and
+// tangent passes run hooks first (a trace shows what flowed on); the backward pass records
+// first (the gradient that arrived) and then lets hooks change what flows on.
 class SiteRecorder {
  public:
-  SiteRecorder(const SiteSet& sites, std::vector<Trace*> traces, const Batch& batch, core::OpProfile* profile = nullptr)
-      : sites_(sites), traces_(std::move(traces)), batch_(batch), profile_(profile) {}
+  SiteRecorder(const SiteSet& sites, std::vector<Trace*> traces, const Batch& batch, Pass pass, SiteHooks hooks,
+               core::OpProfile* profile = nullptr)
+      : sites_(sites), traces_(std::move(traces)), batch_(batch), pass_(pass), hooks_(std::move(hooks)),
+        profile_(profile) {}
 
   bool wants(Site site, std::int64_t layer = 0) const { return sites_.contains(site, layer); }
+  // Whether a hook or the record request asks for the site.
+  bool active(Site site, std::int64_t layer) const;
   // Packed rows [rows, width] -> [t, width] per input.
-  void rows(Site site, std::int64_t layer, const float* packed, std::int64_t width);
+  void rows(Site site, std::int64_t layer, float* packed, std::int64_t width);
   // Packed rows [rows, heads * d] -> [heads, t, d] per input.
-  void per_head(Site site, std::int64_t layer, const float* packed, std::int64_t d);
-  // Attention blocks [heads, t, t] per input, back to back.
-  void blocks(Site site, std::int64_t layer, const float* blocks);
+  void per_head(Site site, std::int64_t layer, float* packed, std::int64_t d);
+  // Attention blocks [heads, t, t] per input, back to back; `with_hooks` false records only
+  // (attn.probs: the hooks ran before the head mask, see attention.cpp).
+  void blocks(Site site, std::int64_t layer, float* blocks, bool with_hooks = true);
+  // Whether a hook asks for the site, and running them alone.
+  bool hooked(Site site, std::int64_t layer) const;
+  void run_hooks(Site site, std::int64_t layer, float* data, std::int64_t width);
   // Each input's block, allocated for the caller to fill (zero-filled).
   float* block(Site site, std::int64_t layer, std::int64_t b);
   Trace& trace(std::int64_t b) { return *traces_[static_cast<std::size_t>(b)]; }
 
  private:
+  template <class Record>
+  void visit(Site site, std::int64_t layer, float* data, std::int64_t width, Record&& record, bool with_hooks = true);
   const SiteSet& sites_;
   std::vector<Trace*> traces_;
   const Batch& batch_;
+  Pass pass_;
+  SiteHooks hooks_;
   core::OpProfile* profile_;
-};
-
-// What a pass does at the nodes Lu et al.'s information-flow patterns restrict: the forward
-// may replace values, the reverse and forward-mode passes scale derivatives (flow masks).
-//   hidden   layer 0..L: the residual stream entering block l [rows, hidden]
-//   skip     layer 0..L-1: the residual term x of LN1(x + attention) [rows, hidden]
-//   context  layer 0..L-1: per-head context before W_O [rows, heads * head_dim]
-class NodeEdits {
- public:
-  virtual ~NodeEdits() = default;
-  virtual bool edits_skip(std::int64_t /*layer*/) const { return false; }
-  virtual void hidden(std::int64_t /*layer*/, float* /*rows*/) const {}
-  virtual void skip(std::int64_t /*layer*/, float* /*rows*/) const {}
-  virtual void context(std::int64_t /*layer*/, float* /*rows*/) const {}
 };
 
 }  // namespace bertscope::model::layers

@@ -26,7 +26,7 @@ core::FloatBuffer copy_of(const float* x, std::int64_t n) { return core::FloatBu
 
 void block_forward(const LinearContext& lc, const LayerParams& lp, std::int64_t layer, const Batch& batch,
                    const BlockShape& s, float* x, BlockBuffers& buf, const AttentionEdits& edits,
-                   const NodeEdits& nodes, const Dropout& dropout, SiteRecorder& rec, BlockTape* tape) {
+                   const Dropout& dropout, SiteRecorder& rec, BlockTape* tape) {
   const auto n = batch.rows(), hidden = s.attention.hidden;
   const std::uint64_t stream = 100 + 10 * static_cast<std::uint64_t>(layer);
   AttentionBuffers ab{buf.q.data(), buf.k.data(), buf.v.data(), buf.probs.data(), buf.ctx.data()};
@@ -45,20 +45,20 @@ void block_forward(const LinearContext& lc, const LayerParams& lp, std::int64_t 
   auto* x16 = lc.bf16 ? &buf.x16 : nullptr;
   auto* inter16 = lc.bf16 ? &buf.inter16 : nullptr;
   attention_forward(lc, lp, layer, batch, s.attention, x, ab, layer_edits, rec, x16, tape ? &tape->attention : nullptr);
-  nodes.context(layer, ab.ctx);
   rec.per_head(Site::attn_context, layer, ab.ctx, s.attention.head_dim);
   float* attn = buf.attn.data();
   linear_forward(lc, ab.ctx, n, hidden, lp.attn_out_w, lp.attn_out_b, hidden, attn, nullptr, x16);
   rec.rows(Site::attn_out, layer, attn, hidden);
-  const float* skip = x;
   if (tape) {
     tape->attn_drop = dropout.mask(n * hidden, dropout.hidden_p, stream + 2);
     apply_dropout(attn, tape->attn_drop);
-    if (nodes.edits_skip(layer)) {
-      std::memcpy(buf.extra.data(), x, static_cast<std::size_t>(n * hidden) * sizeof(float));
-      nodes.skip(layer, buf.extra.data());
-      skip = buf.extra.data();
-    }
+  }
+  // The residual term is the input itself unless a hook or a record asks for it.
+  const float* skip = x;
+  if (rec.active(Site::attn_residual, layer)) {
+    std::memcpy(buf.extra.data(), x, static_cast<std::size_t>(n * hidden) * sizeof(float));
+    rec.rows(Site::attn_residual, layer, buf.extra.data(), hidden);
+    skip = buf.extra.data();
   }
   {
     core::ScopedOp op(lc.profile, core::OpClass::norm);
@@ -78,8 +78,8 @@ void block_forward(const LinearContext& lc, const LayerParams& lp, std::int64_t 
 }
 
 void block_vjp(const LayerParams& lp, std::int64_t layer, const Batch& batch, const BlockShape& s,
-               const BlockTape& tape, const float* head_mask, float* dx, BlockBuffers& buf, const NodeEdits& nodes,
-               SiteRecorder& rec, ParamGrads& grads, std::vector<double>& mask_grad) {
+               const BlockTape& tape, const float* head_mask, float* dx, BlockBuffers& buf, SiteRecorder& rec,
+               ParamGrads& grads, std::vector<double>& mask_grad) {
   const auto n = batch.rows(), hidden = s.attention.hidden;
   const auto bytes = static_cast<std::size_t>(n * hidden) * sizeof(float);
   float* d_sum = buf.extra.data();  // d(input of a norm)
@@ -100,28 +100,25 @@ void block_vjp(const LayerParams& lp, std::int64_t layer, const Batch& batch, co
   linear_vjp(d_branch, n, hidden, lp.attn_out_w, hidden, tape.attention.ctx.data(), d_ctx, false,
              grads(lp.attn_out_w), grads(lp.attn_out_b));
   rec.per_head(Site::attn_context, layer, d_ctx, s.attention.head_dim);
-  nodes.context(layer, d_ctx);
-  // The residual (skip) term of LN1's input passes d_sum to the block input.
+  // The residual term of LN1's input passes d_sum to the block input.
   std::memcpy(dx, d_sum, bytes);
-  nodes.skip(layer, dx);
+  rec.rows(Site::attn_residual, layer, dx, hidden);
   attention_vjp(lp, layer, batch, s.attention, tape.attention, head_mask, d_ctx, rec, buf.q.data(), buf.k.data(),
                 buf.v.data(), dx, grads, mask_grad);
 }
 
 void block_jvp(const LayerParams& lp, std::int64_t layer, const Batch& batch, const BlockShape& s,
-               const BlockTape& tape, const float* head_mask, float* tx, BlockBuffers& buf, const NodeEdits& nodes,
-               SiteRecorder& rec) {
+               const BlockTape& tape, const float* head_mask, float* tx, BlockBuffers& buf, SiteRecorder& rec) {
   const auto n = batch.rows(), hidden = s.attention.hidden;
   float* t_ctx = buf.ctx.data();
   attention_jvp(lp, batch, s.attention, tape.attention, head_mask, tx, buf.q.data(), buf.k.data(), buf.v.data(), t_ctx);
-  nodes.context(layer, t_ctx);
   rec.per_head(Site::attn_context, layer, t_ctx, s.attention.head_dim);
   float* t_attn = buf.attn.data();
   linear_jvp(t_ctx, n, hidden, lp.attn_out_w, hidden, t_attn);
   apply_dropout(t_attn, tape.attn_drop);
   rec.rows(Site::attn_out, layer, t_attn, hidden);
   // LN1's input: the attention branch plus the skip branch.
-  nodes.skip(layer, tx);
+  rec.rows(Site::attn_residual, layer, tx, hidden);
   for (std::int64_t i = 0; i < n * hidden; ++i) t_attn[i] += tx[i];
   float* t_mid = buf.mid.data();
   norm_jvp(t_attn, tape.norm1, lp.attn_norm_g.data, n, hidden, t_mid);

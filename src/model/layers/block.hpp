@@ -1,8 +1,8 @@
 // One post-norm encoder block (BERT, RoBERTa):
 //   mid = LN1(x + dropout(W_O attention(x)));  out = LN2(mid + dropout(FFN(mid)))
 // composed from the attention, linear, norm and feed-forward components; the forward, reverse
-// (VJP) and forward-mode (JVP) passes side by side, with the block's trace sites and the flow
-// nodes (skip, context) visited in each.
+// (VJP) and forward-mode (JVP) passes side by side, each visiting the block's trace sites
+// (records and hooks) in its own order.
 #pragma once
 
 #include <cstdint>
@@ -43,16 +43,15 @@ struct BlockBuffers {
 // reverse and forward-mode passes need is kept and dropout applied.
 void block_forward(const LinearContext& lc, const LayerParams& lp, std::int64_t layer, const Batch& batch,
                    const BlockShape& s, float* x, BlockBuffers& buf, const AttentionEdits& edits,
-                   const NodeEdits& nodes, const Dropout& dropout, SiteRecorder& rec, BlockTape* tape);
+                   const Dropout& dropout, SiteRecorder& rec, BlockTape* tape);
 
 // dx holds dL/d(block output) in and dL/d(block input) out. mask_grad as in attention_vjp.
 void block_vjp(const LayerParams& lp, std::int64_t layer, const Batch& batch, const BlockShape& s,
-               const BlockTape& tape, const float* head_mask, float* dx, BlockBuffers& buf, const NodeEdits& nodes,
-               SiteRecorder& rec, ParamGrads& grads, std::vector<double>& mask_grad);
+               const BlockTape& tape, const float* head_mask, float* dx, BlockBuffers& buf, SiteRecorder& rec,
+               ParamGrads& grads, std::vector<double>& mask_grad);
 
 // tx holds the tangent of the block input in and of its output out.
 void block_jvp(const LayerParams& lp, std::int64_t layer, const Batch& batch, const BlockShape& s,
-               const BlockTape& tape, const float* head_mask, float* tx, BlockBuffers& buf, const NodeEdits& nodes,
-               SiteRecorder& rec);
+               const BlockTape& tape, const float* head_mask, float* tx, BlockBuffers& buf, SiteRecorder& rec);
 
 }  // namespace bertscope::model::layers

@@ -14,13 +14,13 @@ void feed_forward_forward(const LinearContext& lc, const LayerParams& lp, std::i
   } else {
     linear_forward(lc, x, rows, s.hidden, lp.ffn_in_w, lp.ffn_in_b, s.intermediate, mid, &s.act, x16);
   }
-  linear_forward(lc, mid, rows, s.intermediate, lp.ffn_out_w, lp.ffn_out_b, s.hidden, y, nullptr, mid16);
   rec.rows(Site::ffn_act, layer, mid, s.intermediate);
+  linear_forward(lc, mid, rows, s.intermediate, lp.ffn_out_w, lp.ffn_out_b, s.hidden, y, nullptr, mid16);
   rec.rows(Site::ffn_out, layer, y, s.hidden);
 }
 
 void feed_forward_vjp(const LayerParams& lp, std::int64_t layer, std::int64_t rows, const FeedForwardShape& s,
-                      const FeedForwardTape& tape, const float* x, const float* dy, float* d_mid, float* dx,
+                      const FeedForwardTape& tape, const float* x, float* dy, float* d_mid, float* dx,
                       bool accumulate, SiteRecorder& rec, ParamGrads& grads) {
   rec.rows(Site::ffn_out, layer, dy, s.hidden);
   linear_vjp(dy, rows, s.hidden, lp.ffn_out_w, s.intermediate, tape.act.data(), d_mid, false, grads(lp.ffn_out_w),

@@ -31,7 +31,7 @@ void feed_forward_forward(const LinearContext& lc, const LayerParams& lp, std::i
 
 // Reverse: d(x) (+)= from dy; `d_mid` [rows, intermediate] scratch; x is the forward's input.
 void feed_forward_vjp(const LayerParams& lp, std::int64_t layer, std::int64_t rows, const FeedForwardShape& s,
-                      const FeedForwardTape& tape, const float* x, const float* dy, float* d_mid, float* dx,
+                      const FeedForwardTape& tape, const float* x, float* dy, float* d_mid, float* dx,
                       bool accumulate, SiteRecorder& rec, ParamGrads& grads);
 
 // Forward mode: ty from tx; t_mid [rows, intermediate] scratch; records the tangents.
