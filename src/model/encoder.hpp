@@ -38,7 +38,7 @@ struct Model::Caches {
 };
 
 struct ForwardTape::Impl {
-  layers::Batch batch;
+  layers::Batch batch{0};
   std::vector<std::vector<std::int32_t>> ids, types, positions;
   std::vector<bool> own_word_embeddings;  // the input gave word embeddings (no table gradient)
   std::vector<float> head_mask;           // [layers * heads], ones when none was given

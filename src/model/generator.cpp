@@ -212,7 +212,8 @@ std::int64_t tokenizer_vocab_size(const std::filesystem::path& dir) {
       for (const auto& t : j["added_tokens"])
         if (t.contains("id") && t["id"].is_number_integer()) note(t["id"].get<std::int64_t>());
   } else if (std::filesystem::exists(dir / "vocab.json")) {
-    for (const auto& [piece, id] : io::read_json(dir / "vocab.json").items())
+    const auto vocab = io::read_json(dir / "vocab.json");  // items() must not outlive the document
+    for (const auto& [piece, id] : vocab.items())
       if (id.is_number_integer()) note(id.get<std::int64_t>());
   } else if (std::filesystem::exists(dir / "vocab.txt")) {
     size = static_cast<std::int64_t>(read_vocab_lines(io::read_file(dir / "vocab.txt")).size());
