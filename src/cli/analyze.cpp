@@ -36,6 +36,7 @@ AnalyzeContext open_analyze(const AnalyzeArgs& args, const std::string& label, s
   } else {
     fail(ErrorKind::input, "give --model DIR or --traces DIR");
   }
+  ctx.label = label;
   ctx.progress = std::make_unique<Progress>(label, static_cast<std::int64_t>(total));
   return ctx;
 }
@@ -51,6 +52,28 @@ analysis::SourceOptions source_options(const AnalyzeArgs& args, AnalyzeContext& 
     last = static_cast<std::int64_t>(done);
   };
   return o;
+}
+
+analysis::runs::Subject subject(const AnalyzeArgs& args, const AnalyzeContext& ctx) {
+  return {ctx.model.get(), args.model, args.traces};
+}
+
+analysis::runs::Common common_options(const AnalyzeArgs& args, AnalyzeContext& ctx) {
+  analysis::runs::Common c;
+  c.data = args.data;
+  c.batch_size = args.batch;
+  c.truncate = args.truncate;
+  // The total is known only once the library has read the inputs: the display starts then.
+  ctx.progress.reset();
+  auto* progress = &ctx.progress;
+  std::int64_t last = 0;
+  std::string label = ctx.label;
+  c.progress = [progress, last, label](std::size_t done, std::size_t total) mutable {
+    if (!*progress) *progress = std::make_unique<Progress>(label, static_cast<std::int64_t>(total));
+    (*progress)->advance(static_cast<std::int64_t>(done) - last);
+    last = static_cast<std::int64_t>(done);
+  };
+  return c;
 }
 
 void finish_analyze(const AnalyzeArgs& args, const report::ResultDocument& doc, const std::string& table) {

@@ -6,7 +6,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "analysis/segments.hpp"
+#include "analysis/runs.hpp"
 #include "cli/analyze.hpp"
 
 namespace bertscope::cli {
@@ -21,6 +21,7 @@ struct SegmentArgs {
 };
 
 void add_segment_options(CLI::App& cmd, SegmentArgs& args);
+analysis::runs::TextInputOptions text_input_options(const SegmentArgs& args);
 // The inputs of --data (segments need the model's tokenizer); writes --write-segments.
 analysis::LineInputs load_text_inputs(const AnalyzeArgs& common, SegmentArgs& args, const AnalyzeContext& ctx);
 nlohmann::json segment_params(const SegmentArgs& args);
