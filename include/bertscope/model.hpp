@@ -57,30 +57,31 @@ struct Encoding {
 // Replaces one head's attention for one input by a row-stochastic matrix [tok, tok].
 struct ReplacedAttention {
   std::int64_t layer = 0, head = 0;
-  Array probs;
+  Array probs{};
 };
 
 // One input of a run: its encoding (only ids and type_ids are read) and per-input interventions.
 struct Input {
-  Encoding encoding;
-  std::vector<ReplacedAttention> replaced_attention;
+  Encoding encoding{};
+  std::vector<ReplacedAttention> replaced_attention{};
 };
 
 struct HeadRef {
   std::int64_t layer = 0, head = 0;
 };
 
-// What a run records and which interventions it applies (to every input).
+// What a run records and which interventions it applies (to every input). Every member has a
+// default, so designated initializers may name any subset: run(e, {.record = "attn.probs"}).
 struct RunOptions {
-  std::string record;              // site patterns, see above; "" records nothing
+  std::string record{};            // site patterns, see above; "" records nothing
   bool mlm_logits = false;         // [tok, vocab] (needs the MLM head)
   bool classifier_logits = false;  // [labels] or [tok, labels] (needs the classifier)
   bool pooled = false;             // [hidden] (needs the pooler)
   // Scales head (l, h)'s attention probabilities after the softmax; [layers, heads]; empty =
   // all ones; 0 removes the head.
-  Array head_mask;
-  std::vector<HeadRef> uniform_heads;   // attention replaced by 1/T over the input's tokens
-  std::vector<std::int64_t> skip_layers;  // layers whose output is their input
+  Array head_mask{};
+  std::vector<HeadRef> uniform_heads{};   // attention replaced by 1/T over the input's tokens
+  std::vector<std::int64_t> skip_layers{};  // layers whose output is their input
   std::size_t batch_size = 16;          // inputs per forward pass
 };
 
@@ -110,7 +111,7 @@ struct Target {
 
 struct GradientRequest {
   bool head_mask = false;  // d target / d head-mask coefficient [layers, heads]
-  std::string sites;       // d target / d site, patterns as for record
+  std::string sites{};     // d target / d site, patterns as for record
 };
 
 struct Gradients {

@@ -271,8 +271,8 @@ Output probe(const Subject& subject, const Common& common, const ProbeChoice& ch
   if (options.hidden < 1) fail(ErrorKind::input, "probe: hidden units must be at least 1");
   if (choice.dev.empty()) fail(ErrorKind::input, "probe: give the dev CoNLL-U file to evaluate on");
   if (!subject.traces.empty() && choice.dev_traces.empty())
-    fail(ErrorKind::input, "probe on traces needs the dev file's traces too (dev_traces)");
-  if (subject.traces.empty() && !choice.dev_traces.empty()) fail(ErrorKind::input, "probe: dev traces go with traces");
+    fail(ErrorKind::input, "probe on traces needs the traces of the dev file too (--dev-traces)");
+  if (subject.traces.empty() && !choice.dev_traces.empty()) fail(ErrorKind::input, "probe: --dev-traces goes with traces");
   const auto train = io::read_conllu(common.data);
   const auto dev = io::read_conllu(choice.dev);
   std::optional<probe::WordVectors> vectors;
