@@ -31,7 +31,7 @@ void add_cluster(CLI::App& analyze) {
   cmd->add_option("--mds-eps", args->options.mds.eps, "SMACOF stops when the stress falls by less than eps x stress (1e-10)");
   cmd->callback([args] {
     auto& a = args->common;
-    auto ctx = open_analyze(a, "cluster", 0);
+    auto ctx = open_analyze(a, "cluster");
     const auto out = analysis::runs::cluster(subject(a, ctx), common_options(a, ctx), text_input_options(args->seg), args->options);
     if (ctx.progress) ctx.progress->finish();
     finish_analyze(a, out.document, out.table);

@@ -36,7 +36,7 @@ void add_coref(CLI::App& analyze) {
   cmd->callback([args] {
     auto& a = args->common;
     args->options.from = analysis::parse_from_word(args->from);
-    auto ctx = open_analyze(a, "coref", 0);
+    auto ctx = open_analyze(a, "coref");
     const auto out = analysis::runs::coref(subject(a, ctx), common_options(a, ctx), args->format, args->options);
     if (ctx.progress) ctx.progress->finish();
     finish_analyze(a, out.document, out.table);

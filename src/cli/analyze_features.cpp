@@ -39,7 +39,7 @@ void add_features(CLI::App& analyze) {
       ->check(CLI::IsMember({"kovaleva", "none"}));
   cmd->callback([args] {
     const auto& a = args->common;
-    auto ctx = open_analyze(a, "features", 0);
+    auto ctx = open_analyze(a, "features");
     const analysis::runs::FeatureChoice choice{args->features, args->links, args->pairing, args->missing, args->span_filter};
     const auto out = analysis::runs::features(subject(a, ctx), common_options(a, ctx), task_spec(args->task), choice);
     if (ctx.progress) ctx.progress->finish();

@@ -39,7 +39,7 @@ void add_flow(CLI::App& analyze) {
     auto& a = args->common;
     analysis::rollout::parse_positions(args->positions, args->options.where);
     args->options.warm_start = !args->cold;
-    auto ctx = open_analyze(a, "flow", 0);
+    auto ctx = open_analyze(a, "flow");
     const auto out = analysis::runs::flow(subject(a, ctx), common_options(a, ctx), text_input_options(args->seg), args->options);
     if (ctx.progress) ctx.progress->finish();
     finish_analyze(a, out.document, out.table);

@@ -33,7 +33,7 @@ void add_gradsep(CLI::App& analyze) {
   cmd->add_option("--punct-tokens", args->options.punct_tokens, "Tokens that count as punctuation (default: . ,)");
   cmd->callback([args] {
     auto& a = args->common;
-    auto ctx = open_analyze(a, "gradsep", 0);
+    auto ctx = open_analyze(a, "gradsep");
     const auto out = analysis::runs::gradsep(*ctx.model, a.model, common_options(a, ctx), text_input_options(args->seg),
                                              args->options);
     if (ctx.progress) ctx.progress->finish();

@@ -60,7 +60,7 @@ void add_importance(CLI::App& analyze) {
   cmd->add_option("--mask-seed", args->masking.seed, "MLM objective: seed of the masking (0)");
   cmd->callback([args] {
     auto& a = args->common;
-    auto ctx = open_analyze(a, "importance", 0);
+    auto ctx = open_analyze(a, "importance");
     auto& o = args->options;
     o.normalize_layers = !args->no_normalize && !args->no_layer_normalize;
     o.normalize_global = !args->no_normalize && !args->no_global_normalize;

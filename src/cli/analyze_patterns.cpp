@@ -38,7 +38,7 @@ void add_patterns(CLI::App& analyze) {
   cmd->add_option("--folds", args->folds, "Cross-validation folds for --labels (default 5)")->check(CLI::Range(2, 100));
   cmd->callback([args] {
     const auto& a = args->common;
-    auto ctx = open_analyze(a, "patterns", 0);
+    auto ctx = open_analyze(a, "patterns");
     const analysis::runs::PatternChoice choice{args->thresholds, args->labels, args->save_classifier, args->classifier, args->folds};
     const auto out = analysis::runs::patterns(subject(a, ctx), common_options(a, ctx), task_spec(args->task), choice);
     if (ctx.progress) ctx.progress->finish();

@@ -46,7 +46,7 @@ void add_probe(CLI::App& analyze) {
   cmd->callback([args] {
     auto& a = args->common;
     args->options.from = analysis::parse_from_word(args->from);
-    auto ctx = open_analyze(a, "probe", 0);
+    auto ctx = open_analyze(a, "probe");
     const analysis::runs::ProbeChoice choice{args->dev, args->dev_traces, args->vectors, args->weights, args->kinds};
     const auto out = analysis::runs::probe(subject(a, ctx), common_options(a, ctx), choice, args->options);
     if (ctx.progress) ctx.progress->finish();

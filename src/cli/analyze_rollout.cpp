@@ -36,7 +36,7 @@ void add_rollout(CLI::App& analyze) {
   cmd->callback([args] {
     auto& a = args->common;
     ro::parse_positions(args->positions, args->options);
-    auto ctx = open_analyze(a, "rollout", 0);
+    auto ctx = open_analyze(a, "rollout");
     const auto out = analysis::runs::rollout(subject(a, ctx), common_options(a, ctx), text_input_options(args->seg), args->options);
     if (ctx.progress) ctx.progress->finish();
     finish_analyze(a, out.document, out.table);

@@ -46,7 +46,7 @@ void add_saliency(CLI::App& analyze) {
   cmd->add_flag("--no-ig", args->no_ig, "Gradient x input only");
   cmd->callback([args] {
     auto& a = args->common;
-    auto ctx = open_analyze(a, "saliency", 0);
+    auto ctx = open_analyze(a, "saliency");
     auto& o = args->options;
     o.baseline = sl::parse_baseline(args->baseline);
     o.rule = sl::parse_rule(args->rule);

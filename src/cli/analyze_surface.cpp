@@ -31,7 +31,7 @@ void add_surface(CLI::App& analyze) {
   cmd->add_option("--special-threshold", args->options.special_threshold, "cls/sep/punct label when above (0.6)");
   cmd->callback([args] {
     auto& a = args->common;
-    auto ctx = open_analyze(a, "surface", 0);
+    auto ctx = open_analyze(a, "surface");
     const auto out = analysis::runs::surface(subject(a, ctx), common_options(a, ctx), text_input_options(args->seg),
                                              args->options);
     if (ctx.progress) ctx.progress->finish();

@@ -36,7 +36,7 @@ void add_syntax(CLI::App& analyze) {
     auto& a = args->common;
     args->options.from = analysis::parse_from_word(args->from);
     args->options.poss_rule = !args->no_poss_rule;
-    auto ctx = open_analyze(a, "syntax", 0);
+    auto ctx = open_analyze(a, "syntax");
     const auto out = analysis::runs::syntax(subject(a, ctx), common_options(a, ctx), args->options, args->rows);
     if (ctx.progress) ctx.progress->finish();
     finish_analyze(a, out.document, out.table);

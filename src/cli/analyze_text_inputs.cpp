@@ -32,10 +32,4 @@ analysis::runs::TextInputOptions text_input_options(const SegmentArgs& s) {
   return o;
 }
 
-analysis::LineInputs load_text_inputs(const AnalyzeArgs& a, SegmentArgs& s, const AnalyzeContext& ctx) {
-  return analysis::runs::load_text_inputs({ctx.model.get(), a.model, a.traces}, a.data, text_input_options(s));
-}
-
-nlohmann::json segment_params(const SegmentArgs& s) { return analysis::runs::text_input_params(text_input_options(s)); }
-
 }  // namespace bertscope::cli
