@@ -64,6 +64,26 @@ TEST(ApiModel, LoadsAndDescribesEveryFamily) {
   EXPECT_EQ(rob.vocab, 120);
 }
 
+// A family without tokenizer files runs from ids; encoding says what is missing.
+TEST(ApiModel, RunsRobertaFromIds) {
+  const auto m = Model::load(api_models().roberta);
+  EXPECT_FALSE(m.info().has_tokenizer);
+  EXPECT_THROW(m.encode("hello"), Error);
+  Encoding e;
+  e.ids = {0, 17, 42, 99, 2};
+  const auto out = m.run(e, {.record = "layer.1.attn.probs", .mlm_logits = true});
+  const auto& probs = out.site("layer.1.attn.probs");
+  EXPECT_EQ(probs.shape(), (std::vector<std::int64_t>{3, 5, 5}));
+  EXPECT_EQ(out.mlm_logits.shape(), (std::vector<std::int64_t>{5, 120}));
+  const auto internal = model::Model::load(api_models().roberta);
+  model::RunOptions ro;
+  ro.record = model::SiteSet::parse("layer.1.attn.probs", 2);
+  model::ModelInput in;
+  in.ids = e.ids;
+  const auto ref = internal.forward(std::span<const model::ModelInput>(&in, 1), ro);
+  EXPECT_EQ(api_values(probs), api_values(ref[0].trace.at("layer.1.attn.probs")));
+}
+
 TEST(ApiModel, EncodesLikeTheTokenizer) {
   const auto m = Model::load(api_models().mlm);
   const auto internal = model::Model::load(api_models().mlm);
