@@ -20,27 +20,15 @@ void add_agreement_options(CLI::App& cmd, AgreementArgs& args) {
 }
 
 analysis::influence::DataOptions data_options(const AgreementArgs& args) {
-  analysis::influence::DataOptions o;
-  o.format = args.format;
-  o.who = args.who;
-  o.append_period = !args.no_period;
-  o.dedupe = !args.keep_duplicates;
-  o.truncate = args.truncate;
-  o.task = task_spec(args.task);
-  if (args.exclude == "none") {
-    o.exclude = std::vector<std::string>{};
-  } else if (args.exclude != "default") {
-    std::vector<std::string> list;
-    std::size_t start = 0;
-    for (;;) {
-      const auto comma = args.exclude.find(',', start);
-      list.push_back(args.exclude.substr(start, comma == std::string::npos ? std::string::npos : comma - start));
-      if (comma == std::string::npos) break;
-      start = comma + 1;
-    }
-    o.exclude = std::move(list);
-  }
-  return o;
+  analysis::runs::AgreementChoice c;
+  c.format = args.format;
+  c.exclude = args.exclude;
+  c.who = args.who;
+  c.no_period = args.no_period;
+  c.keep_duplicates = args.keep_duplicates;
+  c.truncate = args.truncate;
+  c.task = args.task;
+  return analysis::runs::data_options(c);
 }
 
 }  // namespace bertscope::cli

@@ -23,34 +23,34 @@ void add_analyze_options(CLI::App& cmd, AnalyzeArgs& args, bool traces_allowed) 
   add_threads_option(cmd, args.threads);
 }
 
-AnalyzeContext open_analyze(const AnalyzeArgs& args, const std::string& label, std::size_t total) {
+AnalyzeContext open_analyze(const AnalyzeArgs& args, const std::string& label) {
   apply_threads(args.threads);
+  if (args.model.empty() && args.traces.empty()) fail(ErrorKind::input, "give --model DIR or --traces DIR");
   AnalyzeContext ctx;
-  if (!args.model.empty()) {
-    ctx.model = std::make_unique<model::Model>(model::Model::load(args.model));
-    ctx.source = std::make_unique<analysis::AttentionSource>(analysis::AttentionSource::from_model(*ctx.model));
-    ctx.model_json = {{"path", args.model}, {"layers", ctx.model->layers()}, {"heads", ctx.model->heads()}};
-  } else if (!args.traces.empty()) {
-    ctx.source = std::make_unique<analysis::AttentionSource>(analysis::AttentionSource::from_traces(args.traces));
-    ctx.model_json = {{"traces", args.traces}, {"layers", ctx.source->layers()}, {"heads", ctx.source->heads()}};
-  } else {
-    fail(ErrorKind::input, "give --model DIR or --traces DIR");
-  }
-  ctx.progress = std::make_unique<Progress>(label, static_cast<std::int64_t>(total));
+  if (!args.model.empty()) ctx.model = std::make_unique<model::Model>(model::Model::load(args.model));
+  ctx.label = label;
   return ctx;
 }
 
-analysis::SourceOptions source_options(const AnalyzeArgs& args, AnalyzeContext& ctx) {
-  analysis::SourceOptions o;
-  o.batch_size = args.batch;
-  o.truncate = args.truncate;
-  Progress* progress = ctx.progress.get();
+analysis::runs::Subject subject(const AnalyzeArgs& args, const AnalyzeContext& ctx) {
+  return {ctx.model.get(), args.model, args.traces};
+}
+
+analysis::runs::Common common_options(const AnalyzeArgs& args, AnalyzeContext& ctx) {
+  analysis::runs::Common c;
+  c.data = args.data;
+  c.batch_size = args.batch;
+  c.truncate = args.truncate;
+  // The total is known only once the library has read the inputs: the display starts then.
+  auto* progress = &ctx.progress;
   std::int64_t last = 0;
-  o.progress = [progress, last](std::size_t done, std::size_t) mutable {
-    progress->advance(static_cast<std::int64_t>(done) - last);
+  std::string label = ctx.label;
+  c.progress = [progress, last, label](std::size_t done, std::size_t total) mutable {
+    if (!*progress) *progress = std::make_unique<Progress>(label, static_cast<std::int64_t>(total));
+    (*progress)->advance(static_cast<std::int64_t>(done) - last);
     last = static_cast<std::int64_t>(done);
   };
-  return o;
+  return c;
 }
 
 void finish_analyze(const AnalyzeArgs& args, const report::ResultDocument& doc, const std::string& table) {

@@ -5,7 +5,7 @@
 #include <memory>
 #include <string>
 
-#include "analysis/attention_source.hpp"
+#include "analysis/runs.hpp"
 #include "cli/commands.hpp"
 #include "cli/progress.hpp"
 #include "model/model.hpp"
@@ -24,16 +24,18 @@ struct AnalyzeArgs {
 // is required), --data (required), --out, --batch-size, --truncate, --threads.
 void add_analyze_options(CLI::App& cmd, AnalyzeArgs& args, bool traces_allowed = true);
 
-// The model (when --model was given) and the attention source over it or the traces.
+// The model (when --model was given; else --traces must be) and the progress display.
 struct AnalyzeContext {
   std::unique_ptr<model::Model> model;
-  std::unique_ptr<analysis::AttentionSource> source;
   std::unique_ptr<Progress> progress;
-  nlohmann::json model_json;  // for the result document
+  std::string label;  // the progress display's
 };
-AnalyzeContext open_analyze(const AnalyzeArgs& args, const std::string& label, std::size_t total);
-// SourceOptions with batching, truncation and the progress display wired in.
-analysis::SourceOptions source_options(const AnalyzeArgs& args, AnalyzeContext& ctx);
+AnalyzeContext open_analyze(const AnalyzeArgs& args, const std::string& label);
+
+// The model or traces the arguments name, as the library's runs take them.
+analysis::runs::Subject subject(const AnalyzeArgs& args, const AnalyzeContext& ctx);
+// Batching, truncation and a progress display that starts when the library reports its total.
+analysis::runs::Common common_options(const AnalyzeArgs& args, AnalyzeContext& ctx);
 
 // Writes the document to --out (when given) and prints the readable table on stdout.
 void finish_analyze(const AnalyzeArgs& args, const report::ResultDocument& doc, const std::string& table);

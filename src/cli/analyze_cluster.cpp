@@ -1,6 +1,7 @@
 #include <fmt/format.h>
 
 #include "analysis/cluster.hpp"
+#include "analysis/runs.hpp"
 #include "cli/analyze.hpp"
 #include "cli/analyze_text_inputs.hpp"
 
@@ -30,23 +31,10 @@ void add_cluster(CLI::App& analyze) {
   cmd->add_option("--mds-eps", args->options.mds.eps, "SMACOF stops when the stress falls by less than eps x stress (1e-10)");
   cmd->callback([args] {
     auto& a = args->common;
-    auto ctx = open_analyze(a, "cluster", 0);
-    const auto inputs = load_text_inputs(a, args->seg, ctx);
-    ctx.progress = std::make_unique<Progress>("cluster", static_cast<std::int64_t>(inputs.inputs.size()));
-    auto so = source_options(a, ctx);
-    so.skip_too_long = !a.truncate;
-    so.zero_type_ids = args->seg.zero_type_ids;
-    const auto r = cl::run(*ctx.source, inputs.inputs, so, args->options, [&](std::size_t i) { return inputs.where(i); });
-    ctx.progress->finish();
-    report::ResultDocument doc;
-    doc.method = "cluster";
-    doc.model = ctx.model_json;
-    doc.data = {{"path", a.data}, {"inputs", inputs.inputs.size()}};
-    doc.params = segment_params(args->seg);
-    doc.params.update(cl::params_json(args->options));
-    doc.params["too_long"] = a.truncate ? "truncate" : "skip";
-    doc.results = cl::to_json(r);
-    finish_analyze(a, doc, cl::table(r));
+    auto ctx = open_analyze(a, "cluster");
+    const auto out = analysis::runs::cluster(subject(a, ctx), common_options(a, ctx), text_input_options(args->seg), args->options);
+    if (ctx.progress) ctx.progress->finish();
+    finish_analyze(a, out.document, out.table);
   });
 }
 

@@ -1,6 +1,7 @@
 #include <fmt/format.h>
 
 #include "analysis/coref.hpp"
+#include "analysis/runs.hpp"
 #include "cli/analyze.hpp"
 #include "io/coref.hpp"
 #include "io/error.hpp"
@@ -10,21 +11,6 @@ namespace bertscope::cli {
 namespace {
 
 namespace cr = analysis::coref;
-
-// auto: .tsv is GAP, a name ending in "conll" (.gold_conll, _conll, .conll) is CoNLL-2012, anything
-// else the simple JSON Lines format.
-std::string detect_format(const std::string& path, const std::string& format) {
-  if (format != "auto") return format;
-  if (path.ends_with(".tsv")) return "gap";
-  if (path.ends_with("conll")) return "conll2012";
-  return "jsonl";
-}
-
-std::vector<io::CorefDocument> read_documents(const std::string& path, const std::string& format) {
-  if (format == "gap") return io::read_gap(path);
-  if (format == "conll2012") return io::read_conll2012(path);
-  return io::read_coref(path);
-}
 
 void add_coref(CLI::App& analyze) {
   struct Args {
@@ -50,18 +36,10 @@ void add_coref(CLI::App& analyze) {
   cmd->callback([args] {
     auto& a = args->common;
     args->options.from = analysis::parse_from_word(args->from);
-    const auto format = detect_format(a.data, args->format);
-    const auto docs = read_documents(a.data, format);
-    auto ctx = open_analyze(a, "coref", docs.size());
-    const auto r = cr::run(*ctx.source, docs, a.data, source_options(a, ctx), args->options);
-    ctx.progress->finish();
-    report::ResultDocument doc;
-    doc.method = "coref";
-    doc.model = ctx.model_json;
-    doc.data = {{"path", a.data}, {"format", format}, {"documents", docs.size()}};
-    doc.params = cr::params_json(args->options);
-    doc.results = cr::to_json(r);
-    finish_analyze(a, doc, cr::table(r));
+    auto ctx = open_analyze(a, "coref");
+    const auto out = analysis::runs::coref(subject(a, ctx), common_options(a, ctx), args->format, args->options);
+    if (ctx.progress) ctx.progress->finish();
+    finish_analyze(a, out.document, out.table);
   });
 }
 

@@ -1,33 +1,13 @@
-#include <fmt/format.h>
-
 #include "analysis/features.hpp"
+#include "analysis/runs.hpp"
 #include "cli/analyze.hpp"
 #include "cli/task_options.hpp"
-#include "io/error.hpp"
 
 namespace bertscope::cli {
 
 namespace {
 
 namespace ft = analysis::features;
-
-std::string features_table(const nlohmann::json& r) {
-  std::string out;
-  auto describe = [&](const std::string& kind, const std::string& name, const nlohmann::json& j) {
-    out += fmt::format("{} {} ({}): {} inputs", kind, name,
-                       (j.contains("selector") ? j["selector"] : j["link"]).get<std::string>(),
-                       j["inputs"].get<std::size_t>());
-    if (j.contains("top")) {
-      out += "; top heads";
-      for (const auto& e : j["top"]) out += fmt::format(" {} {:.3f}", e["label"].get<std::string>(), e["score"].get<double>());
-      out += fmt::format("; 99th percentile {:.3f}", j["percentile99"].get<double>());
-    }
-    out += "\n";
-  };
-  for (const auto& [name, j] : r["features"].items()) describe("feature", name, j);
-  for (const auto& [name, j] : r["links"].items()) describe("link", name, j);
-  return out;
-}
 
 void add_features(CLI::App& analyze) {
   struct Args {
@@ -59,53 +39,11 @@ void add_features(CLI::App& analyze) {
       ->check(CLI::IsMember({"kovaleva", "none"}));
   cmd->callback([args] {
     const auto& a = args->common;
-    auto data = ft::read_dataset(a.data, task_spec(args->task));
-    if (data.format == ft::DataFormat::spans && args->span_filter == "kovaleva") ft::filter_spans(data, ft::SpanFilter{});
-    if (data.examples.empty()) fail(ErrorKind::input, "{}: no inputs left to analyse", a.data);
-
-    ft::Options opt;
-    opt.pairing = args->pairing == "zip" ? ft::Pairing::zip : ft::Pairing::all;
-    opt.missing = args->missing == "zero" ? ft::Missing::zero : ft::Missing::skip;
-    std::vector<std::string> features = args->features, links = args->links;
-    if (features.empty() && links.empty()) {
-      // The paper's analyses for each kind of data.
-      features = {"cls", "sep"};
-      if (data.format == ft::DataFormat::conllu) {
-        for (const char* f : {"pron", "noun", "verb", "subj", "obj", "neg"}) features.push_back(f);
-        links = {"subj-verb=arc:nsubj/VERB", "verb-subj=rarc:nsubj/VERB"};
-      } else if (data.format == ft::DataFormat::spans) {
-        links = {"fe-target=span:fe>span:target"};
-      } else {
-        features.push_back("neg");
-      }
-    }
-    for (const auto& f : features) {
-      opt.features.push_back(ft::parse_feature(f));
-      opt.features.back().selector.check_format(data.format);
-    }
-    for (const auto& k : links) {
-      opt.links.push_back(ft::Link::parse(k));
-      opt.links.back().check_format(data.format);
-    }
-
-    const auto inputs = data.inputs();
-    auto ctx = open_analyze(a, "features", inputs.size());
-    ft::Accumulator acc(ctx.source->layers(), ctx.source->heads(), opt);
-    ctx.source->run(inputs, source_options(a, ctx), [&](analysis::AttentionExample& ex) {
-      acc.add(data.examples[ex.index], ex.encoding, ex.attentions);
-    });
-    ctx.progress->finish();
-
-    report::ResultDocument doc;
-    doc.method = "features";
-    doc.model = ctx.model_json;
-    doc.data = {{"path", a.data}, {"format", ft::format_name(data.format)}, {"inputs", inputs.size()}};
-    doc.data.update(data.report);
-    doc.params = ft::params_json(opt);
-    doc.params["span_filter"] = data.format == ft::DataFormat::spans ? args->span_filter : "not applicable";
-    doc.params["truncate"] = a.truncate;
-    doc.results = acc.to_json();
-    finish_analyze(a, doc, features_table(doc.results));
+    auto ctx = open_analyze(a, "features");
+    const analysis::runs::FeatureChoice choice{args->features, args->links, args->pairing, args->missing, args->span_filter};
+    const auto out = analysis::runs::features(subject(a, ctx), common_options(a, ctx), task_spec(args->task), choice);
+    if (ctx.progress) ctx.progress->finish();
+    finish_analyze(a, out.document, out.table);
   });
 }
 

@@ -1,6 +1,7 @@
 #include <fmt/format.h>
 
 #include "analysis/flow.hpp"
+#include "analysis/runs.hpp"
 #include "cli/analyze.hpp"
 #include "cli/analyze_text_inputs.hpp"
 
@@ -38,21 +39,10 @@ void add_flow(CLI::App& analyze) {
     auto& a = args->common;
     analysis::rollout::parse_positions(args->positions, args->options.where);
     args->options.warm_start = !args->cold;
-    auto ctx = open_analyze(a, "flow", 0);
-    const auto inputs = load_text_inputs(a, args->seg, ctx);
-    ctx.progress = std::make_unique<Progress>("flow", static_cast<std::int64_t>(inputs.inputs.size()));
-    auto so = source_options(a, ctx);
-    so.zero_type_ids = args->seg.zero_type_ids;
-    const auto r = fl::run(*ctx.source, inputs.inputs, so, args->options, [&](std::size_t i) { return inputs.where(i); });
-    ctx.progress->finish();
-    report::ResultDocument doc;
-    doc.method = "flow";
-    doc.model = ctx.model_json;
-    doc.data = {{"path", a.data}, {"inputs", inputs.inputs.size()}};
-    doc.params = segment_params(args->seg);
-    doc.params.update(fl::params_json(args->options, r));
-    doc.results = fl::to_json(r);
-    finish_analyze(a, doc, fl::table(r));
+    auto ctx = open_analyze(a, "flow");
+    const auto out = analysis::runs::flow(subject(a, ctx), common_options(a, ctx), text_input_options(args->seg), args->options);
+    if (ctx.progress) ctx.progress->finish();
+    finish_analyze(a, out.document, out.table);
   });
 }
 

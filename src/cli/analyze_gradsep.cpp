@@ -1,6 +1,7 @@
 #include <fmt/format.h>
 
 #include "analysis/gradsep.hpp"
+#include "analysis/runs.hpp"
 #include "cli/analyze.hpp"
 #include "cli/analyze_text_inputs.hpp"
 
@@ -32,32 +33,11 @@ void add_gradsep(CLI::App& analyze) {
   cmd->add_option("--punct-tokens", args->options.punct_tokens, "Tokens that count as punctuation (default: . ,)");
   cmd->callback([args] {
     auto& a = args->common;
-    auto ctx = open_analyze(a, "gradsep", 0);
-    auto inputs = load_text_inputs(a, args->seg, ctx);
-    if (args->seg.zero_type_ids) {
-      // Clark's extraction: every token type 0, segment B included.
-      for (auto& in : inputs.inputs) {
-        if (!in.encoding) in.encoding = ctx.model->encode(in.text, in.pair ? std::optional<std::string_view>(*in.pair) : std::nullopt, a.truncate);
-        in.encoding->type_ids.assign(in.encoding->ids.size(), 0);
-      }
-    }
-    ctx.progress = std::make_unique<Progress>("gradsep", static_cast<std::int64_t>(inputs.inputs.size()));
-    args->options.batch_size = a.batch;
-    std::size_t last = 0;
-    const auto r = gs::run(*ctx.model, inputs.inputs, args->options, a.truncate, [&](std::size_t i) { return inputs.where(i); },
-                           [&](std::size_t done, std::size_t) {
-                             ctx.progress->advance(static_cast<std::int64_t>(done - last));
-                             last = done;
-                           });
-    ctx.progress->finish();
-    report::ResultDocument doc;
-    doc.method = "gradsep";
-    doc.model = ctx.model_json;
-    doc.data = {{"path", a.data}, {"inputs", inputs.inputs.size()}};
-    doc.params = segment_params(args->seg);
-    doc.params.update(gs::params_json(args->options));
-    doc.results = gs::to_json(r);
-    finish_analyze(a, doc, gs::table(r));
+    auto ctx = open_analyze(a, "gradsep");
+    const auto out = analysis::runs::gradsep(*ctx.model, a.model, common_options(a, ctx), text_input_options(args->seg),
+                                             args->options);
+    if (ctx.progress) ctx.progress->finish();
+    finish_analyze(a, out.document, out.table);
   });
 }
 

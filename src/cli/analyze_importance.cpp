@@ -1,6 +1,7 @@
 #include <fmt/format.h>
 
 #include "analysis/importance.hpp"
+#include "analysis/runs.hpp"
 #include "cli/analyze.hpp"
 #include "cli/analyze_text_inputs.hpp"
 #include "cli/task_options.hpp"
@@ -59,27 +60,8 @@ void add_importance(CLI::App& analyze) {
   cmd->add_option("--mask-seed", args->masking.seed, "MLM objective: seed of the masking (0)");
   cmd->callback([args] {
     auto& a = args->common;
-    auto ctx = open_analyze(a, "importance", 0);
-    const auto& m = *ctx.model;
-    std::string objective = args->objective;
-    if (objective == "auto")
-      objective = m.config().head_kind() == model::HeadKind::sequence_classification ? "task" : "mlm";
-    im::Task task;
-    report::ResultDocument doc;
-    if (objective == "task") {
-      if (args->seg.segments) fail(ErrorKind::input, "--segments builds MLM text inputs; it does not apply to task data");
-      const auto data = analysis::read_task(a.data, task_spec(args->task));
-      task = im::task_from_data(m, data, a.truncate);
-      doc.data = {{"path", a.data}, {"examples", task.examples.size()}, {"task", data.spec.to_json()}};
-    } else {
-      const auto inputs = load_text_inputs(a, args->seg, ctx);
-      task = im::mlm_task(m, inputs.inputs, args->masking, a.truncate, [&](std::size_t i) { return inputs.where(i); });
-      if (args->seg.zero_type_ids)
-        for (auto& ex : task.examples) ex.input.type_ids.assign(ex.input.ids.size(), 0);
-      doc.data = {{"path", a.data}, {"examples", task.examples.size()}};
-    }
+    auto ctx = open_analyze(a, "importance");
     auto& o = args->options;
-    o.batch_size = a.batch;
     o.normalize_layers = !args->no_normalize && !args->no_layer_normalize;
     o.normalize_global = !args->no_normalize && !args->no_global_normalize;
     o.curve = !args->no_curve;
@@ -96,16 +78,10 @@ void add_importance(CLI::App& analyze) {
       progress->advance(static_cast<std::int64_t>(done - last));
       last = done;
     };
-    const auto r = im::run(m, task, o);
+    const auto out = analysis::runs::importance(*ctx.model, a.model, common_options(a, ctx), task_spec(args->task),
+                                                text_input_options(args->seg), args->objective, args->masking, o);
     if (progress) progress->finish();
-
-    doc.method = "importance";
-    doc.model = ctx.model_json;
-    doc.params = im::params_json(o, task, args->masking);
-    doc.params["truncate"] = a.truncate;
-    if (task.objective == im::Objective::mlm) doc.params.update(segment_params(args->seg));
-    doc.results = im::to_json(r);
-    finish_analyze(a, doc, im::table(r));
+    finish_analyze(a, out.document, out.table);
   });
 }
 

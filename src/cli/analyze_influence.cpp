@@ -1,10 +1,10 @@
 #include <fmt/format.h>
 
 #include "analysis/influence_run.hpp"
+#include "analysis/runs.hpp"
 #include "cli/agreement_options.hpp"
 #include "cli/commands.hpp"
 #include "cli/progress.hpp"
-#include "io/error.hpp"
 #include "report/results.hpp"
 
 namespace bertscope::cli {
@@ -47,13 +47,13 @@ void run_influence(const Args& args) {
   o.selection.shuffle = !args.no_shuffle;
   inf::parse_sources(o.sources);  // a bad --sources fails before the model loads
   const auto model = model::Model::load(args.model);
-  const auto tasks = inf::load_tasks(model, args.data.data, data_options(args.data), o.selection);
-  std::size_t total = 0;
-  for (const auto& t : tasks) total += t.instances.size();
-  Progress progress("influence", static_cast<std::int64_t>(total));
-  auto run = inf::run_tasks(model, tasks, o, [&] { progress.advance(); });
-  progress.finish();
-  run.document.model["path"] = args.model;
+  std::unique_ptr<Progress> progress;
+  const auto run = analysis::runs::influence(model, args.model, args.data.data, data_options(args.data), o,
+                                             [&](std::size_t done, std::size_t total) {
+                                               if (!progress) progress = std::make_unique<Progress>("influence", static_cast<std::int64_t>(total));
+                                               progress->advance();
+                                             });
+  if (progress) progress->finish();
   if (!args.out.empty()) report::write_results(args.out, run.document);
   fmt::print("{}", run.table);
   if (!args.out.empty()) fmt::print("wrote {}\n", args.out);

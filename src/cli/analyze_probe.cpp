@@ -1,6 +1,7 @@
 #include <fmt/format.h>
 
 #include "analysis/probe.hpp"
+#include "analysis/runs.hpp"
 #include "cli/analyze.hpp"
 #include "io/conllu.hpp"
 #include "io/error.hpp"
@@ -45,50 +46,11 @@ void add_probe(CLI::App& analyze) {
   cmd->callback([args] {
     auto& a = args->common;
     args->options.from = analysis::parse_from_word(args->from);
-    args->options.kinds.clear();
-    if (args->kinds.empty()) {
-      args->options.kinds.push_back(pr::Kind::attn);
-      if (!args->vectors.empty()) {
-        args->options.kinds.push_back(pr::Kind::attn_words);
-        args->options.kinds.push_back(pr::Kind::distances);
-      }
-    }
-    for (const auto& k : args->kinds) args->options.kinds.push_back(pr::parse_kind(k));
-    if (!a.traces.empty() && args->dev_traces.empty()) fail(ErrorKind::input, "--traces needs --dev-traces for the --dev file");
-    if (a.traces.empty() && !args->dev_traces.empty()) fail(ErrorKind::input, "--dev-traces goes with --traces");
-    const auto train = io::read_conllu(a.data);
-    const auto dev = io::read_conllu(args->dev);
-    std::optional<pr::WordVectors> vectors;
-    if (!args->vectors.empty()) {
-      auto wanted = pr::lowercase_words(train);
-      wanted.merge(pr::lowercase_words(dev));
-      vectors = pr::read_word_vectors(args->vectors, wanted);
-    }
-    auto ctx = open_analyze(a, "probe", train.size() * args->options.epochs + dev.size());
-    std::optional<analysis::AttentionSource> dev_traces;
-    if (!args->dev_traces.empty()) dev_traces = analysis::AttentionSource::from_traces(args->dev_traces);
-    auto& dev_source = dev_traces ? *dev_traces : *ctx.source;
-    auto so = source_options(a, ctx);
-    // The progress callback counts per pass; keep one running total across the passes.
-    auto* progress = ctx.progress.get();
-    std::size_t last = 0;
-    so.progress = [progress, &last](std::size_t done, std::size_t) {
-      if (done < last) last = 0;
-      progress->advance(static_cast<std::int64_t>(done - last));
-      last = done;
-    };
-    const auto r = pr::run(*ctx.source, train, a.data, dev_source, dev, args->dev, vectors ? &*vectors : nullptr, so,
-                           args->options, args->weights);
-    ctx.progress->finish();
-    report::ResultDocument doc;
-    doc.method = "probe";
-    doc.model = ctx.model_json;
-    if (dev_traces) doc.model["dev_traces"] = args->dev_traces;
-    doc.data = {{"train", a.data}, {"dev", args->dev}, {"train_sentences", train.size()}, {"dev_sentences", dev.size()}};
-    doc.params = pr::params_json(args->options, args->vectors);
-    if (!args->weights.empty()) doc.params["weights_file"] = args->weights;
-    doc.results = pr::to_json(r);
-    finish_analyze(a, doc, pr::table(r));
+    auto ctx = open_analyze(a, "probe");
+    const analysis::runs::ProbeChoice choice{args->dev, args->dev_traces, args->vectors, args->weights, args->kinds};
+    const auto out = analysis::runs::probe(subject(a, ctx), common_options(a, ctx), choice, args->options);
+    if (ctx.progress) ctx.progress->finish();
+    finish_analyze(a, out.document, out.table);
   });
 }
 

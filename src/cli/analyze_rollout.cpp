@@ -1,6 +1,7 @@
 #include <fmt/format.h>
 
 #include "analysis/rollout.hpp"
+#include "analysis/runs.hpp"
 #include "cli/analyze.hpp"
 #include "cli/analyze_text_inputs.hpp"
 #include "io/error.hpp"
@@ -35,21 +36,10 @@ void add_rollout(CLI::App& analyze) {
   cmd->callback([args] {
     auto& a = args->common;
     ro::parse_positions(args->positions, args->options);
-    auto ctx = open_analyze(a, "rollout", 0);
-    const auto inputs = load_text_inputs(a, args->seg, ctx);
-    ctx.progress = std::make_unique<Progress>("rollout", static_cast<std::int64_t>(inputs.inputs.size()));
-    auto so = source_options(a, ctx);
-    so.zero_type_ids = args->seg.zero_type_ids;
-    const auto r = ro::run(*ctx.source, inputs.inputs, so, args->options, [&](std::size_t i) { return inputs.where(i); });
-    ctx.progress->finish();
-    report::ResultDocument doc;
-    doc.method = "rollout";
-    doc.model = ctx.model_json;
-    doc.data = {{"path", a.data}, {"inputs", inputs.inputs.size()}};
-    doc.params = segment_params(args->seg);
-    doc.params.update(ro::params_json(args->options, r));
-    doc.results = ro::to_json(r);
-    finish_analyze(a, doc, ro::table(r));
+    auto ctx = open_analyze(a, "rollout");
+    const auto out = analysis::runs::rollout(subject(a, ctx), common_options(a, ctx), text_input_options(args->seg), args->options);
+    if (ctx.progress) ctx.progress->finish();
+    finish_analyze(a, out.document, out.table);
   });
 }
 

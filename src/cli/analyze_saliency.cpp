@@ -1,6 +1,7 @@
 #include <fmt/format.h>
 
 #include "analysis/saliency.hpp"
+#include "analysis/runs.hpp"
 #include "cli/analyze.hpp"
 #include "cli/analyze_text_inputs.hpp"
 #include "io/error.hpp"
@@ -45,32 +46,15 @@ void add_saliency(CLI::App& analyze) {
   cmd->add_flag("--no-ig", args->no_ig, "Gradient x input only");
   cmd->callback([args] {
     auto& a = args->common;
-    auto ctx = open_analyze(a, "saliency", 0);
-    const auto& m = *ctx.model;
-    const auto inputs = load_text_inputs(a, args->seg, ctx);
+    auto ctx = open_analyze(a, "saliency");
     auto& o = args->options;
-    o.target = sl::resolve_target(m, args->target);
     o.baseline = sl::parse_baseline(args->baseline);
     o.rule = sl::parse_rule(args->rule);
     o.integrated = !args->no_ig;
-    o.batch_size = a.batch;
-    ctx.progress = std::make_unique<Progress>("saliency", static_cast<std::int64_t>(inputs.inputs.size()));
-    std::size_t last = 0;
-    const auto r = sl::run(m, inputs.inputs, o, a.truncate, [&](std::size_t i) { return inputs.where(i); },
-                           [&](std::size_t done, std::size_t) {
-                             ctx.progress->advance(static_cast<std::int64_t>(done - last));
-                             last = done;
-                           });
-    ctx.progress->finish();
-    report::ResultDocument doc;
-    doc.method = "saliency";
-    doc.model = ctx.model_json;
-    doc.data = {{"path", a.data}, {"inputs", inputs.inputs.size()}};
-    doc.params = segment_params(args->seg);
-    doc.params.update(sl::params_json(o, args->target));
-    doc.params["truncate"] = a.truncate;
-    doc.results = sl::to_json(r);
-    finish_analyze(a, doc, sl::table(r));
+    const auto out = analysis::runs::saliency(*ctx.model, a.model, common_options(a, ctx), text_input_options(args->seg),
+                                              args->target, o);
+    if (ctx.progress) ctx.progress->finish();
+    finish_analyze(a, out.document, out.table);
   });
 }
 

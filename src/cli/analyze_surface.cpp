@@ -1,5 +1,4 @@
-#include <fmt/format.h>
-
+#include "analysis/runs.hpp"
 #include "analysis/surface.hpp"
 #include "cli/analyze.hpp"
 #include "cli/analyze_text_inputs.hpp"
@@ -32,24 +31,11 @@ void add_surface(CLI::App& analyze) {
   cmd->add_option("--special-threshold", args->options.special_threshold, "cls/sep/punct label when above (0.6)");
   cmd->callback([args] {
     auto& a = args->common;
-    auto ctx = open_analyze(a, "surface", 0);
-    const auto inputs = load_text_inputs(a, args->seg, ctx);
-    ctx.progress = std::make_unique<Progress>("surface", static_cast<std::int64_t>(inputs.inputs.size()));
-    auto so = source_options(a, ctx);
-    so.skip_too_long = !a.truncate;
-    so.zero_type_ids = args->seg.zero_type_ids;
-    const auto r = sf::run(*ctx.source, inputs.inputs, so, args->options,
-                           [&](std::size_t i) { return inputs.where(i); });
-    ctx.progress->finish();
-    report::ResultDocument doc;
-    doc.method = "surface";
-    doc.model = ctx.model_json;
-    doc.data = {{"path", a.data}, {"inputs", inputs.inputs.size()}};
-    doc.params = segment_params(args->seg);
-    doc.params.update(sf::params_json(args->options));
-    doc.params["too_long"] = a.truncate ? "truncate" : "skip";
-    doc.results = sf::to_json(r);
-    finish_analyze(a, doc, sf::table(r));
+    auto ctx = open_analyze(a, "surface");
+    const auto out = analysis::runs::surface(subject(a, ctx), common_options(a, ctx), text_input_options(args->seg),
+                                             args->options);
+    if (ctx.progress) ctx.progress->finish();
+    finish_analyze(a, out.document, out.table);
   });
 }
 

@@ -1,8 +1,6 @@
-#include <fmt/format.h>
-
+#include "analysis/runs.hpp"
 #include "analysis/syntax.hpp"
 #include "cli/analyze.hpp"
-#include "io/conllu.hpp"
 
 namespace bertscope::cli {
 
@@ -38,20 +36,10 @@ void add_syntax(CLI::App& analyze) {
     auto& a = args->common;
     args->options.from = analysis::parse_from_word(args->from);
     args->options.poss_rule = !args->no_poss_rule;
-    const auto sentences = io::read_conllu(a.data);
-    auto ctx = open_analyze(a, "syntax", sentences.size());
-    auto so = source_options(a, ctx);
-    so.skip_too_long = !a.truncate;
-    const auto r = sx::run(*ctx.source, sentences, a.data, so, args->options);
-    ctx.progress->finish();
-    report::ResultDocument doc;
-    doc.method = "syntax";
-    doc.model = ctx.model_json;
-    doc.data = {{"path", a.data}, {"sentences", sentences.size()}};
-    doc.params = sx::params_json(args->options);
-    doc.params["too_long"] = a.truncate ? "truncate" : "skip";
-    doc.results = sx::to_json(r);
-    finish_analyze(a, doc, sx::table(r, args->rows));
+    auto ctx = open_analyze(a, "syntax");
+    const auto out = analysis::runs::syntax(subject(a, ctx), common_options(a, ctx), args->options, args->rows);
+    if (ctx.progress) ctx.progress->finish();
+    finish_analyze(a, out.document, out.table);
   });
 }
 

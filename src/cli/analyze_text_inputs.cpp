@@ -1,7 +1,5 @@
 #include "cli/analyze_text_inputs.hpp"
 
-#include "io/error.hpp"
-#include "io/files.hpp"
 
 namespace bertscope::cli {
 
@@ -23,30 +21,15 @@ void add_segment_options(CLI::App& cmd, SegmentArgs& s) {
                "Run with every token_type_id 0, segment B included, as Clark et al.'s extraction script did (--model)");
 }
 
-analysis::LineInputs load_text_inputs(const AnalyzeArgs& a, SegmentArgs& s, const AnalyzeContext& ctx) {
-  if (!s.segments) return analysis::read_line_inputs(a.data);
-  if (!ctx.model) fail(ErrorKind::input, "--segments needs --model (segments are built with the model's tokenizer)");
-  s.options.python = analysis::parse_python_version(s.python);
-  s.options.shuffle = !s.no_shuffle;
-  auto inputs = analysis::segment_inputs(a.data, ctx.model->tokenizer(), s.options);
-  if (!s.write_segments.empty()) {
-    std::string out;
-    for (const auto& in : inputs.inputs) out += in.text + "\t" + *in.pair + "\n";
-    io::write_file_atomic(s.write_segments, out);
-  }
-  return inputs;
-}
-
-nlohmann::json segment_params(const SegmentArgs& s) {
-  nlohmann::json p = {{"segments", s.segments}, {"zero_type_ids", s.zero_type_ids}};
-  if (s.segments) {
-    p["segment_length"] = s.options.max_sequence_length;
-    p["max_segments"] = s.options.max_segments;
-    p["seed"] = s.options.seed;
-    p["python_random"] = s.python;
-    p["shuffle"] = !s.no_shuffle;
-  }
-  return p;
+analysis::runs::TextInputOptions text_input_options(const SegmentArgs& s) {
+  analysis::runs::TextInputOptions o;
+  o.segments = s.segments;
+  o.segment = s.options;
+  o.python = s.python;
+  o.shuffle = !s.no_shuffle;
+  o.zero_type_ids = s.zero_type_ids;
+  o.write_segments = s.write_segments;
+  return o;
 }
 
 }  // namespace bertscope::cli

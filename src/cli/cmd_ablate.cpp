@@ -1,50 +1,15 @@
 #include <fmt/format.h>
 
 #include "analysis/ablate.hpp"
-#include "analysis/heads.hpp"
+#include "analysis/runs.hpp"
 #include "cli/commands.hpp"
 #include "cli/progress.hpp"
 #include "cli/task_options.hpp"
-#include "io/error.hpp"
 #include "report/results.hpp"
 
 namespace bertscope::cli {
 
 namespace {
-
-std::string ablate_table(const analysis::ablate::Result& r) {
-  std::string out = fmt::format("{} examples, {} mode, metric {}: baseline {:.4f}\n", r.examples,
-                                analysis::ablate::mode_name(r.mode), r.primary, r.baseline.primary);
-  out += "head delta (disabled - baseline), rows = layers, columns = heads\n";
-  out += "     ";
-  for (std::int64_t h = 0; h < r.heads; ++h) out += fmt::format("{:>8}", h + 1);
-  out += r.layer_scores.empty() ? "\n" : fmt::format("{:>10}\n", "layer");
-  for (std::int64_t l = 0; l < r.layers; ++l) {
-    out += fmt::format("{:>4} ", l + 1);
-    for (std::int64_t h = 0; h < r.heads; ++h)
-      out += fmt::format("{:>+8.4f}", r.head_scores[static_cast<std::size_t>(l * r.heads + h)].primary - r.baseline.primary);
-    if (!r.layer_scores.empty())
-      out += fmt::format("{:>+10.4f}", r.layer_scores[static_cast<std::size_t>(l)].primary - r.baseline.primary);
-    out += "\n";
-  }
-  double best = -1e300;
-  std::int64_t best_lh = 0, improving = 0;
-  double mean = 0;
-  for (std::int64_t i = 0; i < r.layers * r.heads; ++i) {
-    const double d = r.head_scores[static_cast<std::size_t>(i)].primary - r.baseline.primary;
-    mean += d / static_cast<double>(r.layers * r.heads);
-    improving += d > 0;
-    if (d > best) {
-      best = d;
-      best_lh = i;
-    }
-  }
-  out += fmt::format("best head {} ({:+.4f}); {} heads improve the metric when disabled; a random head: {:+.4f} on average\n",
-                     analysis::head_label(best_lh / r.heads, best_lh % r.heads), best, improving, mean);
-  out += fmt::format("cost: {} layer evaluations, {:.3f} of full passes for every configuration; {:.1f} s\n",
-                     r.cost.layer_evaluations, r.cost.ratio(), r.seconds);
-  return out;
-}
 
 void add_ablate_command(CLI::App& app) {
   struct Args {
@@ -82,8 +47,6 @@ void add_ablate_command(CLI::App& app) {
   cmd->callback([args] {
     apply_threads(args->threads);
     const auto m = model::Model::load(args->model);
-    analysis::ablate::check_classifier(m);
-    const auto data = analysis::read_task(args->data, task_spec(args->task));
     analysis::ablate::Options opt;
     opt.mode = analysis::ablate::parse_mode(args->mode);
     opt.batch_size = args->batch;
@@ -93,23 +56,17 @@ void add_ablate_command(CLI::App& app) {
     opt.random_draws = args->random_draws;
     opt.random_size = args->random_size;
     opt.seed = args->seed;
-    Progress progress("ablate", static_cast<std::int64_t>(data.examples.size()));
+    std::unique_ptr<Progress> progress;
     std::int64_t last = 0;
-    opt.progress = [&](std::size_t done, std::size_t) {
-      progress.advance(static_cast<std::int64_t>(done) - last);
+    opt.progress = [&](std::size_t done, std::size_t total) {
+      if (!progress) progress = std::make_unique<Progress>("ablate", static_cast<std::int64_t>(total));
+      progress->advance(static_cast<std::int64_t>(done) - last);
       last = static_cast<std::int64_t>(done);
     };
-    const auto r = analysis::ablate::run(m, data, opt);
-    progress.finish();
-
-    report::ResultDocument doc;
-    doc.method = "ablate";
-    doc.model = {{"path", args->model}, {"layers", m.layers()}, {"heads", m.heads()}, {"labels", m.config().num_labels}};
-    doc.data = {{"path", args->data}, {"examples", r.examples}, {"task", data.spec.to_json()}};
-    doc.params = analysis::ablate::params_json(opt, r);
-    doc.results = r.to_json();
-    if (!args->out.empty()) report::write_results(args->out, doc);
-    fmt::print("{}", ablate_table(r));
+    const auto out = analysis::runs::ablate(m, args->model, args->data, task_spec(args->task), opt);
+    if (progress) progress->finish();
+    if (!args->out.empty()) report::write_results(args->out, out.document);
+    fmt::print("{}", out.table);
     if (!args->out.empty()) fmt::print("wrote {}\n", args->out);
   });
 }

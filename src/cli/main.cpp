@@ -1,12 +1,10 @@
 #include <algorithm>
 #include <cstdio>
-#include <cstdlib>
 #include <exception>
 
 #include <fmt/format.h>
-#include <malloc.h>
-#include <unistd.h>
 
+#include "bertscope/init.hpp"
 #include "cli/commands.hpp"
 #include "core/parallel.hpp"
 #include "io/error.hpp"
@@ -33,18 +31,8 @@ void apply_threads(int threads) { core::set_num_threads(threads); }
 
 int main(int argc, char** argv) {
   using namespace bertscope::cli;
-  // libgomp reads OMP_WAIT_POLICY once, when it loads, before main. Its default spins idle
-  // threads at every barrier; when the machine has other work (a build, a second job) the
-  // spinning thread takes the core its partner needs, and a forward pass runs 2-3x slower
-  // (4-layer model, 8x128, under load: 5.1k tokens/s spinning, 13.7k passive). Passive waiting
-  // costs microseconds per parallel region. So unless the user chose a policy, bertscope starts
-  // itself again once with PASSIVE.
-  if (!std::getenv("OMP_WAIT_POLICY") && ::setenv("OMP_WAIT_POLICY", "PASSIVE", 1) == 0) ::execv("/proc/self/exe", argv);
-  // Traces and logits are allocated and freed every batch. Serving them from the heap and
-  // never trimming it means pages are faulted in once per run, not once per batch (a page
-  // fault costs microseconds on virtual machines). 32 MiB is glibc's largest mmap threshold.
-  mallopt(M_MMAP_THRESHOLD, 32 << 20);
-  mallopt(M_TRIM_THRESHOLD, 1 << 30);
+  // OpenMP passive waiting (a re-start when the user chose no policy) and malloc tuning.
+  bertscope::init(argc, argv);
   CLI::App app{
       "bertscope: run Hugging Face BERT checkpoints exactly, record every internal (attention per head, "
       "hidden states, ...), and analyse what attention heads do."};

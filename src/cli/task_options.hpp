@@ -7,20 +7,18 @@
 
 #include <CLI/CLI.hpp>
 
-#include "analysis/task_data.hpp"
+#include "analysis/runs.hpp"
 
 namespace bertscope::cli {
 
-struct TaskArgs {
-  std::string task, text_column, pair_column, label_column, label_names, metric;
-  bool no_header = false, regression = false;
-};
+using TaskArgs = analysis::runs::TaskChoice;
 
 // --task, --text-column, --pair-column, --label-column, --label-names, --metric, --no-header,
 // --regression.
 void add_task_options(CLI::App& cmd, TaskArgs& args);
 
-// The task these options describe; nullopt when none was given (detect from the header).
-std::optional<analysis::TaskSpec> task_spec(const TaskArgs& args);
+// The task these options describe (nullopt when none was given: detect from the header) is
+// analysis::runs::task_spec, which the API calls too.
+using analysis::runs::task_spec;
 
 }  // namespace bertscope::cli

@@ -1,0 +1,8 @@
+// The public API of bertscope: include this, link bertscope::bertscope.
+#pragma once
+
+#include "bertscope/analysis.hpp"
+#include "bertscope/array.hpp"
+#include "bertscope/error.hpp"
+#include "bertscope/init.hpp"
+#include "bertscope/model.hpp"
