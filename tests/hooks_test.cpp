@@ -149,7 +149,9 @@ TEST(SiteHooks, BackwardHookStopsGradientLikeFlowMask) {
     by_mask.flow_masks.push_back({m});
   }
   const auto a = model::backward(h.model, tape, seeds, by_hook), b = model::backward(h.model, tape, seeds, by_mask);
-  const auto free = model::backward(h.model, tape, seeds, model::GradRequest{.word_embeddings = true});
+  model::GradRequest unrestricted;
+  unrestricted.word_embeddings = true;
+  const auto free = model::backward(h.model, tape, seeds, unrestricted);
   for (std::size_t i = 0; i < 2; ++i) {
     EXPECT_EQ(max_abs_diff(a.word_embedding_grads[i].span(), b.word_embedding_grads[i].span()), 0.0);
     EXPECT_GT(max_abs_diff(a.word_embedding_grads[i].span(), free.word_embedding_grads[i].span()), 1e-4);

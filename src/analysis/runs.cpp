@@ -36,17 +36,6 @@ ResultDocument text_document(const std::string& method, nlohmann::json model, co
   return doc;
 }
 
-std::vector<std::string> split_commas(const std::string& text) {
-  std::vector<std::string> out;
-  std::size_t start = 0;
-  for (;;) {
-    const auto comma = text.find(',', start);
-    out.push_back(text.substr(start, comma == std::string::npos ? std::string::npos : comma - start));
-    if (comma == std::string::npos) return out;
-    start = comma + 1;
-  }
-}
-
 std::string ablate_table(const ablate::Result& r) {
   std::string out = fmt::format("{} examples, {} mode, metric {}: baseline {:.4f}\n", r.examples,
                                 ablate::mode_name(r.mode), r.primary, r.baseline.primary);
@@ -82,6 +71,17 @@ std::string ablate_table(const ablate::Result& r) {
 }
 
 }  // namespace
+
+std::vector<std::string> split_commas(const std::string& text) {
+  std::vector<std::string> out;
+  std::size_t start = 0;
+  for (;;) {
+    const auto comma = text.find(',', start);
+    out.push_back(text.substr(start, comma == std::string::npos ? std::string::npos : comma - start));
+    if (comma == std::string::npos) return out;
+    start = comma + 1;
+  }
+}
 
 AttentionSource open_source(const Subject& subject) {
   if (subject.model) return AttentionSource::from_model(*subject.model);

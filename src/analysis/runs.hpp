@@ -35,6 +35,9 @@ namespace bertscope::analysis::runs {
 
 using Progress = std::function<void(std::size_t done, std::size_t total)>;
 
+// "a,b,c" -> {"a", "b", "c"} (empty items kept), as the CLI's comma-separated options.
+std::vector<std::string> split_commas(const std::string& text);
+
 // What an analysis reads attention from: a loaded model (recorded in the document by
 // `model_path`), or a folder of trace files.
 struct Subject {

@@ -92,17 +92,6 @@ class OptionReader {
   std::set<std::string> known_;
 };
 
-std::vector<std::string> split_commas(const std::string& text) {
-  std::vector<std::string> out;
-  std::size_t start = 0;
-  for (;;) {
-    const auto comma = text.find(',', start);
-    out.push_back(text.substr(start, comma == std::string::npos ? std::string::npos : comma - start));
-    if (comma == std::string::npos) return out;
-    start = comma + 1;
-  }
-}
-
 const std::string& one_file(const std::string& method, const std::vector<std::string>& data) {
   if (data.size() != 1) fail(ErrorKind::input, "{} reads one data file, {} given", method, data.size());
   return data.front();
@@ -217,7 +206,7 @@ Document attention_method(const runs::Subject& subject, const std::string& metho
     p.word_vectors = r.text("word_vectors", "");
     p.weights = r.text("weights", "");
     const auto kinds = r.text("probe", "");
-    if (!kinds.empty()) p.kinds = split_commas(kinds);  // the CLI's --probe a,b
+    if (!kinds.empty()) p.kinds = runs::split_commas(kinds);  // the CLI's --probe a,b
     analysis::probe::Options o;
     o.epochs = r.count("epochs", o.epochs);
     o.learning_rate = r.number("learning_rate", o.learning_rate);

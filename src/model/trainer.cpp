@@ -4,7 +4,6 @@
 #include <chrono>
 #include <cmath>
 #include <numeric>
-#include <set>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
