@@ -6,6 +6,7 @@
 
 #include "io/error.hpp"
 #include "model/encoder.hpp"
+#include "model/interventions.hpp"
 
 namespace bertscope::model {
 
@@ -38,22 +39,10 @@ void check_masks(const std::vector<std::vector<FlowMask>>& masks, const layers::
   }
 }
 
-// Restricted flow (Lu et al.): a mask value multiplies every derivative passing through its node.
-class FlowMasks final : public PerInputNodeHook<FlowMask> {
- public:
-  using PerInputNodeHook::PerInputNodeHook;
-
- protected:
-  void edit(const FlowMask& m, std::size_t at, float* values, std::int64_t width, std::int64_t) const override {
-    const float f = m.mask.data[at];
-    for (std::int64_t e = 0; e < width; ++e) values[e] *= f;
-  }
-};
-
 // Block buffers for a reverse or forward-mode pass over the tape's batch.
 layers::BlockBuffers pass_buffers(const ModelConfig& c, const layers::Batch& batch) {
   layers::BlockBuffers buf;
-  buf.reserve(batch.rows(), c.hidden_size, c.intermediate_size, 0, false);
+  buf.reserve(batch.rows(), c.hidden_size, c.intermediate_size, batch.probs_size(), false);
   return buf;
 }
 
@@ -91,9 +80,16 @@ BackwardResult backward(const Model& model, const ForwardTape& tape, std::span<c
   const std::int64_t hidden = c.hidden_size, heads = c.num_attention_heads, layers = c.num_hidden_layers;
   BackwardResult out;
   out.site_grads.assign(static_cast<std::size_t>(count), Trace(layers));
+  // The request's hooks see each gradient as it arrives; then the taped forward's
+  // differentiable hooks, last first, carry it back through themselves.
   FlowMasks flow(req.flow_masks, Pass::backward, heads, c.head_dim());
+  const bool mask_grads = req.head_mask || req.head_mask_per_input;
+  HeadMask head_mask(tp.head_mask, heads, Pass::backward);
+  if (mask_grads) head_mask.compute_gradients(tp.head_mask_kept, count);
   SiteHooks hooks = req.hooks;
   if (!req.flow_masks.empty()) hooks.push_back(&flow);
+  hooks.push_back(&head_mask);
+  hooks.insert(hooks.end(), tp.differentiable.rbegin(), tp.differentiable.rend());
   layers::SiteRecorder rec(req.sites, trace_pointers(out.site_grads), batch, Pass::backward, hooks);
   layers::ParamGrads grads(req.params);
   if (req.head_mask) out.head_mask_grad = Tensor({layers, heads});
@@ -156,19 +152,19 @@ BackwardResult backward(const Model& model, const ForwardTape& tape, std::span<c
   }
 
   auto buf = pass_buffers(c, batch);
-  std::vector<double> mask_grad;
   for (std::int64_t l = layers - 1; l >= 0; --l) {
     // dx holds dL/d h_{l+1} = layer.{l}.out.
     rec.rows(Site::layer_out, l, dx.data(), hidden);
     const auto& lt = tp.layers[static_cast<std::size_t>(l)];
     if (lt.skipped) continue;
-    layers::block_vjp(p.layers[static_cast<std::size_t>(l)], l, batch, Encoder::block_shape(c), lt,
-                      tp.head_mask.data() + l * heads, dx.data(), buf, rec, grads, mask_grad);
-    for (std::int64_t job = 0; job < count * heads; ++job) {
-      const auto at = static_cast<std::size_t>(l * heads + job % heads);
-      const auto g = mask_grad[static_cast<std::size_t>(job)];
-      if (req.head_mask) out.head_mask_grad.data[at] += static_cast<float>(g);
-      if (req.head_mask_per_input) out.head_mask_grads[static_cast<std::size_t>(job / heads)].data[at] = static_cast<float>(g);
+    layers::block_vjp(p.layers[static_cast<std::size_t>(l)], l, batch, Encoder::block_shape(c), lt, dx.data(), buf,
+                      rec, grads);
+  }
+  for (std::int64_t b = 0; b < count && mask_grads; ++b) {
+    const auto& g = head_mask.gradients()[static_cast<std::size_t>(b)];
+    for (std::size_t at = 0; at < g.size(); ++at) {
+      if (req.head_mask) out.head_mask_grad.data[at] += static_cast<float>(g[at]);
+      if (req.head_mask_per_input) out.head_mask_grads[static_cast<std::size_t>(b)].data[at] = static_cast<float>(g[at]);
     }
   }
   // dx = dL/d h_0 = embed.out.
@@ -207,8 +203,12 @@ TangentResult jvp(const Model& model, const ForwardTape& tape, std::span<const T
   const std::int64_t hidden = c.hidden_size, heads = c.num_attention_heads, layers = c.num_hidden_layers;
   TangentResult out;
   out.site_tangents.assign(static_cast<std::size_t>(count), Trace(layers));
+  // The taped forward's differentiable hooks carry each tangent through themselves first.
   FlowMasks flow(masks, Pass::tangent, heads, c.head_dim());
-  SiteHooks hooks = extra_hooks;
+  HeadMask head_mask(tp.head_mask, heads, Pass::tangent, nullptr);
+  SiteHooks hooks = tp.differentiable;
+  hooks.push_back(&head_mask);
+  hooks.insert(hooks.end(), extra_hooks.begin(), extra_hooks.end());
   if (!masks.empty()) hooks.push_back(&flow);
   layers::SiteRecorder rec(sites, trace_pointers(out.site_tangents), batch, Pass::tangent, hooks);
 
@@ -226,8 +226,8 @@ TangentResult jvp(const Model& model, const ForwardTape& tape, std::span<const T
   for (std::int64_t l = 0; l < layers; ++l) {
     const auto& lt = tp.layers[static_cast<std::size_t>(l)];
     if (!lt.skipped)
-      layers::block_jvp(p.layers[static_cast<std::size_t>(l)], l, batch, Encoder::block_shape(c), lt,
-                        tp.head_mask.data() + l * heads, tx.data(), buf, rec);
+      layers::block_jvp(p.layers[static_cast<std::size_t>(l)], l, batch, Encoder::block_shape(c), lt, tx.data(), buf,
+                        rec);
     rec.rows(Site::layer_out, l, tx.data(), hidden);
   }
   for (std::int64_t b = 0; b < count; ++b) out.last_hidden.push_back(batch.rows_of(b, tx.data(), hidden));

@@ -7,6 +7,7 @@
 #include <utility>
 
 #include "io/error.hpp"
+#include "model/interventions.hpp"
 
 namespace bertscope::model {
 
@@ -125,77 +126,6 @@ void check_replacements(const std::vector<std::vector<NodeReplacement>>& reps, c
   }
 }
 
-// Forward-only node replacement (Lu et al.'s ablation check): where keep is 0 the node's value
-// becomes the given one (zero when none), before anything reads it.
-class Replacements final : public PerInputNodeHook<NodeReplacement> {
- public:
-  using PerInputNodeHook::PerInputNodeHook;
-  bool replaces() const override { return true; }
-
- protected:
-  void edit(const NodeReplacement& r, std::size_t at, float* values, std::int64_t width,
-            std::int64_t value_offset) const override {
-    if (r.keep.data[at] != 0.0f) return;
-    if (r.value.data.empty())
-      std::fill(values, values + width, 0.0f);
-    else
-      std::memcpy(values, r.value.ptr() + value_offset, static_cast<std::size_t>(width) * sizeof(float));
-  }
-};
-
-// Kovaleva et al.'s head disabling: the named heads attend uniformly to the input's real tokens.
-class UniformHeads final : public SiteHook {
- public:
-  UniformHeads(const std::set<std::pair<std::int64_t, std::int64_t>>& heads, std::span<const ModelInput> inputs)
-      : heads_(heads), inputs_(inputs) {}
-  bool wants(Site site, std::int64_t layer, Pass pass) const override {
-    if (site != Site::attn_probs || pass != Pass::forward) return false;
-    auto it = heads_.lower_bound({layer, 0});
-    return it != heads_.end() && it->first == layer;
-  }
-  void at(const SiteValues& v) override {
-    for (std::int64_t b = 0; b < v.inputs(); ++b) {
-      const auto t = v.tokens(b);
-      const auto& mask = inputs_[static_cast<std::size_t>(b)].attention_mask;
-      const auto real = mask.empty() ? t : std::count_if(mask.begin(), mask.end(), [](std::uint8_t m) { return m != 0; });
-      for (auto it = heads_.lower_bound({v.layer, 0}); it != heads_.end() && it->first == v.layer; ++it) {
-        float* block = v.of(b).data() + it->second * t * t;
-        for (std::int64_t i = 0; i < t; ++i)
-          for (std::int64_t j = 0; j < t; ++j)
-            block[i * t + j] = mask.empty() || mask[static_cast<std::size_t>(j)] ? 1.0f / static_cast<float>(real) : 0.0f;
-      }
-    }
-  }
-
- private:
-  const std::set<std::pair<std::int64_t, std::int64_t>>& heads_;
-  std::span<const ModelInput> inputs_;
-};
-
-// Each input's attention overrides: a given row-stochastic matrix replaces a head's attention.
-class AttentionOverrides final : public SiteHook {
- public:
-  explicit AttentionOverrides(std::span<const ModelInput> inputs) : inputs_(inputs) {}
-  bool wants(Site site, std::int64_t layer, Pass pass) const override {
-    if (site != Site::attn_probs || pass != Pass::forward) return false;
-    for (const auto& in : inputs_)
-      for (const auto& o : in.attention_overrides)
-        if (o.layer == layer) return true;
-    return false;
-  }
-  void at(const SiteValues& v) override {
-    for (std::int64_t b = 0; b < v.inputs(); ++b) {
-      const auto t = v.tokens(b);
-      for (const auto& o : inputs_[static_cast<std::size_t>(b)].attention_overrides)
-        if (o.layer == v.layer)
-          std::memcpy(v.of(b).data() + o.head * t * t, o.probs.ptr(), static_cast<std::size_t>(t * t) * sizeof(float));
-    }
-  }
-
- private:
-  std::span<const ModelInput> inputs_;
-};
-
 }  // namespace
 
 std::vector<ForwardResult> Encoder::run(const Model& model, std::span<const ModelInput> inputs, const RunOptions& opt,
@@ -257,18 +187,26 @@ std::vector<ForwardResult> Encoder::run(const Model& model, std::span<const Mode
                  taped->dropout_seed};
     tape->head_mask.assign(static_cast<std::size_t>(layers * heads), 1.0f);
     if (!opt.head_mask.data.empty()) std::copy(opt.head_mask.data.begin(), opt.head_mask.data.end(), tape->head_mask.begin());
+    for (auto* h : opt.hooks)
+      if (h->differentiable()) tape->differentiable.push_back(h);
   }
-  const float* head_mask = tape ? tape->head_mask.data() : (opt.head_mask.data.empty() ? nullptr : opt.head_mask.ptr());
-  // The run's conveniences are hooks, before the caller's own.
+  // The run's interventions are hooks: those that replace values before the caller's, then the
+  // caller's, then the head mask (so the caller sees the probabilities before it) and skips.
   Replacements replacements(reps, Pass::forward, heads, c.head_dim());
   UniformHeads uniform(opt.uniform_heads, inputs);
   AttentionOverrides overrides(inputs);
+  const std::span<const float> mask_values =
+      tape ? std::span<const float>(tape->head_mask) : std::span<const float>(opt.head_mask.data);
+  HeadMask head_mask(mask_values, heads, Pass::forward, tape ? &tape->head_mask_kept : nullptr);
+  SkipLayers skip(opt.skip_layers);
   SiteHooks hooks;
   if (!opt.uniform_heads.empty()) hooks.push_back(&uniform);
   if (std::any_of(inputs.begin(), inputs.end(), [](const ModelInput& in) { return !in.attention_overrides.empty(); }))
     hooks.push_back(&overrides);
   if (!reps.empty()) hooks.push_back(&replacements);
   hooks.insert(hooks.end(), opt.hooks.begin(), opt.hooks.end());
+  if (!mask_values.empty()) hooks.push_back(&head_mask);
+  if (!opt.skip_layers.empty()) hooks.push_back(&skip);
 
   auto ws_owner = caches.take();
   auto& ws = *ws_owner;
@@ -281,7 +219,7 @@ std::vector<ForwardResult> Encoder::run(const Model& model, std::span<const Mode
     r.trace = Trace(layers);
     traces.push_back(&r.trace);
   }
-  layers::SiteRecorder rec(opt.record, traces, batch, Pass::forward, hooks, prof);
+  layers::SiteRecorder rec(opt.record, traces, batch, Pass::forward, hooks, prof, tape != nullptr);
 
   float* x = ws.x.data();
   {
@@ -317,12 +255,12 @@ std::vector<ForwardResult> Encoder::run(const Model& model, std::span<const Mode
 
   for (std::int64_t l = opt.start_layer; l < layers; ++l) {
     auto* block_tape = tape ? &tape->layers[static_cast<std::size_t>(l)] : nullptr;
-    if (opt.skip_layers.count(l)) {
+    if (rec.bypassed(l)) {
       // A skipped layer applies no attention: its recorded probabilities are all zero.
       for (std::int64_t b = 0; b < count && rec.wants(Site::attn_probs, l); ++b) rec.block(Site::attn_probs, l, b);
       if (block_tape) block_tape->skipped = true;
     } else {
-      const layers::AttentionEdits edits{inputs, head_mask ? head_mask + l * heads : nullptr, nullptr};
+      const layers::AttentionEdits edits{inputs, nullptr};
       layers::block_forward(lc, p.layers[static_cast<std::size_t>(l)], l, batch, shape, x, ws.block, edits, dropout,
                             rec, block_tape);
     }

@@ -21,13 +21,6 @@ void softmax_jacobian(const float* soft, std::int64_t t, float* g) {
   }
 }
 
-// The probabilities a head applied: its pre-mask block times the head-mask coefficient.
-std::vector<float> applied_probs(const float* pre_mask, std::int64_t t, float m) {
-  std::vector<float> used(static_cast<std::size_t>(t * t));
-  for (std::int64_t i = 0; i < t * t; ++i) used[static_cast<std::size_t>(i)] = pre_mask[i] * m;
-  return used;
-}
-
 // Softmax over the scores of every input; padding keys (attention_mask 0) get transformers'
 // additive mask, the lowest float, and after the softmax exactly 0, as in a padded batch.
 void masked_softmax(const Batch& batch, std::span<const ModelInput> inputs, float* probs) {
@@ -78,35 +71,27 @@ void attention_forward(const LinearContext& lc, const LayerParams& lp, std::int6
     if (edits.dropout)
       for (std::int64_t i = 0; i < size; ++i) buf.probs[i] *= (*edits.dropout)[static_cast<std::size_t>(i)];
     if (tape) tape->replaced.assign(static_cast<std::size_t>(batch.size() * heads), 0);
-    // Hooks at attn.probs (uniform heads and replaced attention among them) see the
-    // probabilities before the head mask; on a taped pass a head they change is a constant to
-    // the gradient passes: its scores get no gradient.
-    if (rec.hooked(Site::attn_probs, layer)) {
+    // Hooks at attn.probs (uniform heads and given attention among them); on a taped pass a
+    // head that a non-differentiable hook changes is a constant to the gradient passes.
+    if (rec.hooked(Site::attn_probs, layer, SiteRecorder::Hooks::plain)) {
       std::vector<float> before;
       if (tape) before.assign(buf.probs, buf.probs + size);
-      rec.run_hooks(Site::attn_probs, layer, buf.probs, 0);
+      rec.run_hooks(Site::attn_probs, layer, buf.probs, 0, SiteRecorder::Hooks::plain, nullptr,
+                    tape ? tape->replaced.data() : nullptr);
       for (std::int64_t b = 0; tape && b < batch.size(); ++b) {
         const auto t = batch.length(b);
         for (std::int64_t h = 0; h < heads; ++h) {
           const auto at = batch.probs(b) + h * t * t;
-          tape->replaced[static_cast<std::size_t>(b * heads + h)] =
-              !std::equal(buf.probs + at, buf.probs + at + t * t, before.begin() + at);
+          auto& replaced = tape->replaced[static_cast<std::size_t>(b * heads + h)];
+          replaced = replaced || !std::equal(buf.probs + at, buf.probs + at + t * t, before.begin() + at);
         }
       }
     }
-    if (tape) tape->pre_mask.assign(buf.probs, buf.probs + size);
-    if (edits.head_mask)
-      for (std::int64_t b = 0; b < batch.size(); ++b) {
-        const auto t = batch.length(b);
-        for (std::int64_t h = 0; h < heads; ++h) {
-          const float m = edits.head_mask[h];
-          float* block = buf.probs + batch.probs(b) + h * t * t;
-          if (m != 1.0f)
-            for (std::int64_t i = 0; i < t * t; ++i) block[i] *= m;
-        }
-      }
+    // Then the differentiable ones (the head mask), which the gradient passes run again.
+    rec.run_hooks(Site::attn_probs, layer, buf.probs, 0, SiteRecorder::Hooks::differentiable);
+    if (tape) tape->applied.assign(buf.probs, buf.probs + size);
   }
-  rec.blocks(Site::attn_probs, layer, buf.probs, false);
+  rec.record_blocks(Site::attn_probs, layer, buf.probs);
   core::ScopedOp op(lc.profile, core::OpClass::attention);
   for (const auto& g : batch.groups) {
     const auto row0 = batch.row(g.first);
@@ -116,56 +101,49 @@ void attention_forward(const LinearContext& lc, const LayerParams& lp, std::int6
 }
 
 void attention_vjp(const LayerParams& lp, std::int64_t layer, const Batch& batch, const AttentionShape& s,
-                   const AttentionTape& tape, const float* head_mask, const float* d_ctx, SiteRecorder& rec,
-                   float* dq, float* dk, float* dv, float* dx, ParamGrads& grads, std::vector<double>& mask_grad) {
+                   const AttentionTape& tape, const float* d_ctx, SiteRecorder& rec, float* dq, float* dk, float* dv,
+                   float* d_probs, float* dx, ParamGrads& grads) {
   const auto n = batch.rows(), hidden = s.hidden, heads = s.heads, d = s.head_dim;
-  const bool want_probs = rec.wants(Site::attn_probs, layer), want_scores = rec.wants(Site::attn_scores, layer);
-  std::vector<float*> probs_grad(static_cast<std::size_t>(batch.size()), nullptr);
-  std::vector<float*> scores_grad(static_cast<std::size_t>(batch.size()), nullptr);
-  for (std::int64_t b = 0; b < batch.size(); ++b) {
-    if (want_probs) probs_grad[static_cast<std::size_t>(b)] = rec.block(Site::attn_probs, layer, b);
-    if (want_scores) scores_grad[static_cast<std::size_t>(b)] = rec.block(Site::attn_scores, layer, b);
-  }
-  mask_grad.assign(static_cast<std::size_t>(batch.size() * heads), 0.0);
+  const auto jobs = batch.size() * heads;
+  // ctx = P V: dP = dctx V^T, dV = P^T dctx.
 #pragma omp parallel for schedule(dynamic)
-  for (std::int64_t job = 0; job < batch.size() * heads; ++job) {
+  for (std::int64_t job = 0; job < jobs; ++job) {
     const auto b = job / heads, h = job % heads;
     const auto t = batch.length(b), row0 = batch.row(b), block = batch.probs(b) + h * t * t;
-    const float m = head_mask[h];
-    const float* soft = tape.soft.data() + block;
-    const float* pre = tape.pre_mask.data() + block;
-    const auto used = applied_probs(pre, t, m);
-    std::vector<float> dp(static_cast<std::size_t>(t * t));
     const float* dctx_h = d_ctx + row0 * hidden + h * d;
-    const float* v_h = tape.v.data() + row0 * hidden + h * d;
-    // ctx = P V: dP = dctx V^T, dV = P^T dctx.
-    core::gemm(false, true, t, t, d, 1.0f, dctx_h, hidden, v_h, hidden, 0.0f, dp.data(), t);
-    core::gemm(true, false, t, d, t, 1.0f, used.data(), t, dctx_h, hidden, 0.0f, dv + row0 * hidden + h * d, hidden);
-    if (want_probs) std::memcpy(probs_grad[static_cast<std::size_t>(b)] + h * t * t, dp.data(), dp.size() * sizeof(float));
-    double mg = 0;
-    for (std::int64_t i = 0; i < t * t; ++i) mg += static_cast<double>(dp[static_cast<std::size_t>(i)]) * pre[i];
-    mask_grad[static_cast<std::size_t>(job)] = mg;
-    float* dq_h = dq + row0 * hidden + h * d;
-    float* dk_h = dk + row0 * hidden + h * d;
+    core::gemm(false, true, t, t, d, 1.0f, dctx_h, hidden, tape.v.data() + row0 * hidden + h * d, hidden, 0.0f,
+               d_probs + block, t);
+    core::gemm(true, false, t, d, t, 1.0f, tape.applied.data() + block, t, dctx_h, hidden, 0.0f,
+               dv + row0 * hidden + h * d, hidden);
+  }
+  // Recorded, then the hooks (the head mask's derivative among them) turn it into dL/d(the
+  // probabilities before the differentiable hooks).
+  rec.blocks(Site::attn_probs, layer, d_probs, tape.applied.data());
+  // Through dropout to the softmax output, then softmax's Jacobian; a replaced head's scores
+  // get nothing.
+#pragma omp parallel for schedule(dynamic)
+  for (std::int64_t job = 0; job < jobs; ++job) {
+    const auto b = job / heads, h = job % heads;
+    const auto t = batch.length(b), block = batch.probs(b) + h * t * t;
+    float* dp = d_probs + block;
     if (tape.replaced[static_cast<std::size_t>(job)]) {
-      for (std::int64_t i = 0; i < t; ++i)
-        for (std::int64_t e = 0; e < d; ++e) dq_h[i * hidden + e] = dk_h[i * hidden + e] = 0.0f;
-      continue;  // a replaced head's scores get no gradient (their recorded block stays zero)
+      std::fill(dp, dp + t * t, 0.0f);
+      continue;
     }
-    // Through the head mask and dropout to the softmax output, then softmax's Jacobian.
-    for (std::int64_t i = 0; i < t * t; ++i) {
-      float g = dp[static_cast<std::size_t>(i)] * m;
-      if (!tape.dropout.empty()) g *= tape.dropout[static_cast<std::size_t>(block + i)];
-      dp[static_cast<std::size_t>(i)] = g;
-    }
-    softmax_jacobian(soft, t, dp.data());
-    if (want_scores)
-      std::memcpy(scores_grad[static_cast<std::size_t>(b)] + h * t * t, dp.data(), dp.size() * sizeof(float));
+    if (!tape.dropout.empty())
+      for (std::int64_t i = 0; i < t * t; ++i) dp[i] *= tape.dropout[static_cast<std::size_t>(block + i)];
+    softmax_jacobian(tape.soft.data() + block, t, dp);
+  }
+  rec.blocks(Site::attn_scores, layer, d_probs);
+  // scores = scale Q K^T: dQ = scale dZ K, dK = scale dZ^T Q.
+#pragma omp parallel for schedule(dynamic)
+  for (std::int64_t job = 0; job < jobs; ++job) {
+    const auto b = job / heads, h = job % heads;
+    const auto t = batch.length(b), row0 = batch.row(b), block = batch.probs(b) + h * t * t;
     const float* q_h = tape.q.data() + row0 * hidden + h * d;
     const float* k_h = tape.k.data() + row0 * hidden + h * d;
-    // scores = scale Q K^T: dQ = scale dZ K, dK = scale dZ^T Q.
-    core::gemm(false, false, t, d, t, s.scale, dp.data(), t, k_h, hidden, 0.0f, dq_h, hidden);
-    core::gemm(true, false, t, d, t, s.scale, dp.data(), t, q_h, hidden, 0.0f, dk_h, hidden);
+    core::gemm(false, false, t, d, t, s.scale, d_probs + block, t, k_h, hidden, 0.0f, dq + row0 * hidden + h * d, hidden);
+    core::gemm(true, false, t, d, t, s.scale, d_probs + block, t, q_h, hidden, 0.0f, dk + row0 * hidden + h * d, hidden);
   }
   rec.per_head(Site::attn_query, layer, dq, d);
   rec.per_head(Site::attn_key, layer, dk, d);
@@ -175,36 +153,54 @@ void attention_vjp(const LayerParams& lp, std::int64_t layer, const Batch& batch
   linear_vjp(dv, n, hidden, lp.value_w, hidden, tape.x_in.data(), dx, true, grads(lp.value_w), grads(lp.value_b));
 }
 
-void attention_jvp(const LayerParams& lp, const Batch& batch, const AttentionShape& s, const AttentionTape& tape,
-                   const float* head_mask, const float* tx, float* tq, float* tk, float* tv, float* t_ctx) {
+void attention_jvp(const LayerParams& lp, std::int64_t layer, const Batch& batch, const AttentionShape& s,
+                   const AttentionTape& tape, const float* tx, SiteRecorder& rec, float* tq, float* tk, float* tv,
+                   float* t_probs, float* t_ctx) {
   const auto n = batch.rows(), hidden = s.hidden, heads = s.heads, d = s.head_dim;
+  const auto jobs = batch.size() * heads;
   linear_jvp(tx, n, hidden, lp.query_w, hidden, tq);
   linear_jvp(tx, n, hidden, lp.key_w, hidden, tk);
   linear_jvp(tx, n, hidden, lp.value_w, hidden, tv);
+  rec.per_head(Site::attn_query, layer, tq, d);
+  rec.per_head(Site::attn_key, layer, tk, d);
+  rec.per_head(Site::attn_value, layer, tv, d);
+  // Z = scale Q K^T: t_Z = scale (t_Q K^T + Q t_K^T).
 #pragma omp parallel for schedule(dynamic)
-  for (std::int64_t job = 0; job < batch.size() * heads; ++job) {
+  for (std::int64_t job = 0; job < jobs; ++job) {
     const auto b = job / heads, h = job % heads;
     const auto t = batch.length(b), row0 = batch.row(b), block = batch.probs(b) + h * t * t;
-    const float m = head_mask[h];
-    const auto used = applied_probs(tape.pre_mask.data() + block, t, m);
-    float* tctx_h = t_ctx + row0 * hidden + h * d;
-    // ctx = P V: t_ctx = t_P V + P t_V.
-    core::gemm(false, false, t, d, t, 1.0f, used.data(), t, tv + row0 * hidden + h * d, hidden, 0.0f, tctx_h, hidden);
-    if (tape.replaced[static_cast<std::size_t>(job)]) continue;
-    // Z = scale Q K^T: t_Z = scale (t_Q K^T + Q t_K^T); then softmax's Jacobian, head mask, dropout.
-    std::vector<float> tz(static_cast<std::size_t>(t * t), 0.0f);
     const float* q_h = tape.q.data() + row0 * hidden + h * d;
     const float* k_h = tape.k.data() + row0 * hidden + h * d;
-    core::gemm(false, true, t, t, d, s.scale, tq + row0 * hidden + h * d, hidden, k_h, hidden, 0.0f, tz.data(), t);
-    core::gemm(false, true, t, t, d, s.scale, q_h, hidden, tk + row0 * hidden + h * d, hidden, 1.0f, tz.data(), t);
-    softmax_jacobian(tape.soft.data() + block, t, tz.data());
-    for (std::int64_t i = 0; i < t * t; ++i) {
-      float g = tz[static_cast<std::size_t>(i)] * m;
-      if (!tape.dropout.empty()) g *= tape.dropout[static_cast<std::size_t>(block + i)];
-      tz[static_cast<std::size_t>(i)] = g;
+    core::gemm(false, true, t, t, d, s.scale, tq + row0 * hidden + h * d, hidden, k_h, hidden, 0.0f, t_probs + block, t);
+    core::gemm(false, true, t, t, d, s.scale, q_h, hidden, tk + row0 * hidden + h * d, hidden, 1.0f, t_probs + block, t);
+  }
+  rec.blocks(Site::attn_scores, layer, t_probs);
+  // Softmax's Jacobian, then dropout; a replaced head's probabilities are constants.
+#pragma omp parallel for schedule(dynamic)
+  for (std::int64_t job = 0; job < jobs; ++job) {
+    const auto b = job / heads, h = job % heads;
+    const auto t = batch.length(b), block = batch.probs(b) + h * t * t;
+    float* tp = t_probs + block;
+    if (tape.replaced[static_cast<std::size_t>(job)]) {
+      std::fill(tp, tp + t * t, 0.0f);
+      continue;
     }
-    core::gemm(false, false, t, d, t, 1.0f, tz.data(), t, tape.v.data() + row0 * hidden + h * d, hidden, 1.0f, tctx_h,
-               hidden);
+    softmax_jacobian(tape.soft.data() + block, t, tp);
+    if (!tape.dropout.empty())
+      for (std::int64_t i = 0; i < t * t; ++i) tp[i] *= tape.dropout[static_cast<std::size_t>(block + i)];
+  }
+  // The differentiable hooks (the head mask) and the request's, then the record.
+  rec.blocks(Site::attn_probs, layer, t_probs, tape.applied.data());
+  // ctx = P V: t_ctx = P t_V + t_P V.
+#pragma omp parallel for schedule(dynamic)
+  for (std::int64_t job = 0; job < jobs; ++job) {
+    const auto b = job / heads, h = job % heads;
+    const auto t = batch.length(b), row0 = batch.row(b), block = batch.probs(b) + h * t * t;
+    float* tctx_h = t_ctx + row0 * hidden + h * d;
+    core::gemm(false, false, t, d, t, 1.0f, tape.applied.data() + block, t, tv + row0 * hidden + h * d, hidden, 0.0f,
+               tctx_h, hidden);
+    core::gemm(false, false, t, d, t, 1.0f, t_probs + block, t, tape.v.data() + row0 * hidden + h * d, hidden, 1.0f,
+               tctx_h, hidden);
   }
 }
 

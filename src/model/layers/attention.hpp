@@ -1,7 +1,10 @@
 // Multi-head self-attention up to the per-head context (before W_O): Q, K, V projections,
 // scaled dot-product scores, softmax with transformers' additive padding mask, dropout, the
-// hooks at attn.probs, the head mask, and the probabilities times V. The forward runs one batched product per run of equal-length inputs;
-// the reverse (VJP) and forward-mode (JVP) passes run per (input, head) from the tape.
+// hooks at attn.probs (uniform heads, given attention, the head mask among them), and the
+// probabilities times V. The forward runs one batched product per run of equal-length inputs;
+// the reverse (VJP) and forward-mode (JVP) passes run per (input, head) from the tape, in three
+// phases so that every site's derivative (attn.probs and attn.scores included) is whole when
+// its hooks run.
 #pragma once
 
 #include <cstdint>
@@ -27,17 +30,16 @@ struct AttentionShape {
 struct AttentionTape {
   core::FloatBuffer x_in, q, k, v;     // [rows, hidden]
   core::FloatBuffer soft;              // softmax output, per input [heads, t, t] back to back
-  core::FloatBuffer pre_mask;          // probabilities after edits and dropout, before the head mask
+  core::FloatBuffer applied;           // the probabilities the context used: after dropout and every hook
   core::FloatBuffer dropout;           // multipliers of the probabilities (empty: none)
-  std::vector<std::uint8_t> replaced;  // per (input, head): attention replaced, no gradient to the scores
+  std::vector<std::uint8_t> replaced;  // per (input, head): a non-differentiable hook changed it: no gradient to the scores
   core::FloatBuffer ctx;               // [rows, hidden]
 };
 
 // What one layer's probabilities receive, in this order: padding mask, softmax, dropout, the
-// hooks at attn.probs (uniform heads and replaced attention are such hooks), head mask.
+// hooks at attn.probs (hooks.hpp).
 struct AttentionEdits {
   std::span<const ModelInput> inputs;  // attention masks
-  const float* head_mask = nullptr;              // this layer's [heads], null = ones
   const core::FloatBuffer* dropout = nullptr;    // multipliers over all blocks, null = none
 };
 
@@ -54,14 +56,16 @@ void attention_forward(const LinearContext& lc, const LayerParams& lp, std::int6
                        AttentionTape* tape);
 
 // Reverse: from d(ctx) adds d(x) into dx and the projections' parameter gradients into grads;
-// records attn.probs/scores/query/key/value gradients; mask_grad[b * heads + h] receives
-// dL/d(head-mask coefficient). dq, dk, dv are [rows, hidden] scratch.
+// visits attn.probs/scores/query/key/value. dq, dk, dv are [rows, hidden] scratch, d_probs
+// scratch of the batch's blocks.
 void attention_vjp(const LayerParams& lp, std::int64_t layer, const Batch& batch, const AttentionShape& s,
-                   const AttentionTape& tape, const float* head_mask, const float* d_ctx, SiteRecorder& rec,
-                   float* dq, float* dk, float* dv, float* dx, ParamGrads& grads, std::vector<double>& mask_grad);
+                   const AttentionTape& tape, const float* d_ctx, SiteRecorder& rec, float* dq, float* dk, float* dv,
+                   float* d_probs, float* dx, ParamGrads& grads);
 
-// Forward mode: t(ctx) from t(x); tq, tk, tv are [rows, hidden] scratch.
-void attention_jvp(const LayerParams& lp, const Batch& batch, const AttentionShape& s, const AttentionTape& tape,
-                   const float* head_mask, const float* tx, float* tq, float* tk, float* tv, float* t_ctx);
+// Forward mode: t(ctx) from t(x), visiting the same sites; tq, tk, tv are [rows, hidden]
+// scratch, t_probs scratch of the batch's blocks.
+void attention_jvp(const LayerParams& lp, std::int64_t layer, const Batch& batch, const AttentionShape& s,
+                   const AttentionTape& tape, const float* tx, SiteRecorder& rec, float* tq, float* tk, float* tv,
+                   float* t_probs, float* t_ctx);
 
 }  // namespace bertscope::model::layers

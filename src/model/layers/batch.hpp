@@ -50,10 +50,13 @@ struct Batch {
 // first (the gradient that arrived) and then lets hooks change what flows on.
 class SiteRecorder {
  public:
+  // Which of the hooks at a site run_hooks calls (attn.probs runs them in two groups).
+  enum class Hooks { all, plain, differentiable };
+
   SiteRecorder(const SiteSet& sites, std::vector<Trace*> traces, const Batch& batch, Pass pass, SiteHooks hooks,
-               core::OpProfile* profile = nullptr)
+               core::OpProfile* profile = nullptr, bool taped = false)
       : sites_(sites), traces_(std::move(traces)), batch_(batch), pass_(pass), hooks_(std::move(hooks)),
-        profile_(profile) {}
+        profile_(profile), taped_(taped) {}
 
   bool wants(Site site, std::int64_t layer = 0) const { return sites_.contains(site, layer); }
   // Whether a hook or the record request asks for the site.
@@ -62,25 +65,35 @@ class SiteRecorder {
   void rows(Site site, std::int64_t layer, float* packed, std::int64_t width);
   // Packed rows [rows, heads * d] -> [heads, t, d] per input.
   void per_head(Site site, std::int64_t layer, float* packed, std::int64_t d);
-  // Attention blocks [heads, t, t] per input, back to back; `with_hooks` false records only
-  // (attn.probs: the hooks ran before the head mask, see attention.cpp).
-  void blocks(Site site, std::int64_t layer, float* blocks, bool with_hooks = true);
-  // Whether a hook asks for the site, and running them alone.
-  bool hooked(Site site, std::int64_t layer) const;
-  void run_hooks(Site site, std::int64_t layer, float* data, std::int64_t width);
+  // Attention blocks [heads, t, t] per input, back to back; `forward` as SiteValues::forward.
+  void blocks(Site site, std::int64_t layer, float* blocks, const float* forward = nullptr);
+  // Records attention blocks without running hooks (attn.probs runs its hooks itself).
+  void record_blocks(Site site, std::int64_t layer, const float* blocks);
+  // Whether a hook (of the given group) asks for the site, and running them alone.
+  bool hooked(Site site, std::int64_t layer, Hooks which = Hooks::all) const;
+  void run_hooks(Site site, std::int64_t layer, float* data, std::int64_t width, Hooks which = Hooks::all,
+                 const float* forward = nullptr, std::uint8_t* constant = nullptr);
+  // Whether a hook asks the forward pass to replace the layer by the identity.
+  bool bypassed(std::int64_t layer) const;
   // Each input's block, allocated for the caller to fill (zero-filled).
   float* block(Site site, std::int64_t layer, std::int64_t b);
   Trace& trace(std::int64_t b) { return *traces_[static_cast<std::size_t>(b)]; }
 
  private:
   template <class Record>
-  void visit(Site site, std::int64_t layer, float* data, std::int64_t width, Record&& record, bool with_hooks = true);
+  void visit(Site site, std::int64_t layer, float* data, std::int64_t width, Record&& record,
+             const float* forward = nullptr);
+  void record_block(Site site, std::int64_t layer, const float* blocks, std::int64_t b);
+  static bool in_group(const SiteHook& h, Hooks which) {
+    return which == Hooks::all || h.differentiable() == (which == Hooks::differentiable);
+  }
   const SiteSet& sites_;
   std::vector<Trace*> traces_;
   const Batch& batch_;
   Pass pass_;
   SiteHooks hooks_;
   core::OpProfile* profile_;
+  bool taped_;
 };
 
 }  // namespace bertscope::model::layers

@@ -78,8 +78,7 @@ void block_forward(const LinearContext& lc, const LayerParams& lp, std::int64_t 
 }
 
 void block_vjp(const LayerParams& lp, std::int64_t layer, const Batch& batch, const BlockShape& s,
-               const BlockTape& tape, const float* head_mask, float* dx, BlockBuffers& buf, SiteRecorder& rec,
-               ParamGrads& grads, std::vector<double>& mask_grad) {
+               const BlockTape& tape, float* dx, BlockBuffers& buf, SiteRecorder& rec, ParamGrads& grads) {
   const auto n = batch.rows(), hidden = s.attention.hidden;
   const auto bytes = static_cast<std::size_t>(n * hidden) * sizeof(float);
   float* d_sum = buf.extra.data();  // d(input of a norm)
@@ -103,15 +102,16 @@ void block_vjp(const LayerParams& lp, std::int64_t layer, const Batch& batch, co
   // The residual term of LN1's input passes d_sum to the block input.
   std::memcpy(dx, d_sum, bytes);
   rec.rows(Site::attn_residual, layer, dx, hidden);
-  attention_vjp(lp, layer, batch, s.attention, tape.attention, head_mask, d_ctx, rec, buf.q.data(), buf.k.data(),
-                buf.v.data(), dx, grads, mask_grad);
+  attention_vjp(lp, layer, batch, s.attention, tape.attention, d_ctx, rec, buf.q.data(), buf.k.data(), buf.v.data(),
+                buf.probs.data(), dx, grads);
 }
 
 void block_jvp(const LayerParams& lp, std::int64_t layer, const Batch& batch, const BlockShape& s,
-               const BlockTape& tape, const float* head_mask, float* tx, BlockBuffers& buf, SiteRecorder& rec) {
+               const BlockTape& tape, float* tx, BlockBuffers& buf, SiteRecorder& rec) {
   const auto n = batch.rows(), hidden = s.attention.hidden;
   float* t_ctx = buf.ctx.data();
-  attention_jvp(lp, batch, s.attention, tape.attention, head_mask, tx, buf.q.data(), buf.k.data(), buf.v.data(), t_ctx);
+  attention_jvp(lp, layer, batch, s.attention, tape.attention, tx, rec, buf.q.data(), buf.k.data(), buf.v.data(),
+                buf.probs.data(), t_ctx);
   rec.per_head(Site::attn_context, layer, t_ctx, s.attention.head_dim);
   float* t_attn = buf.attn.data();
   linear_jvp(t_ctx, n, hidden, lp.attn_out_w, hidden, t_attn);

@@ -45,13 +45,12 @@ void block_forward(const LinearContext& lc, const LayerParams& lp, std::int64_t 
                    const BlockShape& s, float* x, BlockBuffers& buf, const AttentionEdits& edits,
                    const Dropout& dropout, SiteRecorder& rec, BlockTape* tape);
 
-// dx holds dL/d(block output) in and dL/d(block input) out. mask_grad as in attention_vjp.
+// dx holds dL/d(block output) in and dL/d(block input) out.
 void block_vjp(const LayerParams& lp, std::int64_t layer, const Batch& batch, const BlockShape& s,
-               const BlockTape& tape, const float* head_mask, float* dx, BlockBuffers& buf, SiteRecorder& rec,
-               ParamGrads& grads, std::vector<double>& mask_grad);
+               const BlockTape& tape, float* dx, BlockBuffers& buf, SiteRecorder& rec, ParamGrads& grads);
 
 // tx holds the tangent of the block input in and of its output out.
 void block_jvp(const LayerParams& lp, std::int64_t layer, const Batch& batch, const BlockShape& s,
-               const BlockTape& tape, const float* head_mask, float* tx, BlockBuffers& buf, SiteRecorder& rec);
+               const BlockTape& tape, float* tx, BlockBuffers& buf, SiteRecorder& rec);
 
 }  // namespace bertscope::model::layers
