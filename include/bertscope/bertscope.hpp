@@ -4,5 +4,6 @@
 #include "bertscope/analysis.hpp"
 #include "bertscope/array.hpp"
 #include "bertscope/error.hpp"
+#include "bertscope/hooks.hpp"
 #include "bertscope/init.hpp"
 #include "bertscope/model.hpp"

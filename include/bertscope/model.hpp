@@ -27,6 +27,7 @@
 #include <vector>
 
 #include "bertscope/array.hpp"
+#include "bertscope/hooks.hpp"
 
 namespace bertscope {
 
@@ -83,6 +84,9 @@ struct RunOptions {
   std::vector<HeadRef> uniform_heads{};   // attention replaced by 1/T over the input's tokens
   std::vector<std::int64_t> skip_layers{};  // layers whose output is their input
   std::size_t batch_size = 16;          // inputs per forward pass
+  // Called in the forward pass (bertscope/hooks.hpp), after the interventions above that
+  // replace attention and before the head mask; not owned.
+  std::vector<Hook*> hooks{};
 };
 
 // The outputs of one input. Arrays share the engine's memory (no copy).
@@ -112,6 +116,7 @@ struct Target {
 struct GradientRequest {
   bool head_mask = false;  // d target / d head-mask coefficient [layers, heads]
   std::string sites{};     // d target / d site, patterns as for record
+  std::vector<Hook*> hooks{};  // called in the backward pass (bertscope/hooks.hpp); not owned
 };
 
 struct Gradients {

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include "api/hooks_impl.hpp"
 #include "api/model_impl.hpp"
 #include "io/error.hpp"
 #include "model/autodiff.hpp"
@@ -161,7 +162,9 @@ Encoding Model::encode(const std::string& text, const std::optional<std::string>
 
 std::vector<Output> Model::run(const std::vector<Input>& inputs, const RunOptions& options) const {
   const auto& m = impl_->model;
-  const auto run = engine_options(m, options);
+  auto run = engine_options(m, options);
+  const api::HookAdapters hooks(options.hooks, m.config().head_dim());
+  run.hooks = hooks.hooks();
   const std::size_t batch = std::max<std::size_t>(1, options.batch_size);
   std::vector<Output> out;
   out.reserve(inputs.size());
@@ -187,6 +190,10 @@ Gradients Model::gradient(const Input& input, const Target& target, const Gradie
   tape_options.classifier_logits = !mlm;
   auto run = engine_options(m, options);
   run.mlm_logits = run.classifier_logits = false;  // the tape's options decide the heads
+  // Differentiable hooks of the forward pass run again in the backward pass: kept until then.
+  const api::HookAdapters forward_hooks(options.hooks, m.config().head_dim());
+  const api::HookAdapters backward_hooks(request.hooks, m.config().head_dim());
+  run.hooks = forward_hooks.hooks();
   const std::vector<model::ModelInput> inputs{engine_input(input)};
   model::ForwardTape tape;
   auto results = model::forward_with_tape(m, inputs, run, tape_options, tape);
@@ -238,6 +245,7 @@ Gradients Model::gradient(const Input& input, const Target& target, const Gradie
   }
   model::GradRequest req;
   req.head_mask = request.head_mask;
+  req.hooks = backward_hooks.hooks();
   if (!request.sites.empty()) req.sites = model::SiteSet::parse(request.sites, m.layers());
   auto b = model::backward(m, tape, std::span<const model::OutputGrad>(&seed, 1), req);
   if (request.head_mask) g.head_mask = api::share(std::move(b.head_mask_grad));
