@@ -275,7 +275,25 @@ TEST(WordPieceTrainer, BadInputFailsCleanlyAndWritesNothing) {
     EXPECT_FALSE(fs::exists(out)) << args;
   };
   expect_failure(fmt::format("--corpus {} {}", good.string(), (dir / "missing.txt").string()), {"missing.txt"});
+  expect_failure(fmt::format("--corpus {} {}", good.string(), dir.path().string()), {"not a regular file"});
   expect_failure(fmt::format("--corpus {}", bad.string()), {"bad.txt:2", "invalid UTF-8"});
   expect_failure(fmt::format("--corpus {} --vocab-size 10", good.string()), {"too small"});
   expect_failure(fmt::format("--corpus {} --special-tokens '[PAD]' '[UNK]'", good.string()), {"[CLS]"});
+}
+
+TEST(WordPieceTrainer, CommandKeepsSpecialTokensAsWritten) {
+  TempDir dir("wordpiece");
+  const auto corpus = dir / "corpus.txt";
+  std::ofstream(corpus) << "some words and some more words\n";
+  const auto out = dir / "out";
+  const auto r = bertscope::test::run_command(fmt::format(
+      "{} train vocab --corpus {} --special-tokens '[UNK]' '[CLS]' '[SEP]' '<x>' --vocab-size 30 --min-frequency 1 --out {} 2>&1",
+      bertscope::test::cli(), corpus.string(), out.string()));
+  ASSERT_EQ(r.status, 0) << r.output;
+  const auto vocab = read_token_lines(out / "vocab.txt");
+  ASSERT_GE(vocab.size(), 4u);
+  EXPECT_EQ(TokenList(vocab.begin(), vocab.begin() + 4), (TokenList{"[UNK]", "[CLS]", "[SEP]", "<x>"}));
+  const auto json = bertscope::io::read_json(out / "tokenizer.json");
+  EXPECT_EQ(json["added_tokens"].size(), 4u);
+  EXPECT_EQ(json["post_processor"]["special_tokens"]["[SEP]"]["ids"][0], 2);
 }

@@ -336,7 +336,10 @@ void add_train_vocab(CLI::App& train) {
   cmd->add_option("--min-frequency", args->opt.min_frequency, "Fewest occurrences of a pair that is merged");
   cmd->add_option("--limit-alphabet", args->limit_alphabet, "Most characters kept (the most frequent)");
   cmd->add_flag("--cased", args->cased, "Keep case and accents");
-  cmd->add_option("--special-tokens", args->opt.special_tokens, "Special tokens, first ids (need [UNK] [CLS] [SEP])");
+  // No extra-args mode: CLI11 would read "[PAD]" as a one-element list and drop the brackets.
+  cmd->add_option("--special-tokens", args->opt.special_tokens, "Special tokens, first ids (need [UNK] [CLS] [SEP])")
+      ->allow_extra_args(false)
+      ->expected(1, 1000);
   cmd->callback([args] {
     args->opt.limit_alphabet = args->limit_alphabet;
     std::unique_ptr<Progress> bar;
@@ -352,8 +355,9 @@ void add_train_vocab(CLI::App& train) {
       if (done > shown) bar->advance(static_cast<std::int64_t>(done - shown));
       shown = done;
     };
+    tokenizer::check_bert_special_tokens(args->opt.special_tokens);
     tokenizer::WordCounter counter(!args->cased);
-    for (const auto& file : args->corpus) counter.add_file(file, progress);
+    counter.add_files({args->corpus.begin(), args->corpus.end()}, progress);
     const auto vocab = tokenizer::train_wordpiece(counter.counts(), args->opt, progress);
     bar.reset();
     tokenizer::write_wordpiece_vocabulary(args->out, vocab, !args->cased, args->opt.special_tokens);

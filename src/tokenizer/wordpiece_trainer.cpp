@@ -3,8 +3,8 @@
 #include <algorithm>
 #include <fstream>
 #include <limits>
-#include <map>
 #include <queue>
+#include <set>
 
 #include <nlohmann/json.hpp>
 
@@ -136,8 +136,33 @@ void WordCounter::add_text(std::string_view text, std::string_view what) {
     if (!piece.empty()) ++counts_[to_utf8(piece)];
 }
 
+namespace {
+
+void require_text_file(const std::filesystem::path& file) {
+  std::error_code ec;
+  const auto status = std::filesystem::status(file, ec);
+  if (!std::filesystem::exists(status)) fail(ErrorKind::io, "{}: no such file", file.string());
+  if (!std::filesystem::is_regular_file(status)) fail(ErrorKind::io, "{}: not a regular file", file.string());
+}
+
+}  // namespace
+
+void WordCounter::add_files(const std::vector<std::filesystem::path>& files, const TrainProgressFn& progress) {
+  std::size_t total = 0, before = 0;
+  for (const auto& file : files) {
+    require_text_file(file);
+    total += static_cast<std::size_t>(std::filesystem::file_size(file));
+  }
+  for (const auto& file : files) {
+    TrainProgressFn in_file;
+    if (progress) in_file = [&](std::string_view stage, std::size_t done, std::size_t) { progress(stage, before + done, total); };
+    add_file(file, in_file);
+    before += static_cast<std::size_t>(std::filesystem::file_size(file));
+  }
+}
+
 void WordCounter::add_file(const std::filesystem::path& file, const TrainProgressFn& progress) {
-  if (!std::filesystem::is_regular_file(file)) fail(ErrorKind::io, "{}: no such file", file.string());
+  require_text_file(file);
   const auto body = io::gutenberg_file_body(file);
   std::ifstream in(file, std::ios::binary);
   if (!in) fail(ErrorKind::io, "{}: cannot open for reading", file.string());
@@ -155,7 +180,7 @@ void WordCounter::add_file(const std::filesystem::path& file, const TrainProgres
     if (const auto bad = io::find_invalid_utf8(text); bad != std::string_view::npos)
       fail(ErrorKind::input, "{}:{}: invalid UTF-8 at byte {}", file.string(), line_number, from + bad + 1);
     add_text(text, file.string());
-    if (progress) progress("counting words", std::min(offset, body.end) - std::min(body.begin, offset), body.end - body.begin);
+    if (progress) progress("counting words (bytes)", offset, body.end);
   }
   if (in.bad()) fail(ErrorKind::io, "{}: read error after line {}", file.string(), line_number);
 }
@@ -174,12 +199,12 @@ std::vector<std::string> train_wordpiece(const std::unordered_map<std::string, s
   std::vector<std::uint64_t> counts;
   chars.reserve(word_counts.size());
   counts.reserve(word_counts.size());
-  std::map<char32_t, bool> prefixed;  // characters seen inside a word, in code-point order
+  std::set<char32_t> prefixed;  // characters seen inside a word, in code-point order
   for (const auto& [word, count] : word_counts) {
     std::u32string kept;
     for (const char32_t c : to_u32(word))
       if (vocab.contains(utf8_of(c))) kept.push_back(c);
-    for (std::size_t i = 1; i < kept.size(); ++i) prefixed[kept[i]] = true;
+    prefixed.insert(kept.begin() + (kept.empty() ? 0 : 1), kept.end());
     chars.push_back(std::move(kept));
     counts.push_back(count);
   }
@@ -187,7 +212,7 @@ std::vector<std::string> train_wordpiece(const std::unordered_map<std::string, s
     const auto cps = piece.starts_with(prefix) ? to_u32(piece.substr(prefix.size())) : std::u32string();
     if (cps.size() == 1 && prefixed.contains(cps[0])) vocab.add(piece);
   }
-  for (const auto& [c, seen] : prefixed) vocab.add(prefix + utf8_of(c));
+  for (const char32_t c : prefixed) vocab.add(prefix + utf8_of(c));
   if (vocab.size() > options.vocab_size)
     fail(ErrorKind::input,
          "a vocabulary of {} tokens is too small: the {} special tokens, {} characters and {} characters with \"{}\" "
@@ -250,6 +275,12 @@ std::vector<std::string> train_wordpiece(const std::unordered_map<std::string, s
     if (progress) progress("merging", vocab.size(), options.vocab_size);
   }
   return vocab.release();
+}
+
+void check_bert_special_tokens(const std::vector<std::string>& special_tokens) {
+  for (const char* needed : {"[UNK]", "[CLS]", "[SEP]"})
+    if (std::find(special_tokens.begin(), special_tokens.end(), needed) == special_tokens.end())
+      fail(ErrorKind::input, "the special tokens lack {}, which a BERT tokenizer needs", needed);
 }
 
 nlohmann::ordered_json bert_tokenizer_json(const std::vector<std::string>& vocab, bool lowercase,

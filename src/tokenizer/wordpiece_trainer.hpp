@@ -51,6 +51,8 @@ class WordCounter {
   // A UTF-8 text file line by line, Project Gutenberg header and footer left out. A missing file
   // is an Error(io), invalid UTF-8 an Error(input) naming file and line. `progress` gets bytes.
   void add_file(const std::filesystem::path& file, const TrainProgressFn& progress = {});
+  // Several files; all must exist before any is read, so a mistyped name fails at once.
+  void add_files(const std::vector<std::filesystem::path>& files, const TrainProgressFn& progress = {});
   const std::unordered_map<std::string, std::uint64_t>& counts() const { return counts_; }
 
  private:
@@ -65,6 +67,10 @@ class WordCounter {
 // Error(input) when the special tokens and alphabets alone exceed vocab_size.
 std::vector<std::string> train_wordpiece(const std::unordered_map<std::string, std::uint64_t>& word_counts,
                                          const WordPieceTrainerOptions& options, const TrainProgressFn& progress = {});
+
+// Throws Error(input) unless `special_tokens` holds [UNK], [CLS] and [SEP], which the BERT
+// tokenizer.json needs: a check to make before a long training run.
+void check_bert_special_tokens(const std::vector<std::string>& special_tokens);
 
 // A BERT tokenizer.json for `vocab`, as transformers' BertConverter writes it: BertNormalizer,
 // BertPreTokenizer, WordPiece (prefix, 100 characters per word, "[UNK]"), "[CLS] $A [SEP]" /
