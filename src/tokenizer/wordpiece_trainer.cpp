@@ -112,14 +112,17 @@ std::vector<char32_t> trained_alphabet(const std::unordered_map<std::string, std
   return alphabet;
 }
 
-}  // namespace
-
-namespace {
-
 BertNormalizerOptions bert_normalizer_options(bool lowercase) {
   BertNormalizerOptions options;
   options.lowercase = lowercase;
   return options;
+}
+
+void require_text_file(const std::filesystem::path& file) {
+  std::error_code ec;
+  const auto status = std::filesystem::status(file, ec);
+  if (!std::filesystem::exists(status)) fail(ErrorKind::io, "{}: no such file", file.string());
+  if (!std::filesystem::is_regular_file(status)) fail(ErrorKind::io, "{}: not a regular file", file.string());
 }
 
 }  // namespace
@@ -135,17 +138,6 @@ void WordCounter::add_text(std::string_view text, std::string_view what) {
   for (const auto& piece : pieces_)
     if (!piece.empty()) ++counts_[to_utf8(piece)];
 }
-
-namespace {
-
-void require_text_file(const std::filesystem::path& file) {
-  std::error_code ec;
-  const auto status = std::filesystem::status(file, ec);
-  if (!std::filesystem::exists(status)) fail(ErrorKind::io, "{}: no such file", file.string());
-  if (!std::filesystem::is_regular_file(status)) fail(ErrorKind::io, "{}: not a regular file", file.string());
-}
-
-}  // namespace
 
 void WordCounter::add_files(const std::vector<std::filesystem::path>& files, const TrainProgressFn& progress) {
   std::size_t total = 0, before = 0;
@@ -178,7 +170,8 @@ void WordCounter::add_file(const std::filesystem::path& file, const TrainProgres
     std::string_view text = from < to ? std::string_view(line).substr(from, to - from) : std::string_view();
     if (line_number == 1 && text.starts_with("\xEF\xBB\xBF")) text.remove_prefix(3);
     if (const auto bad = io::find_invalid_utf8(text); bad != std::string_view::npos)
-      fail(ErrorKind::input, "{}:{}: invalid UTF-8 at byte {}", file.string(), line_number, from + bad + 1);
+      fail(ErrorKind::input, "{}:{}: invalid UTF-8 at byte {}", file.string(), line_number,
+           static_cast<std::size_t>(text.data() - line.data()) + bad + 1);
     add_text(text, file.string());
     if (progress) progress("counting words (bytes)", offset, body.end);
   }
