@@ -6,12 +6,14 @@
 
 #include "analysis/task_data.hpp"
 #include "cli/commands.hpp"
+#include "cli/progress.hpp"
 #include "io/error.hpp"
 #include "model/arch/family.hpp"
 #include "io/files.hpp"
 #include "model/generator.hpp"
 #include "model/model.hpp"
 #include "model/trainer.hpp"
+#include "tokenizer/wordpiece_trainer.hpp"
 
 namespace bertscope::cli {
 
@@ -315,11 +317,61 @@ void add_train_classify(CLI::App& train) {
   });
 }
 
+void add_train_vocab(CLI::App& train) {
+  struct Args {
+    std::vector<std::string> corpus;
+    std::string out;
+    tokenizer::WordPieceTrainerOptions opt;
+    std::size_t limit_alphabet = 1000;
+    bool cased = false;
+  };
+  auto args = std::make_shared<Args>();
+  auto* cmd = train.add_subcommand(
+      "vocab",
+      "Learn a WordPiece vocabulary from text as Hugging Face's WordPieceTrainer does (BERT normalisation, uncased unless "
+      "--cased); writes OUT/vocab.txt and OUT/tokenizer.json.");
+  cmd->add_option("--corpus", args->corpus, "Training text files (Project Gutenberg headers are removed)")->required();
+  cmd->add_option("--out", args->out, "Output folder")->required();
+  cmd->add_option("--vocab-size", args->opt.vocab_size, "Tokens in the vocabulary")->check(CLI::PositiveNumber);
+  cmd->add_option("--min-frequency", args->opt.min_frequency, "Fewest occurrences of a pair that is merged");
+  cmd->add_option("--limit-alphabet", args->limit_alphabet, "Most characters kept (the most frequent)");
+  cmd->add_flag("--cased", args->cased, "Keep case and accents");
+  // No extra-args mode: CLI11 would read "[PAD]" as a one-element list and drop the brackets.
+  cmd->add_option("--special-tokens", args->opt.special_tokens, "Special tokens, first ids (need [UNK] [CLS] [SEP])")
+      ->allow_extra_args(false)
+      ->expected(1, 1000);
+  cmd->callback([args] {
+    args->opt.limit_alphabet = args->limit_alphabet;
+    std::unique_ptr<Progress> bar;
+    std::string stage;
+    std::size_t shown = 0, stage_total = 0;
+    auto progress = [&](std::string_view what, std::size_t done, std::size_t total) {
+      if (!bar || what != stage || total != stage_total) {
+        bar = std::make_unique<Progress>(std::string(what), static_cast<std::int64_t>(total));
+        stage = what;
+        stage_total = total;
+        shown = 0;
+      }
+      if (done > shown) bar->advance(static_cast<std::int64_t>(done - shown));
+      shown = done;
+    };
+    tokenizer::check_bert_special_tokens(args->opt.special_tokens);
+    tokenizer::WordCounter counter(!args->cased);
+    counter.add_files({args->corpus.begin(), args->corpus.end()}, progress);
+    const auto vocab = tokenizer::train_wordpiece(counter.counts(), args->opt, progress);
+    bar.reset();
+    tokenizer::write_wordpiece_vocabulary(args->out, vocab, !args->cased, args->opt.special_tokens);
+    fmt::print("wrote {}/vocab.txt and tokenizer.json: {} tokens from {} distinct words\n", args->out, vocab.size(),
+               counter.counts().size());
+  });
+}
+
 void add_train_group(CLI::App& app) {
-  auto* cmd = app.add_subcommand("train", "Train models: masked-language-model pre-training, classifier fine-tuning.");
+  auto* cmd = app.add_subcommand("train", "Train models: masked-language-model pre-training, classifier fine-tuning, a WordPiece vocabulary.");
   cmd->require_subcommand(1);
   add_train_mlm(*cmd);
   add_train_classify(*cmd);
+  add_train_vocab(*cmd);
 }
 
 void add_export_command(CLI::App& app) {

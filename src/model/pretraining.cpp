@@ -6,6 +6,7 @@
 #include "core/random.hpp"
 #include "io/error.hpp"
 #include "io/files.hpp"
+#include "io/gutenberg.hpp"
 
 namespace bertscope::model {
 
@@ -16,13 +17,8 @@ bool ends_sentence(const std::string& token) { return token == "." || token == "
 }  // namespace
 
 std::string strip_gutenberg(const std::string& text) {
-  auto start = text.find("*** START OF");
-  auto end = text.find("*** END OF");
-  if (start == std::string::npos) return text;
-  start = text.find('\n', start);
-  if (start == std::string::npos) return {};
-  if (end == std::string::npos || end < start) end = text.size();
-  return text.substr(start + 1, end - start - 1);
+  const auto body = io::gutenberg_body(text);
+  return text.substr(body.begin, body.end - body.begin);
 }
 
 MlmCorpus MlmCorpus::from_files(const std::vector<std::filesystem::path>& files, const Tokenizer& tokenizer) {
