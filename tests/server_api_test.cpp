@@ -18,6 +18,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/parallel.hpp"
+#include "io/base64.hpp"
 #include "model/generator.hpp"
 #include "model/model.hpp"
 #include "report/assets.hpp"
@@ -87,7 +88,7 @@ std::string get_line(const std::string& path) {
 
 // Float16 attention from a /api/run answer, as floats.
 std::vector<float> attention_values(const json& doc) {
-  const auto bytes = report::base64_decode(doc["attention"]["data"].get<std::string>(), "attention");
+  const auto bytes = io::base64_decode(doc["attention"]["data"].get<std::string>(), "attention");
   std::vector<float> out;
   if (doc["attention"]["dtype"] == "float16") {
     out.resize(bytes.size() / 2);

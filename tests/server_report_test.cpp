@@ -14,6 +14,8 @@
 #include <nlohmann/json.hpp>
 
 #include "io/error.hpp"
+#include "io/base64.hpp"
+#include "io/float16.hpp"
 #include "io/files.hpp"
 #include "model/generator.hpp"
 #include "model/model.hpp"
@@ -47,11 +49,11 @@ std::uint16_t nearest_half(float x) {
   std::uint16_t lo = 0, hi = 0x7bff;
   while (lo < hi) {
     const std::uint16_t mid = static_cast<std::uint16_t>((lo + hi) / 2);
-    if (static_cast<double>(report::half_to_float(mid)) < a) lo = static_cast<std::uint16_t>(mid + 1);
+    if (static_cast<double>(io::half_to_float(mid)) < a) lo = static_cast<std::uint16_t>(mid + 1);
     else hi = mid;
   }
   for (int c = std::max(0, lo - 1); c <= std::min(0x7bff, lo + 1); ++c) {
-    const double err = std::abs(static_cast<double>(report::half_to_float(static_cast<std::uint16_t>(c))) - a);
+    const double err = std::abs(static_cast<double>(io::half_to_float(static_cast<std::uint16_t>(c))) - a);
     if (err < best_err || (err == best_err && (c & 1) == 0)) {
       best = static_cast<std::uint16_t>(c);
       best_err = err;
@@ -64,33 +66,33 @@ std::uint16_t nearest_half(float x) {
 
 TEST(ReportCodec, HalfRoundTripsEveryHalf) {
   for (std::uint32_t h = 0; h < 0x10000; ++h) {
-    const auto x = report::half_to_float(static_cast<std::uint16_t>(h));
+    const auto x = io::half_to_float(static_cast<std::uint16_t>(h));
     if (std::isnan(x)) {
-      EXPECT_TRUE(std::isnan(report::half_to_float(report::float_to_half(x))));
+      EXPECT_TRUE(std::isnan(io::half_to_float(io::float_to_half(x))));
       continue;
     }
-    ASSERT_EQ(report::float_to_half(x), h) << "half 0x" << std::hex << h;
+    ASSERT_EQ(io::float_to_half(x), h) << "half 0x" << std::hex << h;
   }
-  EXPECT_EQ(report::half_to_float(0x3c00), 1.0f);
-  EXPECT_EQ(report::half_to_float(0x0001), std::ldexp(1.0f, -24));
-  EXPECT_EQ(report::half_to_float(0x7bff), 65504.0f);
+  EXPECT_EQ(io::half_to_float(0x3c00), 1.0f);
+  EXPECT_EQ(io::half_to_float(0x0001), std::ldexp(1.0f, -24));
+  EXPECT_EQ(io::half_to_float(0x7bff), 65504.0f);
 }
 
 TEST(ReportCodec, HalfRoundsToNearestEven) {
   // Exact ties: 1 + 2^-11 lies between 1 and 1 + 2^-10 and goes to the even 1.
-  EXPECT_EQ(report::float_to_half(1.0f + std::ldexp(1.0f, -11)), 0x3c00);
-  EXPECT_EQ(report::float_to_half(1.0f + 3 * std::ldexp(1.0f, -11)), 0x3c02);
-  EXPECT_EQ(report::float_to_half(std::ldexp(1.0f, -25)), 0x0000);  // half the smallest subnormal
-  EXPECT_EQ(report::float_to_half(std::ldexp(3.0f, -26)), 0x0001);
-  EXPECT_EQ(report::float_to_half(65520.0f), 0x7c00);
-  EXPECT_EQ(report::float_to_half(65519.0f), 0x7bff);
-  EXPECT_EQ(report::float_to_half(-std::numeric_limits<float>::infinity()), 0xfc00);
+  EXPECT_EQ(io::float_to_half(1.0f + std::ldexp(1.0f, -11)), 0x3c00);
+  EXPECT_EQ(io::float_to_half(1.0f + 3 * std::ldexp(1.0f, -11)), 0x3c02);
+  EXPECT_EQ(io::float_to_half(std::ldexp(1.0f, -25)), 0x0000);  // half the smallest subnormal
+  EXPECT_EQ(io::float_to_half(std::ldexp(3.0f, -26)), 0x0001);
+  EXPECT_EQ(io::float_to_half(65520.0f), 0x7c00);
+  EXPECT_EQ(io::float_to_half(65519.0f), 0x7bff);
+  EXPECT_EQ(io::float_to_half(-std::numeric_limits<float>::infinity()), 0xfc00);
   std::mt19937 rng(7);
   std::uniform_real_distribution<float> mant(1.0f, 2.0f);
   std::uniform_int_distribution<int> exp(-30, 17);
   for (int i = 0; i < 200000; ++i) {
     const float x = (i % 2 ? -1.0f : 1.0f) * std::ldexp(mant(rng), exp(rng));
-    ASSERT_EQ(report::float_to_half(x), nearest_half(x)) << x;
+    ASSERT_EQ(io::float_to_half(x), nearest_half(x)) << x;
   }
 }
 
@@ -99,16 +101,16 @@ TEST(ReportCodec, Base64MatchesRfc4648) {
                                                        {"foo", "Zm9v"}, {"foob", "Zm9vYg=="}, {"fooba", "Zm9vYmE="},
                                                        {"foobar", "Zm9vYmFy"}};
   for (const auto& [plain, coded] : cases) {
-    EXPECT_EQ(report::base64_encode(plain), coded);
-    EXPECT_EQ(report::base64_decode(coded, "test"), plain);
+    EXPECT_EQ(io::base64_encode(plain), coded);
+    EXPECT_EQ(io::base64_decode(coded, "test"), plain);
   }
   std::string all;
   for (int i = 0; i < 256; ++i) all.push_back(static_cast<char>(i));
-  EXPECT_EQ(report::base64_decode(report::base64_encode(all), "test"), all);
-  EXPECT_THROW(report::base64_decode("Zm9", "test"), Error);
-  EXPECT_THROW(report::base64_decode("Zm9!", "test"), Error);
-  EXPECT_THROW(report::base64_decode("Z===", "test"), Error);
-  EXPECT_THROW(report::base64_decode("Zg==Zg==", "test"), Error);
+  EXPECT_EQ(io::base64_decode(io::base64_encode(all), "test"), all);
+  EXPECT_THROW(io::base64_decode("Zm9", "test"), Error);
+  EXPECT_THROW(io::base64_decode("Zm9!", "test"), Error);
+  EXPECT_THROW(io::base64_decode("Z===", "test"), Error);
+  EXPECT_THROW(io::base64_decode("Zg==Zg==", "test"), Error);
 }
 
 TEST(ReportPage, ScriptJsonCannotCloseItsElement) {
@@ -192,7 +194,7 @@ TEST_F(ReportFiles, TraceFilesBecomeAttentionDocuments) {
   EXPECT_EQ(doc["text"], "The cat sat on the mat.");
   EXPECT_EQ(doc["text_pair"], "It purred.");
   EXPECT_EQ(doc["attention"]["shape"], json({2, 2, t, t}));
-  const auto bytes = report::base64_decode(doc["attention"]["data"].get<std::string>(), "test");
+  const auto bytes = io::base64_decode(doc["attention"]["data"].get<std::string>(), "test");
   ASSERT_EQ(bytes.size(), static_cast<std::size_t>(2 * 2 * t * t * 4));
   for (std::int64_t l = 0; l < 2; ++l) {
     const auto* maps = result_->trace.find(model::Site::attn_probs, l);

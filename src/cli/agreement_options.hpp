@@ -15,17 +15,11 @@ namespace bertscope::cli {
 
 struct AgreementArgs {
   std::vector<std::string> data;
-  std::string format = "auto";
-  std::string exclude = "default";
-  bool who = false, no_period = false, keep_duplicates = false, truncate = false;
-  TaskArgs task;
+  analysis::runs::AgreementChoice choice;  // bound to the flags directly
 };
 
 // --data (repeatable), --format, --exclude, --who, --no-period, --keep-duplicates, --truncate and
 // the GLUE task options for classifier data.
 void add_agreement_options(CLI::App& cmd, AgreementArgs& args);
-
-// The library's data options for these arguments.
-analysis::influence::DataOptions data_options(const AgreementArgs& args);
 
 }  // namespace bertscope::cli

@@ -48,7 +48,7 @@ void run_influence(const Args& args) {
   inf::parse_sources(o.sources);  // a bad --sources fails before the model loads
   const auto model = model::Model::load(args.model);
   std::unique_ptr<Progress> progress;
-  const auto run = analysis::runs::influence(model, args.model, args.data.data, data_options(args.data), o,
+  const auto run = analysis::runs::influence(model, args.model, args.data.data, analysis::runs::data_options(args.data.choice), o,
                                              [&](std::size_t done, std::size_t total) {
                                                if (!progress) progress = std::make_unique<Progress>("influence", static_cast<std::int64_t>(total));
                                                progress->advance();

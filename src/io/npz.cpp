@@ -1,4 +1,5 @@
 #include "io/npz.hpp"
+#include "io/float16.hpp"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -332,20 +333,6 @@ NpyArray read_npy_stream(const ReadExact& read, std::uint64_t total_size, const 
 }
 
 // --- conversions ---------------------------------------------------------------------------
-
-float half_to_float(std::uint16_t h) {
-  const std::uint32_t sign = static_cast<std::uint32_t>(h >> 15) << 31;
-  const std::uint32_t exponent = (h >> 10) & 0x1F;
-  const std::uint32_t mantissa = h & 0x3FF;
-  if (exponent == 0) {
-    // Zero or subnormal: mantissa x 2^-24, exact in float.
-    float magnitude = std::ldexp(static_cast<float>(mantissa), -24);
-    return sign != 0 ? -magnitude : magnitude;
-  }
-  std::uint32_t bits = exponent == 0x1F ? (sign | 0x7F800000u | (mantissa << 13))
-                                        : (sign | ((exponent - 15 + 127) << 23) | (mantissa << 13));
-  return std::bit_cast<float>(bits);
-}
 
 template <typename T>
 T load(const std::byte* p) {

@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "io/error.hpp"
+#include "io/float16.hpp"
 #include "io/files.hpp"
 #include "model/arch/family.hpp"
 #include "model/weights.hpp"
@@ -41,35 +42,6 @@ class Normal {
   double spare_ = 0.0;
   bool has_spare_ = false;
 };
-
-std::uint16_t float_to_half(float f) {
-  const std::uint32_t x = std::bit_cast<std::uint32_t>(f);
-  const std::uint32_t sign = (x >> 16) & 0x8000u;
-  const std::int32_t exp = static_cast<std::int32_t>((x >> 23) & 0xffu) - 127 + 15;
-  std::uint32_t mant = x & 0x7fffffu;
-  if (((x >> 23) & 0xffu) == 0xffu) return static_cast<std::uint16_t>(sign | 0x7c00u | (mant ? 0x200u : 0));
-  if (exp >= 31) return static_cast<std::uint16_t>(sign | 0x7c00u);
-  if (exp <= 0) {  // subnormal or zero, round to nearest even
-    if (exp < -10) return static_cast<std::uint16_t>(sign);
-    mant |= 0x800000u;
-    const int shift = 14 - exp;
-    std::uint32_t half = mant >> shift;
-    const std::uint32_t rem = mant & ((1u << shift) - 1), mid = 1u << (shift - 1);
-    if (rem > mid || (rem == mid && (half & 1u))) ++half;
-    return static_cast<std::uint16_t>(sign | half);
-  }
-  std::uint32_t half = sign | (static_cast<std::uint32_t>(exp) << 10) | (mant >> 13);
-  const std::uint32_t rem = mant & 0x1fffu;
-  if (rem > 0x1000u || (rem == 0x1000u && (half & 1u))) ++half;  // carries into the exponent correctly
-  return static_cast<std::uint16_t>(half);
-}
-
-std::uint16_t float_to_bf16(float f) {
-  const std::uint32_t x = std::bit_cast<std::uint32_t>(f);
-  if ((x & 0x7fffffffu) > 0x7f800000u) return static_cast<std::uint16_t>((x >> 16) | 0x40u);  // quiet NaN
-  const std::uint32_t rounding = 0x7fffu + ((x >> 16) & 1u);
-  return static_cast<std::uint16_t>((x + rounding) >> 16);
-}
 
 bool vocab_has_upper_case(const std::vector<std::string>& vocab) {
   for (const auto& tok : vocab) {
@@ -159,7 +131,7 @@ void save_model_files(const ModelConfig& config, const std::map<std::string, cor
     } else if (dtype == io::DType::f16 || dtype == io::DType::bf16) {
       bytes.resize(t.data.size() * 2);
       for (std::size_t i = 0; i < t.data.size(); ++i) {
-        const std::uint16_t h = dtype == io::DType::f16 ? float_to_half(t.data[i]) : float_to_bf16(t.data[i]);
+        const std::uint16_t h = dtype == io::DType::f16 ? io::float_to_half(t.data[i]) : io::float_to_bf16(t.data[i]);
         std::memcpy(bytes.data() + 2 * i, &h, 2);
       }
     } else {

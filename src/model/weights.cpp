@@ -9,34 +9,13 @@
 
 #include "io/error.hpp"
 #include "io/files.hpp"
+#include "io/float16.hpp"
 #include "io/safetensors.hpp"
 #include "model/arch/family.hpp"
 
 namespace bertscope::model {
 
 namespace {
-
-float half_to_float(std::uint16_t h) {
-  const std::uint32_t sign = static_cast<std::uint32_t>(h & 0x8000u) << 16;
-  std::uint32_t exponent = (h >> 10) & 0x1fu;
-  std::uint32_t mantissa = h & 0x3ffu;
-  std::uint32_t bits;
-  if (exponent == 0x1f) {
-    bits = sign | 0x7f800000u | (mantissa << 13);  // inf / nan
-  } else if (exponent != 0) {
-    bits = sign | ((exponent + 112) << 23) | (mantissa << 13);
-  } else if (mantissa == 0) {
-    bits = sign;
-  } else {  // subnormal half: renormalise
-    exponent = 113;
-    while ((mantissa & 0x400u) == 0) {
-      mantissa <<= 1;
-      --exponent;
-    }
-    bits = sign | (exponent << 23) | ((mantissa & 0x3ffu) << 13);
-  }
-  return std::bit_cast<float>(bits);
-}
 
 void convert_to_f32(const io::TensorRecord& rec, float* out) {
   const std::int64_t n = core::numel(rec.shape);
@@ -49,14 +28,14 @@ void convert_to_f32(const io::TensorRecord& rec, float* out) {
       for (std::int64_t i = 0; i < n; ++i) {
         std::uint16_t h;
         std::memcpy(&h, p + 2 * i, 2);
-        out[i] = half_to_float(h);
+        out[i] = io::half_to_float(h);
       }
       break;
     case io::DType::bf16:
       for (std::int64_t i = 0; i < n; ++i) {
         std::uint16_t h;
         std::memcpy(&h, p + 2 * i, 2);
-        out[i] = std::bit_cast<float>(static_cast<std::uint32_t>(h) << 16);
+        out[i] = io::bf16_to_float(h);
       }
       break;
     case io::DType::f64:

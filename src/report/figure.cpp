@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include "io/error.hpp"
+#include "io/base64.hpp"
 #include "report/codec.hpp"
 #include "report/page.hpp"
 
@@ -71,7 +72,7 @@ std::string render_figure(ViewerDocument doc, const FigureRequest& request, cons
   const auto tag = std::string_view(dom).substr(at, close - at);
   const auto body = std::string_view(dom).substr(close + 1, end - close - 1);
   if (attribute(tag, "data-status") != "ok") fail(ErrorKind::input, "{}: {}", name, unescape_html(body));
-  return base64_decode(body, fmt::format("{}: rendered figure", name));
+  return io::base64_decode(body, fmt::format("{}: rendered figure", name));
 }
 
 }  // namespace bertscope::report

@@ -41,7 +41,5 @@ Pipeline roberta_pipeline(const std::filesystem::path& vocab_json, const std::fi
 // runs of spaces; Metaspace; "<s> A </s>" / "<s> A </s> </s> B </s>".
 Pipeline xlm_roberta_pipeline(const std::filesystem::path& sentencepiece_model);
 
-// base64 (RFC 4648) as stored in tokenizer.json's precompiled_charsmap.
-std::string decode_base64(std::string_view text, std::string_view where);
 
 }  // namespace bertscope::tokenizer

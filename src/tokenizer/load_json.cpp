@@ -2,6 +2,7 @@
 // its errors.
 #include <nlohmann/json.hpp>
 
+#include "io/base64.hpp"
 #include "io/error.hpp"
 #include "tokenizer/load.hpp"
 
@@ -93,7 +94,7 @@ struct Reader {
     if (type == "Precompiled") {
       auto charsmap = optional_string(j, "precompiled_charsmap", component);
       if (!charsmap || charsmap->empty()) return std::make_unique<NormalizerSequence>(std::vector<std::unique_ptr<Normalizer>>{});
-      return std::make_unique<Precompiled>(decode_base64(*charsmap, where(component)), where(component));
+      return std::make_unique<Precompiled>(io::base64_decode(*charsmap, where(component)), where(component));
     }
     bad("normalizer", fmt::format("unknown type \"{}\" (supported: Sequence, BertNormalizer, NFC, NFD, NFKC, NFKD, "
                                   "Lowercase, StripAccents, Strip, Replace, Prepend, Precompiled)", type));
@@ -321,34 +322,6 @@ Pipeline pipeline_from_json(const json& doc, const std::filesystem::path& file, 
   return Pipeline(present(doc, "normalizer") ? r.normalizer(doc["normalizer"]) : nullptr,
                   present(doc, "pre_tokenizer") ? r.pre_tokenizer(doc["pre_tokenizer"]) : nullptr, r.model(doc["model"]),
                   present(doc, "post_processor") ? r.post_processor(doc["post_processor"]) : nullptr, r.added_tokens(doc));
-}
-
-std::string decode_base64(std::string_view text, std::string_view where) {
-  auto value = [](char c) -> int {
-    if (c >= 'A' && c <= 'Z') return c - 'A';
-    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-    if (c >= '0' && c <= '9') return c - '0' + 52;
-    if (c == '+') return 62;
-    if (c == '/') return 63;
-    return -1;
-  };
-  std::string out;
-  out.reserve(text.size() * 3 / 4);
-  std::uint32_t buffer = 0;
-  int bits = 0;
-  for (std::size_t i = 0; i < text.size(); ++i) {
-    const char c = text[i];
-    if (c == '=') break;
-    const int v = value(c);
-    if (v < 0) fail(ErrorKind::format, "{}: invalid base64 character at position {}", where, i);
-    buffer = (buffer << 6) | static_cast<std::uint32_t>(v);
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      out.push_back(static_cast<char>((buffer >> bits) & 0xFF));
-    }
-  }
-  return out;
 }
 
 }  // namespace bertscope::tokenizer
