@@ -19,6 +19,7 @@
 
 #include "core/parallel.hpp"
 #include "io/base64.hpp"
+#include "io/float16.hpp"
 #include "model/generator.hpp"
 #include "model/model.hpp"
 #include "report/assets.hpp"
@@ -95,7 +96,7 @@ std::vector<float> attention_values(const json& doc) {
     for (std::size_t i = 0; i < out.size(); ++i) {
       std::uint16_t h;
       std::memcpy(&h, bytes.data() + 2 * i, 2);
-      out[i] = report::half_to_float(h);
+      out[i] = io::half_to_float(h);
     }
   } else {
     out.resize(bytes.size() / 4);
