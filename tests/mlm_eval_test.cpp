@@ -240,8 +240,8 @@ TEST(MlmEval, CommandWritesReportInstancesAndCard) {
 TEST(MlmEval, CommandBadInput) {
   TempDir dir("mlm-eval");
   const auto vocab = (test::data_dir() / "tiny-vocab.txt").string();
-  const auto mlm = test::make_model(dir, "mlm", "--layers 1 --hidden 16 --heads 2 --intermediate 20 --vocab " + vocab);
-  const auto clf = test::make_model(dir, "clf", "--layers 1 --hidden 16 --heads 2 --intermediate 20 --labels 2 --vocab " + vocab);
+  const auto mlm = test::make_model(dir, "mlm", "--layers 1 --hidden 16 --heads 2 --intermediate 20 --seed 1 --vocab " + vocab);
+  const auto clf = test::make_model(dir, "clf", "--layers 1 --hidden 16 --heads 2 --intermediate 20 --seed 2 --labels 2 --vocab " + vocab);
   const auto held = write_eval_text(dir, "held.txt", held_out_text());
   const auto out = dir / "eval.json";
   expect_evaluate_failure(fmt::format("--model {} --corpus {}", mlm, (dir / "missing.txt").string()), out, {"missing.txt"});
