@@ -66,7 +66,8 @@ void add_train_mlm(CLI::App& train) {
   cmd->add_option("--vocab", args->vocab, "vocab.txt (with --config; default: the model's)");
   cmd->add_flag("--cased", args->cased, "Do not lower-case (with --vocab)");
   cmd->add_option("--corpus", args->corpus, "Training text files (Project Gutenberg headers are removed)")->required();
-  cmd->add_option("--eval-corpus", args->eval_corpus, "Held-out text files for the final MLM loss and accuracy");
+  cmd->add_option("--eval-corpus", args->eval_corpus,
+                  "Held-out text files for the final MLM loss and accuracy (as `evaluate mlm`: every selected position masked)");
   cmd->add_option("--out", args->out, "Output folder")->required();
   cmd->add_option("--steps", args->opt.steps, "Optimizer steps")->check(CLI::PositiveNumber);
   cmd->add_option("--batch", args->opt.batch, "Sequences per step")->check(CLI::PositiveNumber);

@@ -57,9 +57,10 @@ std::string held_out_section(const nlohmann::json& report) {
   }
   s += "\nHeld-out books:\n" + card_file_list(h["files"], "");
   s += fmt::format("\nReproduce: `bertscope evaluate mlm --model <this folder> --corpus {} --instances {} --seq-len {} "
-                   "--seed {}{}`.\n",
+                   "--seed {}{}{}`.\n",
                    joined_names(h["files"]), h["sequences"].get<std::int64_t>(), set["seq_len"].get<std::int64_t>(),
-                   set["seed"].get<std::uint64_t>(), h.contains("unigram") ? " --unigram-corpus <the training books>" : "");
+                   set["seed"].get<std::uint64_t>(), h.contains("unigram") ? " --unigram-corpus <the training books>" : "",
+                   h.contains("bert_masking_80_10_10") ? " --bert-masking" : "");
   return s;
 }
 
