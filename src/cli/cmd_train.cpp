@@ -6,6 +6,7 @@
 
 #include "analysis/task_data.hpp"
 #include "cli/commands.hpp"
+#include "cli/model_card.hpp"
 #include "cli/progress.hpp"
 #include "io/error.hpp"
 #include "model/arch/family.hpp"
@@ -29,54 +30,6 @@ model::ProgressFn training_progress() {
     if (p.step == p.total) fmt::print(stderr, "\n");
     std::fflush(stderr);
   };
-}
-
-std::string pretrained_description(const model::ModelConfig& cfg) {
-  return fmt::format("A BERT ({} layers, hidden {}, {} heads, feed-forward {}, {} positions) pre-trained from scratch "
-                     "with masked-language modelling.",
-                     cfg.num_hidden_layers, cfg.hidden_size, cfg.num_attention_heads, cfg.intermediate_size,
-                     cfg.max_position_embeddings);
-}
-
-// A model card (README.md) for the trained folder, computed from the training report.
-void write_model_card(const std::filesystem::path& dir, const std::string& title, const std::string& what,
-                      const nlohmann::json& report) {
-  std::string card = fmt::format("---\nlibrary_name: transformers\ntags:\n- bert\n- bertscope\n---\n\n# {}\n\n{}\n\n", title, what);
-  card += "Made by `bertscope train`; loadable by Hugging Face `transformers` (`AutoModelForMaskedLM` / "
-          "`AutoModelForSequenceClassification.from_pretrained`) and by bertscope.\n\n";
-  card += "## Training\n\n";
-  card += fmt::format("- steps: {}\n", report.value("steps", 0));
-  if (report.contains("tokens_seen")) card += fmt::format("- tokens seen: {}\n", report["tokens_seen"].get<std::int64_t>());
-  if (report.contains("sequences_seen")) card += fmt::format("- sequences seen: {}\n", report["sequences_seen"].get<std::int64_t>());
-  if (report.contains("final_train_loss")) card += fmt::format("- final training loss: {:.4f}\n", report["final_train_loss"].get<double>());
-  if (report.contains("train_corpus")) {
-    const auto& c = report["train_corpus"];
-    card += fmt::format("- training data: {} documents, {} tokens:\n", c["documents"].get<std::int64_t>(), c["tokens"].get<std::int64_t>());
-    for (const auto& f : c["files"]) card += fmt::format("  - {}\n", std::filesystem::path(f.get<std::string>()).filename().string());
-  }
-  if (report.contains("train")) card += fmt::format("- training data: {} ({} examples)\n",
-                                                    std::filesystem::path(report["train"]["file"].get<std::string>()).filename().string(),
-                                                    report["train"]["examples"].get<std::size_t>());
-  card += fmt::format("- hyper-parameters: `{}`\n", report["hyperparameters"].dump());
-  card += "\n## Evaluation\n\n";
-  if (report.contains("held_out")) {
-    const auto& h = report["held_out"];
-    card += "Masked-language modelling on held-out books (never seen in training), BERT's masking:\n\n";
-    card += "| | loss (nats) | accuracy |\n|---|---|---|\n";
-    card += fmt::format("| this model | {:.3f} | {:.1f}% |\n", h["mlm_loss"].get<double>(), 100 * h["mlm_accuracy"].get<double>());
-    card += fmt::format("| unigram baseline | {:.3f} | {:.1f}% |\n", h["unigram_loss"].get<double>(), 100 * h["unigram_accuracy"].get<double>());
-    card += fmt::format("\n{} masked predictions on:\n", h["predictions"].get<std::int64_t>());
-    for (const auto& f : h["files"]) card += fmt::format("- {}\n", std::filesystem::path(f.get<std::string>()).filename().string());
-  }
-  if (report.contains("dev")) {
-    const auto& d = report["dev"];
-    card += fmt::format("Development set {} ({} examples):\n\n", d["file"].get<std::string>(), d["examples"].get<std::size_t>());
-    for (const auto& [k, v] : d["metrics"].items())
-      card += fmt::format("- {}: {}\n", k, v.is_null() ? std::string("n/a") : fmt::format("{:.4f}", v.get<double>()));
-    card += fmt::format("- majority-class accuracy: {:.4f}\n", d["majority_class_accuracy"].get<double>());
-  }
-  card += "\nThe numbers above are computed by the training run (train_report.json), not written by hand.\n";
-  io::write_file_atomic(dir / "README.md", card);
 }
 
 io::DType parse_dtype(const std::string& s) {
@@ -113,7 +66,8 @@ void add_train_mlm(CLI::App& train) {
   cmd->add_option("--vocab", args->vocab, "vocab.txt (with --config; default: the model's)");
   cmd->add_flag("--cased", args->cased, "Do not lower-case (with --vocab)");
   cmd->add_option("--corpus", args->corpus, "Training text files (Project Gutenberg headers are removed)")->required();
-  cmd->add_option("--eval-corpus", args->eval_corpus, "Held-out text files for the final MLM loss and accuracy");
+  cmd->add_option("--eval-corpus", args->eval_corpus,
+                  "Held-out text files for the final MLM loss and accuracy (as `evaluate mlm`: every selected position masked)");
   cmd->add_option("--out", args->out, "Output folder")->required();
   cmd->add_option("--steps", args->opt.steps, "Optimizer steps")->check(CLI::PositiveNumber);
   cmd->add_option("--batch", args->opt.batch, "Sequences per step")->check(CLI::PositiveNumber);
@@ -173,17 +127,15 @@ void add_train_mlm(CLI::App& train) {
                           {"tokens_seen", r.tokens_seen},
                           {"sequences_seen", r.steps * args->opt.batch},
                           {"final_train_loss", r.last_loss},
-                          {"train_corpus", {{"files", args->corpus}, {"documents", corpus.documents()}, {"tokens", corpus.tokens()}}},
+                          {"train_corpus", {{"files", report_file_names(args->corpus)}, {"documents", corpus.documents()}, {"tokens", corpus.tokens()}}},
                           {"hyperparameters", io::read_json(std::filesystem::path(args->out) / "checkpoint" / "trainer_state.json")["options"]}};
     if (r.eval) {
-      report["held_out"] = {{"files", args->eval_corpus},
-                            {"mlm_loss", r.eval->loss},
-                            {"mlm_accuracy", r.eval->accuracy},
-                            {"predictions", r.eval->predictions},
-                            {"unigram_loss", r.eval->unigram_loss},
-                            {"unigram_accuracy", r.eval->unigram_accuracy}};
-      fmt::print("held-out MLM: loss {:.3f}, accuracy {:.1f}% (unigram baseline: loss {:.3f}, accuracy {:.1f}%)\n",
-                 r.eval->loss, 100 * r.eval->accuracy, r.eval->unigram_loss, 100 * r.eval->unigram_accuracy);
+      report["held_out"] = model::mlm_eval_json(*r.eval, model::mlm_eval_options(args->opt), *tokenizer);
+      report["held_out"]["files"] = report_file_names(args->eval_corpus);
+      fmt::print("held-out MLM, every selected position masked ({} positions in {} sequences): loss {:.3f}, accuracy "
+                 "{:.1f}% (unigram baseline: loss {:.3f}, accuracy {:.1f}%)\n",
+                 r.eval->model.count, r.eval->sequences, r.eval->model.loss(), 100 * r.eval->model.accuracy(),
+                 r.eval->unigram->loss(), 100 * r.eval->unigram->accuracy());
     }
     io::write_file_atomic(std::filesystem::path(args->out) / "train_report.json", report.dump(1) + "\n");
     write_model_card(args->out, std::filesystem::path(args->out).filename().string(), pretrained_description(cfg), report);
@@ -286,7 +238,7 @@ void add_train_classify(CLI::App& train) {
     const auto final_model = model::Model::load(std::filesystem::path(args->out) / "checkpoint");
     model::save_hf_folder(cfg, final_model.weights().to_tensors(cfg), tok, args->out, parse_dtype(args->save_dtype));
     nlohmann::json report{{"task", train_data.spec.to_json()},
-                          {"train", {{"file", args->data}, {"examples", train_set.size()}}},
+                          {"train", {{"file", report_file_name(args->data)}, {"examples", train_set.size()}}},
                           {"steps", r.steps},
                           {"final_train_loss", r.last_loss},
                           {"hyperparameters", io::read_json(std::filesystem::path(args->out) / "checkpoint" / "trainer_state.json")["options"]}};
@@ -303,14 +255,14 @@ void add_train_classify(CLI::App& train) {
       std::int64_t majority = 0;
       for (const auto& [c, n] : freq) majority = std::max(majority, n);
       const double majority_acc = dev_labels->classes.empty() ? 0.0 : static_cast<double>(majority) / static_cast<double>(dev_labels->classes.size());
-      report["dev"] = {{"file", args->dev}, {"examples", dev_set.size()}, {"metrics", metrics}, {"majority_class_accuracy", majority_acc}};
+      report["dev"] = {{"file", report_file_name(args->dev)}, {"examples", dev_set.size()}, {"metrics", metrics}, {"majority_class_accuracy", majority_acc}};
       fmt::print("dev {}: {:.4f}", analysis::metric_name(train_data.spec.metric), scores.primary);
       if (!train_data.spec.regression) fmt::print(" (majority class: {:.4f})", majority_acc);
       fmt::print("\n");
     }
     io::write_file_atomic(std::filesystem::path(args->out) / "train_report.json", report.dump(1) + "\n");
     write_model_card(args->out, std::filesystem::path(args->out).filename().string(),
-                     fmt::format("{} fine-tuned as a sequence classifier ({} labels) on task {}.", args->model, num_labels,
+                     fmt::format("{} fine-tuned as a sequence classifier ({} labels) on task {}.", report_file_name(args->model), num_labels,
                                  train_data.spec.name),
                      report);
     fmt::print("fine-tuned {} steps; final loss {:.4f}; model in {}\n", r.steps, r.last_loss, args->out);
@@ -392,7 +344,7 @@ void add_export_command(CLI::App& app) {
     // A folder that `train` wrote keeps its training report and gets its model card again.
     const auto report_path = std::filesystem::path(args->model) / "train_report.json";
     if (std::filesystem::is_regular_file(report_path)) {
-      const auto report = io::read_json(report_path);
+      const auto report = portable_report(io::read_json(report_path));
       io::write_file_atomic(std::filesystem::path(args->out) / "train_report.json", report.dump(1) + "\n");
       const auto& hp = report.value("hyperparameters", nlohmann::json::object());
       const auto what = hp.value("task", "") == "mlm"

@@ -25,9 +25,12 @@ MlmCorpus MlmCorpus::from_files(const std::vector<std::filesystem::path>& files,
   MlmCorpus c;
   c.doc_starts_.push_back(0);
   for (const auto& file : files) {
-    const auto text = strip_gutenberg(io::read_file(file));
-    if (const auto bad = io::find_invalid_utf8(text); bad != std::string::npos)
-      fail(ErrorKind::input, "{}: invalid UTF-8 at byte {}", file.string(), bad);
+    const auto raw = io::read_file(file);
+    // Checked before the Gutenberg header is cut, so the line and byte are the file's own.
+    if (const auto bad = io::find_invalid_utf8(raw); bad != std::string::npos)
+      fail(ErrorKind::input, "{}:{}: invalid UTF-8 at byte {}", file.string(),
+           1 + std::count(raw.begin(), raw.begin() + static_cast<std::ptrdiff_t>(bad), '\n'), bad);
+    const auto text = strip_gutenberg(raw);
     // Paragraphs: lines joined until a blank line.
     std::string paragraph;
     auto flush = [&] {
@@ -125,6 +128,10 @@ MlmInstance make_mlm_instance(const MlmCorpus& corpus, const Tokenizer& tok, con
   for (auto pos : candidates) {
     in.positions.push_back(pos);
     in.labels.push_back(in.ids[static_cast<std::size_t>(pos)]);
+    if (o.scheme == MaskScheme::all_mask) {
+      in.ids[static_cast<std::size_t>(pos)] = tok.mask_id();
+      continue;
+    }
     const double r = rng.uniform();
     if (r < 0.8) in.ids[static_cast<std::size_t>(pos)] = tok.mask_id();
     else if (r < 0.9) in.ids[static_cast<std::size_t>(pos)] = static_cast<std::int32_t>(rng.below(vocab));

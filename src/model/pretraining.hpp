@@ -38,6 +38,11 @@ class MlmCorpus {
   std::vector<std::int64_t> sentence_starts_;  // sorted, global positions
 };
 
+// How the selected positions are corrupted: BERT's training scheme (80% [MASK], 10% a random
+// token, 10% unchanged), or every one replaced by the mask token (the evaluation protocol,
+// model/mlm_eval.hpp). The positions chosen are the same under both.
+enum class MaskScheme { bert_80_10_10, all_mask };
+
 struct MlmInstanceOptions {
   std::int64_t seq_len = 128;
   double mask_prob = 0.15;
@@ -45,6 +50,7 @@ struct MlmInstanceOptions {
   // false: every instance is one segment (models with one token type: RoBERTa's full sentences).
   bool segment_pairs = true;
   std::uint64_t seed = 0;
+  MaskScheme scheme = MaskScheme::bert_80_10_10;
 };
 
 struct MlmInstance {

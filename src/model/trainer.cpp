@@ -152,59 +152,13 @@ void add_classifier_head(const ModelConfig& config, std::map<std::string, core::
     if (spec.group == ParamGroup::mlm_head) params.erase(spec.name);
 }
 
-MlmEval evaluate_mlm(const ModelConfig& config, const std::map<std::string, core::Tensor>& params,
-                     const Tokenizer& tokenizer, const MlmCorpus& held_out, const MlmCorpus& train,
-                     const MlmInstanceOptions& data, std::int64_t instances) {
-  Model m(config, Weights::from_tensors(config, params), std::nullopt);
-  auto eval_data = data;
-  eval_data.seed = core::mix64(data.seed ^ 0xe7a1ull);
-  const auto counts = train.counts(config.vocab_size);
-  const double total = static_cast<double>(std::accumulate(counts.begin(), counts.end(), std::int64_t{0}));
-  const auto top = static_cast<std::int32_t>(std::max_element(counts.begin(), counts.end()) - counts.begin());
-  MlmEval e;
-  const std::int64_t batch = 32;
-  for (std::int64_t start = 0; start < instances; start += batch) {
-    std::vector<ModelInput> inputs;
-    std::vector<MlmInstance> insts;
-    TapeOptions topt;
-    topt.mlm_logits = true;
-    for (std::int64_t i = start; i < std::min(instances, start + batch); ++i) {
-      auto in = make_mlm_instance(held_out, tokenizer, eval_data, 0, i);
-      ModelInput mi;
-      mi.ids = in.ids;
-      mi.type_ids = in.type_ids;
-      inputs.push_back(std::move(mi));
-      topt.mlm_positions.push_back(in.positions);
-      insts.push_back(std::move(in));
-    }
-    ForwardTape tape;
-    const auto out = forward_with_tape(m, inputs, {}, topt, tape);
-    for (std::size_t b = 0; b < insts.size(); ++b) {
-      const auto& lg = out[b].mlm_logits;
-      for (std::size_t k = 0; k < insts[b].labels.size(); ++k) {
-        const float* row = lg.ptr() + static_cast<std::int64_t>(k) * config.vocab_size;
-        const auto label = insts[b].labels[k];
-        const auto best = static_cast<std::int32_t>(std::max_element(row, row + config.vocab_size) - row);
-        const float mx = row[best];
-        double z = 0;
-        for (std::int64_t j = 0; j < config.vocab_size; ++j) z += std::exp(static_cast<double>(row[j]) - mx);
-        e.loss += mx + std::log(z) - row[label];
-        e.accuracy += best == label;
-        // Unigram baseline with add-one smoothing.
-        e.unigram_loss -= std::log((static_cast<double>(counts[static_cast<std::size_t>(label)]) + 1.0) /
-                                   (total + static_cast<double>(config.vocab_size)));
-        e.unigram_accuracy += label == top;
-        ++e.predictions;
-      }
-    }
-  }
-  if (e.predictions > 0) {
-    const double n = static_cast<double>(e.predictions);
-    e.loss /= n;
-    e.accuracy /= n;
-    e.unigram_loss /= n;
-    e.unigram_accuracy /= n;
-  }
+MlmEvalOptions mlm_eval_options(const MlmTrainOptions& o) {
+  MlmEvalOptions e;
+  e.sequences = o.eval_instances;
+  e.seq_len = o.data.seq_len;
+  e.mask_prob = o.data.mask_prob;
+  e.single_segment_prob = o.data.single_segment_prob;
+  e.bert_masking = true;
   return e;
 }
 
@@ -295,7 +249,7 @@ MlmTrainResult train_mlm(const ModelConfig& config, std::map<std::string, core::
   result.steps = o.steps;
   result.tokens_seen = tokens_seen;
   if (held_out)
-    result.eval = evaluate_mlm(config, tm.params(), tokenizer, *held_out, train, data, o.eval_instances);
+    result.eval = evaluate_mlm(tm.model, tokenizer, *held_out, &train, mlm_eval_options(o));
   return result;
 }
 

@@ -14,6 +14,7 @@
 #include "core/tensor.hpp"
 #include "io/safetensors.hpp"
 #include "model/config.hpp"
+#include "model/mlm_eval.hpp"
 #include "model/optimizer.hpp"
 #include "model/pretraining.hpp"
 #include "model/tokenizer.hpp"
@@ -26,27 +27,26 @@ struct TrainProgress {
 };
 using ProgressFn = std::function<void(const TrainProgress&)>;
 
-struct MlmEval {
-  double loss = 0, accuracy = 0;
-  std::int64_t predictions = 0;
-  double unigram_loss = 0, unigram_accuracy = 0;  // predicting from training-corpus frequencies
-};
-
 struct MlmTrainOptions {
   MlmInstanceOptions data;
   std::int64_t batch = 32;
   std::int64_t steps = 1000;
   AdamWOptions adam;
   std::int64_t checkpoint_every = 200;
-  std::int64_t eval_instances = 256;
+  std::int64_t eval_instances = 256;  // held-out sequences (model/mlm_eval.hpp's protocol)
   std::int64_t stop_after = 0;  // stop (after checkpointing) once this step is reached, as an interruption would; 0: never
 };
 
 struct MlmTrainResult {
   std::int64_t steps = 0, tokens_seen = 0, start_step = 0;
   double last_loss = 0;
-  std::optional<MlmEval> eval;  // on the held-out corpus, at the end
+  std::optional<MlmEvalResult> eval;  // on the held-out corpus, at the end
 };
+
+// The held-out evaluation a training run does: the protocol's fixed seed (not the training
+// seed, so `evaluate mlm` on the saved folder reproduces it), the run's sequence length and
+// masking rate, and the 80/10/10 figure beside it.
+MlmEvalOptions mlm_eval_options(const MlmTrainOptions& options);
 
 // Trains in `dir`. If dir/checkpoint holds a checkpoint it resumes from it (and checks that
 // the options match); otherwise it starts from `init`. Writes dir/checkpoint every
@@ -54,10 +54,6 @@ struct MlmTrainResult {
 MlmTrainResult train_mlm(const ModelConfig& config, std::map<std::string, core::Tensor> init, const Tokenizer& tokenizer,
                          const MlmCorpus& train, const MlmCorpus* held_out, const MlmTrainOptions& options,
                          const std::filesystem::path& dir, const ProgressFn& progress = {});
-
-MlmEval evaluate_mlm(const ModelConfig& config, const std::map<std::string, core::Tensor>& params,
-                     const Tokenizer& tokenizer, const MlmCorpus& held_out, const MlmCorpus& train,
-                     const MlmInstanceOptions& data, std::int64_t instances);
 
 struct ClassifyExample {
   std::vector<std::int32_t> ids, type_ids;
