@@ -14,6 +14,7 @@
 #include "core/tensor.hpp"
 #include "io/safetensors.hpp"
 #include "model/config.hpp"
+#include "model/model.hpp"
 #include "model/optimizer.hpp"
 #include "model/pretraining.hpp"
 #include "model/tokenizer.hpp"
@@ -40,6 +41,9 @@ struct MlmTrainOptions {
   std::int64_t checkpoint_every = 200;
   std::int64_t eval_instances = 256;
   std::int64_t stop_after = 0;  // stop (after checkpointing) once this step is reached, as an interruption would; 0: never
+  // bf16: the encoder's matrix products (forward and backward) take bfloat16 inputs; master
+  // weights, optimizer state, norms, softmax, losses and every reduction stay float32.
+  Precision precision = Precision::f32;
 };
 
 struct MlmTrainResult {
@@ -73,6 +77,7 @@ struct ClassifyTrainOptions {
   std::int64_t checkpoint_every = 200;
   bool regression = false;
   std::int64_t stop_after = 0;  // as in MlmTrainOptions
+  Precision precision = Precision::f32;  // as in MlmTrainOptions
 };
 
 struct ClassifyTrainResult {
