@@ -68,6 +68,66 @@ def forward(cfg, w, ids, types, masked=None):
     return attentions, hidden_states
 
 
+def train_step_fn(cfg, w, ids, types, positions, labels, autocast_bf16):
+    """One masked-LM training step as `bertscope bench --train` runs it, written the way
+    transformers' BertForMaskedLM trains (dropout 0.1 after the embeddings, on the attention
+    probabilities and on both branch outputs; the MLM head's transform and the decoder tied to the
+    word embeddings), with the careful choice of running the head only at the masked positions,
+    then AdamW (no decay on biases and LayerNorm) after clipping the gradient norm to 1."""
+    b, t = ids.shape
+    hidden, heads = cfg["hidden_size"], cfg["num_attention_heads"]
+    d = hidden // heads
+    eps = cfg.get("layer_norm_eps", 1e-12)
+    p_hidden, p_attn = cfg.get("hidden_dropout_prob", 0.1), cfg.get("attention_probs_dropout_prob", 0.1)
+    params = [v for v in w.values() if v.requires_grad]
+    decay = [v for k, v in w.items() if v.requires_grad and not (k.endswith(".bias") or "LayerNorm" in k)]
+    rest = [v for k, v in w.items() if v.requires_grad and (k.endswith(".bias") or "LayerNorm" in k)]
+    opt = torch.optim.AdamW([{"params": decay, "weight_decay": 0.01}, {"params": rest, "weight_decay": 0.0}],
+                            lr=1e-5, eps=1e-6)
+    pos = torch.arange(t).unsqueeze(0)
+
+    def ln(x, g, b_):
+        # CPU autocast of this PyTorch leaves layer_norm to its inputs' dtypes: float32 here.
+        return F.layer_norm(x.float(), (hidden,), g, b_, eps)
+
+    def loss_fn():
+        x = w["bert.embeddings.word_embeddings.weight"][ids] + w["bert.embeddings.token_type_embeddings.weight"][types]
+        x = x + w["bert.embeddings.position_embeddings.weight"][pos]
+        x = F.dropout(ln(x, w["bert.embeddings.LayerNorm.weight"], w["bert.embeddings.LayerNorm.bias"]), p_hidden)
+        for l in range(cfg["num_hidden_layers"]):
+            p = f"bert.encoder.layer.{l}."
+
+            def lin(y, name):
+                return F.linear(y, w[p + name + ".weight"], w[p + name + ".bias"])
+
+            def split(y):
+                return y.view(b, t, heads, d).permute(0, 2, 1, 3)
+            q, k, v = split(lin(x, "attention.self.query")), split(lin(x, "attention.self.key")), split(lin(x, "attention.self.value"))
+            probs = F.dropout(torch.softmax(torch.matmul(q, k.transpose(-1, -2)) / math.sqrt(d), dim=-1), p_attn)
+            ctx = torch.matmul(probs, v).permute(0, 2, 1, 3).reshape(b, t, hidden)
+            u = ln(F.dropout(lin(ctx, "attention.output.dense"), p_hidden) + x,
+                   w[p + "attention.output.LayerNorm.weight"], w[p + "attention.output.LayerNorm.bias"])
+            x = ln(F.dropout(lin(F.gelu(lin(u, "intermediate.dense")), "output.dense"), p_hidden) + u,
+                   w[p + "output.LayerNorm.weight"], w[p + "output.LayerNorm.bias"])
+        h = x[positions[0], positions[1]]  # the masked positions only
+        h = F.gelu(F.linear(h, w["cls.predictions.transform.dense.weight"], w["cls.predictions.transform.dense.bias"]))
+        h = ln(h, w["cls.predictions.transform.LayerNorm.weight"], w["cls.predictions.transform.LayerNorm.bias"])
+        logits = F.linear(h, w["bert.embeddings.word_embeddings.weight"], w["cls.predictions.bias"])
+        return F.cross_entropy(logits.float(), labels)
+
+    def step():
+        opt.zero_grad(set_to_none=True)
+        if autocast_bf16:
+            with torch.autocast("cpu", dtype=torch.bfloat16):
+                loss = loss_fn()
+        else:
+            loss = loss_fn()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, 1.0)
+        opt.step()
+    return step
+
+
 def classify(cfg, w, ids, types, masked=None):
     _, hs = forward(cfg, w, ids, types, masked)
     pooled = torch.tanh(F.linear(hs[-1][:, 0], w["bert.pooler.dense.weight"], w["bert.pooler.dense.bias"]))
@@ -97,6 +157,8 @@ def main():
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--seconds", type=float, default=3.0)
     ap.add_argument("--backward", action="store_true")
+    ap.add_argument("--train", action="store_true", help="time a whole masked-LM training step (see train_step_fn)")
+    ap.add_argument("--autocast-bf16", action="store_true", help="with --train: torch.autocast(cpu, bfloat16)")
     ap.add_argument("--head-sweep", type=int, metavar="N",
                     help="time a head-disabling sweep over N inputs of --seq tokens ([CLS], --token repeated, [SEP])")
     ap.add_argument("--token", type=int, default=1996, help="token id that fills the --head-sweep inputs")
@@ -115,7 +177,24 @@ def main():
         return
     ids = torch.randint(1000, cfg["vocab_size"], (args.batch, args.seq), generator=g)
     types = torch.zeros_like(ids)
-    if args.backward:
+    if args.train:
+        for k, v in w.items():
+            v.requires_grad_(not k.startswith("cls.predictions.decoder"))  # tied to the word embeddings
+        mask = torch.rand(args.batch, args.seq, generator=g) < 0.15
+        mask[:, 0] = mask[:, -1] = False
+        mask[:, 1] |= ~mask.any(dim=1)  # at least one prediction per input
+        positions = mask.nonzero(as_tuple=True)
+        labels = ids[positions].clone()
+        ids = ids.clone()
+        ids[positions] = 103
+        step = train_step_fn(cfg, w, ids, types, positions, labels, args.autocast_bf16)
+        step()
+        done, start = 0, time.perf_counter()
+        while time.perf_counter() - start < args.seconds or done < 2:
+            step()
+            done += 1
+        elapsed = time.perf_counter() - start
+    elif args.backward:
         for v in w.values():
             v.requires_grad_(True)
         seed = torch.randn(args.batch, args.seq, cfg["hidden_size"], generator=g)
@@ -142,9 +221,10 @@ def main():
     tokens = args.batch * args.seq * done
     h, i, t = cfg["hidden_size"], cfg["intermediate_size"], args.seq
     flops = args.batch * t * (2 * (4 * h * h + 2 * h * i) + 4 * t * h) * cfg["num_hidden_layers"] * done
-    if args.backward:
+    if args.backward or args.train:
         flops *= 3  # the backward pass costs two forward passes' products (input and weight gradients)
-    print(json.dumps({"impl": "pytorch", "mode": "backward" if args.backward else "forward", "torch": torch.__version__, "batch": args.batch, "seq": args.seq,
+    mode = "train" + ("_autocast_bf16" if args.autocast_bf16 else "") if args.train else "backward" if args.backward else "forward"
+    print(json.dumps({"impl": "pytorch", "mode": mode, "torch": torch.__version__, "batch": args.batch, "seq": args.seq,
                       "threads": args.threads, "iterations": done, "tokens_per_s": tokens / elapsed,
                       "gflops": flops / elapsed / 1e9,
                       "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))

@@ -2,6 +2,7 @@
 // of any vector width. Tolerances are stated per kernel.
 #include <gtest/gtest.h>
 
+#include <bit>
 #include <cmath>
 #include <random>
 #include <vector>
@@ -159,6 +160,34 @@ TEST(Kernel, Bf16LinearIsCloseToFloat) {
   linear_bf16(x16.data(), m, k, w16.data(), nullptr, n, y.data());
   const auto ref = reference_linear(x, m, k, w, {}, n);
   for (std::size_t i = 0; i < y.size(); ++i) ASSERT_NEAR(y[i], ref[i], 0.15);  // bf16 keeps 8 mantissa bits
+}
+
+TEST(Kernel, Bf16GemmIsTheExactProductOfRoundedInputs) {
+  if (!bf16_supported()) GTEST_SKIP() << "bf16 needs the oneDNN backend";
+  const std::int64_t m = 13, n = 21, k = 37;
+  for (int variant = 0; variant < 8; ++variant) {
+    const bool ta = variant & 1, tb = variant & 2, acc = variant & 4;
+    // Stored shapes (with padded row strides): A is [m, k] or [k, m], B is [k, n] or [n, k].
+    const std::int64_t lda = (ta ? m : k) + 3, ldb = (tb ? k : n) + 2, ldc = n + 5;
+    const auto a = random_vector(static_cast<std::size_t>((ta ? k : m) * lda), 1.0f, 3 + variant);
+    const auto b = random_vector(static_cast<std::size_t>((tb ? n : k) * ldb), 1.0f, 11 + variant);
+    std::vector<std::uint16_t> a16(a.size()), b16(b.size());
+    to_bf16(a.data(), static_cast<std::int64_t>(a.size()), a16.data());
+    to_bf16(b.data(), static_cast<std::int64_t>(b.size()), b16.data());
+    auto value = [](std::uint16_t h) { return static_cast<double>(std::bit_cast<float>(static_cast<std::uint32_t>(h) << 16)); };
+    auto c = random_vector(static_cast<std::size_t>(m * ldc), 1.0f, 29);
+    const auto c0 = c;
+    gemm_bf16(ta, tb, m, n, k, a16.data(), lda, b16.data(), ldb, acc, c.data(), ldc);
+    for (std::int64_t i = 0; i < m; ++i)
+      for (std::int64_t j = 0; j < n; ++j) {
+        double want = acc ? c0[static_cast<std::size_t>(i * ldc + j)] : 0.0;
+        for (std::int64_t p = 0; p < k; ++p)
+          want += value(a16[static_cast<std::size_t>(ta ? p * lda + i : i * lda + p)]) *
+                  value(b16[static_cast<std::size_t>(tb ? j * ldb + p : p * ldb + j)]);
+        ASSERT_NEAR(c[static_cast<std::size_t>(i * ldc + j)], want, 1e-5 * std::sqrt(double(k)) * 4)
+            << "trans_a " << ta << " trans_b " << tb << " accumulate " << acc;
+      }
+  }
 }
 
 TEST(Kernel, BatchedAttentionProductsMatchLoops) {

@@ -1,5 +1,6 @@
 #include <chrono>
 #include <cmath>
+#include <optional>
 #include <random>
 
 #include <fmt/format.h>
@@ -15,6 +16,7 @@
 #include "io/error.hpp"
 #include "model/autodiff.hpp"
 #include "model/model.hpp"
+#include "model/optimizer.hpp"
 
 namespace bertscope::cli {
 
@@ -142,7 +144,7 @@ void add_bench_command(CLI::App& app) {
     std::int64_t batch = 8, seq = 128;
     int threads = 0, iterations = 0;
     double seconds = 3.0;
-    bool json = false, ceiling = false, backward = false;
+    bool json = false, ceiling = false, backward = false, train = false;
   };
   auto args = std::make_shared<Args>();
   auto* cmd = app.add_subcommand(
@@ -160,10 +162,14 @@ void add_bench_command(CLI::App& app) {
   cmd->add_flag("--json", args->json, "Print one JSON object on stdout");
   cmd->add_flag("--gemm-ceiling", args->ceiling,
                 "Also time the forward's own matrix products alone (the GEMM ceiling) and report the forward's share of it");
-  cmd->add_flag("--backward", args->backward,
+  auto* backward = cmd->add_flag("--backward", args->backward,
                 "Time a training-style step instead: a forward pass that records a tape, then the gradients of "
-                "sum(last_hidden * G) (G fixed random) with respect to every encoder parameter")
-      ->excludes("--precision");
+                "sum(last_hidden * G) (G fixed random) with respect to every encoder parameter");
+  cmd->add_flag("--train", args->train,
+                "Time a whole masked-LM training step instead (as `train mlm` runs it): 15% of each input's tokens "
+                "replaced by the mask token, dropout, a taped forward with the MLM head at the masked positions, "
+                "cross-entropy, every parameter's gradient, an AdamW update (needs the MLM head)")
+      ->excludes(backward);
   add_threads_option(*cmd, args->threads);
   cmd->callback([args] {
     apply_threads(args->threads);
@@ -205,8 +211,59 @@ void add_bench_command(CLI::App& app) {
     }
     model::GradRequest request;
     request.params = true;
-    // One timed unit: a forward pass, or with --backward a taped forward and the parameter gradients.
+    // --train: an owned copy of the weights that AdamW updates, and masked inputs.
+    std::optional<model::Model> trained;
+    std::optional<model::AdamW> adam;
+    model::TapeOptions train_tape;
+    std::vector<std::vector<std::int32_t>> labels;
+    std::int64_t masked_total = 0;
+    if (args->train) {
+      trained.emplace(c, model::Weights::from_tensors(c, m.weights().to_tensors(c)), std::nullopt);
+      if (!trained->params().has_mlm_head()) fail(ErrorKind::model, "{}: --train needs the MLM head", args->model);
+      model::AdamWOptions ao;
+      ao.lr = 1e-5;  // small: the timing must not depend on where the weights go
+      adam.emplace(ao, trained->mutable_weights().owned_tensors());
+      train_tape.train = true;
+      train_tape.mlm_logits = true;
+      const std::int32_t mask_id = 103 < c.vocab_size ? 103 : 1;
+      std::uniform_real_distribution<double> pick(0.0, 1.0);
+      for (auto& in : inputs) {
+        std::vector<std::int32_t> positions, wanted;
+        for (std::size_t i = 1; i + 1 < in.ids.size(); ++i)
+          if (pick(rng) < 0.15) {
+            positions.push_back(static_cast<std::int32_t>(i));
+            wanted.push_back(in.ids[i]);
+            in.ids[i] = mask_id;
+          }
+        if (positions.empty()) {  // at least one prediction per input, as the trainer makes
+          positions.push_back(1);
+          wanted.push_back(in.ids[1]);
+          in.ids[1] = mask_id;
+        }
+        masked_total += static_cast<std::int64_t>(positions.size());
+        train_tape.mlm_positions.push_back(std::move(positions));
+        labels.push_back(std::move(wanted));
+      }
+    }
+    std::int64_t train_step = 0;
+    // One timed unit: a forward pass, with --backward a taped forward and the parameter
+    // gradients, with --train a whole optimizer step.
     auto step = [&] {
+      if (args->train) {
+        auto& tm = *trained;
+        train_tape.dropout_seed = static_cast<std::uint64_t>(++train_step);
+        model::ForwardTape tape;
+        const auto out = model::forward_with_tape(tm, inputs, opt, train_tape, tape);
+        std::vector<model::OutputGrad> grads(inputs.size());
+        for (std::size_t b = 0; b < inputs.size(); ++b) {
+          const auto k = static_cast<double>(labels[b].size());
+          grads[b].mlm_logits = model::mlm_cross_entropy(out[b].mlm_logits, labels[b], k / static_cast<double>(masked_total)).grad;
+        }
+        const auto g = model::backward(tm, tape, grads, request);
+        (void)adam->step(tm.mutable_weights().owned_tensors(), g.param_grads);
+        tm.weights_changed();
+        return;
+      }
       if (!args->backward) {
         (void)m.forward(inputs, opt);
         return;
@@ -217,7 +274,7 @@ void add_bench_command(CLI::App& app) {
     };
     step();  // warm-up: page in the weights, size the buffers
     core::OpProfile profile;
-    if (!args->backward) opt.profile = &profile;
+    if (!args->backward && !args->train) opt.profile = &profile;
     int done = 0;
     const auto start = std::chrono::steady_clock::now();
     double elapsed = 0;
@@ -228,7 +285,8 @@ void add_bench_command(CLI::App& app) {
     }
     const double tokens = static_cast<double>(args->batch * args->seq) * done;
     // The backward pass costs two forward passes' products (input and weight gradients).
-    const double flops = forward_flops(c, args->batch, args->seq) * done * (args->backward ? 3.0 : 1.0);
+    // (--train adds the MLM head at the masked positions and the update, not counted here.)
+    const double flops = forward_flops(c, args->batch, args->seq) * done * (args->backward || args->train ? 3.0 : 1.0);
     nlohmann::json shares = nlohmann::json::object();
     for (std::size_t i = 0; i < core::kOpClassCount; ++i)
       shares[std::string(core::op_class_name(static_cast<core::OpClass>(i)))] = profile.seconds[i] / elapsed;
@@ -237,7 +295,7 @@ void add_bench_command(CLI::App& app) {
                      {"seq", args->seq},
                      {"threads", core::num_threads()},
                      {"precision", args->precision},
-                     {"mode", args->backward ? "backward" : "forward"},
+                     {"mode", args->train ? "train" : args->backward ? "backward" : "forward"},
                      {"record", args->record},
                      {"gemm_backend", core::gemm_backend_name()},
                      {"iterations", done},

@@ -1,3 +1,4 @@
+#include <map>
 #include <cstdio>
 
 #include <fmt/format.h>
@@ -43,6 +44,15 @@ void add_adam_options(CLI::App& cmd, model::AdamWOptions& a) {
   cmd.add_option("--clip-norm", a.clip_norm, "Clip the global gradient norm (0: off)");
 }
 
+// --precision: the encoder's matrix products in float32 or bfloat16 (float32 master weights).
+void add_precision_option(CLI::App& cmd, model::Precision& precision) {
+  const std::map<std::string, model::Precision> names{{"f32", model::Precision::f32}, {"bf16", model::Precision::bf16}};
+  cmd.add_option("--precision", precision,
+                 "f32, or bf16: the encoder's matrix products (forward and backward) take bfloat16 inputs; weights, "
+                 "optimizer state, norms, softmax, losses and reductions stay float32 (needs the oneDNN backend)")
+      ->transform(CLI::CheckedTransformer(names));
+}
+
 void add_train_mlm(CLI::App& train) {
   struct Args {
     std::string config, model, vocab, out, save_dtype = "f32";
@@ -80,6 +90,7 @@ void add_train_mlm(CLI::App& train) {
   cmd->add_option("--save-dtype", args->save_dtype, "dtype of the final model in OUT: f32, f16 or bf16")
       ->check(CLI::IsMember({"f32", "f16", "bf16"}));
   add_adam_options(*cmd, args->opt.adam);
+  add_precision_option(*cmd, args->opt.precision);
   add_threads_option(*cmd, args->threads);
   cmd->callback([args, config, model] {
     apply_threads(args->threads);
@@ -192,6 +203,7 @@ void add_train_classify(CLI::App& train) {
   cmd->add_option("--save-dtype", args->save_dtype, "dtype of the final model in OUT: f32, f16 or bf16")
       ->check(CLI::IsMember({"f32", "f16", "bf16"}));
   add_adam_options(*cmd, args->opt.adam);
+  add_precision_option(*cmd, args->opt.precision);
   add_threads_option(*cmd, args->threads);
   cmd->callback([args] {
     apply_threads(args->threads);

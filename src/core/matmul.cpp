@@ -41,9 +41,10 @@ enum class Kind { linear, scores, context };
 
 using Key = std::tuple<Kind, dt, std::int64_t, std::int64_t, std::int64_t, std::int64_t, std::int64_t, int, bool, float>;
 
-std::shared_ptr<Cached> cached(const Key& key, const std::function<dnnl::matmul::primitive_desc()>& make) {
+template <class K>
+std::shared_ptr<Cached> cached(const K& key, const std::function<dnnl::matmul::primitive_desc()>& make) {
   static std::mutex mutex;
-  static std::map<Key, std::shared_ptr<Cached>> cache;
+  static std::map<K, std::shared_ptr<Cached>> cache;
   std::lock_guard<std::mutex> lock(mutex);
   auto it = cache.find(key);
   if (it != cache.end()) return it->second;
@@ -117,6 +118,30 @@ void linear_bf16(const bf16* x, std::int64_t m, std::int64_t k, const bf16* w, c
 
 bool bf16_supported() { return true; }
 
+void gemm_bf16(bool trans_a, bool trans_b, std::int64_t m, std::int64_t n, std::int64_t k, const bf16* a,
+               std::int64_t lda, const bf16* b, std::int64_t ldb, bool accumulate, float* c, std::int64_t ldc) {
+  if (m == 0 || n == 0) return;
+  using GemmKey = std::tuple<bool, bool, std::int64_t, std::int64_t, std::int64_t, std::int64_t, std::int64_t,
+                             std::int64_t, bool>;
+  // Transposes are strides of the same buffers: no copies.
+  const memory::desc ad({m, k}, dt::bf16, trans_a ? memory::dims{1, lda} : memory::dims{lda, 1});
+  const memory::desc bd({k, n}, dt::bf16, trans_b ? memory::dims{1, ldb} : memory::dims{ldb, 1});
+  const memory::desc cd({m, n}, dt::f32, memory::dims{ldc, 1});
+  auto p = cached(GemmKey{trans_a, trans_b, m, n, k, lda, ldb, ldc, accumulate}, [&] {
+    dnnl::primitive_attr attr;
+    attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
+    if (accumulate) {
+      dnnl::post_ops ops;
+      ops.append_sum(1.0f);
+      attr.set_post_ops(ops);
+    }
+    return dnnl::matmul::primitive_desc(dnnl::matmul::desc(ad, bd, cd), attr, engine());
+  });
+  execute(*p, {{DNNL_ARG_SRC, memory(ad, engine(), const_cast<bf16*>(a))},
+               {DNNL_ARG_WEIGHTS, memory(bd, engine(), const_cast<bf16*>(b))},
+               {DNNL_ARG_DST, memory(cd, engine(), c)}});
+}
+
 void attention_scores(const float* q, const float* k, std::int64_t batch, std::int64_t heads, std::int64_t t,
                       std::int64_t d, std::int64_t ld, float scale, float* scores) {
   const Key key{Kind::scores, dt::f32, batch, heads, t, d, ld, -1, false, scale};
@@ -168,6 +193,11 @@ void linear_bf16(const bf16*, std::int64_t, std::int64_t, const bf16*, const flo
 }
 
 bool bf16_supported() { return false; }
+
+void gemm_bf16(bool, bool, std::int64_t, std::int64_t, std::int64_t, const bf16*, std::int64_t, const bf16*,
+               std::int64_t, bool, float*, std::int64_t) {
+  fail(ErrorKind::input, "bf16 products need the oneDNN backend; this build uses CBLAS");
+}
 
 void attention_scores(const float* q, const float* k, std::int64_t batch, std::int64_t heads, std::int64_t t,
                       std::int64_t d, std::int64_t ld, float scale, float* scores) {

@@ -21,7 +21,13 @@ void linear(const float* x, std::int64_t m, std::int64_t k, const float* w, cons
 // CPU has it). Needs the oneDNN backend.
 void linear_bf16(const bf16* x, std::int64_t m, std::int64_t k, const bf16* w, const float* bias, std::int64_t n,
                  float* y, const Activation* post = nullptr);
-bool bf16_supported();  // the backend can run linear_bf16
+bool bf16_supported();  // the backend can run linear_bf16 and gemm_bf16
+
+// C[M,N] (+)= op(A)[M,K] op(B)[K,N] with bfloat16 A and B and float32 accumulation and C (the
+// reverse pass of bf16 training); op = transpose when the flag is set, lda/ldb/ldc the row
+// strides as stored; `accumulate` adds into C instead of overwriting it.
+void gemm_bf16(bool trans_a, bool trans_b, std::int64_t m, std::int64_t n, std::int64_t k, const bf16* a,
+               std::int64_t lda, const bf16* b, std::int64_t ldb, bool accumulate, float* c, std::int64_t ldc);
 
 // Attention products for `batch` inputs of equal length t whose rows are consecutive in packed
 // [batch*t, ld] matrices, head h occupying columns [h*d, (h+1)*d):

@@ -3,7 +3,9 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <vector>
 
+#include "core/kernels.hpp"
 #include "io/error.hpp"
 #include "model/encoder.hpp"
 #include "model/interventions.hpp"
@@ -120,7 +122,8 @@ BackwardResult backward(const Model& model, const ForwardTape& tape, std::span<c
       std::memcpy(dlogits.data() + mt.offsets[b] * c.vocab_size, g.ptr(), g.data.size() * sizeof(float));
     }
     FloatBuffer din(static_cast<std::size_t>(rows * hidden));
-    layers::mlm_head_vjp(p, Encoder::mlm_shape(c), mt, dlogits.data(), din.data(), grads);
+    layers::mlm_head_vjp(Encoder::linear_context(model, tp.bf16), p, Encoder::mlm_shape(c), mt, dlogits.data(),
+                         din.data(), grads);
     for (std::int64_t r = 0; r < rows; ++r) {
       float* dst = dx.data() + mt.rows[static_cast<std::size_t>(r)] * hidden;
       for (std::int64_t j = 0; j < hidden; ++j) dst[j] += din[static_cast<std::size_t>(r * hidden + j)];
@@ -152,13 +155,14 @@ BackwardResult backward(const Model& model, const ForwardTape& tape, std::span<c
   }
 
   auto buf = pass_buffers(c, batch);
+  const auto lc = Encoder::linear_context(model, tp.bf16);
   for (std::int64_t l = layers - 1; l >= 0; --l) {
     // dx holds dL/d h_{l+1} = layer.{l}.out.
     rec.rows(Site::layer_out, l, dx.data(), hidden);
     const auto& lt = tp.layers[static_cast<std::size_t>(l)];
     if (lt.skipped) continue;
-    layers::block_vjp(p.layers[static_cast<std::size_t>(l)], l, batch, Encoder::block_shape(c), lt, dx.data(), buf,
-                      rec, grads);
+    layers::block_vjp(lc, p.layers[static_cast<std::size_t>(l)], l, batch, Encoder::block_shape(c), lt, dx.data(),
+                      buf, rec, grads);
   }
   for (std::int64_t b = 0; b < count && mask_grads; ++b) {
     const auto& g = head_mask.gradients()[static_cast<std::size_t>(b)];
@@ -198,6 +202,7 @@ TangentResult jvp(const Model& model, const ForwardTape& tape, std::span<const T
   const auto& c = model.config();
   const auto& p = model.params();
   const auto& tp = checked_tape(model, tape, tangents.size(), masks, "JVP");
+  if (tp.bf16) fail(ErrorKind::input, "forward-mode derivatives need a tape recorded in float32");
   const auto& batch = tp.batch;
   const std::int64_t count = batch.size(), n = batch.rows();
   const std::int64_t hidden = c.hidden_size, heads = c.num_attention_heads, layers = c.num_hidden_layers;
@@ -268,23 +273,38 @@ LossGrad mlm_cross_entropy(const Tensor& logits, std::span<const std::int32_t> l
   LossGrad r;
   r.grad = Tensor({t, v});
   std::int64_t counted = 0;
-  for (auto label : labels) counted += label >= 0;
+  for (auto label : labels) {
+    if (label >= v) fail(ErrorKind::input, "MLM label {} outside the vocabulary", label);
+    counted += label >= 0;
+  }
   if (counted == 0) return r;
   const double w = scale / static_cast<double>(counted);
+  // Rows in parallel through the vectorised softmax: the gradient is w * (softmax - onehot). The
+  // loss is -log p[label] from the float probability, or from log-sum-exp in double where that
+  // probability underflows.
+  std::vector<double> losses(static_cast<std::size_t>(t), 0.0);
+#pragma omp parallel for schedule(static)
   for (std::int64_t i = 0; i < t; ++i) {
     const auto label = labels[static_cast<std::size_t>(i)];
     if (label < 0) continue;
-    if (label >= v) fail(ErrorKind::input, "MLM label {} outside the vocabulary", label);
     const float* row = logits.ptr() + i * v;
-    const float max = *std::max_element(row, row + v);
-    double sum = 0;
-    for (std::int64_t j = 0; j < v; ++j) sum += std::exp(static_cast<double>(row[j]) - max);
-    const double log_z = max + std::log(sum);
-    r.loss += (log_z - row[label]) / static_cast<double>(counted);
     float* g = r.grad.ptr() + i * v;
-    for (std::int64_t j = 0; j < v; ++j) g[j] = static_cast<float>(std::exp(row[j] - log_z) * w);
-    g[label] -= static_cast<float>(w);
+    std::copy_n(row, v, g);
+    core::softmax_rows(g, 1, v);
+    const float p = g[label];
+    if (p > 1e-30f) {
+      losses[static_cast<std::size_t>(i)] = -std::log(static_cast<double>(p));
+    } else {
+      const float max = *std::max_element(row, row + v);
+      double sum = 0;
+      for (std::int64_t j = 0; j < v; ++j) sum += std::exp(static_cast<double>(row[j]) - max);
+      losses[static_cast<std::size_t>(i)] = max + std::log(sum) - row[label];
+    }
+    const auto wf = static_cast<float>(w);
+    for (std::int64_t j = 0; j < v; ++j) g[j] *= wf;
+    g[label] -= wf;
   }
+  for (auto l : losses) r.loss += l / static_cast<double>(counted);
   return r;
 }
 

@@ -41,6 +41,29 @@ layers::BlockShape Encoder::block_shape(const ModelConfig& c) {
           static_cast<float>(c.layer_norm_eps)};
 }
 
+layers::LinearContext Encoder::linear_context(const Model& model, bool bf16, core::OpProfile* profile) {
+  auto& caches = *model.caches_;
+  if (bf16) {
+    std::lock_guard<std::mutex> lock(caches.bf16_mutex);
+    if (caches.bf16_version != model.weights_version_) {
+      auto convert = [&](const Param& w) {
+        auto& out = caches.bf16_weights[w.data];
+        out.resize(static_cast<std::size_t>(w.size()));
+        core::to_bf16(w.data, w.size(), out.data());
+      };
+      for (const auto& lp : model.params().layers)
+        for (const Param* w : {&lp.query_w, &lp.key_w, &lp.value_w, &lp.attn_out_w, &lp.ffn_in_w, &lp.ffn_out_w})
+          convert(*w);
+      if (model.params().has_mlm_head()) {
+        convert(model.params().mlm_dense_w);
+        convert(model.params().mlm_decoder_w);  // the word embeddings when tied
+      }
+      caches.bf16_version = model.weights_version_;
+    }
+  }
+  return {bf16, &caches.bf16_weights, profile};
+}
+
 layers::MlmHeadShape Encoder::mlm_shape(const ModelConfig& c) {
   return {c.hidden_size, c.vocab_size, c.mlm_activation(), static_cast<float>(c.layer_norm_eps)};
 }
@@ -135,7 +158,6 @@ std::vector<ForwardResult> Encoder::run(const Model& model, std::span<const Mode
   const auto& dir = model.dir();
   if (tape) {
     if (opt.start_layer != 0) fail(ErrorKind::input, "a tape-recording forward starts at layer 0");
-    if (opt.precision != Precision::f32) fail(ErrorKind::input, "gradients are computed in float32");
     for (std::size_t b = 0; b < inputs.size(); ++b)
       if (!inputs[b].attention_mask.empty() || !inputs[b].start_hidden.data.empty())
         fail(ErrorKind::input, "input {}: gradients need unpadded inputs run from the embeddings", b);
@@ -158,19 +180,7 @@ std::vector<ForwardResult> Encoder::run(const Model& model, std::span<const Mode
   auto* prof = opt.profile;
   const bool bf16 = opt.precision == Precision::bf16;
   auto& caches = *model.caches_;
-  if (bf16) {
-    std::call_once(caches.bf16_once, [&] {
-      auto convert = [&](const Param& w) {
-        auto& out = caches.bf16_weights[w.data];
-        out.resize(static_cast<std::size_t>(w.size()));
-        core::to_bf16(w.data, w.size(), out.data());
-      };
-      for (const auto& lp : p.layers)
-        for (const Param* w : {&lp.query_w, &lp.key_w, &lp.value_w, &lp.attn_out_w, &lp.ffn_in_w, &lp.ffn_out_w})
-          convert(*w);
-    });
-  }
-  const layers::LinearContext lc{bf16, &caches.bf16_weights, prof};
+  const auto lc = linear_context(model, bf16, prof);
 
   layers::Dropout dropout;
   const std::vector<std::vector<NodeReplacement>> no_replacements;
@@ -180,6 +190,7 @@ std::vector<ForwardResult> Encoder::run(const Model& model, std::span<const Mode
     *tape = ForwardTape::Impl{};
     tape->batch = batch;
     tape->train = taped->train;
+    tape->bf16 = bf16;
     tape->replaced_nodes = std::any_of(reps.begin(), reps.end(), [](const auto& r) { return !r.empty(); }) ||
                            std::any_of(opt.hooks.begin(), opt.hooks.end(), [](const SiteHook* h) { return h->replaces(); });
     if (taped->train)
@@ -307,7 +318,7 @@ std::vector<ForwardResult> Encoder::run(const Model& model, std::span<const Mode
     std::vector<Tensor*> logits;
     for (auto& r : results) logits.push_back(&r.mlm_logits);
     if (!tape) {
-      layers::mlm_head_forward(p, mlm_shape(c), x, batch.offsets, ws.block.mid.data(), logits, nullptr);
+      layers::mlm_head_forward(lc, p, mlm_shape(c), x, batch.offsets, ws.block.mid.data(), logits, nullptr);
     } else {
       auto& mt = tape->mlm_tape;
       tape->mlm = true;
@@ -333,7 +344,7 @@ std::vector<ForwardResult> Encoder::run(const Model& model, std::span<const Mode
         std::memcpy(mt.in.data() + r * hidden, x + mt.rows[static_cast<std::size_t>(r)] * hidden,
                     static_cast<std::size_t>(hidden) * sizeof(float));
       mt.t = FloatBuffer(static_cast<std::size_t>(rows * hidden));
-      layers::mlm_head_forward(p, mlm_shape(c), mt.in.data(), mt.offsets, mt.t.data(), logits, &mt);
+      layers::mlm_head_forward(lc, p, mlm_shape(c), mt.in.data(), mt.offsets, mt.t.data(), logits, &mt);
     }
   }
   if (!opt.pooled && !tape)

@@ -29,7 +29,8 @@ struct EncoderWorkspace {
 struct Model::Caches {
   std::mutex mutex;
   std::vector<std::unique_ptr<EncoderWorkspace>> free;
-  std::once_flag bf16_once;
+  std::mutex bf16_mutex;
+  std::uint64_t bf16_version = ~std::uint64_t{0};  // the Model's weights_version_ they were made from
   std::map<const float*, std::vector<core::bf16>> bf16_weights;
 
   std::unique_ptr<EncoderWorkspace> take();
@@ -52,6 +53,7 @@ struct ForwardTape::Impl {
   core::FloatBuffer pooled, pooled_drop;  // [batch, hidden] tanh output; classifier-input dropout
   core::FloatBuffer token_drop;           // token classifier input dropout [rows, hidden]
   bool replaced_nodes = false;            // recorded with node replacements: no gradient pass
+  bool bf16 = false;                      // recorded with bf16 products: the backward pass uses them too
 
   // The embeddings' view of the recorded inputs (word embeddings given: no table gradient).
   std::vector<layers::EmbeddingInput> embedding_inputs() const;
@@ -71,6 +73,9 @@ class Encoder {
                                         const TapeOptions* taped, ForwardTape::Impl* tape);
   static layers::BlockShape block_shape(const ModelConfig& c);
   static layers::MlmHeadShape mlm_shape(const ModelConfig& c);
+  // How the linear layers of a pass multiply: float32, or bf16 with the model's current weights
+  // in bf16 (made again after Model::weights_changed).
+  static layers::LinearContext linear_context(const Model& model, bool bf16, core::OpProfile* profile = nullptr);
 };
 
 }  // namespace bertscope::model

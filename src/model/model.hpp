@@ -94,6 +94,9 @@ class Model {
   const Weights& weights() const { return weights_; }
   // For training, which updates in-memory parameters in place between forward passes.
   Weights& mutable_weights() { return weights_; }
+  // Says the parameters changed in place (a training step), so derived copies (the bf16
+  // weights of the fast path) are made again before the next pass uses them.
+  void weights_changed() { ++weights_version_; }
   const EncoderParams& params() const { return weights_.params(); }
   const std::filesystem::path& dir() const { return dir_; }
   bool has_tokenizer() const { return tokenizer_.has_value(); }
@@ -118,6 +121,7 @@ class Model {
   std::optional<Tokenizer> tokenizer_;
   std::filesystem::path dir_;
   std::shared_ptr<Caches> caches_;
+  std::uint64_t weights_version_ = 0;
 };
 
 }  // namespace bertscope::model

@@ -179,6 +179,7 @@ MlmTrainResult train_mlm(const ModelConfig& config, std::map<std::string, core::
                          {"steps", o.steps},
                          {"adam", adam_json(o.adam)}};
   if (!data.segment_pairs) options["segment_pairs"] = false;
+  if (o.precision == Precision::bf16) options["precision"] = "bf16";  // f32 runs keep their old options
   std::filesystem::create_directories(dir);
   MlmTrainResult result;
   nlohmann::json history = nlohmann::json::array();
@@ -219,7 +220,9 @@ MlmTrainResult train_mlm(const ModelConfig& config, std::map<std::string, core::
       insts.push_back(std::move(in));
     }
     ForwardTape tape;
-    const auto out = forward_with_tape(tm.model, inputs, {}, topt, tape);
+    RunOptions run;
+    run.precision = o.precision;
+    const auto out = forward_with_tape(tm.model, inputs, run, topt, tape);
     std::vector<OutputGrad> seeds(inputs.size());
     double loss = 0;
     for (std::size_t b = 0; b < insts.size(); ++b) {
@@ -233,6 +236,7 @@ MlmTrainResult train_mlm(const ModelConfig& config, std::map<std::string, core::
     req.params = true;
     auto grads = backward(tm.model, tape, seeds, req);
     const auto info = adam.step(tm.params(), grads.param_grads);
+    tm.model.weights_changed();
     tokens_seen += tokens;
     result.last_loss = loss;
     if (step % 10 == 0 || step + 1 == o.steps) history.push_back({step + 1, loss});
@@ -282,9 +286,10 @@ ClassifyTrainResult train_classifier(const ModelConfig& config, std::map<std::st
   const auto total = steps_per_epoch * o.epochs;
   auto adam_opt = o.adam;
   adam_opt.total_steps = total;
-  const nlohmann::json options{{"task", "classify"},    {"batch", o.batch},          {"epochs", o.epochs},
+  nlohmann::json options{{"task", "classify"},    {"batch", o.batch},          {"epochs", o.epochs},
                                {"seed", o.seed},         {"examples", train.size()},  {"regression", o.regression},
                                {"adam", adam_json(adam_opt)}};
+  if (o.precision == Precision::bf16) options["precision"] = "bf16";
   std::filesystem::create_directories(dir);
   ClassifyTrainResult result;
   if (auto ckpt = find_checkpoint(dir)) {
@@ -328,7 +333,9 @@ ClassifyTrainResult train_classifier(const ModelConfig& config, std::map<std::st
     topt.dropout_seed = core::mix64(o.seed ^ core::mix64(static_cast<std::uint64_t>(step) + 5));
     topt.classifier_logits = true;
     ForwardTape tape;
-    const auto out = forward_with_tape(tm.model, inputs, {}, topt, tape);
+    RunOptions run;
+    run.precision = o.precision;
+    const auto out = forward_with_tape(tm.model, inputs, run, topt, tape);
     std::vector<OutputGrad> seeds(inputs.size());
     double loss = 0;
     const double scale = 1.0 / static_cast<double>(inputs.size());
@@ -343,6 +350,7 @@ ClassifyTrainResult train_classifier(const ModelConfig& config, std::map<std::st
     req.params = true;
     auto grads = backward(tm.model, tape, seeds, req);
     const auto info = adam.step(tm.params(), grads.param_grads);
+    tm.model.weights_changed();
     result.last_loss = loss;
     if (progress) progress(clock.at(step, loss, info, tokens));
     const bool stop = o.stop_after > 0 && step + 1 >= o.stop_after;

@@ -15,6 +15,7 @@
 #include "io/safetensors.hpp"
 #include "model/config.hpp"
 #include "model/mlm_eval.hpp"
+#include "model/model.hpp"
 #include "model/optimizer.hpp"
 #include "model/pretraining.hpp"
 #include "model/tokenizer.hpp"
@@ -35,6 +36,9 @@ struct MlmTrainOptions {
   std::int64_t checkpoint_every = 200;
   std::int64_t eval_instances = 256;  // held-out sequences (model/mlm_eval.hpp's protocol)
   std::int64_t stop_after = 0;  // stop (after checkpointing) once this step is reached, as an interruption would; 0: never
+  // bf16: the encoder's matrix products (forward and backward) take bfloat16 inputs; master
+  // weights, optimizer state, norms, softmax, losses and every reduction stay float32.
+  Precision precision = Precision::f32;
 };
 
 struct MlmTrainResult {
@@ -69,6 +73,7 @@ struct ClassifyTrainOptions {
   std::int64_t checkpoint_every = 200;
   bool regression = false;
   std::int64_t stop_after = 0;  // as in MlmTrainOptions
+  Precision precision = Precision::f32;  // as in MlmTrainOptions
 };
 
 struct ClassifyTrainResult {

@@ -100,7 +100,7 @@ void attention_forward(const LinearContext& lc, const LayerParams& lp, std::int6
   }
 }
 
-void attention_vjp(const LayerParams& lp, std::int64_t layer, const Batch& batch, const AttentionShape& s,
+void attention_vjp(const LinearContext& lc, const LayerParams& lp, std::int64_t layer, const Batch& batch, const AttentionShape& s,
                    const AttentionTape& tape, const float* d_ctx, SiteRecorder& rec, float* dq, float* dk, float* dv,
                    float* d_probs, float* dx, ParamGrads& grads) {
   const auto n = batch.rows(), hidden = s.hidden, heads = s.heads, d = s.head_dim;
@@ -148,9 +148,9 @@ void attention_vjp(const LayerParams& lp, std::int64_t layer, const Batch& batch
   rec.per_head(Site::attn_query, layer, dq, d);
   rec.per_head(Site::attn_key, layer, dk, d);
   rec.per_head(Site::attn_value, layer, dv, d);
-  linear_vjp(dq, n, hidden, lp.query_w, hidden, tape.x_in.data(), dx, true, grads(lp.query_w), grads(lp.query_b));
-  linear_vjp(dk, n, hidden, lp.key_w, hidden, tape.x_in.data(), dx, true, grads(lp.key_w), grads(lp.key_b));
-  linear_vjp(dv, n, hidden, lp.value_w, hidden, tape.x_in.data(), dx, true, grads(lp.value_w), grads(lp.value_b));
+  linear_vjp(lc, dq, n, hidden, lp.query_w, hidden, tape.x_in.data(), dx, true, grads(lp.query_w), grads(lp.query_b));
+  linear_vjp(lc, dk, n, hidden, lp.key_w, hidden, tape.x_in.data(), dx, true, grads(lp.key_w), grads(lp.key_b));
+  linear_vjp(lc, dv, n, hidden, lp.value_w, hidden, tape.x_in.data(), dx, true, grads(lp.value_w), grads(lp.value_b));
 }
 
 void attention_jvp(const LayerParams& lp, std::int64_t layer, const Batch& batch, const AttentionShape& s,

@@ -58,7 +58,7 @@ void attention_forward(const LinearContext& lc, const LayerParams& lp, std::int6
 // Reverse: from d(ctx) adds d(x) into dx and the projections' parameter gradients into grads;
 // visits attn.probs/scores/query/key/value. dq, dk, dv are [rows, hidden] scratch, d_probs
 // scratch of the batch's blocks.
-void attention_vjp(const LayerParams& lp, std::int64_t layer, const Batch& batch, const AttentionShape& s,
+void attention_vjp(const LinearContext& lc, const LayerParams& lp, std::int64_t layer, const Batch& batch, const AttentionShape& s,
                    const AttentionTape& tape, const float* d_ctx, SiteRecorder& rec, float* dq, float* dk, float* dv,
                    float* d_probs, float* dx, ParamGrads& grads);
 

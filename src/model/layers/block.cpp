@@ -77,7 +77,7 @@ void block_forward(const LinearContext& lc, const LayerParams& lp, std::int64_t 
   norm_forward(out, mid, n, hidden, lp.out_norm_g.data, lp.out_norm_b.data, s.eps, x, tape ? &tape->norm2 : nullptr);
 }
 
-void block_vjp(const LayerParams& lp, std::int64_t layer, const Batch& batch, const BlockShape& s,
+void block_vjp(const LinearContext& lc, const LayerParams& lp, std::int64_t layer, const Batch& batch, const BlockShape& s,
                const BlockTape& tape, float* dx, BlockBuffers& buf, SiteRecorder& rec, ParamGrads& grads) {
   const auto n = batch.rows(), hidden = s.attention.hidden;
   const auto bytes = static_cast<std::size_t>(n * hidden) * sizeof(float);
@@ -88,7 +88,7 @@ void block_vjp(const LayerParams& lp, std::int64_t layer, const Batch& batch, co
   std::memcpy(d_branch, d_sum, bytes);
   apply_dropout(d_branch, tape.ffn_drop);
   std::memcpy(d_mid, d_sum, bytes);
-  feed_forward_vjp(lp, layer, n, s.ffn, tape.ffn, tape.mid.data(), d_branch, buf.inter.data(), d_mid, true, rec, grads);
+  feed_forward_vjp(lc, lp, layer, n, s.ffn, tape.ffn, tape.mid.data(), d_branch, buf.inter.data(), d_mid, true, rec, grads);
   rec.rows(Site::resid_mid, layer, d_mid, hidden);
 
   norm_vjp(d_mid, tape.norm1, lp.attn_norm_g.data, n, hidden, d_sum, grads(lp.attn_norm_g), grads(lp.attn_norm_b));
@@ -96,13 +96,13 @@ void block_vjp(const LayerParams& lp, std::int64_t layer, const Batch& batch, co
   apply_dropout(d_branch, tape.attn_drop);
   rec.rows(Site::attn_out, layer, d_branch, hidden);
   float* d_ctx = buf.ctx.data();
-  linear_vjp(d_branch, n, hidden, lp.attn_out_w, hidden, tape.attention.ctx.data(), d_ctx, false,
+  linear_vjp(lc, d_branch, n, hidden, lp.attn_out_w, hidden, tape.attention.ctx.data(), d_ctx, false,
              grads(lp.attn_out_w), grads(lp.attn_out_b));
   rec.per_head(Site::attn_context, layer, d_ctx, s.attention.head_dim);
   // The residual term of LN1's input passes d_sum to the block input.
   std::memcpy(dx, d_sum, bytes);
   rec.rows(Site::attn_residual, layer, dx, hidden);
-  attention_vjp(lp, layer, batch, s.attention, tape.attention, d_ctx, rec, buf.q.data(), buf.k.data(), buf.v.data(),
+  attention_vjp(lc, lp, layer, batch, s.attention, tape.attention, d_ctx, rec, buf.q.data(), buf.k.data(), buf.v.data(),
                 buf.probs.data(), dx, grads);
 }
 

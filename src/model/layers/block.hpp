@@ -46,7 +46,7 @@ void block_forward(const LinearContext& lc, const LayerParams& lp, std::int64_t 
                    const Dropout& dropout, SiteRecorder& rec, BlockTape* tape);
 
 // dx holds dL/d(block output) in and dL/d(block input) out.
-void block_vjp(const LayerParams& lp, std::int64_t layer, const Batch& batch, const BlockShape& s,
+void block_vjp(const LinearContext& lc, const LayerParams& lp, std::int64_t layer, const Batch& batch, const BlockShape& s,
                const BlockTape& tape, float* dx, BlockBuffers& buf, SiteRecorder& rec, ParamGrads& grads);
 
 // tx holds the tangent of the block input in and of its output out.

@@ -7,7 +7,7 @@ void feed_forward_forward(const LinearContext& lc, const LayerParams& lp, std::i
                           std::vector<core::bf16>* x16, std::vector<core::bf16>* mid16, FeedForwardTape* tape) {
   if (tape) {
     tape->pre = core::FloatBuffer(static_cast<std::size_t>(rows * s.intermediate));
-    linear_forward(lc, x, rows, s.hidden, lp.ffn_in_w, lp.ffn_in_b, s.intermediate, tape->pre.data());
+    linear_forward(lc, x, rows, s.hidden, lp.ffn_in_w, lp.ffn_in_b, s.intermediate, tape->pre.data(), nullptr, x16);
     tape->act = tape->pre;
     mid = tape->act.data();
     core::activate(s.act, mid, rows * s.intermediate);
@@ -19,15 +19,15 @@ void feed_forward_forward(const LinearContext& lc, const LayerParams& lp, std::i
   rec.rows(Site::ffn_out, layer, y, s.hidden);
 }
 
-void feed_forward_vjp(const LayerParams& lp, std::int64_t layer, std::int64_t rows, const FeedForwardShape& s,
+void feed_forward_vjp(const LinearContext& lc, const LayerParams& lp, std::int64_t layer, std::int64_t rows, const FeedForwardShape& s,
                       const FeedForwardTape& tape, const float* x, float* dy, float* d_mid, float* dx,
                       bool accumulate, SiteRecorder& rec, ParamGrads& grads) {
   rec.rows(Site::ffn_out, layer, dy, s.hidden);
-  linear_vjp(dy, rows, s.hidden, lp.ffn_out_w, s.intermediate, tape.act.data(), d_mid, false, grads(lp.ffn_out_w),
+  linear_vjp(lc, dy, rows, s.hidden, lp.ffn_out_w, s.intermediate, tape.act.data(), d_mid, false, grads(lp.ffn_out_w),
              grads(lp.ffn_out_b));
   rec.rows(Site::ffn_act, layer, d_mid, s.intermediate);
   core::activation_grad(s.act, tape.pre.data(), d_mid, d_mid, rows * s.intermediate);
-  linear_vjp(d_mid, rows, s.intermediate, lp.ffn_in_w, s.hidden, x, dx, accumulate, grads(lp.ffn_in_w),
+  linear_vjp(lc, d_mid, rows, s.intermediate, lp.ffn_in_w, s.hidden, x, dx, accumulate, grads(lp.ffn_in_w),
              grads(lp.ffn_in_b));
 }
 

@@ -30,7 +30,7 @@ void feed_forward_forward(const LinearContext& lc, const LayerParams& lp, std::i
                           std::vector<core::bf16>* x16, std::vector<core::bf16>* mid16, FeedForwardTape* tape);
 
 // Reverse: d(x) (+)= from dy; `d_mid` [rows, intermediate] scratch; x is the forward's input.
-void feed_forward_vjp(const LayerParams& lp, std::int64_t layer, std::int64_t rows, const FeedForwardShape& s,
+void feed_forward_vjp(const LinearContext& lc, const LayerParams& lp, std::int64_t layer, std::int64_t rows, const FeedForwardShape& s,
                       const FeedForwardTape& tape, const float* x, float* dy, float* d_mid, float* dx,
                       bool accumulate, SiteRecorder& rec, ParamGrads& grads);
 

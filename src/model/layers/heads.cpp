@@ -7,36 +7,41 @@
 
 namespace bertscope::model::layers {
 
-void mlm_head_forward(const EncoderParams& p, const MlmHeadShape& s, const float* in, std::span<const std::int64_t> offsets,
-                      float* t, std::vector<core::Tensor*> logits, MlmTape* tape) {
+void mlm_head_forward(const LinearContext& lc, const EncoderParams& p, const MlmHeadShape& s, const float* in,
+                      std::span<const std::int64_t> offsets, float* t, std::vector<core::Tensor*> logits, MlmTape* tape) {
   const auto m = offsets.back(), hidden = s.hidden;
+  std::vector<core::bf16> staging(lc.bf16 ? static_cast<std::size_t>(m * hidden) : 0);
+  auto* x16 = lc.bf16 ? &staging : nullptr;
   if (tape) {
     tape->pre = core::FloatBuffer(static_cast<std::size_t>(m * hidden));
-    core::linear(in, m, hidden, p.mlm_dense_w.data, p.mlm_dense_b.data, hidden, tape->pre.data());
+    linear_forward(lc, in, m, hidden, p.mlm_dense_w, p.mlm_dense_b, hidden, tape->pre.data(), nullptr, x16);
     core::FloatBuffer a = tape->pre;
     core::activate(s.act, a.data(), m * hidden);
     norm_forward(a.data(), nullptr, m, hidden, p.mlm_norm_g.data, p.mlm_norm_b.data, s.eps, t, &tape->norm);
   } else {
-    core::linear(in, m, hidden, p.mlm_dense_w.data, p.mlm_dense_b.data, hidden, t, &s.act);
+    linear_forward(lc, in, m, hidden, p.mlm_dense_w, p.mlm_dense_b, hidden, t, &s.act, x16);
     core::layer_norm(t, m, hidden, p.mlm_norm_g.data, p.mlm_norm_b.data, s.eps, t);
   }
+  // One product over every input's rows: the decoder's [vocab, hidden] weight is read once, not
+  // once per input; then each input's rows are copied out.
+  core::FloatBuffer all(static_cast<std::size_t>(m * s.vocab));
+  linear_forward(lc, t, m, hidden, p.mlm_decoder_w, p.mlm_decoder_b, s.vocab, all.data(), nullptr, x16);
   for (std::size_t b = 0; b + 1 < offsets.size(); ++b) {
     const auto k = offsets[b + 1] - offsets[b];
     *logits[b] = core::Tensor::uninitialized({k, s.vocab});
-    core::linear(t + offsets[b] * hidden, k, hidden, p.mlm_decoder_w.data, p.mlm_decoder_b.data, s.vocab,
-                 logits[b]->ptr());
+    std::copy_n(all.data() + offsets[b] * s.vocab, k * s.vocab, logits[b]->ptr());
   }
 }
 
-void mlm_head_vjp(const EncoderParams& p, const MlmHeadShape& s, const MlmTape& tape, const float* dlogits, float* din,
-                  ParamGrads& grads) {
+void mlm_head_vjp(const LinearContext& lc, const EncoderParams& p, const MlmHeadShape& s, const MlmTape& tape,
+                  const float* dlogits, float* din, ParamGrads& grads) {
   const auto m = static_cast<std::int64_t>(tape.rows.size()), hidden = s.hidden;
   core::FloatBuffer dt(static_cast<std::size_t>(m * hidden)), da(static_cast<std::size_t>(m * hidden));
-  linear_vjp(dlogits, m, s.vocab, p.mlm_decoder_w, hidden, tape.t.data(), dt.data(), false, grads(p.mlm_decoder_w),
+  linear_vjp(lc, dlogits, m, s.vocab, p.mlm_decoder_w, hidden, tape.t.data(), dt.data(), false, grads(p.mlm_decoder_w),
              grads(p.mlm_decoder_b));
   norm_vjp(dt.data(), tape.norm, p.mlm_norm_g.data, m, hidden, da.data(), grads(p.mlm_norm_g), grads(p.mlm_norm_b));
   core::activation_grad(s.act, tape.pre.data(), da.data(), da.data(), m * hidden);
-  linear_vjp(da.data(), m, hidden, p.mlm_dense_w, hidden, tape.in.data(), din, false, grads(p.mlm_dense_w),
+  linear_vjp(lc, da.data(), m, hidden, p.mlm_dense_w, hidden, tape.in.data(), din, false, grads(p.mlm_dense_w),
              grads(p.mlm_dense_b));
 }
 

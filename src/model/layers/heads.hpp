@@ -10,6 +10,7 @@
 #include "core/kernels.hpp"
 #include "core/tensor.hpp"
 #include "model/layers/batch.hpp"
+#include "model/layers/linear.hpp"
 #include "model/layers/norm.hpp"
 #include "model/layers/param_grads.hpp"
 #include "model/weights.hpp"
@@ -31,10 +32,10 @@ struct MlmTape {
 
 // in [m, hidden] -> logits[b] [offsets[b+1] - offsets[b], vocab]; `t` [m, hidden] scratch
 // (the tape's when taped).
-void mlm_head_forward(const EncoderParams& p, const MlmHeadShape& s, const float* in, std::span<const std::int64_t> offsets,
+void mlm_head_forward(const LinearContext& lc, const EncoderParams& p, const MlmHeadShape& s, const float* in, std::span<const std::int64_t> offsets,
                       float* t, std::vector<core::Tensor*> logits, MlmTape* tape);
 // dlogits [m, vocab] -> din [m, hidden].
-void mlm_head_vjp(const EncoderParams& p, const MlmHeadShape& s, const MlmTape& tape, const float* dlogits, float* din,
+void mlm_head_vjp(const LinearContext& lc, const EncoderParams& p, const MlmHeadShape& s, const MlmTape& tape, const float* dlogits, float* din,
                   ParamGrads& grads);
 // tin [m, hidden] -> logit tangents per input.
 void mlm_head_jvp(const EncoderParams& p, const MlmHeadShape& s, const MlmTape& tape, const float* tin,

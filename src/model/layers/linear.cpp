@@ -16,11 +16,22 @@ void linear_forward(const LinearContext& ctx, const float* x, std::int64_t m, st
   core::linear_bf16(x16->data(), m, in, ctx.bf16_weights->at(w.data).data(), b.data, out, y, act);
 }
 
-void linear_vjp(const float* dy, std::int64_t m, std::int64_t out, const Param& w, std::int64_t in, const float* x,
-                float* dx, bool accumulate, float* dw, float* db) {
-  if (dx) core::gemm(false, false, m, in, out, 1.0f, dy, out, w.data, in, accumulate ? 1.0f : 0.0f, dx, in);
-  if (!dw) return;
-  core::gemm(true, false, out, in, m, 1.0f, dy, out, x, in, 1.0f, dw, in);
+void linear_vjp(const LinearContext& ctx, const float* dy, std::int64_t m, std::int64_t out, const Param& w,
+                std::int64_t in, const float* x, float* dx, bool accumulate, float* dw, float* db) {
+  core::ScopedOp op(ctx.profile, core::OpClass::linear);
+  if (ctx.bf16) {
+    std::vector<core::bf16> dy16(static_cast<std::size_t>(m * out));
+    core::to_bf16(dy, m * out, dy16.data());
+    if (dx) core::gemm_bf16(false, false, m, in, out, dy16.data(), out, ctx.bf16_weights->at(w.data).data(), in, accumulate, dx, in);
+    if (!dw) return;
+    std::vector<core::bf16> x16(static_cast<std::size_t>(m * in));
+    core::to_bf16(x, m * in, x16.data());
+    core::gemm_bf16(true, false, out, in, m, dy16.data(), out, x16.data(), in, true, dw, in);
+  } else {
+    if (dx) core::gemm(false, false, m, in, out, 1.0f, dy, out, w.data, in, accumulate ? 1.0f : 0.0f, dx, in);
+    if (!dw) return;
+    core::gemm(true, false, out, in, m, 1.0f, dy, out, x, in, 1.0f, dw, in);
+  }
   if (db)
     for (std::int64_t r = 0; r < m; ++r)
       for (std::int64_t j = 0; j < out; ++j) db[j] += dy[r * out + j];
