@@ -182,7 +182,8 @@ export interface Series {
   values: (number | null)[];
 }
 
-// Several series over the same index (usually the layer), one line each.
+// Several series over the same index (usually the layer, or the training step), one line each;
+// a series' target, when given, is a dashed line in its colour.
 export class SeriesView extends View {
   private hits: { x: number; y: number; text: string }[] = [];
 
@@ -192,6 +193,7 @@ export class SeriesView extends View {
     private readonly series: Series[],
     private readonly xName: string,
     private readonly xLabels?: string[],
+    private readonly targets: Record<string, number> = {},
   ) {
     super();
     this.define({
@@ -211,7 +213,8 @@ export class SeriesView extends View {
     const legendH = paintLegend(null, left, 0, 560, shown.map(({ s, i }) => ({ label: s.name, color: categoryColor(i) })));
     const top = 34 + legendH + 8;
     const plotW = Math.max(240, Math.min(640, n * 40));
-    const all = shown.flatMap(({ s }) => s.values.filter((v): v is number => v !== null));
+    const target = (s: Series) => (Number.isFinite(this.targets[s.name]) ? this.targets[s.name] : null);
+    const all = shown.flatMap(({ s }) => [...s.values, target(s)].filter((v): v is number => v !== null));
     const lo = Math.min(...all);
     const hi = Math.max(...all);
     const y = scaleLinear()
@@ -233,6 +236,12 @@ export class SeriesView extends View {
           p.text(x(i), top + PLOT_H + 14, this.xLabels?.[i] ?? String(i), { size: 10, anchor: 'middle', color: '#444' });
         }
         p.text(left + plotW / 2, top + PLOT_H + 32, this.xName, { size: 11, anchor: 'middle', color: '#555' });
+        for (const { s, i } of shown) {
+          const t = target(s);
+          if (t === null) continue;
+          p.line(left, y(t), left + plotW, y(t), { stroke: categoryColor(i), lineWidth: 1.5, dash: [6, 4], cls: 'target-line' });
+          this.hits.push({ x: left + plotW - 8, y: y(t), text: `${s.name}: target ${formatValue(t)}` });
+        }
         for (const { s, i } of shown) {
           const color = categoryColor(i);
           let d = '';
