@@ -114,7 +114,7 @@ TEST(Track, EachStepEqualsTheSingleModelAnalyses) {
   ASSERT_EQ(res.at("positional").at("prev")[0][0].size(), 2u);  // heads
   ASSERT_EQ(res.at("sep").at("per_layer")[0].size(), 2u);
   ASSERT_FALSE(res.at("syntax").at("relations").empty());
-  EXPECT_EQ(res.at("agreement").at("tasks"), nlohmann::json::parse(R"(["simple_agrmt", "subj_rel"])"));
+  EXPECT_EQ(res.at("agreement").at("tasks"), nlohmann::json::parse(R"(["simple_agrmt.sample", "subj_rel.sample"])"));
   EXPECT_EQ(res.at("figure").at("steps"), res.at("steps"));
   EXPECT_EQ(res.at("checkpoints")[2].at("step"), 6);
   EXPECT_TRUE(res.at("checkpoints")[2].at("loss").is_number());

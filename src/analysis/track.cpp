@@ -43,12 +43,13 @@ struct StepStats {
   std::vector<double> prev, next;  // [layer * heads]
   std::vector<double> sep;         // [layer]
   std::map<std::string, json> relations;  // name -> syntax's {count, best, baseline, ...}
+  std::vector<std::string> tasks;  // agreement tasks (the files' names, as analyze influence gives them)
   std::vector<double> agreement;   // per task
   std::vector<std::size_t> agreement_n;
   json surface_data, syntax_data;
 };
 
-StepStats checkpoint_stats(const Checkpoint& c, const Options& o, const std::vector<std::string>& task_names) {
+StepStats checkpoint_stats(const Checkpoint& c, const Options& o) {
   const auto folder = c.folder.string();
   const auto model = in_checkpoint(c.folder, [&] { return model::Model::load(c.folder); });
   runs::Subject subject;
@@ -73,8 +74,8 @@ StepStats checkpoint_stats(const Checkpoint& c, const Options& o, const std::vec
   s.syntax_data = syn.data;
 
   const auto tasks = influence::load_tasks(model, o.agreement, o.agreement_data, o.selection);
-  if (tasks.size() != task_names.size()) fail(ErrorKind::internal, "{}: {} agreement tasks, expected {}", folder, tasks.size(), task_names.size());
   for (const auto& task : tasks) {
+    s.tasks.push_back(task.task);
     const auto qoi = influence::evaluate_qoi(model, task.instances, o.batch_size);
     const auto acc = influence::accuracy_by_form(qoi, task.forms);
     const auto all = acc.find("");
@@ -138,16 +139,17 @@ ResultDocument run(const std::filesystem::path& dir, const Options& o, const Pro
   const auto checkpoints = list_checkpoints(dir);
   const auto cfg = model::load_config(checkpoints[0].folder / "config.json");
   const std::int64_t layers = cfg.num_hidden_layers, heads = cfg.num_attention_heads;
-  std::vector<std::string> task_names;
-  for (const auto& path : o.agreement) task_names.push_back(std::filesystem::path(path).stem().string());
 
   std::vector<StepStats> stats;
   if (progress) progress(0, checkpoints.size());
   for (std::size_t i = 0; i < checkpoints.size(); ++i) {
-    stats.push_back(checkpoint_stats(checkpoints[i], o, task_names));
+    stats.push_back(checkpoint_stats(checkpoints[i], o));
+    if (stats.back().tasks != stats[0].tasks)
+      fail(ErrorKind::input, "{}: other agreement tasks than {}", checkpoints[i].folder.string(), checkpoints[0].folder.string());
     if (progress) progress(i + 1, checkpoints.size());
   }
 
+  const auto& task_names = stats[0].tasks;
   // Relations counted alike in every checkpoint (the data decides the counts; a tokenizer that
   // changed between checkpoints could skip other sentences, so take the first's counts).
   std::vector<std::string> relations;
@@ -284,7 +286,11 @@ ResultDocument run(const std::filesystem::path& dir, const Options& o, const Pro
   doc.results = {
       {"steps", steps},
       {"checkpoints", checkpoint_rows},
-      {"figure", {{"steps", steps}, {"curves", curves}, {"targets", targets}}},
+      {"figure",
+       {{"title", "Training dynamics: each statistic against step (dashed: its target)"},
+        {"steps", steps},
+        {"curves", curves},
+        {"targets", targets}}},
       {"positional",
        {{"prev", prev}, {"next", next}, {"heads_over_threshold", over}, {"best", best_pos}, {"best_head", best_pos_head}}},
       {"sep", {{"per_layer", sep_layers}, {"max", sep_max}}},

@@ -10,7 +10,7 @@
 //                                             -> scatter
 //   {name: number, ...}                       -> bars
 //   {name: [numbers], ...} equal lengths      -> line chart (e.g. a value per layer)
-//   {steps, curves: {name: [numbers]}, targets?: {name: number}}
+//   {title?, steps, curves: {name: [numbers]}, targets?: {name: number}}
 //                                             -> line chart over the steps, targets dashed
 //   [numbers]                                 -> bars
 //   {tokens, <numeric arrays of len(tokens)>} -> token scores (also a list of such objects)
@@ -470,8 +470,8 @@ function walk(c: Collector, node: Json, path: string, key: string, ctx: Context,
     for (const [k] of matrixEntries) consumed.add(k);
   }
   const left = () => entries.filter(([k]) => !consumed.has(k));
-  // {steps: [numbers], curves: {name: [numbers]}, targets?: {name: number}}: a line chart over the
-  // steps (training dynamics), each curve's target dashed.
+  // {title?, steps: [numbers], curves: {name: [numbers]}, targets?: {name: number}}: a line chart
+  // over the steps (training dynamics), each curve's target dashed.
   const steps = o.steps;
   const curves = o.curves;
   if (Array.isArray(steps) && steps.length && steps.every(isNumber) && isObject(curves)) {
@@ -484,14 +484,14 @@ function walk(c: Collector, node: Json, path: string, key: string, ctx: Context,
       c.views.push(
         new SeriesView(
           c.id('lines', path),
-          pretty(path),
+          typeof o.title === 'string' ? o.title : pretty(path),
           cs.map(([name, v]) => ({ name, values: v as (number | null)[] })),
           'training step',
           (steps as number[]).map(String),
           targets,
         ),
       );
-      for (const k of ['steps', 'curves', 'targets']) consumed.add(k);
+      for (const k of ['title', 'steps', 'curves', 'targets']) consumed.add(k);
     }
   }
   // {name: number}: bars.

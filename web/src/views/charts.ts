@@ -210,9 +210,12 @@ export class SeriesView extends View {
     const shown = this.series.map((s, i) => ({ s, i })).filter(({ s }) => pick === 'all' || s.name === pick);
     const n = Math.max(...this.series.map((s) => s.values.length));
     const left = 64;
-    const legendH = paintLegend(null, left, 0, 560, shown.map(({ s, i }) => ({ label: s.name, color: categoryColor(i) })));
-    const top = 34 + legendH + 8;
     const plotW = Math.max(240, Math.min(640, n * 40));
+    // The legend wraps within the plot's width, or within its longest entry (never clipped).
+    const legend = shown.map(({ s, i }) => ({ label: s.name, color: categoryColor(i) }));
+    const legendW = Math.max(plotW, ...legend.map((l) => 26 + textWidth(l.label, { size: 11 })));
+    const legendH = paintLegend(null, left, 0, legendW, legend);
+    const top = 34 + legendH + 8;
     const target = (s: Series) => (Number.isFinite(this.targets[s.name]) ? this.targets[s.name] : null);
     const all = shown.flatMap(({ s }) => [...s.values, target(s)].filter((v): v is number => v !== null));
     const lo = Math.min(...all);
@@ -224,11 +227,11 @@ export class SeriesView extends View {
     const x = (i: number) => left + 16 + (n > 1 ? (i * (plotW - 32)) / (n - 1) : (plotW - 32) / 2);
     this.hits = [];
     return {
-      width: Math.max(left + plotW + 24, titleWidth(this.title)),
+      width: Math.max(left + plotW + 24, left + legendW + 8, titleWidth(this.title)),
       height: top + PLOT_H + 40,
       paint: (p: Painter) => {
         paintTitle(p, 8, 6, this.title);
-        paintLegend(p, left, 30, 560, shown.map(({ s, i }) => ({ label: s.name, color: categoryColor(i) })));
+        paintLegend(p, left, 30, legendW, legend);
         paintYAxis(p, left, top, plotW, (v) => y(v), y.ticks(6), 'value');
         p.line(left, top + PLOT_H, left + plotW, top + PLOT_H, { stroke: '#666' });
         const step = Math.max(1, Math.ceil(n / 16));
