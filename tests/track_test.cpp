@@ -34,7 +34,7 @@ struct TrackRun {
   std::filesystem::path out = dir / "out";
 
   std::string train_command(const std::filesystem::path& into, const std::string& extra = "") const {
-    return fmt::format("{} train mlm --model {} --corpus {} --out {} --steps 6 --batch 4 --seq-len 32 --warmup 1 "
+    return fmt::format("{} train mlm --model {} --corpus {} --out {} --steps 6 --batch 4 --seq-len 32 --warmup 1 --lr 1e-2 "
                        "--checkpoint-every 2 --keep-every 2 --keep-dtype f16 {}",
                        test::cli(), init, corpus, into.string(), extra);
   }
@@ -89,8 +89,17 @@ TEST(Track, ResumeKeepsEarlierStepsAndContinuesExactly) {
   const auto kept = resumed / "steps" / "step-000002";
   ASSERT_TRUE(std::filesystem::exists(kept / "model.safetensors"));
   const auto before = std::filesystem::last_write_time(kept / "model.safetensors");
+  // What a crash while keeping step 4 would leave: a hidden half folder, which track ignores and
+  // the resumed run replaces.
+  const auto half = resumed / "steps" / ".step-000004.staging";
+  std::filesystem::create_directories(half);
+  std::filesystem::copy_file(kept / "config.json", half / "config.json");
+  const auto listed = test::run_command(track_command(resumed, dir / "partial.json"));
+  ASSERT_EQ(listed.status, 0) << listed.output;
+  EXPECT_EQ(io::read_json(dir / "partial.json").at("results").at("steps"), nlohmann::json::parse("[2]"));
   r = test::run_command(run.train_command(resumed));
   ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_FALSE(std::filesystem::exists(half));
   EXPECT_EQ(std::filesystem::last_write_time(kept / "model.safetensors"), before);  // not rewritten
   for (const char* name : {"step-000002", "step-000004", "step-000006"})
     for (const char* f : {"model.safetensors", "step.json"})
@@ -119,6 +128,8 @@ TEST(Track, EachStepEqualsTheSingleModelAnalyses) {
   EXPECT_EQ(res.at("checkpoints")[2].at("step"), 6);
   EXPECT_TRUE(res.at("checkpoints")[2].at("loss").is_number());
 
+  // The steps differ (a large learning rate), so a wrong step would not match.
+  EXPECT_NE(res.at("syntax").at("best")[0], res.at("syntax").at("best")[2]);
   // Step 4 (index 1) against analyze surface / syntax / influence on step-000004.
   const auto ckpt = (run.out / "steps" / "step-000004").string();
   r = test::run_command(fmt::format("{} analyze surface --model {} --data {} --segments --max-segments 16 --out {}",
