@@ -44,7 +44,7 @@ struct StepStats {
   std::vector<double> sep;         // [layer]
   std::map<std::string, json> relations;  // name -> syntax's {count, best, baseline, ...}
   std::vector<std::string> tasks;  // agreement tasks (the files' names, as analyze influence gives them)
-  std::vector<double> agreement;   // per task
+  json agreement = json::array();  // per task; null when the selection kept no example
   std::vector<std::size_t> agreement_n;
   json surface_data, syntax_data;
 };
@@ -79,7 +79,7 @@ StepStats checkpoint_stats(const Checkpoint& c, const Options& o) {
     const auto qoi = influence::evaluate_qoi(model, task.instances, o.batch_size);
     const auto acc = influence::accuracy_by_form(qoi, task.forms);
     const auto all = acc.find("");
-    s.agreement.push_back(all == acc.end() ? 0.0 : all->second.accuracy);
+    s.agreement.push_back(all == acc.end() || all->second.n == 0 ? json(nullptr) : json(all->second.accuracy));
     s.agreement_n.push_back(all == acc.end() ? 0 : all->second.n);
   }
   return s;
@@ -323,7 +323,8 @@ std::string table(const ResultDocument& doc) {
                        r.at("positional").at("best")[i].get<double>(), r.at("sep").at("max")[i].get<double>(),
                        fmt::format("{}/{}", r.at("syntax").at("beats_baseline")[i].get<std::size_t>(), relations),
                        margin.is_null() ? std::string("-") : fmt::format("{:+.3f}", margin.get<double>()));
-    for (const auto& a : r.at("agreement").at("accuracy")[i]) out += fmt::format(" {:>14.3f}", a.get<double>());
+    for (const auto& a : r.at("agreement").at("accuracy")[i])
+      out += a.is_null() ? fmt::format(" {:>14}", "-") : fmt::format(" {:>14.3f}", a.get<double>());
     out += "\n";
   }
   return out;

@@ -1,5 +1,5 @@
 // Training dynamics: the main job's head statistics over a model's checkpoints, against training
-// step (how heads form during training). Per checkpoint, one loaded at a time:
+// step (how heads form during training; docs/methods.md 4.4). Per checkpoint, one loaded at a time:
 //   positional  Clark et al.'s prev/next attention of every head (analysis/surface), the heads
 //               whose prev or next is >= the threshold, the best head's value;
 //   sep         per layer the share of all attention that goes to [SEP] (surface's layer mean of
@@ -9,7 +9,8 @@
 //               fixed-offset baseline (analysis/syntax), and how many relations the best head
 //               beats by >= margin;
 //   agreement   the MLM's accuracy on each agreement file (logit(good) > logit(bad) at [MASK],
-//               analysis/influence's QoI on Lu et al.'s selection of examples).
+//               analysis/influence's QoI on Lu et al.'s selection of examples; null when it
+//               selects none).
 // The numbers are those the single-model commands (analyze surface, analyze syntax, analyze
 // influence) report for the same inputs: this module calls their library runs.
 #pragma once
