@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Every command end to end on a random model of one family (roberta, xlm-roberta, bert): makes a
 # masked-LM model and a sequence classifier with `make-model --family`, runs every analysis of the
-# main job on them over the shipped data (scripts/run_suite.sh --quick), then `run`, `train mlm`,
-# `train classify` and `serve`, and checks each result document and folder.
+# main job on them over the shipped data (scripts/run_suite.sh --quick), then `run`, `train mlm`
+# (keeping its steps), `track`, `train classify` and `serve`, and checks each result document and folder.
 #
 #   tests/family_commands.sh FAMILY BERTSCOPE_BINARY WORK_DIR
 set -euo pipefail
@@ -49,7 +49,21 @@ PY
 [ -s "$work/trace.npz" ] || fail "run wrote no trace"
 head -c 30000 "$repo/data/prose/a_tale_of_two_cities.sentences.txt" > "$work/corpus.txt"
 "$bin" train mlm --model "$work/mlm" --corpus "$work/corpus.txt" --out "$work/trained" --steps 2 --batch 2 --seq-len 32 \
-  >/dev/null 2>"$work/train.err" || { cat "$work/train.err" >&2; fail "train mlm failed"; }
+  --keep-every 1 >/dev/null 2>"$work/train.err" || { cat "$work/train.err" >&2; fail "train mlm failed"; }
+# Training dynamics over the two kept steps ([SEP] found by the family's token roles).
+"$bin" track --checkpoints "$work/trained" --data "$repo/data/prose/a_tale_of_two_cities.sentences.txt" \
+  --max-segments 8 --segment-length 64 \
+  --ud "$repo/tests/data/clark/en_ewt-ud-dev.first60.conllu" --min-relation-count 20 \
+  --agreement "$repo/data/marvin_linzen/simple_agrmt.sample.tsv" --split-words --out "$work/track.json" \
+  >/dev/null 2>"$work/track.err" || { cat "$work/track.err" >&2; fail "track failed"; }
+python3 - "$work/track.json" <<'PY' || fail "track's document is wrong"
+import json, sys
+r = json.load(open(sys.argv[1]))["results"]
+assert r["steps"] == [1, 2], r["steps"]
+assert all(0 < v <= 1 for v in r["sep"]["max"]), r["sep"]["max"]
+assert len(r["positional"]["prev"][0]) == 2 and len(r["positional"]["prev"][0][0]) == 3
+assert r["syntax"]["relations"] and len(r["agreement"]["accuracy"][1]) == 1
+PY
 head -n 41 "$repo/data/sst2/dev.tsv" > "$work/sst2.tsv"
 "$bin" train classify --model "$work/trained" --data "$work/sst2.tsv" --out "$work/finetuned" --epochs 1 --batch 8 \
   >/dev/null 2>"$work/classify.err" || { cat "$work/classify.err" >&2; fail "train classify failed"; }
@@ -62,7 +76,7 @@ assert c["model_type"] == sys.argv[2], c["model_type"]
 assert c["architectures"] == [prefix + "ForSequenceClassification"], c["architectures"]
 PY
 # The trained folders tokenize like the model they came from.
-for d in trained finetuned; do
+for d in trained finetuned trained/steps/step-000001; do
   a=$("$bin" tokenize --model "$work/mlm" --text "Bonjour, naïve café owners!" --format ids)
   b=$("$bin" tokenize --model "$work/$d" --text "Bonjour, naïve café owners!" --format ids)
   [ "$a" = "$b" ] || fail "$d tokenizes differently: $b vs $a"

@@ -55,7 +55,7 @@ void add_precision_option(CLI::App& cmd, model::Precision& precision) {
 
 void add_train_mlm(CLI::App& train) {
   struct Args {
-    std::string config, model, vocab, out, save_dtype = "f32";
+    std::string config, model, vocab, out, save_dtype = "f32", keep_dtype = "f32";
     std::vector<std::string> corpus, eval_corpus;
     model::MlmTrainOptions opt;
     bool cased = false;
@@ -89,11 +89,18 @@ void add_train_mlm(CLI::App& train) {
   cmd->add_option("--stop-after", args->opt.stop_after, "Stop after this step (checkpointed), to continue later");
   cmd->add_option("--save-dtype", args->save_dtype, "dtype of the final model in OUT: f32, f16 or bf16")
       ->check(CLI::IsMember({"f32", "f16", "bf16"}));
+  cmd->add_option("--keep-every", args->opt.keep_every,
+                  "Also keep the model every N steps as a loadable folder OUT/steps/step-NNNNNN (with step.json), "
+                  "for `bertscope track`")
+      ->check(CLI::NonNegativeNumber);
+  cmd->add_option("--keep-dtype", args->keep_dtype, "dtype of the kept step folders: f32, f16 or bf16")
+      ->check(CLI::IsMember({"f32", "f16", "bf16"}));
   add_adam_options(*cmd, args->opt.adam);
   add_precision_option(*cmd, args->opt.precision);
   add_threads_option(*cmd, args->threads);
   cmd->callback([args, config, model] {
     apply_threads(args->threads);
+    args->opt.keep_dtype = parse_dtype(args->keep_dtype);
     if (!config->count() && !model->count()) throw CLI::RequiredError("--config or --model");
     args->opt.adam.total_steps = args->opt.steps;
     model::ModelConfig cfg;

@@ -47,6 +47,21 @@ void write_checkpoint(const std::filesystem::path& dir, const ModelConfig& confi
   std::filesystem::remove_all(old);
 }
 
+// A kept step is built in a hidden staging folder and renamed into place, so a crash never
+// leaves a half folder among the steps. Training is exact, so a step written again after a
+// resume from an earlier checkpoint replaces an identical folder.
+void keep_step(const std::filesystem::path& dir, const ModelConfig& config,
+               const std::map<std::string, core::Tensor>& params, const Tokenizer& tokenizer, io::DType dtype,
+               const nlohmann::json& step_info) {
+  const auto final_dir = kept_step_folder(dir, step_info.at("step").get<std::int64_t>());
+  const auto staging = final_dir.parent_path() / ("." + final_dir.filename().string() + ".staging");
+  std::filesystem::remove_all(staging);
+  save_hf_folder(config, params, tokenizer, staging, dtype);
+  io::write_file_atomic(staging / "step.json", step_info.dump(1) + "\n");
+  std::filesystem::remove_all(final_dir);
+  std::filesystem::rename(staging, final_dir);
+}
+
 // The checkpoint to resume from, if any: dir/checkpoint, or dir/checkpoint.old when a swap was
 // interrupted between its two renames.
 std::optional<std::filesystem::path> find_checkpoint(const std::filesystem::path& dir) {
@@ -100,6 +115,10 @@ nlohmann::json adam_json(const AdamWOptions& a) {
 }
 
 }  // namespace
+
+std::filesystem::path kept_step_folder(const std::filesystem::path& dir, std::int64_t step) {
+  return dir / "steps" / fmt::format("step-{:06d}", step);
+}
 
 void save_hf_folder(const ModelConfig& config, const std::map<std::string, core::Tensor>& params,
                     const Tokenizer& tokenizer, const std::filesystem::path& dir, io::DType dtype) {
@@ -242,6 +261,10 @@ MlmTrainResult train_mlm(const ModelConfig& config, std::map<std::string, core::
     if (step % 10 == 0 || step + 1 == o.steps) history.push_back({step + 1, loss});
     if (progress) progress(clock.at(step, loss, info, tokens));
     const bool stop = o.stop_after > 0 && step + 1 >= o.stop_after;
+    // Kept before the checkpoint: a crash between the two redoes the step and writes it again.
+    if (o.keep_every > 0 && (step + 1) % o.keep_every == 0)
+      keep_step(dir, config, tm.params(), tokenizer, o.keep_dtype,
+                {{"step", step + 1}, {"tokens_seen", tokens_seen}, {"loss", loss}});
     if ((o.checkpoint_every > 0 && (step + 1) % o.checkpoint_every == 0) || step + 1 == o.steps || stop) save(step + 1);
     if (stop) {
       result.steps = step + 1;

@@ -39,6 +39,11 @@ struct MlmTrainOptions {
   // bf16: the encoder's matrix products (forward and backward) take bfloat16 inputs; master
   // weights, optimizer state, norms, softmax, losses and every reduction stay float32.
   Precision precision = Precision::f32;
+  // Keep a loadable Hugging Face folder dir/steps/step-NNNNNN (weights in keep_dtype, plus
+  // step.json: step, tokens_seen, loss) every keep_every steps; 0: none. Not a training option:
+  // a resumed run may change it without changing the result.
+  std::int64_t keep_every = 0;
+  io::DType keep_dtype = io::DType::f32;
 };
 
 struct MlmTrainResult {
@@ -54,7 +59,8 @@ MlmEvalOptions mlm_eval_options(const MlmTrainOptions& options);
 
 // Trains in `dir`. If dir/checkpoint holds a checkpoint it resumes from it (and checks that
 // the options match); otherwise it starts from `init`. Writes dir/checkpoint every
-// checkpoint_every steps and at the end.
+// checkpoint_every steps and at the end, and dir/steps/step-NNNNNN every keep_every steps
+// (kept_step_folder).
 MlmTrainResult train_mlm(const ModelConfig& config, std::map<std::string, core::Tensor> init, const Tokenizer& tokenizer,
                          const MlmCorpus& train, const MlmCorpus* held_out, const MlmTrainOptions& options,
                          const std::filesystem::path& dir, const ProgressFn& progress = {});
@@ -92,6 +98,9 @@ ClassifyTrainResult train_classifier(const ModelConfig& config, std::map<std::st
 std::vector<std::vector<float>> classifier_logits(const ModelConfig& config,
                                                   const std::map<std::string, core::Tensor>& params,
                                                   const std::vector<ClassifyExample>& examples, std::int64_t batch);
+
+// dir/steps/step-000500: where train_mlm keeps the model of a step.
+std::filesystem::path kept_step_folder(const std::filesystem::path& dir, std::int64_t step);
 
 // Writes a loadable Hugging Face folder: config.json, model.safetensors (dtype), vocab.txt and
 // tokenizer_config.json from the tokenizer.

@@ -399,6 +399,27 @@ export function resultFixtures(L, H) {
       ],
     },
     {
+      // Training dynamics (bertscope track): statistics against step, each target dashed.
+      name: 'track.json',
+      doc: {
+        method: 'track',
+        model: { layers: L, heads: H },
+        results: {
+          steps: [500, 1000, 1500],
+          figure: {
+            steps: [500, 1000, 1500],
+            curves: { 'positional: best head': [0.2, 0.45, 0.7], 'agreement: simple_agrmt': [0.5, null, 0.9] },
+            targets: { 'positional: best head': 0.5, 'agreement: simple_agrmt': 0.8 },
+          },
+        },
+      },
+      marks: [
+        { view: 'lines:results.figure', selector: 'path.series-line', count: 2 },
+        { view: 'lines:results.figure', selector: 'line.target-line', count: 2 },
+        { view: 'lines:results.figure', selector: 'circle.point', count: 5 },
+      ],
+    },
+    {
       name: 'influence.json',
       doc: { method: 'influence', model: { layers: L, heads: H }, results: { tokens, paths } },
       marks: [

@@ -10,6 +10,8 @@
 //                                             -> scatter
 //   {name: number, ...}                       -> bars
 //   {name: [numbers], ...} equal lengths      -> line chart (e.g. a value per layer)
+//   {title?, steps, curves: {name: [numbers]}, targets?: {name: number}}
+//                                             -> line chart over the steps, targets dashed
 //   [numbers]                                 -> bars
 //   {tokens, <numeric arrays of len(tokens)>} -> token scores (also a list of such objects)
 //   {tokens, paths: [{nodes: [{layer, position, via?, head?}], score?}]} -> paths across layers
@@ -468,6 +470,30 @@ function walk(c: Collector, node: Json, path: string, key: string, ctx: Context,
     for (const [k] of matrixEntries) consumed.add(k);
   }
   const left = () => entries.filter(([k]) => !consumed.has(k));
+  // {title?, steps: [numbers], curves: {name: [numbers]}, targets?: {name: number}}: a line chart
+  // over the steps (training dynamics), each curve's target dashed.
+  const steps = o.steps;
+  const curves = o.curves;
+  if (Array.isArray(steps) && steps.length && steps.every(isNumber) && isObject(curves)) {
+    const cs = Object.entries(curves);
+    const fits = cs.every(([, v]) => Array.isArray(v) && v.length === steps.length && v.every((x) => x === null || isNumber(x)));
+    if (cs.length && fits) {
+      const targets = isObject(o.targets)
+        ? Object.fromEntries(Object.entries(o.targets).filter(([, v]) => isNumber(v)) as [string, number][])
+        : {};
+      c.views.push(
+        new SeriesView(
+          c.id('lines', path),
+          typeof o.title === 'string' ? o.title : pretty(path),
+          cs.map(([name, v]) => ({ name, values: v as (number | null)[] })),
+          'training step',
+          (steps as number[]).map(String),
+          targets,
+        ),
+      );
+      for (const k of ['title', 'steps', 'curves', 'targets']) consumed.add(k);
+    }
+  }
   // {name: number}: bars.
   const numbers = left().filter(([, v]) => isNumber(v));
   if (numbers.length >= 2 && numbers.length === left().length) {

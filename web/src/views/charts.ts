@@ -182,7 +182,8 @@ export interface Series {
   values: (number | null)[];
 }
 
-// Several series over the same index (usually the layer), one line each.
+// Several series over the same index (usually the layer, or the training step), one line each;
+// a series' target, when given, is a dashed line in its colour.
 export class SeriesView extends View {
   private hits: { x: number; y: number; text: string }[] = [];
 
@@ -192,6 +193,7 @@ export class SeriesView extends View {
     private readonly series: Series[],
     private readonly xName: string,
     private readonly xLabels?: string[],
+    private readonly targets: Record<string, number> = {},
   ) {
     super();
     this.define({
@@ -208,10 +210,14 @@ export class SeriesView extends View {
     const shown = this.series.map((s, i) => ({ s, i })).filter(({ s }) => pick === 'all' || s.name === pick);
     const n = Math.max(...this.series.map((s) => s.values.length));
     const left = 64;
-    const legendH = paintLegend(null, left, 0, 560, shown.map(({ s, i }) => ({ label: s.name, color: categoryColor(i) })));
-    const top = 34 + legendH + 8;
     const plotW = Math.max(240, Math.min(640, n * 40));
-    const all = shown.flatMap(({ s }) => s.values.filter((v): v is number => v !== null));
+    // The legend wraps within the plot's width, or within its longest entry (never clipped).
+    const legend = shown.map(({ s, i }) => ({ label: s.name, color: categoryColor(i) }));
+    const legendW = Math.max(plotW, ...legend.map((l) => 26 + textWidth(l.label, { size: 11 })));
+    const legendH = paintLegend(null, left, 0, legendW, legend);
+    const top = 34 + legendH + 8;
+    const target = (s: Series) => (Number.isFinite(this.targets[s.name]) ? this.targets[s.name] : null);
+    const all = shown.flatMap(({ s }) => [...s.values, target(s)].filter((v): v is number => v !== null));
     const lo = Math.min(...all);
     const hi = Math.max(...all);
     const y = scaleLinear()
@@ -221,11 +227,11 @@ export class SeriesView extends View {
     const x = (i: number) => left + 16 + (n > 1 ? (i * (plotW - 32)) / (n - 1) : (plotW - 32) / 2);
     this.hits = [];
     return {
-      width: Math.max(left + plotW + 24, titleWidth(this.title)),
+      width: Math.max(left + plotW + 24, left + legendW + 8, titleWidth(this.title)),
       height: top + PLOT_H + 40,
       paint: (p: Painter) => {
         paintTitle(p, 8, 6, this.title);
-        paintLegend(p, left, 30, 560, shown.map(({ s, i }) => ({ label: s.name, color: categoryColor(i) })));
+        paintLegend(p, left, 30, legendW, legend);
         paintYAxis(p, left, top, plotW, (v) => y(v), y.ticks(6), 'value');
         p.line(left, top + PLOT_H, left + plotW, top + PLOT_H, { stroke: '#666' });
         const step = Math.max(1, Math.ceil(n / 16));
@@ -233,6 +239,12 @@ export class SeriesView extends View {
           p.text(x(i), top + PLOT_H + 14, this.xLabels?.[i] ?? String(i), { size: 10, anchor: 'middle', color: '#444' });
         }
         p.text(left + plotW / 2, top + PLOT_H + 32, this.xName, { size: 11, anchor: 'middle', color: '#555' });
+        for (const { s, i } of shown) {
+          const t = target(s);
+          if (t === null) continue;
+          p.line(left, y(t), left + plotW, y(t), { stroke: categoryColor(i), lineWidth: 1.5, dash: [6, 4], cls: 'target-line' });
+          this.hits.push({ x: left + plotW - 8, y: y(t), text: `${s.name}: target ${formatValue(t)}` });
+        }
         for (const { s, i } of shown) {
           const color = categoryColor(i);
           let d = '';
