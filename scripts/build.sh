@@ -3,9 +3,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 flavour=${1:-release}
+# The sanitized flavour builds no Python module: it would need the sanitizer runtimes preloaded
+# into the interpreter.
 case "$flavour" in
   release)  args=(-DCMAKE_BUILD_TYPE=Release) ;;
-  sanitize) args=(-DCMAKE_BUILD_TYPE=RelWithDebInfo -DBERTSCOPE_SANITIZE=ON) ;;
+  sanitize) args=(-DCMAKE_BUILD_TYPE=RelWithDebInfo -DBERTSCOPE_SANITIZE=ON -DBERTSCOPE_PYTHON=OFF) ;;
   cblas)    args=(-DCMAKE_BUILD_TYPE=Release -DBERTSCOPE_GEMM=cblas) ;;
   *) echo "build.sh: unknown flavour '$flavour' (release, sanitize or cblas)" >&2; exit 2 ;;
 esac

@@ -10,6 +10,7 @@ packages=(
   libcpp-httplib-dev libzip-dev libhwy-dev libgtest-dev libbenchmark-dev
   libpcre2-dev libsentencepiece-dev sentencepiece
   python3 python3-numpy python3-torch
+  python3-dev pybind11-dev python3-pybind11 python3-pytest
   chromium
 )
 # The web viewer is built with Node.js and npm. A Node.js from NodeSource bundles npm and

@@ -1,0 +1,144 @@
+"""Every analysis as a function: `bertscope.analyze.surface(model_or_traces, data, **options)`, one
+per method of `bertscope analyze` (and `ablate`), with the CLI's options and defaults; the module
+itself is callable: `bertscope.analyze(model_or_traces, "surface", data, **options)`.
+
+Options are the CLI's flag names without the dashes, '-' written '_' (`broad_entropy=2.5`,
+`batch_size=8`, `no_layers=True`); options the CLI repeats (punct_tokens, threshold) take a
+space-separated string, list options (label_names, exclude, sources) a comma-separated string.
+`progress=fn(done, total)` is called as work advances. Each returns a Result holding the JSON
+document the CLI writes for the same inputs and options (`.document`, `.save(path)`).
+"""
+
+import json
+import os
+import sys
+import types
+
+from . import _core
+
+__all__ = ["Result", "compare", "methods"]
+
+# One line per method (the CLI's `bertscope analyze METHOD --help` says more).
+_SUMMARIES = {
+    "ablate": "Accuracy of a fine-tuned sequence classifier with each head and each layer disabled (Kovaleva et al. 2019).",
+    "cluster": "Clark et al.'s head clustering: Jensen-Shannon divergence between every pair of heads' attention.",
+    "coref": "Clark et al.'s coreference in single heads: how often a mention's head word attends most to its antecedent.",
+    "features": "Attention to linguistic features per head (Kovaleva et al. 2019).",
+    "flow": "Attention flow (Abnar & Zuidema 2020): maximum flow from an output position to each input token.",
+    "gradsep": "Clark et al.'s Figure 3: mean |dL/dA| of the masked-LM loss w.r.t. attention to [SEP] and elsewhere.",
+    "importance": "Head importance from head-mask gradients (Michel et al. 2019), with the masking curve.",
+    "influence": "Influence patterns (Lu et al. 2021) on agreement minimal pairs.",
+    "patterns": "Kovaleva et al.'s self-attention pattern types per head and input (vertical, diagonal, block, ...).",
+    "probe": "Clark et al.'s attention-based probing classifiers for dependency parsing.",
+    "rollout": "Attention rollout (Abnar & Zuidema 2020): head-averaged attention with the residual, multiplied over layers.",
+    "saliency": "Token attributions: gradient x input and integrated gradients on the word embeddings.",
+    "surface": "Clark et al.'s surface statistics per head: attention to itself, neighbours, [CLS], [SEP], punctuation; entropy.",
+    "syntax": "Clark et al.'s dependency relations in single heads, on a CoNLL-U treebank.",
+}
+
+
+class Result:
+    """An analysis' result: `document` (the CLI's JSON document as a dict: method, model, data,
+    params, results), `method`, `table` (the summary the CLI prints), `json(indent)`, `save(path)`
+    (written as the CLI's --out does)."""
+
+    def __init__(self, document):
+        self._doc = document
+        self._dict = None
+
+    @property
+    def method(self):
+        return self._doc.method
+
+    @property
+    def document(self):
+        if self._dict is None:
+            self._dict = json.loads(self._doc.json())
+        return self._dict
+
+    @property
+    def results(self):
+        return self.document["results"]
+
+    @property
+    def params(self):
+        return self.document["params"]
+
+    @property
+    def table(self):
+        return self._doc.table
+
+    def json(self, indent=None):
+        return self._doc.json(-1 if indent is None else int(indent))
+
+    def save(self, path):
+        self._doc.save(os.fspath(path))
+
+    def __repr__(self):
+        return f"<bertscope.Result of {self.method}>"
+
+    def __str__(self):
+        return self.table
+
+    def _repr_html_(self):  # Jupyter display: not yet
+        return None
+
+
+def _data_list(data):
+    if isinstance(data, (str, os.PathLike)):
+        return [os.fspath(data)]
+    return [os.fspath(d) for d in data]
+
+
+def _core_model(model):
+    return getattr(model, "_core", model)
+
+
+def _run(model_or_traces, method, data, progress, options):
+    data = _data_list(data)
+    if isinstance(model_or_traces, (str, os.PathLike)):
+        return Result(_core.analyze_traces(os.fspath(model_or_traces), method, data, options, progress))
+    return Result(_core.analyze(_core_model(model_or_traces), method, data, options, progress))
+
+
+def run(model_or_traces, method, data, progress=None, **options):
+    """Runs `method` with a Model (bertscope.load) or on a folder of traces (as `bertscope run
+    --input` writes; for methods that read attention alone) over the data file(s)."""
+    return _run(model_or_traces, method, data, progress, options)
+
+
+def compare(model_a, model_b, data, progress=None, **options):
+    """`bertscope compare`: the attention of two models of the same shape on the same inputs."""
+    return Result(_core.compare(_core_model(model_a), _core_model(model_b), os.fspath(data), options, progress))
+
+
+def methods():
+    """The methods, by name (bertscope::analysis_methods())."""
+    return list(_core.analysis_methods())
+
+
+def _method_function(method):
+    def analysis(model_or_traces, data, progress=None, **options):
+        return _run(model_or_traces, method, data, progress, options)
+
+    analysis.__name__ = analysis.__qualname__ = method
+    analysis.__doc__ = (f"{_SUMMARIES.get(method, method)}\n\n"
+                        f"Same as `bertscope {'ablate' if method == 'ablate' else 'analyze ' + method} --model M "
+                        f"--data DATA ...`: options by the CLI's flag names ('-' written '_'), its defaults "
+                        f"for the rest. model_or_traces: a Model or a folder of traces. Returns a Result.")
+    return analysis
+
+
+for _m in _core.analysis_methods():
+    globals()[_m] = _method_function(_m)
+    __all__.append(_m)
+del _m
+
+
+class _CallableModule(types.ModuleType):
+    def __call__(self, model_or_traces, method, data, progress=None, **options):
+        """bertscope.analyze(model_or_traces, method, data, **options): see run()."""
+        return _run(model_or_traces, method, data, progress, options)
+
+
+sys.modules[__name__].__class__ = _CallableModule
