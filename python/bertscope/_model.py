@@ -242,7 +242,8 @@ class Model:
         return mlm_logits, classifier_logits
 
     def run(self, inputs, record=None, hooks=None, batch_size=16, head_mask=None, uniform_heads=(), skip_layers=(),
-            logits=False, mlm_logits=False, classifier_logits=False, pooled=False, truncate=False):
+            replace_attention=None, logits=False, mlm_logits=False, classifier_logits=False, pooled=False,
+            truncate=False):
         """Runs the encoder on a text, a (text, pair) tuple, an Encoding, or a list of them; returns
         one Trace (or a list of Traces for a list).
 
@@ -251,7 +252,8 @@ class Model:
         hook) called per input on a writable view of the pass's values, shaped as the recorded
         site; returning an array replaces the values (bertscope.observe(fn) only reads).
         head_mask [layers, heads] scales attention (0 removes a head); uniform_heads [(layer,
-        head)]; skip_layers [layer]. The GIL is released while the encoder runs; Ctrl-C stops after
+        head)]; skip_layers [layer]; replace_attention {(layer, head): [T, T] row-stochastic array}
+        for one input (a list of such dicts, or None, for a list). The GIL is released while the encoder runs; Ctrl-C stops after
         the current batch of batch_size inputs."""
         single = isinstance(inputs, (str, Encoding, tuple))
         items = [inputs] if single else list(inputs)
@@ -259,7 +261,12 @@ class Model:
         mlm_logits, classifier_logits = self._logits_flags(logits, mlm_logits, classifier_logits)
         args = _run_args(record, batch_size, head_mask, uniform_heads, skip_layers, mlm_logits, classifier_logits, pooled)
         specs = _hook_specs(hooks, self._info.layers)
-        outputs = self._core.run(encodings, args, specs, HookPoint)
+        replaced = []
+        if replace_attention is not None:
+            per_input = [replace_attention] if single else list(replace_attention)
+            replaced = [[(int(l), int(h), np.ascontiguousarray(np.asarray(a, dtype=np.float32)))
+                         for (l, h), a in (r or {}).items()] for r in per_input]
+        outputs = self._core.run(encodings, args, specs, HookPoint, replaced)
         traces = [Trace(o, e, self._info.layers) for o, e in zip(outputs, encodings)]
         return traces[0] if single else traces
 

@@ -16,6 +16,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -203,9 +204,15 @@ bertscope::RunOptions run_options(const RunArgs& a) {
   return o;
 }
 
+// Per input, heads whose attention is replaced: (layer, head, [T, T] array).
+using Replaced = std::vector<std::vector<std::tuple<std::int64_t, std::int64_t, py::object>>>;
+
 std::vector<bertscope::Output> run(const bertscope::Model& m, const std::vector<bertscope::Encoding>& encodings,
                                    const RunArgs& args, const std::vector<HookSpec>& hook_specs,
-                                   const py::object& hook_point_class) {
+                                   const py::object& hook_point_class, const Replaced& replaced) {
+  if (!replaced.empty() && replaced.size() != encodings.size())
+    throw py::value_error("replace_attention: " + std::to_string(replaced.size()) + " entries for " +
+                          std::to_string(encodings.size()) + " inputs");
   auto options = run_options(args);
   auto hooks = make_hooks(hook_specs, bertscope::Pass::forward, hook_point_class);
   std::vector<bertscope::Output> out;
@@ -214,8 +221,11 @@ std::vector<bertscope::Output> run(const bertscope::Model& m, const std::vector<
     for (std::size_t start = 0; start < encodings.size(); start += options.batch_size) {
       check_signals();
       std::vector<bertscope::Input> chunk;
-      for (std::size_t i = start; i < std::min(encodings.size(), start + options.batch_size); ++i)
+      for (std::size_t i = start; i < std::min(encodings.size(), start + options.batch_size); ++i) {
         chunk.push_back(bertscope::Input{encodings[i], {}});
+        if (!replaced.empty())
+          for (const auto& [l, h, a] : replaced[i]) chunk.back().replaced_attention.push_back({l, h, from_numpy(a)});
+      }
       options.hooks = pointers(hooks, static_cast<std::int64_t>(start));
       auto outputs = without_gil([&] { return m.run(chunk, options); });
       for (auto& o : outputs) out.push_back(std::move(o));
@@ -338,7 +348,13 @@ PYBIND11_MODULE(_core, m) {
       .def_readonly("has_tokenizer", &bertscope::ModelInfo::has_tokenizer)
       .def_readonly("has_mlm_head", &bertscope::ModelInfo::has_mlm_head)
       .def_readonly("has_pooler", &bertscope::ModelInfo::has_pooler)
-      .def_readonly("has_classifier", &bertscope::ModelInfo::has_classifier);
+      .def_readonly("has_classifier", &bertscope::ModelInfo::has_classifier)
+      .def("__repr__", [](const bertscope::ModelInfo& i) {
+        return "<bertscope.ModelInfo " + i.family + ": " + std::to_string(i.layers) + " layers x " + std::to_string(i.heads) +
+               " heads, hidden " + std::to_string(i.hidden) + ", vocab " + std::to_string(i.vocab) +
+               (i.has_mlm_head ? ", MLM head" : "") + (i.has_classifier ? ", classifier of " + std::to_string(i.labels) + " labels" : "") +
+               ">";
+      });
 
   py::class_<bertscope::Encoding>(m, "Encoding", "One tokenized input")
       .def(py::init<>())
@@ -349,7 +365,12 @@ PYBIND11_MODULE(_core, m) {
       .def_readwrite("word_ids", &bertscope::Encoding::word_ids)
       .def_readwrite("sequence_ids", &bertscope::Encoding::sequence_ids)
       .def_readwrite("offsets", &bertscope::Encoding::offsets)
-      .def("__len__", &bertscope::Encoding::size);
+      .def("__len__", &bertscope::Encoding::size)
+      .def("__repr__", [](const bertscope::Encoding& e) {
+        std::string s = "<bertscope.Encoding of " + std::to_string(e.size()) + " tokens";
+        for (std::size_t i = 0; i < e.tokens.size() && i < 12; ++i) s += (i ? " " : ": ") + e.tokens[i];
+        return s + (e.tokens.size() > 12 ? " ...>" : ">");
+      });
 
   py::class_<bertscope::Output>(m, "Output")
       .def("sites", [](const bertscope::Output& o) { return sites_to_dict(o.sites); })
@@ -405,7 +426,8 @@ PYBIND11_MODULE(_core, m) {
       .def_static("load", [](const std::string& folder) { return without_gil([&] { return bertscope::Model::load(folder); }); })
       .def_property_readonly("info", &bertscope::Model::info)
       .def("encode", &bertscope::Model::encode, py::arg("text"), py::arg("pair") = py::none(), py::arg("truncate") = false)
-      .def("run", &run, py::arg("encodings"), py::arg("args"), py::arg("hooks"), py::arg("hook_point"))
+      .def("run", &run, py::arg("encodings"), py::arg("args"), py::arg("hooks"), py::arg("hook_point"),
+           py::arg("replaced"))
       .def("gradient", &gradient, py::arg("encoding"), py::arg("target"), py::arg("head_mask"), py::arg("sites"),
            py::arg("args"), py::arg("hooks"), py::arg("backward_hooks"), py::arg("hook_point"));
 

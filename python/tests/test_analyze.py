@@ -105,3 +105,18 @@ def test_bad_methods_and_options_are_exceptions(mlm, data):
         bertscope.analyze.ablate(mlm, data / "kovaleva" / "sst2_dev.head40.tsv")
     with pytest.raises(TypeError, match="option 'punct_tokens'"):
         bertscope.analyze.surface(mlm, conllu, punct_tokens=[".", ","])
+
+
+def test_ctrl_c_stops_an_analysis(mlm, lines):
+    import os
+    import signal
+
+    calls = []
+
+    def interrupt(done, total):
+        calls.append(done)
+        os.kill(os.getpid(), signal.SIGINT)
+
+    with pytest.raises(KeyboardInterrupt):
+        bertscope.analyze.surface(mlm, lines, batch_size=1, progress=interrupt)
+    assert calls == [1]

@@ -134,3 +134,37 @@ def test_errors_are_python_exceptions_with_the_librarys_message(mlm, tmp_path):
         mlm.run(12)
     # The model still works.
     assert mlm.run(TEXT, record="layer.0.attn.probs").attention(0).shape[0] == 2
+
+
+def test_replaced_attention_equals_the_command(mlm, tmp_path):
+    T = len(mlm.encode(TEXT))
+    a = np.tril(np.ones((T, T), np.float32))
+    a /= a.sum(-1, keepdims=True)
+    np.save(tmp_path / "a.npy", a)
+    cli("run", "--model", mlm.folder, "--text", TEXT, "--out", tmp_path / "r.npz", "--replace-attention", f"1:0={tmp_path / 'a.npy'}")
+    t = mlm.run(TEXT, record="attn.probs,hidden", replace_attention={(1, 0): a})
+    np.testing.assert_allclose(t.attention(1)[0], a, atol=1e-7)
+    np.testing.assert_allclose(t.hidden_states, np.load(tmp_path / "r.npz")["hidden_states"], atol=1e-5)
+    two = mlm.run([TEXT, "who is there ?"], record="layer.1.attn.probs", replace_attention=[{(1, 0): a}, None])
+    np.testing.assert_allclose(two[0].attention(1)[0], a, atol=1e-7)
+    with pytest.raises(bertscope.Error):
+        mlm.run(TEXT, replace_attention={(1, 0): np.ones((3, 3))})
+
+
+def test_runs_from_threads_run_side_by_side(mlm):
+    import threading
+    texts = [TEXT, "who is there ?", "a b c d e f g"] * 4
+    expected = [t.last_hidden for t in mlm.run(texts, batch_size=2)]
+    results = {}
+
+    def work(k):
+        results[k] = [t.last_hidden for t in mlm.run(texts, batch_size=2)]
+
+    threads = [threading.Thread(target=work, args=(k,)) for k in range(3)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    for k in range(3):
+        for a, b in zip(results[k], expected):
+            np.testing.assert_array_equal(a, b)
