@@ -250,7 +250,8 @@ class Model:
         record: site patterns as a list or a comma-separated string ("attn.probs", "hidden",
         "layer.3.attn.context", "all"). hooks: {site name: fn} (or a list of pairs) with fn(values,
         hook) called per input on a writable view of the pass's values, shaped as the recorded
-        site; returning an array replaces the values (bertscope.observe(fn) only reads).
+        site, valid only during the call (copy it to keep it); returning an array replaces the
+        values (bertscope.observe(fn) only reads).
         head_mask [layers, heads] scales attention (0 removes a head); uniform_heads [(layer,
         head)]; skip_layers [layer]; replace_attention {(layer, head): [T, T] row-stochastic array}
         for one input (a list of such dicts, or None, for a list). The GIL is released while the encoder runs; Ctrl-C stops after
