@@ -4,7 +4,8 @@ itself is callable: `bertscope.analyze(model_or_traces, "surface", data, **optio
 
 Options are the CLI's flag names without the dashes, '-' written '_' (`broad_entropy=2.5`,
 `batch_size=8`, `no_layers=True`); options the CLI repeats (punct_tokens, threshold) take a
-space-separated string, list options (label_names, exclude, sources) a comma-separated string.
+space-separated string, list options (label_names, exclude, sources) a comma-separated string;
+a Python list or tuple is joined the same way.
 `progress=fn(done, total)` is called as work advances. Each returns a Result holding the JSON
 document the CLI writes for the same inputs and options (`.document`, `.save(path)`).
 """
@@ -94,8 +95,22 @@ def _core_model(model):
     return getattr(model, "_core", model)
 
 
+# Options the CLI repeats: a list joins with spaces (a comma can be an item); other lists with commas.
+_SPACE_LISTS = {"punct_tokens", "threshold"}
+
+
+def _options(options):
+    out = {}
+    for k, v in options.items():
+        if isinstance(v, (list, tuple)):
+            v = (" " if k in _SPACE_LISTS else ",").join(str(x) for x in v)
+        out[k] = v
+    return out
+
+
 def _run(model_or_traces, method, data, progress, options):
     data = _data_list(data)
+    options = _options(options)
     if isinstance(model_or_traces, (str, os.PathLike)):
         return Result(_core.analyze_traces(os.fspath(model_or_traces), method, data, options, progress))
     return Result(_core.analyze(_core_model(model_or_traces), method, data, options, progress))
@@ -109,7 +124,7 @@ def run(model_or_traces, method, data, progress=None, **options):
 
 def compare(model_a, model_b, data, progress=None, **options):
     """`bertscope compare`: the attention of two models of the same shape on the same inputs."""
-    return Result(_core.compare(_core_model(model_a), _core_model(model_b), os.fspath(data), options, progress))
+    return Result(_core.compare(_core_model(model_a), _core_model(model_b), os.fspath(data), _options(options), progress))
 
 
 def methods():

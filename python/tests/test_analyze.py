@@ -48,6 +48,8 @@ def test_surface_equals_the_command(mlm, lines, tmp_path):
                                   progress=lambda done, total: progress.append((done, total)))
     same_document(r, expected, "surface")
     assert progress[-1] == (3, 3)
+    same_document(bertscope.analyze.surface(mlm, lines, broad_entropy=2.5, punct_tokens=[".", ",", "?"], batch_size=2),
+                  expected, "surface")
     # The module is callable too, and another option gives another document.
     other = bertscope.analyze(mlm, "surface", [str(lines)], broad_entropy=0.5)
     assert other.params != without_seconds(expected)["params"]
@@ -104,7 +106,7 @@ def test_bad_methods_and_options_are_exceptions(mlm, data):
     with pytest.raises(bertscope.Error, match="not a sequence classifier"):
         bertscope.analyze.ablate(mlm, data / "kovaleva" / "sst2_dev.head40.tsv")
     with pytest.raises(TypeError, match="option 'punct_tokens'"):
-        bertscope.analyze.surface(mlm, conllu, punct_tokens=[".", ","])
+        bertscope.analyze.surface(mlm, conllu, punct_tokens={".": 1})
 
 
 def test_ctrl_c_stops_an_analysis(mlm, lines):
