@@ -19,6 +19,7 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 from . import _core  # noqa: E402
 from ._core import Buffer, Encoding, Error, ModelInfo, Target, analysis_methods, set_threads  # noqa: E402
 from ._model import Gradients, HookPoint, Model, Trace, load, observe  # noqa: E402
+Error.__module__ = "bertscope"  # shown as bertscope.Error in tracebacks
 from . import analyze  # noqa: E402
 from .analyze import Result, compare  # noqa: E402
 

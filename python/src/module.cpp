@@ -123,6 +123,15 @@ struct PyHook final : bertscope::Hook {
             throw py::value_error("hook at " + layer_name + " observes only (bertscope.observe): it returned a value");
           py::module_::import("numpy").attr("copyto")(view, result, "same_kind");
         }
+        result = py::object();
+        point = py::object();
+        // The pass reuses this memory: a view (or a view of it) kept past the call would read
+        // other values later, or freed memory.
+        if (view.ref_count() > 1 &&
+            PyErr_WarnEx(PyExc_RuntimeWarning,
+                         ("a hook at " + layer_name + " kept its view of the pass's values, which is valid only during the call: "
+                          "keep values.copy()").c_str(), 1) != 0)
+          throw py::error_already_set();
       }
     } catch (py::error_already_set& e) {
       throw PythonAbort{std::move(e)};

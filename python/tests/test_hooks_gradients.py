@@ -150,3 +150,22 @@ def test_gradient_hooks(clf):
     np.testing.assert_array_equal(stopped.head_mask, np.zeros((2, 2)))
     np.testing.assert_allclose(stopped["layer.1.out"], plain["layer.1.out"], atol=1e-6)
     assert np.abs(plain.head_mask).sum() > 0
+
+
+def test_a_hook_that_keeps_its_view_is_warned(mlm):
+    kept = []
+    with pytest.warns(RuntimeWarning, match="valid only during the call"):
+        mlm.run(TEXT, hooks={"layer.0.out": bertscope.observe(lambda v, p: kept.append(v[0]))})
+    kept.clear()
+
+
+def test_gradient_errors(mlm, clf):
+    with pytest.raises(bertscope.Error, match="no pooler"):
+        mlm.gradient(TEXT, bertscope.Target.class_logit(0))
+    with pytest.raises(bertscope.Error, match="outside"):
+        mlm.gradient(TEXT, bertscope.Target.mlm_logit(99, 5))
+    g = clf.gradient(TEXT, bertscope.Target.class_logit(0), wrt="head_mask")
+    with pytest.raises(bertscope.Error, match="no gradient with respect to 'layer.0.out'"):
+        g["layer.0.out"]
+    with pytest.raises(TypeError):
+        clf.gradient(TEXT, "class_logit")
