@@ -456,6 +456,37 @@ TEST_F(ServerApi, OnlyItsUserReachesIt) {
   EXPECT_EQ(r.status, 200);
 }
 
+TEST_F(ServerApi, AStalledClientDoesNotDelayOthers) {
+  // A client that sends its request one byte per second holds one worker, not the server.
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<std::uint16_t>(port_));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  std::atomic<bool> done{false};
+  std::thread slow([&] {
+    const std::string request = "GET /api/model HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
+    for (std::size_t i = 0; i < request.size() && !done; ++i) {
+      (void)::send(fd, request.data() + i, 1, MSG_NOSIGNAL);
+      std::this_thread::sleep_for(std::chrono::milliseconds(1000));
+    }
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  for (int i = 0; i < 3; ++i) {
+    const auto start = std::chrono::steady_clock::now();
+    auto r = client().Post("/api/run", R"({"text": "a quick one"})", "application/json");
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 200);
+    EXPECT_LT(seconds, 1.0);
+  }
+  done = true;
+  ::shutdown(fd, SHUT_RDWR);
+  slow.join();
+  ::close(fd);
+}
+
 TEST(ServerHosts, AllowHostAdmitsANameAndBusyRunsGet503) {
   test::TempDir dir("server-hosts");
   model::GeneratorOptions g;
