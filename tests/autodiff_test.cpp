@@ -33,7 +33,7 @@ struct GradGolden {
 GradGolden& grad_golden(const std::string& name) {
   static std::map<std::string, GradGolden> cache;
   if (auto it = cache.find(name); it != cache.end()) return it->second;
-  for (const char* file : {"gradients.json", "roberta.json"}) {
+  for (const char* file : {"gradients.json", "roberta.json", "distilbert.json"}) {
     const auto summary = io::read_json(test::golden_dir() / file);
     for (const auto& entry : summary["models"]) {
       if (entry["name"] != name) continue;
@@ -227,7 +227,8 @@ TEST_P(GradientGolden, ForwardModeMatchesAutogradJvp) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Models, GradientGolden,
-                         ::testing::Values("grad_mlm", "grad_classifier", "roberta_mlm", "xlmr_classifier"));
+                         ::testing::Values("grad_mlm", "grad_classifier", "roberta_mlm", "xlmr_classifier",
+                                           "distilbert_mlm", "distilbert_classifier"));
 
 TEST(GradientGoldenCheck, CorruptedValueIsCaught) {
   auto& g = grad_golden("grad_mlm");
