@@ -6,6 +6,9 @@
 #   bench/all.sh [ROUNDS]
 #
 # Prints, with the command behind each figure:
+#   the machine's fp32 FMA and bf16 dot-product peak (a probe with independent accumulators), at
+#     the start; `bench --json` objects carry the peak measured before and after their own timing
+#     and the run's share of it (peak_fraction), flagged unsteady when it moved by over 10%
 #   forward float32 vs PyTorch at 1x128 and 8x128 (attention + hidden states recorded), and the
 #     share of the GEMM ceiling measured in the same run        (bench/compare_pytorch.sh)
 #   backward (taped forward + all parameter gradients) vs PyTorch autograd at 8x128
@@ -24,6 +27,9 @@ source bench/common.sh
 ensure_bert_base "$model"
 export OMP_WAIT_POLICY=PASSIVE
 ours() { "$bin" bench --model "$model" --threads 2 --json "$@"; }
+
+echo "== the machine's peak now (every bench --json object also carries the peak measured around its own timing)"
+ours --batch 1 --seq 16 --iterations 1 | peak_line
 
 echo "== forward, float32, vs PyTorch (bench/compare_pytorch.sh $model $rounds)"
 BERTSCOPE=$bin bench/compare_pytorch.sh "$model" "$rounds"

@@ -32,6 +32,7 @@ compare() {
 }
 
 grep -m1 "model name" /proc/cpuinfo || true
+printf "%s\n" "$(run "$new" --batch 1 --seq 16 --iterations 1 | peak_line)"
 for b in "$old" "$new"; do
   printf "GEMM ceiling (%s): %s GFLOP/s\n" "$b" "$(run "$b" --batch 8 --seq 128 --gemm-ceiling | field gemm_ceiling_gflops)"
 done
@@ -40,6 +41,7 @@ compare "forward f32 8x128, attention+hidden" --batch 8 --seq 128
 compare "forward f32 8x128, nothing recorded" --batch 8 --seq 128 --record none
 compare "forward bf16 8x128, attention+hidden" --batch 8 --seq 128 --precision bf16
 compare "backward 8x128 (tape + parameter grads)" --batch 8 --seq 128 --backward
+printf "%s\n" "$(run "$new" --batch 1 --seq 16 --iterations 1 | peak_line)"
 for b in "$old" "$new"; do
   printf "GEMM ceiling after (%s): %s GFLOP/s\n" "$b" "$(run "$b" --batch 8 --seq 128 --gemm-ceiling | field gemm_ceiling_gflops)"
 done

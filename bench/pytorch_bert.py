@@ -33,15 +33,24 @@ def load(folder):
     return cfg, w
 
 
-def forward(cfg, w, ids, types, masked=None):
+def forward(cfg, w, ids, types, masked=None, p_hidden=0.0, p_attn=0.0, float_norms=False):
+    """The encoder; with p_hidden/p_attn, BERT's training dropout (after the embeddings, on the
+    attention probabilities and on both branch outputs). float_norms: LayerNorm on float32 inputs
+    (CPU autocast of this PyTorch leaves layer_norm to its inputs' dtypes)."""
     b, t = ids.shape
     hidden, heads = cfg["hidden_size"], cfg["num_attention_heads"]
     d = hidden // heads
     eps = cfg.get("layer_norm_eps", 1e-12)
     pos = torch.arange(t).unsqueeze(0)
+
+    def ln(y, name):
+        return F.layer_norm(y.float() if float_norms else y, (hidden,), w[name + ".weight"], w[name + ".bias"], eps)
+
+    def drop(y, p):
+        return F.dropout(y, p) if p > 0 else y
     x = w["bert.embeddings.word_embeddings.weight"][ids] + w["bert.embeddings.token_type_embeddings.weight"][types]
     x = x + w["bert.embeddings.position_embeddings.weight"][pos]
-    x = F.layer_norm(x, (hidden,), w["bert.embeddings.LayerNorm.weight"], w["bert.embeddings.LayerNorm.bias"], eps)
+    x = drop(ln(x, "bert.embeddings.LayerNorm"), p_hidden)
     hidden_states, attentions = [x], []
     for l in range(cfg["num_hidden_layers"]):
         p = f"bert.encoder.layer.{l}."
@@ -51,18 +60,15 @@ def forward(cfg, w, ids, types, masked=None):
 
         def split(y):
             return y.view(b, t, heads, d).permute(0, 2, 1, 3)
-
         q, k, v = split(lin(x, "attention.self.query")), split(lin(x, "attention.self.key")), split(lin(x, "attention.self.value"))
         probs = torch.softmax(torch.matmul(q, k.transpose(-1, -2)) / math.sqrt(d), dim=-1)
         if masked is not None and masked[0] == l:
             mask = torch.ones(heads)
             mask[masked[1]] = 0
             probs = probs * mask.view(1, heads, 1, 1)  # transformers' head_mask
-        ctx = torch.matmul(probs, v).permute(0, 2, 1, 3).reshape(b, t, hidden)
-        u = F.layer_norm(lin(ctx, "attention.output.dense") + x, (hidden,), w[p + "attention.output.LayerNorm.weight"],
-                         w[p + "attention.output.LayerNorm.bias"], eps)
-        x = F.layer_norm(lin(F.gelu(lin(u, "intermediate.dense")), "output.dense") + u, (hidden,),
-                         w[p + "output.LayerNorm.weight"], w[p + "output.LayerNorm.bias"], eps)
+        ctx = torch.matmul(drop(probs, p_attn), v).permute(0, 2, 1, 3).reshape(b, t, hidden)
+        u = ln(drop(lin(ctx, "attention.output.dense"), p_hidden) + x, p + "attention.output.LayerNorm")
+        x = ln(drop(lin(F.gelu(lin(u, "intermediate.dense")), "output.dense"), p_hidden) + u, p + "output.LayerNorm")
         attentions.append(probs)
         hidden_states.append(x)
     return attentions, hidden_states
@@ -74,9 +80,7 @@ def train_step_fn(cfg, w, ids, types, positions, labels, autocast_bf16):
     probabilities and on both branch outputs; the MLM head's transform and the decoder tied to the
     word embeddings), with the careful choice of running the head only at the masked positions,
     then AdamW (no decay on biases and LayerNorm) after clipping the gradient norm to 1."""
-    b, t = ids.shape
-    hidden, heads = cfg["hidden_size"], cfg["num_attention_heads"]
-    d = hidden // heads
+    hidden = cfg["hidden_size"]
     eps = cfg.get("layer_norm_eps", 1e-12)
     p_hidden, p_attn = cfg.get("hidden_dropout_prob", 0.1), cfg.get("attention_probs_dropout_prob", 0.1)
     params = [v for v in w.values() if v.requires_grad]
@@ -84,34 +88,13 @@ def train_step_fn(cfg, w, ids, types, positions, labels, autocast_bf16):
     rest = [v for k, v in w.items() if v.requires_grad and (k.endswith(".bias") or "LayerNorm" in k)]
     opt = torch.optim.AdamW([{"params": decay, "weight_decay": 0.01}, {"params": rest, "weight_decay": 0.0}],
                             lr=1e-5, eps=1e-6)
-    pos = torch.arange(t).unsqueeze(0)
-
-    def ln(x, g, b_):
-        # CPU autocast of this PyTorch leaves layer_norm to its inputs' dtypes: float32 here.
-        return F.layer_norm(x.float(), (hidden,), g, b_, eps)
 
     def loss_fn():
-        x = w["bert.embeddings.word_embeddings.weight"][ids] + w["bert.embeddings.token_type_embeddings.weight"][types]
-        x = x + w["bert.embeddings.position_embeddings.weight"][pos]
-        x = F.dropout(ln(x, w["bert.embeddings.LayerNorm.weight"], w["bert.embeddings.LayerNorm.bias"]), p_hidden)
-        for l in range(cfg["num_hidden_layers"]):
-            p = f"bert.encoder.layer.{l}."
-
-            def lin(y, name):
-                return F.linear(y, w[p + name + ".weight"], w[p + name + ".bias"])
-
-            def split(y):
-                return y.view(b, t, heads, d).permute(0, 2, 1, 3)
-            q, k, v = split(lin(x, "attention.self.query")), split(lin(x, "attention.self.key")), split(lin(x, "attention.self.value"))
-            probs = F.dropout(torch.softmax(torch.matmul(q, k.transpose(-1, -2)) / math.sqrt(d), dim=-1), p_attn)
-            ctx = torch.matmul(probs, v).permute(0, 2, 1, 3).reshape(b, t, hidden)
-            u = ln(F.dropout(lin(ctx, "attention.output.dense"), p_hidden) + x,
-                   w[p + "attention.output.LayerNorm.weight"], w[p + "attention.output.LayerNorm.bias"])
-            x = ln(F.dropout(lin(F.gelu(lin(u, "intermediate.dense")), "output.dense"), p_hidden) + u,
-                   w[p + "output.LayerNorm.weight"], w[p + "output.LayerNorm.bias"])
-        h = x[positions[0], positions[1]]  # the masked positions only
+        _, hs = forward(cfg, w, ids, types, p_hidden=p_hidden, p_attn=p_attn, float_norms=autocast_bf16)
+        h = hs[-1][positions[0], positions[1]]  # the masked positions only
         h = F.gelu(F.linear(h, w["cls.predictions.transform.dense.weight"], w["cls.predictions.transform.dense.bias"]))
-        h = ln(h, w["cls.predictions.transform.LayerNorm.weight"], w["cls.predictions.transform.LayerNorm.bias"])
+        h = F.layer_norm(h.float(), (hidden,), w["cls.predictions.transform.LayerNorm.weight"],
+                         w["cls.predictions.transform.LayerNorm.bias"], eps)
         logits = F.linear(h, w["bert.embeddings.word_embeddings.weight"], w["cls.predictions.bias"])
         return F.cross_entropy(logits.float(), labels)
 
@@ -126,6 +109,16 @@ def train_step_fn(cfg, w, ids, types, positions, labels, autocast_bf16):
         torch.nn.utils.clip_grad_norm_(params, 1.0)
         opt.step()
     return step
+
+
+def timed(step, seconds):
+    """Runs step once to warm up, then for at least `seconds` (and twice): (runs, seconds)."""
+    step()
+    done, start = 0, time.perf_counter()
+    while time.perf_counter() - start < seconds or done < 2:
+        step()
+        done += 1
+    return done, time.perf_counter() - start
 
 
 def classify(cfg, w, ids, types, masked=None):
@@ -188,12 +181,7 @@ def main():
         ids = ids.clone()
         ids[positions] = 103
         step = train_step_fn(cfg, w, ids, types, positions, labels, args.autocast_bf16)
-        step()
-        done, start = 0, time.perf_counter()
-        while time.perf_counter() - start < args.seconds or done < 2:
-            step()
-            done += 1
-        elapsed = time.perf_counter() - start
+        done, elapsed = timed(step, args.seconds)
     elif args.backward:
         for v in w.values():
             v.requires_grad_(True)
@@ -204,20 +192,10 @@ def main():
                 v.grad = None
             _, hs = forward(cfg, w, ids, types)
             (hs[-1] * seed).sum().backward()
-        step()
-        done, start = 0, time.perf_counter()
-        while time.perf_counter() - start < args.seconds or done < 2:
-            step()
-            done += 1
-        elapsed = time.perf_counter() - start
+        done, elapsed = timed(step, args.seconds)
     else:
         with torch.no_grad():
-            forward(cfg, w, ids, types)
-            done, start = 0, time.perf_counter()
-            while time.perf_counter() - start < args.seconds or done < 2:
-                forward(cfg, w, ids, types)
-                done += 1
-            elapsed = time.perf_counter() - start
+            done, elapsed = timed(lambda: forward(cfg, w, ids, types), args.seconds)
     tokens = args.batch * args.seq * done
     h, i, t = cfg["hidden_size"], cfg["intermediate_size"], args.seq
     flops = args.batch * t * (2 * (4 * h * h + 2 * h * i) + 4 * t * h) * cfg["num_hidden_layers"] * done

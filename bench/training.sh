@@ -28,12 +28,16 @@ printf "GEMM ceiling of the forward's products: f32 %.0f GFLOP/s, bf16 %.0f GFLO
   "$("$bin" bench --model "$model" --threads 2 --json --batch "$batch" --seq "$seq" --gemm-ceiling | field gemm_ceiling_gflops)" \
   "$("$bin" bench --model "$model" --threads 2 --json --batch "$batch" --seq "$seq" --precision bf16 --gemm-ceiling | field gemm_ceiling_gflops)"
 tmp=$(mktemp -d)
+ours --precision f32 | tee "$tmp/first.json" | field tokens_per_s >> "$tmp/ours_f32"
+printf "before: %s\n" "$(peak_line < "$tmp/first.json")"
 for _ in $(seq "$rounds"); do
   ours --precision f32 | field tokens_per_s >> "$tmp/ours_f32"
   theirs | field tokens_per_s >> "$tmp/torch_f32"
   ours --precision bf16 | field tokens_per_s >> "$tmp/ours_bf16"
   theirs --autocast-bf16 | field tokens_per_s >> "$tmp/torch_bf16"
 done
+ours --precision bf16 | tee "$tmp/last.json" | field tokens_per_s >> "$tmp/ours_bf16"
+printf "after:  %s\n" "$(peak_line < "$tmp/last.json")"
 of=$(median < "$tmp/ours_f32"); ob=$(median < "$tmp/ours_bf16"); tf=$(median < "$tmp/torch_f32"); tb=$(median < "$tmp/torch_bf16")
 printf "bertscope f32  %7.0f tokens/s\nbertscope bf16 %7.0f tokens/s\nPyTorch f32    %7.0f tokens/s\nPyTorch bf16 autocast %7.0f tokens/s\n" "$of" "$ob" "$tf" "$tb"
 printf "bertscope bf16 / PyTorch f32 eager %.2fx; bertscope bf16 / PyTorch bf16 autocast %.2fx; bertscope f32 / PyTorch f32 %.2fx; bf16 / f32 %.2fx\n" \

@@ -33,7 +33,7 @@ struct GradGolden {
 GradGolden& grad_golden(const std::string& name) {
   static std::map<std::string, GradGolden> cache;
   if (auto it = cache.find(name); it != cache.end()) return it->second;
-  for (const char* file : {"gradients.json", "roberta.json"}) {
+  for (const char* file : {"gradients.json", "roberta.json", "distilbert.json"}) {
     const auto summary = io::read_json(test::golden_dir() / file);
     for (const auto& entry : summary["models"]) {
       if (entry["name"] != name) continue;
@@ -147,6 +147,7 @@ TEST_P(GradientGolden, MatchesAutogradWithinRelative1e4) {
     if (key.starts_with("param."))
       for (double v : arr.to_f64()) global = std::max(global, std::abs(v));
   int compared = 0;
+  double worst_param = 0;
   for (const auto& [key, arr] : g.arrays) {
     if (!key.starts_with("param.")) continue;
     const auto name = key.substr(6);
@@ -159,9 +160,11 @@ TEST_P(GradientGolden, MatchesAutogradWithinRelative1e4) {
       diff = std::max(diff, std::abs(ours[i] - ref[i]));
     }
     EXPECT_LE(diff / std::max(scale, 1e-3 * global), 1e-4) << name;
+    worst_param = std::max(worst_param, diff / std::max(scale, 1e-3 * global));
     ++compared;
   }
   EXPECT_GT(compared, 20);
+  ::testing::Test::RecordProperty("worst_param_relative_error", fmt::format("{:.3g}", worst_param));
   EXPECT_LE(rel_error(r.grads.head_mask_grad.span(), g.arrays.at("grad.head_mask").to_f64()), 1e-4);
   // Word-embedding and attention-probability gradients, real tokens only.
   const auto& we = g.arrays.at("grad.word_embeddings");
@@ -212,22 +215,29 @@ TEST_P(GradientGolden, ForwardModeMatchesAutogradJvp) {
   const auto res = model::jvp(m, tape, tangents, model::SiteSet(m.layers()));
   const auto& ref_arr = g.arrays.at("jvp.logits");
   const auto ref = ref_arr.to_f64();
+  double worst = 0;
   for (std::size_t b = 0; b < g.inputs.size(); ++b) {
     if (classifier) {
       const auto k = ref_arr.shape[1];
       std::vector<double> sub(ref.begin() + static_cast<std::ptrdiff_t>(b * k), ref.begin() + static_cast<std::ptrdiff_t>((b + 1) * k));
-      EXPECT_LE(rel_error(res.classifier_logits[b].span(), sub), 1e-4);
+      const double e = rel_error(res.classifier_logits[b].span(), sub);
+      EXPECT_LE(e, 1e-4);
+      worst = std::max(worst, e);
     } else {
       const auto t = static_cast<std::int64_t>(g.inputs[b].ids.size()), v = ref_arr.shape[2];
       std::vector<double> sub(ref.begin() + static_cast<std::ptrdiff_t>(b * t_pad * v),
                               ref.begin() + static_cast<std::ptrdiff_t>((b * t_pad + t) * v));
-      EXPECT_LE(rel_error(res.mlm_logits[b].span(), sub), 1e-4) << "input " << b;
+      const double e = rel_error(res.mlm_logits[b].span(), sub);
+      EXPECT_LE(e, 1e-4) << "input " << b;
+      worst = std::max(worst, e);
     }
   }
+  ::testing::Test::RecordProperty("worst_jvp_relative_error", fmt::format("{:.3g}", worst));
 }
 
 INSTANTIATE_TEST_SUITE_P(Models, GradientGolden,
-                         ::testing::Values("grad_mlm", "grad_classifier", "roberta_mlm", "xlmr_classifier"));
+                         ::testing::Values("grad_mlm", "grad_classifier", "roberta_mlm", "xlmr_classifier",
+                                           "distilbert_mlm", "distilbert_classifier"));
 
 TEST(GradientGoldenCheck, CorruptedValueIsCaught) {
   auto& g = grad_golden("grad_mlm");

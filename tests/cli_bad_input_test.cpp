@@ -195,3 +195,9 @@ TEST(CliBadInput, TooLongWithoutTruncate) {
   EXPECT_NE(ok.output.find("warning"), std::string::npos) << ok.output;
   EXPECT_TRUE(fs::exists(dir / "out.npz"));
 }
+
+TEST(CliBadInput, ServeBeyondLoopbackNeedsAllowRemote) {
+  bertscope::test::TempDir dir("bad-serve");
+  expect_clean_failure(fmt::format("serve --host 0.0.0.0 --port 0 --results {}", dir.path().string()), dir / "none",
+                       {"0.0.0.0", "--allow-remote"});
+}

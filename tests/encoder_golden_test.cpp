@@ -34,7 +34,13 @@ struct Golden {
 model::GeneratorOptions generator_options(const nlohmann::json& args) {
   model::GeneratorOptions o;
   o.vocab = test::data_dir() / "tiny-vocab.txt";
-  for (std::size_t i = 0; i + 1 < args.size(); i += 2) {
+  for (std::size_t i = 0; i < args.size(); i += 2) {
+    if (args[i] == "--sinusoidal-positions") {  // the one flag without a value
+      o.sinusoidal_positions = true;
+      --i;
+      continue;
+    }
+    if (i + 1 == args.size()) throw std::runtime_error("encoder.json: make-model argument without a value");
     const auto key = args[i].get<std::string>(), value = args[i + 1].get<std::string>();
     if (key == "--family") o.family = value;
     else if (key == "--vocab-size") {
@@ -61,7 +67,7 @@ Golden& golden(const std::string& name) {
   static std::map<std::string, Golden> cache;
   auto it = cache.find(name);
   if (it != cache.end()) return it->second;
-  for (const char* file : {"encoder.json", "roberta.json"}) {
+  for (const char* file : {"encoder.json", "roberta.json", "distilbert.json"}) {
     const auto summary = io::read_json(test::golden_dir() / file);
     for (const auto& entry : summary["models"]) {
       if (entry["name"] != name) continue;
@@ -198,8 +204,10 @@ void check_model(const std::string& name) {
     if (case_name == "base") {
       const double lg = logits_error(results, g.arrays.at("base.logits"), mlm);
       EXPECT_LE(lg, allowed(errs, "logits")) << "PyTorch float32: " << errs["logits"];
+      ::testing::Test::RecordProperty("logits_error", fmt::format("{:.3g}", lg));
     }
     ::testing::Test::RecordProperty(case_name + "_attention_error", fmt::format("{:.3g}", att));
+    ::testing::Test::RecordProperty(case_name + "_hidden_error", fmt::format("{:.3g}", hid));
   }
 }
 
@@ -213,6 +221,10 @@ TEST(EncoderGolden, SharpMlmBf16FiveHeads) { check_model("sharp_mlm_bf16"); }
 // exact-GELU LM head; XLM-R: the classification head (dense, tanh, out_proj) on <s>.
 TEST(EncoderGolden, RobertaMlmPositionsAfterPadding) { check_model("roberta_mlm"); }
 TEST(EncoderGolden, XlmRobertaClassifier) { check_model("xlmr_classifier"); }
+// DistilBERT: its own names and keys, no token types, ReLU activation followed by the MLM head.
+TEST(EncoderGolden, DistilBertMlmRelu) { check_model("distilbert_mlm"); }
+// pre_classifier -> ReLU -> classifier, sinusoidal position table, a pair without token types.
+TEST(EncoderGolden, DistilBertClassifierSinusoidal) { check_model("distilbert_classifier"); }
 
 // The comparison must be able to fail: one corrupted expected value is caught.
 TEST(EncoderGolden, CorruptedGoldenValueIsCaught) {

@@ -11,6 +11,7 @@
 #include "core/kernels.hpp"
 #include "core/kernels_reference.hpp"
 #include "core/matmul.hpp"
+#include "core/peak.hpp"
 
 using namespace bertscope::core;
 
@@ -213,4 +214,13 @@ TEST(Kernel, BatchedAttentionProductsMatchLoops) {
         }
         for (std::int64_t e = heads * d; e < ld; ++e) ASSERT_EQ(ctx[(b * t + i) * ld + e], -7.0f) << "wrote outside the heads";
       }
+}
+
+TEST(Kernel, PeakProbeMeasuresTheVectorUnits) {
+  const auto p = measure_peak(1, 0.02);
+  if (__builtin_cpu_supports("avx2")) {
+    EXPECT_GT(p.f32_gflops, 0.5);  // any vector FMA unit of this century, even shared
+    EXPECT_NE(p.isa, "scalar");
+  }
+  EXPECT_EQ(p.bf16_gflops > 0, p.isa == "avx512" && __builtin_cpu_supports("avx512bf16"));
 }

@@ -291,3 +291,64 @@ TEST(ModelFamilies, RobertaNameVariantsAndMissingTensors) {
     EXPECT_NE(message.find("missing roberta.encoder.layer.1.output.dense.bias"), std::string::npos) << message;
   }
 }
+
+// DistilBERT: its own config keys in and out, eps fixed at 1e-12, no token types (type ids are
+// ignored), a DistilBertModel saved alone loads without the prefix, and bad configs are one line.
+TEST(ModelFamilies, DistilBertConfigKeysAndNames) {
+  TempDir dir("distilbert");
+  const auto out = dir / "canonical";
+  const auto r = test::run_command(fmt::format(
+      "{} make-model --family distilbert --vocab-size 70 --layers 2 --hidden 48 --heads 3 --intermediate 64 --seed 5 "
+      "--init-std 0.2 --bias-std 0.1 --sinusoidal-positions --out {}",
+      test::cli(), out.string()));
+  ASSERT_EQ(r.status, 0) << r.output;
+  auto config = io::read_json(out / "config.json");
+  EXPECT_EQ(config["architectures"][0], "DistilBertForMaskedLM");
+  for (const char* key : {"dim", "n_layers", "n_heads", "hidden_dim", "activation", "sinusoidal_pos_embds"})
+    EXPECT_TRUE(config.contains(key)) << key;
+  for (const char* key : {"hidden_size", "num_hidden_layers", "type_vocab_size", "layer_norm_eps"})
+    EXPECT_FALSE(config.contains(key)) << key;
+  EXPECT_EQ(config["dim"], 48);
+  EXPECT_EQ(config["sinusoidal_pos_embds"], true);
+  config["layer_norm_eps"] = 0.5;  // DistilBERT ignores it
+  io::write_file_atomic(out / "config.json", config.dump());
+  const auto m = model::Model::load(out);
+  EXPECT_EQ(m.config().layer_norm_eps, 1e-12);
+  EXPECT_EQ(m.config().hidden_size, 48);
+  EXPECT_FALSE(m.config().has_token_types());
+  EXPECT_FALSE(m.params().type_emb.present());
+  EXPECT_TRUE(m.config().sinusoidal_positions);
+  // The stored table is transformers' sinusoid: sin(p / 10000^(2 floor(j/2)/dim)) on even columns.
+  EXPECT_FLOAT_EQ(m.params().pos_emb.data[3 * 48 + 4], static_cast<float>(std::sin(3.0 / std::pow(10000.0, 4.0 / 48))));
+  EXPECT_FLOAT_EQ(m.params().pos_emb.data[3 * 48 + 5], static_cast<float>(std::cos(3.0 / std::pow(10000.0, 4.0 / 48))));
+  std::vector<model::ModelInput> in(2);
+  in[0].ids = {2, 40, 41, 3, 60, 61, 3};  // [CLS] A [SEP] B [SEP]
+  in[1] = in[0];
+  in[1].type_ids = {0, 0, 0, 0, 1, 1, 1};  // a BERT-style pair's type ids change nothing
+  model::RunOptions opt;
+  opt.mlm_logits = true;
+  const auto a = m.forward(in, opt);
+  EXPECT_EQ(max_diff(a[0].mlm_logits, a[1].mlm_logits), 0.0);
+  // A DistilBertModel's tensors saved without the "distilbert." prefix.
+  const auto variant = dir / "variant";
+  ASSERT_EQ(test::run_command(fmt::format("cp -r {} {}", out.string(), variant.string())).status, 0);
+  rewrite(variant, [](const std::string& n) { return n.starts_with("distilbert.") ? n.substr(11) : n; });
+  const auto b = model::Model::load(variant).forward(in, opt);
+  EXPECT_EQ(max_diff(a[0].mlm_logits, b[0].mlm_logits), 0.0);
+  config["n_heads"] = 5;
+  io::write_file_atomic(out / "config.json", config.dump());
+  try {
+    (void)model::Model::load(out);
+    FAIL() << "loaded dim 48 with 5 heads";
+  } catch (const Error& e) {
+    const std::string message = e.what();
+    EXPECT_NE(message.find("dim 48 is not a multiple of n_heads 5"), std::string::npos) << message;
+    EXPECT_EQ(message.find('\n'), std::string::npos) << message;
+  }
+  const auto bad = test::run_command(fmt::format(
+      "{} make-model --family distilbert --vocab-size 70 --layers 1 --hidden 48 --heads 3 --intermediate 64 --seed 5 "
+      "--type-vocab 2 --out {}",
+      test::cli(), (dir / "bad").string()));
+  EXPECT_NE(bad.status, 0);
+  EXPECT_NE(bad.output.find("DistilBERT has no token type embeddings"), std::string::npos) << bad.output;
+}

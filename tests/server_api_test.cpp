@@ -420,6 +420,119 @@ TEST_F(ServerApi, FiftyConcurrentRequestsAllSucceedWithTheirOwnResults) {
   EXPECT_EQ(ok.load(), kRequests);
 }
 
+TEST_F(ServerApi, OnlyItsUserReachesIt) {
+  const auto p = std::to_string(port_);
+  auto request = [&](const std::string& method, const std::string& headers, const std::string& body = "") {
+    return raw_request(port_, method + " HTTP/1.1\r\n" + headers + "Content-Length: " + std::to_string(body.size()) +
+                                  "\r\nConnection: close\r\n\r\n" + body);
+  };
+  const std::string run_body = R"({"text": "the cat sat"})";
+  // DNS rebinding: a page of another site, its name now resolving to 127.0.0.1.
+  auto r = request("GET /", "Host: attacker.example:" + p + "\r\n");
+  EXPECT_EQ(r.status, 403);
+  EXPECT_NE(r.body.find("attacker.example"), std::string::npos);
+  r = request("POST /api/run", "Host: attacker.example:" + p + "\r\nContent-Type: text/plain\r\n", run_body);
+  EXPECT_EQ(r.status, 403);
+  r = request("GET /api/results", "Host: attacker.example\r\n");
+  EXPECT_EQ(r.status, 403);
+  r = request("GET /api/model", "");  // no Host at all
+  EXPECT_EQ(r.status, 403);
+  r = request("GET /api/model", "Host: 127.0.0.1:" + std::to_string(port_ + 1) + "\r\n");  // another port
+  EXPECT_EQ(r.status, 403);
+  // A form or fetch from another origin, and a "simple" text/plain POST that needs no preflight.
+  r = request("POST /api/run", "Host: 127.0.0.1:" + p + "\r\nOrigin: http://attacker.example\r\nContent-Type: application/json\r\n",
+              run_body);
+  EXPECT_EQ(r.status, 403);
+  r = request("POST /api/run", "Host: 127.0.0.1:" + p + "\r\nContent-Type: text/plain\r\n", run_body);
+  EXPECT_EQ(r.status, 415);
+  // Its own page: any loopback name, with or without the port, and same-origin POSTs.
+  for (const auto& host : std::vector<std::string>{"127.0.0.1:" + p, "localhost:" + p, "[::1]:" + p, "LOCALHOST", "127.0.0.1"}) {
+    r = request("GET /api/model", "Host: " + host + "\r\n");
+    EXPECT_EQ(r.status, 200) << host;
+  }
+  r = request("POST /api/run", "Host: localhost:" + p + "\r\nOrigin: http://localhost:" + p +
+                                   "\r\nContent-Type: application/json; charset=utf-8\r\n",
+              run_body);
+  EXPECT_EQ(r.status, 200);
+}
+
+TEST_F(ServerApi, AStalledClientDoesNotDelayOthers) {
+  // A client that sends its request one byte per second holds one worker, not the server.
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<std::uint16_t>(port_));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  std::atomic<bool> done{false};
+  std::thread slow([&] {
+    const std::string request = "GET /api/model HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
+    for (std::size_t i = 0; i < request.size() && !done; ++i) {
+      (void)::send(fd, request.data() + i, 1, MSG_NOSIGNAL);
+      std::this_thread::sleep_for(std::chrono::milliseconds(1000));
+    }
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  for (int i = 0; i < 3; ++i) {
+    const auto start = std::chrono::steady_clock::now();
+    auto r = client().Post("/api/run", R"({"text": "a quick one"})", "application/json");
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 200);
+    EXPECT_LT(seconds, 1.0);
+  }
+  done = true;
+  ::shutdown(fd, SHUT_RDWR);
+  slow.join();
+  ::close(fd);
+}
+
+TEST(ServerHosts, AllowHostAdmitsANameAndBusyRunsGet503) {
+  test::TempDir dir("server-hosts");
+  model::GeneratorOptions g;
+  g.vocab = test::data_dir() / "tiny-vocab.txt";
+  g.layers = 2;
+  g.hidden = 16;
+  g.heads = 2;
+  g.intermediate = 32;
+  model::make_model(g, dir.path() / "m");
+  const auto m = model::Model::load(dir.path() / "m");
+  server::ServerOptions opt;
+  opt.port = 0;
+  opt.allowed_hosts = {"workstation.lan"};
+  opt.max_parallel_runs = 1;
+  opt.run_wait = std::chrono::milliseconds(0);
+  server::Server srv(&m, opt);
+  const int port = srv.bind();
+  std::thread t([&] { srv.run(); });
+  for (int i = 0; i < 500 && !srv.running(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  const auto p = std::to_string(port);
+  auto get = [&](const std::string& host) {
+    return raw_request(port, "GET /api/model HTTP/1.1\r\nHost: " + host + "\r\nConnection: close\r\n\r\n").status;
+  };
+  EXPECT_EQ(get("workstation.lan:" + p), 200);
+  EXPECT_EQ(get("other.lan:" + p), 403);
+  // With one slot and no wait, concurrent runs either succeed or get 503: none fails otherwise,
+  // none waits without bound.
+  std::atomic<int> ok{0}, busy{0}, other{0};
+  std::vector<std::thread> clients;
+  for (int c = 0; c < 8; ++c)
+    clients.emplace_back([&] {
+      httplib::Client client("127.0.0.1", port);
+      client.set_read_timeout(60, 0);
+      const auto r = client.Post("/api/run", R"({"text": "the cat sat on the mat"})", "application/json");
+      if (r && r->status == 200) ++ok;
+      else if (r && r->status == 503 && r->has_header("Retry-After")) ++busy;
+      else ++other;
+    });
+  for (auto& c : clients) c.join();
+  EXPECT_EQ(other.load(), 0);
+  EXPECT_GE(ok.load(), 1);
+  EXPECT_EQ(ok.load() + busy.load(), 8);
+  srv.stop();
+  t.join();
+}
+
 TEST(ServerWithoutModel, ServesResultsAndRefusesRuns) {
   test::TempDir dir("server-nomodel");
   server::ServerOptions opt;

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <fstream>
+#include <tuple>
 
 #include "core/matmul.hpp"
 #include "model/autodiff.hpp"
@@ -45,6 +46,27 @@ std::filesystem::path write_corpus(const TempDir& dir) {
   return path;
 }
 
+// The tiny tokenizer, model config and corpus of the MLM tests.
+struct TinyMlm {
+  model::Tokenizer tok = tiny_tokenizer();
+  model::ModelConfig config = tiny_mlm_config(static_cast<std::int64_t>(tok.vocab_size()));
+  model::MlmCorpus corpus;
+  explicit TinyMlm(const TempDir& dir) : corpus(model::MlmCorpus::from_files({write_corpus(dir)}, tok)) {}
+  // A short run without checkpoints: linear warm-up, then decay to zero at the last step.
+  static model::MlmTrainOptions options(std::int64_t seq_len, std::int64_t batch, std::int64_t steps, double lr,
+                                        std::int64_t warmup) {
+    model::MlmTrainOptions o;
+    o.data.seq_len = seq_len;
+    o.batch = batch;
+    o.steps = steps;
+    o.adam.lr = lr;
+    o.adam.warmup_steps = warmup;
+    o.adam.total_steps = steps;
+    o.checkpoint_every = 0;
+    return o;
+  }
+};
+
 std::map<std::string, core::Tensor> read_params(const std::filesystem::path& dir) {
   const auto m = model::Model::load(dir);
   return m.weights().to_tensors(m.config());
@@ -54,19 +76,11 @@ std::map<std::string, core::Tensor> read_params(const std::filesystem::path& dir
 
 TEST(Training, MlmLossDecreases) {
   TempDir dir("train");
-  const auto tok = tiny_tokenizer();
-  const auto config = tiny_mlm_config(static_cast<std::int64_t>(tok.vocab_size()));
-  const auto corpus = model::MlmCorpus::from_files({write_corpus(dir)}, tok);
+  const TinyMlm t(dir);
+  const auto& [tok, config, corpus] = std::tie(t.tok, t.config, t.corpus);
   model::GeneratorOptions g;
   g.seed = 3;
-  model::MlmTrainOptions o;
-  o.data.seq_len = 24;
-  o.batch = 8;
-  o.steps = 200;
-  o.adam.lr = 2e-3;
-  o.adam.warmup_steps = 5;
-  o.adam.total_steps = o.steps;
-  o.checkpoint_every = 0;
+  auto o = TinyMlm::options(24, 8, 200, 2e-3, 5);
   o.eval_instances = 64;
   std::vector<double> losses;
   const auto r = model::train_mlm(config, model::random_parameters(config, g), tok, corpus, &corpus, o, dir / "out",
@@ -85,19 +99,11 @@ TEST(Training, MlmLossDecreases) {
 
 TEST(Training, ResumedRunEqualsUninterruptedRun) {
   TempDir dir("train");
-  const auto tok = tiny_tokenizer();
-  const auto config = tiny_mlm_config(static_cast<std::int64_t>(tok.vocab_size()));
-  const auto corpus = model::MlmCorpus::from_files({write_corpus(dir)}, tok);
+  const TinyMlm t(dir);
+  const auto& [tok, config, corpus] = std::tie(t.tok, t.config, t.corpus);
   model::GeneratorOptions g;
   g.seed = 4;
-  model::MlmTrainOptions o;
-  o.data.seq_len = 32;
-  o.batch = 4;
-  o.steps = 8;
-  o.adam.lr = 1e-3;
-  o.adam.warmup_steps = 2;
-  o.adam.total_steps = o.steps;
-  o.checkpoint_every = 0;
+  const auto o = TinyMlm::options(32, 4, 8, 1e-3, 2);
   model::train_mlm(config, model::random_parameters(config, g), tok, corpus, nullptr, o, dir / "straight");
   auto interrupted = o;
   interrupted.stop_after = 3;
@@ -176,24 +182,15 @@ namespace {
 
 // Per-step training losses of a short run.
 std::vector<double> mlm_losses(const TempDir& dir, const std::string& name, std::uint64_t seed, model::Precision precision) {
-  const auto tok = tiny_tokenizer();
-  const auto config = tiny_mlm_config(static_cast<std::int64_t>(tok.vocab_size()));
-  const auto corpus = model::MlmCorpus::from_files({write_corpus(dir)}, tok);
+  const TinyMlm t(dir);
   model::GeneratorOptions g;
   g.seed = 3;
-  model::MlmTrainOptions o;
-  o.data.seq_len = 24;
+  auto o = TinyMlm::options(24, 8, 120, 2e-3, 5);
   o.data.seed = seed;
-  o.batch = 8;
-  o.steps = 120;
-  o.adam.lr = 2e-3;
-  o.adam.warmup_steps = 5;
-  o.adam.total_steps = o.steps;
-  o.checkpoint_every = 0;
   o.eval_instances = 0;
   o.precision = precision;
   std::vector<double> losses;
-  model::train_mlm(config, model::random_parameters(config, g), tok, corpus, nullptr, o, dir / name,
+  model::train_mlm(t.config, model::random_parameters(t.config, g), t.tok, t.corpus, nullptr, o, dir / name,
                    [&](const model::TrainProgress& p) { losses.push_back(p.loss); });
   return losses;
 }

@@ -34,7 +34,7 @@ namespace bertscope {
 // What a model folder holds.
 struct ModelInfo {
   std::string folder;
-  std::string family;  // config.json model_type: "bert", "roberta", "xlm-roberta"
+  std::string family;  // config.json model_type: "bert", "roberta", "xlm-roberta", "distilbert"
   std::int64_t layers = 0, heads = 0, hidden = 0, intermediate = 0, head_dim = 0;
   std::int64_t vocab = 0, max_tokens = 0;
   std::int64_t labels = 0;  // classifier outputs, when it has a classifier

@@ -1,3 +1,4 @@
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <optional>
@@ -12,6 +13,7 @@
 #include "core/kernels.hpp"
 #include "core/matmul.hpp"
 #include "core/parallel.hpp"
+#include "core/peak.hpp"
 #include "core/profile.hpp"
 #include "io/error.hpp"
 #include "model/autodiff.hpp"
@@ -273,6 +275,8 @@ void add_bench_command(CLI::App& app) {
       (void)model::backward(m, tape, seeds, request);
     };
     step();  // warm-up: page in the weights, size the buffers
+    // The machine's peak right before and right after the timing: the yardstick of the figure.
+    const auto peak_before = core::measure_peak(core::num_threads());
     core::OpProfile profile;
     if (!args->backward && !args->train) opt.profile = &profile;
     int done = 0;
@@ -283,6 +287,7 @@ void add_bench_command(CLI::App& app) {
       ++done;
       elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     }
+    const auto peak_after = core::measure_peak(core::num_threads());
     const double tokens = static_cast<double>(args->batch * args->seq) * done;
     // The backward pass costs two forward passes' products (input and weight gradients).
     // (--train adds the MLM head at the masked positions and the update, not counted here.)
@@ -305,6 +310,20 @@ void add_bench_command(CLI::App& app) {
                      {"peak_rss_mb", peak_rss_mb()},
                      {"op_share", shares}};
     if (!bf16_error.is_null()) j["bf16_vs_f32"] = bf16_error;
+    {
+      const bool bf16_run = args->precision == "bf16";
+      auto peak_of = [&](const core::Peak& p) { return bf16_run && p.bf16_gflops > 0 ? p.bf16_gflops : p.f32_gflops; };
+      const double lo = std::min(peak_of(peak_before), peak_of(peak_after)), hi = std::max(peak_of(peak_before), peak_of(peak_after));
+      j["peak"] = {{"isa", peak_before.isa},
+                   {"f32_gflops_before", peak_before.f32_gflops},
+                   {"f32_gflops_after", peak_after.f32_gflops},
+                   {"bf16_gflops_before", peak_before.bf16_gflops},
+                   {"bf16_gflops_after", peak_after.bf16_gflops},
+                   {"kind", bf16_run && peak_before.bf16_gflops > 0 ? "bf16" : "f32"},
+                   // The machine gave this timing less than 90% of what it gave around it.
+                   {"unsteady", lo < 0.9 * hi}};
+      j["peak_fraction"] = hi > 0 ? flops / elapsed / 1e9 / hi : 0.0;
+    }
     if (args->ceiling) {
       const auto ceiling = gemm_ceiling(m, args->batch * args->seq, args->precision == "bf16");
       j["gemm_ceiling_gflops"] = ceiling.model_order_gflops;
@@ -319,6 +338,12 @@ void add_bench_command(CLI::App& app) {
                core::num_threads(), args->precision, core::gemm_backend_name(), args->record);
     fmt::print("{:.1f} tokens/s, {:.1f} GFLOP/s, {:.1f} ms per forward, peak RSS {:.0f} MB\n", tokens / elapsed,
                flops / elapsed / 1e9, 1e3 * elapsed / done, peak_rss_mb());
+    fmt::print("machine peak ({}, {} threads): f32 {:.0f} / {:.0f} GFLOP/s before / after, bf16 {:.0f} / {:.0f}; this run "
+               "reached {:.0f}% of the {} peak{}\n",
+               peak_before.isa, core::num_threads(), peak_before.f32_gflops, peak_after.f32_gflops,
+               peak_before.bf16_gflops, peak_after.bf16_gflops, 100.0 * j["peak_fraction"].get<double>(),
+               j["peak"]["kind"].get<std::string>(),
+               j["peak"]["unsteady"].get<bool>() ? " (UNSTEADY: the peak moved by more than 10% around the timing)" : "");
     if (args->ceiling)
       fmt::print(
           "GEMM ceiling (the forward's own products alone) {:.1f} GFLOP/s; the forward runs at {:.0f}% of it "

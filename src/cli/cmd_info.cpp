@@ -38,6 +38,7 @@ void add_info_command(CLI::App& app) {
     const auto& p = m.params();
     nlohmann::json j{
         {"model", args->model},
+        {"family", c.model_type},
         {"architecture", c.architectures.empty() ? "" : c.architectures.front()},
         {"task_head", head_kind_name(c.head_kind())},
         {"layers", c.num_hidden_layers},
@@ -48,6 +49,7 @@ void add_info_command(CLI::App& app) {
         {"hidden_act", c.hidden_act},
         {"max_position_embeddings", c.max_position_embeddings},
         {"type_vocab_size", c.type_vocab_size},
+        {"sinusoidal_positions", c.sinusoidal_positions},
         {"vocab_size", c.vocab_size},
         {"parameters", m.weights().parameter_count()},
         {"weights_mapped_bytes", m.weights().mapped_bytes()},
@@ -76,11 +78,14 @@ void add_info_command(CLI::App& app) {
       return;
     }
     fmt::print("model          {}\n", args->model);
+    fmt::print("family         {}\n", c.model_type);
     fmt::print("architecture   {} (task head: {})\n", j["architecture"].get<std::string>(), head_kind_name(c.head_kind()));
     fmt::print("encoder        {} layers x {} heads, hidden {} (head dim {}), feed-forward {} ({})\n",
                c.num_hidden_layers, c.num_attention_heads, c.hidden_size, c.head_dim(), c.intermediate_size,
                c.hidden_act);
-    fmt::print("positions      {} (token types {})\n", c.max_position_embeddings, c.type_vocab_size);
+    fmt::print("positions      {}{} (token types {})\n", c.max_position_embeddings,
+               c.sinusoidal_positions ? ", sinusoidal" : "",
+               c.has_token_types() ? std::to_string(c.type_vocab_size) : std::string("none"));
     fmt::print("parameters     {} ({:.1f} M); {:.1f} MB mapped in place, {:.1f} MB converted to float32\n",
                m.weights().parameter_count(), m.weights().parameter_count() / 1e6, m.weights().mapped_bytes() / 1e6,
                m.weights().converted_bytes() / 1e6);

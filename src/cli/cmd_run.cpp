@@ -4,6 +4,7 @@
 #include <numeric>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "analysis/syntax.hpp"
 #include "cli/commands.hpp"
@@ -12,6 +13,7 @@
 #include "io/conllu.hpp"
 #include "io/error.hpp"
 #include "io/npz.hpp"
+#include "io/staged_folder.hpp"
 #include "model/model.hpp"
 #include "model/trace_file.hpp"
 
@@ -163,14 +165,32 @@ void add_run_command(CLI::App& app) {
       return;
     }
 
-    std::filesystem::create_directories(args->out);
+    // The folder appears whole or not at all; a killed run resumes where it stopped when run
+    // again with the same arguments on the same (unchanged) input file.
+    std::error_code input_ec;
+    const auto input_size = std::filesystem::file_size(args->input, input_ec);
+    const auto input_time = std::filesystem::last_write_time(args->input, input_ec).time_since_epoch().count();
+    const auto manifest = fmt::format(
+        "bertscope run\nmodel {}\ninput {} ({} bytes, modified {})\nrecord {}\ntruncate {} no-logits {} python {}\n"
+        "mask {} x {}\nuniform {}\nskip {}\n",
+        std::filesystem::absolute(args->model).string(), std::filesystem::absolute(args->input).string(), input_size,
+        input_time, args->record, args->truncate, args->no_logits, args->python, fmt::join(args->mask_heads, ","),
+        args->mask_scale, fmt::join(args->uniform_heads, ","), fmt::join(args->skip_layers, ","));
+    io::StagedFolder staged(args->out, manifest);
     const auto batch_size = static_cast<std::size_t>(args->batch);
     std::size_t written = 0;
     std::unique_ptr<Progress> progress;
     // Length bucketing: within a window of inputs, batches are formed from inputs of similar
     // length, so the batched attention products see equal lengths; packed batches waste no
     // work on padding either way. Traces are written by input number, whatever the order.
-    auto run_window = [&](std::vector<EncodedInput>& items) {
+    auto trace_path = [&](std::size_t index) { return staged.path() / fmt::format("{:06d}.npz", index); };
+    auto run_window = [&](std::vector<EncodedInput>& all) {
+      // Inputs whose trace a killed run already wrote (each file is written atomically) are done.
+      std::vector<EncodedInput> items;
+      for (auto& item : all)
+        if (!staged.resumed() || !std::filesystem::exists(trace_path(item.index))) items.push_back(std::move(item));
+      written += all.size() - items.size();
+      progress->advance(static_cast<std::int64_t>(all.size() - items.size()));
       std::vector<std::size_t> order(items.size());
       std::iota(order.begin(), order.end(), 0);
       std::stable_sort(order.begin(), order.end(),
@@ -184,8 +204,7 @@ void add_run_command(CLI::App& app) {
           const auto& item = items[order[i]];
           std::vector<std::string> texts{item.input.text};
           if (item.input.pair) texts.push_back(*item.input.pair);
-          const auto path = std::filesystem::path(args->out) / fmt::format("{:06d}.npz", item.index);
-          model::write_trace_file(path, {&item.encoding, &batch[i - start], &results[i - start], texts, kind},
+          model::write_trace_file(trace_path(item.index), {&item.encoding, &batch[i - start], &results[i - start], texts, kind},
                                   c.num_hidden_layers);
         }
         written += end - start;
@@ -208,6 +227,7 @@ void add_run_command(CLI::App& app) {
       for_each_window(tm, args->input, args->truncate, 32 * batch_size, run_window);
     }
     progress->finish();
+    staged.commit();
     fmt::print("wrote {} trace files to {}\n", written, args->out);
   });
 }

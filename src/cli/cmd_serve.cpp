@@ -3,6 +3,7 @@
 #include <optional>
 #include <pthread.h>
 #include <thread>
+#include <vector>
 
 #include <fmt/format.h>
 
@@ -20,7 +21,8 @@ void add_serve_command(CLI::App& app) {
     std::string model, results, host = "127.0.0.1";
     int port = 8000, threads = 0, http_threads = 8, parallel_runs = 2;
     std::size_t max_body = 1 << 20, max_tokens = 0;
-    bool quiet = false;
+    bool quiet = false, allow_remote = false;
+    std::vector<std::string> allow_hosts;
   };
   auto args = std::make_shared<Args>();
   auto* cmd = app.add_subcommand(
@@ -30,7 +32,14 @@ void add_serve_command(CLI::App& app) {
       "docs/viewer.md.");
   cmd->add_option("--model", args->model, "Hugging Face model folder to run");
   cmd->add_option("--results", args->results, "Folder of result documents (.json) and trace files (.npz) to offer");
-  cmd->add_option("--host", args->host, "Address to listen on (default 127.0.0.1: this machine only)");
+  cmd->add_option("--host", args->host,
+                  "Address to listen on (default 127.0.0.1: this machine only; another needs --allow-remote)");
+  cmd->add_flag("--allow-remote", args->allow_remote,
+                "Allow a --host other than loopback: anyone who can reach that address can run the model and read "
+                "--results");
+  cmd->add_option("--allow-host", args->allow_hosts,
+                  "A host name that requests may use besides 127.0.0.1, localhost, ::1 and --host (e.g. a name this "
+                  "machine has behind an SSH tunnel); repeatable");
   cmd->add_option("--port", args->port, "Port (0: any free port; the chosen one is printed)")->check(CLI::Range(0, 65535));
   cmd->add_option("--max-body-bytes", args->max_body, "Largest request body accepted (default 1 MiB)")
       ->check(CLI::PositiveNumber);
@@ -41,6 +50,13 @@ void add_serve_command(CLI::App& app) {
   add_threads_option(*cmd, args->threads);
   cmd->callback([args] {
     if (args->model.empty() && args->results.empty()) fail(ErrorKind::input, "give --model DIR, --results DIR or both");
+    const bool loopback = args->host == "127.0.0.1" || args->host == "localhost" || args->host == "::1" ||
+                          args->host.rfind("127.", 0) == 0;
+    if (!loopback && !args->allow_remote)
+      fail(ErrorKind::input, "--host {} listens beyond this machine: add --allow-remote if that is meant", args->host);
+    if (!loopback)
+      fmt::print(stderr, "bertscope: warning: listening on {}: whoever can reach it can run the model and read the "
+                         "results (no authentication)\n", args->host);
     apply_threads(args->threads);
     std::optional<model::Model> m;
     if (!args->model.empty()) {
@@ -58,6 +74,7 @@ void add_serve_command(CLI::App& app) {
     opt.http_threads = args->http_threads;
     opt.max_parallel_runs = args->parallel_runs;
     opt.compute_threads = args->threads;
+    opt.allowed_hosts = args->allow_hosts;
     if (!args->quiet) opt.log = [](const std::string& line) { fmt::print(stderr, "{}\n", line); };
 
     // SIGINT/SIGTERM stop the server cleanly: they are blocked in every thread (the server's

@@ -151,7 +151,7 @@ BackwardResult backward(const Model& model, const ForwardTape& tape, std::span<c
     if (token_cls)
       for (std::int64_t i = 0; i < n * hidden; ++i) dx[static_cast<std::size_t>(i)] += din[static_cast<std::size_t>(i)];
     else
-      layers::pooler_vjp(p, hidden, batch, tp.out.data(), tp.pooled.data(), din.data(), dx.data(), grads);
+      layers::pooler_vjp(p, hidden, c.pooler_activation, batch, tp.out.data(), tp.pooled.data(), din.data(), dx.data(), grads);
   }
 
   auto buf = pass_buffers(c, batch);
@@ -176,7 +176,7 @@ BackwardResult backward(const Model& model, const ForwardTape& tape, std::span<c
   layers::apply_dropout(dx.data(), tp.embed_drop);
   FloatBuffer dsum(static_cast<std::size_t>(n * hidden));
   layers::embeddings_vjp(p, tp.embedding_inputs(), batch, hidden, dx.data(), tp.embed, dsum.data(), grads(p.word_emb),
-                         grads(p.pos_emb), grads(p.type_emb), grads(p.emb_norm_g), grads(p.emb_norm_b));
+                         grads(p.pos_emb), p.type_emb.present() ? grads(p.type_emb) : nullptr, grads(p.emb_norm_g), grads(p.emb_norm_b));
   if (req.word_embeddings)
     for (std::int64_t b = 0; b < count; ++b) out.word_embedding_grads.push_back(batch.rows_of(b, dsum.data(), hidden));
   if (req.params) {
@@ -256,7 +256,7 @@ TangentResult jvp(const Model& model, const ForwardTape& tape, std::span<const T
         layers::classifier_jvp(p, hidden, labels, tx.data() + batch.row(b) * hidden, rows, lg.ptr());
       } else {
         FloatBuffer tpool(static_cast<std::size_t>(hidden));
-        layers::pooler_jvp(p, hidden, tx.data() + batch.row(b) * hidden, tp.pooled.data() + b * hidden, tpool.data());
+        layers::pooler_jvp(p, hidden, c.pooler_activation, tx.data() + batch.row(b) * hidden, tp.pooled.data() + b * hidden, tpool.data());
         if (!tp.pooled_drop.empty())
           for (std::int64_t j = 0; j < hidden; ++j) tpool[static_cast<std::size_t>(j)] *= tp.pooled_drop[static_cast<std::size_t>(b * hidden + j)];
         layers::classifier_jvp(p, hidden, labels, tpool.data(), 1, lg.ptr());

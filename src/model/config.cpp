@@ -1,5 +1,7 @@
 #include "model/config.hpp"
 
+#include <cmath>
+
 #include "io/error.hpp"
 #include "io/files.hpp"
 #include "model/arch/family.hpp"
@@ -88,22 +90,30 @@ ModelConfig parse_config(const nlohmann::json& j, const std::string& src) {
   c.model_type = get_string(j, "model_type", "bert", src);
   const auto& family = arch::family(c.model_type, src);
   c.pad_token_id = family.default_pad_token_id;
-  c.vocab_size = get_int(j, "vocab_size", c.vocab_size, src, 1);
-  c.hidden_size = get_int(j, "hidden_size", c.hidden_size, src, 1);
-  c.num_hidden_layers = get_int(j, "num_hidden_layers", c.num_hidden_layers, src, 1);
-  c.num_attention_heads = get_int(j, "num_attention_heads", c.num_attention_heads, src, 1);
-  c.intermediate_size = get_int(j, "intermediate_size", c.intermediate_size, src, 1);
-  c.max_position_embeddings = get_int(j, "max_position_embeddings", c.max_position_embeddings, src, 1);
-  c.type_vocab_size = get_int(j, "type_vocab_size", c.type_vocab_size, src, 1);
-  c.pad_token_id = get_int(j, "pad_token_id", c.pad_token_id, src, 0);
-  c.layer_norm_eps = get_double(j, "layer_norm_eps", c.layer_norm_eps, src);
-  c.initializer_range = get_double(j, "initializer_range", c.initializer_range, src);
-  c.hidden_act = get_string(j, "hidden_act", c.hidden_act, src);
+  // Each shared key as the family spells it (DistilBERT: dim, n_layers, n_heads, ...).
+  const auto key = [&](const char* common) { return family.key(common); };
+  c.vocab_size = get_int(j, key("vocab_size").c_str(), c.vocab_size, src, 1);
+  c.hidden_size = get_int(j, key("hidden_size").c_str(), c.hidden_size, src, 1);
+  c.num_hidden_layers = get_int(j, key("num_hidden_layers").c_str(), c.num_hidden_layers, src, 1);
+  c.num_attention_heads = get_int(j, key("num_attention_heads").c_str(), c.num_attention_heads, src, 1);
+  c.intermediate_size = get_int(j, key("intermediate_size").c_str(), c.intermediate_size, src, 1);
+  c.max_position_embeddings = get_int(j, key("max_position_embeddings").c_str(), c.max_position_embeddings, src, 1);
+  c.type_vocab_size = get_int(j, key("type_vocab_size").c_str(), c.type_vocab_size, src, 1);
+  c.pad_token_id = get_int(j, key("pad_token_id").c_str(), c.pad_token_id, src, 0);
+  c.layer_norm_eps = get_double(j, key("layer_norm_eps").c_str(), c.layer_norm_eps, src);
+  c.initializer_range = get_double(j, key("initializer_range").c_str(), c.initializer_range, src);
+  c.hidden_act = get_string(j, key("hidden_act").c_str(), c.hidden_act, src);
+  if (j.contains("sinusoidal_pos_embds") && !j["sinusoidal_pos_embds"].is_null()) {
+    if (!j["sinusoidal_pos_embds"].is_boolean())
+      fail(ErrorKind::model, "{}: \"sinusoidal_pos_embds\" must be true or false, found {}", src,
+           j["sinusoidal_pos_embds"].dump());
+    c.sinusoidal_positions = j["sinusoidal_pos_embds"].get<bool>();
+  }
   family.configure(c);
   c.problem_type = get_string(j, "problem_type", "", src);
   if (c.hidden_size % c.num_attention_heads != 0)
-    fail(ErrorKind::model, "{}: hidden_size {} is not a multiple of num_attention_heads {}", src, c.hidden_size,
-         c.num_attention_heads);
+    fail(ErrorKind::model, "{}: {} {} is not a multiple of {} {}", src, family.key("hidden_size"), c.hidden_size,
+         family.key("num_attention_heads"), c.num_attention_heads);
   if (!(c.layer_norm_eps > 0)) fail(ErrorKind::model, "{}: layer_norm_eps must be positive", src);
   try {
     (void)c.activation();
@@ -142,30 +152,42 @@ ModelConfig parse_config(const nlohmann::json& j, const std::string& src) {
   return c;
 }
 
+std::vector<float> sinusoidal_position_table(std::int64_t positions, std::int64_t dim) {
+  std::vector<float> table(static_cast<std::size_t>(positions * dim));
+  for (std::int64_t p = 0; p < positions; ++p)
+    for (std::int64_t j = 0; j < dim; ++j) {
+      const double angle = static_cast<double>(p) / std::pow(10000.0, static_cast<double>(2 * (j / 2)) / static_cast<double>(dim));
+      table[static_cast<std::size_t>(p * dim + j)] = static_cast<float>(j % 2 == 0 ? std::sin(angle) : std::cos(angle));
+    }
+  return table;
+}
+
 ModelConfig load_config(const std::filesystem::path& config_json) {
   return parse_config(io::read_json(config_json), config_json.string());
 }
 
 nlohmann::json config_to_json(const ModelConfig& c) {
   nlohmann::json j = c.raw.is_object() ? c.raw : nlohmann::json::object();
+  const auto& family = arch::family(c);
+  const auto key = [&](const char* common) { return family.key(common); };
   j["architectures"] = c.architectures;
   j["attention_probs_dropout_prob"] = j.value("attention_probs_dropout_prob", 0.1);
   j["classifier_dropout"] = j.value("classifier_dropout", nlohmann::json());
-  j["hidden_act"] = c.hidden_act;
+  j[key("hidden_act")] = c.hidden_act;
   j["hidden_dropout_prob"] = j.value("hidden_dropout_prob", 0.1);
-  j["hidden_size"] = c.hidden_size;
-  j["initializer_range"] = c.initializer_range;
-  j["intermediate_size"] = c.intermediate_size;
-  j["layer_norm_eps"] = c.layer_norm_eps;
-  j["max_position_embeddings"] = c.max_position_embeddings;
+  j[key("hidden_size")] = c.hidden_size;
+  j[key("initializer_range")] = c.initializer_range;
+  j[key("intermediate_size")] = c.intermediate_size;
+  j[key("layer_norm_eps")] = c.layer_norm_eps;
+  j[key("max_position_embeddings")] = c.max_position_embeddings;
   j["model_type"] = c.model_type;
-  j["num_attention_heads"] = c.num_attention_heads;
-  j["num_hidden_layers"] = c.num_hidden_layers;
-  j["pad_token_id"] = c.pad_token_id;
+  j[key("num_attention_heads")] = c.num_attention_heads;
+  j[key("num_hidden_layers")] = c.num_hidden_layers;
+  j[key("pad_token_id")] = c.pad_token_id;
   j["position_embedding_type"] = "absolute";
-  j["type_vocab_size"] = c.type_vocab_size;
+  j[key("type_vocab_size")] = c.type_vocab_size;
   j["use_cache"] = true;
-  j["vocab_size"] = c.vocab_size;
+  j[key("vocab_size")] = c.vocab_size;
   j["torch_dtype"] = j.value("torch_dtype", "float32");
   if (!c.id2label.empty()) {
     nlohmann::json id2label = nlohmann::json::object(), label2id = nlohmann::json::object();
@@ -177,7 +199,7 @@ nlohmann::json config_to_json(const ModelConfig& c) {
     j["label2id"] = label2id;
   }
   if (!c.problem_type.empty()) j["problem_type"] = c.problem_type;
-  arch::family(c).write_config(c, j);
+  family.write_config(c, j);
   return j;
 }
 

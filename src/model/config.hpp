@@ -22,6 +22,10 @@ enum class HeadKind { none, masked_lm, sequence_classification, token_classifica
 // padding_idx + 1 and gives padding tokens padding_idx (cumsum(ids != pad) * (ids != pad) + pad).
 enum class PositionScheme { from_zero, after_padding };
 
+// The activation of the pooler / classification head's dense layer on the first token: tanh
+// (BERT's pooler, RoBERTa's classification head), ReLU (DistilBERT's pre_classifier).
+enum class PoolerActivation { tanh, relu };
+
 // Where the LayerNorms sit: after each residual sum (BERT, RoBERTa).
 enum class NormPlacement { post };
 
@@ -35,11 +39,14 @@ struct ModelConfig {
   std::string hidden_act = "gelu";
   double layer_norm_eps = 1e-12;
   std::int64_t max_position_embeddings = 512;
-  std::int64_t type_vocab_size = 2;
+  std::int64_t type_vocab_size = 2;  // 0: the family has no token type embeddings (DistilBERT)
   std::int64_t pad_token_id = 0;
   PositionScheme position_scheme = PositionScheme::from_zero;
   NormPlacement norm_placement = NormPlacement::post;
   std::string mlm_hidden_act = "gelu";  // the MLM head's activation (BERT: hidden_act; RoBERTa: gelu)
+  PoolerActivation pooler_activation = PoolerActivation::tanh;
+  // DistilBERT's sinusoidal_pos_embds: the position table is the fixed sinusoid (stored anyway).
+  bool sinusoidal_positions = false;
   double initializer_range = 0.02;
   std::vector<std::string> architectures;
   std::map<std::int64_t, std::string> id2label;  // empty when the config names no labels
@@ -47,6 +54,7 @@ struct ModelConfig {
   std::string problem_type;  // "", "single_label_classification", "regression", ...
   nlohmann::json raw;        // the whole file, so keys bertscope does not use survive a rewrite
 
+  bool has_token_types() const { return type_vocab_size > 0; }
   std::int64_t head_dim() const { return hidden_size / num_attention_heads; }
   core::Activation activation() const;
   core::Activation mlm_activation() const;
@@ -59,6 +67,10 @@ struct ModelConfig {
   std::vector<std::int32_t> position_ids(const std::vector<std::int32_t>& ids) const;
   std::string label(std::int64_t id) const;  // id2label entry or "LABEL_{id}"
 };
+
+// DistilBERT's fixed position table: enc[p][j] = p / 10000^(2 floor(j/2) / dim) in float64,
+// sin on even and cos on odd columns, rounded to float; [positions, dim] row-major.
+std::vector<float> sinusoidal_position_table(std::int64_t positions, std::int64_t dim);
 
 // Reads and validates config.json; errors name the file and the key.
 ModelConfig load_config(const std::filesystem::path& config_json);

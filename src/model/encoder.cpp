@@ -86,7 +86,7 @@ layers::Batch check_inputs(std::span<const ModelInput> inputs, const ModelConfig
       if (id < 0 || id >= c.vocab_size)
         fail(ErrorKind::input, "input {}: token id {} is outside the vocabulary (0..{})", b, id, c.vocab_size - 1);
     for (auto id : in.type_ids)
-      if (id < 0 || id >= c.type_vocab_size)
+      if (c.has_token_types() && (id < 0 || id >= c.type_vocab_size))
         fail(ErrorKind::input, "input {}: token type id {} is outside 0..{}", b, id, c.type_vocab_size - 1);
     if (!in.attention_mask.empty()) {
       if (in.attention_mask.size() != in.ids.size())
@@ -287,7 +287,7 @@ std::vector<ForwardResult> Encoder::run(const Model& model, std::span<const Mode
   FloatBuffer pooled;
   if (need_pooled && p.has_pooler()) {
     pooled = FloatBuffer(static_cast<std::size_t>(count * hidden));
-    layers::pooler_forward(p, hidden, batch, x, pooled.data());
+    layers::pooler_forward(p, hidden, c.pooler_activation, batch, x, pooled.data());
     for (std::int64_t b = 0; b < count; ++b) {
       auto& r = results[static_cast<std::size_t>(b)];
       r.pooled = Tensor({hidden});

@@ -58,19 +58,29 @@ ModelConfig generator_config(const GeneratorOptions& o, std::int64_t vocab_size)
   const auto& family = arch::family(o.family, "make-model --family");
   const bool bert = family.model_type == "bert";
   // RoBERTa's defaults as its published configs set them (positions after padding_idx 1).
+  const bool bert_like = bert || family.model_type == "distilbert";
+  const auto key = [&](const char* common) { return family.key(common); };
   nlohmann::json j{{"model_type", family.model_type},
-                   {"vocab_size", vocab_size},
-                   {"hidden_size", o.hidden},
-                   {"num_hidden_layers", o.layers},
-                   {"num_attention_heads", o.heads},
-                   {"intermediate_size", o.intermediate},
-                   {"hidden_act", o.hidden_act},
-                   {"max_position_embeddings", o.max_positions > 0 ? o.max_positions : bert ? 512 : 514},
-                   {"type_vocab_size", o.type_vocab > 0 ? o.type_vocab : bert ? 2 : 1},
-                   {"initializer_range", o.init_std},
-                   {"layer_norm_eps", bert ? 1e-12 : 1e-5},
-                   {"pad_token_id", family.default_pad_token_id}};
-  if (!bert) {
+                   {key("vocab_size"), vocab_size},
+                   {key("hidden_size"), o.hidden},
+                   {key("num_hidden_layers"), o.layers},
+                   {key("num_attention_heads"), o.heads},
+                   {key("intermediate_size"), o.intermediate},
+                   {key("hidden_act"), o.hidden_act},
+                   {key("max_position_embeddings"), o.max_positions > 0 ? o.max_positions : bert_like ? 512 : 514},
+                   {key("type_vocab_size"), o.type_vocab > 0 ? o.type_vocab : bert ? 2 : 1},
+                   {key("initializer_range"), o.init_std},
+                   {key("layer_norm_eps"), bert_like ? 1e-12 : 1e-5},
+                   {key("pad_token_id"), family.default_pad_token_id}};
+  if (o.sinusoidal_positions) {
+    if (family.model_type != "distilbert")
+      fail(ErrorKind::input, "--sinusoidal-positions is DistilBERT's option (sinusoidal_pos_embds), not {}'s",
+           family.model_type);
+    j["sinusoidal_pos_embds"] = true;
+  }
+  if (o.type_vocab > 0 && family.model_type == "distilbert")
+    fail(ErrorKind::input, "DistilBERT has no token type embeddings; drop --type-vocab");
+  if (!bert_like) {
     j["bos_token_id"] = 0;
     j["eos_token_id"] = 2;
   }
@@ -114,6 +124,11 @@ std::map<std::string, core::Tensor> random_parameters(const ModelConfig& config,
     if (spec.name.ends_with("embeddings.word_embeddings.weight") || padded_positions)
       std::fill(t.data.begin() + config.pad_token_id * config.hidden_size,
                 t.data.begin() + (config.pad_token_id + 1) * config.hidden_size, 0.0f);
+    if (config.sinusoidal_positions && spec.name.ends_with("embeddings.position_embeddings.weight"))
+    {
+      const auto table = sinusoidal_position_table(config.max_position_embeddings, config.hidden_size);
+      std::copy(table.begin(), table.end(), t.data.begin());
+    }
     out.emplace(spec.name, std::move(t));
   }
   return out;
@@ -236,7 +251,7 @@ void make_model(const GeneratorOptions& o, const std::filesystem::path& out) {
       const bool lowercase = o.lowercase.value_or(!vocab_has_upper_case(vocab));
       nlohmann::json tok{{"do_lower_case", lowercase},
                          {"model_max_length", config.max_tokens()},
-                         {"tokenizer_class", "BertTokenizer"},
+                         {"tokenizer_class", arch::wordpiece_tokenizer_class(config)},
                          {"unk_token", "[UNK]"},
                          {"sep_token", "[SEP]"},
                          {"pad_token", "[PAD]"},

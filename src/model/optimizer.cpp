@@ -18,7 +18,8 @@ double learning_rate(const AdamWOptions& o, std::int64_t step) {
 }
 
 bool has_weight_decay(const std::string& name) {
-  return !(name.ends_with(".bias") || name.find("LayerNorm") != std::string::npos);
+  return !(name.ends_with(".bias") || name.find("LayerNorm") != std::string::npos ||
+           name.find("layer_norm") != std::string::npos);  // RoBERTa's lm_head.layer_norm, DistilBERT's norms
 }
 
 AdamW::AdamW(AdamWOptions options, const std::map<std::string, core::Tensor>& params) : options_(options) {

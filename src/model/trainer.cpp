@@ -11,6 +11,7 @@
 #include "core/random.hpp"
 #include "io/error.hpp"
 #include "io/files.hpp"
+#include "model/arch/family.hpp"
 #include "model/autodiff.hpp"
 #include "model/generator.hpp"
 #include "model/model.hpp"
@@ -138,7 +139,7 @@ void save_hf_folder(const ModelConfig& config, const std::map<std::string, core:
   nlohmann::json tok{{"do_lower_case", s.lowercase},
                      {"tokenize_chinese_chars", s.tokenize_chinese_chars},
                      {"model_max_length", config.max_position_embeddings},
-                     {"tokenizer_class", "BertTokenizer"},
+                     {"tokenizer_class", arch::wordpiece_tokenizer_class(config)},
                      {"unk_token", s.unk_token},
                      {"sep_token", s.sep_token},
                      {"pad_token", s.pad_token},
@@ -147,6 +148,17 @@ void save_hf_folder(const ModelConfig& config, const std::map<std::string, core:
   if (s.strip_accents) tok["strip_accents"] = *s.strip_accents;
   io::write_file_atomic(dir / "tokenizer_config.json", tok.dump(2) + "\n");
 }
+
+namespace {
+
+// transformers does not train a sinusoidal position table (DistilBERT's sinusoidal_pos_embds sets
+// requires_grad = False on it).
+void drop_frozen_grads(const ModelConfig& config, std::map<std::string, core::Tensor>& grads) {
+  if (!config.sinusoidal_positions) return;
+  std::erase_if(grads, [](const auto& g) { return g.first.ends_with("embeddings.position_embeddings.weight"); });
+}
+
+}  // namespace
 
 void add_classifier_head(const ModelConfig& config, std::map<std::string, core::Tensor>& params, std::uint64_t seed) {
   std::uint64_t state = core::mix64(seed ^ 0xc1a551f1e7ull);
@@ -254,6 +266,7 @@ MlmTrainResult train_mlm(const ModelConfig& config, std::map<std::string, core::
     GradRequest req;
     req.params = true;
     auto grads = backward(tm.model, tape, seeds, req);
+    drop_frozen_grads(config, grads.param_grads);
     const auto info = adam.step(tm.params(), grads.param_grads);
     tm.model.weights_changed();
     tokens_seen += tokens;
@@ -372,6 +385,7 @@ ClassifyTrainResult train_classifier(const ModelConfig& config, std::map<std::st
     GradRequest req;
     req.params = true;
     auto grads = backward(tm.model, tape, seeds, req);
+    drop_frozen_grads(config, grads.param_grads);
     const auto info = adam.step(tm.params(), grads.param_grads);
     tm.model.weights_changed();
     result.last_loss = loss;

@@ -2,7 +2,10 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cctype>
 #include <chrono>
+#include <optional>
+#include <string_view>
 #include <semaphore>
 
 #include <sys/socket.h>
@@ -41,6 +44,36 @@ void send_error(httplib::Response& res, int status, const std::string& message) 
   send_json(res, status, {{"error", message}});
 }
 
+// "name" or "name:port" or "[v6]:port" -> (name, port or -1); v6 addresses without brackets.
+std::pair<std::string, int> split_host(std::string_view host) {
+  std::string name;
+  std::string_view rest;
+  if (!host.empty() && host.front() == '[') {
+    const auto close = host.find(']');
+    if (close == std::string_view::npos) return {std::string(host), -1};
+    name = std::string(host.substr(1, close - 1));
+    rest = host.substr(close + 1);
+  } else {
+    const auto colon = host.rfind(':');
+    if (colon == std::string_view::npos || host.find(':') != colon) return {std::string(host), -1};
+    name = std::string(host.substr(0, colon));
+    rest = host.substr(colon);
+  }
+  if (rest.empty()) return {name, -1};
+  if (rest.front() != ':' || rest.size() == 1 || rest.size() > 6) return {name, -2};
+  int port = 0;
+  for (char c : rest.substr(1)) {
+    if (c < '0' || c > '9') return {name, -2};
+    port = port * 10 + (c - '0');
+  }
+  return {name, port};
+}
+
+std::string lower(std::string s) {
+  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return s;
+}
+
 int status_of(const Error& e) {
   switch (e.kind()) {
     case ErrorKind::input: return 422;
@@ -69,6 +102,40 @@ struct Server::Impl {
     }
     page = report::viewer_page({{"mode", "serve"}}, "bertscope", report::AssetMode::linked);
     routes();
+  }
+
+  // Whether a Host header (or an Origin's host) names this server: a loopback name, the
+  // address it listens on, or an --allow-host name; with a port, the port it listens on.
+  bool names_this_server(std::string_view host) const {
+    const auto [name, port] = split_host(host);
+    if (port == -2 || (port >= 0 && port != opt.port)) return false;
+    const auto n = lower(name);
+    if (n == "127.0.0.1" || n == "localhost" || n == "::1" || n == lower(opt.host)) return true;
+    return std::any_of(opt.allowed_hosts.begin(), opt.allowed_hosts.end(), [&](const std::string& a) { return lower(a) == n; });
+  }
+
+  // Refuses what a page of another site could send through DNS rebinding or a cross-origin
+  // form: a foreign Host, a foreign Origin, a POST that is not JSON (a "simple" request needs
+  // no CORS preflight, so a browser sends text/plain anywhere).
+  std::optional<std::pair<int, std::string>> refusal(const httplib::Request& req) const {
+    if (!req.has_header("Host") || !names_this_server(req.get_header_value("Host")))
+      return std::pair{403, fmt::format("Host {} is not this server (only its user's browser may use it; serve --allow-host "
+                                        "NAME admits another name)",
+                                        io::quote(req.get_header_value("Host")))};
+    if (req.has_header("Origin")) {
+      const auto origin = req.get_header_value("Origin");
+      const auto scheme = origin.find("://");
+      if (scheme == std::string::npos || origin.substr(0, scheme) != "http" ||
+          !names_this_server(std::string_view(origin).substr(scheme + 3)) ||
+          split_host(std::string_view(origin).substr(scheme + 3)).first != split_host(req.get_header_value("Host")).first)
+        return std::pair{403, fmt::format("cross-origin request from {} refused", io::quote(origin))};
+    }
+    if (req.method == "POST") {
+      const auto type = lower(req.get_header_value("Content-Type"));
+      if (type.substr(0, type.find(';')) != "application/json")
+        return std::pair{415, "POST bodies must be Content-Type: application/json"};
+    }
+    return std::nullopt;
   }
 
   nlohmann::json model_info() const {
@@ -126,7 +193,12 @@ struct Server::Impl {
     {
       // OpenMP's thread count is a per-thread setting: set it in this worker thread.
       core::set_num_threads(opt.compute_threads);
-      runs.acquire();
+      // A bounded wait for a slot, then 503: requests never pile up behind the runs.
+      if (!runs.try_acquire_for(opt.run_wait)) {
+        res.set_header("Retry-After", "1");
+        return send_error(res, 503, fmt::format("all {} run slots are busy (serve --parallel-runs); try again",
+                                                opt.max_parallel_runs));
+      }
       struct Release {
         std::counting_semaphore<>& s;
         ~Release() { s.release(); }
@@ -214,6 +286,18 @@ struct Server::Impl {
     http.Get(R"(/api/results/(.+))", guarded([this](const httplib::Request& req, httplib::Response& res) {
                get_result(req.matches[1].str(), res);
              }));
+
+    http.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
+      if (const auto r = refusal(req)) {
+        send_error(res, r->first, r->second);
+        return httplib::Server::HandlerResponse::Handled;
+      }
+      return httplib::Server::HandlerResponse::Unhandled;
+    });
+    // A stalled client holds one worker until these run out, never the others.
+    http.set_read_timeout(opt.io_timeout_s, 0);
+    http.set_write_timeout(opt.io_timeout_s, 0);
+    http.set_keep_alive_timeout(std::min(opt.io_timeout_s, 5));
 
     // Keep the listening socket: bind() widens its backlog (see there).
     http.set_socket_options([this](socket_t sock) {

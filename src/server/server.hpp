@@ -1,6 +1,9 @@
 // `bertscope serve`: the local web app. An HTTP server (cpp-httplib) that serves the embedded
 // viewer, runs the model on sentences typed into it, and hands out the result files it was
-// given, and nothing else. The API is specified in docs/viewer.md.
+// given, and nothing else. The API is specified in docs/viewer.md. Only its user reaches it: a
+// request must name this server in its Host header (no DNS rebinding), POSTs must be JSON and,
+// when they carry an Origin, come from this server's own page; runs beyond the parallel limit
+// are answered 503 after a short wait instead of queueing without bound.
 #pragma once
 
 #include <cstddef>
@@ -8,6 +11,8 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <chrono>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -24,6 +29,13 @@ struct ServerOptions {
   int http_threads = 8;                // requests handled at once
   int max_parallel_runs = 2;           // forward passes at once (each uses `compute_threads`)
   int compute_threads = 0;             // OpenMP threads per forward pass; 0: all cores
+  // Host names a request's Host header may name besides the loopback names (127.0.0.1,
+  // localhost, ::1) and `host` itself; anything else gets 403 (DNS rebinding).
+  std::vector<std::string> allowed_hosts;
+  // How long a run waits for one of the max_parallel_runs slots before the answer is 503.
+  std::chrono::milliseconds run_wait{2000};
+  // Seconds a connection may take to send its request or read its answer.
+  int io_timeout_s = 10;
   // Called once per request with one line: method, path, status, response bytes.
   std::function<void(const std::string&)> log;
 };

@@ -84,16 +84,16 @@ def forward_cases(model, tids, ttypes, tmask, arrays):
 def gradients(model, ids, tids, ttypes, tmask, rng, arrays):
     for v in model.w.values():
         v.requires_grad_(True)
-    classifier = "classifier.out_proj.weight" in model.w
     head_mask = torch.ones(model.layers, model.heads, dtype=torch.float64)
     head_mask[0, 1] = 0.5
     head_mask[1, model.heads - 1] = 1.5
     head_mask.requires_grad_(True)
-    table = model.w["roberta.embeddings.word_embeddings.weight"].detach()
+    table = model.w[getattr(model, "word_table", "roberta.embeddings.word_embeddings.weight")].detach()
     word_emb = table[tids].clone().requires_grad_(True)
     extras = model.forward(tids, ttypes, tmask, torch.float64, head_mask=head_mask, inputs_embeds=word_emb,
                            keep_probs=True)
     logits, probs = extras["logits"], extras["probs"]
+    classifier = logits.dim() == 2  # [B, labels]; MLM logits are [B, T, vocab]
     t = ids.shape[1]
     vocab = model.cfg["vocab_size"]
     labels = np.full((len(LENGTHS), t), -100, dtype=np.int64)

@@ -9,7 +9,8 @@ namespace bertscope::model::arch {
 namespace {
 
 const std::vector<const Family*>& all_families() {
-  static const std::vector<const Family*> list{&bert_family(), &roberta_family(), &xlm_roberta_family()};
+  static const std::vector<const Family*> list{&bert_family(), &roberta_family(), &xlm_roberta_family(),
+                                                    &distilbert_family()};
   return list;
 }
 
@@ -26,6 +27,11 @@ const Family& family(std::string_view model_type, const std::string& source) {
     if (f->model_type == model_type) return *f;
   fail(ErrorKind::model, "{}: model_type is \"{}\"; bertscope runs {}", source, model_type,
        fmt::join(supported_model_types(), ", "));
+}
+
+std::string wordpiece_tokenizer_class(const ModelConfig& config) {
+  const auto& f = family(config);
+  return f.model_type == "distilbert" ? std::string(f.class_prefix) + "Tokenizer" : std::string("BertTokenizer");
 }
 
 const Family& family(const ModelConfig& config) { return family(config.model_type, "config"); }
@@ -51,36 +57,37 @@ void TableBuilder::embeddings(const std::string& prefix) {
   const auto enc = ParamGroup::encoder;
   add(prefix + "embeddings.word_embeddings.weight", {c_.vocab_size, h}, enc, &EncoderParams::word_emb);
   add(prefix + "embeddings.position_embeddings.weight", {c_.max_position_embeddings, h}, enc, &EncoderParams::pos_emb);
-  add(prefix + "embeddings.token_type_embeddings.weight", {c_.type_vocab_size, h}, enc, &EncoderParams::type_emb);
+  if (c_.has_token_types())
+    add(prefix + "embeddings.token_type_embeddings.weight", {c_.type_vocab_size, h}, enc, &EncoderParams::type_emb);
   norm(prefix + "embeddings.LayerNorm", enc, &EncoderParams::emb_norm_g, &EncoderParams::emb_norm_b);
 }
 
-void TableBuilder::encoder_layers(const std::string& prefix) {
+void TableBuilder::encoder_layers(const std::string& prefix, const LayerNames& names) {
   const std::int64_t h = c_.hidden_size, inter = c_.intermediate_size;
   const auto enc = ParamGroup::encoder;
   for (std::int64_t l = 0; l < c_.num_hidden_layers; ++l) {
-    const auto pre = fmt::format("{}encoder.layer.{}.", prefix, l);
-    auto row = [&](std::string name, core::Shape shape, Param LayerParams::*member) {
-      table_.push_back({pre + name, std::move(shape), enc, false, [l, member](EncoderParams& p) -> Param& {
+    const auto pre = fmt::format("{}{}.{}.", prefix, names.stack, l);
+    auto row = [&](std::string_view module, std::string_view leaf, core::Shape shape, Param LayerParams::*member) {
+      table_.push_back({fmt::format("{}{}.{}", pre, module, leaf), std::move(shape), enc, false, [l, member](EncoderParams& p) -> Param& {
                           return p.layers[static_cast<std::size_t>(l)].*member;
                         }});
     };
-    row("attention.self.query.weight", {h, h}, &LayerParams::query_w);
-    row("attention.self.query.bias", {h}, &LayerParams::query_b);
-    row("attention.self.key.weight", {h, h}, &LayerParams::key_w);
-    row("attention.self.key.bias", {h}, &LayerParams::key_b);
-    row("attention.self.value.weight", {h, h}, &LayerParams::value_w);
-    row("attention.self.value.bias", {h}, &LayerParams::value_b);
-    row("attention.output.dense.weight", {h, h}, &LayerParams::attn_out_w);
-    row("attention.output.dense.bias", {h}, &LayerParams::attn_out_b);
-    row("attention.output.LayerNorm.weight", {h}, &LayerParams::attn_norm_g);
-    row("attention.output.LayerNorm.bias", {h}, &LayerParams::attn_norm_b);
-    row("intermediate.dense.weight", {inter, h}, &LayerParams::ffn_in_w);
-    row("intermediate.dense.bias", {inter}, &LayerParams::ffn_in_b);
-    row("output.dense.weight", {h, inter}, &LayerParams::ffn_out_w);
-    row("output.dense.bias", {h}, &LayerParams::ffn_out_b);
-    row("output.LayerNorm.weight", {h}, &LayerParams::out_norm_g);
-    row("output.LayerNorm.bias", {h}, &LayerParams::out_norm_b);
+    row(names.query, "weight", {h, h}, &LayerParams::query_w);
+    row(names.query, "bias", {h}, &LayerParams::query_b);
+    row(names.key, "weight", {h, h}, &LayerParams::key_w);
+    row(names.key, "bias", {h}, &LayerParams::key_b);
+    row(names.value, "weight", {h, h}, &LayerParams::value_w);
+    row(names.value, "bias", {h}, &LayerParams::value_b);
+    row(names.attn_out, "weight", {h, h}, &LayerParams::attn_out_w);
+    row(names.attn_out, "bias", {h}, &LayerParams::attn_out_b);
+    row(names.attn_norm, "weight", {h}, &LayerParams::attn_norm_g);
+    row(names.attn_norm, "bias", {h}, &LayerParams::attn_norm_b);
+    row(names.ffn_in, "weight", {inter, h}, &LayerParams::ffn_in_w);
+    row(names.ffn_in, "bias", {inter}, &LayerParams::ffn_in_b);
+    row(names.ffn_out, "weight", {h, inter}, &LayerParams::ffn_out_w);
+    row(names.ffn_out, "bias", {h}, &LayerParams::ffn_out_b);
+    row(names.out_norm, "weight", {h}, &LayerParams::out_norm_g);
+    row(names.out_norm, "bias", {h}, &LayerParams::out_norm_b);
   }
 }
 

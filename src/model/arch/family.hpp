@@ -6,6 +6,7 @@
 #pragma once
 
 #include <string>
+#include <span>
 #include <string_view>
 #include <vector>
 
@@ -15,6 +16,11 @@
 #include "model/weights.hpp"
 
 namespace bertscope::model::arch {
+
+// A config.json key the family spells its own way ("dim" for "hidden_size").
+struct KeyName {
+  std::string_view common, own;
+};
 
 struct Family {
   std::string_view model_type;    // config.json "model_type"
@@ -30,27 +36,47 @@ struct Family {
   std::vector<std::string> (*checkpoint_names)(const std::string& canonical);
   // The family's keys of a config.json as transformers writes it.
   void (*write_config)(const ModelConfig& config, nlohmann::json& json);
+  // The shared keys (BERT's spelling) this family spells its own way.
+  std::span<const KeyName> key_names = {};
+  // The family's spelling of a shared config key.
+  std::string key(std::string_view common) const {
+    for (const auto& k : key_names)
+      if (k.common == common) return std::string(k.own);
+    return std::string(common);
+  }
 };
 
 // The family of a model_type; Error(model) naming `source` and listing the supported ones.
 const Family& family(std::string_view model_type, const std::string& source);
 const Family& family(const ModelConfig& config);
 std::vector<std::string_view> supported_model_types();
+// tokenizer_config.json's tokenizer_class for a WordPiece vocab.txt: the family's own class where
+// transformers has one (DistilBertTokenizer returns no token_type_ids), else BertTokenizer.
+std::string wordpiece_tokenizer_class(const ModelConfig& config);
 
 // The families' own definitions (arch/bert.cpp, arch/roberta.cpp).
 const Family& bert_family();
 const Family& roberta_family();
 const Family& xlm_roberta_family();
+const Family& distilbert_family();
+
+// The module names of one post-norm encoder layer (BERT's by default).
+struct LayerNames {
+  std::string_view stack = "encoder.layer";
+  std::string_view query = "attention.self.query", key = "attention.self.key", value = "attention.self.value";
+  std::string_view attn_out = "attention.output.dense", attn_norm = "attention.output.LayerNorm";
+  std::string_view ffn_in = "intermediate.dense", ffn_out = "output.dense", out_norm = "output.LayerNorm";
+};
 
 // Builds weight tables: the rows every post-norm BERT-layer family shares.
 class TableBuilder {
  public:
   explicit TableBuilder(const ModelConfig& config) : c_(config) {}
   void add(std::string name, core::Shape shape, ParamGroup group, Param EncoderParams::*slot, bool optional = false);
-  // {prefix}embeddings.* (word, position, token type, LayerNorm).
+  // {prefix}embeddings.* (word, position, token type when the config has types, LayerNorm).
   void embeddings(const std::string& prefix);
-  // {prefix}encoder.layer.{l}.* for every layer.
-  void encoder_layers(const std::string& prefix);
+  // {prefix}{names.stack}.{l}.* for every layer, each tensor under the family's name.
+  void encoder_layers(const std::string& prefix, const LayerNames& names = LayerNames{});
   // A dense layer {name}.weight [out, in] and {name}.bias [out].
   void dense(const std::string& name, std::int64_t out, std::int64_t in, ParamGroup group, Param EncoderParams::*w,
              Param EncoderParams::*b);

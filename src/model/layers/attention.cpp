@@ -11,6 +11,23 @@ namespace bertscope::model::layers {
 
 namespace {
 
+// One (input, head) of a batch: job = b * heads + h, t the input's length, row0 its first packed
+// row, block the first value of the head's [t, t] block.
+struct HeadJob {
+  std::int64_t job, h, t, row0, block;
+};
+
+// Runs fn(HeadJob) for every (input, head) of the batch in parallel.
+template <class Fn>
+void for_each_head(const Batch& batch, std::int64_t heads, Fn&& fn) {
+#pragma omp parallel for schedule(dynamic)
+  for (std::int64_t job = 0; job < batch.size() * heads; ++job) {
+    const auto b = job / heads, h = job % heads;
+    const auto t = batch.length(b);
+    fn(HeadJob{job, h, t, batch.row(b), batch.probs(b) + h * t * t});
+  }
+}
+
 // g <- s * (g - <g, s>) per row of a [t, t] block: softmax's Jacobian, which is symmetric, so
 // the same map serves the reverse and the forward-mode pass.
 void softmax_jacobian(const float* soft, std::int64_t t, float* g) {
@@ -104,47 +121,40 @@ void attention_vjp(const LinearContext& lc, const LayerParams& lp, std::int64_t 
                    const AttentionTape& tape, const float* d_ctx, SiteRecorder& rec, float* dq, float* dk, float* dv,
                    float* d_probs, float* dx, ParamGrads& grads) {
   const auto n = batch.rows(), hidden = s.hidden, heads = s.heads, d = s.head_dim;
-  const auto jobs = batch.size() * heads;
   // ctx = P V: dP = dctx V^T, dV = P^T dctx.
-#pragma omp parallel for schedule(dynamic)
-  for (std::int64_t job = 0; job < jobs; ++job) {
-    const auto b = job / heads, h = job % heads;
-    const auto t = batch.length(b), row0 = batch.row(b), block = batch.probs(b) + h * t * t;
+  for_each_head(batch, heads, [&](const HeadJob& head) {
+    const auto [job, h, t, row0, block] = head;
     const float* dctx_h = d_ctx + row0 * hidden + h * d;
     core::gemm(false, true, t, t, d, 1.0f, dctx_h, hidden, tape.v.data() + row0 * hidden + h * d, hidden, 0.0f,
                d_probs + block, t);
     core::gemm(true, false, t, d, t, 1.0f, tape.applied.data() + block, t, dctx_h, hidden, 0.0f,
                dv + row0 * hidden + h * d, hidden);
-  }
+  });
   // Recorded, then the hooks (the head mask's derivative among them) turn it into dL/d(the
   // probabilities before the differentiable hooks).
   rec.blocks(Site::attn_probs, layer, d_probs, tape.applied.data());
   // Through dropout to the softmax output, then softmax's Jacobian; a replaced head's scores
   // get nothing.
-#pragma omp parallel for schedule(dynamic)
-  for (std::int64_t job = 0; job < jobs; ++job) {
-    const auto b = job / heads, h = job % heads;
-    const auto t = batch.length(b), block = batch.probs(b) + h * t * t;
+  for_each_head(batch, heads, [&](const HeadJob& head) {
+    const auto [job, h, t, row0, block] = head;
     float* dp = d_probs + block;
     if (tape.replaced[static_cast<std::size_t>(job)]) {
       std::fill(dp, dp + t * t, 0.0f);
-      continue;
+      return;
     }
     if (!tape.dropout.empty())
       for (std::int64_t i = 0; i < t * t; ++i) dp[i] *= tape.dropout[static_cast<std::size_t>(block + i)];
     softmax_jacobian(tape.soft.data() + block, t, dp);
-  }
+  });
   rec.blocks(Site::attn_scores, layer, d_probs);
   // scores = scale Q K^T: dQ = scale dZ K, dK = scale dZ^T Q.
-#pragma omp parallel for schedule(dynamic)
-  for (std::int64_t job = 0; job < jobs; ++job) {
-    const auto b = job / heads, h = job % heads;
-    const auto t = batch.length(b), row0 = batch.row(b), block = batch.probs(b) + h * t * t;
+  for_each_head(batch, heads, [&](const HeadJob& head) {
+    const auto [job, h, t, row0, block] = head;
     const float* q_h = tape.q.data() + row0 * hidden + h * d;
     const float* k_h = tape.k.data() + row0 * hidden + h * d;
     core::gemm(false, false, t, d, t, s.scale, d_probs + block, t, k_h, hidden, 0.0f, dq + row0 * hidden + h * d, hidden);
     core::gemm(true, false, t, d, t, s.scale, d_probs + block, t, q_h, hidden, 0.0f, dk + row0 * hidden + h * d, hidden);
-  }
+  });
   rec.per_head(Site::attn_query, layer, dq, d);
   rec.per_head(Site::attn_key, layer, dk, d);
   rec.per_head(Site::attn_value, layer, dv, d);
@@ -157,7 +167,6 @@ void attention_jvp(const LayerParams& lp, std::int64_t layer, const Batch& batch
                    const AttentionTape& tape, const float* tx, SiteRecorder& rec, float* tq, float* tk, float* tv,
                    float* t_probs, float* t_ctx) {
   const auto n = batch.rows(), hidden = s.hidden, heads = s.heads, d = s.head_dim;
-  const auto jobs = batch.size() * heads;
   linear_jvp(tx, n, hidden, lp.query_w, hidden, tq);
   linear_jvp(tx, n, hidden, lp.key_w, hidden, tk);
   linear_jvp(tx, n, hidden, lp.value_w, hidden, tv);
@@ -165,43 +174,37 @@ void attention_jvp(const LayerParams& lp, std::int64_t layer, const Batch& batch
   rec.per_head(Site::attn_key, layer, tk, d);
   rec.per_head(Site::attn_value, layer, tv, d);
   // Z = scale Q K^T: t_Z = scale (t_Q K^T + Q t_K^T).
-#pragma omp parallel for schedule(dynamic)
-  for (std::int64_t job = 0; job < jobs; ++job) {
-    const auto b = job / heads, h = job % heads;
-    const auto t = batch.length(b), row0 = batch.row(b), block = batch.probs(b) + h * t * t;
+  for_each_head(batch, heads, [&](const HeadJob& head) {
+    const auto [job, h, t, row0, block] = head;
     const float* q_h = tape.q.data() + row0 * hidden + h * d;
     const float* k_h = tape.k.data() + row0 * hidden + h * d;
     core::gemm(false, true, t, t, d, s.scale, tq + row0 * hidden + h * d, hidden, k_h, hidden, 0.0f, t_probs + block, t);
     core::gemm(false, true, t, t, d, s.scale, q_h, hidden, tk + row0 * hidden + h * d, hidden, 1.0f, t_probs + block, t);
-  }
+  });
   rec.blocks(Site::attn_scores, layer, t_probs);
   // Softmax's Jacobian, then dropout; a replaced head's probabilities are constants.
-#pragma omp parallel for schedule(dynamic)
-  for (std::int64_t job = 0; job < jobs; ++job) {
-    const auto b = job / heads, h = job % heads;
-    const auto t = batch.length(b), block = batch.probs(b) + h * t * t;
+  for_each_head(batch, heads, [&](const HeadJob& head) {
+    const auto [job, h, t, row0, block] = head;
     float* tp = t_probs + block;
     if (tape.replaced[static_cast<std::size_t>(job)]) {
       std::fill(tp, tp + t * t, 0.0f);
-      continue;
+      return;
     }
     softmax_jacobian(tape.soft.data() + block, t, tp);
     if (!tape.dropout.empty())
       for (std::int64_t i = 0; i < t * t; ++i) tp[i] *= tape.dropout[static_cast<std::size_t>(block + i)];
-  }
+  });
   // The differentiable hooks (the head mask) and the request's, then the record.
   rec.blocks(Site::attn_probs, layer, t_probs, tape.applied.data());
   // ctx = P V: t_ctx = P t_V + t_P V.
-#pragma omp parallel for schedule(dynamic)
-  for (std::int64_t job = 0; job < jobs; ++job) {
-    const auto b = job / heads, h = job % heads;
-    const auto t = batch.length(b), row0 = batch.row(b), block = batch.probs(b) + h * t * t;
+  for_each_head(batch, heads, [&](const HeadJob& head) {
+    const auto [job, h, t, row0, block] = head;
     float* tctx_h = t_ctx + row0 * hidden + h * d;
     core::gemm(false, false, t, d, t, 1.0f, tape.applied.data() + block, t, tv + row0 * hidden + h * d, hidden, 0.0f,
                tctx_h, hidden);
     core::gemm(false, false, t, d, t, 1.0f, t_probs + block, t, tape.v.data() + row0 * hidden + h * d, hidden, 1.0f,
                tctx_h, hidden);
-  }
+  });
 }
 
 }  // namespace bertscope::model::layers

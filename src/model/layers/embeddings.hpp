@@ -1,4 +1,5 @@
-// The embeddings: LayerNorm((word + token type) + position), in transformers' order of sums,
+// The embeddings: LayerNorm((word + token type) + position), in transformers' order of sums
+// (word + position where the model has no token type table, as DistilBERT),
 // over packed rows; its reverse (into the three tables and the input word embeddings) and
 // forward-mode derivative (along word-embedding tangents).
 #pragma once
@@ -16,7 +17,7 @@ namespace bertscope::model::layers {
 // One input as the embeddings see it.
 struct EmbeddingInput {
   std::span<const std::int32_t> ids;
-  std::span<const std::int32_t> type_ids;       // empty: all zero
+  std::span<const std::int32_t> type_ids;       // empty: all zero; ignored without a type table
   std::span<const std::int32_t> position_ids;   // one per token
   const float* word_embeddings = nullptr;       // [t, hidden] used instead of looking up ids
   bool words_given = false;  // the input gave its word embeddings (the reverse pass reads only this)

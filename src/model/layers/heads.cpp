@@ -60,16 +60,30 @@ void mlm_head_jvp(const EncoderParams& p, const MlmHeadShape& s, const MlmTape& 
   }
 }
 
-void pooler_forward(const EncoderParams& p, std::int64_t hidden, const Batch& batch, const float* x, float* pooled) {
-  for (std::int64_t b = 0; b < batch.size(); ++b)
-    core::linear(x + batch.row(b) * hidden, 1, hidden, p.pooler_w.data, p.pooler_b.data, hidden, pooled + b * hidden);
-  core::tanh_inplace(pooled, batch.size() * hidden);
+namespace {
+
+// d(act)/d(pre) from the activation's output y.
+inline float pooler_act_slope(PoolerActivation act, float y) {
+  return act == PoolerActivation::tanh ? 1.0f - y * y : (y > 0.0f ? 1.0f : 0.0f);
 }
 
-void pooler_vjp(const EncoderParams& p, std::int64_t hidden, const Batch& batch, const float* x, const float* pooled,
-                float* dpooled, float* dx, ParamGrads& grads) {
+}  // namespace
+
+void pooler_forward(const EncoderParams& p, std::int64_t hidden, PoolerActivation act, const Batch& batch, const float* x,
+                    float* pooled) {
+  for (std::int64_t b = 0; b < batch.size(); ++b)
+    core::linear(x + batch.row(b) * hidden, 1, hidden, p.pooler_w.data, p.pooler_b.data, hidden, pooled + b * hidden);
+  if (act == PoolerActivation::tanh) {
+    core::tanh_inplace(pooled, batch.size() * hidden);
+  } else {
+    for (std::int64_t i = 0; i < batch.size() * hidden; ++i) pooled[i] = std::max(pooled[i], 0.0f);
+  }
+}
+
+void pooler_vjp(const EncoderParams& p, std::int64_t hidden, PoolerActivation act, const Batch& batch, const float* x,
+                const float* pooled, float* dpooled, float* dx, ParamGrads& grads) {
   const auto count = batch.size();
-  for (std::int64_t i = 0; i < count * hidden; ++i) dpooled[i] *= 1.0f - pooled[i] * pooled[i];
+  for (std::int64_t i = 0; i < count * hidden; ++i) dpooled[i] *= pooler_act_slope(act, pooled[i]);
   core::FloatBuffer first(static_cast<std::size_t>(count * hidden)), dfirst(static_cast<std::size_t>(count * hidden));
   for (std::int64_t b = 0; b < count; ++b)
     std::copy_n(x + batch.row(b) * hidden, hidden, first.data() + b * hidden);
@@ -79,9 +93,10 @@ void pooler_vjp(const EncoderParams& p, std::int64_t hidden, const Batch& batch,
     for (std::int64_t j = 0; j < hidden; ++j) dx[batch.row(b) * hidden + j] += dfirst[static_cast<std::size_t>(b * hidden + j)];
 }
 
-void pooler_jvp(const EncoderParams& p, std::int64_t hidden, const float* tx_first, const float* pooled, float* tpooled) {
+void pooler_jvp(const EncoderParams& p, std::int64_t hidden, PoolerActivation act, const float* tx_first,
+                const float* pooled, float* tpooled) {
   linear_jvp(tx_first, 1, hidden, p.pooler_w, hidden, tpooled);
-  for (std::int64_t j = 0; j < hidden; ++j) tpooled[j] *= 1.0f - pooled[j] * pooled[j];
+  for (std::int64_t j = 0; j < hidden; ++j) tpooled[j] *= pooler_act_slope(act, pooled[j]);
 }
 
 void classifier_forward(const EncoderParams& p, std::int64_t hidden, std::int64_t labels, const float* in, std::int64_t m,

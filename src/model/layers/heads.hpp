@@ -1,5 +1,5 @@
 // Task heads on the encoder output: the MLM head (dense -> activation -> LayerNorm -> decoder),
-// the pooler (tanh(W h[first token] + b)) and the classifier (a linear layer on the pooled
+// the pooler (tanh or ReLU of W h[first token] + b) and the classifier (a linear layer on the pooled
 // vector or on every token); forward, reverse (VJP) and forward-mode (JVP) side by side.
 #pragma once
 
@@ -9,6 +9,7 @@
 
 #include "core/kernels.hpp"
 #include "core/tensor.hpp"
+#include "model/config.hpp"
 #include "model/layers/batch.hpp"
 #include "model/layers/linear.hpp"
 #include "model/layers/norm.hpp"
@@ -41,13 +42,16 @@ void mlm_head_vjp(const LinearContext& lc, const EncoderParams& p, const MlmHead
 void mlm_head_jvp(const EncoderParams& p, const MlmHeadShape& s, const MlmTape& tape, const float* tin,
                   std::vector<core::Tensor>& logits);
 
-// pooled [batch, hidden] = tanh(W x[first row of each input] + b).
-void pooler_forward(const EncoderParams& p, std::int64_t hidden, const Batch& batch, const float* x, float* pooled);
+// pooled [batch, hidden] = act(W x[first row of each input] + b), act tanh or ReLU (both
+// differentiated from their output).
+void pooler_forward(const EncoderParams& p, std::int64_t hidden, PoolerActivation act, const Batch& batch, const float* x,
+                    float* pooled);
 // dpooled [batch, hidden] (overwritten) -> dx at each input's first row (added).
-void pooler_vjp(const EncoderParams& p, std::int64_t hidden, const Batch& batch, const float* x, const float* pooled,
-                float* dpooled, float* dx, ParamGrads& grads);
+void pooler_vjp(const EncoderParams& p, std::int64_t hidden, PoolerActivation act, const Batch& batch, const float* x,
+                const float* pooled, float* dpooled, float* dx, ParamGrads& grads);
 // Tangent of the pooled vector of input b from the tangent of its first row.
-void pooler_jvp(const EncoderParams& p, std::int64_t hidden, const float* tx_first, const float* pooled, float* tpooled);
+void pooler_jvp(const EncoderParams& p, std::int64_t hidden, PoolerActivation act, const float* tx_first,
+                const float* pooled, float* tpooled);
 
 // logits [m, labels] = in [m, hidden] W^T + b.
 void classifier_forward(const EncoderParams& p, std::int64_t hidden, std::int64_t labels, const float* in, std::int64_t m,
