@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include "io/error.hpp"
+#include "io/staged_folder.hpp"
 #include "io/files.hpp"
 #include "report/documents.hpp"
 #include "report/page.hpp"
@@ -32,11 +33,20 @@ ReportSummary write_report(const std::filesystem::path& results_dir, const std::
   nlohmann::json config = {{"mode", "report"}, {"title", title}};
   config["documents"] = documents_json(std::move(docs));
   const auto page = viewer_page(config, title, AssetMode::inlined);
+  // A new folder appears only with its page in it (staged, then renamed); into an existing one
+  // the page is written atomically.
   std::error_code ec;
-  std::filesystem::create_directories(out_dir, ec);
-  if (ec) fail(ErrorKind::io, "{}: cannot create the folder: {}", out_dir.string(), ec.message());
   summary.index = out_dir / "index.html";
-  io::write_file_atomic(summary.index, page);
+  if (std::filesystem::is_directory(out_dir, ec)) {
+    io::write_file_atomic(summary.index, page);
+  } else {
+    const auto target = out_dir.filename().empty() ? out_dir.parent_path() : out_dir;
+    if (!target.parent_path().empty()) std::filesystem::create_directories(target.parent_path(), ec);
+    if (ec) fail(ErrorKind::io, "{}: cannot create the folder: {}", out_dir.string(), ec.message());
+    io::StagedFolder staged(target, "bertscope report\n");
+    io::write_file_atomic(staged.path() / "index.html", page);
+    staged.commit();
+  }
   summary.bytes = page.size();
   return summary;
 }
