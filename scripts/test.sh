@@ -15,10 +15,11 @@ ctest --test-dir build/release --output-on-failure -j "$jobs"
 
 scripts/build.sh sanitize
 # libgomp keeps its thread pool alive until exit; that is not a leak of ours. The browser tests
-# exercise the web viewer's JavaScript, which the sanitizers do not see; they ran above.
+# exercise the web viewer's JavaScript, which the sanitizers do not see; they ran above, as did
+# the tests labelled "once" (killing commands: nothing there depends on the build flavour).
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 LSAN_OPTIONS=suppressions=$PWD/tests/lsan.supp \
 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-  ctest --test-dir build/sanitize --output-on-failure -j "$jobs" -LE browser
+  ctest --test-dir build/sanitize --output-on-failure -j "$jobs" -LE 'browser|once'
 
 scripts/build.sh cblas bertscope_parity_tests
 ctest --test-dir build/cblas --output-on-failure -j "$jobs" -R 'EncoderGolden|Kernel'
