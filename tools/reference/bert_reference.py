@@ -50,30 +50,32 @@ def fnv1a64(path):
     return "%016x" % h
 
 
-class Bert:
-    """BertModel (+ MLM head / pooler / classifier) on float64 master weights, run in any dtype."""
+def activation(name, x):
+    """transformers' ACT2FN in exact form, for the names the families' configs use."""
+    if name in ("gelu", "gelu_python"):
+        return 0.5 * x * (1.0 + torch.erf(x / math.sqrt(2.0)))
+    if name in ("gelu_new", "gelu_pytorch_tanh", "gelu_fast"):
+        return 0.5 * x * (1.0 + torch.tanh(math.sqrt(2.0 / math.pi) * (x + 0.044715 * torch.pow(x, 3.0))))
+    if name == "relu":
+        return torch.relu(x)
+    raise ValueError(name)
+
+
+class ReferenceModel:
+    """What every family's reference shares: a folder's config and float64 master weights,
+    parameters cast to the run's dtype, Linear and LayerNorm by parameter prefix. A family sets
+    hidden, eps and act_name."""
 
     def __init__(self, folder):
         with open(f"{folder}/config.json") as f:
             self.cfg = json.load(f)
         self.w = read_safetensors(f"{folder}/model.safetensors")
-        self.layers = self.cfg["num_hidden_layers"]
-        self.heads = self.cfg["num_attention_heads"]
-        self.hidden = self.cfg["hidden_size"]
-        self.eps = self.cfg.get("layer_norm_eps", 1e-12)
-        self.act_name = self.cfg.get("hidden_act", "gelu")
 
     def p(self, name, dtype):
         return self.w[name].to(dtype)
 
     def act(self, x):
-        if self.act_name in ("gelu", "gelu_python"):
-            return 0.5 * x * (1.0 + torch.erf(x / math.sqrt(2.0)))
-        if self.act_name in ("gelu_new", "gelu_pytorch_tanh", "gelu_fast"):
-            return 0.5 * x * (1.0 + torch.tanh(math.sqrt(2.0 / math.pi) * (x + 0.044715 * torch.pow(x, 3.0))))
-        if self.act_name == "relu":
-            return torch.relu(x)
-        raise ValueError(self.act_name)
+        return activation(self.act_name, x)
 
     def linear(self, x, prefix, dtype):
         return torch.nn.functional.linear(x, self.p(prefix + ".weight", dtype), self.p(prefix + ".bias", dtype))
@@ -81,6 +83,18 @@ class Bert:
     def ln(self, x, prefix, dtype):
         return torch.nn.functional.layer_norm(x, (self.hidden,), self.p(prefix + ".weight", dtype),
                                               self.p(prefix + ".bias", dtype), self.eps)
+
+
+class Bert(ReferenceModel):
+    """BertModel (+ MLM head / pooler / classifier) on float64 master weights, run in any dtype."""
+
+    def __init__(self, folder):
+        super().__init__(folder)
+        self.layers = self.cfg["num_hidden_layers"]
+        self.heads = self.cfg["num_attention_heads"]
+        self.hidden = self.cfg["hidden_size"]
+        self.eps = self.cfg.get("layer_norm_eps", 1e-12)
+        self.act_name = self.cfg.get("hidden_act", "gelu")
 
     def forward(self, input_ids, token_type_ids, attention_mask, dtype, head_mask=None, uniform_heads=(),
                 skip_layers=()):

@@ -19,13 +19,12 @@ Tensor names as those classes save them ("distilbert." prefix). It never imports
 only the safetensors reader is shared with bert_reference.py. The config keys are DistilBERT's
 own (dim, n_layers, n_heads, hidden_dim, activation); every LayerNorm ignores any eps in the config.
 """
-import json
 import math
 
 import numpy as np
 import torch
 
-from bert_reference import read_safetensors
+from bert_reference import ReferenceModel
 
 EPS = 1e-12
 
@@ -39,32 +38,14 @@ def sinusoidal_table(n_pos, dim):
     return out
 
 
-class DistilBert:
+class DistilBert(ReferenceModel):
     def __init__(self, folder):
-        with open(f"{folder}/config.json") as f:
-            self.cfg = json.load(f)
-        self.w = read_safetensors(f"{folder}/model.safetensors")
+        super().__init__(folder)
         self.layers = self.cfg["n_layers"]
         self.heads = self.cfg["n_heads"]
         self.hidden = self.cfg["dim"]
+        self.eps = EPS  # transformers' DistilBERT fixes it, whatever the config says
         self.act_name = self.cfg.get("activation", "gelu")
-
-    def p(self, name, dtype):
-        return self.w[name].to(dtype)
-
-    def act(self, x):
-        if self.act_name == "gelu":
-            return 0.5 * x * (1.0 + torch.erf(x / math.sqrt(2.0)))
-        if self.act_name == "relu":
-            return torch.relu(x)
-        raise ValueError(self.act_name)
-
-    def linear(self, x, prefix, dtype):
-        return torch.nn.functional.linear(x, self.p(prefix + ".weight", dtype), self.p(prefix + ".bias", dtype))
-
-    def ln(self, x, prefix, dtype):
-        return torch.nn.functional.layer_norm(x, (self.hidden,), self.p(prefix + ".weight", dtype),
-                                              self.p(prefix + ".bias", dtype), EPS)
 
     def forward(self, input_ids, token_type_ids, attention_mask, dtype, head_mask=None, inputs_embeds=None,
                 keep_probs=False):

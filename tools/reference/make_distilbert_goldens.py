@@ -13,22 +13,15 @@ attention probabilities) and a JVP of the logits along a word-embedding tangent.
 uses ReLU as `activation` (its MLM head must follow it); the classifier uses the sinusoidal
 position table, which is checked against transformers' create_sinusoidal_embeddings.
 """
-import argparse
-import json
 import os
-import subprocess
 import sys
-import tempfile
 
 import numpy as np
-import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from bert_reference import fnv1a64  # noqa: E402
 from distilbert_reference import DistilBert, sinusoidal_table  # noqa: E402
-from make_roberta_goldens import LENGTHS, forward_cases, gradients  # noqa: E402
+from make_roberta_goldens import LENGTHS, write_family_goldens  # noqa: E402
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SHARP = ["--init-std", "0.2", "--bias-std", "0.1", "--norm-std", "0.1"]
 MODELS = [
     {"name": "distilbert_mlm", "args": ["--family", "distilbert", "--vocab-size", "120", "--layers", "2",
@@ -56,43 +49,21 @@ def make_batch(vocab, rng):
     return ids, np.zeros_like(ids), mask
 
 
+def load(folder):
+    model = DistilBert(folder)
+    model.word_table = "distilbert.embeddings.word_embeddings.weight"
+    model.cfg["num_labels"] = len(model.cfg.get("id2label", {})) or 3
+    extra = {}
+    if model.cfg.get("sinusoidal_pos_embds"):
+        stored = model.w["distilbert.embeddings.position_embeddings.weight"]
+        err = float((stored - sinusoidal_table(*stored.shape)).abs().max())
+        assert err <= 1e-7, f"the stored sinusoid differs from transformers' by {err}"
+        extra["sinusoid_max_error"] = err
+    return model, extra
+
+
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--bertscope", required=True, help="path to the bertscope binary")
-    ap.add_argument("--out", default=os.path.join(ROOT, "tests", "golden"))
-    args = ap.parse_args()
-    torch.set_num_threads(2)
-    summary = {"lengths": LENGTHS, "models": []}
-    with tempfile.TemporaryDirectory() as tmp:
-        for k, spec in enumerate(MODELS):
-            rng = np.random.default_rng(4100 + k)
-            folder = os.path.join(tmp, spec["name"])
-            subprocess.run([args.bertscope, "make-model", "--out", folder] + spec["args"], check=True,
-                           stdout=subprocess.DEVNULL)
-            model = DistilBert(folder)
-            model.word_table = "distilbert.embeddings.word_embeddings.weight"
-            model.cfg["num_labels"] = len(model.cfg.get("id2label", {})) or 3
-            entry_extra = {}
-            if model.cfg.get("sinusoidal_pos_embds"):
-                stored = model.w["distilbert.embeddings.position_embeddings.weight"]
-                err = float((stored - sinusoidal_table(*stored.shape)).abs().max())
-                assert err <= 1e-7, f"the stored sinusoid differs from transformers' by {err}"
-                entry_extra["sinusoid_max_error"] = err
-            ids, types, mask = make_batch(model.cfg["vocab_size"], rng)
-            tids, ttypes, tmask = map(torch.from_numpy, (ids, types, mask))
-            arrays = {"input_ids": ids, "token_type_ids": types, "attention_mask": mask}
-            with torch.no_grad():
-                cases = forward_cases(model, tids, ttypes, tmask, arrays)
-            classifier, loss = gradients(model, ids, tids, ttypes, tmask, rng, arrays)
-            np.savez(os.path.join(args.out, spec["name"] + ".npz"), **arrays)
-            summary["models"].append({"name": spec["name"], "args": spec["args"], "classifier": classifier,
-                                      "fnv1a64": fnv1a64(os.path.join(folder, "model.safetensors")),
-                                      "default_init": False, "cases": cases, **entry_extra})
-            print(spec["name"], "loss", loss, {c: {k: f"{v:.2e}" for k, v in e["torch_f32_max_error"].items()}
-                                               for c, e in cases.items()}, file=sys.stderr)
-    with open(os.path.join(args.out, "distilbert.json"), "w") as f:
-        json.dump(summary, f, indent=1)
-        f.write("\n")
+    write_family_goldens(MODELS, 4100, load, make_batch, "distilbert.json")
 
 
 if __name__ == "__main__":

@@ -128,7 +128,10 @@ def gradients(model, ids, tids, ttypes, tmask, rng, arrays):
     return classifier, float(loss)
 
 
-def main():
+def write_family_goldens(models, seed_base, load, make_batch, summary_name):
+    """The goldens of one family: for each model spec, `bertscope make-model`, the reference loaded
+    by load(folder) -> (model, extra summary fields), a padded batch from make_batch, the forward
+    cases and the gradients; one .npz per model and `summary_name` with every model's entry."""
     ap = argparse.ArgumentParser()
     ap.add_argument("--bertscope", required=True, help="path to the bertscope binary")
     ap.add_argument("--out", default=os.path.join(ROOT, "tests", "golden"))
@@ -136,12 +139,12 @@ def main():
     torch.set_num_threads(2)
     summary = {"lengths": LENGTHS, "models": []}
     with tempfile.TemporaryDirectory() as tmp:
-        for k, spec in enumerate(MODELS):
-            rng = np.random.default_rng(3100 + k)
+        for k, spec in enumerate(models):
+            rng = np.random.default_rng(seed_base + k)
             folder = os.path.join(tmp, spec["name"])
             subprocess.run([args.bertscope, "make-model", "--out", folder] + spec["args"], check=True,
                            stdout=subprocess.DEVNULL)
-            model = Roberta(folder)
+            model, extra = load(folder)
             ids, types, mask = make_batch(model.cfg["vocab_size"], rng)
             tids, ttypes, tmask = map(torch.from_numpy, (ids, types, mask))
             arrays = {"input_ids": ids, "token_type_ids": types, "attention_mask": mask}
@@ -151,12 +154,16 @@ def main():
             np.savez(os.path.join(args.out, spec["name"] + ".npz"), **arrays)
             summary["models"].append({"name": spec["name"], "args": spec["args"], "classifier": classifier,
                                       "fnv1a64": fnv1a64(os.path.join(folder, "model.safetensors")),
-                                      "default_init": False, "cases": cases})
+                                      "default_init": False, "cases": cases, **extra})
             print(spec["name"], "loss", loss, {c: {k: f"{v:.2e}" for k, v in e["torch_f32_max_error"].items()}
                                                for c, e in cases.items()}, file=sys.stderr)
-    with open(os.path.join(args.out, "roberta.json"), "w") as f:
+    with open(os.path.join(args.out, summary_name), "w") as f:
         json.dump(summary, f, indent=1)
         f.write("\n")
+
+
+def main():
+    write_family_goldens(MODELS, 3100, lambda folder: (Roberta(folder), {}), make_batch, "roberta.json")
 
 
 if __name__ == "__main__":

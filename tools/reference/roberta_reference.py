@@ -18,48 +18,22 @@ Tensor names as RobertaForMaskedLM / RobertaForSequenceClassification save them 
 prefix, "lm_head.*", "classifier.dense" / "classifier.out_proj"). It never imports bertscope
 code; only the safetensors reader is shared with bert_reference.py.
 """
-import json
 import math
 
 import torch
 
-from bert_reference import read_safetensors
+from bert_reference import ReferenceModel, activation
 
 
-class Roberta:
+class Roberta(ReferenceModel):
     def __init__(self, folder):
-        with open(f"{folder}/config.json") as f:
-            self.cfg = json.load(f)
-        self.w = read_safetensors(f"{folder}/model.safetensors")
+        super().__init__(folder)
         self.layers = self.cfg["num_hidden_layers"]
         self.heads = self.cfg["num_attention_heads"]
         self.hidden = self.cfg["hidden_size"]
         self.eps = self.cfg.get("layer_norm_eps", 1e-12)
         self.pad = self.cfg.get("pad_token_id", 1)
         self.act_name = self.cfg.get("hidden_act", "gelu")
-
-    def p(self, name, dtype):
-        return self.w[name].to(dtype)
-
-    @staticmethod
-    def gelu(x):
-        return 0.5 * x * (1.0 + torch.erf(x / math.sqrt(2.0)))
-
-    def act(self, x):
-        if self.act_name in ("gelu", "gelu_python"):
-            return self.gelu(x)
-        if self.act_name in ("gelu_new", "gelu_pytorch_tanh", "gelu_fast"):
-            return 0.5 * x * (1.0 + torch.tanh(math.sqrt(2.0 / math.pi) * (x + 0.044715 * torch.pow(x, 3.0))))
-        if self.act_name == "relu":
-            return torch.relu(x)
-        raise ValueError(self.act_name)
-
-    def linear(self, x, prefix, dtype):
-        return torch.nn.functional.linear(x, self.p(prefix + ".weight", dtype), self.p(prefix + ".bias", dtype))
-
-    def ln(self, x, prefix, dtype):
-        return torch.nn.functional.layer_norm(x, (self.hidden,), self.p(prefix + ".weight", dtype),
-                                              self.p(prefix + ".bias", dtype), self.eps)
 
     def position_ids(self, input_ids):
         mask = input_ids.ne(self.pad).int()
@@ -107,7 +81,7 @@ class Roberta:
             extras["pooled"] = torch.tanh(self.linear(x[:, 0, :], "classifier.dense", dtype))
             extras["logits"] = self.linear(extras["pooled"], "classifier.out_proj", dtype)
         elif "lm_head.dense.weight" in self.w:
-            h = self.gelu(self.linear(x, "lm_head.dense", dtype))
+            h = activation("gelu", self.linear(x, "lm_head.dense", dtype))  # exact GELU whatever hidden_act says
             h = torch.nn.functional.layer_norm(h, (self.hidden,), self.p("lm_head.layer_norm.weight", dtype),
                                                self.p("lm_head.layer_norm.bias", dtype), self.eps)
             dec = self.w.get("lm_head.decoder.weight", self.w["roberta.embeddings.word_embeddings.weight"])
