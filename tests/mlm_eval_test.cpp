@@ -5,6 +5,7 @@
 
 #include <cmath>
 #include <fstream>
+#include <tuple>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -52,6 +53,14 @@ model::Model eval_model(const model::Tokenizer& tok) {
   return model::Model(config, model::Weights::from_tensors(config, model::random_parameters(config, g)), std::nullopt);
 }
 
+// The tokenizer, a random model and the held-out text of the protocol tests.
+struct HeldOut {
+  TempDir dir{"mlm-eval"};
+  model::Tokenizer tok = eval_tokenizer();
+  model::Model m = eval_model(tok);
+  model::MlmCorpus corpus = model::MlmCorpus::from_files({write_eval_text(dir, "held.txt", held_out_text())}, tok);
+};
+
 // `bertscope evaluate mlm ARGS` fails with one error line mentioning `words`, and writes no `out`.
 void expect_evaluate_failure(const std::string& args, const fs::path& out, const std::vector<std::string>& words) {
   const auto r = test::run_command(test::cli() + " evaluate mlm " + args + " --out " + out.string());
@@ -67,10 +76,8 @@ void expect_evaluate_failure(const std::string& args, const fs::path& out, const
 }  // namespace
 
 TEST(MlmEval, EveryEvaluatedPositionIsMaskedAndCounted) {
-  TempDir dir("mlm-eval");
-  const auto tok = eval_tokenizer();
-  const auto m = eval_model(tok);
-  const auto corpus = model::MlmCorpus::from_files({write_eval_text(dir, "held.txt", held_out_text())}, tok);
+  const HeldOut h;
+  const auto& [tok, m, corpus] = std::tie(h.tok, h.m, h.corpus);
   model::MlmEvalOptions o;
   o.sequences = 40;
   o.seq_len = 24;
@@ -115,10 +122,8 @@ TEST(MlmEval, EveryEvaluatedPositionIsMaskedAndCounted) {
 }
 
 TEST(MlmEval, ScoresEqualTheFullForwardAtTheSamePositions) {
-  TempDir dir("mlm-eval");
-  const auto tok = eval_tokenizer();
-  const auto m = eval_model(tok);
-  const auto corpus = model::MlmCorpus::from_files({write_eval_text(dir, "held.txt", held_out_text())}, tok);
+  const HeldOut h;
+  const auto& [tok, m, corpus] = std::tie(h.tok, h.m, h.corpus);
   model::MlmEvalOptions o;
   o.sequences = 12;
   o.seq_len = 20;

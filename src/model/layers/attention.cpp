@@ -158,9 +158,16 @@ void attention_vjp(const LinearContext& lc, const LayerParams& lp, std::int64_t 
   rec.per_head(Site::attn_query, layer, dq, d);
   rec.per_head(Site::attn_key, layer, dk, d);
   rec.per_head(Site::attn_value, layer, dv, d);
-  linear_vjp(lc, dq, n, hidden, lp.query_w, hidden, tape.x_in.data(), dx, true, grads(lp.query_w), grads(lp.query_b));
-  linear_vjp(lc, dk, n, hidden, lp.key_w, hidden, tape.x_in.data(), dx, true, grads(lp.key_w), grads(lp.key_b));
-  linear_vjp(lc, dv, n, hidden, lp.value_w, hidden, tape.x_in.data(), dx, true, grads(lp.value_w), grads(lp.value_b));
+  // Q, K and V read the same input: on the bf16 path it is converted once for the three.
+  std::vector<core::bf16> x16;
+  if (lc.bf16 && grads.enabled()) {
+    x16.resize(static_cast<std::size_t>(n * hidden));
+    core::to_bf16(tape.x_in.data(), n * hidden, x16.data());
+  }
+  const core::bf16* x_in16 = x16.empty() ? nullptr : x16.data();
+  linear_vjp(lc, dq, n, hidden, lp.query_w, hidden, tape.x_in.data(), dx, true, grads(lp.query_w), grads(lp.query_b), x_in16);
+  linear_vjp(lc, dk, n, hidden, lp.key_w, hidden, tape.x_in.data(), dx, true, grads(lp.key_w), grads(lp.key_b), x_in16);
+  linear_vjp(lc, dv, n, hidden, lp.value_w, hidden, tape.x_in.data(), dx, true, grads(lp.value_w), grads(lp.value_b), x_in16);
 }
 
 void attention_jvp(const LayerParams& lp, std::int64_t layer, const Batch& batch, const AttentionShape& s,

@@ -16,17 +16,32 @@ void linear_forward(const LinearContext& ctx, const float* x, std::int64_t m, st
   core::linear_bf16(x16->data(), m, in, ctx.bf16_weights->at(w.data).data(), b.data, out, y, act);
 }
 
+namespace {
+
+// Grow-only staging for bf16 copies: no allocation (and no page faults) per call once sizes settle.
+core::bf16* bf16_scratch(std::vector<core::bf16>& buffer, std::int64_t n) {
+  if (static_cast<std::int64_t>(buffer.size()) < n) buffer.resize(static_cast<std::size_t>(n));
+  return buffer.data();
+}
+
+}  // namespace
+
 void linear_vjp(const LinearContext& ctx, const float* dy, std::int64_t m, std::int64_t out, const Param& w,
-                std::int64_t in, const float* x, float* dx, bool accumulate, float* dw, float* db) {
+                std::int64_t in, const float* x, float* dx, bool accumulate, float* dw, float* db,
+                const core::bf16* x16) {
   core::ScopedOp op(ctx.profile, core::OpClass::linear);
   if (ctx.bf16) {
-    std::vector<core::bf16> dy16(static_cast<std::size_t>(m * out));
-    core::to_bf16(dy, m * out, dy16.data());
-    if (dx) core::gemm_bf16(false, false, m, in, out, dy16.data(), out, ctx.bf16_weights->at(w.data).data(), in, accumulate, dx, in);
+    thread_local std::vector<core::bf16> dy_staging, x_staging;
+    auto* dy16 = bf16_scratch(dy_staging, m * out);
+    core::to_bf16(dy, m * out, dy16);
+    if (dx) core::gemm_bf16(false, false, m, in, out, dy16, out, ctx.bf16_weights->at(w.data).data(), in, accumulate, dx, in);
     if (!dw) return;
-    std::vector<core::bf16> x16(static_cast<std::size_t>(m * in));
-    core::to_bf16(x, m * in, x16.data());
-    core::gemm_bf16(true, false, out, in, m, dy16.data(), out, x16.data(), in, true, dw, in);
+    if (!x16) {
+      auto* staged = bf16_scratch(x_staging, m * in);
+      core::to_bf16(x, m * in, staged);
+      x16 = staged;
+    }
+    core::gemm_bf16(true, false, out, in, m, dy16, out, x16, in, true, dw, in);
   } else {
     if (dx) core::gemm(false, false, m, in, out, 1.0f, dy, out, w.data, in, accumulate ? 1.0f : 0.0f, dx, in);
     if (!dw) return;

@@ -30,9 +30,11 @@ void linear_forward(const LinearContext& ctx, const float* x, std::int64_t m, st
 // Reverse: dx (+)= dy W (skipped when dx is null); dW += dy^T x and db += column sums of dy
 // (skipped when dw is null). dy [m, out], x [m, in]. With a bf16 context (a tape recorded in
 // bf16) both products take bfloat16 inputs (dy, x and the weights' bf16 copies) and accumulate
-// in float32 into the float32 gradients.
+// in float32 into the float32 gradients; `x16`, when given, is x already in bf16 (inputs that
+// several layers share, as Q, K and V do, are converted once).
 void linear_vjp(const LinearContext& ctx, const float* dy, std::int64_t m, std::int64_t out, const Param& w,
-                std::int64_t in, const float* x, float* dx, bool accumulate, float* dw, float* db);
+                std::int64_t in, const float* x, float* dx, bool accumulate, float* dw, float* db,
+                const core::bf16* x16 = nullptr);
 inline void linear_vjp(const float* dy, std::int64_t m, std::int64_t out, const Param& w, std::int64_t in,
                        const float* x, float* dx, bool accumulate, float* dw, float* db) {
   linear_vjp(LinearContext{}, dy, m, out, w, in, x, dx, accumulate, dw, db);
