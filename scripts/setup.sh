@@ -11,6 +11,7 @@ packages=(
   libpcre2-dev libsentencepiece-dev sentencepiece
   python3 python3-numpy python3-torch
   python3-dev pybind11-dev python3-pybind11 python3-pytest
+  python3-nbclient python3-nbformat python3-ipykernel python3-matplotlib python3-pandas python3-tqdm
   chromium
 )
 # The web viewer is built with Node.js and npm. A Node.js from NodeSource bundles npm and

@@ -7,3 +7,4 @@
 #include "bertscope/hooks.hpp"
 #include "bertscope/init.hpp"
 #include "bertscope/model.hpp"
+#include "bertscope/view.hpp"

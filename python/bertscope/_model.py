@@ -7,6 +7,7 @@ import numpy as np
 
 from . import _core
 from ._core import Encoding, Error, Target
+from ._display import Viewable
 
 # Sites a hook can be put at (the trace's names without "layer.{l}.").
 LAYER_SITES = (
@@ -81,16 +82,19 @@ def _record_string(record):
     return ",".join(record)
 
 
-class Trace:
+class Trace(Viewable):
     """The outputs of one input of a run. Arrays are read-only NumPy views over the engine's
     memory (no copy; their base is a `bertscope._core.Buffer` that keeps it alive), except
-    `attentions` and `hidden_states`, which stack the layers' views into new arrays (a copy)."""
+    `attentions` and `hidden_states`, which stack the layers' views into new arrays (a copy).
+    With attention recorded it shows in the viewer: inline in Jupyter, `show()`,
+    `save_html(path)`, `figure(view, path)`."""
 
-    def __init__(self, output, encoding, layers):
+    def __init__(self, output, encoding, layers, text="", pair=None, model_name=""):
         self._output = output
         self.encoding = encoding
         self._layers = layers
         self._sites = None
+        self.text, self.pair, self._model_name = text, pair, model_name
 
     @property
     def tokens(self):
@@ -157,20 +161,37 @@ class Trace:
         n = len(self.encoding) if self.encoding is not None else "?"
         return f"<bertscope.Trace of {n} tokens: {', '.join(self.sites) or 'no sites recorded'}>"
 
-    def _repr_html_(self):  # Jupyter display: not yet
-        return None
+    def view_document(self):
+        """The attention document the viewer shows: ("attention.json", JSON text). Needs
+        record="attn.probs"."""
+        if self.encoding is None:
+            raise _error("this trace has no encoding to show")
+        missing = [l for l in range(self._layers) if f"layer.{l}.attn.probs" not in self.sites]
+        if missing:
+            raise _error(f"the viewer shows attention: run with record=\"attn.probs\" (layer.{missing[0]}.attn.probs was not recorded)")
+        maps = [self.attention(l) for l in range(self._layers)]
+        return "attention.json", _core.attention_document(self.encoding, maps, self.text or "", self.pair, self._model_name)
+
+    def _view_title(self):
+        return f"bertscope: {self.text[:60]}" if self.text else "bertscope trace"
+
+    def _repr_html_(self):
+        # Without attention there is nothing to draw: Jupyter then shows the repr.
+        if self.encoding is None or any(f"layer.{l}.attn.probs" not in self.sites for l in range(self._layers)):
+            return None
+        return super()._repr_html_()
 
 
 class Gradients:
     """The gradient of one target: `value` (the target), `head_mask` ([layers, heads] or None),
     `sites` (by name, shaped as the sites), `output` (the forward pass's Trace). Views, no copy."""
 
-    def __init__(self, core, encoding, layers):
+    def __init__(self, core, encoding, layers, text="", pair=None, model_name=""):
         self._core = core
         self.value = core.value
         self.head_mask = core.head_mask()
         self.sites = core.sites()
-        self.output = Trace(core.output, encoding, layers)
+        self.output = Trace(core.output, encoding, layers, text, pair, model_name)
 
     def __getitem__(self, name):
         if name == "head_mask" and self.head_mask is not None:
@@ -185,6 +206,15 @@ class Gradients:
 
     def _repr_html_(self):
         return None
+
+
+def _texts(x):
+    """(text, pair) of a run's input, when it was given as text."""
+    if isinstance(x, str):
+        return x, None
+    if isinstance(x, tuple) and len(x) == 2 and all(isinstance(s, str) for s in x):
+        return x[0], x[1]
+    return "", None
 
 
 def _run_args(record, batch_size, head_mask, uniform_heads, skip_layers, mlm_logits, classifier_logits, pooled):
@@ -268,7 +298,8 @@ class Model:
             replaced = [[(int(l), int(h), np.ascontiguousarray(np.asarray(a, dtype=np.float32)))
                          for (l, h), a in (r or {}).items()] for r in per_input]
         outputs = self._core.run(encodings, args, specs, HookPoint, replaced)
-        traces = [Trace(o, e, self._info.layers) for o, e in zip(outputs, encodings)]
+        name = os.path.basename(os.path.normpath(self._info.folder))
+        traces = [Trace(o, e, self._info.layers, *_texts(x), name) for o, e, x in zip(outputs, encodings, items)]
         return traces[0] if single else traces
 
     def gradient(self, input, target, wrt=("head_mask",), record=None, hooks=None, backward_hooks=None, head_mask=None,
@@ -288,7 +319,7 @@ class Model:
         args = _run_args(record, 1, head_mask, uniform_heads, skip_layers, False, False, False)
         g = self._core.gradient(encoding, target, want_mask, sites, args, _hook_specs(hooks, self._info.layers),
                                 _hook_specs(backward_hooks, self._info.layers), HookPoint)
-        return Gradients(g, encoding, self._info.layers)
+        return Gradients(g, encoding, self._info.layers, *_texts(input), os.path.basename(os.path.normpath(self._info.folder)))
 
     def __repr__(self):
         i = self._info

@@ -6,7 +6,8 @@ Options are the CLI's flag names without the dashes, '-' written '_' (`broad_ent
 `batch_size=8`, `no_layers=True`); options the CLI repeats (punct_tokens, threshold) take a
 space-separated string, list options (label_names, exclude, sources) a comma-separated string;
 a Python list or tuple is joined the same way.
-`progress=fn(done, total)` is called as work advances. Each returns a Result holding the JSON
+`progress=fn(done, total)` is called as work advances; by default a tqdm bar shows progress
+when tqdm is installed and the output is a terminal or a notebook (progress=False: none). Each returns a Result holding the JSON
 document the CLI writes for the same inputs and options (`.document`, `.save(path)`).
 """
 
@@ -16,6 +17,7 @@ import sys
 import types
 
 from . import _core
+from ._display import Viewable
 
 __all__ = ["Result", "compare", "methods"]
 
@@ -38,10 +40,11 @@ _SUMMARIES = {
 }
 
 
-class Result:
+class Result(Viewable):
     """An analysis' result: `document` (the CLI's JSON document as a dict: method, model, data,
-    params, results), `method`, `table` (the summary the CLI prints), `json(indent)`, `save(path)`
-    (written as the CLI's --out does)."""
+    params, results), `method`, `table` (the summary the CLI prints), `tables` (its tables as
+    pandas DataFrames), `json(indent)`, `save(path)` (written as the CLI's --out does). Shown by
+    the viewer inline in Jupyter, `show()`, `save_html(path)`, `figure(view, path)`."""
 
     def __init__(self, document):
         self._doc = document
@@ -81,8 +84,47 @@ class Result:
     def __str__(self):
         return self.table
 
-    def _repr_html_(self):  # Jupyter display: not yet
-        return None
+    def view_document(self):
+        return f"{self.method}.json", self._doc.json()
+
+    def _view_title(self):
+        return f"bertscope {self.method}"
+
+    @property
+    def tables(self):
+        """The document's tables as pandas DataFrames by their path in `results` ("heads",
+        "relations.accuracy"): per-head matrices [layers][heads] with a layer index and head
+        columns, lists of records as rows. Needs pandas."""
+        try:
+            import pandas as pd
+        except ImportError as e:
+            raise ImportError("Result.tables needs pandas (Debian: python3-pandas)") from e
+        out = {}
+        model = self.document.get("model") or {}
+        _collect_tables(self.results, "", out, pd, (model.get("layers"), model.get("heads")))
+        return out
+
+
+def _is_number(x):
+    return isinstance(x, (int, float)) and not isinstance(x, bool) or x is None
+
+
+def _collect_tables(value, path, out, pd, layers_heads):
+    """Walks a results tree: a rectangular list of number lists is a matrix (a [layers][heads]
+    one gets a layer index and head columns), a list of flat objects a table of records."""
+    if isinstance(value, dict):
+        for k, v in value.items():
+            _collect_tables(v, f"{path}.{k}" if path else k, out, pd, layers_heads)
+    elif isinstance(value, list) and value:
+        if all(isinstance(r, list) and r and all(_is_number(x) for x in r) for r in value) and \
+                len({len(r) for r in value}) == 1:
+            df = pd.DataFrame(value, dtype=float)
+            if (len(value), len(value[0])) == layers_heads:
+                df.index.name, df.columns.name = "layer", "head"
+            out[path or "results"] = df
+        elif all(isinstance(r, dict) for r in value) and \
+                all(not isinstance(x, (dict, list)) for r in value for x in r.values()):
+            out[path or "results"] = pd.DataFrame.from_records(value)
 
 
 def _data_list(data):
@@ -108,12 +150,59 @@ def _options(options):
     return out
 
 
+class _Bar:
+    """A tqdm bar fed by the engine's progress callback: tqdm.auto picks the notebook widget or
+    the terminal bar, and tqdm stays silent when stderr is not a terminal (pipes, CI)."""
+
+    def __init__(self, label):
+        self.label, self.bar = label, None
+
+    def __call__(self, done, total):
+        if self.bar is None:
+            import warnings
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # tqdm.auto warns in notebooks without ipywidgets
+                from tqdm.auto import tqdm
+                self.bar = tqdm(total=total, desc=self.label, unit="item", disable=None, leave=False)
+        self.bar.total = total
+        self.bar.update(done - self.bar.n)
+
+    def close(self):
+        if self.bar is not None:
+            self.bar.close()
+
+
+def _progress(progress, label):
+    """progress: a callable fn(done, total), False for none, or None/True for a tqdm bar when
+    tqdm is installed."""
+    if callable(progress):
+        return progress
+    if progress is False:
+        return None
+    try:
+        import tqdm  # noqa: F401
+    except ImportError:
+        return None
+    return _Bar(label)
+
+
+def _with_progress(progress, label, call):
+    cb = _progress(progress, label)
+    try:
+        return Result(call(cb))
+    finally:
+        if isinstance(cb, _Bar):
+            cb.close()
+
+
 def _run(model_or_traces, method, data, progress, options):
     data = _data_list(data)
     options = _options(options)
     if isinstance(model_or_traces, (str, os.PathLike)):
-        return Result(_core.analyze_traces(os.fspath(model_or_traces), method, data, options, progress))
-    return Result(_core.analyze(_core_model(model_or_traces), method, data, options, progress))
+        return _with_progress(progress, method, lambda cb: _core.analyze_traces(os.fspath(model_or_traces), method, data,
+                                                                                options, cb))
+    return _with_progress(progress, method,
+                          lambda cb: _core.analyze(_core_model(model_or_traces), method, data, options, cb))
 
 
 def run(model_or_traces, method, data, progress=None, **options):
@@ -124,7 +213,8 @@ def run(model_or_traces, method, data, progress=None, **options):
 
 def compare(model_a, model_b, data, progress=None, **options):
     """`bertscope compare`: the attention of two models of the same shape on the same inputs."""
-    return Result(_core.compare(_core_model(model_a), _core_model(model_b), os.fspath(data), _options(options), progress))
+    return _with_progress(progress, "compare", lambda cb: _core.compare(_core_model(model_a), _core_model(model_b),
+                                                                        os.fspath(data), _options(options), cb))
 
 
 def methods():

@@ -473,4 +473,29 @@ PYBIND11_MODULE(_core, m) {
       },
       py::arg("a"), py::arg("b"), py::arg("data"), py::arg("options"), py::arg("progress") = py::none());
   m.def("set_threads", &bertscope::set_threads, py::arg("threads"));
+
+  m.def(
+      "attention_document",
+      [](const bertscope::Encoding& encoding, const py::list& maps, const std::string& text,
+         const std::optional<std::string>& pair, const std::string& model_name, bool float32) {
+        bertscope::AttentionView v{.encoding = encoding, .text = text, .pair = pair, .model_name = model_name, .float32 = float32};
+        for (const auto& a : maps) v.attention.push_back(from_numpy(a));
+        return without_gil([&] { return bertscope::attention_document(v); });
+      },
+      py::arg("encoding"), py::arg("maps"), py::arg("text") = "", py::arg("pair") = py::none(), py::arg("model_name") = "",
+      py::arg("float32") = false);
+  m.def(
+      "viewer_html",
+      [](const std::vector<std::pair<std::string, std::string>>& documents, const std::string& title) {
+        return without_gil([&] { return bertscope::viewer_html(documents, title); });
+      },
+      py::arg("documents"), py::arg("title"));
+  m.def(
+      "render_figure",
+      [](const std::string& document, const std::string& view, const std::map<std::string, std::string>& settings,
+         const std::string& format, double scale, const std::string& name) {
+        bertscope::FigureOptions o{.view = view, .settings = settings, .format = format, .scale = scale};
+        return py::bytes(without_gil([&] { return bertscope::render_figure(document, o, name); }));
+      },
+      py::arg("document"), py::arg("view"), py::arg("settings"), py::arg("format"), py::arg("scale"), py::arg("name"));
 }

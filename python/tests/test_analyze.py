@@ -57,7 +57,7 @@ def test_surface_equals_the_command(mlm, lines, tmp_path):
     r.save(tmp_path / "saved.json")
     assert json.loads((tmp_path / "saved.json").read_text()) == r.document
     assert json.loads(r.json(indent=2)) == r.document
-    assert r._repr_html_() is None
+    assert "bertscope-view" in r._repr_html_()  # the viewer inline (test_display.py)
     # Traces written by `bertscope run --input` give the command's results.
     traces = tmp_path / "traces"
     cli("run", "--model", mlm.folder, "--input", lines, "--out", traces)

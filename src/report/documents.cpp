@@ -27,7 +27,11 @@ ViewerDocument load_viewer_document(const std::filesystem::path& path, Precision
     return d;
   }
   d.json = io::read_json(path);
-  const auto& j = d.json;
+  check_viewer_document(d.json, path.string());
+  return d;
+}
+
+void check_viewer_document(const nlohmann::json& j, const std::string& name) {
   const bool result = j.is_object() && j.contains("method") && j["method"].is_string() && j.contains("results");
   const bool attention = j.is_object() && j.value("kind", nlohmann::json()) == "attention" && j.contains("tokens") &&
                          j.contains("attention");
@@ -35,8 +39,7 @@ ViewerDocument load_viewer_document(const std::filesystem::path& path, Precision
     fail(ErrorKind::format,
          "{}: not a bertscope result document (an object with \"method\" and \"results\") nor an attention document "
          "(\"kind\": \"attention\")",
-         path.string());
-  return d;
+         name);
 }
 
 std::vector<std::filesystem::path> viewer_files(const std::filesystem::path& dir) {

@@ -21,6 +21,9 @@ struct ViewerDocument {
 // Reads one file; throws Error(format) naming it when it is neither kind of document.
 ViewerDocument load_viewer_document(const std::filesystem::path& path, Precision precision = Precision::float16);
 
+// Throws Error(format) naming `name` when `json` is neither a result document nor an attention document.
+void check_viewer_document(const nlohmann::json& json, const std::string& name);
+
 // Whether `name` is a file name the viewer reads (.json or .npz, not hidden).
 bool is_viewer_file_name(const std::string& name);
 
