@@ -99,6 +99,38 @@ TEST(ApiAnalysis, SurfaceDocumentEqualsTheCommands) {
   EXPECT_EQ(io::read_json(saved / "surface.json"), nlohmann::json::parse(doc.json()));
 }
 
+// Attention held in memory (the maps of Model::run, as any framework would hand them over)
+// gives the model's results; the document says where the attention came from.
+TEST(ApiAnalysis, AttentionInMemoryGivesTheModelsResults) {
+  TempDir dir("api-memory");
+  const auto data = (dir / "lines.txt").string();
+  std::ofstream(data) << "the cat sat on the mat , and then it slept .\nwho is there ?\tnobody .\n";
+  const auto m = Model::load(api_analysis_models().mlm);
+  std::vector<AttentionView> views;
+  for (const auto& [text, pair] : std::vector<std::pair<std::string, std::optional<std::string>>>{
+           {"the cat sat on the mat , and then it slept .", std::nullopt}, {"who is there ?", "nobody ."}}) {
+    AttentionView v{.encoding = m.encode(text, pair), .text = text, .pair = pair};
+    const auto out = m.run(v.encoding, {.record = "attn.probs"});
+    for (int l = 0; l < 2; ++l) v.attention.push_back(out.site(fmt::format("layer.{}.attn.probs", l)));
+    views.push_back(std::move(v));
+  }
+  for (const char* method : {"surface", "rollout", "patterns"}) {
+    const auto from_model = api_without_seconds(nlohmann::json::parse(analyze(m, method, {data}).json()));
+    const auto from_memory = api_without_seconds(nlohmann::json::parse(analyze_attention(views, method, {data}).json()));
+    EXPECT_EQ(from_memory["results"], from_model["results"]) << method;
+    EXPECT_EQ(from_memory["model"], (nlohmann::json{{"attention", "in memory"}, {"layers", 2}, {"heads", 2}})) << method;
+  }
+  auto msg = test::error_message([&] { analyze_attention({views[0]}, "surface", {data}); });
+  EXPECT_NE(msg.find("1 inputs for 2 data inputs"), std::string::npos) << msg;
+  msg = test::error_message([&] { analyze_attention(views, "importance", {data}); });
+  EXPECT_NE(msg.find("runs the model"), std::string::npos) << msg;
+  auto bad = views;
+  bad[1].attention.pop_back();
+  bad[1].attention.push_back(Array::from_values({2, 3, 3}, std::vector<float>(18, 0.f)));
+  msg = test::error_message([&] { analyze_attention(bad, "surface", {data}); });
+  EXPECT_NE(msg.find("attention input 1: attention: layer 1's maps have shape [2, 3, 3]"), std::string::npos) << msg;
+}
+
 TEST(ApiAnalysis, SyntaxDocumentEqualsTheCommands) {
   TempDir dir("api-syntax");
   const auto data = (test::data_dir() / "clark" / "en_ewt-ud-dev.first60.conllu").string();

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "bertscope/model.hpp"
+#include "bertscope/view.hpp"
 
 namespace bertscope {
 
@@ -66,5 +67,12 @@ Document compare(const Model& a, const Model& b, const std::string& data, const 
 // Runs `method` on a folder of trace files (000000.npz ... as `bertscope run --input` writes).
 Document analyze_traces(const std::string& traces_folder, const std::string& method, const std::vector<std::string>& data,
                         const Options& options = {}, const ProgressCallback& progress = {});
+
+// Runs `method` on attention computed elsewhere and held in memory: inputs[i] is data input i
+// (its encoding: tokens, word ids and roles, which analyses read instead of token strings; its
+// [layers, heads, T, T] maps). Methods as analyze_traces; probe is not (it reads a dev set).
+Document analyze_attention(const std::vector<AttentionView>& inputs, const std::string& method,
+                           const std::vector<std::string>& data, const Options& options = {},
+                           const ProgressCallback& progress = {});
 
 }  // namespace bertscope

@@ -117,18 +117,52 @@ class Viewable:
         return data.decode("utf-8") if fmt == "svg" else data
 
 
+# The special tokens of the BERT and RoBERTa families, by spelling.
+_SPECIAL_ROLES = {"[CLS]": "cls_or_bos", "<s>": "cls_or_bos", "[SEP]": "sep_or_eos", "</s>": "sep_or_eos",
+                  "[PAD]": "pad", "<pad>": "pad", "[MASK]": "mask", "<mask>": "mask", "[UNK]": "unk", "<unk>": "unk"}
+
+
+def _roles(tokens):
+    return [_SPECIAL_ROLES.get(t, "ordinary") for t in tokens]
+
+
+def _word_ids(tokens, roles):
+    """Word ids from the pieces' spelling: "##" continues a word (WordPiece); when the pieces
+    mark word starts ("Ġ" byte-level BPE, "▁" SentencePiece), an unmarked piece continues one.
+    Specials get -1; a separator restarts the count (word ids count within a segment)."""
+    marks_starts = any(t.startswith(("Ġ", "▁")) for t in tokens)
+    out, word, open_word = [], -1, False
+    for t, r in zip(tokens, roles):
+        if r in ("cls_or_bos", "sep_or_eos", "pad"):
+            out.append(-1)
+            open_word = False
+            if r == "sep_or_eos":
+                word = -1
+            continue
+        continues = open_word and (t.startswith("##") if not marks_starts else not t.startswith(("Ġ", "▁")))
+        if not continues:
+            word += 1
+        out.append(word)
+        open_word = True
+    return out
+
+
 class AttentionMaps(Viewable):
     """Attention computed elsewhere (transformers' `output_attentions`, another toolkit), shown
     by bertscope's viewer: `attentions` is one [layers, heads, T, T] array or a list of
     [heads, T, T] (or [1, heads, T, T], as transformers returns per layer) arrays; anything
-    NumPy can read, torch tensors included. `tokens` the T token strings; `word_ids` (-1 for
-    specials) and `text` are shown when given.
+    NumPy can read, torch tensors included. `tokens`: the T token strings. `roles` ("ordinary",
+    "cls_or_bos", "sep_or_eos", "pad", "mask", "unk") default to the BERT and RoBERTa special
+    tokens' spellings, and `word_ids` (-1 for specials, counted within each segment) to the
+    pieces' spelling ("##" continues a word; "Ġ" / "▁" start one): analyses read both instead
+    of token strings. A list of AttentionMaps, one per data input, goes wherever analyses take a
+    model (bertscope.analyze.surface(maps, "data.txt")).
 
         out = hf_model(**batch, output_attentions=True)
         bertscope.AttentionMaps([a[0] for a in out.attentions], tokens).show()
     """
 
-    def __init__(self, attentions, tokens, word_ids=None, text="", pair=None, model_name=""):
+    def __init__(self, attentions, tokens, word_ids=None, text="", pair=None, model_name="", roles=None):
         import numpy as np
 
         def as_array(a):
@@ -143,7 +177,11 @@ class AttentionMaps(Viewable):
         self.maps = maps
         self.tokens = [str(t) for t in tokens]
         t = len(self.tokens)
-        self.word_ids = list(range(t)) if word_ids is None else [-1 if w is None else int(w) for w in word_ids]
+        self.roles = _roles(self.tokens) if roles is None else [str(r) for r in roles]
+        if len(self.roles) != t:
+            raise ValueError(f"roles: {len(self.roles)} entries for {t} tokens")
+        self.word_ids = _word_ids(self.tokens, self.roles) if word_ids is None else \
+            [-1 if w is None else int(w) for w in word_ids]
         if len(self.word_ids) != t:
             raise ValueError(f"word_ids: {len(self.word_ids)} entries for {t} tokens")
         self.text, self.pair, self.model_name = text, pair, model_name
@@ -153,12 +191,23 @@ class AttentionMaps(Viewable):
         t = len(self.tokens)
         e.tokens = self.tokens
         e.ids = [0] * t
-        e.type_ids = [0] * t
-        e.roles = ["ordinary"] * t
+        e.roles = self.roles
         e.word_ids = self.word_ids
-        e.sequence_ids = [0 if w >= 0 else -1 for w in self.word_ids]
+        # The segment of each token: a separator closes the first one, as in [CLS] A [SEP] B
+        # [SEP], whose type ids are 0 up to the first [SEP] and 1 after it.
+        seq, types, current = [], [], 0
+        for r in self.roles:
+            seq.append(current if r in ("ordinary", "unk", "mask") else -1)
+            types.append(current)
+            if r == "sep_or_eos":
+                current = 1
+        e.sequence_ids = seq
+        e.type_ids = types
         e.offsets = [(0, 0)] * t
         return e
+
+    def _analysis_input(self):
+        return (self.encoding(), self.maps, self.text or "", self.pair)
 
     def view_document(self):
         return "attention.json", _core.attention_document(self.encoding(), self.maps, self.text, self.pair, self.model_name)

@@ -17,7 +17,7 @@ import sys
 import types
 
 from . import _core
-from ._display import Viewable
+from ._display import AttentionMaps, Viewable
 
 __all__ = ["Result", "compare", "methods"]
 
@@ -127,6 +127,15 @@ def _collect_tables(value, path, out, pd, layers_heads):
             out[path or "results"] = pd.DataFrame.from_records(value)
 
 
+def _attention_maps(subject):
+    """The AttentionMaps of an analysis on attention held in memory (one or a list), else None."""
+    if isinstance(subject, AttentionMaps):
+        return [subject]
+    if isinstance(subject, (list, tuple)) and subject and all(isinstance(m, AttentionMaps) for m in subject):
+        return list(subject)
+    return None
+
+
 def _data_list(data):
     if isinstance(data, (str, os.PathLike)):
         return [os.fspath(data)]
@@ -198,6 +207,10 @@ def _with_progress(progress, label, call):
 def _run(model_or_traces, method, data, progress, options):
     data = _data_list(data)
     options = _options(options)
+    maps = _attention_maps(model_or_traces)
+    if maps is not None:
+        inputs = [m._analysis_input() for m in maps]
+        return _with_progress(progress, method, lambda cb: _core.analyze_attention(inputs, method, data, options, cb))
     if isinstance(model_or_traces, (str, os.PathLike)):
         return _with_progress(progress, method, lambda cb: _core.analyze_traces(os.fspath(model_or_traces), method, data,
                                                                                 options, cb))
@@ -206,8 +219,9 @@ def _run(model_or_traces, method, data, progress, options):
 
 
 def run(model_or_traces, method, data, progress=None, **options):
-    """Runs `method` with a Model (bertscope.load) or on a folder of traces (as `bertscope run
-    --input` writes; for methods that read attention alone) over the data file(s)."""
+    """Runs `method` with a Model (bertscope.load), on a folder of traces (as `bertscope run
+    --input` writes) or on a list of AttentionMaps (attention computed elsewhere, one per data
+    input; both for methods that read attention alone) over the data file(s)."""
     return _run(model_or_traces, method, data, progress, options)
 
 

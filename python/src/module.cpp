@@ -485,6 +485,25 @@ PYBIND11_MODULE(_core, m) {
       py::arg("encoding"), py::arg("maps"), py::arg("text") = "", py::arg("pair") = py::none(), py::arg("model_name") = "",
       py::arg("float32") = false);
   m.def(
+      "analyze_attention",
+      [](const py::list& inputs, const std::string& method, const std::vector<std::string>& data, const py::dict& options,
+         const py::object& progress) {
+        // Each input: (encoding, [arrays], text, pair).
+        std::vector<bertscope::AttentionView> views;
+        for (const auto& item : inputs) {
+          const auto t = item.cast<py::tuple>();
+          bertscope::AttentionView v{.encoding = t[0].cast<bertscope::Encoding>(), .text = t[2].cast<std::string>(),
+                                     .pair = t[3].cast<std::optional<std::string>>()};
+          for (const auto& a : t[1].cast<py::list>()) v.attention.push_back(from_numpy(a));
+          views.push_back(std::move(v));
+        }
+        const auto o = to_options(options);
+        return document_of(progress, [&](const bertscope::ProgressCallback& cb) {
+          return bertscope::analyze_attention(views, method, data, o, cb);
+        });
+      },
+      py::arg("inputs"), py::arg("method"), py::arg("data"), py::arg("options"), py::arg("progress") = py::none());
+  m.def(
       "viewer_html",
       [](const std::vector<std::pair<std::string, std::string>>& documents, const std::string& title) {
         return without_gil([&] { return bertscope::viewer_html(documents, title); });

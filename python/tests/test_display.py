@@ -125,3 +125,54 @@ def test_progress_callback_and_quiet_bar(mlm, tmp_path, capfd):
     capfd.readouterr()
     bertscope.analyze.surface(mlm, p)  # the default tqdm bar: silent when stderr is not a terminal
     assert capfd.readouterr().err == ""
+
+
+def without_seconds(v):
+    if isinstance(v, dict):
+        return {k: without_seconds(x) for k, x in v.items() if "seconds" not in k}
+    if isinstance(v, list):
+        return [without_seconds(x) for x in v]
+    return v
+
+
+LINES = ["the cat sat on the mat , and then it slept .", "who is there ?\tnobody ."]
+
+
+def maps_of(model, lines):
+    out = []
+    for line in lines:
+        parts = line.split("\t")
+        t = model.run(tuple(parts) if len(parts) == 2 else parts[0], record="attn.probs")
+        # As a transformers user would hand them over: per-layer [1, heads, T, T] and the token strings.
+        out.append(bertscope.AttentionMaps([t.attention(l)[None] for l in range(model.info.layers)], t.tokens,
+                                           text=parts[0], pair=parts[1] if len(parts) == 2 else None))
+        e, a = t.encoding, out[-1].encoding()
+        assert (list(a.word_ids), list(a.type_ids), list(a.sequence_ids), list(a.roles)) == \
+            (list(e.word_ids), list(e.type_ids), list(e.sequence_ids), list(e.roles))
+    return out
+
+
+@pytest.mark.parametrize("method", ["surface", "rollout", "cluster", "patterns", "features", "flow"])
+def test_analyses_of_attention_in_memory_equal_the_models(mlm, tmp_path, method):
+    p = tmp_path / "lines.txt"
+    p.write_text("\n".join(LINES) + "\n")
+    from_model = bertscope.analyze(mlm, method, p, progress=False)
+    from_maps = bertscope.analyze(maps_of(mlm, LINES), method, p, progress=False)
+    assert without_seconds(from_maps.results) == without_seconds(from_model.results)
+    assert from_maps.document["model"] == {"attention": "in memory", "layers": mlm.info.layers, "heads": mlm.info.heads}
+
+
+def test_attention_in_memory_errors(mlm, tmp_path):
+    p = tmp_path / "lines.txt"
+    p.write_text("\n".join(LINES) + "\n")
+    maps = maps_of(mlm, LINES)
+    with pytest.raises(bertscope.Error, match="1 inputs for 2 data inputs"):
+        bertscope.analyze.surface(maps[:1], p, progress=False)
+    with pytest.raises(bertscope.Error, match="runs the model"):
+        bertscope.analyze.gradsep(maps, p, progress=False)
+    bad = bertscope.AttentionMaps(np.zeros((2, 3, 4, 4), np.float32), maps[1].tokens)
+    with pytest.raises(bertscope.Error, match="attention input 1"):
+        bertscope.analyze.surface([maps[0], bad], p, progress=False)
+    wrong_text = bertscope.AttentionMaps(maps[1].maps, maps[1].tokens, text="someone else ?", pair="nobody .")
+    with pytest.raises(bertscope.Error, match="attention input 1: made from the text"):
+        bertscope.analyze.surface([maps[0], wrong_text], p, progress=False)

@@ -33,13 +33,56 @@ AttentionSource AttentionSource::from_traces(const std::filesystem::path& dir) {
   return s;
 }
 
+AttentionSource AttentionSource::from_memory(const std::vector<AttentionInMemory>& maps) {
+  if (maps.empty()) fail(ErrorKind::input, "attention in memory: no inputs");
+  AttentionSource s;
+  s.memory_ = &maps;
+  for (std::size_t i = 0; i < maps.size(); ++i) {
+    const auto& a = maps[i].attentions;
+    const auto t = static_cast<std::int64_t>(maps[i].encoding.size());
+    if (a.shape.size() != 4 || a.shape[2] != t || a.shape[3] != t)
+      fail(ErrorKind::input, "attention in memory, input {}: maps of shape {} for {} tokens (expected [layers, heads, {}, {}])",
+           i, core::shape_string(a.shape), t, t, t);
+    if (i == 0) {
+      s.layers_ = a.shape[0];
+      s.heads_ = a.shape[1];
+    } else if (a.shape[0] != s.layers_ || a.shape[1] != s.heads_) {
+      fail(ErrorKind::input, "attention in memory, input {}: {} layers x {} heads, input 0 has {} x {}", i, a.shape[0],
+           a.shape[1], s.layers_, s.heads_);
+    }
+  }
+  return s;
+}
+
 std::string AttentionSource::description() const {
+  if (memory_) return "attention in memory";
   return model_ ? model_->dir().string() : traces_.string();
+}
+
+std::string AttentionSource::example_name(std::size_t index) const {
+  if (memory_) return fmt::format("attention input {}", index);
+  return model_ ? std::string() : trace_path(traces_, index).string();
 }
 
 void AttentionSource::run(const std::vector<AnalysisInput>& inputs, const SourceOptions& opt,
                           const std::function<void(AttentionExample&)>& fn) {
   skipped_ = 0;
+  if (memory_) {
+    if (memory_->size() != inputs.size())
+      fail(ErrorKind::input, "attention in memory: {} inputs for {} data inputs (one per data input, in order)",
+           memory_->size(), inputs.size());
+    for (std::size_t i = 0; i < inputs.size(); ++i) {
+      const auto& m = (*memory_)[i];
+      AttentionExample ex;
+      ex.index = i;
+      ex.encoding = m.encoding;
+      ex.attentions = m.attentions;  // a copy: analyses may work in place
+      ex.text = m.text;
+      fn(ex);
+      if (opt.progress) opt.progress(i + 1, inputs.size());
+    }
+    return;
+  }
   if (!traces_.empty()) {
     for (std::size_t i = 0; i < inputs.size(); ++i) {
       const auto path = trace_path(traces_, i);

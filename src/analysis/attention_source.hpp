@@ -53,10 +53,21 @@ struct SourceOptions {
   std::function<void(std::size_t done, std::size_t total)> progress;  // called after each batch
 };
 
+// Attention computed elsewhere and held in memory (the public API's analyze_attention): one
+// input's encoding, its [layers, heads, T, T] maps and its text.
+struct AttentionInMemory {
+  model::Encoding encoding;
+  core::Tensor attentions;
+  std::vector<std::string> text = {};
+};
+
 class AttentionSource {
  public:
   static AttentionSource from_model(const model::Model& model);
   static AttentionSource from_traces(const std::filesystem::path& dir);
+  // Example i is maps[i] (not owned: it must outlive the source). Error(input) when the maps
+  // disagree with each other on layers and heads or with their encodings on the tokens.
+  static AttentionSource from_memory(const std::vector<AttentionInMemory>& maps);
 
   // Calls `fn` once per input, in order; inputs skipped as too long are not passed (count them
   // with skipped()). With traces, file i must exist for input i and its token count must match
@@ -68,11 +79,15 @@ class AttentionSource {
   std::int64_t layers() const { return layers_; }
   std::int64_t heads() const { return heads_; }
   std::string description() const;  // model folder or traces folder, for result documents
+  // Where example `index` came from, for messages: its trace file, "attention input N" for maps
+  // held in memory, "" for a model run.
+  std::string example_name(std::size_t index) const;
   const model::Model* model() const { return model_; }
 
  private:
   const model::Model* model_ = nullptr;
   std::filesystem::path traces_;
+  const std::vector<AttentionInMemory>* memory_ = nullptr;
   std::int64_t layers_ = 0, heads_ = 0;
   std::size_t skipped_ = 0;
 };

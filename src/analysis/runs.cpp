@@ -86,11 +86,13 @@ std::vector<std::string> split_commas(const std::string& text) {
 AttentionSource open_source(const Subject& subject) {
   if (subject.model) return AttentionSource::from_model(*subject.model);
   if (!subject.traces.empty()) return AttentionSource::from_traces(subject.traces);
+  if (subject.memory) return AttentionSource::from_memory(*subject.memory);
   fail(ErrorKind::input, "an analysis needs a model or a folder of traces");
 }
 
 nlohmann::json describe(const Subject& subject, const AttentionSource& source) {
   if (subject.model) return {{"path", subject.model_path}, {"layers", subject.model->layers()}, {"heads", subject.model->heads()}};
+  if (subject.memory) return {{"attention", "in memory"}, {"layers", source.layers()}, {"heads", source.heads()}};
   return {{"traces", subject.traces}, {"layers", source.layers()}, {"heads", source.heads()}};
 }
 
@@ -270,6 +272,7 @@ Output probe(const Subject& subject, const Common& common, const ProbeChoice& ch
   if (options.epochs < 1) fail(ErrorKind::input, "probe: epochs must be at least 1");
   if (options.hidden < 1) fail(ErrorKind::input, "probe: hidden units must be at least 1");
   if (choice.dev.empty()) fail(ErrorKind::input, "probe: give the dev CoNLL-U file to evaluate on");
+  if (subject.memory) fail(ErrorKind::input, "probe evaluates on a dev set of its own: give a model, or traces with --dev-traces");
   if (!subject.traces.empty() && choice.dev_traces.empty())
     fail(ErrorKind::input, "probe on traces needs the traces of the dev file too (--dev-traces)");
   if (subject.traces.empty() && !choice.dev_traces.empty()) fail(ErrorKind::input, "probe: --dev-traces goes with traces");

@@ -44,6 +44,7 @@ struct Subject {
   const model::Model* model = nullptr;
   std::string model_path;
   std::string traces;
+  const std::vector<AttentionInMemory>* memory = nullptr;  // attention computed elsewhere (API only)
 };
 AttentionSource open_source(const Subject& subject);  // Error(input) when neither is given
 nlohmann::json describe(const Subject& subject, const AttentionSource& source);

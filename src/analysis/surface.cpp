@@ -161,8 +161,8 @@ void check_trace_text(const AttentionSource& source, const AttentionExample& ex,
   if (in.pair) expected.push_back(*in.pair);
   if (ex.text == expected) return;
   const auto where = data_where ? data_where(ex.index) : fmt::format("input {}", ex.index + 1);
-  fail(ErrorKind::format, "{}: the trace was made from the text {}, but the data at {} is {}",
-       trace_path(source.description(), ex.index).string(), io::quote(fmt::format("{}", fmt::join(ex.text, "\t"))),
+  fail(ErrorKind::format, "{}: made from the text {}, but the data at {} is {}",
+       source.example_name(ex.index), io::quote(fmt::format("{}", fmt::join(ex.text, "\t"))),
        where, io::quote(fmt::format("{}", fmt::join(expected, "\t"))));
 }
 

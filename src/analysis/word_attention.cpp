@@ -119,7 +119,7 @@ core::Tensor word_level_attention(const core::Tensor& att, const std::vector<Tok
 }
 
 std::string example_source(const AttentionSource& source, std::size_t index) {
-  return source.model() ? std::string() : trace_path(source.description(), index).string();
+  return source.example_name(index);
 }
 
 }  // namespace bertscope::analysis

@@ -379,4 +379,26 @@ Document analyze_traces(const std::string& traces_folder, const std::string& met
   return attention_method({nullptr, {}, traces_folder}, method, data, options, progress);
 }
 
+Document analyze_attention(const std::vector<AttentionView>& inputs, const std::string& method,
+                           const std::vector<std::string>& data, const Options& options, const ProgressCallback& progress) {
+  if (method == "ablate" || method == "influence" || method == "saliency" || method == "gradsep" || method == "importance")
+    fail(ErrorKind::input, "{} runs the model: give a Model, not attention maps", method);
+  std::vector<analysis::AttentionInMemory> maps;
+  maps.reserve(inputs.size());
+  for (std::size_t i = 0; i < inputs.size(); ++i) {
+    try {
+      auto& m = maps.emplace_back();
+      m.encoding = api::engine_encoding(inputs[i].encoding);
+      m.attentions = api::stacked_attention(inputs[i]);
+      m.text.push_back(inputs[i].text);
+      if (inputs[i].pair) m.text.push_back(*inputs[i].pair);
+    } catch (const Error& e) {
+      fail(ErrorKind::input, "attention input {}: {}", i, e.what());
+    }
+  }
+  runs::Subject subject;
+  subject.memory = &maps;
+  return attention_method(subject, method, data, options, progress);
+}
+
 }  // namespace bertscope

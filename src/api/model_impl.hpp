@@ -21,6 +21,11 @@ namespace api {
 Array share(core::Tensor&& tensor);  // no copy: the array owns the tensor's storage
 core::Tensor copy_tensor(const Array& array);
 Output output_of(model::ForwardResult&& result, std::int64_t layers);
+// The engine's encoding of a public one (roles by name; type ids 0 and roles "ordinary" when
+// absent); Error(input) when its fields disagree on the length.
+model::Encoding engine_encoding(const Encoding& encoding);
+// A view's maps as one [layers, heads, T, T] tensor; Error(input) naming a wrong shape.
+core::Tensor stacked_attention(const AttentionView& view);
 
 }  // namespace api
 }  // namespace bertscope

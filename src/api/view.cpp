@@ -22,46 +22,62 @@ nlohmann::json parse_document(const std::string& text, const std::string& name) 
 
 }  // namespace
 
-std::string attention_document(const AttentionView& view) {
-  const auto t = static_cast<std::int64_t>(view.encoding.ids.size());
-  const auto& e = view.encoding;
+namespace api {
+
+model::Encoding engine_encoding(const Encoding& e) {
+  const auto t = e.ids.size();
   for (std::size_t n : {e.tokens.size(), e.word_ids.size(), e.sequence_ids.size(), e.offsets.size()})
-    if (static_cast<std::int64_t>(n) != t)
-      fail(ErrorKind::input, "attention view: the encoding's fields disagree on its length ({} ids)", t);
-  tokenizer::Encoding enc;
+    if (n != t) fail(ErrorKind::input, "encoding: its fields disagree on its length ({} ids)", t);
+  if (!e.type_ids.empty() && e.type_ids.size() != t)
+    fail(ErrorKind::input, "encoding: {} type ids for {} ids", e.type_ids.size(), t);
+  model::Encoding enc;
   enc.ids = e.ids;
-  enc.type_ids = e.type_ids.empty() ? std::vector<std::int32_t>(e.ids.size(), 0) : e.type_ids;
+  enc.type_ids = e.type_ids.empty() ? std::vector<std::int32_t>(t, 0) : e.type_ids;
   enc.tokens = e.tokens;
   enc.word_ids = e.word_ids;
   enc.sequence_ids = e.sequence_ids;
   enc.char_offsets = e.offsets;
+  for (const auto& r : e.roles) enc.roles.push_back(tokenizer::parse_role(r));
+  if (enc.roles.empty()) enc.roles.assign(t, tokenizer::TokenRole::ordinary);
+  if (enc.roles.size() != t) fail(ErrorKind::input, "encoding: {} roles for {} ids", enc.roles.size(), t);
+  return enc;
+}
 
+core::Tensor stacked_attention(const AttentionView& view) {
+  const auto t = static_cast<std::int64_t>(view.encoding.ids.size());
+  if (view.attention.empty()) fail(ErrorKind::input, "attention: no maps");
   // Shapes are checked here so that a wrong array is the caller's error, not an internal one.
-  std::vector<core::Tensor> maps;
-  if (view.attention.empty()) fail(ErrorKind::input, "attention view: no attention maps");
-  const bool stacked = view.attention.size() == 1 && view.attention[0].ndim() == 4;
-  std::int64_t heads = -1;
-  for (const auto& a : view.attention) {
-    const auto& s = a.shape();
-    const std::size_t want = stacked ? 4 : 3;
-    if (a.ndim() != want || s[want - 1] != t || s[want - 2] != t || (!stacked && heads >= 0 && s[0] != heads))
-      fail(ErrorKind::input, "attention view: maps of shape {} for {} tokens (expected {})", a.shape_string(), t,
-           stacked ? "[layers, heads, T, T]" : "[heads, T, T] per layer, all with the same heads");
-    if (!stacked) heads = s[0];
-    maps.push_back(api::copy_tensor(a));
+  if (view.attention.size() == 1 && view.attention[0].ndim() == 4) {
+    const auto& a = view.attention[0];
+    if (a.dim(2) != t || a.dim(3) != t)
+      fail(ErrorKind::input, "attention: maps of shape {} for {} tokens (expected [layers, heads, {}, {}])", a.shape_string(),
+           t, t, t);
+    return api::copy_tensor(a);
   }
+  const auto layers = static_cast<std::int64_t>(view.attention.size());
+  const auto heads = view.attention[0].ndim() == 3 ? view.attention[0].dim(0) : 0;
+  core::Tensor out({layers, heads, t, t});
+  for (std::int64_t l = 0; l < layers; ++l) {
+    const auto& a = view.attention[static_cast<std::size_t>(l)];
+    if (a.ndim() != 3 || a.dim(0) != heads || a.dim(1) != t || a.dim(2) != t)
+      fail(ErrorKind::input, "attention: layer {}'s maps have shape {} (expected [{}, {}, {}]: heads, tokens, tokens)", l,
+           a.shape_string(), heads, t, t);
+    std::copy(a.data(), a.data() + a.size(), out.ptr() + l * heads * t * t);
+  }
+  return out;
+}
+
+}  // namespace api
+
+std::string attention_document(const AttentionView& view) {
+  const auto enc = api::engine_encoding(view.encoding);
+  const auto maps = api::stacked_attention(view);
   report::AttentionInput in;
   in.encoding = &enc;
   in.text.push_back(view.text);
   if (view.pair) in.text.push_back(*view.pair);
-  if (stacked) {
-    in.stacked = &maps[0];
-  } else {
-    for (const auto& m : maps) in.layers.push_back(&m);
-  }
-  in.model = {{"name", view.model_name},
-              {"layers", stacked ? maps[0].shape[0] : static_cast<std::int64_t>(maps.size())},
-              {"heads", stacked ? maps[0].shape[1] : heads}};
+  in.stacked = &maps;
+  in.model = {{"name", view.model_name}, {"layers", maps.shape[0]}, {"heads", maps.shape[1]}};
   return report::attention_document(in, view.float32 ? report::Precision::float32 : report::Precision::float16).dump();
 }
 

@@ -1,5 +1,7 @@
 #include "tokenizer/encoding.hpp"
 
+#include "io/error.hpp"
+
 namespace bertscope::tokenizer {
 
 namespace {
@@ -21,6 +23,13 @@ const char* role_name(TokenRole role) {
     case TokenRole::unk: return "unk";
   }
   return "ordinary";
+}
+
+TokenRole parse_role(std::string_view name) {
+  for (auto r : {TokenRole::ordinary, TokenRole::cls_or_bos, TokenRole::sep_or_eos, TokenRole::pad, TokenRole::mask,
+                 TokenRole::unk})
+    if (name == role_name(r)) return r;
+  fail(ErrorKind::input, "token role \"{}\": expected ordinary, cls_or_bos, sep_or_eos, pad, mask or unk", name);
 }
 
 void Encoding::append(Encoding&& other) {

@@ -3,6 +3,7 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -20,6 +21,8 @@ enum class TokenRole : std::uint8_t {
 
 // "ordinary", "cls_or_bos", "sep_or_eos", "pad", "mask", "unk".
 const char* role_name(TokenRole role);
+// The role of a role_name(); Error(input) listing the names for any other string.
+TokenRole parse_role(std::string_view name);
 
 struct Encoding {
   std::vector<std::int32_t> ids;
