@@ -20,3 +20,5 @@ done
 c=$(printf '%s\n' "${cpp[@]}" | median)
 p=$(printf '%s\n' "${py[@]}" | median)
 awk -v c="$c" -v p="$p" 'BEGIN { printf "C++ API %.1f tokens/s, Python %.1f tokens/s (%+.1f%%)\n", c, p, 100 * (p - c) / c }'
+# Reading a whole 512-token attention trace as NumPy: views (no copy) against copies.
+PYTHONPATH=build/release/python /usr/bin/python3 bench/python_views.py "$model" 512

@@ -22,6 +22,20 @@ __all__ = ["AttentionMaps", "Viewable", "inline_html"]
 _DEFAULT_HEIGHT = 640
 
 
+def _float32(x):
+    """An array input as contiguous float32 NumPy: NumPy arrays, anything with __array__, and
+    DLPack producers (torch, JAX, CuPy on the CPU), which NumPy reads in place."""
+    import numpy as np
+    if hasattr(x, "detach"):  # a torch tensor that may require grad
+        x = x.detach()
+    if not isinstance(x, np.ndarray) and hasattr(x, "__dlpack__"):
+        try:
+            x = np.from_dlpack(x)
+        except (TypeError, RuntimeError, BufferError):
+            pass  # not on the CPU: __array__ (if any) below
+    return np.ascontiguousarray(np.asarray(x, dtype=np.float32))
+
+
 def inline_html(page, height=_DEFAULT_HEIGHT):
     """`page` (a whole HTML page) as an iframe for a notebook cell. allow-scripts without
     allow-same-origin: the viewer runs, but cannot reach the notebook's page or storage."""
@@ -163,17 +177,11 @@ class AttentionMaps(Viewable):
     """
 
     def __init__(self, attentions, tokens, word_ids=None, text="", pair=None, model_name="", roles=None):
-        import numpy as np
-
-        def as_array(a):
-            a = a.detach().cpu().numpy() if hasattr(a, "detach") else a
-            return np.ascontiguousarray(np.asarray(a, dtype=np.float32))
-
         if isinstance(attentions, (list, tuple)):
-            maps = [as_array(a) for a in attentions]
+            maps = [_float32(a) for a in attentions]
             maps = [m[0] if m.ndim == 4 and m.shape[0] == 1 else m for m in maps]
         else:
-            maps = [as_array(attentions)]
+            maps = [_float32(attentions)]
         self.maps = maps
         self.tokens = [str(t) for t in tokens]
         t = len(self.tokens)

@@ -7,7 +7,7 @@ import numpy as np
 
 from . import _core
 from ._core import Encoding, Error, Target
-from ._display import Viewable
+from ._display import Viewable, _float32
 
 # Sites a hook can be put at (the trace's names without "layer.{l}.").
 LAYER_SITES = (
@@ -222,7 +222,7 @@ def _run_args(record, batch_size, head_mask, uniform_heads, skip_layers, mlm_log
     a.record = _record_string(record)
     a.batch_size = int(batch_size)
     if head_mask is not None:
-        a.head_mask = np.ascontiguousarray(np.asarray(head_mask, dtype=np.float32))
+        a.head_mask = _float32(head_mask)
     a.uniform_heads = [(int(l), int(h)) for l, h in uniform_heads]
     a.skip_layers = [int(l) for l in skip_layers]
     a.mlm_logits, a.classifier_logits, a.pooled = bool(mlm_logits), bool(classifier_logits), bool(pooled)
@@ -295,7 +295,7 @@ class Model:
         replaced = []
         if replace_attention is not None:
             per_input = [replace_attention] if single else list(replace_attention)
-            replaced = [[(int(l), int(h), np.ascontiguousarray(np.asarray(a, dtype=np.float32)))
+            replaced = [[(int(l), int(h), _float32(a))
                          for (l, h), a in (r or {}).items()] for r in per_input]
         outputs = self._core.run(encodings, args, specs, HookPoint, replaced)
         name = os.path.basename(os.path.normpath(self._info.folder))

@@ -53,9 +53,19 @@ py::dict sites_to_dict(const std::map<std::string, bertscope::Array>& sites) {
   return d;
 }
 
-// Any array-like (NumPy, anything with __array__) as a new bertscope::Array (an input: copied).
+// Any array-like (NumPy, anything with __array__, anything with __dlpack__ such as a torch or
+// JAX tensor on the CPU) as a new bertscope::Array (an input: copied once, into the engine).
 bertscope::Array from_numpy(const py::handle& obj) {
-  auto arr = py::array_t<float, py::array::c_style | py::array::forcecast>::ensure(obj);
+  py::object source = py::reinterpret_borrow<py::object>(obj);
+  if (!py::isinstance<py::array>(obj) && py::hasattr(obj, "__dlpack__")) {
+    // NumPy reads the producer's memory in place (no copy of its own); a tensor that does
+    // not live on the CPU raises, and falls back to __array__ below.
+    try {
+      source = py::module_::import("numpy").attr("from_dlpack")(obj);
+    } catch (const py::error_already_set&) {
+    }
+  }
+  auto arr = py::array_t<float, py::array::c_style | py::array::forcecast>::ensure(source);
   if (!arr) {
     // Objects with __array__ that NumPy's converter did not take directly.
     py::module_ np = py::module_::import("numpy");

@@ -168,3 +168,25 @@ def test_runs_from_threads_run_side_by_side(mlm):
     for k in range(3):
         for a, b in zip(results[k], expected):
             np.testing.assert_array_equal(a, b)
+
+
+def test_arrays_through_dlpack(mlm):
+    """Array inputs are read through DLPack when the object has no __array__ (torch, JAX, ...)."""
+    torch = pytest.importorskip("torch")
+
+    class OnlyDlpack:  # exposes nothing but the DLPack protocol
+        def __init__(self, t):
+            self.t = t
+
+        def __dlpack__(self, stream=None):
+            return self.t.__dlpack__()
+
+        def __dlpack_device__(self):
+            return self.t.__dlpack_device__()
+
+    mask = torch.ones(mlm.info.layers, mlm.info.heads)
+    mask[1, 0] = 0
+    via_numpy = mlm.run("the cat sat", head_mask=mask.numpy(), logits=True).mlm_logits
+    via_dlpack = mlm.run("the cat sat", head_mask=OnlyDlpack(mask), logits=True).mlm_logits
+    assert np.array_equal(via_numpy, via_dlpack)
+    assert not np.array_equal(via_numpy, mlm.run("the cat sat", logits=True).mlm_logits)
