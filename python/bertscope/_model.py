@@ -8,6 +8,7 @@ import numpy as np
 from . import _core
 from ._core import Encoding, Error, Target
 from ._display import Viewable, _float32
+from ._progress import _Bar, _progress
 
 # Sites a hook can be put at (the trace's names without "layer.{l}.").
 LAYER_SITES = (
@@ -273,7 +274,7 @@ class Model:
 
     def run(self, inputs, record=None, hooks=None, batch_size=16, head_mask=None, uniform_heads=(), skip_layers=(),
             replace_attention=None, logits=False, mlm_logits=False, classifier_logits=False, pooled=False,
-            truncate=False):
+            truncate=False, progress=None):
         """Runs the encoder on a text, a (text, pair) tuple, an Encoding, or a list of them; returns
         one Trace (or a list of Traces for a list).
 
@@ -285,7 +286,8 @@ class Model:
         head_mask [layers, heads] scales attention (0 removes a head); uniform_heads [(layer,
         head)]; skip_layers [layer]; replace_attention {(layer, head): [T, T] row-stochastic array}
         for one input (a list of such dicts, or None, for a list). The GIL is released while the encoder runs; Ctrl-C stops after
-        the current batch of batch_size inputs."""
+        the current batch of batch_size inputs. progress: fn(done, total) after each batch; by
+        default a tqdm bar (when tqdm is installed) for runs of more than one batch; False: none."""
         single = isinstance(inputs, (str, Encoding, tuple))
         items = [inputs] if single else list(inputs)
         encodings = [self._encoding(x, truncate) for x in items]
@@ -297,7 +299,12 @@ class Model:
             per_input = [replace_attention] if single else list(replace_attention)
             replaced = [[(int(l), int(h), _float32(a))
                          for (l, h), a in (r or {}).items()] for r in per_input]
-        outputs = self._core.run(encodings, args, specs, HookPoint, replaced)
+        bar = _progress(progress if progress is not None or len(encodings) > args.batch_size else False, "run")
+        try:
+            outputs = self._core.run(encodings, args, specs, HookPoint, replaced, bar)
+        finally:
+            if isinstance(bar, _Bar):
+                bar.close()
         name = os.path.basename(os.path.normpath(self._info.folder))
         traces = [Trace(o, e, self._info.layers, *_texts(x), name) for o, e, x in zip(outputs, encodings, items)]
         return traces[0] if single else traces

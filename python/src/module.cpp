@@ -228,7 +228,8 @@ using Replaced = std::vector<std::vector<std::tuple<std::int64_t, std::int64_t, 
 
 std::vector<bertscope::Output> run(const bertscope::Model& m, const std::vector<bertscope::Encoding>& encodings,
                                    const RunArgs& args, const std::vector<HookSpec>& hook_specs,
-                                   const py::object& hook_point_class, const Replaced& replaced) {
+                                   const py::object& hook_point_class, const Replaced& replaced,
+                                   const py::object& progress) {
   if (!replaced.empty() && replaced.size() != encodings.size())
     throw py::value_error("replace_attention: " + std::to_string(replaced.size()) + " entries for " +
                           std::to_string(encodings.size()) + " inputs");
@@ -248,6 +249,7 @@ std::vector<bertscope::Output> run(const bertscope::Model& m, const std::vector<
       options.hooks = pointers(hooks, static_cast<std::int64_t>(start));
       auto outputs = without_gil([&] { return m.run(chunk, options); });
       for (auto& o : outputs) out.push_back(std::move(o));
+      if (!progress.is_none()) progress(out.size(), encodings.size());
     }
     check_signals();
   } catch (...) {
@@ -446,7 +448,7 @@ PYBIND11_MODULE(_core, m) {
       .def_property_readonly("info", &bertscope::Model::info)
       .def("encode", &bertscope::Model::encode, py::arg("text"), py::arg("pair") = py::none(), py::arg("truncate") = false)
       .def("run", &run, py::arg("encodings"), py::arg("args"), py::arg("hooks"), py::arg("hook_point"),
-           py::arg("replaced"))
+           py::arg("replaced"), py::arg("progress") = py::none())
       .def("gradient", &gradient, py::arg("encoding"), py::arg("target"), py::arg("head_mask"), py::arg("sites"),
            py::arg("args"), py::arg("hooks"), py::arg("backward_hooks"), py::arg("hook_point"));
 

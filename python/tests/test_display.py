@@ -176,3 +176,12 @@ def test_attention_in_memory_errors(mlm, tmp_path):
     wrong_text = bertscope.AttentionMaps(maps[1].maps, maps[1].tokens, text="someone else ?", pair="nobody .")
     with pytest.raises(bertscope.Error, match="attention input 1: made from the text"):
         bertscope.analyze.surface([maps[0], wrong_text], p, progress=False)
+
+
+def test_run_progress(mlm, capfd):
+    seen = []
+    traces = mlm.run(["the cat sat ."] * 5, batch_size=2, progress=lambda d, n: seen.append((d, n)))
+    assert len(traces) == 5 and seen == [(2, 5), (4, 5), (5, 5)]
+    capfd.readouterr()
+    mlm.run(["the cat sat ."] * 5, batch_size=2)  # default bar: silent off a terminal
+    assert capfd.readouterr().err == ""
