@@ -5,6 +5,7 @@
 #include <cmath>
 #include <exception>
 
+#include "analysis/influence_nodes.hpp"
 #include "io/error.hpp"
 
 namespace bertscope::analysis::influence {
@@ -12,35 +13,13 @@ namespace bertscope::analysis::influence {
 namespace {
 
 using model::Site;
+using nodes::argmax_signed;
+using nodes::dot;
+using nodes::hidden_site;
+using nodes::site;
 
 double seconds_since(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-}
-
-double dot(const float* a, const float* b, std::int64_t n) {
-  double s = 0;
-  for (std::int64_t i = 0; i < n; ++i) s += static_cast<double>(a[i]) * b[i];
-  return s;
-}
-
-// The trace site holding h_l: embed.out for l = 0, layer.{l-1}.out above.
-const core::Tensor& hidden_site(const model::Trace& trace, std::int64_t l) {
-  const auto* t = l == 0 ? trace.find(Site::embed_out, 0) : trace.find(Site::layer_out, l - 1);
-  if (!t) fail(ErrorKind::internal, "influence: h_{} missing from the derivative trace", l);
-  return *t;
-}
-
-const core::Tensor& site(const model::Trace& trace, Site s, std::int64_t l) {
-  const auto* t = trace.find(s, l);
-  if (!t) fail(ErrorKind::internal, "influence: {} missing from the derivative trace", model::site_name(s, l));
-  return *t;
-}
-
-std::int32_t argmax_signed(const double* values, std::int64_t n, int sign) {
-  std::int32_t best = 0;
-  for (std::int64_t i = 1; i < n; ++i)
-    if (sign * values[i] > sign * values[best]) best = static_cast<std::int32_t>(i);
-  return best;
 }
 
 }  // namespace
@@ -401,6 +380,21 @@ Factors PathIntegral::forward_factors(const Pattern& pattern, bool with_blocks) 
   return f;
 }
 
+void PathIntegral::tangent_sweep(const Pattern& pattern, model::SiteHook& hook) const {
+  if (chunks_.size() != 1)
+    fail(ErrorKind::internal, "influence: a tangent sweep needs every alpha point in one tape ({} tapes)", chunks_.size());
+  const auto source = pattern.source();
+  const auto& chunk = *chunks_.front();
+  std::vector<core::Tensor> tangents;
+  for (std::size_t i = 0; i < chunk.count; ++i) {
+    core::Tensor t({tokens_, hidden_});
+    std::copy_n(delta_.ptr() + source * hidden_, hidden_, t.ptr() + source * hidden_);
+    tangents.push_back(std::move(t));
+  }
+  model::jvp(model_, chunk.tape, tangents, model::SiteSet(layers_),
+             std::vector<std::vector<model::FlowMask>>(chunk.count, pattern.flow_masks()), {&hook});
+}
+
 Decomposition PathIntegral::combine(const Factors& reverse, const Factors& forward, const Pattern& forward_pattern) const {
   if (!reverse.reverse || forward.reverse || reverse.traces.size() != alphas_.size() || forward.traces.size() != alphas_.size())
     fail(ErrorKind::internal, "influence: combine needs reverse and forward factors at every alpha point");
@@ -538,6 +532,16 @@ TokenPattern refine(const PathIntegral& integral, std::int32_t source) {
   return out;
 }
 
+std::string_view algorithm_name(Algorithm algorithm) {
+  return algorithm == Algorithm::sweep ? "sweep" : "per-layer";
+}
+
+Algorithm parse_algorithm(std::string_view name) {
+  if (name == "sweep") return Algorithm::sweep;
+  if (name == "per-layer") return Algorithm::per_layer;
+  fail(ErrorKind::input, "influence algorithm \"{}\": expected sweep or per-layer", name);
+}
+
 ExampleResult analyse(const model::Model& model, const Instance& instance, const Options& options) {
   ExampleResult r;
   auto start = std::chrono::steady_clock::now();
@@ -557,6 +561,7 @@ ExampleResult analyse(const model::Model& model, const Instance& instance, const
       fail(ErrorKind::input, "source token {} outside the input's {} tokens", s, integral.tokens());
   r.patterns.resize(sources.size());
   if (options.verify) r.verified.resize(sources.size());
+  r.algorithm = options.algorithm == Algorithm::sweep && integral.tapes() == 1 ? Algorithm::sweep : Algorithm::per_layer;
   // Source tokens are independent searches over the same (read-only) path: one per thread, with
   // the passes inside each running single-threaded. Small models gain most: their passes are too
   // short to share among threads.
@@ -564,7 +569,7 @@ ExampleResult analyse(const model::Model& model, const Instance& instance, const
 #pragma omp parallel for schedule(dynamic) if (sources.size() > 1)
   for (std::size_t k = 0; k < sources.size(); ++k) {
     try {
-      r.patterns[k] = refine(integral, sources[k]);
+      r.patterns[k] = r.algorithm == Algorithm::sweep ? refine_sweep(integral, sources[k]) : refine(integral, sources[k]);
       if (options.verify) r.verified[k] = integral.influence(pattern_of(integral, r.patterns[k]));
     } catch (...) {
 #pragma omp critical(influence_error)

@@ -154,6 +154,13 @@ class PathIntegral {
   // c_n for every node both factors have. `forward_pattern` is the pattern of the forward factors
   // (its skip masks enter the skip nodes' forward factor).
   Decomposition combine(const Factors& reverse, const Factors& forward, const Pattern& forward_pattern) const;
+  // How many tapes the alpha points take (see IntegralOptions::max_rows).
+  std::size_t tapes() const { return chunks_.size(); }
+  // One forward-mode pass along the source row's x - b under the pattern's flow masks, with
+  // `hook` called at every site of the tangent pass before the masks (it sees every alpha point
+  // of the site at once, input k = alpha point k, and may restrict what flows on). One tape only.
+  void tangent_sweep(const Pattern& pattern, model::SiteHook& hook) const;
+  const std::vector<double>& alphas() const { return alphas_; }
 
  private:
   struct Chunk;
@@ -169,6 +176,15 @@ class PathIntegral {
 
   std::vector<model::OutputGrad> seeds(std::size_t n) const;
 };
+
+// How GPR computes its node values (methods.md 3.8): `sweep` runs each stage as ONE forward-mode
+// pass per source token that restricts its tangent layer by layer as it decides (site hooks),
+// plus one backward pass per stage (stage 1's shared by every source token); `per_layer` runs a
+// forward-mode pass per layer and stage, the reference the sweep is tested against. The sweep
+// needs all alpha points in one tape (IntegralOptions::max_rows); with more, per_layer runs.
+enum class Algorithm { sweep, per_layer };
+std::string_view algorithm_name(Algorithm algorithm);  // "sweep", "per-layer"
+Algorithm parse_algorithm(std::string_view name);      // Error(input) naming the choices
 
 // One source token's refined pattern.
 struct TokenPattern {
@@ -197,6 +213,9 @@ struct TokenPattern {
 // s c_head > s c_skip, else the skip, and block the rest of block b. The skip connects equal
 // positions only, so where p_b != p_{b+1} it is not a choice and a head carries the path.
 TokenPattern refine(const PathIntegral& integral, std::int32_t source);
+// The same patterns and node values (up to float32 summation order) from two forward-mode sweeps
+// and one backward pass of its own (influence_sweep.cpp). Needs integral.tapes() == 1.
+TokenPattern refine_sweep(const PathIntegral& integral, std::int32_t source);
 
 // The pattern of a refined token (positions; and the per-block choices when `with_choices`).
 Pattern pattern_of(const PathIntegral& integral, const TokenPattern& pattern, bool with_choices = true);
@@ -210,6 +229,7 @@ struct Options {
   bool patterns = true;                 // run GPR (else only the QoI and attributions)
   std::vector<std::int32_t> sources;    // empty: every position except the target
   bool verify = false;                  // recompute each pattern's influence in reverse mode only
+  Algorithm algorithm = Algorithm::sweep;
 };
 
 struct ExampleResult {
@@ -219,6 +239,7 @@ struct ExampleResult {
   std::vector<double> verified;  // with Options::verify: I(source, pattern) from influence(), per pattern
   double seconds_integral = 0;   // forward passes, attributions
   double seconds_patterns = 0;   // GPR of all source tokens
+  Algorithm algorithm = Algorithm::sweep;  // what ran (per_layer when the sweep was asked but the alpha points took several tapes)
 };
 
 // The path integral of one instance, then GPR for each source token (source tokens in parallel,

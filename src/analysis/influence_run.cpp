@@ -240,6 +240,7 @@ RunOutput run_tasks(const model::Model& model, const std::vector<Task>& tasks, c
   options.integral.baseline = parse_baseline(args.baseline);
   options.integral.max_rows = args.max_rows;
   options.verify = args.verify;
+  options.algorithm = parse_algorithm(args.algorithm);
   const bool ablate = args.patterns && args.ablation_tokens > 0;
   if (ablate) parse_replacement(args.replacement);  // fail before the long part
 
@@ -296,6 +297,7 @@ RunOutput run_tasks(const model::Model& model, const std::vector<Task>& tasks, c
                  {"attributions", r.attributions},
                  {"attribution_sum", sum},
                  {"completeness_error", err},
+                 {"algorithm", algorithm_name(r.algorithm)},
                  {"seconds", {{"integral", r.seconds_integral}, {"patterns", r.seconds_patterns}}}};
       json ps = json::array();
       for (std::size_t k = 0; k < r.patterns.size(); ++k) {
@@ -390,6 +392,11 @@ RunOutput run_tasks(const model::Model& model, const std::vector<Task>& tasks, c
         {"max_examples", select.limit}, {"seed", select.seed}, {"shuffle", select.shuffle}}},
       {"max_rows", args.max_rows},
       {"verify", args.verify},
+      {"algorithm", args.algorithm},
+      {"algorithm_definition",
+       "sweep: one forward-mode pass per stage and source token that restricts its tangent as it decides, plus one "
+       "backward pass per stage (stage 1's shared); per-layer: a forward-mode pass per layer and stage (the "
+       "reference). Each example records what ran: per-layer when its alpha points needed several tapes (max_rows)"},
       {"consistency", "share of a group's patterns equal to its modal pattern (positions and the edge of every block)"},
       {"head_indexing", "heads and blocks 0-based; labels 1-based layer-head"}};
   if (ablate)

@@ -41,6 +41,7 @@ struct RunOptions {
   std::string sources = "all";    // see SourceSpec
   bool patterns = true;           // false: QoI, attributions and accuracy only (no ablation either)
   bool verify = false;            // recompute each pattern's influence with reverse-mode gradients
+  std::string algorithm = "sweep";  // GPR's passes: sweep or per-layer (influence.hpp Algorithm)
   // Ablation check: keep the paths of this many source tokens per example (largest |attribution|);
   // 0 = none. Nodes off the paths are replaced by `replacement` (zero or baseline).
   std::size_t ablation_tokens = 3;

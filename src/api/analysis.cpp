@@ -280,6 +280,7 @@ Document model_method(const Model& model, const std::string& method, const std::
     o.sources = r.text("sources", o.sources);
     o.patterns = !r.flag("no_patterns");
     o.verify = r.flag("verify");
+    o.algorithm = r.text("algorithm", o.algorithm);
     const auto ablation_tokens = r.count("ablation_tokens", o.ablation_tokens);
     o.ablation_tokens = r.flag("no_ablation") ? 0 : ablation_tokens;
     o.replacement = r.text("ablation_value", o.replacement);

@@ -19,7 +19,7 @@ struct Args {
   int threads = 0;
   std::size_t batch = 16;
   std::int64_t steps = 50, max_rows = 8192, length = 0;
-  std::string baseline = "mask", sources = "all", replacement = "zero";
+  std::string baseline = "mask", sources = "all", replacement = "zero", algorithm = "sweep";
   std::size_t max_examples = 1000, per_form = 250, ablation_tokens = 3;
   std::uint64_t seed = 1111;
   double residual = 0.5;
@@ -35,6 +35,7 @@ void run_influence(const Args& args) {
   o.sources = args.sources;
   o.patterns = !args.no_patterns;
   o.verify = args.verify;
+  o.algorithm = args.algorithm;
   o.ablation_tokens = args.no_ablation ? 0 : args.ablation_tokens;
   o.replacement = args.replacement;
   o.residual = args.residual;
@@ -87,6 +88,10 @@ void add_influence(CLI::App& analyze) {
   cmd->add_flag("--split-words", args->split_words, "Also keep examples whose words split into several word pieces");
   cmd->add_flag("--no-patterns", args->no_patterns, "Only QoI, attributions and accuracy (no pattern search, no ablation)");
   cmd->add_flag("--verify", args->verify, "Recompute each pattern's influence with reverse-mode gradients alone");
+  cmd->add_option("--algorithm", args->algorithm,
+                  "How GPR computes node values: sweep (one forward-mode pass per stage that restricts as it decides; "
+                  "default) or per-layer (a pass per layer and stage: the reference)")
+      ->check(CLI::IsMember({"sweep", "per-layer"}));
   cmd->add_option("--ablation-tokens", args->ablation_tokens,
                   "Ablation check: keep the paths of this many source tokens per example, those with the largest "
                   "|attribution| (3; 0 = no ablation)");
