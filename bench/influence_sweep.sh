@@ -30,8 +30,13 @@ p=$( (per_example "$tmp/p1.json"; per_example "$tmp/p2.json") | median)
 /usr/bin/python3 - "$tmp" <<'PY'
 import json, sys
 a, b = (json.load(open(f"{sys.argv[1]}/{n}.json")) for n in ("s1", "p1"))
-same = [x["patterns"] == y["patterns"] for x, y in zip(a["results"]["examples"], b["results"]["examples"])]
-print(f"patterns identical in {sum(same)} of {len(same)} examples")
+key = lambda ex: [(p["source"], p["positions"], p["edges"]) for p in ex["patterns"]]
+pairs = [(key(x), key(y)) for x, y in zip(a["results"]["examples"], b["results"]["examples"])]
+same = sum(x == y for xs, ys in pairs for x, y in zip(xs, ys))
+total = sum(len(xs) for xs, _ in pairs)
+rel = max((abs(p["influence"] - q["influence"]) / max(abs(p["influence"]), abs(q["influence"]), 1e-12)
+           for x, y in zip(a["results"]["examples"], b["results"]["examples"]) for p, q in zip(x["patterns"], y["patterns"])), default=0)
+print(f"patterns (positions and edges) identical for {same} of {total} source tokens; largest relative difference of a pattern's influence {rel:.1e}")
 PY
 awk -v s="$s" -v p="$p" -v n="$examples" 'BEGIN { printf "6x8x512, 11 tokens, %d examples: per-layer %.2f s/example, sweep %.2f s/example: %.2fx\n", n, p, s, p / s }'
 

@@ -531,6 +531,42 @@ TEST(InfluenceAblation, AttentionPathsOnHandMadeMaps) {
   EXPECT_THROW(inf::add_path(set, bad), Error);  // a skip that moves
 }
 
+// Beam search must find the path greedy misses; attention flow takes the only route with
+// capacity; query-to-key walks the transposed maps.
+TEST(InfluenceAblation, BeamFlowAndDirectionOnHandMadeMaps) {
+  // 2 blocks, 1 head, 3 tokens, rows = queries. Block 0: query 0 reads key 0, query 1 reads
+  // keys 0/1 at 0.6/0.4, query 2 keys 0/2 at 0.4/0.6; block 1 is the identity.
+  core::Tensor att({2, 1, 3, 3});
+  const std::vector<float> block0 = {1, 0, 0, 0.6f, 0.4f, 0, 0.4f, 0, 0.6f}, block1 = {1, 0, 0, 0, 1, 0, 0, 0, 1};
+  std::copy(block0.begin(), block0.end(), att.ptr());
+  std::copy(block1.begin(), block1.end(), att.ptr() + 9);
+  // From 0 to 2: greedy stays at 0 (its strongest edge, 1.0), then cannot reach 2 (0.0): total 1.0.
+  // Beam keeps 0 -> 2 (0.4), which the identity carries to 2 (1.0): total 1.4.
+  const auto g = inf::attention_path(inf::AttentionPath::greedy, att, 0, 2);
+  EXPECT_EQ(g.positions, (std::vector<std::int32_t>{0, 0, 2}));
+  const auto beam = inf::attention_path(inf::AttentionPath::beam, att, 0, 2);
+  EXPECT_EQ(beam.positions, (std::vector<std::int32_t>{0, 2, 2}));
+  EXPECT_EQ(beam.edges, (std::vector<std::int32_t>{0, 0}));  // heads, as greedy's
+  // Flow on Â = (A + I) / 2: from h_0[0] the edges carry 1 to (1, 0), 0.3 to (1, 1), 0.2 to (1, 2);
+  // block 1's Â is the identity, so only (1, 2) reaches h_2[2]: the max flow is 0.2, all through
+  // position 2. The path moves through the head in block 0 and stays on the skip in block 1.
+  const auto flow = inf::attention_path(inf::AttentionPath::flow, att, 0, 2);
+  EXPECT_EQ(flow.positions, (std::vector<std::int32_t>{0, 2, 2}));
+  EXPECT_EQ(flow.edges, (std::vector<std::int32_t>{0, -1}));
+  // Query-to-key reads A[b][k, q]: the transposed maps, where key 0 is read by nobody but query 0.
+  const auto t = inf::oriented_attentions(att, inf::AttentionDirection::query_to_key);
+  EXPECT_FLOAT_EQ(t.ptr()[0 * 3 + 1], 0.6f);  // transposed block 0: [0][1] = A[1][0]
+  EXPECT_FLOAT_EQ(t.ptr()[1 * 3 + 0], 0.0f);
+  EXPECT_EQ(inf::attention_path(inf::AttentionPath::beam, t, 0, 2).positions, (std::vector<std::int32_t>{0, 0, 2}));
+  EXPECT_EQ(inf::parse_attention_direction("query-to-key"), inf::AttentionDirection::query_to_key);
+  EXPECT_THROW(inf::parse_attention_direction("sideways"), Error);
+  for (const auto& p : {beam, flow}) {
+    auto set = inf::empty_node_set(2, 3, 1);
+    inf::add_path(set, p);
+    EXPECT_EQ(inf::node_count(set), 5u);
+  }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Agreement data.
 
@@ -738,7 +774,7 @@ TEST(InfluenceCli, MarvinLinzenSubjRelAndObjRelEndToEnd) {
       }
       EXPECT_DOUBLE_EQ(p["influence"].get<double>(), p["layers"][1]["influence"].get<double>());
     }
-    EXPECT_EQ(e["ablation"].size(), 4u);
+    EXPECT_EQ(e["ablation"].size(), 6u);  // influence and five attention paths
   }
   EXPECT_EQ(tasks, (std::map<std::string, int>{{"subj_rel.excerpt", 4}, {"obj_rel_across_anim.excerpt", 4}}));
   const auto& t = doc["results"]["tasks"];
@@ -750,7 +786,7 @@ TEST(InfluenceCli, MarvinLinzenSubjRelAndObjRelEndToEnd) {
     EXPECT_EQ(task["skip_share"]["all"]["per_layer"].size(), 2u);
     EXPECT_EQ(task["skip_share"]["subject"]["patterns"], 4);
     EXPECT_EQ(task["consistency"]["subject"]["instances"], 4);
-    for (const char* method : {"influence", "greedy_attention", "max_product_attention", "rollout"})
+    for (const char* method : {"influence", "greedy_attention", "beam_attention", "max_product_attention", "attention_flow", "rollout"})
       EXPECT_TRUE(task["ablation"]["methods"].contains(method)) << method;
     EXPECT_GT(task["seconds"]["per_example"].get<double>(), 0.0);
   }

@@ -5,6 +5,7 @@
 #include <cstring>
 #include <limits>
 
+#include "analysis/maxflow.hpp"
 #include "analysis/rollout.hpp"
 #include "io/error.hpp"
 #include "model/autodiff.hpp"
@@ -36,7 +37,93 @@ std::vector<std::int32_t> edges_of(const core::Tensor& att, const std::vector<st
   return edges;
 }
 
+// The strongest single head's weight along the edge k at h_b -> q at h_{b+1}.
+float strongest_edge(const core::Tensor& att, std::int64_t b, std::int64_t q, std::int64_t k) {
+  const auto H = att.dim(1), T = att.dim(2);
+  float best = 0;
+  for (std::int64_t h = 0; h < H; ++h) best = std::max(best, att.ptr()[((b * H + h) * T + q) * T + k]);
+  return best;
+}
+
+// Beam search of width kBeamWidth over p_1..p_{L-1} (p_L = the target) maximising the summed
+// strongest-edge weights; ties keep the earlier candidate (lower positions first).
+std::vector<std::int32_t> beam_positions(const core::Tensor& att, std::int32_t source, std::int32_t target) {
+  const auto L = att.dim(0), T = att.dim(2);
+  struct Beam {
+    double score;
+    std::vector<std::int32_t> positions;
+  };
+  std::vector<Beam> beams{{0.0, {source}}};
+  for (std::int64_t b = 0; b < L; ++b) {
+    std::vector<Beam> next;
+    for (const auto& beam : beams) {
+      const auto k = beam.positions.back();
+      for (std::int64_t q = 0; q < T; ++q) {
+        if (b + 1 == L && q != target) continue;
+        auto positions = beam.positions;
+        positions.push_back(static_cast<std::int32_t>(q));
+        next.push_back({beam.score + strongest_edge(att, b, q, k), std::move(positions)});
+      }
+    }
+    std::stable_sort(next.begin(), next.end(), [](const Beam& x, const Beam& y) { return x.score > y.score; });
+    if (next.size() > kBeamWidth) next.resize(kBeamWidth);
+    beams = std::move(next);
+  }
+  return beams.front().positions;
+}
+
+// Attention flow from h_0[source] to h_L[target] on the layered graph with capacities aug[b][q, k]
+// (edge (b, k) -> (b + 1, q)); per layer 1..L-1 the node with the most inflow (ties: the lower
+// position), the ends fixed.
+std::vector<std::int32_t> flow_positions(const core::Tensor& aug, std::int32_t source, std::int32_t target) {
+  const auto L = aug.dim(0), T = aug.dim(1);
+  auto node = [&](std::int64_t layer, std::int64_t p) { return static_cast<std::int32_t>(layer * T + p); };
+  maxflow::Network net(static_cast<std::int32_t>((L + 1) * T));
+  std::vector<std::int32_t> edge_ids;
+  for (std::int64_t b = 0; b < L; ++b)
+    for (std::int64_t q = 0; q < T; ++q)
+      for (std::int64_t k = 0; k < T; ++k)
+        edge_ids.push_back(net.add_edge(node(b, k), node(b + 1, q), aug.ptr()[(b * T + q) * T + k]));
+  net.augment(node(0, source), node(L, target));
+  std::vector<std::int32_t> positions(static_cast<std::size_t>(L + 1), 0);
+  positions[0] = source;
+  positions[static_cast<std::size_t>(L)] = target;
+  std::size_t e = 0;
+  std::vector<double> inflow(static_cast<std::size_t>(T));
+  for (std::int64_t b = 0; b < L; ++b) {
+    std::fill(inflow.begin(), inflow.end(), 0.0);
+    for (std::int64_t q = 0; q < T; ++q)
+      for (std::int64_t k = 0; k < T; ++k) inflow[static_cast<std::size_t>(q)] += net.flow(edge_ids[e++]);
+    if (b + 1 < L)
+      positions[static_cast<std::size_t>(b + 1)] =
+          static_cast<std::int32_t>(std::max_element(inflow.begin(), inflow.end()) - inflow.begin());
+  }
+  return positions;
+}
+
 }  // namespace
+
+std::string_view attention_direction_name(AttentionDirection direction) {
+  return direction == AttentionDirection::key_to_query ? "key-to-query" : "query-to-key";
+}
+
+AttentionDirection parse_attention_direction(std::string_view name) {
+  if (name == "key-to-query") return AttentionDirection::key_to_query;
+  if (name == "query-to-key") return AttentionDirection::query_to_key;
+  fail(ErrorKind::input, "attention direction \"{}\": expected key-to-query or query-to-key", name);
+}
+
+core::Tensor oriented_attentions(const core::Tensor& att, AttentionDirection direction) {
+  if (direction == AttentionDirection::key_to_query) return att;
+  if (att.shape.size() != 4 || att.dim(2) != att.dim(3))
+    fail(ErrorKind::input, "attention path: attentions have shape {}, expected [layers, heads, T, T]", core::shape_string(att.shape));
+  core::Tensor out(att.shape);
+  const auto maps = att.dim(0) * att.dim(1), T = att.dim(2);
+  for (std::int64_t m = 0; m < maps; ++m)
+    for (std::int64_t i = 0; i < T; ++i)
+      for (std::int64_t j = 0; j < T; ++j) out.ptr()[(m * T + j) * T + i] = att.ptr()[(m * T + i) * T + j];
+  return out;
+}
 
 Path path_of(const TokenPattern& pattern) { return {pattern.positions, pattern.choices}; }
 
@@ -87,6 +174,8 @@ std::string_view attention_path_name(AttentionPath kind) {
     case AttentionPath::greedy: return "greedy_attention";
     case AttentionPath::max_product: return "max_product_attention";
     case AttentionPath::rollout: return "rollout";
+    case AttentionPath::beam: return "beam_attention";
+    case AttentionPath::flow: return "attention_flow";
   }
   return "?";
 }
@@ -122,8 +211,17 @@ Path attention_path(AttentionPath kind, const core::Tensor& att, std::int32_t so
     }
     return path;
   }
+  if (kind == AttentionPath::beam) {
+    path.positions = beam_positions(att, source, target);
+    // Every edge a head, as greedy's: the strongest one along the edge.
+    for (std::int64_t b = 0; b < L; ++b)
+      path.edges.push_back(best_head(att, b, path.positions[static_cast<std::size_t>(b + 1)], path.positions[static_cast<std::size_t>(b)]));
+    return path;
+  }
   const auto aug = rollout::augmented_attention(att, residual);  // [L, T, T]
-  if (kind == AttentionPath::max_product) {
+  if (kind == AttentionPath::flow) {
+    path.positions = flow_positions(aug, source, target);
+  } else if (kind == AttentionPath::max_product) {
     // Viterbi in log space: score[q] = the best log-product of a path from the source to q at h_{b+1}.
     const double ninf = -std::numeric_limits<double>::infinity();
     std::vector<double> score(static_cast<std::size_t>(T), ninf);

@@ -12,6 +12,12 @@
 //                 (dynamic programming), Â = rollout's residual-augmented head-averaged attention.
 //   rollout       p_{b+1} = argmax_q R_b[q, source] for b = 0..L-2 (the position holding most of
 //                 the source's identity after block b), p_L = the target.
+//   beam          greedy's score (per block the strongest single head's attention along the edge,
+//                 summed over blocks) maximised by beam search of width 10 (Lu et al.'s
+//                 attention_path.py), staying in place allowed; every edge a head, as greedy.
+//   flow          attention flow (Abnar & Zuidema): the maximum flow from h_0[source] to
+//                 h_L[target] on the layered graph with capacities Â_b[q, k] from (b, k) to
+//                 (b + 1, q); per layer the node carrying the most of that flow.
 // Information flows from key to query, so the edge from position k at h_b to position q at
 // h_{b+1} has weight A^{b,h}[q, k] (row = query); Lu et al.'s attention_path.py walks the other
 // way (query -> key). For max_product and rollout a block whose position stays goes through the
@@ -50,8 +56,17 @@ Pattern empty_node_set(std::int64_t layers, std::int64_t tokens, std::int64_t he
 void add_path(Pattern& kept, const Path& path);
 std::size_t node_count(const Pattern& kept);
 
-enum class AttentionPath { greedy, max_product, rollout };
+enum class AttentionPath { greedy, max_product, rollout, beam, flow };
 std::string_view attention_path_name(AttentionPath kind);
+inline constexpr std::size_t kBeamWidth = 10;  // Lu et al.'s attention_path.py
+
+// Which way an attention path walks. Information flows from key to query (the edge from k at h_b
+// to q at h_{b+1} weighs A[b][q, k]); Lu et al.'s code walks query -> key (A[b][k, q]).
+enum class AttentionDirection { key_to_query, query_to_key };
+std::string_view attention_direction_name(AttentionDirection direction);  // "key-to-query", "query-to-key"
+AttentionDirection parse_attention_direction(std::string_view name);      // Error(input) naming the choices
+// The attentions a walk in `direction` reads as key -> query: transposed per head for query_to_key.
+core::Tensor oriented_attentions(const core::Tensor& attentions, AttentionDirection direction);
 
 // An attention path from `source` to `target` over attentions [L, H, T, T] (post-softmax, row =
 // query); `residual` is Â's identity weight (0.5 as in rollout).

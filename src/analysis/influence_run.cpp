@@ -124,7 +124,8 @@ struct AblationRun {
   std::map<std::string, double> nodes;           // method -> mean kept nodes per example
 };
 
-const std::vector<std::string> kMethods = {"influence", "greedy_attention", "max_product_attention", "rollout"};
+const std::vector<std::string> kMethods = {"influence",      "greedy_attention", "beam_attention", "max_product_attention",
+                                           "attention_flow", "rollout"};
 
 AblationRun run_ablation(const model::Model& model, const Task& task, const std::vector<ExampleResult>& results,
                          const RunOptions& args) {
@@ -143,7 +144,9 @@ AblationRun run_ablation(const model::Model& model, const Task& task, const std:
     chosen.push_back(std::move(ps));
   }
   if (instances.empty()) return run;
-  const auto atts = attentions_of(model, instances, args.batch_size);
+  const auto direction = parse_attention_direction(args.attention_direction);
+  auto atts = attentions_of(model, instances, args.batch_size);
+  for (auto& a : atts) a = oriented_attentions(a, direction);
   AblationOptions ao;
   ao.replacement = parse_replacement(args.replacement);
   ao.baseline = parse_baseline(args.baseline);
@@ -160,7 +163,9 @@ AblationRun run_ablation(const model::Model& model, const Task& task, const std:
           add_path(set, path_of(*p));
         } else {
           const auto kind = method == "greedy_attention"        ? AttentionPath::greedy
+                            : method == "beam_attention"        ? AttentionPath::beam
                             : method == "max_product_attention" ? AttentionPath::max_product
+                            : method == "attention_flow"        ? AttentionPath::flow
                                                                 : AttentionPath::rollout;
           add_path(set, attention_path(kind, atts[k], p->source, instances[k].qoi.target, args.residual));
         }
@@ -406,10 +411,15 @@ RunOutput run_tasks(const model::Model& model, const std::vector<Task>& tasks, c
         {"replacement", args.replacement},
         {"kept", "the union of the paths' nodes: block outputs h_l[p_l], the chosen head context or skip input per block"},
         {"attention_residual", args.residual},
-        {"attention_direction", "information flows key -> query: edge k at h_b -> q at h_b+1 weighs A[b][q, k]"},
+        {"attention_direction", args.attention_direction},
+        {"attention_direction_definition",
+         "key-to-query (information flow): edge k at h_b -> q at h_b+1 weighs A[b][q, k]; query-to-key (Lu et al.'s "
+         "attention_path.py): it weighs A[b][k, q]"},
         {"methods",
          {{"influence", "Guided Pattern Refinement patterns"},
           {"greedy_attention", "from the source, the strongest single-head edge per block; last block to the target"},
+          {"beam_attention", "greedy's score (strongest single-head edge per block, summed) by beam search of width 10"},
+          {"attention_flow", "per layer the node carrying the most of the max flow h_0[source] -> h_L[target] on Â"},
           {"max_product_attention", "max over paths source -> target of prod_b Â_b[p_b+1, p_b], Â residual-augmented head-averaged"},
           {"rollout", "p_b+1 = argmax_q rollout R_b[q, source]; last block to the target"},
           {"edges", "attention paths: skip where the position stays (not greedy), else the head with the largest weight"}}}};

@@ -47,6 +47,7 @@ struct RunOptions {
   std::size_t ablation_tokens = 3;
   std::string replacement = "zero";
   double residual = 0.5;          // identity weight of Â for the attention-path baselines
+  std::string attention_direction = "key-to-query";  // or query-to-key (Lu et al.'s code)
   std::size_t batch_size = 16;    // inputs per forward pass for the ablation and attention runs
   // How the tasks were selected (give load_tasks the same; recorded in the parameters).
   agreement::SelectOptions selection = paper_selection();

@@ -285,6 +285,7 @@ Document model_method(const Model& model, const std::string& method, const std::
     o.ablation_tokens = r.flag("no_ablation") ? 0 : ablation_tokens;
     o.replacement = r.text("ablation_value", o.replacement);
     o.residual = r.number("attention_residual", o.residual);
+    o.attention_direction = r.text("attention_direction", o.attention_direction);
     o.batch_size = r.count("batch_size", o.batch_size);
     o.selection.length = r.integer("length", 0);
     o.selection.single_pieces = !r.flag("split_words");

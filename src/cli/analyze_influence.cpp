@@ -23,6 +23,7 @@ struct Args {
   std::size_t max_examples = 1000, per_form = 250, ablation_tokens = 3;
   std::uint64_t seed = 1111;
   double residual = 0.5;
+  std::string attention_direction = "key-to-query";
   bool no_shuffle = false, split_words = false, no_patterns = false, verify = false, no_ablation = false;
 };
 
@@ -39,6 +40,7 @@ void run_influence(const Args& args) {
   o.ablation_tokens = args.no_ablation ? 0 : args.ablation_tokens;
   o.replacement = args.replacement;
   o.residual = args.residual;
+  o.attention_direction = args.attention_direction;
   o.batch_size = args.batch;
   o.selection.length = args.length;
   o.selection.single_pieces = !args.split_words;
@@ -101,6 +103,9 @@ void add_influence(CLI::App& analyze) {
   cmd->add_flag("--no-ablation", args->no_ablation, "Skip the ablation check");
   cmd->add_option("--attention-residual", args->residual, "Identity weight of Â for the attention-path baselines (0.5)")
       ->check(CLI::Range(0.0, 1.0));
+  cmd->add_option("--attention-direction", args->attention_direction,
+                  "How attention paths walk: key-to-query (information flow; default) or query-to-key (Lu et al.'s code)")
+      ->check(CLI::IsMember({"key-to-query", "query-to-key"}));
   cmd->add_option("--batch-size", args->batch, "Inputs per forward pass for the ablation and attention runs")->check(CLI::PositiveNumber);
   cmd->add_option("--max-rows", args->max_rows,
                   "Token rows (alpha points x tokens) per recorded forward pass; more are split (memory)")
