@@ -362,6 +362,44 @@ TEST(InfluenceRefinement, SweepGivesThePerLayerPatterns) {
   EXPECT_LE(differing * 20, tokens);  // near-ties are rare on random models
 }
 
+// Lu et al.'s edge-count aggregate and the consistency-accuracy correlation on hand-made patterns.
+TEST(InfluenceAggregates, EdgeCountsAndCorrelation) {
+  auto pattern = [](std::vector<std::int32_t> positions, std::vector<std::int32_t> choices, int sign) {
+    inf::TokenPattern p;
+    p.positions = std::move(positions);
+    p.choices = std::move(choices);
+    p.sign = sign;
+    return p;
+  };
+  const std::vector<inf::TokenPattern> ps = {pattern({1, 1, 3}, {-1, 2}, 1), pattern({1, 1, 3}, {-1, 0}, -1),
+                                            pattern({1, 1, 3}, {-1, 2}, 1), pattern({1, 2, 3}, {1, 1}, 1)};
+  std::vector<const inf::TokenPattern*> ptrs;
+  for (const auto& p : ps) ptrs.push_back(&p);
+  const auto blocks = inf::edge_counts(ptrs, 2);
+  ASSERT_EQ(blocks.size(), 2u);
+  // Block 0: the skip 1 -> 1 three times (signs +1 -1 +1), the head edge 1 -> 2 once.
+  ASSERT_EQ(blocks[0].size(), 2u);
+  EXPECT_TRUE(blocks[0][0].skip);
+  EXPECT_EQ(blocks[0][0].count, 3u);
+  EXPECT_DOUBLE_EQ(blocks[0][0].signed_count, 1.0);
+  EXPECT_EQ(blocks[0][1].modal_head, 1);
+  // Block 1: 1 -> 3 through heads 2, 0, 2 (modal 2, share 2/3), and 2 -> 3 through head 1.
+  ASSERT_EQ(blocks[1].size(), 2u);
+  EXPECT_EQ(blocks[1][0].from, 1);
+  EXPECT_EQ(blocks[1][0].count, 3u);
+  EXPECT_EQ(blocks[1][0].modal_head, 2);
+  EXPECT_NEAR(blocks[1][0].modal_head_share, 2.0 / 3.0, 1e-12);
+
+  // r of (1, 2, 3, 4, 5) and (2, 4, 5, 4, 5) = 0.7746; Fisher's 95% interval (-0.35, 0.98).
+  const std::vector<double> x = {1, 2, 3, 4, 5}, y = {2, 4, 5, 4, 5};
+  const auto c = inf::pearson(x, y);
+  EXPECT_NEAR(c.r, 0.774597, 1e-6);
+  EXPECT_NEAR(c.low, std::tanh(std::atanh(0.774597) - 1.96 / std::sqrt(2.0)), 1e-5);
+  EXPECT_NEAR(c.high, std::tanh(std::atanh(0.774597) + 1.96 / std::sqrt(2.0)), 1e-5);
+  EXPECT_TRUE(std::isnan(inf::pearson(std::vector<double>{1, 2, 3}, std::vector<double>{1, 1, 1}).r));
+  EXPECT_TRUE(std::isnan(inf::pearson(std::vector<double>{1, 2, 3}, std::vector<double>{1, 2, 4}).low));
+}
+
 TEST(InfluenceAggregates, ConsistencyAndAccuracyByForm) {
   inf::TokenPattern a, b, c;
   a.positions = {1, 1, 7};
@@ -777,6 +815,18 @@ TEST(InfluenceCli, MarvinLinzenSubjRelAndObjRelEndToEnd) {
     EXPECT_EQ(e["ablation"].size(), 6u);  // influence and five attention paths
   }
   EXPECT_EQ(tasks, (std::map<std::string, int>{{"subj_rel.excerpt", 4}, {"obj_rel_across_anim.excerpt", 4}}));
+  // Consistency both ways, and across the two tasks its correlation with accuracy (no interval below 4 tasks).
+  const auto& cva = doc["results"]["consistency_vs_accuracy"]["subject"];
+  EXPECT_EQ(cva["n"], 2);
+  EXPECT_EQ(cva["tasks"].size(), 2u);
+  EXPECT_TRUE(cva["ci95"][0].is_null());
+  for (const auto& task : doc["results"]["tasks"]) {
+    const auto& edges = task["consistency"]["subject"]["edges"];
+    ASSERT_EQ(edges.size(), 2u);  // per block
+    std::size_t count = 0;
+    for (const auto& e : edges[0]) count += e["count"].get<std::size_t>();
+    EXPECT_EQ(count, 4u);  // every subject pattern uses one edge of block 0
+  }
   const auto& t = doc["results"]["tasks"];
   ASSERT_EQ(t.size(), 2u);
   for (const auto& task : t) {

@@ -4,6 +4,9 @@
 #include <chrono>
 #include <cmath>
 #include <exception>
+#include <limits>
+#include <map>
+#include <tuple>
 
 #include "analysis/influence_nodes.hpp"
 #include "io/error.hpp"
@@ -583,6 +586,62 @@ ExampleResult analyse(const model::Model& model, const Instance& instance, const
 
 // ---------------------------------------------------------------------------------------------
 // Aggregates.
+
+std::vector<std::vector<EdgeCount>> edge_counts(std::span<const TokenPattern* const> patterns, std::int64_t layers) {
+  std::vector<std::vector<EdgeCount>> out(static_cast<std::size_t>(layers));
+  for (std::int64_t b = 0; b < layers; ++b) {
+    // (from, to, skip) -> (count, signed count, head counts)
+    std::map<std::tuple<std::int32_t, std::int32_t, bool>, std::tuple<std::size_t, double, std::map<std::int32_t, std::size_t>>> edges;
+    for (const auto* p : patterns) {
+      if (static_cast<std::int64_t>(p->choices.size()) != layers)
+        fail(ErrorKind::internal, "a pattern with {} choices among patterns of {} blocks", p->choices.size(), layers);
+      const auto c = p->choices[static_cast<std::size_t>(b)];
+      auto& [count, sum, heads] = edges[{p->positions[static_cast<std::size_t>(b)], p->positions[static_cast<std::size_t>(b + 1)], c < 0}];
+      ++count;
+      sum += p->sign;
+      if (c >= 0) ++heads[c];
+    }
+    auto& block = out[static_cast<std::size_t>(b)];
+    for (const auto& [key, value] : edges) {
+      const auto& [count, sum, heads] = value;
+      EdgeCount e{std::get<0>(key), std::get<1>(key), std::get<2>(key), count, sum, -1, 0.0};
+      for (const auto& [h, n] : heads)
+        if (e.modal_head < 0 || n > heads.at(e.modal_head)) e.modal_head = h;
+      if (e.modal_head >= 0) e.modal_head_share = static_cast<double>(heads.at(e.modal_head)) / static_cast<double>(count);
+      block.push_back(e);
+    }
+    std::stable_sort(block.begin(), block.end(), [](const EdgeCount& x, const EdgeCount& y) { return x.count > y.count; });
+  }
+  return out;
+}
+
+Correlation pearson(std::span<const double> x, std::span<const double> y) {
+  if (x.size() != y.size()) fail(ErrorKind::internal, "pearson: {} and {} values", x.size(), y.size());
+  Correlation c;
+  c.n = x.size();
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  if (c.n < 2) return {c.n, nan, nan, nan};
+  double mx = 0, my = 0;
+  for (std::size_t i = 0; i < c.n; ++i) {
+    mx += x[i] / static_cast<double>(c.n);
+    my += y[i] / static_cast<double>(c.n);
+  }
+  double sxy = 0, sxx = 0, syy = 0;
+  for (std::size_t i = 0; i < c.n; ++i) {
+    sxy += (x[i] - mx) * (y[i] - my);
+    sxx += (x[i] - mx) * (x[i] - mx);
+    syy += (y[i] - my) * (y[i] - my);
+  }
+  c.r = sxx > 0 && syy > 0 ? std::clamp(sxy / std::sqrt(sxx * syy), -1.0, 1.0) : nan;
+  if (c.n < 4 || std::isnan(c.r)) {
+    c.low = c.high = nan;
+    return c;
+  }
+  const double z = std::atanh(std::clamp(c.r, -0.999999999, 0.999999999)), se = 1.0 / std::sqrt(static_cast<double>(c.n) - 3.0);
+  c.low = std::tanh(z - 1.96 * se);
+  c.high = std::tanh(z + 1.96 * se);
+  return c;
+}
 
 SkipShare skip_share(std::span<const TokenPattern* const> patterns, std::int64_t layers) {
   SkipShare s;

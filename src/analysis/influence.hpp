@@ -263,6 +263,29 @@ struct Consistency {
 };
 Consistency consistency(std::span<const TokenPattern* const> patterns);
 
+// Lu et al.'s own aggregate (the plotting code of their repository, methods.md 3.8): per block,
+// every edge the patterns use, from p_b to p_{b+1} through a head or the skip connection, with
+// how many patterns use it, that count signed by each pattern's sign, and for head edges the
+// modal head and its share (the code draws it when the share exceeds a quarter).
+struct EdgeCount {
+  std::int32_t from = 0, to = 0;
+  bool skip = false;
+  std::size_t count = 0;
+  double signed_count = 0;
+  std::int32_t modal_head = -1;  // head edges: the most frequent head (ties: the lower)
+  double modal_head_share = 0;   // of this edge's count
+};
+// Per block, the edges by descending count (ties: from, to, skip first).
+std::vector<std::vector<EdgeCount>> edge_counts(std::span<const TokenPattern* const> patterns, std::int64_t layers);
+
+// Pearson's r of paired values with its 95% confidence interval (Fisher's z, +-1.96/sqrt(n-3));
+// r is NaN when either side is constant, the interval NaN when n < 4.
+struct Correlation {
+  std::size_t n = 0;
+  double r = 0, low = 0, high = 0;
+};
+Correlation pearson(std::span<const double> x, std::span<const double> y);
+
 // Model accuracy (QoI > 0) per form; the key "" holds all examples.
 struct Accuracy {
   std::size_t n = 0, correct = 0;

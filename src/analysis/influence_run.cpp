@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <tuple>
 #include <map>
 
 #include <fmt/format.h>
@@ -227,6 +228,25 @@ json ablation_json(const AblationRun& run, const std::vector<ExampleResult>& res
 
 json skip_share_json(const SkipShare& s) { return {{"patterns", s.patterns}, {"per_layer", s.per_layer}, {"overall", s.overall}}; }
 
+json edge_counts_json(const std::vector<std::vector<EdgeCount>>& blocks) {
+  json out = json::array();
+  for (const auto& block : blocks) {
+    json edges = json::array();
+    for (const auto& e : block) {
+      json j = {{"from", e.from}, {"to", e.to}, {"edge", e.skip ? "skip" : "head"}, {"count", e.count}, {"signed_count", e.signed_count}};
+      if (!e.skip) {
+        j["modal_head"] = e.modal_head;
+        j["modal_head_share"] = e.modal_head_share;
+      }
+      edges.push_back(std::move(j));
+    }
+    out.push_back(std::move(edges));
+  }
+  return out;
+}
+
+json nan_as_null(double v) { return std::isnan(v) ? json(nullptr) : json(v); }
+
 json consistency_json(const Consistency& c) {
   json edges = json::array();
   for (auto e : c.choices) edges.push_back(e < 0 ? json("skip") : json(e));
@@ -258,6 +278,8 @@ RunOutput run_tasks(const model::Model& model, const std::vector<Task>& tasks, c
                                   model.heads(), args.steps, args.baseline, args.sources);
   double all_seconds = 0;
   std::size_t all_patterns = 0;
+  // Per source role: (task, modal-pattern share, accuracy) of every task that has the role.
+  std::map<std::string, std::vector<std::tuple<std::string, double, double>>> consistency_accuracy;
   for (const auto& task : tasks) {
     files.push_back({{"path", task.path}, {"task", task.task}, {"format", task.format}, {"report", task.report}});
     std::vector<ExampleResult> results;
@@ -341,6 +363,8 @@ RunOutput run_tasks(const model::Model& model, const std::vector<Task>& tasks, c
       if (group != "all") {
         const auto c = consistency(ps);
         consist[group] = consistency_json(c);
+        consist[group]["edges"] = edge_counts_json(edge_counts(ps, L));
+        if (!results.empty()) consistency_accuracy[group].emplace_back(task.task, c.modal_share, acc.at("").accuracy);
         modal = fmt::format(", modal pattern share {:.3f} ({} distinct)", c.modal_share, c.distinct);
       }
       if (group == "all" || group == "subject" || group == "attractor" || groups.size() <= 4)
@@ -403,6 +427,12 @@ RunOutput run_tasks(const model::Model& model, const std::vector<Task>& tasks, c
        "backward pass per stage (stage 1's shared); per-layer: a forward-mode pass per layer and stage (the "
        "reference). Each example records what ran: per-layer when its alpha points needed several tapes (max_rows)"},
       {"consistency", "share of a group's patterns equal to its modal pattern (positions and the edge of every block)"},
+      {"consistency_edges",
+       "Lu et al.'s aggregate: per block every edge (from, to, head or skip) with its count, its count signed by each "
+       "pattern's sign, and for head edges the modal head and its share"},
+      {"consistency_vs_accuracy",
+       "per source role present in at least 2 tasks: Pearson r of the tasks' modal shares and accuracies, 95% CI by "
+       "Fisher's z (null below 4 tasks)"},
       {"head_indexing", "heads and blocks 0-based; labels 1-based layer-head"}};
   if (ablate)
     doc.params["ablation"] = {
@@ -423,7 +453,25 @@ RunOutput run_tasks(const model::Model& model, const std::vector<Task>& tasks, c
           {"max_product_attention", "max over paths source -> target of prod_b Â_b[p_b+1, p_b], Â residual-augmented head-averaged"},
           {"rollout", "p_b+1 = argmax_q rollout R_b[q, source]; last block to the target"},
           {"edges", "attention paths: skip where the position stays (not greedy), else the head with the largest weight"}}}};
+  // Lu et al.'s claim that consistency tracks performance: across the tasks of this run, per
+  // source role, the correlation of the modal-pattern share with the task's accuracy.
+  json cva = json::object();
+  for (const auto& [role, rows] : consistency_accuracy) {
+    if (rows.size() < 2) continue;
+    std::vector<double> x, y;
+    json tasks_j = json::array();
+    for (const auto& [name, share, accuracy] : rows) {
+      x.push_back(share);
+      y.push_back(accuracy);
+      tasks_j.push_back({{"task", name}, {"modal_share", share}, {"accuracy", accuracy}});
+    }
+    const auto c = pearson(x, y);
+    cva[role] = {{"tasks", std::move(tasks_j)}, {"n", c.n}, {"pearson_r", nan_as_null(c.r)},
+                 {"ci95", {nan_as_null(c.low), nan_as_null(c.high)}}};
+    table += fmt::format("consistency vs accuracy ({}): r = {:.3f} over {} tasks\n", role, c.r, c.n);
+  }
   doc.results = {{"tasks", std::move(task_docs)},
+                 {"consistency_vs_accuracy", std::move(cva)},
                  {"examples", std::move(examples)},
                  {"seconds", {{"analysis", all_seconds},
                               {"per_example", total ? all_seconds / static_cast<double>(total) : 0.0},
