@@ -8,10 +8,8 @@
 
 namespace bertscope::model {
 
-namespace {
-
-std::int64_t get_int(const nlohmann::json& j, const char* key, std::int64_t fallback, const std::string& src,
-                     std::int64_t min_value) {
+std::int64_t config_int(const nlohmann::json& j, const char* key, std::int64_t fallback, const std::string& src,
+                        std::int64_t min_value) {
   if (!j.contains(key) || j[key].is_null()) return fallback;
   const auto& v = j[key];
   if (!v.is_number_integer())
@@ -19,6 +17,13 @@ std::int64_t get_int(const nlohmann::json& j, const char* key, std::int64_t fall
   const auto value = v.get<std::int64_t>();
   if (value < min_value) fail(ErrorKind::model, "{}: \"{}\" must be at least {}, found {}", src, key, min_value, value);
   return value;
+}
+
+namespace {
+
+std::int64_t get_int(const nlohmann::json& j, const char* key, std::int64_t fallback, const std::string& src,
+                     std::int64_t min_value) {
+  return config_int(j, key, fallback, src, min_value);
 }
 
 double get_double(const nlohmann::json& j, const char* key, double fallback, const std::string& src) {
@@ -50,6 +55,13 @@ core::Activation activation_named(const std::string& name) {
 
 core::Activation ModelConfig::activation() const { return activation_named(hidden_act); }
 core::Activation ModelConfig::mlm_activation() const { return activation_named(mlm_hidden_act); }
+
+std::int64_t ModelConfig::shared_layer(std::int64_t layer) const {
+  if (!shares_layers) return layer;
+  const auto per_group = config_layers() / num_hidden_groups;
+  const auto group = (layer / inner_group_num) / per_group, inner = layer % inner_group_num;
+  return group * per_group * inner_group_num + inner;
+}
 
 std::int64_t ModelConfig::max_tokens() const {
   return position_scheme == PositionScheme::after_padding ? max_position_embeddings - pad_token_id - 1
@@ -110,6 +122,7 @@ ModelConfig parse_config(const nlohmann::json& j, const std::string& src) {
     c.sinusoidal_positions = j["sinusoidal_pos_embds"].get<bool>();
   }
   family.configure(c);
+  if (family.read_own_keys) family.read_own_keys(c, src);
   c.problem_type = get_string(j, "problem_type", "", src);
   if (c.hidden_size % c.num_attention_heads != 0)
     fail(ErrorKind::model, "{}: {} {} is not a multiple of {} {}", src, family.key("hidden_size"), c.hidden_size,
