@@ -433,7 +433,7 @@ TEST(ModelFamilies, AlbertSharedLayersAndNames) {
   const auto bad_out = dir / "bad";
   const auto bad = test::run_command(fmt::format(
       "{} make-model --family albert --vocab-size 70 --layers 3 --hidden 48 --heads 3 --intermediate 64 "
-      "--hidden-groups 2 --out {}",
+      "--hidden-groups 2 --seed 5 --out {}",
       test::cli(), bad_out.string()));
   EXPECT_NE(bad.status, 0);
   EXPECT_NE(bad.output.find("num_hidden_layers 3 is not a multiple of num_hidden_groups 2"), std::string::npos)
@@ -441,7 +441,7 @@ TEST(ModelFamilies, AlbertSharedLayersAndNames) {
   EXPECT_FALSE(fs::exists(bad_out));
   const auto wrong_family = test::run_command(fmt::format(
       "{} make-model --family bert --vocab-size 70 --layers 2 --hidden 48 --heads 3 --intermediate 64 "
-      "--embedding-size 24 --out {}",
+      "--embedding-size 24 --seed 5 --out {}",
       test::cli(), (dir / "bert").string()));
   EXPECT_NE(wrong_family.status, 0);
   EXPECT_NE(wrong_family.output.find("ALBERT's options"), std::string::npos) << wrong_family.output;
