@@ -33,7 +33,7 @@ struct GradGolden {
 GradGolden& grad_golden(const std::string& name) {
   static std::map<std::string, GradGolden> cache;
   if (auto it = cache.find(name); it != cache.end()) return it->second;
-  for (const char* file : {"gradients.json", "roberta.json", "distilbert.json"}) {
+  for (const char* file : {"gradients.json", "roberta.json", "distilbert.json", "albert.json"}) {
     const auto summary = io::read_json(test::golden_dir() / file);
     for (const auto& entry : summary["models"]) {
       if (entry["name"] != name) continue;
@@ -56,7 +56,7 @@ GradGolden& grad_golden(const std::string& name) {
       const auto ids = g.arrays.at("input_ids").to_i64(), types = g.arrays.at("token_type_ids").to_i64(),
                  mask = g.arrays.at("attention_mask").to_i64();
       const auto b = g.arrays.at("input_ids").shape[0], t = g.arrays.at("input_ids").shape[1];
-      const auto hidden = g.model->config().hidden_size;
+      const auto hidden = g.model->config().embedding_dim();  // the word embeddings' width
       const auto& table = g.model->params().word_emb;
       for (std::int64_t i = 0; i < b; ++i) {
         model::ModelInput in;
@@ -237,7 +237,8 @@ TEST_P(GradientGolden, ForwardModeMatchesAutogradJvp) {
 
 INSTANTIATE_TEST_SUITE_P(Models, GradientGolden,
                          ::testing::Values("grad_mlm", "grad_classifier", "roberta_mlm", "xlmr_classifier",
-                                           "distilbert_mlm", "distilbert_classifier"));
+                                           "distilbert_mlm", "distilbert_classifier", "albert_mlm",
+                                           "albert_classifier"));
 
 TEST(GradientGoldenCheck, CorruptedValueIsCaught) {
   auto& g = grad_golden("grad_mlm");

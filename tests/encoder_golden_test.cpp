@@ -53,6 +53,9 @@ model::GeneratorOptions generator_options(const nlohmann::json& args) {
     else if (key == "--seed") o.seed = std::stoull(value);
     else if (key == "--labels") o.labels = std::stoll(value);
     else if (key == "--hidden-act") o.hidden_act = value;
+    else if (key == "--embedding-size") o.embedding_size = std::stoll(value);
+    else if (key == "--hidden-groups") o.hidden_groups = std::stoll(value);
+    else if (key == "--inner-group-num") o.inner_group_num = std::stoll(value);
     else if (key == "--init-std") o.init_std = std::stod(value);
     else if (key == "--bias-std") o.bias_std = std::stod(value);
     else if (key == "--norm-std") o.norm_std = std::stod(value);
@@ -67,7 +70,7 @@ Golden& golden(const std::string& name) {
   static std::map<std::string, Golden> cache;
   auto it = cache.find(name);
   if (it != cache.end()) return it->second;
-  for (const char* file : {"encoder.json", "roberta.json", "distilbert.json"}) {
+  for (const char* file : {"encoder.json", "roberta.json", "distilbert.json", "albert.json"}) {
     const auto summary = io::read_json(test::golden_dir() / file);
     for (const auto& entry : summary["models"]) {
       if (entry["name"] != name) continue;
@@ -225,6 +228,12 @@ TEST(EncoderGolden, XlmRobertaClassifier) { check_model("xlmr_classifier"); }
 TEST(EncoderGolden, DistilBertMlmRelu) { check_model("distilbert_mlm"); }
 // pre_classifier -> ReLU -> classifier, sinusoidal position table, a pair without token types.
 TEST(EncoderGolden, DistilBertClassifierSinusoidal) { check_model("distilbert_classifier"); }
+// ALBERT: embeddings 40 wide mapped to 96, two groups of two layers sharing their weights, gelu_new
+// in the layers and the MLM head (dense 96 -> 40, LayerNorm 40, decoder tied).
+TEST(EncoderGolden, AlbertMlmTwoGroups) { check_model("albert_mlm"); }
+// One group, inner_group_num 2 (every config layer runs both inner layers: 4 run layers),
+// embeddings wider than the hidden states, pooler + classifier, a pair with token types.
+TEST(EncoderGolden, AlbertClassifierInnerGroups) { check_model("albert_classifier"); }
 
 // The comparison must be able to fail: one corrupted expected value is caught.
 TEST(EncoderGolden, CorruptedGoldenValueIsCaught) {

@@ -352,3 +352,97 @@ TEST(ModelFamilies, DistilBertConfigKeysAndNames) {
   EXPECT_NE(bad.status, 0);
   EXPECT_NE(bad.output.find("DistilBERT has no token type embeddings"), std::string::npos) << bad.output;
 }
+
+// ALBERT: its keys in and out, embeddings in embedding_size mapped to hidden, each group's
+// tensors shared by every layer that runs them (one storage, counted once), the inner layers run
+// as layers of their own, an AlbertModel saved alone and an unused SOP head load, and a config
+// whose groups do not divide the layers is one line naming config.json and the keys.
+TEST(ModelFamilies, AlbertSharedLayersAndNames) {
+  TempDir dir("albert");
+  const auto out = dir / "canonical";
+  const auto r = test::run_command(fmt::format(
+      "{} make-model --family albert --vocab-size 70 --layers 4 --hidden 48 --heads 3 --intermediate 64 "
+      "--embedding-size 24 --hidden-groups 2 --inner-group-num 2 --seed 5 --init-std 0.2 --bias-std 0.1 --out {}",
+      test::cli(), out.string()));
+  ASSERT_EQ(r.status, 0) << r.output;
+  auto config = io::read_json(out / "config.json");
+  EXPECT_EQ(config["architectures"][0], "AlbertForMaskedLM");
+  EXPECT_EQ(config["num_hidden_layers"], 4);
+  EXPECT_EQ(config["embedding_size"], 24);
+  EXPECT_EQ(config["num_hidden_groups"], 2);
+  EXPECT_EQ(config["inner_group_num"], 2);
+  {
+    io::SafetensorsFile file(out / "model.safetensors");
+    for (const char* name : {"albert.encoder.embedding_hidden_mapping_in.weight",
+                             "albert.encoder.albert_layer_groups.1.albert_layers.1.ffn_output.weight",
+                             "albert.encoder.albert_layer_groups.0.albert_layers.0.full_layer_layer_norm.bias",
+                             "predictions.dense.weight", "predictions.bias"})
+      EXPECT_TRUE(file.contains(name)) << name;
+    EXPECT_FALSE(file.contains("albert.encoder.albert_layer_groups.2.albert_layers.0.ffn.weight"));
+    EXPECT_EQ(file.get("albert.embeddings.word_embeddings.weight").shape, (core::Shape{70, 24}));
+    EXPECT_EQ(file.get("predictions.dense.weight").shape, (core::Shape{24, 48}));
+  }
+  const auto m = model::Model::load(out);
+  EXPECT_EQ(m.layers(), 8);  // 4 config layers x 2 inner layers
+  const auto& layers = m.params().layers;
+  // Config layer i runs group i / 2; run layer 2 i + k is its inner layer k.
+  EXPECT_EQ(layers[0].query_w.data, layers[2].query_w.data);
+  EXPECT_EQ(layers[1].ffn_out_w.data, layers[3].ffn_out_w.data);
+  EXPECT_EQ(layers[4].query_w.data, layers[6].query_w.data);
+  EXPECT_NE(layers[0].query_w.data, layers[1].query_w.data);
+  EXPECT_NE(layers[0].query_w.data, layers[4].query_w.data);
+  const std::int64_t h = 48, e = 24, inter = 64, v = 70;
+  const std::int64_t layer_params = 4 * (h * h + h) + 2 * 2 * h + (inter * h + inter) + (h * inter + h);
+  const std::int64_t expected = (v + 512 + 2) * e + 2 * e + (h * e + h) + 4 * layer_params + (e * h + e) + 2 * e + v;
+  EXPECT_EQ(m.weights().parameter_count(), expected);
+  const auto a = run(m);
+  EXPECT_EQ(a[0].mlm_logits.shape, (core::Shape{5, 70}));
+  // An AlbertModel's tensors saved without the "albert." prefix, with an SOP head beside them.
+  const auto variant = dir / "variant";
+  ASSERT_EQ(test::run_command(fmt::format("cp -r {} {}", out.string(), variant.string())).status, 0);
+  std::vector<std::pair<std::string, core::Tensor>> sop;
+  sop.emplace_back("sop_classifier.classifier.weight", core::Tensor({2, h}, 0.5f));
+  sop.emplace_back("sop_classifier.classifier.bias", core::Tensor({2}, 0.0f));
+  rewrite(variant, [](const std::string& n) { return n.starts_with("albert.") ? n.substr(7) : n; }, std::move(sop));
+  const auto mv = model::Model::load(variant);
+  const auto b = run(mv);
+  EXPECT_EQ(max_diff(a[0].mlm_logits, b[0].mlm_logits), 0.0);
+  EXPECT_EQ(mv.weights().unused_tensors(),
+            (std::vector<std::string>{"sop_classifier.classifier.bias", "sop_classifier.classifier.weight"}));
+  config["num_hidden_groups"] = 3;
+  io::write_file_atomic(out / "config.json", config.dump());
+  try {
+    (void)model::Model::load(out);
+    FAIL() << "loaded 4 layers in 3 groups";
+  } catch (const Error& e) {
+    const std::string message = e.what();
+    EXPECT_NE(message.find("config.json: num_hidden_layers 4 is not a multiple of num_hidden_groups 3"),
+              std::string::npos)
+        << message;
+    EXPECT_EQ(message.find('\n'), std::string::npos) << message;
+  }
+  config["num_hidden_groups"] = 2;
+  config["inner_group_num"] = 0;
+  io::write_file_atomic(out / "config.json", config.dump());
+  try {
+    (void)model::Model::load(out);
+    FAIL() << "loaded inner_group_num 0";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("\"inner_group_num\" must be at least 1"), std::string::npos) << e.what();
+  }
+  const auto bad_out = dir / "bad";
+  const auto bad = test::run_command(fmt::format(
+      "{} make-model --family albert --vocab-size 70 --layers 3 --hidden 48 --heads 3 --intermediate 64 "
+      "--hidden-groups 2 --seed 5 --out {}",
+      test::cli(), bad_out.string()));
+  EXPECT_NE(bad.status, 0);
+  EXPECT_NE(bad.output.find("num_hidden_layers 3 is not a multiple of num_hidden_groups 2"), std::string::npos)
+      << bad.output;
+  EXPECT_FALSE(fs::exists(bad_out));
+  const auto wrong_family = test::run_command(fmt::format(
+      "{} make-model --family bert --vocab-size 70 --layers 2 --hidden 48 --heads 3 --intermediate 64 "
+      "--embedding-size 24 --seed 5 --out {}",
+      test::cli(), (dir / "bert").string()));
+  EXPECT_NE(wrong_family.status, 0);
+  EXPECT_NE(wrong_family.output.find("ALBERT's options"), std::string::npos) << wrong_family.output;
+}

@@ -4,6 +4,7 @@
 // trained by tokenizers. Every test compares with golden.json beside the tokenizer files.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <fstream>
 #include <sstream>
 
@@ -181,4 +182,48 @@ TEST(TokenizerPipeline, RolesAndWordsFollowTheConventions) {
   EXPECT_EQ(std::count(enc.roles.begin(), enc.roles.end(), model::TokenRole::mask), 1);
   EXPECT_EQ(std::count(enc.roles.begin(), enc.roles.end(), model::TokenRole::ordinary),
             static_cast<std::ptrdiff_t>(enc.size()) - 5);
+}
+
+// ALBERT's two tokenizer layouts give the same pipeline (AlbertConverter): a tokenizer.json with
+// Replace(``/'') + NFKD + StripAccents + Lowercase + Precompiled + Replace(spaces) normalizers,
+// Metaspace, Unigram and "[CLS] A [SEP] B [SEP]" with B's type id 1
+// (tools/make_albert_tokenizer_fixture.py), and a folder with only spiece.model (spm_train
+// Unigram with <pad> <unk> [CLS] [SEP] [MASK] first, converted in bertscope).
+namespace {
+
+void check_albert_style(const model::Tokenizer& tok) {
+  EXPECT_EQ(tok.pad_id(), 0);
+  EXPECT_EQ(tok.unk_id(), 1);
+  EXPECT_EQ(tok.cls_id(), 2);
+  EXPECT_EQ(tok.sep_id(), 3);
+  EXPECT_EQ(tok.mask_id(), 4);
+  EXPECT_EQ(tok.num_special_tokens(true), 3u);
+  const auto enc = tok.encode("The ``Café'' is  OPEN.", std::string_view("Was it [MASK]?"));
+  ASSERT_GE(enc.size(), 8u);
+  EXPECT_EQ(enc.ids.front(), 2);
+  EXPECT_EQ(enc.ids.back(), 3);
+  std::string joined;
+  std::size_t seps = 0, first_b = 0;
+  for (std::size_t i = 0; i < enc.size(); ++i) {
+    joined += enc.tokens[i];
+    if (enc.ids[i] == 3 && ++seps == 1) first_b = i + 1;
+    EXPECT_EQ(enc.type_ids[i], i >= first_b && seps >= 1 && first_b > 0 ? 1 : 0) << i << " " << enc.tokens[i];
+  }
+  EXPECT_EQ(seps, 2u);
+  // Lowercased, the accent stripped, `` and '' become ", the run of spaces one space.
+  EXPECT_NE(joined.find("\u2581the\u2581\"cafe\"\u2581is\u2581open."), std::string::npos) << joined;
+  EXPECT_NE(std::find(enc.ids.begin(), enc.ids.end(), 4), enc.ids.end()) << joined;  // [MASK] whole
+}
+
+}  // namespace
+
+TEST(TokenizerPipeline, AlbertTokenizerJsonLoads) {
+  const auto dir = kPipelineData / "albert-unigram";
+  check_albert_style(model::Tokenizer::from_folder(folder_with(dir, {"tokenizer.json", "tokenizer_config.json"}).path()));
+}
+
+TEST(TokenizerPipeline, AlbertSpieceModelAloneConvertsLikeAlbertConverter) {
+  const auto tok = model::Tokenizer::from_folder(folder_with(kPipelineData / "albert-spiece", {"spiece.model"}).path());
+  check_albert_style(tok);
+  EXPECT_EQ(tok.token(2), "[CLS]");
 }

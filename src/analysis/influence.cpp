@@ -44,7 +44,7 @@ Baseline parse_baseline(std::string_view name) {
 }
 
 core::Tensor baseline_word_embeddings(const model::Model& model, std::span<const std::int32_t> ids, Baseline baseline) {
-  const auto hidden = model.config().hidden_size;
+  const auto hidden = model.config().embedding_dim();
   const auto tokens = static_cast<std::int64_t>(ids.size());
   core::Tensor base({tokens, hidden});
   if (baseline == Baseline::zero) return base;
@@ -273,17 +273,18 @@ PathIntegral::PathIntegral(const model::Model& model, const Instance& instance, 
   layers_ = c.num_hidden_layers;
   heads_ = c.num_attention_heads;
   hidden_ = c.hidden_size;
+  embed_width_ = c.embedding_dim();  // the word embeddings integrated along (ALBERT: embedding_size)
   tokens_ = static_cast<std::int64_t>(instance.ids.size());
   for (auto id : instance.ids)
     if (id < 0 || id >= c.vocab_size) fail(ErrorKind::input, "influence: token id {} outside the vocabulary of {}", id, c.vocab_size);
 
   // x and the baseline b, [T, hidden].
-  core::Tensor x({tokens_, hidden_});
+  core::Tensor x({tokens_, embed_width_});
   const float* table = p.word_emb.data;
   for (std::int64_t t = 0; t < tokens_; ++t)
-    std::copy_n(table + static_cast<std::int64_t>(instance.ids[static_cast<std::size_t>(t)]) * hidden_, hidden_, x.ptr() + t * hidden_);
+    std::copy_n(table + static_cast<std::int64_t>(instance.ids[static_cast<std::size_t>(t)]) * embed_width_, embed_width_, x.ptr() + t * embed_width_);
   const auto base = baseline_word_embeddings(model, instance.ids, options.baseline);
-  delta_ = core::Tensor({tokens_, hidden_});
+  delta_ = core::Tensor({tokens_, embed_width_});
   for (std::size_t i = 0; i < delta_.data.size(); ++i) delta_.data[i] = x.data[i] - base.data[i];
 
   const auto m = options.steps;
@@ -307,7 +308,7 @@ PathIntegral::PathIntegral(const model::Model& model, const Instance& instance, 
       auto& in = inputs[i];
       in.ids = instance.ids;
       in.type_ids = instance.type_ids;
-      in.word_embeddings = core::Tensor::uninitialized({tokens_, hidden_});
+      in.word_embeddings = core::Tensor::uninitialized({tokens_, embed_width_});
       for (std::size_t j = 0; j < in.word_embeddings.data.size(); ++j)
         in.word_embeddings.data[j] = base.data[j] + a * delta_.data[j];
     }
@@ -317,7 +318,7 @@ PathIntegral::PathIntegral(const model::Model& model, const Instance& instance, 
     for (std::size_t i = 0; i < chunk->count; ++i) {
       const auto& g = grads.word_embedding_grads[i];
       for (std::int64_t t = 0; t < tokens_; ++t)
-        attributions_[static_cast<std::size_t>(t)] += dot(g.ptr() + t * hidden_, delta_.ptr() + t * hidden_, hidden_);
+        attributions_[static_cast<std::size_t>(t)] += dot(g.ptr() + t * embed_width_, delta_.ptr() + t * embed_width_, embed_width_);
       unrestricted_.traces.push_back(std::move(grads.site_grads[i]));
     }
     chunks_.push_back(std::move(chunk));
@@ -335,7 +336,7 @@ double PathIntegral::influence(const Pattern& pattern) const {
     req.flow_masks.assign(chunk->count, masks);
     const auto grads = model::backward(model_, chunk->tape, seeds(chunk->count), req);
     for (const auto& g : grads.word_embedding_grads)
-      sum += dot(g.ptr() + source * hidden_, delta_.ptr() + source * hidden_, hidden_);
+      sum += dot(g.ptr() + source * embed_width_, delta_.ptr() + source * embed_width_, embed_width_);
   }
   return sum / static_cast<double>(alphas_.size());
 }
@@ -373,8 +374,8 @@ Factors PathIntegral::forward_factors(const Pattern& pattern, bool with_blocks) 
   for (const auto& chunk : chunks_) {
     std::vector<core::Tensor> tangents;
     for (std::size_t i = 0; i < chunk->count; ++i) {
-      core::Tensor t({tokens_, hidden_});
-      std::copy_n(delta_.ptr() + source * hidden_, hidden_, t.ptr() + source * hidden_);
+      core::Tensor t({tokens_, embed_width_});
+      std::copy_n(delta_.ptr() + source * embed_width_, embed_width_, t.ptr() + source * embed_width_);
       tangents.push_back(std::move(t));
     }
     auto res = model::jvp(model_, chunk->tape, tangents, sites, std::vector<std::vector<model::FlowMask>>(chunk->count, masks));

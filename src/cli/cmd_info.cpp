@@ -50,6 +50,11 @@ void add_info_command(CLI::App& app) {
         {"max_position_embeddings", c.max_position_embeddings},
         {"type_vocab_size", c.type_vocab_size},
         {"sinusoidal_positions", c.sinusoidal_positions},
+        {"embedding_size", c.embedding_dim()},
+        {"shared_layers", c.shares_layers ? nlohmann::json{{"config_layers", c.config_layers()},
+                                                           {"num_hidden_groups", c.num_hidden_groups},
+                                                           {"inner_group_num", c.inner_group_num}}
+                                          : nlohmann::json()},
         {"vocab_size", c.vocab_size},
         {"parameters", m.weights().parameter_count()},
         {"weights_mapped_bytes", m.weights().mapped_bytes()},
@@ -83,6 +88,10 @@ void add_info_command(CLI::App& app) {
     fmt::print("encoder        {} layers x {} heads, hidden {} (head dim {}), feed-forward {} ({})\n",
                c.num_hidden_layers, c.num_attention_heads, c.hidden_size, c.head_dim(), c.intermediate_size,
                c.hidden_act);
+    if (c.shares_layers)
+      fmt::print("sharing        {} config layers in {} group(s) of {} inner layer(s), each run as a layer; embeddings "
+                 "{} wide, mapped to {}\n",
+                 c.config_layers(), c.num_hidden_groups, c.inner_group_num, c.embedding_dim(), c.hidden_size);
     fmt::print("positions      {}{} (token types {})\n", c.max_position_embeddings,
                c.sinusoidal_positions ? ", sinusoidal" : "",
                c.has_token_types() ? std::to_string(c.type_vocab_size) : std::string("none"));

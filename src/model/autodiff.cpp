@@ -173,12 +173,19 @@ BackwardResult backward(const Model& model, const ForwardTape& tape, std::span<c
   }
   // dx = dL/d h_0 = embed.out.
   rec.rows(Site::embed_out, 0, dx.data(), hidden);
+  const auto width = c.embedding_dim();
+  if (p.has_embedding_mapping()) {  // ALBERT: back through the mapping to embedding_dim
+    FloatBuffer dnarrow(static_cast<std::size_t>(n * width));
+    layers::linear_vjp(lc, dx.data(), n, hidden, p.mapping_w, width, tp.mapping_in.data(), dnarrow.data(), false,
+                       grads(p.mapping_w), grads(p.mapping_b));
+    dx = std::move(dnarrow);
+  }
   layers::apply_dropout(dx.data(), tp.embed_drop);
-  FloatBuffer dsum(static_cast<std::size_t>(n * hidden));
-  layers::embeddings_vjp(p, tp.embedding_inputs(), batch, hidden, dx.data(), tp.embed, dsum.data(), grads(p.word_emb),
+  FloatBuffer dsum(static_cast<std::size_t>(n * width));
+  layers::embeddings_vjp(p, tp.embedding_inputs(), batch, width, dx.data(), tp.embed, dsum.data(), grads(p.word_emb),
                          grads(p.pos_emb), p.type_emb.present() ? grads(p.type_emb) : nullptr, grads(p.emb_norm_g), grads(p.emb_norm_b));
   if (req.word_embeddings)
-    for (std::int64_t b = 0; b < count; ++b) out.word_embedding_grads.push_back(batch.rows_of(b, dsum.data(), hidden));
+    for (std::int64_t b = 0; b < count; ++b) out.word_embedding_grads.push_back(batch.rows_of(b, dsum.data(), width));
   if (req.params) {
     auto& pg = grads.buffers();
     EncoderParams named = p;  // to find each storage's canonical name
@@ -217,14 +224,21 @@ TangentResult jvp(const Model& model, const ForwardTape& tape, std::span<const T
   if (!masks.empty()) hooks.push_back(&flow);
   layers::SiteRecorder rec(sites, trace_pointers(out.site_tangents), batch, Pass::tangent, hooks);
 
-  FloatBuffer tx(static_cast<std::size_t>(n * hidden));
+  // Tangents of the word embeddings, as wide as the embedding tables (ALBERT: embedding_dim).
+  const auto width = c.embedding_dim();
+  FloatBuffer tx(static_cast<std::size_t>(n * width));
   for (std::int64_t b = 0; b < count; ++b) {
     const auto& t = tangents[static_cast<std::size_t>(b)];
-    if (t.shape != core::Shape{batch.length(b), hidden}) fail(ErrorKind::input, "tangent {} has shape {}", b, core::shape_string(t.shape));
-    std::memcpy(tx.data() + batch.row(b) * hidden, t.ptr(), t.data.size() * sizeof(float));
+    if (t.shape != core::Shape{batch.length(b), width}) fail(ErrorKind::input, "tangent {} has shape {}", b, core::shape_string(t.shape));
+    std::memcpy(tx.data() + batch.row(b) * width, t.ptr(), t.data.size() * sizeof(float));
   }
-  layers::embeddings_jvp(p, n, hidden, tp.embed, tx.data());
+  layers::embeddings_jvp(p, n, width, tp.embed, tx.data());
   layers::apply_dropout(tx.data(), tp.embed_drop);
+  if (p.has_embedding_mapping()) {
+    FloatBuffer wide(static_cast<std::size_t>(n * hidden));
+    layers::linear_jvp(tx.data(), n, width, p.mapping_w, hidden, wide.data());
+    tx = std::move(wide);
+  }
   rec.rows(Site::embed_out, 0, tx.data(), hidden);
 
   auto buf = pass_buffers(c, batch);

@@ -8,10 +8,8 @@
 
 namespace bertscope::model {
 
-namespace {
-
-std::int64_t get_int(const nlohmann::json& j, const char* key, std::int64_t fallback, const std::string& src,
-                     std::int64_t min_value) {
+std::int64_t config_int(const nlohmann::json& j, const char* key, std::int64_t fallback, const std::string& src,
+                        std::int64_t min_value) {
   if (!j.contains(key) || j[key].is_null()) return fallback;
   const auto& v = j[key];
   if (!v.is_number_integer())
@@ -20,6 +18,8 @@ std::int64_t get_int(const nlohmann::json& j, const char* key, std::int64_t fall
   if (value < min_value) fail(ErrorKind::model, "{}: \"{}\" must be at least {}, found {}", src, key, min_value, value);
   return value;
 }
+
+namespace {
 
 double get_double(const nlohmann::json& j, const char* key, double fallback, const std::string& src) {
   if (!j.contains(key) || j[key].is_null()) return fallback;
@@ -50,6 +50,13 @@ core::Activation activation_named(const std::string& name) {
 
 core::Activation ModelConfig::activation() const { return activation_named(hidden_act); }
 core::Activation ModelConfig::mlm_activation() const { return activation_named(mlm_hidden_act); }
+
+std::int64_t ModelConfig::shared_layer(std::int64_t layer) const {
+  if (!shares_layers) return layer;
+  const auto per_group = config_layers() / num_hidden_groups;
+  const auto group = (layer / inner_group_num) / per_group, inner = layer % inner_group_num;
+  return group * per_group * inner_group_num + inner;
+}
 
 std::int64_t ModelConfig::max_tokens() const {
   return position_scheme == PositionScheme::after_padding ? max_position_embeddings - pad_token_id - 1
@@ -92,14 +99,14 @@ ModelConfig parse_config(const nlohmann::json& j, const std::string& src) {
   c.pad_token_id = family.default_pad_token_id;
   // Each shared key as the family spells it (DistilBERT: dim, n_layers, n_heads, ...).
   const auto key = [&](const char* common) { return family.key(common); };
-  c.vocab_size = get_int(j, key("vocab_size").c_str(), c.vocab_size, src, 1);
-  c.hidden_size = get_int(j, key("hidden_size").c_str(), c.hidden_size, src, 1);
-  c.num_hidden_layers = get_int(j, key("num_hidden_layers").c_str(), c.num_hidden_layers, src, 1);
-  c.num_attention_heads = get_int(j, key("num_attention_heads").c_str(), c.num_attention_heads, src, 1);
-  c.intermediate_size = get_int(j, key("intermediate_size").c_str(), c.intermediate_size, src, 1);
-  c.max_position_embeddings = get_int(j, key("max_position_embeddings").c_str(), c.max_position_embeddings, src, 1);
-  c.type_vocab_size = get_int(j, key("type_vocab_size").c_str(), c.type_vocab_size, src, 1);
-  c.pad_token_id = get_int(j, key("pad_token_id").c_str(), c.pad_token_id, src, 0);
+  c.vocab_size = config_int(j, key("vocab_size").c_str(), c.vocab_size, src, 1);
+  c.hidden_size = config_int(j, key("hidden_size").c_str(), c.hidden_size, src, 1);
+  c.num_hidden_layers = config_int(j, key("num_hidden_layers").c_str(), c.num_hidden_layers, src, 1);
+  c.num_attention_heads = config_int(j, key("num_attention_heads").c_str(), c.num_attention_heads, src, 1);
+  c.intermediate_size = config_int(j, key("intermediate_size").c_str(), c.intermediate_size, src, 1);
+  c.max_position_embeddings = config_int(j, key("max_position_embeddings").c_str(), c.max_position_embeddings, src, 1);
+  c.type_vocab_size = config_int(j, key("type_vocab_size").c_str(), c.type_vocab_size, src, 1);
+  c.pad_token_id = config_int(j, key("pad_token_id").c_str(), c.pad_token_id, src, 0);
   c.layer_norm_eps = get_double(j, key("layer_norm_eps").c_str(), c.layer_norm_eps, src);
   c.initializer_range = get_double(j, key("initializer_range").c_str(), c.initializer_range, src);
   c.hidden_act = get_string(j, key("hidden_act").c_str(), c.hidden_act, src);
@@ -110,6 +117,7 @@ ModelConfig parse_config(const nlohmann::json& j, const std::string& src) {
     c.sinusoidal_positions = j["sinusoidal_pos_embds"].get<bool>();
   }
   family.configure(c);
+  if (family.read_own_keys) family.read_own_keys(c, src);
   c.problem_type = get_string(j, "problem_type", "", src);
   if (c.hidden_size % c.num_attention_heads != 0)
     fail(ErrorKind::model, "{}: {} {} is not a multiple of {} {}", src, family.key("hidden_size"), c.hidden_size,
@@ -148,7 +156,7 @@ ModelConfig parse_config(const nlohmann::json& j, const std::string& src) {
     }
     c.num_labels = static_cast<std::int64_t>(c.id2label.size());
   }
-  c.num_labels = get_int(j, "num_labels", c.num_labels, src, 1);
+  c.num_labels = config_int(j, "num_labels", c.num_labels, src, 1);
   return c;
 }
 

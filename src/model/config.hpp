@@ -33,6 +33,8 @@ struct ModelConfig {
   std::string model_type = "bert";
   std::int64_t vocab_size = 30522;
   std::int64_t hidden_size = 768;
+  // The layers the encoder runs. ALBERT's config.json num_hidden_layers times its
+  // inner_group_num: every inner layer of a group runs (and is traced) on its own.
   std::int64_t num_hidden_layers = 12;
   std::int64_t num_attention_heads = 12;
   std::int64_t intermediate_size = 3072;
@@ -47,6 +49,13 @@ struct ModelConfig {
   PoolerActivation pooler_activation = PoolerActivation::tanh;
   // DistilBERT's sinusoidal_pos_embds: the position table is the fixed sinusoid (stored anyway).
   bool sinusoidal_positions = false;
+  // ALBERT: embeddings of width embedding_size mapped to hidden_size by a linear layer (0: no
+  // mapping, embeddings as wide as the hidden states), and layers shared in num_hidden_groups
+  // groups of inner_group_num layers each.
+  std::int64_t embedding_size = 0;
+  bool shares_layers = false;
+  std::int64_t num_hidden_groups = 1;
+  std::int64_t inner_group_num = 1;
   double initializer_range = 0.02;
   std::vector<std::string> architectures;
   std::map<std::int64_t, std::string> id2label;  // empty when the config names no labels
@@ -56,6 +65,15 @@ struct ModelConfig {
 
   bool has_token_types() const { return type_vocab_size > 0; }
   std::int64_t head_dim() const { return hidden_size / num_attention_heads; }
+  bool has_embedding_mapping() const { return embedding_size > 0; }
+  // The width of the embedding tables (and of given word embeddings).
+  std::int64_t embedding_dim() const { return has_embedding_mapping() ? embedding_size : hidden_size; }
+  // The layers config.json counts (ALBERT: each runs its group's inner_group_num layers).
+  std::int64_t config_layers() const { return num_hidden_layers / inner_group_num; }
+  // The run layer whose weights `layer` shares: itself, except in ALBERT where layer
+  // i * inner_group_num + k runs inner layer k of group g = i / (layers / groups), whose
+  // weights sit in the first run layer of that group and inner index.
+  std::int64_t shared_layer(std::int64_t layer) const;
   core::Activation activation() const;
   core::Activation mlm_activation() const;
   // The head implied by `architectures` (first entry: ...ForSequenceClassification,
@@ -75,6 +93,10 @@ std::vector<float> sinusoidal_position_table(std::int64_t positions, std::int64_
 // Reads and validates config.json; errors name the file and the key.
 ModelConfig load_config(const std::filesystem::path& config_json);
 ModelConfig parse_config(const nlohmann::json& json, const std::string& source_name);
+// An integer key of a config (fallback when absent or null), at least min_value; errors name
+// the source and the key.
+std::int64_t config_int(const nlohmann::json& json, const char* key, std::int64_t fallback, const std::string& source,
+                        std::int64_t min_value);
 
 // A config.json as transformers writes it for this architecture.
 nlohmann::json config_to_json(const ModelConfig& config);

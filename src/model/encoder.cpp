@@ -54,6 +54,7 @@ layers::LinearContext Encoder::linear_context(const Model& model, bool bf16, cor
       for (const auto& lp : model.params().layers)
         for (const Param* w : {&lp.query_w, &lp.key_w, &lp.value_w, &lp.attn_out_w, &lp.ffn_in_w, &lp.ffn_out_w})
           convert(*w);
+      if (model.params().has_embedding_mapping()) convert(model.params().mapping_w);
       if (model.params().has_mlm_head()) {
         convert(model.params().mlm_dense_w);
         convert(model.params().mlm_decoder_w);  // the word embeddings when tied
@@ -65,7 +66,7 @@ layers::LinearContext Encoder::linear_context(const Model& model, bool bf16, cor
 }
 
 layers::MlmHeadShape Encoder::mlm_shape(const ModelConfig& c) {
-  return {c.hidden_size, c.vocab_size, c.mlm_activation(), static_cast<float>(c.layer_norm_eps)};
+  return {c.hidden_size, c.vocab_size, c.mlm_activation(), static_cast<float>(c.layer_norm_eps), c.embedding_dim()};
 }
 
 namespace {
@@ -94,9 +95,9 @@ layers::Batch check_inputs(std::span<const ModelInput> inputs, const ModelConfig
       if (std::all_of(in.attention_mask.begin(), in.attention_mask.end(), [](std::uint8_t m) { return m == 0; }))
         fail(ErrorKind::input, "input {}: the attention mask has no real token", b);
     }
-    if (!in.word_embeddings.data.empty() && in.word_embeddings.shape != core::Shape{t, c.hidden_size})
+    if (!in.word_embeddings.data.empty() && in.word_embeddings.shape != core::Shape{t, c.embedding_dim()})
       fail(ErrorKind::input, "input {}: word embeddings have shape {}, expected [{}, {}]", b,
-           core::shape_string(in.word_embeddings.shape), t, c.hidden_size);
+           core::shape_string(in.word_embeddings.shape), t, c.embedding_dim());
     if (!in.start_hidden.data.empty() && in.start_hidden.shape != core::Shape{t, c.hidden_size})
       fail(ErrorKind::input, "input {}: start hidden states have shape {}, expected [{}, {}]", b,
            core::shape_string(in.start_hidden.shape), t, c.hidden_size);
@@ -249,10 +250,29 @@ std::vector<ForwardResult> Encoder::run(const Model& model, std::span<const Mode
       if (!embed.back())
         std::memcpy(x + batch.row(b) * hidden, in.start_hidden.ptr(), in.start_hidden.data.size() * sizeof(float));
     }
-    layers::embeddings_forward(p, embedding_inputs, batch, hidden, shape.eps, embed, x, tape ? &tape->embed : nullptr);
+    if (!p.has_embedding_mapping()) {
+      layers::embeddings_forward(p, embedding_inputs, batch, hidden, shape.eps, embed, x, tape ? &tape->embed : nullptr);
+      if (tape) {
+        tape->embed_drop = dropout.mask(n * hidden, dropout.hidden_p, 1);
+        layers::apply_dropout(x, tape->embed_drop);
+      }
+    } else {
+      // ALBERT: LayerNorm and dropout in embedding_dim, then the mapping to hidden.
+      const auto width = c.embedding_dim();
+      FloatBuffer narrow(static_cast<std::size_t>(n * width));
+      layers::embeddings_forward(p, embedding_inputs, batch, width, shape.eps, embed, narrow.data(),
+                                 tape ? &tape->embed : nullptr);
+      if (tape) {
+        tape->embed_drop = dropout.mask(n * width, dropout.hidden_p, 1);
+        layers::apply_dropout(narrow.data(), tape->embed_drop);
+      }
+      for (std::int64_t b = 0; b < count; ++b)
+        if (embed[static_cast<std::size_t>(b)])
+          layers::linear_forward(lc, narrow.data() + batch.row(b) * width, batch.length(b), width, p.mapping_w,
+                                 p.mapping_b, hidden, x + batch.row(b) * hidden);
+      if (tape) tape->mapping_in = std::move(narrow);
+    }
     if (tape) {
-      tape->embed_drop = dropout.mask(n * hidden, dropout.hidden_p, 1);
-      layers::apply_dropout(x, tape->embed_drop);
       tape->positions = std::move(positions);
       for (const auto& in : inputs) {
         tape->ids.push_back(in.ids);
@@ -318,7 +338,14 @@ std::vector<ForwardResult> Encoder::run(const Model& model, std::span<const Mode
     std::vector<Tensor*> logits;
     for (auto& r : results) logits.push_back(&r.mlm_logits);
     if (!tape) {
-      layers::mlm_head_forward(lc, p, mlm_shape(c), x, batch.offsets, ws.block.mid.data(), logits, nullptr);
+      const auto shape_mlm = mlm_shape(c);
+      FloatBuffer wide;  // the head's working rows when they are wider than the workspace's (ALBERT's E > H)
+      float* work = ws.block.mid.data();
+      if (shape_mlm.inner() > hidden && static_cast<std::int64_t>(ws.block.mid.size()) < n * shape_mlm.inner()) {
+        wide = FloatBuffer(static_cast<std::size_t>(n * shape_mlm.inner()));
+        work = wide.data();
+      }
+      layers::mlm_head_forward(lc, p, shape_mlm, x, batch.offsets, work, logits, nullptr);
     } else {
       auto& mt = tape->mlm_tape;
       tape->mlm = true;
@@ -343,7 +370,7 @@ std::vector<ForwardResult> Encoder::run(const Model& model, std::span<const Mode
       for (std::int64_t r = 0; r < rows; ++r)
         std::memcpy(mt.in.data() + r * hidden, x + mt.rows[static_cast<std::size_t>(r)] * hidden,
                     static_cast<std::size_t>(hidden) * sizeof(float));
-      mt.t = FloatBuffer(static_cast<std::size_t>(rows * hidden));
+      mt.t = FloatBuffer(static_cast<std::size_t>(rows * c.embedding_dim()));
       layers::mlm_head_forward(lc, p, mlm_shape(c), mt.in.data(), mt.offsets, mt.t.data(), logits, &mt);
     }
   }

@@ -46,6 +46,7 @@ struct ForwardTape::Impl {
   SiteHooks differentiable;               // the caller's differentiable hooks, run again by the gradient passes
   layers::NormTape embed;
   core::FloatBuffer embed_drop;
+  core::FloatBuffer mapping_in;  // ALBERT: the mapping's input [rows, embedding_dim], after dropout
   std::vector<layers::BlockTape> layers;
   core::FloatBuffer out;  // h_L [rows, hidden]
   bool mlm = false, classifier = false, train = false;

@@ -58,7 +58,8 @@ ModelConfig generator_config(const GeneratorOptions& o, std::int64_t vocab_size)
   const auto& family = arch::family(o.family, "make-model --family");
   const bool bert = family.model_type == "bert";
   // RoBERTa's defaults as its published configs set them (positions after padding_idx 1).
-  const bool bert_like = bert || family.model_type == "distilbert";
+  const bool albert = family.model_type == "albert";
+  const bool bert_like = bert || family.model_type == "distilbert" || albert;
   const auto key = [&](const char* common) { return family.key(common); };
   nlohmann::json j{{"model_type", family.model_type},
                    {key("vocab_size"), vocab_size},
@@ -68,7 +69,7 @@ ModelConfig generator_config(const GeneratorOptions& o, std::int64_t vocab_size)
                    {key("intermediate_size"), o.intermediate},
                    {key("hidden_act"), o.hidden_act},
                    {key("max_position_embeddings"), o.max_positions > 0 ? o.max_positions : bert_like ? 512 : 514},
-                   {key("type_vocab_size"), o.type_vocab > 0 ? o.type_vocab : bert ? 2 : 1},
+                   {key("type_vocab_size"), o.type_vocab > 0 ? o.type_vocab : bert || albert ? 2 : 1},
                    {key("initializer_range"), o.init_std},
                    {key("layer_norm_eps"), bert_like ? 1e-12 : 1e-5},
                    {key("pad_token_id"), family.default_pad_token_id}};
@@ -80,6 +81,18 @@ ModelConfig generator_config(const GeneratorOptions& o, std::int64_t vocab_size)
   }
   if (o.type_vocab > 0 && family.model_type == "distilbert")
     fail(ErrorKind::input, "DistilBERT has no token type embeddings; drop --type-vocab");
+  if (albert) {
+    // Sharing exercised by default: embeddings narrower than the hidden states, two groups of
+    // layers where the layer count allows.
+    j["embedding_size"] = o.embedding_size > 0 ? o.embedding_size : std::max<std::int64_t>(1, o.hidden / 2);
+    j["num_hidden_groups"] = o.hidden_groups > 0 ? o.hidden_groups : o.layers % 2 == 0 ? 2 : 1;
+    j["inner_group_num"] = o.inner_group_num > 0 ? o.inner_group_num : 1;
+    j["bos_token_id"] = 2;
+    j["eos_token_id"] = 3;
+  } else if (o.embedding_size > 0 || o.hidden_groups > 0 || o.inner_group_num > 0) {
+    fail(ErrorKind::input, "--embedding-size, --hidden-groups and --inner-group-num are ALBERT's options, not {}'s",
+         family.model_type);
+  }
   if (!bert_like) {
     j["bos_token_id"] = 0;
     j["eos_token_id"] = 2;
@@ -122,8 +135,8 @@ std::map<std::string, core::Tensor> random_parameters(const ModelConfig& config,
     const bool padded_positions = config.position_scheme == PositionScheme::after_padding &&
                                   spec.name.ends_with("embeddings.position_embeddings.weight");
     if (spec.name.ends_with("embeddings.word_embeddings.weight") || padded_positions)
-      std::fill(t.data.begin() + config.pad_token_id * config.hidden_size,
-                t.data.begin() + (config.pad_token_id + 1) * config.hidden_size, 0.0f);
+      std::fill(t.data.begin() + config.pad_token_id * config.embedding_dim(),
+                t.data.begin() + (config.pad_token_id + 1) * config.embedding_dim(), 0.0f);
     if (config.sinusoidal_positions && spec.name.ends_with("embeddings.position_embeddings.weight"))
     {
       const auto table = sinusoidal_position_table(config.max_position_embeddings, config.hidden_size);

@@ -232,6 +232,19 @@ Tokenizer Tokenizer::from_folder(const std::filesystem::path& dir, std::optional
     const bool add_prefix_space = config_doc ? config_doc->value("add_prefix_space", false) : false;
     tok.pipeline_ = std::make_shared<tokenizer::Pipeline>(tokenizer::roberta_pipeline(vocab_json, merges_txt, add_prefix_space));
     if (loaded.special_source.empty()) loaded.special_source = vocab_json;
+  } else if (auto model = spm_model(); model && model->filename() == "spiece.model") {
+    // ALBERT's file (AlbertConverter): the pieces' own ids, [CLS] A [SEP] B [SEP].
+    auto& s = loaded.settings;
+    s.unk_token = "<unk>";
+    s.cls_token = "[CLS]";
+    s.sep_token = "[SEP]";
+    s.pad_token = "<pad>";
+    s.mask_token = "[MASK]";
+    if (have_config) apply_tokenizer_config(config, *config_doc, loaded);
+    const bool lower = config_doc ? config_doc->value("do_lower_case", true) : true;
+    const bool keep_accents = config_doc ? config_doc->value("keep_accents", false) : false;
+    tok.pipeline_ = std::make_shared<tokenizer::Pipeline>(tokenizer::albert_pipeline(*model, lower, keep_accents));
+    if (loaded.special_source.empty()) loaded.special_source = *model;
   } else if (auto model = spm_model()) {
     use_roberta_names(loaded.settings);
     if (have_config) apply_tokenizer_config(config, *config_doc, loaded);

@@ -54,6 +54,13 @@ bool is_float_dtype(io::DType d) {
   return d == io::DType::f32 || d == io::DType::f16 || d == io::DType::bf16 || d == io::DType::f64;
 }
 
+// Points every run layer at the tensors of the layer whose weights it shares (ALBERT).
+void share_layers(const ModelConfig& config, EncoderParams& p) {
+  for (std::int64_t l = 0; l < config.num_hidden_layers; ++l)
+    if (config.shared_layer(l) != l)
+      p.layers[static_cast<std::size_t>(l)] = p.layers[static_cast<std::size_t>(config.shared_layer(l))];
+}
+
 struct Located {
   const io::SafetensorsFile* file;
   const io::TensorRecord* record;
@@ -173,6 +180,7 @@ Weights Weights::load(const std::filesystem::path& dir, const ModelConfig& confi
          joined);
   }
   if (w.params_.has_mlm_head() && !w.params_.mlm_decoder_w.present()) w.params_.mlm_decoder_w = w.params_.word_emb;
+  share_layers(config, w.params_);
   for (const auto& [name, loc] : located)
     if (!used.count(name)) w.unused_.push_back(name);
   return w;
@@ -209,6 +217,7 @@ Weights Weights::from_tensors(const ModelConfig& config, std::map<std::string, c
     fail(ErrorKind::model, "in-memory weights: {}", joined);
   }
   if (w.params_.has_mlm_head() && !w.params_.mlm_decoder_w.present()) w.params_.mlm_decoder_w = w.params_.word_emb;
+  share_layers(config, w.params_);
   return w;
 }
 
@@ -219,7 +228,7 @@ std::int64_t Weights::parameter_count() const {
     if (p.present() && seen.insert(p.data).second) n += p.size();
   };
   const auto& p = params_;
-  for (const Param* q : {&p.word_emb, &p.pos_emb, &p.type_emb, &p.emb_norm_g, &p.emb_norm_b, &p.pooler_w, &p.pooler_b,
+  for (const Param* q : {&p.word_emb, &p.pos_emb, &p.type_emb, &p.emb_norm_g, &p.emb_norm_b, &p.mapping_w, &p.mapping_b, &p.pooler_w, &p.pooler_b,
                          &p.mlm_dense_w, &p.mlm_dense_b, &p.mlm_norm_g, &p.mlm_norm_b, &p.mlm_decoder_w,
                          &p.mlm_decoder_b, &p.classifier_w, &p.classifier_b})
     count(*q);

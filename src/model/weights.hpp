@@ -38,13 +38,15 @@ struct LayerParams {
 };
 
 struct EncoderParams {
-  Param word_emb, pos_emb, type_emb, emb_norm_g, emb_norm_b;  // [vocab|positions|types, hidden]
+  Param word_emb, pos_emb, type_emb, emb_norm_g, emb_norm_b;  // [vocab|positions|types, embedding_dim]
+  Param mapping_w, mapping_b;  // ALBERT: embedding_dim -> hidden [hidden, embedding_dim], [hidden]
   std::vector<LayerParams> layers;
   Param pooler_w, pooler_b;                                   // optional
   Param mlm_dense_w, mlm_dense_b, mlm_norm_g, mlm_norm_b;      // optional MLM head
   Param mlm_decoder_w, mlm_decoder_b;                         // decoder tied to word_emb when absent
   Param classifier_w, classifier_b;                           // [labels, hidden], [labels], optional
 
+  bool has_embedding_mapping() const { return mapping_w.present(); }
   bool has_pooler() const { return pooler_w.present(); }
   bool has_mlm_head() const { return mlm_dense_w.present(); }
   bool has_classifier() const { return classifier_w.present(); }

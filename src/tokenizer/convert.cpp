@@ -145,4 +145,59 @@ Pipeline xlm_roberta_pipeline(const std::filesystem::path& sentencepiece_model) 
                   std::make_unique<TemplateProcessor>(std::move(single), std::move(pair)), std::move(added));
 }
 
+Pipeline albert_pipeline(const std::filesystem::path& sentencepiece_model, bool do_lower_case, bool keep_accents) {
+  const SentencePieceModel spm = read_sentencepiece_model(sentencepiece_model);
+  const auto where = sentencepiece_model.string();
+  if (!spm.unigram) fail(ErrorKind::model, "{}: a SentencePiece BPE model; ALBERT's converter takes Unigram models", where);
+  std::vector<std::pair<std::string, double>> vocab;
+  std::int32_t unk = -1;
+  for (std::size_t i = 0; i < spm.pieces.size(); ++i) {
+    const auto& p = spm.pieces[i];
+    // AlbertConverter.vocab: pieces such as "1," score 100 lower (check_number_comma).
+    const auto& t = p.piece;
+    const bool number_comma = t.size() >= 2 && t.back() == ',' && t[t.size() - 2] >= '0' && t[t.size() - 2] <= '9';
+    vocab.emplace_back(t, number_comma ? p.score - 100 : p.score);
+    if (p.kind == SentencePieceKind::unknown && unk < 0) unk = static_cast<std::int32_t>(i);
+  }
+  if (unk < 0) fail(ErrorKind::model, "{}: no unknown piece", where);
+  Vocabulary ids([&] {
+    std::vector<std::string> pieces;
+    for (const auto& [piece, score] : vocab) pieces.push_back(piece);
+    return pieces;
+  }());
+  const std::int32_t cls = require_id(ids, "[CLS]", sentencepiece_model), sep = require_id(ids, "[SEP]", sentencepiece_model);
+
+  std::vector<std::unique_ptr<Normalizer>> normalizers;
+  normalizers.push_back(std::make_unique<Replace>(Pattern::literal("``"), "\""));
+  normalizers.push_back(std::make_unique<Replace>(Pattern::literal("''"), "\""));
+  if (!keep_accents) {
+    normalizers.push_back(std::make_unique<UnicodeNormalizer>(NormalForm::nfkd));
+    normalizers.push_back(std::make_unique<StripAccents>());
+  }
+  if (do_lower_case) normalizers.push_back(std::make_unique<Lowercase>());
+  if (!spm.precompiled_charsmap.empty())
+    normalizers.push_back(std::make_unique<Precompiled>(spm.precompiled_charsmap, where));
+  normalizers.push_back(std::make_unique<Replace>(Pattern::regex(" {2,}", where), " "));
+
+  const SpecialToken cls_token{"[CLS]", cls}, sep_token{"[SEP]", sep};
+  std::vector<TemplateProcessor::Piece> single{{false, 0, {cls_token}, 0}, {true, 0, {}, 0}, {false, 0, {sep_token}, 0}};
+  std::vector<TemplateProcessor::Piece> pair = single;
+  pair.push_back({true, 1, {}, 1});
+  pair.push_back({false, 0, {sep_token}, 1});
+  // The model's control and user-defined pieces are matched whole, never normalised.
+  std::vector<AddedToken> added;
+  for (std::size_t i = 0; i < spm.pieces.size(); ++i) {
+    const auto& p = spm.pieces[i];
+    const bool control = p.kind == SentencePieceKind::control || p.kind == SentencePieceKind::unknown;
+    if (!control && p.kind != SentencePieceKind::user_defined) continue;
+    AddedToken t = special_token(p.piece, static_cast<std::int32_t>(i), p.piece == "[MASK]");
+    t.special = control;
+    added.push_back(std::move(t));
+  }
+  return Pipeline(std::make_unique<NormalizerSequence>(std::move(normalizers)),
+                  std::make_unique<Metaspace>(U'\u2581', PrependScheme::always, true),
+                  std::make_unique<Unigram>(std::move(vocab), unk, false, where),
+                  std::make_unique<TemplateProcessor>(std::move(single), std::move(pair)), std::move(added));
+}
+
 }  // namespace bertscope::tokenizer

@@ -41,5 +41,12 @@ Pipeline roberta_pipeline(const std::filesystem::path& vocab_json, const std::fi
 // runs of spaces; Metaspace; "<s> A </s>" / "<s> A </s> </s> B </s>".
 Pipeline xlm_roberta_pipeline(const std::filesystem::path& sentencepiece_model);
 
+// AlbertConverter on ALBERT's spiece.model: the pieces keep their ids (<pad> <unk> [CLS] [SEP]
+// [MASK] first), a digit-then-comma piece loses 100 from its score; Replace ``/'' by ", NFKD +
+// StripAccents unless keep_accents, Lowercase when do_lower_case, the Precompiled charsmap, runs
+// of spaces to one; Metaspace; "[CLS] A [SEP]" / "[CLS] A [SEP] B [SEP]" with B's type id 1;
+// [MASK] strips the space on its left.
+Pipeline albert_pipeline(const std::filesystem::path& sentencepiece_model, bool do_lower_case, bool keep_accents);
+
 
 }  // namespace bertscope::tokenizer

@@ -64,6 +64,9 @@ def make_batch(vocab, rng):
 
 def forward_cases(model, tids, ttypes, tmask, arrays):
     head_mask = torch.tensor([[1.0, 0.0, 0.5], [0.0, 1.0, 2.0]], dtype=torch.float64)
+    if model.layers > 2:  # e.g. ALBERT's shared layers, one row per run layer
+        head_mask = torch.cat([head_mask, torch.ones(model.layers - 2, 3, dtype=torch.float64)])
+        head_mask[model.layers - 1, 1] = 0.25
     cases = {}
     for case, hm in (("base", None), ("head_mask", head_mask)):
         a64, h64, e64 = model.forward(tids, ttypes, tmask, torch.float64, head_mask=hm)

@@ -38,6 +38,9 @@ struct Family {
   void (*write_config)(const ModelConfig& config, nlohmann::json& json);
   // The shared keys (BERT's spelling) this family spells its own way.
   std::span<const KeyName> key_names = {};
+  // Reads the family's own keys after configure (ALBERT's groups) and checks them; errors name
+  // `source`. Null when the family has none.
+  void (*read_own_keys)(ModelConfig& config, const std::string& source) = nullptr;
   // The family's spelling of a shared config key.
   std::string key(std::string_view common) const {
     for (const auto& k : key_names)
@@ -59,6 +62,7 @@ const Family& bert_family();
 const Family& roberta_family();
 const Family& xlm_roberta_family();
 const Family& distilbert_family();
+const Family& albert_family();
 
 // The module names of one post-norm encoder layer (BERT's by default).
 struct LayerNames {
@@ -73,15 +77,19 @@ class TableBuilder {
  public:
   explicit TableBuilder(const ModelConfig& config) : c_(config) {}
   void add(std::string name, core::Shape shape, ParamGroup group, Param EncoderParams::*slot, bool optional = false);
-  // {prefix}embeddings.* (word, position, token type when the config has types, LayerNorm).
+  // {prefix}embeddings.* (word, position, token type when the config has types, LayerNorm), as
+  // wide as config.embedding_dim().
   void embeddings(const std::string& prefix);
   // {prefix}{names.stack}.{l}.* for every layer, each tensor under the family's name.
   void encoder_layers(const std::string& prefix, const LayerNames& names = LayerNames{});
   // A dense layer {name}.weight [out, in] and {name}.bias [out].
   void dense(const std::string& name, std::int64_t out, std::int64_t in, ParamGroup group, Param EncoderParams::*w,
              Param EncoderParams::*b);
-  // A LayerNorm {name}.weight and {name}.bias [hidden].
-  void norm(const std::string& name, ParamGroup group, Param EncoderParams::*g, Param EncoderParams::*b);
+  // A LayerNorm {name}.weight and {name}.bias [width] (0: hidden_size).
+  void norm(const std::string& name, ParamGroup group, Param EncoderParams::*g, Param EncoderParams::*b,
+            std::int64_t width = 0);
+  // A row for one tensor of a layer (a slot of LayerParams in layer `layer`).
+  void layer_row(std::string name, core::Shape shape, std::int64_t layer, Param LayerParams::*member);
   std::vector<ParamSpec> take() { return std::move(table_); }
 
  private:

@@ -9,23 +9,23 @@ namespace bertscope::model::layers {
 
 void mlm_head_forward(const LinearContext& lc, const EncoderParams& p, const MlmHeadShape& s, const float* in,
                       std::span<const std::int64_t> offsets, float* t, std::vector<core::Tensor*> logits, MlmTape* tape) {
-  const auto m = offsets.back(), hidden = s.hidden;
-  std::vector<core::bf16> staging(lc.bf16 ? static_cast<std::size_t>(m * hidden) : 0);
+  const auto m = offsets.back(), hidden = s.hidden, width = s.inner();
+  std::vector<core::bf16> staging(lc.bf16 ? static_cast<std::size_t>(m * std::max(hidden, width)) : 0);
   auto* x16 = lc.bf16 ? &staging : nullptr;
   if (tape) {
-    tape->pre = core::FloatBuffer(static_cast<std::size_t>(m * hidden));
-    linear_forward(lc, in, m, hidden, p.mlm_dense_w, p.mlm_dense_b, hidden, tape->pre.data(), nullptr, x16);
+    tape->pre = core::FloatBuffer(static_cast<std::size_t>(m * width));
+    linear_forward(lc, in, m, hidden, p.mlm_dense_w, p.mlm_dense_b, width, tape->pre.data(), nullptr, x16);
     core::FloatBuffer a = tape->pre;
-    core::activate(s.act, a.data(), m * hidden);
-    norm_forward(a.data(), nullptr, m, hidden, p.mlm_norm_g.data, p.mlm_norm_b.data, s.eps, t, &tape->norm);
+    core::activate(s.act, a.data(), m * width);
+    norm_forward(a.data(), nullptr, m, width, p.mlm_norm_g.data, p.mlm_norm_b.data, s.eps, t, &tape->norm);
   } else {
-    linear_forward(lc, in, m, hidden, p.mlm_dense_w, p.mlm_dense_b, hidden, t, &s.act, x16);
-    core::layer_norm(t, m, hidden, p.mlm_norm_g.data, p.mlm_norm_b.data, s.eps, t);
+    linear_forward(lc, in, m, hidden, p.mlm_dense_w, p.mlm_dense_b, width, t, &s.act, x16);
+    core::layer_norm(t, m, width, p.mlm_norm_g.data, p.mlm_norm_b.data, s.eps, t);
   }
   // One product over every input's rows: the decoder's [vocab, hidden] weight is read once, not
   // once per input; then each input's rows are copied out.
   core::FloatBuffer all(static_cast<std::size_t>(m * s.vocab));
-  linear_forward(lc, t, m, hidden, p.mlm_decoder_w, p.mlm_decoder_b, s.vocab, all.data(), nullptr, x16);
+  linear_forward(lc, t, m, width, p.mlm_decoder_w, p.mlm_decoder_b, s.vocab, all.data(), nullptr, x16);
   for (std::size_t b = 0; b + 1 < offsets.size(); ++b) {
     const auto k = offsets[b + 1] - offsets[b];
     *logits[b] = core::Tensor::uninitialized({k, s.vocab});
@@ -35,27 +35,27 @@ void mlm_head_forward(const LinearContext& lc, const EncoderParams& p, const Mlm
 
 void mlm_head_vjp(const LinearContext& lc, const EncoderParams& p, const MlmHeadShape& s, const MlmTape& tape,
                   const float* dlogits, float* din, ParamGrads& grads) {
-  const auto m = static_cast<std::int64_t>(tape.rows.size()), hidden = s.hidden;
-  core::FloatBuffer dt(static_cast<std::size_t>(m * hidden)), da(static_cast<std::size_t>(m * hidden));
-  linear_vjp(lc, dlogits, m, s.vocab, p.mlm_decoder_w, hidden, tape.t.data(), dt.data(), false, grads(p.mlm_decoder_w),
+  const auto m = static_cast<std::int64_t>(tape.rows.size()), hidden = s.hidden, width = s.inner();
+  core::FloatBuffer dt(static_cast<std::size_t>(m * width)), da(static_cast<std::size_t>(m * width));
+  linear_vjp(lc, dlogits, m, s.vocab, p.mlm_decoder_w, width, tape.t.data(), dt.data(), false, grads(p.mlm_decoder_w),
              grads(p.mlm_decoder_b));
-  norm_vjp(dt.data(), tape.norm, p.mlm_norm_g.data, m, hidden, da.data(), grads(p.mlm_norm_g), grads(p.mlm_norm_b));
-  core::activation_grad(s.act, tape.pre.data(), da.data(), da.data(), m * hidden);
-  linear_vjp(lc, da.data(), m, hidden, p.mlm_dense_w, hidden, tape.in.data(), din, false, grads(p.mlm_dense_w),
+  norm_vjp(dt.data(), tape.norm, p.mlm_norm_g.data, m, width, da.data(), grads(p.mlm_norm_g), grads(p.mlm_norm_b));
+  core::activation_grad(s.act, tape.pre.data(), da.data(), da.data(), m * width);
+  linear_vjp(lc, da.data(), m, width, p.mlm_dense_w, hidden, tape.in.data(), din, false, grads(p.mlm_dense_w),
              grads(p.mlm_dense_b));
 }
 
 void mlm_head_jvp(const EncoderParams& p, const MlmHeadShape& s, const MlmTape& tape, const float* tin,
                   std::vector<core::Tensor>& logits) {
-  const auto m = static_cast<std::int64_t>(tape.rows.size()), hidden = s.hidden;
-  core::FloatBuffer ta(static_cast<std::size_t>(m * hidden)), tt(static_cast<std::size_t>(m * hidden));
-  linear_jvp(tin, m, hidden, p.mlm_dense_w, hidden, ta.data());
-  core::activation_grad(s.act, tape.pre.data(), ta.data(), ta.data(), m * hidden);
-  norm_jvp(ta.data(), tape.norm, p.mlm_norm_g.data, m, hidden, tt.data());
+  const auto m = static_cast<std::int64_t>(tape.rows.size()), hidden = s.hidden, width = s.inner();
+  core::FloatBuffer ta(static_cast<std::size_t>(m * width)), tt(static_cast<std::size_t>(m * width));
+  linear_jvp(tin, m, hidden, p.mlm_dense_w, width, ta.data());
+  core::activation_grad(s.act, tape.pre.data(), ta.data(), ta.data(), m * width);
+  norm_jvp(ta.data(), tape.norm, p.mlm_norm_g.data, m, width, tt.data());
   for (std::size_t b = 0; b + 1 < tape.offsets.size(); ++b) {
     const auto k = tape.offsets[b + 1] - tape.offsets[b];
     core::Tensor lg = core::Tensor::uninitialized({k, s.vocab});
-    linear_jvp(tt.data() + tape.offsets[b] * hidden, k, hidden, p.mlm_decoder_w, s.vocab, lg.ptr());
+    linear_jvp(tt.data() + tape.offsets[b] * width, k, width, p.mlm_decoder_w, s.vocab, lg.ptr());
     logits.push_back(std::move(lg));
   }
 }

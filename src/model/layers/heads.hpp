@@ -22,6 +22,8 @@ struct MlmHeadShape {
   std::int64_t hidden, vocab;
   core::Activation act;
   float eps;
+  std::int64_t width = 0;  // of the dense layer's output, LayerNorm and decoder input (ALBERT: embedding_size); 0: hidden
+  std::int64_t inner() const { return width > 0 ? width : hidden; }
 };
 
 struct MlmTape {
