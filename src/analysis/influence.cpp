@@ -391,8 +391,8 @@ void PathIntegral::tangent_sweep(const Pattern& pattern, model::SiteHook& hook) 
   const auto& chunk = *chunks_.front();
   std::vector<core::Tensor> tangents;
   for (std::size_t i = 0; i < chunk.count; ++i) {
-    core::Tensor t({tokens_, hidden_});
-    std::copy_n(delta_.ptr() + source * hidden_, hidden_, t.ptr() + source * hidden_);
+    core::Tensor t({tokens_, embed_width_});
+    std::copy_n(delta_.ptr() + source * embed_width_, embed_width_, t.ptr() + source * embed_width_);
     tangents.push_back(std::move(t));
   }
   model::jvp(model_, chunk.tape, tangents, model::SiteSet(layers_),
