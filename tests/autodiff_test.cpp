@@ -33,7 +33,7 @@ struct GradGolden {
 GradGolden& grad_golden(const std::string& name) {
   static std::map<std::string, GradGolden> cache;
   if (auto it = cache.find(name); it != cache.end()) return it->second;
-  for (const char* file : {"gradients.json", "roberta.json", "distilbert.json"}) {
+  for (const char* file : {"gradients.json", "roberta.json", "distilbert.json", "electra.json"}) {
     const auto summary = io::read_json(test::golden_dir() / file);
     for (const auto& entry : summary["models"]) {
       if (entry["name"] != name) continue;
@@ -56,7 +56,7 @@ GradGolden& grad_golden(const std::string& name) {
       const auto ids = g.arrays.at("input_ids").to_i64(), types = g.arrays.at("token_type_ids").to_i64(),
                  mask = g.arrays.at("attention_mask").to_i64();
       const auto b = g.arrays.at("input_ids").shape[0], t = g.arrays.at("input_ids").shape[1];
-      const auto hidden = g.model->config().hidden_size;
+      const auto hidden = g.model->config().embedding_width();  // of the word embeddings
       const auto& table = g.model->params().word_emb;
       for (std::int64_t i = 0; i < b; ++i) {
         model::ModelInput in;
@@ -93,9 +93,24 @@ struct Run {
   double loss = 0;
 };
 
+// ElectraForPreTraining's loss on one input: mean binary cross-entropy with logits over its
+// tokens; its gradient (sigmoid(z) - y) / n seeds the replaced-token logits.
+model::LossGrad replaced_token_bce(const core::Tensor& logits, std::span<const std::int64_t> labels) {
+  model::LossGrad r;
+  const auto n = logits.size();
+  r.grad = core::Tensor({n});
+  for (std::int64_t i = 0; i < n; ++i) {
+    const double z = logits.data[i], y = static_cast<double>(labels[i]);
+    r.loss += (std::max(z, 0.0) - z * y + std::log1p(std::exp(-std::abs(z)))) / static_cast<double>(n);
+    r.grad.data[i] = static_cast<float>((1.0 / (1.0 + std::exp(-z)) - y) / static_cast<double>(n));
+  }
+  return r;
+}
+
 Run run_golden(GradGolden& g, const std::vector<std::vector<model::FlowMask>>& masks = {}) {
   const auto& m = *g.model;
   const bool classifier = g.entry["classifier"].get<bool>();
+  const bool rtd = g.entry.value("replaced_token_detection", false);
   model::RunOptions run;
   run.head_mask = core::Tensor({m.layers(), m.heads()});
   const auto hm = g.arrays.at("head_mask").to_f32();
@@ -110,7 +125,13 @@ Run run_golden(GradGolden& g, const std::vector<std::vector<model::FlowMask>>& m
   const auto labels = g.arrays.at("mlm_labels").to_i64(), classes = g.arrays.at("class_labels").to_i64();
   const auto t_pad = g.arrays.at("mlm_labels").shape[1];
   for (std::size_t b = 0; b < g.inputs.size(); ++b) {
-    if (classifier) {
+    if (rtd) {
+      const auto y = g.arrays.at("rtd_labels").to_i64();
+      auto lg = replaced_token_bce(r.forward[b].classifier_logits,
+                                   std::span(y).subspan(b * t_pad, g.inputs[b].ids.size()));
+      r.loss += lg.loss;
+      seeds[b].classifier_logits = std::move(lg.grad);
+    } else if (classifier) {
       auto lg = model::class_cross_entropy(r.forward[b].classifier_logits, static_cast<std::int32_t>(classes[b]));
       r.loss += lg.loss;
       seeds[b].classifier_logits = std::move(lg.grad);
@@ -216,8 +237,15 @@ TEST_P(GradientGolden, ForwardModeMatchesAutogradJvp) {
   const auto& ref_arr = g.arrays.at("jvp.logits");
   const auto ref = ref_arr.to_f64();
   double worst = 0;
+  const bool rtd = g.entry.value("replaced_token_detection", false);
   for (std::size_t b = 0; b < g.inputs.size(); ++b) {
-    if (classifier) {
+    if (rtd) {  // [B, T_pad] reference, [t] ours
+      const auto t = static_cast<std::int64_t>(g.inputs[b].ids.size()), tp = ref_arr.shape[1];
+      std::vector<double> sub(ref.begin() + static_cast<std::ptrdiff_t>(b * tp), ref.begin() + static_cast<std::ptrdiff_t>(b * tp + t));
+      const double e = rel_error(res.classifier_logits[b].span(), sub);
+      EXPECT_LE(e, 1e-4) << "input " << b;
+      worst = std::max(worst, e);
+    } else if (classifier) {
       const auto k = ref_arr.shape[1];
       std::vector<double> sub(ref.begin() + static_cast<std::ptrdiff_t>(b * k), ref.begin() + static_cast<std::ptrdiff_t>((b + 1) * k));
       const double e = rel_error(res.classifier_logits[b].span(), sub);
@@ -237,7 +265,8 @@ TEST_P(GradientGolden, ForwardModeMatchesAutogradJvp) {
 
 INSTANTIATE_TEST_SUITE_P(Models, GradientGolden,
                          ::testing::Values("grad_mlm", "grad_classifier", "roberta_mlm", "xlmr_classifier",
-                                           "distilbert_mlm", "distilbert_classifier"));
+                                           "distilbert_mlm", "distilbert_classifier", "electra_generator",
+                                           "electra_discriminator", "electra_classifier"));
 
 TEST(GradientGoldenCheck, CorruptedValueIsCaught) {
   auto& g = grad_golden("grad_mlm");

@@ -41,7 +41,7 @@ Baseline parse_baseline(std::string_view name) {
 }
 
 core::Tensor baseline_word_embeddings(const model::Model& model, std::span<const std::int32_t> ids, Baseline baseline) {
-  const auto hidden = model.config().hidden_size;
+  const auto hidden = model.config().embedding_width();
   const auto tokens = static_cast<std::int64_t>(ids.size());
   core::Tensor base({tokens, hidden});
   if (baseline == Baseline::zero) return base;
@@ -270,17 +270,18 @@ PathIntegral::PathIntegral(const model::Model& model, const Instance& instance, 
   layers_ = c.num_hidden_layers;
   heads_ = c.num_attention_heads;
   hidden_ = c.hidden_size;
+  width_ = c.embedding_width();
   tokens_ = static_cast<std::int64_t>(instance.ids.size());
   for (auto id : instance.ids)
     if (id < 0 || id >= c.vocab_size) fail(ErrorKind::input, "influence: token id {} outside the vocabulary of {}", id, c.vocab_size);
 
-  // x and the baseline b, [T, hidden].
-  core::Tensor x({tokens_, hidden_});
+  // x and the baseline b, [T, embedding width].
+  core::Tensor x({tokens_, width_});
   const float* table = p.word_emb.data;
   for (std::int64_t t = 0; t < tokens_; ++t)
-    std::copy_n(table + static_cast<std::int64_t>(instance.ids[static_cast<std::size_t>(t)]) * hidden_, hidden_, x.ptr() + t * hidden_);
+    std::copy_n(table + static_cast<std::int64_t>(instance.ids[static_cast<std::size_t>(t)]) * width_, width_, x.ptr() + t * width_);
   const auto base = baseline_word_embeddings(model, instance.ids, options.baseline);
-  delta_ = core::Tensor({tokens_, hidden_});
+  delta_ = core::Tensor({tokens_, width_});
   for (std::size_t i = 0; i < delta_.data.size(); ++i) delta_.data[i] = x.data[i] - base.data[i];
 
   const auto m = options.steps;
@@ -304,7 +305,7 @@ PathIntegral::PathIntegral(const model::Model& model, const Instance& instance, 
       auto& in = inputs[i];
       in.ids = instance.ids;
       in.type_ids = instance.type_ids;
-      in.word_embeddings = core::Tensor::uninitialized({tokens_, hidden_});
+      in.word_embeddings = core::Tensor::uninitialized({tokens_, width_});
       for (std::size_t j = 0; j < in.word_embeddings.data.size(); ++j)
         in.word_embeddings.data[j] = base.data[j] + a * delta_.data[j];
     }
@@ -314,7 +315,7 @@ PathIntegral::PathIntegral(const model::Model& model, const Instance& instance, 
     for (std::size_t i = 0; i < chunk->count; ++i) {
       const auto& g = grads.word_embedding_grads[i];
       for (std::int64_t t = 0; t < tokens_; ++t)
-        attributions_[static_cast<std::size_t>(t)] += dot(g.ptr() + t * hidden_, delta_.ptr() + t * hidden_, hidden_);
+        attributions_[static_cast<std::size_t>(t)] += dot(g.ptr() + t * width_, delta_.ptr() + t * width_, width_);
       unrestricted_.traces.push_back(std::move(grads.site_grads[i]));
     }
     chunks_.push_back(std::move(chunk));
@@ -332,7 +333,7 @@ double PathIntegral::influence(const Pattern& pattern) const {
     req.flow_masks.assign(chunk->count, masks);
     const auto grads = model::backward(model_, chunk->tape, seeds(chunk->count), req);
     for (const auto& g : grads.word_embedding_grads)
-      sum += dot(g.ptr() + source * hidden_, delta_.ptr() + source * hidden_, hidden_);
+      sum += dot(g.ptr() + source * width_, delta_.ptr() + source * width_, width_);
   }
   return sum / static_cast<double>(alphas_.size());
 }
@@ -370,8 +371,8 @@ Factors PathIntegral::forward_factors(const Pattern& pattern, bool with_blocks) 
   for (const auto& chunk : chunks_) {
     std::vector<core::Tensor> tangents;
     for (std::size_t i = 0; i < chunk->count; ++i) {
-      core::Tensor t({tokens_, hidden_});
-      std::copy_n(delta_.ptr() + source * hidden_, hidden_, t.ptr() + source * hidden_);
+      core::Tensor t({tokens_, width_});
+      std::copy_n(delta_.ptr() + source * width_, width_, t.ptr() + source * width_);
       tangents.push_back(std::move(t));
     }
     auto res = model::jvp(model_, chunk->tape, tangents, sites, std::vector<std::vector<model::FlowMask>>(chunk->count, masks));
@@ -387,8 +388,8 @@ void PathIntegral::tangent_sweep(const Pattern& pattern, model::SiteHook& hook) 
   const auto& chunk = *chunks_.front();
   std::vector<core::Tensor> tangents;
   for (std::size_t i = 0; i < chunk.count; ++i) {
-    core::Tensor t({tokens_, hidden_});
-    std::copy_n(delta_.ptr() + source * hidden_, hidden_, t.ptr() + source * hidden_);
+    core::Tensor t({tokens_, width_});
+    std::copy_n(delta_.ptr() + source * width_, width_, t.ptr() + source * width_);
     tangents.push_back(std::move(t));
   }
   model::jvp(model_, chunk.tape, tangents, model::SiteSet(layers_),

@@ -168,6 +168,7 @@ class PathIntegral {
   Instance instance_;
   IntegralOptions options_;
   std::int64_t layers_ = 0, tokens_ = 0, heads_ = 0, hidden_ = 0;
+  std::int64_t width_ = 0;  // of the word embeddings (ELECTRA: embedding_size)
   std::vector<double> alphas_;
   std::vector<std::unique_ptr<Chunk>> chunks_;
   core::Tensor delta_;  // x - b [T, hidden]

@@ -130,7 +130,7 @@ std::string describe(const model::Model& m, const Target& t) {
 }  // namespace
 
 core::Tensor input_embeddings(const model::Model& m, const model::ModelInput& in) {
-  const auto hidden = m.config().hidden_size;
+  const auto hidden = m.config().embedding_width();
   const auto T = static_cast<std::int64_t>(in.ids.size());
   core::Tensor x = core::Tensor::uninitialized({T, hidden});
   const auto& emb = m.params().word_emb;
@@ -143,7 +143,7 @@ core::Tensor input_embeddings(const model::Model& m, const model::ModelInput& in
 }
 
 core::Tensor baseline_embeddings(const model::Model& m, const model::ModelInput& in, Baseline b, bool keep_special) {
-  const auto hidden = m.config().hidden_size;
+  const auto hidden = m.config().embedding_width();
   const auto T = static_cast<std::int64_t>(in.ids.size());
   core::Tensor base({T, hidden});
   const auto& emb = m.params().word_emb;
@@ -172,7 +172,7 @@ Attribution attribute(const model::Model& m, const model::ModelInput& in, const 
   check_model(m, o.target);
   if (o.integrated && o.steps < 1) fail(ErrorKind::input, "integrated gradients need at least 1 step, got {}", o.steps);
   const auto t = resolve(m, in, o.target);
-  const auto T = static_cast<std::int64_t>(in.ids.size()), hidden = m.config().hidden_size;
+  const auto T = static_cast<std::int64_t>(in.ids.size()), hidden = m.config().embedding_width();  // of the word embeddings
   Attribution a;
   a.position = is_mlm(t) ? t.position : -1;
   a.index = t.index;

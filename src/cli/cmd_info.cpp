@@ -13,6 +13,7 @@ std::string head_kind_name(model::HeadKind kind) {
     case model::HeadKind::masked_lm: return "masked LM";
     case model::HeadKind::sequence_classification: return "sequence classification";
     case model::HeadKind::token_classification: return "token classification";
+    case model::HeadKind::replaced_token_detection: return "replaced-token detection (ELECTRA discriminator)";
   }
   return "?";
 }
@@ -50,6 +51,7 @@ void add_info_command(CLI::App& app) {
         {"max_position_embeddings", c.max_position_embeddings},
         {"type_vocab_size", c.type_vocab_size},
         {"sinusoidal_positions", c.sinusoidal_positions},
+        {"embedding_size", c.embedding_width()},
         {"vocab_size", c.vocab_size},
         {"parameters", m.weights().parameter_count()},
         {"weights_mapped_bytes", m.weights().mapped_bytes()},
@@ -83,6 +85,8 @@ void add_info_command(CLI::App& app) {
     fmt::print("encoder        {} layers x {} heads, hidden {} (head dim {}), feed-forward {} ({})\n",
                c.num_hidden_layers, c.num_attention_heads, c.hidden_size, c.head_dim(), c.intermediate_size,
                c.hidden_act);
+    if (c.projects_embeddings())
+      fmt::print("embeddings     {} wide, projected to {} (embeddings_project)\n", c.embedding_width(), c.hidden_size);
     fmt::print("positions      {}{} (token types {})\n", c.max_position_embeddings,
                c.sinusoidal_positions ? ", sinusoidal" : "",
                c.has_token_types() ? std::to_string(c.type_vocab_size) : std::string("none"));

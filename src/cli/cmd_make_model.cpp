@@ -20,9 +20,10 @@ void add_make_model_command(CLI::App& app) {
       "make-model",
       "Write a random-weight Hugging Face encoder folder (config.json with the family's keys, model.safetensors with "
       "transformers' tensor names, the tokenizer files). Without --labels it is a ...ForMaskedLM (BertForMaskedLM, "
-      "RobertaForMaskedLM, XLMRobertaForMaskedLM, DistilBertForMaskedLM); with --labels K a ...ForSequenceClassification with K labels.");
+      "RobertaForMaskedLM, XLMRobertaForMaskedLM, DistilBertForMaskedLM, ElectraForMaskedLM - ELECTRA's generator); with --labels K a "
+      "...ForSequenceClassification with K labels; ELECTRA with --discriminator an ElectraForPreTraining.");
   cmd->add_option("--family", args->gen.family, "Encoder family (model_type)")
-      ->check(CLI::IsMember({"bert", "roberta", "xlm-roberta", "distilbert"}));
+      ->check(CLI::IsMember({"bert", "roberta", "xlm-roberta", "distilbert", "electra"}));
   cmd->add_option("--layers", args->gen.layers, "Number of layers")->required()->check(CLI::PositiveNumber);
   cmd->add_option("--hidden", args->gen.hidden, "Hidden size")->required()->check(CLI::PositiveNumber);
   cmd->add_option("--heads", args->gen.heads, "Attention heads per layer")->required()->check(CLI::PositiveNumber);
@@ -44,6 +45,12 @@ void add_make_model_command(CLI::App& app) {
   cmd->add_option("--hidden-act", args->gen.hidden_act, "Activation (gelu, gelu_new, relu, ...)");
   cmd->add_flag("--sinusoidal-positions", args->gen.sinusoidal_positions,
                 "DistilBERT: fixed sinusoidal position table (sinusoidal_pos_embds)");
+  cmd->add_option("--embedding-size", args->gen.embedding_size,
+                  "ELECTRA: width of the embedding tables (embedding_size; default half of --hidden, so "
+                  "embeddings_project maps them to the hidden size)")
+      ->check(CLI::PositiveNumber);
+  cmd->add_flag("--discriminator", args->gen.discriminator,
+                "ELECTRA: an ElectraForPreTraining discriminator (replaced-token detection head)");
   cmd->add_option("--init-std", args->gen.init_std, "Std of weight matrices and embeddings (transformers: 0.02)");
   cmd->add_option("--bias-std", args->gen.bias_std, "Std of biases (transformers: 0)");
   cmd->add_option("--norm-std", args->gen.norm_std, "Std of LayerNorm weights around 1 and biases around 0");

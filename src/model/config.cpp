@@ -72,6 +72,7 @@ std::vector<std::int32_t> ModelConfig::position_ids(const std::vector<std::int32
 HeadKind ModelConfig::head_kind() const {
   if (architectures.empty()) return HeadKind::masked_lm;
   const auto& a = architectures.front();
+  if (a == "ElectraForPreTraining") return HeadKind::replaced_token_detection;
   if (a.ends_with("ForSequenceClassification")) return HeadKind::sequence_classification;
   if (a.ends_with("ForTokenClassification")) return HeadKind::token_classification;
   if (a.ends_with("Model") && !a.ends_with("LMHeadModel")) return HeadKind::none;
@@ -103,6 +104,7 @@ ModelConfig parse_config(const nlohmann::json& j, const std::string& src) {
   c.layer_norm_eps = get_double(j, key("layer_norm_eps").c_str(), c.layer_norm_eps, src);
   c.initializer_range = get_double(j, key("initializer_range").c_str(), c.initializer_range, src);
   c.hidden_act = get_string(j, key("hidden_act").c_str(), c.hidden_act, src);
+  c.embedding_size = get_int(j, "embedding_size", 0, src, 1);
   if (j.contains("sinusoidal_pos_embds") && !j["sinusoidal_pos_embds"].is_null()) {
     if (!j["sinusoidal_pos_embds"].is_boolean())
       fail(ErrorKind::model, "{}: \"sinusoidal_pos_embds\" must be true or false, found {}", src,
@@ -176,6 +178,7 @@ nlohmann::json config_to_json(const ModelConfig& c) {
   j[key("hidden_act")] = c.hidden_act;
   j["hidden_dropout_prob"] = j.value("hidden_dropout_prob", 0.1);
   j[key("hidden_size")] = c.hidden_size;
+  if (c.embedding_size > 0) j["embedding_size"] = c.embedding_size;
   j[key("initializer_range")] = c.initializer_range;
   j[key("intermediate_size")] = c.intermediate_size;
   j[key("layer_norm_eps")] = c.layer_norm_eps;

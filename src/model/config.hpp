@@ -16,15 +16,17 @@
 namespace bertscope::model {
 
 // Which task head the checkpoint's architecture puts on the encoder.
-enum class HeadKind { none, masked_lm, sequence_classification, token_classification };
+// replaced_token_detection: ELECTRA's discriminator (ElectraForPreTraining), one logit per token.
+enum class HeadKind { none, masked_lm, sequence_classification, token_classification, replaced_token_detection };
 
 // How position ids are numbered: BERT counts from 0; RoBERTa counts real tokens from
 // padding_idx + 1 and gives padding tokens padding_idx (cumsum(ids != pad) * (ids != pad) + pad).
 enum class PositionScheme { from_zero, after_padding };
 
 // The activation of the pooler / classification head's dense layer on the first token: tanh
-// (BERT's pooler, RoBERTa's classification head), ReLU (DistilBERT's pre_classifier).
-enum class PoolerActivation { tanh, relu };
+// (BERT's pooler, RoBERTa's classification head), ReLU (DistilBERT's pre_classifier), exact GELU
+// (ELECTRA's classification head).
+enum class PoolerActivation { tanh, relu, gelu };
 
 // Where the LayerNorms sit: after each residual sum (BERT, RoBERTa).
 enum class NormPlacement { post };
@@ -33,6 +35,9 @@ struct ModelConfig {
   std::string model_type = "bert";
   std::int64_t vocab_size = 30522;
   std::int64_t hidden_size = 768;
+  // Width of the embedding tables (ELECTRA's embedding_size); 0: hidden_size. When it differs
+  // from hidden_size a linear layer (embeddings_project) maps the embeddings to hidden_size.
+  std::int64_t embedding_size = 0;
   std::int64_t num_hidden_layers = 12;
   std::int64_t num_attention_heads = 12;
   std::int64_t intermediate_size = 3072;
@@ -55,6 +60,16 @@ struct ModelConfig {
   nlohmann::json raw;        // the whole file, so keys bertscope does not use survive a rewrite
 
   bool has_token_types() const { return type_vocab_size > 0; }
+  std::int64_t embedding_width() const { return embedding_size > 0 ? embedding_size : hidden_size; }
+  bool projects_embeddings() const { return embedding_width() != hidden_size; }
+  // The classifier reads every token (token classification, replaced-token detection), not the pooler.
+  bool per_token_head() const {
+    return head_kind() == HeadKind::token_classification || head_kind() == HeadKind::replaced_token_detection;
+  }
+  // The classifier's outputs per position: num_labels, or one replaced-token logit.
+  std::int64_t classifier_outputs() const {
+    return head_kind() == HeadKind::replaced_token_detection ? 1 : num_labels;
+  }
   std::int64_t head_dim() const { return hidden_size / num_attention_heads; }
   core::Activation activation() const;
   core::Activation mlm_activation() const;

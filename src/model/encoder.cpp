@@ -65,7 +65,7 @@ layers::LinearContext Encoder::linear_context(const Model& model, bool bf16, cor
 }
 
 layers::MlmHeadShape Encoder::mlm_shape(const ModelConfig& c) {
-  return {c.hidden_size, c.vocab_size, c.mlm_activation(), static_cast<float>(c.layer_norm_eps)};
+  return {c.hidden_size, c.vocab_size, c.embedding_width(), c.mlm_activation(), static_cast<float>(c.layer_norm_eps)};
 }
 
 namespace {
@@ -94,9 +94,9 @@ layers::Batch check_inputs(std::span<const ModelInput> inputs, const ModelConfig
       if (std::all_of(in.attention_mask.begin(), in.attention_mask.end(), [](std::uint8_t m) { return m == 0; }))
         fail(ErrorKind::input, "input {}: the attention mask has no real token", b);
     }
-    if (!in.word_embeddings.data.empty() && in.word_embeddings.shape != core::Shape{t, c.hidden_size})
+    if (!in.word_embeddings.data.empty() && in.word_embeddings.shape != core::Shape{t, c.embedding_width()})
       fail(ErrorKind::input, "input {}: word embeddings have shape {}, expected [{}, {}]", b,
-           core::shape_string(in.word_embeddings.shape), t, c.hidden_size);
+           core::shape_string(in.word_embeddings.shape), t, c.embedding_width());
     if (!in.start_hidden.data.empty() && in.start_hidden.shape != core::Shape{t, c.hidden_size})
       fail(ErrorKind::input, "input {}: start hidden states have shape {}, expected [{}, {}]", b,
            core::shape_string(in.start_hidden.shape), t, c.hidden_size);
@@ -163,7 +163,8 @@ std::vector<ForwardResult> Encoder::run(const Model& model, std::span<const Mode
         fail(ErrorKind::input, "input {}: gradients need unpadded inputs run from the embeddings", b);
   }
   const auto batch = check_inputs(inputs, c, opt);
-  const bool token_cls = c.head_kind() == HeadKind::token_classification;
+  const bool token_cls = c.per_token_head();
+  const bool rtd = c.head_kind() == HeadKind::replaced_token_detection;
   const bool want_mlm = tape ? taped->mlm_logits : opt.mlm_logits;
   const bool want_cls = tape ? taped->classifier_logits : opt.classifier_logits;
   if (want_mlm && !p.has_mlm_head())
@@ -222,6 +223,10 @@ std::vector<ForwardResult> Encoder::run(const Model& model, std::span<const Mode
   auto ws_owner = caches.take();
   auto& ws = *ws_owner;
   if (static_cast<std::int64_t>(ws.x.size()) < n * hidden) ws.x.resize(static_cast<std::size_t>(n * hidden));
+  const std::int64_t width = c.embedding_width();
+  const bool project = p.projects_embeddings();
+  if (project && static_cast<std::int64_t>(ws.embedded.size()) < n * width)
+    ws.embedded.resize(static_cast<std::size_t>(n * width));
   ws.block.reserve(n, hidden, c.intermediate_size, batch.probs_size(), bf16);
 
   std::vector<ForwardResult> results(static_cast<std::size_t>(count));
@@ -249,10 +254,26 @@ std::vector<ForwardResult> Encoder::run(const Model& model, std::span<const Mode
       if (!embed.back())
         std::memcpy(x + batch.row(b) * hidden, in.start_hidden.ptr(), in.start_hidden.data.size() * sizeof(float));
     }
-    layers::embeddings_forward(p, embedding_inputs, batch, hidden, shape.eps, embed, x, tape ? &tape->embed : nullptr);
+    // The embeddings in their own width; ELECTRA projects them to hidden (after dropout, as
+    // ElectraEmbeddings applies it before ElectraModel's embeddings_project).
+    float* e = project ? ws.embedded.data() : x;
+    layers::embeddings_forward(p, embedding_inputs, batch, width, shape.eps, embed, e, tape ? &tape->embed : nullptr);
     if (tape) {
-      tape->embed_drop = dropout.mask(n * hidden, dropout.hidden_p, 1);
-      layers::apply_dropout(x, tape->embed_drop);
+      tape->embed_drop = dropout.mask(n * width, dropout.hidden_p, 1);
+      layers::apply_dropout(e, tape->embed_drop);
+    }
+    if (opt.start_layer == 0) rec.rows(Site::embed_norm, 0, e, width);
+    if (tape && project) tape->projected_in.assign(e, e + n * width);
+    if (project) {
+      const bool all = std::all_of(embed.begin(), embed.end(), [](bool v) { return v; });
+      FloatBuffer projected(all ? 0 : static_cast<std::size_t>(n * hidden));
+      float* out = all ? x : projected.data();
+      layers::linear_forward(projection_context(), e, n, width, p.emb_project_w, p.emb_project_b, hidden, out);
+      for (std::int64_t b = 0; b < count && !all; ++b)
+        if (embed[static_cast<std::size_t>(b)])
+          std::copy_n(out + batch.row(b) * hidden, batch.length(b) * hidden, x + batch.row(b) * hidden);
+    }
+    if (tape) {
       tape->positions = std::move(positions);
       for (const auto& in : inputs) {
         tape->ids.push_back(in.ids);
@@ -296,20 +317,26 @@ std::vector<ForwardResult> Encoder::run(const Model& model, std::span<const Mode
     }
   }
   if (want_cls) {
-    const auto labels = c.num_labels;
+    const auto labels = c.classifier_outputs();
     // Dropout on the classifier's input when training.
     FloatBuffer in = token_cls ? FloatBuffer(x, x + n * hidden) : pooled;
+    if (rtd) {  // ElectraDiscriminatorPredictions: dense -> hidden_act on every token, no dropout
+      FloatBuffer pre(static_cast<std::size_t>(n * hidden));
+      layers::rtd_dense_forward(p, hidden, c.activation(), x, n, pre.data(), in.data());
+      if (tape) tape->rtd_pre = std::move(pre);
+    }
     if (tape) {
       tape->classifier = true;
       auto& drop = token_cls ? tape->token_drop : tape->pooled_drop;
-      drop = dropout.mask(static_cast<std::int64_t>(in.size()), dropout.hidden_p, token_cls ? 7 : 8);
+      if (!rtd) drop = dropout.mask(static_cast<std::int64_t>(in.size()), dropout.hidden_p, token_cls ? 7 : 8);
       layers::apply_dropout(in.data(), drop);
       if (!token_cls) tape->pooled = pooled;
     }
     for (std::int64_t b = 0; b < count; ++b) {
       auto& logits = results[static_cast<std::size_t>(b)].classifier_logits;
       const auto rows = token_cls ? batch.length(b) : 1;
-      logits = token_cls ? Tensor::uninitialized({rows, labels}) : Tensor::uninitialized({labels});
+      // Replaced-token logits are [tok], as transformers squeezes them.
+      logits = rtd ? Tensor::uninitialized({rows}) : token_cls ? Tensor::uninitialized({rows, labels}) : Tensor::uninitialized({labels});
       layers::classifier_forward(p, hidden, labels, in.data() + (token_cls ? batch.row(b) : b) * hidden, rows,
                                  logits.ptr());
     }
@@ -318,7 +345,10 @@ std::vector<ForwardResult> Encoder::run(const Model& model, std::span<const Mode
     std::vector<Tensor*> logits;
     for (auto& r : results) logits.push_back(&r.mlm_logits);
     if (!tape) {
-      layers::mlm_head_forward(lc, p, mlm_shape(c), x, batch.offsets, ws.block.mid.data(), logits, nullptr);
+      FloatBuffer scratch(ws.block.mid.size() < static_cast<std::size_t>(n * c.embedding_width())
+                              ? static_cast<std::size_t>(n * c.embedding_width()) : 0);
+      layers::mlm_head_forward(lc, p, mlm_shape(c), x, batch.offsets, scratch.empty() ? ws.block.mid.data() : scratch.data(),
+                               logits, nullptr);
     } else {
       auto& mt = tape->mlm_tape;
       tape->mlm = true;
@@ -343,7 +373,7 @@ std::vector<ForwardResult> Encoder::run(const Model& model, std::span<const Mode
       for (std::int64_t r = 0; r < rows; ++r)
         std::memcpy(mt.in.data() + r * hidden, x + mt.rows[static_cast<std::size_t>(r)] * hidden,
                     static_cast<std::size_t>(hidden) * sizeof(float));
-      mt.t = FloatBuffer(static_cast<std::size_t>(rows * hidden));
+      mt.t = FloatBuffer(static_cast<std::size_t>(rows * c.embedding_width()));
       layers::mlm_head_forward(lc, p, mlm_shape(c), mt.in.data(), mt.offsets, mt.t.data(), logits, &mt);
     }
   }

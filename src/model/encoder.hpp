@@ -23,6 +23,7 @@ namespace bertscope::model {
 // settle); each concurrent pass takes its own.
 struct EncoderWorkspace {
   core::FloatBuffer x;  // the residual stream [rows, hidden]
+  core::FloatBuffer embedded;  // the embeddings before embeddings_project [rows, embedding width]
   layers::BlockBuffers block;
 };
 
@@ -46,12 +47,14 @@ struct ForwardTape::Impl {
   SiteHooks differentiable;               // the caller's differentiable hooks, run again by the gradient passes
   layers::NormTape embed;
   core::FloatBuffer embed_drop;
+  core::FloatBuffer projected_in;  // embeddings_project's input (after dropout) [rows, embedding width]
   std::vector<layers::BlockTape> layers;
   core::FloatBuffer out;  // h_L [rows, hidden]
   bool mlm = false, classifier = false, train = false;
   layers::MlmTape mlm_tape;
   core::FloatBuffer pooled, pooled_drop;  // [batch, hidden] tanh output; classifier-input dropout
   core::FloatBuffer token_drop;           // token classifier input dropout [rows, hidden]
+  core::FloatBuffer rtd_pre;              // discriminator dense output before hidden_act [rows, hidden]
   bool replaced_nodes = false;            // recorded with node replacements: no gradient pass
   bool bf16 = false;                      // recorded with bf16 products: the backward pass uses them too
 
@@ -73,6 +76,8 @@ class Encoder {
                                         const TapeOptions* taped, ForwardTape::Impl* tape);
   static layers::BlockShape block_shape(const ModelConfig& c);
   static layers::MlmHeadShape mlm_shape(const ModelConfig& c);
+  // embeddings_project runs in float32 whatever the pass's precision (its weight has no bf16 copy).
+  static layers::LinearContext projection_context() { return {}; }
   // How the linear layers of a pass multiply: float32, or bf16 with the model's current weights
   // in bf16 (made again after Model::weights_changed).
   static layers::LinearContext linear_context(const Model& model, bool bf16, core::OpProfile* profile = nullptr);

@@ -56,7 +56,7 @@ bool vocab_has_upper_case(const std::vector<std::string>& vocab) {
 
 ModelConfig generator_config(const GeneratorOptions& o, std::int64_t vocab_size) {
   const auto& family = arch::family(o.family, "make-model --family");
-  const bool bert = family.model_type == "bert";
+  const bool bert = family.model_type == "bert" || family.model_type == "electra";  // two token types
   // RoBERTa's defaults as its published configs set them (positions after padding_idx 1).
   const bool bert_like = bert || family.model_type == "distilbert";
   const auto key = [&](const char* common) { return family.key(common); };
@@ -80,6 +80,15 @@ ModelConfig generator_config(const GeneratorOptions& o, std::int64_t vocab_size)
   }
   if (o.type_vocab > 0 && family.model_type == "distilbert")
     fail(ErrorKind::input, "DistilBERT has no token type embeddings; drop --type-vocab");
+  const bool electra = family.model_type == "electra";
+  if ((o.embedding_size > 0 || o.discriminator) && !electra)
+    fail(ErrorKind::input, "--embedding-size and --discriminator are ELECTRA's options, not {}'s", family.model_type);
+  if (electra) {
+    // Half the hidden size by default, so the embeddings_project layer is there (as in
+    // electra-small: 128 -> 256).
+    j["embedding_size"] = o.embedding_size > 0 ? o.embedding_size : std::max<std::int64_t>(1, o.hidden / 2);
+    if (o.discriminator && o.labels > 0) fail(ErrorKind::input, "--discriminator and --labels exclude each other");
+  }
   if (!bert_like) {
     j["bos_token_id"] = 0;
     j["eos_token_id"] = 2;
@@ -90,6 +99,8 @@ ModelConfig generator_config(const GeneratorOptions& o, std::int64_t vocab_size)
     nlohmann::json id2label = nlohmann::json::object();
     for (std::int64_t i = 0; i < o.labels; ++i) id2label[std::to_string(i)] = "LABEL_" + std::to_string(i);
     j["id2label"] = id2label;
+  } else if (o.discriminator) {
+    j["architectures"] = {prefix + "ForPreTraining"};  // ElectraForPreTraining: replaced-token detection
   } else {
     j["architectures"] = {prefix + "ForMaskedLM"};
   }
@@ -122,11 +133,11 @@ std::map<std::string, core::Tensor> random_parameters(const ModelConfig& config,
     const bool padded_positions = config.position_scheme == PositionScheme::after_padding &&
                                   spec.name.ends_with("embeddings.position_embeddings.weight");
     if (spec.name.ends_with("embeddings.word_embeddings.weight") || padded_positions)
-      std::fill(t.data.begin() + config.pad_token_id * config.hidden_size,
-                t.data.begin() + (config.pad_token_id + 1) * config.hidden_size, 0.0f);
+      std::fill(t.data.begin() + config.pad_token_id * config.embedding_width(),
+                t.data.begin() + (config.pad_token_id + 1) * config.embedding_width(), 0.0f);
     if (config.sinusoidal_positions && spec.name.ends_with("embeddings.position_embeddings.weight"))
     {
-      const auto table = sinusoidal_position_table(config.max_position_embeddings, config.hidden_size);
+      const auto table = sinusoidal_position_table(config.max_position_embeddings, config.embedding_width());
       std::copy(table.begin(), table.end(), t.data.begin());
     }
     out.emplace(spec.name, std::move(t));

@@ -16,7 +16,7 @@
 namespace bertscope::model {
 
 struct GeneratorOptions {
-  std::string family = "bert";  // model_type: bert, roberta, xlm-roberta or distilbert
+  std::string family = "bert";  // model_type: bert, roberta, xlm-roberta, distilbert or electra
   std::int64_t layers = 2;
   std::int64_t hidden = 96;
   std::int64_t heads = 3;
@@ -26,6 +26,8 @@ struct GeneratorOptions {
   std::int64_t labels = 0;       // 0: ...ForMaskedLM; K > 0: ...ForSequenceClassification with K labels
   std::string hidden_act = "gelu";
   bool sinusoidal_positions = false;  // DistilBERT's sinusoidal_pos_embds: the fixed sinusoid table
+  std::int64_t embedding_size = 0;    // ELECTRA's embedding width; 0: half the hidden size
+  bool discriminator = false;         // ELECTRA: an ElectraForPreTraining (replaced-token detection) model
   // The vocabulary, one of: a vocab.txt to copy (BERT); a folder whose tokenizer files are copied
   // (tokenizer.json, vocab.json + merges.txt, sentencepiece.bpe.model, ...); or only a size.
   // The tokenizer's size sets vocab_size.

@@ -38,16 +38,20 @@ struct LayerParams {
 };
 
 struct EncoderParams {
-  Param word_emb, pos_emb, type_emb, emb_norm_g, emb_norm_b;  // [vocab|positions|types, hidden]
+  Param word_emb, pos_emb, type_emb, emb_norm_g, emb_norm_b;  // [vocab|positions|types, embedding width]
+  Param emb_project_w, emb_project_b;  // [hidden, embedding width], [hidden]; only where the widths differ
   std::vector<LayerParams> layers;
   Param pooler_w, pooler_b;                                   // optional
   Param mlm_dense_w, mlm_dense_b, mlm_norm_g, mlm_norm_b;      // optional MLM head
   Param mlm_decoder_w, mlm_decoder_b;                         // decoder tied to word_emb when absent
   Param classifier_w, classifier_b;                           // [labels, hidden], [labels], optional
+  // ELECTRA's discriminator: a dense layer + hidden_act on every token before the one-output classifier.
+  Param rtd_dense_w, rtd_dense_b;                             // [hidden, hidden], [hidden], optional
 
   bool has_pooler() const { return pooler_w.present(); }
   bool has_mlm_head() const { return mlm_dense_w.present(); }
   bool has_classifier() const { return classifier_w.present(); }
+  bool projects_embeddings() const { return emb_project_w.present(); }
 };
 
 // Which parameters belong together: a group is loaded whole or not at all.

@@ -10,7 +10,7 @@ namespace {
 
 const std::vector<const Family*>& all_families() {
   static const std::vector<const Family*> list{&bert_family(), &roberta_family(), &xlm_roberta_family(),
-                                                    &distilbert_family()};
+                                                    &distilbert_family(), &electra_family()};
   return list;
 }
 
@@ -31,7 +31,8 @@ const Family& family(std::string_view model_type, const std::string& source) {
 
 std::string wordpiece_tokenizer_class(const ModelConfig& config) {
   const auto& f = family(config);
-  return f.model_type == "distilbert" ? std::string(f.class_prefix) + "Tokenizer" : std::string("BertTokenizer");
+  const bool own_class = f.model_type == "distilbert" || f.model_type == "electra";
+  return own_class ? std::string(f.class_prefix) + "Tokenizer" : std::string("BertTokenizer");
 }
 
 const Family& family(const ModelConfig& config) { return family(config.model_type, "config"); }
@@ -47,19 +48,21 @@ void TableBuilder::dense(const std::string& name, std::int64_t out, std::int64_t
   add(name + ".bias", {out}, group, b);
 }
 
-void TableBuilder::norm(const std::string& name, ParamGroup group, Param EncoderParams::*g, Param EncoderParams::*b) {
-  add(name + ".weight", {c_.hidden_size}, group, g);
-  add(name + ".bias", {c_.hidden_size}, group, b);
+void TableBuilder::norm(const std::string& name, ParamGroup group, Param EncoderParams::*g, Param EncoderParams::*b,
+                        std::int64_t width) {
+  const auto w = width > 0 ? width : c_.hidden_size;
+  add(name + ".weight", {w}, group, g);
+  add(name + ".bias", {w}, group, b);
 }
 
 void TableBuilder::embeddings(const std::string& prefix) {
-  const auto h = c_.hidden_size;
+  const auto h = c_.embedding_width();
   const auto enc = ParamGroup::encoder;
   add(prefix + "embeddings.word_embeddings.weight", {c_.vocab_size, h}, enc, &EncoderParams::word_emb);
   add(prefix + "embeddings.position_embeddings.weight", {c_.max_position_embeddings, h}, enc, &EncoderParams::pos_emb);
   if (c_.has_token_types())
     add(prefix + "embeddings.token_type_embeddings.weight", {c_.type_vocab_size, h}, enc, &EncoderParams::type_emb);
-  norm(prefix + "embeddings.LayerNorm", enc, &EncoderParams::emb_norm_g, &EncoderParams::emb_norm_b);
+  norm(prefix + "embeddings.LayerNorm", enc, &EncoderParams::emb_norm_g, &EncoderParams::emb_norm_b, h);
 }
 
 void TableBuilder::encoder_layers(const std::string& prefix, const LayerNames& names) {

@@ -51,7 +51,7 @@ const Family& family(std::string_view model_type, const std::string& source);
 const Family& family(const ModelConfig& config);
 std::vector<std::string_view> supported_model_types();
 // tokenizer_config.json's tokenizer_class for a WordPiece vocab.txt: the family's own class where
-// transformers has one (DistilBertTokenizer returns no token_type_ids), else BertTokenizer.
+// transformers has one (DistilBertTokenizer returns no token_type_ids; ElectraTokenizer), else BertTokenizer.
 std::string wordpiece_tokenizer_class(const ModelConfig& config);
 
 // The families' own definitions (arch/bert.cpp, arch/roberta.cpp).
@@ -59,6 +59,7 @@ const Family& bert_family();
 const Family& roberta_family();
 const Family& xlm_roberta_family();
 const Family& distilbert_family();
+const Family& electra_family();
 
 // The module names of one post-norm encoder layer (BERT's by default).
 struct LayerNames {
@@ -73,15 +74,17 @@ class TableBuilder {
  public:
   explicit TableBuilder(const ModelConfig& config) : c_(config) {}
   void add(std::string name, core::Shape shape, ParamGroup group, Param EncoderParams::*slot, bool optional = false);
-  // {prefix}embeddings.* (word, position, token type when the config has types, LayerNorm).
+  // {prefix}embeddings.* (word, position, token type when the config has types, LayerNorm), all of
+  // the config's embedding width.
   void embeddings(const std::string& prefix);
   // {prefix}{names.stack}.{l}.* for every layer, each tensor under the family's name.
   void encoder_layers(const std::string& prefix, const LayerNames& names = LayerNames{});
   // A dense layer {name}.weight [out, in] and {name}.bias [out].
   void dense(const std::string& name, std::int64_t out, std::int64_t in, ParamGroup group, Param EncoderParams::*w,
              Param EncoderParams::*b);
-  // A LayerNorm {name}.weight and {name}.bias [hidden].
-  void norm(const std::string& name, ParamGroup group, Param EncoderParams::*g, Param EncoderParams::*b);
+  // A LayerNorm {name}.weight and {name}.bias [width] (0: hidden).
+  void norm(const std::string& name, ParamGroup group, Param EncoderParams::*g, Param EncoderParams::*b,
+            std::int64_t width = 0);
   std::vector<ParamSpec> take() { return std::move(table_); }
 
  private:
