@@ -436,3 +436,61 @@ TEST(Kernel, ActivationDerivativesMatchFiniteDifferences) {
     }
   }
 }
+
+// ELECTRA's embed.norm site (the embeddings before embeddings_project, [tok, E]) in all three
+// passes: embed.out = embed.norm W^T + b forward, dL/d(embed.norm) = dL/d(embed.out) W backward,
+// t(embed.out) = t(embed.norm) W^T in forward mode.
+TEST(ElectraProjection, EmbedNormSiteThroughTheProjection) {
+  auto& g = grad_golden("electra_generator");
+  const auto& m = *g.model;
+  const auto& w = m.params().emb_project_w;
+  const auto& bias = m.params().emb_project_b;
+  const auto h = m.config().hidden_size, e = m.config().embedding_width();
+  ASSERT_NE(h, e);
+  model::RunOptions run;
+  run.record = model::SiteSet::parse("embed.norm,embed.out", m.layers());
+  model::TapeOptions topt;
+  topt.mlm_logits = true;
+  model::ForwardTape tape;
+  const auto fwd = model::forward_with_tape(m, std::span(g.inputs.data(), 1), run, topt, tape);
+  const auto& norm = *fwd[0].trace.find(model::Site::embed_norm);
+  const auto& out = *fwd[0].trace.find(model::Site::embed_out);
+  const auto t = static_cast<std::int64_t>(g.inputs[0].ids.size());
+  ASSERT_EQ(norm.shape, (core::Shape{t, e}));
+  // out[i] = W norm[i] + b; d_norm[i] = W^T d_out[i]: the same products in double.
+  auto project = [&](const float* x, bool with_bias, std::int64_t i, std::int64_t j) {
+    double s = with_bias ? bias.data[j] : 0.0;
+    for (std::int64_t k = 0; k < e; ++k) s += static_cast<double>(w.data[j * e + k]) * x[i * e + k];
+    return s;
+  };
+  double worst = 0;
+  for (std::int64_t i = 0; i < t; ++i)
+    for (std::int64_t j = 0; j < h; ++j) worst = std::max(worst, std::abs(out.data[i * h + j] - project(norm.ptr(), true, i, j)));
+  EXPECT_LE(worst, 1e-4);
+  std::vector<model::OutputGrad> seeds(1);
+  seeds[0].mlm_logits = core::Tensor(fwd[0].mlm_logits.shape, 0.01f);
+  model::GradRequest req;
+  req.sites = model::SiteSet::parse("embed.norm,embed.out", m.layers());
+  const auto back = model::backward(m, tape, seeds, req);
+  const auto& dnorm = *back.site_grads[0].find(model::Site::embed_norm);
+  const auto& dout = *back.site_grads[0].find(model::Site::embed_out);
+  ASSERT_EQ(dnorm.shape, (core::Shape{t, e}));
+  double diff = 0, scale = 0;
+  for (std::int64_t i = 0; i < t; ++i)
+    for (std::int64_t k = 0; k < e; ++k) {
+      double s = 0;
+      for (std::int64_t j = 0; j < h; ++j) s += static_cast<double>(w.data[j * e + k]) * dout.data[i * h + j];
+      diff = std::max(diff, std::abs(dnorm.data[i * e + k] - s));
+      scale = std::max(scale, std::abs(s));
+    }
+  EXPECT_LE(diff, 1e-5 * scale);
+  std::vector<core::Tensor> tangents{g.inputs[0].word_embeddings};
+  const auto fm = model::jvp(m, tape, tangents, req.sites);
+  const auto& tnorm = *fm.site_tangents[0].find(model::Site::embed_norm);
+  const auto& tout = *fm.site_tangents[0].find(model::Site::embed_out);
+  ASSERT_EQ(tnorm.shape, (core::Shape{t, e}));
+  worst = 0;
+  for (std::int64_t i = 0; i < t; ++i)
+    for (std::int64_t j = 0; j < h; ++j) worst = std::max(worst, std::abs(tout.data[i * h + j] - project(tnorm.ptr(), false, i, j)));
+  EXPECT_LE(worst, 1e-4);
+}
