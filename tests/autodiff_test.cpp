@@ -33,7 +33,7 @@ struct GradGolden {
 GradGolden& grad_golden(const std::string& name) {
   static std::map<std::string, GradGolden> cache;
   if (auto it = cache.find(name); it != cache.end()) return it->second;
-  for (const char* file : {"gradients.json", "roberta.json", "distilbert.json", "albert.json"}) {
+  for (const char* file : {"gradients.json", "roberta.json", "distilbert.json", "albert.json", "electra.json"}) {
     const auto summary = io::read_json(test::golden_dir() / file);
     for (const auto& entry : summary["models"]) {
       if (entry["name"] != name) continue;
@@ -93,9 +93,24 @@ struct Run {
   double loss = 0;
 };
 
+// ElectraForPreTraining's loss on one input: mean binary cross-entropy with logits over its
+// tokens; its gradient (sigmoid(z) - y) / n seeds the replaced-token logits.
+model::LossGrad replaced_token_bce(const core::Tensor& logits, std::span<const std::int64_t> labels) {
+  model::LossGrad r;
+  const auto n = logits.size();
+  r.grad = core::Tensor({n});
+  for (std::int64_t i = 0; i < n; ++i) {
+    const double z = logits.data[i], y = static_cast<double>(labels[i]);
+    r.loss += (std::max(z, 0.0) - z * y + std::log1p(std::exp(-std::abs(z)))) / static_cast<double>(n);
+    r.grad.data[i] = static_cast<float>((1.0 / (1.0 + std::exp(-z)) - y) / static_cast<double>(n));
+  }
+  return r;
+}
+
 Run run_golden(GradGolden& g, const std::vector<std::vector<model::FlowMask>>& masks = {}) {
   const auto& m = *g.model;
   const bool classifier = g.entry["classifier"].get<bool>();
+  const bool rtd = g.entry.value("replaced_token_detection", false);
   model::RunOptions run;
   run.head_mask = core::Tensor({m.layers(), m.heads()});
   const auto hm = g.arrays.at("head_mask").to_f32();
@@ -110,7 +125,13 @@ Run run_golden(GradGolden& g, const std::vector<std::vector<model::FlowMask>>& m
   const auto labels = g.arrays.at("mlm_labels").to_i64(), classes = g.arrays.at("class_labels").to_i64();
   const auto t_pad = g.arrays.at("mlm_labels").shape[1];
   for (std::size_t b = 0; b < g.inputs.size(); ++b) {
-    if (classifier) {
+    if (rtd) {
+      const auto y = g.arrays.at("rtd_labels").to_i64();
+      auto lg = replaced_token_bce(r.forward[b].classifier_logits,
+                                   std::span(y).subspan(b * t_pad, g.inputs[b].ids.size()));
+      r.loss += lg.loss;
+      seeds[b].classifier_logits = std::move(lg.grad);
+    } else if (classifier) {
       auto lg = model::class_cross_entropy(r.forward[b].classifier_logits, static_cast<std::int32_t>(classes[b]));
       r.loss += lg.loss;
       seeds[b].classifier_logits = std::move(lg.grad);
@@ -216,8 +237,15 @@ TEST_P(GradientGolden, ForwardModeMatchesAutogradJvp) {
   const auto& ref_arr = g.arrays.at("jvp.logits");
   const auto ref = ref_arr.to_f64();
   double worst = 0;
+  const bool rtd = g.entry.value("replaced_token_detection", false);
   for (std::size_t b = 0; b < g.inputs.size(); ++b) {
-    if (classifier) {
+    if (rtd) {  // [B, T_pad] reference, [t] ours
+      const auto t = static_cast<std::int64_t>(g.inputs[b].ids.size()), tp = ref_arr.shape[1];
+      std::vector<double> sub(ref.begin() + static_cast<std::ptrdiff_t>(b * tp), ref.begin() + static_cast<std::ptrdiff_t>(b * tp + t));
+      const double e = rel_error(res.classifier_logits[b].span(), sub);
+      EXPECT_LE(e, 1e-4) << "input " << b;
+      worst = std::max(worst, e);
+    } else if (classifier) {
       const auto k = ref_arr.shape[1];
       std::vector<double> sub(ref.begin() + static_cast<std::ptrdiff_t>(b * k), ref.begin() + static_cast<std::ptrdiff_t>((b + 1) * k));
       const double e = rel_error(res.classifier_logits[b].span(), sub);
@@ -238,7 +266,8 @@ TEST_P(GradientGolden, ForwardModeMatchesAutogradJvp) {
 INSTANTIATE_TEST_SUITE_P(Models, GradientGolden,
                          ::testing::Values("grad_mlm", "grad_classifier", "roberta_mlm", "xlmr_classifier",
                                            "distilbert_mlm", "distilbert_classifier", "albert_mlm",
-                                           "albert_classifier"));
+                                           "albert_classifier", "electra_generator", "electra_discriminator",
+                                           "electra_classifier"));
 
 TEST(GradientGoldenCheck, CorruptedValueIsCaught) {
   auto& g = grad_golden("grad_mlm");
@@ -407,4 +436,62 @@ TEST(Kernel, ActivationDerivativesMatchFiniteDifferences) {
       EXPECT_NEAR(dx, (fa - fb) / (2 * h), 3e-3) << static_cast<int>(act) << " at " << x;
     }
   }
+}
+
+// ELECTRA's embed.norm site (the embeddings before embeddings_project, [tok, E]) in all three
+// passes: embed.out = embed.norm W^T + b forward, dL/d(embed.norm) = dL/d(embed.out) W backward,
+// t(embed.out) = t(embed.norm) W^T in forward mode.
+TEST(ElectraProjection, EmbedNormSiteThroughTheProjection) {
+  auto& g = grad_golden("electra_generator");
+  const auto& m = *g.model;
+  const auto& w = m.params().mapping_w;
+  const auto& bias = m.params().mapping_b;
+  const auto h = m.config().hidden_size, e = m.config().embedding_dim();
+  ASSERT_NE(h, e);
+  model::RunOptions run;
+  run.record = model::SiteSet::parse("embed.norm,embed.out", m.layers());
+  model::TapeOptions topt;
+  topt.mlm_logits = true;
+  model::ForwardTape tape;
+  const auto fwd = model::forward_with_tape(m, std::span(g.inputs.data(), 1), run, topt, tape);
+  const auto& norm = *fwd[0].trace.find(model::Site::embed_norm);
+  const auto& out = *fwd[0].trace.find(model::Site::embed_out);
+  const auto t = static_cast<std::int64_t>(g.inputs[0].ids.size());
+  ASSERT_EQ(norm.shape, (core::Shape{t, e}));
+  // out[i] = W norm[i] + b; d_norm[i] = W^T d_out[i]: the same products in double.
+  auto project = [&](const float* x, bool with_bias, std::int64_t i, std::int64_t j) {
+    double s = with_bias ? bias.data[j] : 0.0;
+    for (std::int64_t k = 0; k < e; ++k) s += static_cast<double>(w.data[j * e + k]) * x[i * e + k];
+    return s;
+  };
+  double worst = 0;
+  for (std::int64_t i = 0; i < t; ++i)
+    for (std::int64_t j = 0; j < h; ++j) worst = std::max(worst, std::abs(out.data[i * h + j] - project(norm.ptr(), true, i, j)));
+  EXPECT_LE(worst, 1e-4);
+  std::vector<model::OutputGrad> seeds(1);
+  seeds[0].mlm_logits = core::Tensor(fwd[0].mlm_logits.shape, 0.01f);
+  model::GradRequest req;
+  req.sites = model::SiteSet::parse("embed.norm,embed.out", m.layers());
+  const auto back = model::backward(m, tape, seeds, req);
+  const auto& dnorm = *back.site_grads[0].find(model::Site::embed_norm);
+  const auto& dout = *back.site_grads[0].find(model::Site::embed_out);
+  ASSERT_EQ(dnorm.shape, (core::Shape{t, e}));
+  double diff = 0, scale = 0;
+  for (std::int64_t i = 0; i < t; ++i)
+    for (std::int64_t k = 0; k < e; ++k) {
+      double s = 0;
+      for (std::int64_t j = 0; j < h; ++j) s += static_cast<double>(w.data[j * e + k]) * dout.data[i * h + j];
+      diff = std::max(diff, std::abs(dnorm.data[i * e + k] - s));
+      scale = std::max(scale, std::abs(s));
+    }
+  EXPECT_LE(diff, 1e-5 * scale);
+  std::vector<core::Tensor> tangents{g.inputs[0].word_embeddings};
+  const auto fm = model::jvp(m, tape, tangents, req.sites);
+  const auto& tnorm = *fm.site_tangents[0].find(model::Site::embed_norm);
+  const auto& tout = *fm.site_tangents[0].find(model::Site::embed_out);
+  ASSERT_EQ(tnorm.shape, (core::Shape{t, e}));
+  worst = 0;
+  for (std::int64_t i = 0; i < t; ++i)
+    for (std::int64_t j = 0; j < h; ++j) worst = std::max(worst, std::abs(tout.data[i * h + j] - project(tnorm.ptr(), false, i, j)));
+  EXPECT_LE(worst, 1e-4);
 }

@@ -35,8 +35,8 @@ model::GeneratorOptions generator_options(const nlohmann::json& args) {
   model::GeneratorOptions o;
   o.vocab = test::data_dir() / "tiny-vocab.txt";
   for (std::size_t i = 0; i < args.size(); i += 2) {
-    if (args[i] == "--sinusoidal-positions") {  // the one flag without a value
-      o.sinusoidal_positions = true;
+    if (args[i] == "--sinusoidal-positions" || args[i] == "--discriminator") {  // the flags without a value
+      (args[i] == "--discriminator" ? o.discriminator : o.sinusoidal_positions) = true;
       --i;
       continue;
     }
@@ -70,7 +70,7 @@ Golden& golden(const std::string& name) {
   static std::map<std::string, Golden> cache;
   auto it = cache.find(name);
   if (it != cache.end()) return it->second;
-  for (const char* file : {"encoder.json", "roberta.json", "distilbert.json", "albert.json"}) {
+  for (const char* file : {"encoder.json", "roberta.json", "distilbert.json", "albert.json", "electra.json"}) {
     const auto summary = io::read_json(test::golden_dir() / file);
     for (const auto& entry : summary["models"]) {
       if (entry["name"] != name) continue;
@@ -156,13 +156,19 @@ double hidden_error(const std::vector<model::ForwardResult>& results, const io::
   return worst;
 }
 
-// Logits: [B, T, V] (MLM, real tokens only) or [B, labels].
-double logits_error(const std::vector<model::ForwardResult>& results, const io::NpyArray& expected, bool mlm) {
+// Logits: [B, T, V] (MLM, real tokens only), [B, T] (replaced-token detection, real tokens only)
+// or [B, labels].
+double logits_error(const std::vector<model::ForwardResult>& results, const io::NpyArray& expected, model::HeadKind kind) {
   const auto e = expected.to_f64();
+  const bool mlm = kind == model::HeadKind::masked_lm;
   double worst = 0;
   for (std::size_t b = 0; b < results.size(); ++b) {
     const auto& ours = mlm ? results[b].mlm_logits : results[b].classifier_logits;
-    if (mlm) {
+    if (kind == model::HeadKind::replaced_token_detection) {
+      const auto t_pad = expected.shape[1];
+      for (std::int64_t i = 0; i < ours.dim(0); ++i)
+        worst = std::max(worst, std::abs(ours.data[i] - e[static_cast<std::int64_t>(b) * t_pad + i]));
+    } else if (mlm) {
       const auto t_pad = expected.shape[1], v = expected.shape[2];
       for (std::int64_t i = 0; i < ours.dim(0); ++i)
         for (std::int64_t k = 0; k < v; ++k)
@@ -205,7 +211,7 @@ void check_model(const std::string& name) {
       EXPECT_LE(hid, 1e-4);
     }
     if (case_name == "base") {
-      const double lg = logits_error(results, g.arrays.at("base.logits"), mlm);
+      const double lg = logits_error(results, g.arrays.at("base.logits"), m.config().head_kind());
       EXPECT_LE(lg, allowed(errs, "logits")) << "PyTorch float32: " << errs["logits"];
       ::testing::Test::RecordProperty("logits_error", fmt::format("{:.3g}", lg));
     }
@@ -234,6 +240,15 @@ TEST(EncoderGolden, AlbertMlmTwoGroups) { check_model("albert_mlm"); }
 // One group, inner_group_num 2 (every config layer runs both inner layers: 4 run layers),
 // embeddings wider than the hidden states, pooler + classifier, a pair with token types.
 TEST(EncoderGolden, AlbertClassifierInnerGroups) { check_model("albert_classifier"); }
+
+// ELECTRA: embeddings of embedding_size projected to hidden (hidden_states[0] after the
+// projection), the generator head (gelu whatever hidden_act, LayerNorm and tied decoder of
+// embedding_size) under gelu_new layers; a pair with token type 1.
+TEST(EncoderGolden, ElectraGeneratorProjectedEmbeddings) { check_model("electra_generator"); }
+// ElectraForPreTraining: dense -> hidden_act (gelu_new) -> dense_prediction, one logit per token.
+TEST(EncoderGolden, ElectraDiscriminatorReplacedTokenLogits) { check_model("electra_discriminator"); }
+// ElectraForSequenceClassification with embedding_size = hidden (no projection): dense -> gelu -> out_proj.
+TEST(EncoderGolden, ElectraClassifierGeluHead) { check_model("electra_classifier"); }
 
 // The comparison must be able to fail: one corrupted expected value is caught.
 TEST(EncoderGolden, CorruptedGoldenValueIsCaught) {

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Every command end to end on a random model of one family (roberta, xlm-roberta, bert, distilbert, albert): makes a
+# Every command end to end on a random model of one family (roberta, xlm-roberta, bert, distilbert, albert, electra): makes a
 # masked-LM model and a sequence classifier with `make-model --family`, runs every analysis of the
 # main job on them over the shipped data (scripts/run_suite.sh --quick), then `run`, `train mlm`
 # (keeping its steps), `track`, `train classify` and `serve`, and checks each result document and folder.
@@ -14,6 +14,7 @@ case "$family" in
   xlm-roberta) tok=(--tokenizer "$repo/tests/data/tokenizers/xlmr-unigram") ;;
   distilbert) tok=(--vocab "$repo/tests/data/bert-base-uncased/vocab.txt") ;;
   albert) tok=(--tokenizer "$repo/tests/data/tokenizers/albert-unigram") ;;
+  electra) tok=(--vocab "$repo/tests/data/bert-base-uncased/vocab.txt") ;;  # the generator (ElectraForMaskedLM)
   *) echo "family_commands.sh: unknown family '$family'" >&2; exit 2 ;;
 esac
 rm -rf "$work"
@@ -49,6 +50,16 @@ PY
 # A trace, training from the model (MLM, then a classifier from that), the server.
 "$bin" run --model "$work/mlm" --text "The keys to the cabinet are on the table." --out "$work/trace.npz" >/dev/null
 [ -s "$work/trace.npz" ] || fail "run wrote no trace"
+if [ "$family" = electra ]; then
+  # The discriminator's replaced-token logits, one per token, in the trace.
+  "$bin" make-model --family electra "${tok[@]}" "${shape[@]}" --seed 13 --discriminator --out "$work/disc" >/dev/null
+  "$bin" run --model "$work/disc" --text "The keys to the cabinet are on the table." --out "$work/disc.npz" >/dev/null
+  /usr/bin/python3 - "$work/disc.npz" <<'PY' || fail "run wrote no replaced-token logits"
+import sys, numpy as np
+z = np.load(sys.argv[1])
+assert z["replaced_token_logits"].shape == z["input_ids"].shape, z["replaced_token_logits"].shape
+PY
+fi
 head -c 30000 "$repo/data/prose/a_tale_of_two_cities.sentences.txt" > "$work/corpus.txt"
 "$bin" train mlm --model "$work/mlm" --corpus "$work/corpus.txt" --out "$work/trained" --steps 2 --batch 2 --seq-len 32 \
   --keep-every 1 >/dev/null 2>"$work/train.err" || { cat "$work/train.err" >&2; fail "train mlm failed"; }
@@ -75,7 +86,7 @@ python3 - "$work/finetuned/config.json" "$family" <<'PY' || fail "the fine-tuned
 import json, sys
 c = json.load(open(sys.argv[1]))
 prefix = {"bert": "Bert", "roberta": "Roberta", "xlm-roberta": "XLMRoberta", "distilbert": "DistilBert",
-          "albert": "Albert"}[sys.argv[2]]
+          "albert": "Albert", "electra": "Electra"}[sys.argv[2]]
 assert c["model_type"] == sys.argv[2], c["model_type"]
 assert c["architectures"] == [prefix + "ForSequenceClassification"], c["architectures"]
 PY

@@ -446,3 +446,112 @@ TEST(ModelFamilies, AlbertSharedLayersAndNames) {
   EXPECT_NE(wrong_family.status, 0);
   EXPECT_NE(wrong_family.output.find("ALBERT's options"), std::string::npos) << wrong_family.output;
 }
+   EXPECT_NE(bad.status, 0);
+   EXPECT_NE(bad.output.find("DistilBERT has no token type embeddings"), std::string::npos) << bad.output;
+ }
+
+// ELECTRA: embedding_size in and out, ElectraConfig's defaults, embeddings_project only where the
+// widths differ, the generator and discriminator heads by their architectures, an ElectraModel
+// saved alone, and a mis-shaped embeddings_project reported in one line naming file and tensor.
+TEST(ModelFamilies, ElectraEmbeddingProjectionHeadsAndNames) {
+  TempDir dir("electra");
+  const auto make = [&](const std::string& name, const std::string& extra) {
+    const auto out = dir / name;
+    const auto r = test::run_command(fmt::format(
+        "{} make-model --family electra --vocab-size 70 --layers 2 --hidden 48 --heads 3 --intermediate 64 --seed 5 "
+        "--init-std 0.2 --bias-std 0.1 {} --out {}",
+        test::cli(), extra, out.string()));
+    EXPECT_EQ(r.status, 0) << r.output;
+    return out;
+  };
+  const auto generator = make("generator", "--embedding-size 24");
+  auto config = io::read_json(generator / "config.json");
+  EXPECT_EQ(config["architectures"][0], "ElectraForMaskedLM");
+  EXPECT_EQ(config["embedding_size"], 24);
+  const auto g = model::Model::load(generator);
+  EXPECT_EQ(g.config().embedding_dim(), 24);
+  EXPECT_EQ(g.params().word_emb.shape, (core::Shape{70, 24}));
+  EXPECT_EQ(g.params().mapping_w.shape, (core::Shape{48, 24}));
+  EXPECT_EQ(g.params().mlm_dense_w.shape, (core::Shape{24, 48}));
+  EXPECT_EQ(g.params().mlm_decoder_w.data, g.params().word_emb.data);  // generator_lm_head tied
+  std::vector<model::ModelInput> in(1);
+  in[0].ids = {2, 40, 41, 3, 60, 61, 3};
+  in[0].type_ids = {0, 0, 0, 0, 1, 1, 1};
+  model::RunOptions opt;
+  opt.mlm_logits = true;
+  opt.record = model::SiteSet::parse("hidden", g.layers());
+  const auto a = g.forward(in, opt);
+  EXPECT_EQ(a[0].mlm_logits.shape, (core::Shape{7, 70}));
+  EXPECT_EQ(a[0].trace.find(model::Site::embed_out)->shape, (core::Shape{7, 48}));  // after the projection
+
+  // The discriminator: one replaced-token logit per token; the default embedding size is half the hidden size.
+  const auto disc = make("discriminator", "--discriminator");
+  EXPECT_EQ(io::read_json(disc / "config.json")["architectures"][0], "ElectraForPreTraining");
+  const auto d = model::Model::load(disc);
+  EXPECT_EQ(d.config().head_kind(), model::HeadKind::replaced_token_detection);
+  EXPECT_EQ(d.config().embedding_dim(), 24);
+  model::RunOptions cls;
+  cls.classifier_logits = true;
+  EXPECT_EQ(d.forward(in, cls)[0].classifier_logits.shape, (core::Shape{7}));
+
+  // embedding_size = hidden_size: no embeddings_project (unlike ALBERT, whose mapping is always there).
+  const auto square = make("square", "--embedding-size 48 --labels 2");
+  const auto sq = model::Model::load(square);
+  EXPECT_FALSE(sq.config().has_embedding_mapping());
+  EXPECT_FALSE(sq.params().has_embedding_mapping());
+  EXPECT_EQ(sq.config().embedding_dim(), 48);
+  EXPECT_EQ(sq.config().pooler_activation, model::PoolerActivation::gelu);
+  EXPECT_EQ(sq.forward(in, cls)[0].classifier_logits.shape, (core::Shape{2}));
+
+  // An ElectraModel saved alone: no prefix, no head; same hidden states.
+  const auto bare = dir / "bare";
+  ASSERT_EQ(test::run_command(fmt::format("cp -r {} {}", generator.string(), bare.string())).status, 0);
+  rewrite(bare, [](const std::string& n) {
+    return n.starts_with("electra.") ? n.substr(8) : std::string();
+  });
+  config["architectures"] = {"ElectraModel"};
+  io::write_file_atomic(bare / "config.json", config.dump());
+  const auto b = model::Model::load(bare);
+  EXPECT_FALSE(b.params().has_mlm_head());
+  model::RunOptions plain;
+  EXPECT_EQ(max_diff(b.forward(in, plain)[0].last_hidden, a[0].last_hidden), 0.0);
+
+  // ElectraConfig's defaults fill the keys a config leaves out.
+  auto sparse = config;
+  for (const char* key : {"embedding_size", "hidden_size", "num_attention_heads", "intermediate_size"}) sparse.erase(key);
+  const auto defaults = model::parse_config(sparse, "sparse config");
+  EXPECT_EQ(defaults.embedding_dim(), 128);
+  EXPECT_EQ(defaults.hidden_size, 256);
+  EXPECT_EQ(defaults.num_attention_heads, 4);
+  EXPECT_EQ(defaults.intermediate_size, 1024);
+
+  // A mis-shaped embeddings_project: one line naming the file and the tensor.
+  const auto broken = dir / "broken";
+  ASSERT_EQ(test::run_command(fmt::format("cp -r {} {}", generator.string(), broken.string())).status, 0);
+  rewrite(broken, [](const std::string& n) { return n == "electra.embeddings_project.weight" ? std::string() : n; },
+          {{"electra.embeddings_project.weight", core::Tensor({48, 25})}});
+  try {
+    (void)model::Model::load(broken);
+    FAIL() << "loaded a [48, 25] embeddings_project for embedding_size 24";
+  } catch (const Error& e) {
+    const std::string message = e.what();
+    EXPECT_NE(message.find("model.safetensors"), std::string::npos) << message;
+    EXPECT_NE(message.find("electra.embeddings_project.weight in model.safetensors has shape [48, 25] but config.json "
+                           "implies [48, 24]"),
+              std::string::npos)
+        << message;
+    EXPECT_EQ(message.find('\n'), std::string::npos) << message;
+  }
+  const auto bad = test::run_command(fmt::format(
+      "{} make-model --family bert --vocab-size 70 --layers 1 --hidden 48 --heads 3 --intermediate 64 --seed 5 "
+      "--embedding-size 24 --out {}",
+      test::cli(), (dir / "bad").string()));
+  EXPECT_NE(bad.status, 0);
+  EXPECT_NE(bad.output.find("ELECTRA's options"), std::string::npos) << bad.output;
+  const auto bad_disc = test::run_command(fmt::format(
+      "{} make-model --family albert --vocab-size 70 --layers 2 --hidden 48 --heads 3 --intermediate 64 --seed 5 "
+      "--discriminator --out {}",
+      test::cli(), (dir / "bad_disc").string()));
+  EXPECT_NE(bad_disc.status, 0);
+  EXPECT_NE(bad_disc.output.find("ELECTRA's options"), std::string::npos) << bad_disc.output;
+}

@@ -15,7 +15,7 @@ LAYER_SITES = (
     "attn.query", "attn.key", "attn.value", "attn.scores", "attn.probs", "attn.context",
     "attn.out", "attn.residual", "resid_mid", "ffn.act", "ffn.out", "out",
 )
-MODEL_SITES = ("embed.out", "pooler.out")
+MODEL_SITES = ("embed.norm", "embed.out", "pooler.out")
 
 
 def _error(message, kind="input"):

@@ -13,6 +13,7 @@ std::string head_kind_name(model::HeadKind kind) {
     case model::HeadKind::masked_lm: return "masked LM";
     case model::HeadKind::sequence_classification: return "sequence classification";
     case model::HeadKind::token_classification: return "token classification";
+    case model::HeadKind::replaced_token_detection: return "replaced-token detection (ELECTRA discriminator)";
   }
   return "?";
 }
@@ -92,6 +93,8 @@ void add_info_command(CLI::App& app) {
       fmt::print("sharing        {} config layers in {} group(s) of {} inner layer(s), each run as a layer; embeddings "
                  "{} wide, mapped to {}\n",
                  c.config_layers(), c.num_hidden_groups, c.inner_group_num, c.embedding_dim(), c.hidden_size);
+    if (c.model_type == "electra" && c.has_embedding_mapping())
+      fmt::print("embeddings     {} wide, projected to {} (embeddings_project)\n", c.embedding_dim(), c.hidden_size);
     fmt::print("positions      {}{} (token types {})\n", c.max_position_embeddings,
                c.sinusoidal_positions ? ", sinusoidal" : "",
                c.has_token_types() ? std::to_string(c.type_vocab_size) : std::string("none"));

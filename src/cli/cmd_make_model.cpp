@@ -20,9 +20,11 @@ void add_make_model_command(CLI::App& app) {
       "make-model",
       "Write a random-weight Hugging Face encoder folder (config.json with the family's keys, model.safetensors with "
       "transformers' tensor names, the tokenizer files). Without --labels it is a ...ForMaskedLM (BertForMaskedLM, "
-      "RobertaForMaskedLM, XLMRobertaForMaskedLM, DistilBertForMaskedLM, AlbertForMaskedLM); with --labels K a ...ForSequenceClassification with K labels.");
+      "RobertaForMaskedLM, XLMRobertaForMaskedLM, DistilBertForMaskedLM, AlbertForMaskedLM, ElectraForMaskedLM - ELECTRA's "
+      "generator); with --labels K a ...ForSequenceClassification with K labels; ELECTRA with --discriminator an "
+      "ElectraForPreTraining.");
   cmd->add_option("--family", args->gen.family, "Encoder family (model_type)")
-      ->check(CLI::IsMember({"bert", "roberta", "xlm-roberta", "distilbert", "albert"}));
+      ->check(CLI::IsMember({"bert", "roberta", "xlm-roberta", "distilbert", "albert", "electra"}));
   cmd->add_option("--layers", args->gen.layers, "Number of layers")->required()->check(CLI::PositiveNumber);
   cmd->add_option("--hidden", args->gen.hidden, "Hidden size")->required()->check(CLI::PositiveNumber);
   cmd->add_option("--heads", args->gen.heads, "Attention heads per layer")->required()->check(CLI::PositiveNumber);
@@ -44,13 +46,17 @@ void add_make_model_command(CLI::App& app) {
   cmd->add_option("--hidden-act", args->gen.hidden_act, "Activation (gelu, gelu_new, relu, ...)");
   cmd->add_flag("--sinusoidal-positions", args->gen.sinusoidal_positions,
                 "DistilBERT: fixed sinusoidal position table (sinusoidal_pos_embds)");
-  cmd->add_option("--embedding-size", args->gen.embedding_size, "ALBERT: embedding_size (default hidden / 2)")
+  cmd->add_option("--embedding-size", args->gen.embedding_size,
+                  "ALBERT, ELECTRA: width of the embedding tables (embedding_size; default half of --hidden, mapped "
+                  "to the hidden size by ALBERT's embedding_hidden_mapping_in / ELECTRA's embeddings_project)")
       ->check(CLI::PositiveNumber);
   cmd->add_option("--hidden-groups", args->gen.hidden_groups,
                   "ALBERT: num_hidden_groups (default 2 for an even layer count, else 1)")
       ->check(CLI::PositiveNumber);
   cmd->add_option("--inner-group-num", args->gen.inner_group_num, "ALBERT: inner_group_num (default 1)")
       ->check(CLI::PositiveNumber);
+  cmd->add_flag("--discriminator", args->gen.discriminator,
+                "ELECTRA: an ElectraForPreTraining discriminator (replaced-token detection head)");
   cmd->add_option("--init-std", args->gen.init_std, "Std of weight matrices and embeddings (transformers: 0.02)");
   cmd->add_option("--bias-std", args->gen.bias_std, "Std of biases (transformers: 0)");
   cmd->add_option("--norm-std", args->gen.norm_std, "Std of LayerNorm weights around 1 and biases around 0");

@@ -118,7 +118,8 @@ void add_run_command(CLI::App& app) {
     auto kind = c.head_kind();
     if (!args->no_logits) {
       if (kind == model::HeadKind::masked_lm && m.params().has_mlm_head()) opt.mlm_logits = true;
-      else if ((kind == model::HeadKind::sequence_classification || kind == model::HeadKind::token_classification) &&
+      else if ((kind == model::HeadKind::sequence_classification || kind == model::HeadKind::token_classification ||
+                kind == model::HeadKind::replaced_token_detection) &&
                m.params().has_classifier())
         opt.classifier_logits = true;
       else kind = model::HeadKind::none;

@@ -131,24 +131,35 @@ BackwardResult backward(const Model& model, const ForwardTape& tape, std::span<c
   }
   if (any_cls) {
     if (!tp.classifier) fail(ErrorKind::input, "classifier gradients given but the forward pass did not run the classifier");
-    const auto labels = c.num_labels;
-    const bool token_cls = c.head_kind() == HeadKind::token_classification;
+    const auto labels = c.classifier_outputs();
+    const bool token_cls = c.per_token_head();
+    const bool rtd = c.head_kind() == HeadKind::replaced_token_detection;
     const auto m = token_cls ? n : count;
     FloatBuffer dl = zeros(m * labels);
     for (std::int64_t b = 0; b < count; ++b) {
       const auto& g = seeds[static_cast<std::size_t>(b)].classifier_logits;
       if (g.data.empty()) continue;
-      if (!token_cls && g.shape != core::Shape{labels}) fail(ErrorKind::input, "seed {}: classifier_logits shape", b);
+      const core::Shape expected = rtd ? core::Shape{batch.length(b)}
+                                   : token_cls ? core::Shape{batch.length(b), labels} : core::Shape{labels};
+      if (g.shape != expected)
+        fail(ErrorKind::input, "seed {}: classifier_logits has shape {}, expected {}", b, core::shape_string(g.shape),
+             core::shape_string(expected));
       std::memcpy(dl.data() + (token_cls ? batch.row(b) : b) * labels, g.ptr(), g.data.size() * sizeof(float));
     }
     // The classifier's input as the forward saw it (after dropout).
     const auto& drop = token_cls ? tp.token_drop : tp.pooled_drop;
     FloatBuffer in = token_cls ? tp.out : tp.pooled;
+    if (rtd) {  // the discriminator's classifier reads hidden_act(dense(h_L))
+      in = tp.rtd_pre;
+      core::activate(c.activation(), in.data(), n * hidden);
+    }
     layers::apply_dropout(in.data(), drop);
     FloatBuffer din(static_cast<std::size_t>(m * hidden));
     layers::classifier_vjp(p, hidden, labels, in.data(), m, dl.data(), din.data(), grads);
     layers::apply_dropout(din.data(), drop);
-    if (token_cls)
+    if (rtd)
+      layers::rtd_dense_vjp(p, hidden, c.activation(), tp.out.data(), tp.rtd_pre.data(), n, din.data(), dx.data(), grads);
+    else if (token_cls)
       for (std::int64_t i = 0; i < n * hidden; ++i) dx[static_cast<std::size_t>(i)] += din[static_cast<std::size_t>(i)];
     else
       layers::pooler_vjp(p, hidden, c.pooler_activation, batch, tp.out.data(), tp.pooled.data(), din.data(), dx.data(), grads);
@@ -180,6 +191,7 @@ BackwardResult backward(const Model& model, const ForwardTape& tape, std::span<c
                        grads(p.mapping_w), grads(p.mapping_b));
     dx = std::move(dnarrow);
   }
+  rec.rows(Site::embed_norm, 0, dx.data(), width);  // dL/d(embeddings before the mapping)
   layers::apply_dropout(dx.data(), tp.embed_drop);
   FloatBuffer dsum(static_cast<std::size_t>(n * width));
   layers::embeddings_vjp(p, tp.embedding_inputs(), batch, width, dx.data(), tp.embed, dsum.data(), grads(p.word_emb),
@@ -229,11 +241,14 @@ TangentResult jvp(const Model& model, const ForwardTape& tape, std::span<const T
   FloatBuffer tx(static_cast<std::size_t>(n * width));
   for (std::int64_t b = 0; b < count; ++b) {
     const auto& t = tangents[static_cast<std::size_t>(b)];
-    if (t.shape != core::Shape{batch.length(b), width}) fail(ErrorKind::input, "tangent {} has shape {}", b, core::shape_string(t.shape));
+    if (t.shape != core::Shape{batch.length(b), width})
+      fail(ErrorKind::input, "tangent {} has shape {}, expected [{}, {}]", b, core::shape_string(t.shape), batch.length(b),
+           width);
     std::memcpy(tx.data() + batch.row(b) * width, t.ptr(), t.data.size() * sizeof(float));
   }
   layers::embeddings_jvp(p, n, width, tp.embed, tx.data());
   layers::apply_dropout(tx.data(), tp.embed_drop);
+  rec.rows(Site::embed_norm, 0, tx.data(), width);
   if (p.has_embedding_mapping()) {
     FloatBuffer wide(static_cast<std::size_t>(n * hidden));
     layers::linear_jvp(tx.data(), n, width, p.mapping_w, hidden, wide.data());
@@ -260,17 +275,25 @@ TangentResult jvp(const Model& model, const ForwardTape& tape, std::span<const T
     layers::mlm_head_jvp(p, Encoder::mlm_shape(c), mt, tin.data(), out.mlm_logits);
   }
   if (tp.classifier) {
-    const auto labels = c.num_labels;
-    const bool token_cls = c.head_kind() == HeadKind::token_classification;
+    const auto labels = c.classifier_outputs();
+    const bool token_cls = c.per_token_head();
+    const bool rtd = c.head_kind() == HeadKind::replaced_token_detection;
+    if (rtd) {
+      FloatBuffer tdense(static_cast<std::size_t>(n * hidden));
+      layers::rtd_dense_jvp(p, hidden, c.activation(), tp.rtd_pre.data(), n, tx.data(), tdense.data());
+      tx = std::move(tdense);
+    }
     if (token_cls) layers::apply_dropout(tx.data(), tp.token_drop);
     for (std::int64_t b = 0; b < count; ++b) {
       const auto rows = token_cls ? batch.length(b) : 1;
-      Tensor lg = token_cls ? Tensor::uninitialized({rows, labels}) : Tensor::uninitialized({labels});
+      Tensor lg = rtd ? Tensor::uninitialized({rows})
+                      : token_cls ? Tensor::uninitialized({rows, labels}) : Tensor::uninitialized({labels});
       if (token_cls) {
         layers::classifier_jvp(p, hidden, labels, tx.data() + batch.row(b) * hidden, rows, lg.ptr());
       } else {
         FloatBuffer tpool(static_cast<std::size_t>(hidden));
-        layers::pooler_jvp(p, hidden, c.pooler_activation, tx.data() + batch.row(b) * hidden, tp.pooled.data() + b * hidden, tpool.data());
+        layers::pooler_jvp(p, hidden, c.pooler_activation, tp.out.data() + batch.row(b) * hidden,
+                           tx.data() + batch.row(b) * hidden, tp.pooled.data() + b * hidden, tpool.data());
         if (!tp.pooled_drop.empty())
           for (std::int64_t j = 0; j < hidden; ++j) tpool[static_cast<std::size_t>(j)] *= tp.pooled_drop[static_cast<std::size_t>(b * hidden + j)];
         layers::classifier_jvp(p, hidden, labels, tpool.data(), 1, lg.ptr());

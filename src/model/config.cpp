@@ -79,6 +79,7 @@ std::vector<std::int32_t> ModelConfig::position_ids(const std::vector<std::int32
 HeadKind ModelConfig::head_kind() const {
   if (architectures.empty()) return HeadKind::masked_lm;
   const auto& a = architectures.front();
+  if (a == "ElectraForPreTraining") return HeadKind::replaced_token_detection;
   if (a.ends_with("ForSequenceClassification")) return HeadKind::sequence_classification;
   if (a.ends_with("ForTokenClassification")) return HeadKind::token_classification;
   if (a.ends_with("Model") && !a.ends_with("LMHeadModel")) return HeadKind::none;

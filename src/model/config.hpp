@@ -16,15 +16,17 @@
 namespace bertscope::model {
 
 // Which task head the checkpoint's architecture puts on the encoder.
-enum class HeadKind { none, masked_lm, sequence_classification, token_classification };
+// replaced_token_detection: ELECTRA's discriminator (ElectraForPreTraining), one logit per token.
+enum class HeadKind { none, masked_lm, sequence_classification, token_classification, replaced_token_detection };
 
 // How position ids are numbered: BERT counts from 0; RoBERTa counts real tokens from
 // padding_idx + 1 and gives padding tokens padding_idx (cumsum(ids != pad) * (ids != pad) + pad).
 enum class PositionScheme { from_zero, after_padding };
 
 // The activation of the pooler / classification head's dense layer on the first token: tanh
-// (BERT's pooler, RoBERTa's classification head), ReLU (DistilBERT's pre_classifier).
-enum class PoolerActivation { tanh, relu };
+// (BERT's pooler, RoBERTa's classification head), ReLU (DistilBERT's pre_classifier), exact GELU
+// (ELECTRA's classification head).
+enum class PoolerActivation { tanh, relu, gelu };
 
 // Where the LayerNorms sit: after each residual sum (BERT, RoBERTa).
 enum class NormPlacement { post };
@@ -49,9 +51,10 @@ struct ModelConfig {
   PoolerActivation pooler_activation = PoolerActivation::tanh;
   // DistilBERT's sinusoidal_pos_embds: the position table is the fixed sinusoid (stored anyway).
   bool sinusoidal_positions = false;
-  // ALBERT: embeddings of width embedding_size mapped to hidden_size by a linear layer (0: no
-  // mapping, embeddings as wide as the hidden states), and layers shared in num_hidden_groups
-  // groups of inner_group_num layers each.
+  // ALBERT, ELECTRA: embeddings of width embedding_size mapped to hidden_size by a linear layer
+  // (0: no mapping, embeddings as wide as the hidden states; ELECTRA has the mapping,
+  // embeddings_project, only where embedding_size differs from hidden_size), and (ALBERT) layers
+  // shared in num_hidden_groups groups of inner_group_num layers each.
   std::int64_t embedding_size = 0;
   bool shares_layers = false;
   std::int64_t num_hidden_groups = 1;
@@ -64,10 +67,22 @@ struct ModelConfig {
   nlohmann::json raw;        // the whole file, so keys bertscope does not use survive a rewrite
 
   bool has_token_types() const { return type_vocab_size > 0; }
+  // The classifier reads every token (token classification, replaced-token detection), not the pooler.
+  bool per_token_head() const {
+    return head_kind() == HeadKind::token_classification || head_kind() == HeadKind::replaced_token_detection;
+  }
+  // The classifier's outputs per position: num_labels, or one replaced-token logit.
+  std::int64_t classifier_outputs() const {
+    return head_kind() == HeadKind::replaced_token_detection ? 1 : num_labels;
+  }
   std::int64_t head_dim() const { return hidden_size / num_attention_heads; }
-  bool has_embedding_mapping() const { return embedding_size > 0; }
+  // ALBERT always maps (its checkpoints hold embedding_hidden_mapping_in even where the widths
+  // agree); ELECTRA only where embedding_size differs from hidden_size (no embeddings_project).
+  bool has_embedding_mapping() const {
+    return embedding_size > 0 && (model_type != "electra" || embedding_size != hidden_size);
+  }
   // The width of the embedding tables (and of given word embeddings).
-  std::int64_t embedding_dim() const { return has_embedding_mapping() ? embedding_size : hidden_size; }
+  std::int64_t embedding_dim() const { return embedding_size > 0 ? embedding_size : hidden_size; }
   // The layers config.json counts (ALBERT: each runs its group's inner_group_num layers).
   std::int64_t config_layers() const { return num_hidden_layers / inner_group_num; }
   // The run layer whose weights `layer` shares: itself, except in ALBERT where layer

@@ -164,7 +164,8 @@ std::vector<ForwardResult> Encoder::run(const Model& model, std::span<const Mode
         fail(ErrorKind::input, "input {}: gradients need unpadded inputs run from the embeddings", b);
   }
   const auto batch = check_inputs(inputs, c, opt);
-  const bool token_cls = c.head_kind() == HeadKind::token_classification;
+  const bool token_cls = c.per_token_head();
+  const bool rtd = c.head_kind() == HeadKind::replaced_token_detection;
   const bool want_mlm = tape ? taped->mlm_logits : opt.mlm_logits;
   const bool want_cls = tape ? taped->classifier_logits : opt.classifier_logits;
   if (want_mlm && !p.has_mlm_head())
@@ -256,8 +257,10 @@ std::vector<ForwardResult> Encoder::run(const Model& model, std::span<const Mode
         tape->embed_drop = dropout.mask(n * hidden, dropout.hidden_p, 1);
         layers::apply_dropout(x, tape->embed_drop);
       }
+      if (opt.start_layer == 0) rec.rows(Site::embed_norm, 0, x, hidden);  // the same values as embed.out
     } else {
-      // ALBERT: LayerNorm and dropout in embedding_dim, then the mapping to hidden.
+      // ALBERT, ELECTRA: LayerNorm and dropout in embedding_dim, then the mapping to hidden
+      // (ELECTRA: embeddings_project after ElectraEmbeddings' dropout); embed.norm before it.
       const auto width = c.embedding_dim();
       FloatBuffer narrow(static_cast<std::size_t>(n * width));
       layers::embeddings_forward(p, embedding_inputs, batch, width, shape.eps, embed, narrow.data(),
@@ -266,6 +269,7 @@ std::vector<ForwardResult> Encoder::run(const Model& model, std::span<const Mode
         tape->embed_drop = dropout.mask(n * width, dropout.hidden_p, 1);
         layers::apply_dropout(narrow.data(), tape->embed_drop);
       }
+      if (opt.start_layer == 0) rec.rows(Site::embed_norm, 0, narrow.data(), width);
       for (std::int64_t b = 0; b < count; ++b)
         if (embed[static_cast<std::size_t>(b)])
           layers::linear_forward(lc, narrow.data() + batch.row(b) * width, batch.length(b), width, p.mapping_w,
@@ -316,20 +320,26 @@ std::vector<ForwardResult> Encoder::run(const Model& model, std::span<const Mode
     }
   }
   if (want_cls) {
-    const auto labels = c.num_labels;
+    const auto labels = c.classifier_outputs();
     // Dropout on the classifier's input when training.
     FloatBuffer in = token_cls ? FloatBuffer(x, x + n * hidden) : pooled;
+    if (rtd) {  // ElectraDiscriminatorPredictions: dense -> hidden_act on every token, no dropout
+      FloatBuffer pre(static_cast<std::size_t>(n * hidden));
+      layers::rtd_dense_forward(p, hidden, c.activation(), x, n, pre.data(), in.data());
+      if (tape) tape->rtd_pre = std::move(pre);
+    }
     if (tape) {
       tape->classifier = true;
       auto& drop = token_cls ? tape->token_drop : tape->pooled_drop;
-      drop = dropout.mask(static_cast<std::int64_t>(in.size()), dropout.hidden_p, token_cls ? 7 : 8);
+      if (!rtd) drop = dropout.mask(static_cast<std::int64_t>(in.size()), dropout.hidden_p, token_cls ? 7 : 8);
       layers::apply_dropout(in.data(), drop);
       if (!token_cls) tape->pooled = pooled;
     }
     for (std::int64_t b = 0; b < count; ++b) {
       auto& logits = results[static_cast<std::size_t>(b)].classifier_logits;
       const auto rows = token_cls ? batch.length(b) : 1;
-      logits = token_cls ? Tensor::uninitialized({rows, labels}) : Tensor::uninitialized({labels});
+      // Replaced-token logits are [tok], as transformers squeezes them.
+      logits = rtd ? Tensor::uninitialized({rows}) : token_cls ? Tensor::uninitialized({rows, labels}) : Tensor::uninitialized({labels});
       layers::classifier_forward(p, hidden, labels, in.data() + (token_cls ? batch.row(b) : b) * hidden, rows,
                                  logits.ptr());
     }

@@ -46,13 +46,14 @@ struct ForwardTape::Impl {
   SiteHooks differentiable;               // the caller's differentiable hooks, run again by the gradient passes
   layers::NormTape embed;
   core::FloatBuffer embed_drop;
-  core::FloatBuffer mapping_in;  // ALBERT: the mapping's input [rows, embedding_dim], after dropout
+  core::FloatBuffer mapping_in;  // ALBERT, ELECTRA: the mapping's input [rows, embedding_dim], after dropout
   std::vector<layers::BlockTape> layers;
   core::FloatBuffer out;  // h_L [rows, hidden]
   bool mlm = false, classifier = false, train = false;
   layers::MlmTape mlm_tape;
   core::FloatBuffer pooled, pooled_drop;  // [batch, hidden] tanh output; classifier-input dropout
   core::FloatBuffer token_drop;           // token classifier input dropout [rows, hidden]
+  core::FloatBuffer rtd_pre;              // discriminator dense output before hidden_act [rows, hidden]
   bool replaced_nodes = false;            // recorded with node replacements: no gradient pass
   bool bf16 = false;                      // recorded with bf16 products: the backward pass uses them too
 

@@ -56,7 +56,7 @@ bool vocab_has_upper_case(const std::vector<std::string>& vocab) {
 
 ModelConfig generator_config(const GeneratorOptions& o, std::int64_t vocab_size) {
   const auto& family = arch::family(o.family, "make-model --family");
-  const bool bert = family.model_type == "bert";
+  const bool bert = family.model_type == "bert" || family.model_type == "electra";  // two token types
   // RoBERTa's defaults as its published configs set them (positions after padding_idx 1).
   const bool albert = family.model_type == "albert";
   const bool bert_like = bert || family.model_type == "distilbert" || albert;
@@ -81,6 +81,7 @@ ModelConfig generator_config(const GeneratorOptions& o, std::int64_t vocab_size)
   }
   if (o.type_vocab > 0 && family.model_type == "distilbert")
     fail(ErrorKind::input, "DistilBERT has no token type embeddings; drop --type-vocab");
+  const bool electra = family.model_type == "electra";
   if (albert) {
     // Sharing exercised by default: embeddings narrower than the hidden states, two groups of
     // layers where the layer count allows.
@@ -89,10 +90,19 @@ ModelConfig generator_config(const GeneratorOptions& o, std::int64_t vocab_size)
     j["inner_group_num"] = o.inner_group_num > 0 ? o.inner_group_num : 1;
     j["bos_token_id"] = 2;
     j["eos_token_id"] = 3;
+  } else if (electra) {
+    // Half the hidden size by default, so the embeddings_project layer is there (as in
+    // electra-small: 128 -> 256).
+    if (o.hidden_groups > 0 || o.inner_group_num > 0)
+      fail(ErrorKind::input, "--hidden-groups and --inner-group-num are ALBERT's options, not {}'s", family.model_type);
+    j["embedding_size"] = o.embedding_size > 0 ? o.embedding_size : std::max<std::int64_t>(1, o.hidden / 2);
   } else if (o.embedding_size > 0 || o.hidden_groups > 0 || o.inner_group_num > 0) {
-    fail(ErrorKind::input, "--embedding-size, --hidden-groups and --inner-group-num are ALBERT's options, not {}'s",
-         family.model_type);
+    fail(ErrorKind::input, "--embedding-size (ALBERT's and ELECTRA's options), --hidden-groups and --inner-group-num "
+         "(ALBERT's options) are not {}'s", family.model_type);
   }
+  if (o.discriminator && !electra)
+    fail(ErrorKind::input, "--discriminator is one of ELECTRA's options, not {}'s", family.model_type);
+  if (o.discriminator && o.labels > 0) fail(ErrorKind::input, "--discriminator and --labels exclude each other");
   if (!bert_like) {
     j["bos_token_id"] = 0;
     j["eos_token_id"] = 2;
@@ -103,6 +113,8 @@ ModelConfig generator_config(const GeneratorOptions& o, std::int64_t vocab_size)
     nlohmann::json id2label = nlohmann::json::object();
     for (std::int64_t i = 0; i < o.labels; ++i) id2label[std::to_string(i)] = "LABEL_" + std::to_string(i);
     j["id2label"] = id2label;
+  } else if (o.discriminator) {
+    j["architectures"] = {prefix + "ForPreTraining"};  // ElectraForPreTraining: replaced-token detection
   } else {
     j["architectures"] = {prefix + "ForMaskedLM"};
   }
@@ -139,7 +151,7 @@ std::map<std::string, core::Tensor> random_parameters(const ModelConfig& config,
                 t.data.begin() + (config.pad_token_id + 1) * config.embedding_dim(), 0.0f);
     if (config.sinusoidal_positions && spec.name.ends_with("embeddings.position_embeddings.weight"))
     {
-      const auto table = sinusoidal_position_table(config.max_position_embeddings, config.hidden_size);
+      const auto table = sinusoidal_position_table(config.max_position_embeddings, config.embedding_dim());
       std::copy(table.begin(), table.end(), t.data.begin());
     }
     out.emplace(spec.name, std::move(t));

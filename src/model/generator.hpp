@@ -16,7 +16,7 @@
 namespace bertscope::model {
 
 struct GeneratorOptions {
-  std::string family = "bert";  // model_type: bert, roberta, xlm-roberta, distilbert or albert
+  std::string family = "bert";  // model_type: bert, roberta, xlm-roberta, distilbert, albert or electra
   std::int64_t layers = 2;
   std::int64_t hidden = 96;
   std::int64_t heads = 3;
@@ -25,10 +25,11 @@ struct GeneratorOptions {
   std::int64_t type_vocab = 0;     // 0: the family's (BERT 2, RoBERTa 1)
   std::int64_t labels = 0;       // 0: ...ForMaskedLM; K > 0: ...ForSequenceClassification with K labels
   std::string hidden_act = "gelu";
-  bool sinusoidal_positions = false;
-  // ALBERT (0: the generator's defaults, embedding_size hidden / 2 and two groups where the
-  // layer count is even, one inner layer).
-  std::int64_t embedding_size = 0, hidden_groups = 0, inner_group_num = 0;  // DistilBERT's sinusoidal_pos_embds: the fixed sinusoid table
+  bool sinusoidal_positions = false;  // DistilBERT's sinusoidal_pos_embds: the fixed sinusoid table
+  // ALBERT and ELECTRA: the embeddings' width (0: half the hidden size); ALBERT's groups (0: two
+  // where the layer count is even) and inner layers (0: one).
+  std::int64_t embedding_size = 0, hidden_groups = 0, inner_group_num = 0;
+  bool discriminator = false;  // ELECTRA: an ElectraForPreTraining (replaced-token detection) model
   // The vocabulary, one of: a vocab.txt to copy (BERT); a folder whose tokenizer files are copied
   // (tokenizer.json, vocab.json + merges.txt, sentencepiece.bpe.model, ...); or only a size.
   // The tokenizer's size sets vocab_size.

@@ -24,6 +24,8 @@ const std::array<SiteInfo, kSiteCount>& site_table() {
       {Site::layer_out, "out", true, "[tok, hidden]"},
       {Site::pooler_out, "pooler.out", false, "[hidden]"},
       {Site::attn_residual, "attn.residual", true, "[tok, hidden]"},
+      // The same values as embed.out where the embeddings are not projected (every family but ELECTRA).
+      {Site::embed_norm, "embed.norm", false, "[tok, embedding]"},
   }};
   return table;
 }

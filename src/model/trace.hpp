@@ -45,8 +45,9 @@ enum class Site {
   layer_out,
   pooler_out,
   attn_residual,
+  embed_norm,  // the embeddings' LayerNorm output, before ELECTRA's embeddings_project
 };
-inline constexpr std::size_t kSiteCount = 14;
+inline constexpr std::size_t kSiteCount = 15;
 
 struct SiteInfo {
   Site site;

@@ -91,6 +91,8 @@ void write_trace_file(const std::filesystem::path& path, const TraceFileContent&
   }
   if (c.logits_kind == HeadKind::masked_lm && !c.result->mlm_logits.data.empty())
     add_tensor(npz, "logits", c.result->mlm_logits);
+  else if (c.logits_kind == HeadKind::replaced_token_detection && !c.result->classifier_logits.data.empty())
+    add_tensor(npz, "replaced_token_logits", c.result->classifier_logits);  // ELECTRA's discriminator, [T]
   else if (c.logits_kind != HeadKind::none && c.logits_kind != HeadKind::masked_lm &&
            !c.result->classifier_logits.data.empty())
     add_tensor(npz, "logits", c.result->classifier_logits);

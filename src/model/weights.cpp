@@ -168,7 +168,7 @@ Weights Weights::load(const std::filesystem::path& dir, const ModelConfig& confi
       slot.data = buf.data();
     }
   }
-  if (group_present[ParamGroup::classifier] && config.head_kind() != HeadKind::token_classification &&
+  if (group_present[ParamGroup::classifier] && !config.per_token_head() &&
       !group_present[ParamGroup::pooler])
     problems.push_back(fmt::format("the classifier ({}) is present but the pooler ({}) it reads is missing",
                                    group_name(config, ParamGroup::classifier), group_name(config, ParamGroup::pooler)));
@@ -230,7 +230,8 @@ std::int64_t Weights::parameter_count() const {
   const auto& p = params_;
   for (const Param* q : {&p.word_emb, &p.pos_emb, &p.type_emb, &p.emb_norm_g, &p.emb_norm_b, &p.mapping_w, &p.mapping_b, &p.pooler_w, &p.pooler_b,
                          &p.mlm_dense_w, &p.mlm_dense_b, &p.mlm_norm_g, &p.mlm_norm_b, &p.mlm_decoder_w,
-                         &p.mlm_decoder_b, &p.classifier_w, &p.classifier_b})
+                         &p.mlm_decoder_b, &p.classifier_w, &p.classifier_b,
+                         &p.rtd_dense_w, &p.rtd_dense_b})
     count(*q);
   for (const auto& l : p.layers)
     for (const Param* q : {&l.query_w, &l.query_b, &l.key_w, &l.key_b, &l.value_w, &l.value_b, &l.attn_out_w,

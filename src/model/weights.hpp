@@ -39,12 +39,14 @@ struct LayerParams {
 
 struct EncoderParams {
   Param word_emb, pos_emb, type_emb, emb_norm_g, emb_norm_b;  // [vocab|positions|types, embedding_dim]
-  Param mapping_w, mapping_b;  // ALBERT: embedding_dim -> hidden [hidden, embedding_dim], [hidden]
+  Param mapping_w, mapping_b;  // ALBERT, ELECTRA (embeddings_project): embedding_dim -> hidden [hidden, embedding_dim], [hidden]
   std::vector<LayerParams> layers;
   Param pooler_w, pooler_b;                                   // optional
   Param mlm_dense_w, mlm_dense_b, mlm_norm_g, mlm_norm_b;      // optional MLM head
   Param mlm_decoder_w, mlm_decoder_b;                         // decoder tied to word_emb when absent
   Param classifier_w, classifier_b;                           // [labels, hidden], [labels], optional
+  // ELECTRA's discriminator: a dense layer + hidden_act on every token before the one-output classifier.
+  Param rtd_dense_w, rtd_dense_b;                             // [hidden, hidden], [hidden], optional
 
   bool has_embedding_mapping() const { return mapping_w.present(); }
   bool has_pooler() const { return pooler_w.present(); }

@@ -76,8 +76,12 @@ def forward_cases(model, tids, ttypes, tmask, arrays):
         arrays[f"{case}.attentions"] = a64.numpy()
         arrays[f"{case}.hidden_states"] = h64.numpy()
         if case == "base":
-            kind = "mlm_logits" if e64["logits"].dim() == 3 else "logits"
-            errors["logits"] = masked_max_error(e32["logits"].double(), e64["logits"], tmask, kind)
+            if getattr(model, "token_logits", False):  # [B, T] (ELECTRA's discriminator): real tokens only
+                diff = (e32["logits"].double() - e64["logits"]).abs()
+                errors["logits"] = float(diff.masked_select(tmask.bool()).max())
+            else:
+                kind = "mlm_logits" if e64["logits"].dim() == 3 else "logits"
+                errors["logits"] = masked_max_error(e32["logits"].double(), e64["logits"], tmask, kind)
             arrays["base.logits"] = e64["logits"].numpy()
         cases[case] = {"interventions": {"head_mask": head_mask.tolist()} if hm is not None else {},
                        "torch_f32_max_error": errors}
@@ -96,14 +100,21 @@ def gradients(model, ids, tids, ttypes, tmask, rng, arrays):
     extras = model.forward(tids, ttypes, tmask, torch.float64, head_mask=head_mask, inputs_embeds=word_emb,
                            keep_probs=True)
     logits, probs = extras["logits"], extras["probs"]
-    classifier = logits.dim() == 2  # [B, labels]; MLM logits are [B, T, vocab]
+    # [B, labels] or per-token replaced-token logits [B, T] (token_logits); MLM logits are [B, T, vocab]
+    token_logits = getattr(model, "token_logits", False)
+    classifier = logits.dim() == 2
     t = ids.shape[1]
     vocab = model.cfg["vocab_size"]
     labels = np.full((len(LENGTHS), t), -100, dtype=np.int64)
     class_labels = rng.integers(0, model.cfg.get("num_labels", 3) if classifier else 2, size=len(LENGTHS))
     loss = 0
+    rtd_labels = np.zeros((len(LENGTHS), t), dtype=np.int64)
     for i, n in enumerate(LENGTHS):
-        if classifier:
+        if token_logits:  # ElectraForPreTraining's loss: BCE with logits over the real tokens
+            rtd_labels[i, :n] = rng.integers(0, 2, size=n)
+            loss = loss + torch.nn.functional.binary_cross_entropy_with_logits(
+                logits[i, :n], torch.from_numpy(rtd_labels[i, :n]).double())
+        elif classifier:
             loss = loss + torch.nn.functional.cross_entropy(logits[i:i + 1], torch.tensor([int(class_labels[i])]))
         else:
             positions = rng.choice(np.arange(1, n - 1), size=3, replace=False)
@@ -111,6 +122,8 @@ def gradients(model, ids, tids, ttypes, tmask, rng, arrays):
             loss = loss + torch.nn.functional.cross_entropy(logits[i, :n], torch.from_numpy(labels[i, :n]),
                                                             ignore_index=-100)
     loss.backward()
+    if token_logits:
+        arrays["rtd_labels"] = rtd_labels
     arrays.update({"mlm_labels": labels, "class_labels": class_labels, "head_mask": head_mask.detach().numpy(),
                    "loss": np.array(float(loss)), "grad.head_mask": head_mask.grad.numpy().astype(np.float32),
                    "grad.word_embeddings": word_emb.grad.numpy().astype(np.float32)})

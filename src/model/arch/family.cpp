@@ -10,7 +10,8 @@ namespace {
 
 const std::vector<const Family*>& all_families() {
   static const std::vector<const Family*> list{&bert_family(), &roberta_family(), &xlm_roberta_family(),
-                                                    &distilbert_family(), &albert_family()};
+                                                    &distilbert_family(), &albert_family(),
+                                                    &electra_family()};
   return list;
 }
 
@@ -31,7 +32,8 @@ const Family& family(std::string_view model_type, const std::string& source) {
 
 std::string wordpiece_tokenizer_class(const ModelConfig& config) {
   const auto& f = family(config);
-  return f.model_type == "distilbert" ? std::string(f.class_prefix) + "Tokenizer" : std::string("BertTokenizer");
+  const bool own_class = f.model_type == "distilbert" || f.model_type == "electra";
+  return own_class ? std::string(f.class_prefix) + "Tokenizer" : std::string("BertTokenizer");
 }
 
 const Family& family(const ModelConfig& config) { return family(config.model_type, "config"); }

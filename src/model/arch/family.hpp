@@ -54,7 +54,7 @@ const Family& family(std::string_view model_type, const std::string& source);
 const Family& family(const ModelConfig& config);
 std::vector<std::string_view> supported_model_types();
 // tokenizer_config.json's tokenizer_class for a WordPiece vocab.txt: the family's own class where
-// transformers has one (DistilBertTokenizer returns no token_type_ids), else BertTokenizer.
+// transformers has one (DistilBertTokenizer returns no token_type_ids; ElectraTokenizer), else BertTokenizer.
 std::string wordpiece_tokenizer_class(const ModelConfig& config);
 
 // The families' own definitions (arch/bert.cpp, arch/roberta.cpp).
@@ -63,6 +63,7 @@ const Family& roberta_family();
 const Family& xlm_roberta_family();
 const Family& distilbert_family();
 const Family& albert_family();
+const Family& electra_family();
 
 // The module names of one post-norm encoder layer (BERT's by default).
 struct LayerNames {

@@ -62,9 +62,27 @@ void mlm_head_jvp(const EncoderParams& p, const MlmHeadShape& s, const MlmTape& 
 
 namespace {
 
-// d(act)/d(pre) from the activation's output y.
+// d(act)/d(pre) of tanh and ReLU from the activation's output y (GELU needs its input).
 inline float pooler_act_slope(PoolerActivation act, float y) {
   return act == PoolerActivation::tanh ? 1.0f - y * y : (y > 0.0f ? 1.0f : 0.0f);
+}
+
+// The dense layer's output on each input's first row, before the activation.
+core::FloatBuffer pooler_pre(const EncoderParams& p, std::int64_t hidden, std::int64_t count, const float* first) {
+  core::FloatBuffer pre(static_cast<std::size_t>(count * hidden));
+  core::linear(first, count, hidden, p.pooler_w.data, p.pooler_b.data, hidden, pre.data());
+  return pre;
+}
+
+// d(pooled) -> d(pre) in place.
+void pooler_act_grad(const EncoderParams& p, std::int64_t hidden, PoolerActivation act, std::int64_t count,
+                     const float* first, const float* pooled, float* d) {
+  if (act == PoolerActivation::gelu) {
+    const auto pre = pooler_pre(p, hidden, count, first);
+    core::activation_grad(core::Activation::gelu_erf, pre.data(), d, d, count * hidden);
+    return;
+  }
+  for (std::int64_t i = 0; i < count * hidden; ++i) d[i] *= pooler_act_slope(act, pooled[i]);
 }
 
 }  // namespace
@@ -75,6 +93,8 @@ void pooler_forward(const EncoderParams& p, std::int64_t hidden, PoolerActivatio
     core::linear(x + batch.row(b) * hidden, 1, hidden, p.pooler_w.data, p.pooler_b.data, hidden, pooled + b * hidden);
   if (act == PoolerActivation::tanh) {
     core::tanh_inplace(pooled, batch.size() * hidden);
+  } else if (act == PoolerActivation::gelu) {
+    core::activate(core::Activation::gelu_erf, pooled, batch.size() * hidden);
   } else {
     for (std::int64_t i = 0; i < batch.size() * hidden; ++i) pooled[i] = std::max(pooled[i], 0.0f);
   }
@@ -83,20 +103,39 @@ void pooler_forward(const EncoderParams& p, std::int64_t hidden, PoolerActivatio
 void pooler_vjp(const EncoderParams& p, std::int64_t hidden, PoolerActivation act, const Batch& batch, const float* x,
                 const float* pooled, float* dpooled, float* dx, ParamGrads& grads) {
   const auto count = batch.size();
-  for (std::int64_t i = 0; i < count * hidden; ++i) dpooled[i] *= pooler_act_slope(act, pooled[i]);
   core::FloatBuffer first(static_cast<std::size_t>(count * hidden)), dfirst(static_cast<std::size_t>(count * hidden));
   for (std::int64_t b = 0; b < count; ++b)
     std::copy_n(x + batch.row(b) * hidden, hidden, first.data() + b * hidden);
+  pooler_act_grad(p, hidden, act, count, first.data(), pooled, dpooled);
   linear_vjp(dpooled, count, hidden, p.pooler_w, hidden, first.data(), dfirst.data(), false, grads(p.pooler_w),
              grads(p.pooler_b));
   for (std::int64_t b = 0; b < count; ++b)
     for (std::int64_t j = 0; j < hidden; ++j) dx[batch.row(b) * hidden + j] += dfirst[static_cast<std::size_t>(b * hidden + j)];
 }
 
-void pooler_jvp(const EncoderParams& p, std::int64_t hidden, PoolerActivation act, const float* tx_first,
-                const float* pooled, float* tpooled) {
+void pooler_jvp(const EncoderParams& p, std::int64_t hidden, PoolerActivation act, const float* x_first,
+                const float* tx_first, const float* pooled, float* tpooled) {
   linear_jvp(tx_first, 1, hidden, p.pooler_w, hidden, tpooled);
-  for (std::int64_t j = 0; j < hidden; ++j) tpooled[j] *= pooler_act_slope(act, pooled[j]);
+  pooler_act_grad(p, hidden, act, 1, x_first, pooled, tpooled);
+}
+
+void rtd_dense_forward(const EncoderParams& p, std::int64_t hidden, core::Activation act, const float* x, std::int64_t m,
+                       float* pre, float* out) {
+  core::linear(x, m, hidden, p.rtd_dense_w.data, p.rtd_dense_b.data, hidden, pre);
+  std::copy_n(pre, m * hidden, out);
+  core::activate(act, out, m * hidden);
+}
+
+void rtd_dense_vjp(const EncoderParams& p, std::int64_t hidden, core::Activation act, const float* x, const float* pre,
+                   std::int64_t m, float* dout, float* dx, ParamGrads& grads) {
+  core::activation_grad(act, pre, dout, dout, m * hidden);
+  linear_vjp(dout, m, hidden, p.rtd_dense_w, hidden, x, dx, true, grads(p.rtd_dense_w), grads(p.rtd_dense_b));
+}
+
+void rtd_dense_jvp(const EncoderParams& p, std::int64_t hidden, core::Activation act, const float* pre, std::int64_t m,
+                   const float* tx, float* tout) {
+  linear_jvp(tx, m, hidden, p.rtd_dense_w, hidden, tout);
+  core::activation_grad(act, pre, tout, tout, m * hidden);
 }
 
 void classifier_forward(const EncoderParams& p, std::int64_t hidden, std::int64_t labels, const float* in, std::int64_t m,

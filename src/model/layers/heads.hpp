@@ -1,6 +1,7 @@
 // Task heads on the encoder output: the MLM head (dense -> activation -> LayerNorm -> decoder),
-// the pooler (tanh or ReLU of W h[first token] + b) and the classifier (a linear layer on the pooled
-// vector or on every token); forward, reverse (VJP) and forward-mode (JVP) side by side.
+// the pooler (tanh, ReLU or GELU of W h[first token] + b), ELECTRA's per-token discriminator dense
+// layer and the classifier (a linear layer on the pooled vector or on every token); forward,
+// reverse (VJP) and forward-mode (JVP) side by side.
 #pragma once
 
 #include <cstdint>
@@ -22,18 +23,18 @@ struct MlmHeadShape {
   std::int64_t hidden, vocab;
   core::Activation act;
   float eps;
-  std::int64_t width = 0;  // of the dense layer's output, LayerNorm and decoder input (ALBERT: embedding_size); 0: hidden
+  std::int64_t width = 0;  // of the dense layer's output, LayerNorm and decoder input (ALBERT, ELECTRA's generator: embedding_size); 0: hidden
   std::int64_t inner() const { return width > 0 ? width : hidden; }
 };
 
 struct MlmTape {
   std::vector<std::int64_t> rows;     // packed rows the head ran on
   std::vector<std::int64_t> offsets;  // first of those rows for each input, then the total
-  core::FloatBuffer in, pre, t;       // [rows, hidden]: input, dense output, transformed
+  core::FloatBuffer in, pre, t;       // input [rows, hidden]; dense output, transformed [rows, width]
   NormTape norm;
 };
 
-// in [m, hidden] -> logits[b] [offsets[b+1] - offsets[b], vocab]; `t` [m, hidden] scratch
+// in [m, hidden] -> logits[b] [offsets[b+1] - offsets[b], vocab]; `t` [m, width] scratch
 // (the tape's when taped).
 void mlm_head_forward(const LinearContext& lc, const EncoderParams& p, const MlmHeadShape& s, const float* in, std::span<const std::int64_t> offsets,
                       float* t, std::vector<core::Tensor*> logits, MlmTape* tape);
@@ -51,9 +52,18 @@ void pooler_forward(const EncoderParams& p, std::int64_t hidden, PoolerActivatio
 // dpooled [batch, hidden] (overwritten) -> dx at each input's first row (added).
 void pooler_vjp(const EncoderParams& p, std::int64_t hidden, PoolerActivation act, const Batch& batch, const float* x,
                 const float* pooled, float* dpooled, float* dx, ParamGrads& grads);
-// Tangent of the pooled vector of input b from the tangent of its first row.
-void pooler_jvp(const EncoderParams& p, std::int64_t hidden, PoolerActivation act, const float* tx_first,
-                const float* pooled, float* tpooled);
+// Tangent of the pooled vector of input b from its first row and that row's tangent.
+void pooler_jvp(const EncoderParams& p, std::int64_t hidden, PoolerActivation act, const float* x_first,
+                const float* tx_first, const float* pooled, float* tpooled);
+
+// ELECTRA's discriminator dense layer on every row: pre = x W^T + b, out = act(pre), [m, hidden].
+void rtd_dense_forward(const EncoderParams& p, std::int64_t hidden, core::Activation act, const float* x, std::int64_t m,
+                       float* pre, float* out);
+// dout (overwritten) -> dx (added).
+void rtd_dense_vjp(const EncoderParams& p, std::int64_t hidden, core::Activation act, const float* x, const float* pre,
+                   std::int64_t m, float* dout, float* dx, ParamGrads& grads);
+void rtd_dense_jvp(const EncoderParams& p, std::int64_t hidden, core::Activation act, const float* pre, std::int64_t m,
+                   const float* tx, float* tout);
 
 // logits [m, labels] = in [m, hidden] W^T + b.
 void classifier_forward(const EncoderParams& p, std::int64_t hidden, std::int64_t labels, const float* in, std::int64_t m,
