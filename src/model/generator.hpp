@@ -16,7 +16,7 @@
 namespace bertscope::model {
 
 struct GeneratorOptions {
-  std::string family = "bert";  // model_type: bert, roberta, xlm-roberta or distilbert
+  std::string family = "bert";  // model_type: bert, roberta, xlm-roberta, distilbert or deberta-v2
   std::int64_t layers = 2;
   std::int64_t hidden = 96;
   std::int64_t heads = 3;
@@ -26,6 +26,15 @@ struct GeneratorOptions {
   std::int64_t labels = 0;       // 0: ...ForMaskedLM; K > 0: ...ForSequenceClassification with K labels
   std::string hidden_act = "gelu";
   bool sinusoidal_positions = false;  // DistilBERT's sinusoidal_pos_embds: the fixed sinusoid table
+  // DeBERTa-v2's relative attention; the defaults are DeBERTa-v3's published configs.
+  struct Deberta {
+    std::int64_t position_buckets = 256;      // <= 0: none (v2: distances clamped to the span)
+    std::int64_t max_relative_positions = -1;  // -1: max_position_embeddings
+    std::string pos_att_type = "p2c|c2p";
+    bool share_att_key = true;                 // false: pos_key_proj / pos_query_proj of their own
+    std::string norm_rel_ebd = "layer_norm";
+    bool position_biased_input = false;        // true: an absolute position table too (v2)
+  } deberta;
   // The vocabulary, one of: a vocab.txt to copy (BERT); a folder whose tokenizer files are copied
   // (tokenizer.json, vocab.json + merges.txt, sentencepiece.bpe.model, ...); or only a size.
   // The tokenizer's size sets vocab_size.

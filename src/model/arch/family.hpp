@@ -38,6 +38,8 @@ struct Family {
   void (*write_config)(const ModelConfig& config, nlohmann::json& json);
   // The shared keys (BERT's spelling) this family spells its own way.
   std::span<const KeyName> key_names = {};
+  // Defaults of shared keys that differ from BERT's, set before config.json is read (may be null).
+  void (*defaults)(ModelConfig& config) = nullptr;
   // The family's spelling of a shared config key.
   std::string key(std::string_view common) const {
     for (const auto& k : key_names)
@@ -59,6 +61,7 @@ const Family& bert_family();
 const Family& roberta_family();
 const Family& xlm_roberta_family();
 const Family& distilbert_family();
+const Family& deberta_v2_family();
 
 // The module names of one post-norm encoder layer (BERT's by default).
 struct LayerNames {
