@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Every command end to end on a random model of one family (roberta, xlm-roberta, bert, distilbert): makes a
+# Every command end to end on a random model of one family (roberta, xlm-roberta, bert, distilbert, deberta-v2): makes a
 # masked-LM model and a sequence classifier with `make-model --family`, runs every analysis of the
 # main job on them over the shipped data (scripts/run_suite.sh --quick), then `run`, `train mlm`
 # (keeping its steps), `track`, `train classify` and `serve`, and checks each result document and folder.
@@ -13,6 +13,8 @@ case "$family" in
   roberta) tok=(--tokenizer "$repo/tests/data/tokenizers/roberta-bpe") ;;
   xlm-roberta) tok=(--tokenizer "$repo/tests/data/tokenizers/xlmr-unigram") ;;
   distilbert) tok=(--vocab "$repo/tests/data/bert-base-uncased/vocab.txt") ;;
+  # DeBERTa-v3 style (make-model's defaults) on a SentencePiece unigram tokenizer.
+  deberta-v2) tok=(--tokenizer "$repo/tests/data/tokenizers/xlmr-unigram") ;;
   *) echo "family_commands.sh: unknown family '$family'" >&2; exit 2 ;;
 esac
 rm -rf "$work"
@@ -73,7 +75,8 @@ grep -q "^family         $family\$" "$work/info.txt" || fail "info does not name
 python3 - "$work/finetuned/config.json" "$family" <<'PY' || fail "the fine-tuned folder is not the family's classifier"
 import json, sys
 c = json.load(open(sys.argv[1]))
-prefix = {"bert": "Bert", "roberta": "Roberta", "xlm-roberta": "XLMRoberta", "distilbert": "DistilBert"}[sys.argv[2]]
+prefix = {"bert": "Bert", "roberta": "Roberta", "xlm-roberta": "XLMRoberta", "distilbert": "DistilBert",
+          "deberta-v2": "DebertaV2"}[sys.argv[2]]
 assert c["model_type"] == sys.argv[2], c["model_type"]
 assert c["architectures"] == [prefix + "ForSequenceClassification"], c["architectures"]
 PY
