@@ -415,7 +415,7 @@ TEST(ModelFamilies, DebertaConfigAndTensorTable) {
     FAIL() << "loaded pos_att_type p2c|c2x";
   } catch (const Error& e) {
     const std::string message = e.what();
-    EXPECT_NE(message.find("config.json"), std::string::npos) << message;
+    EXPECT_NE(message.find((out / "config.json").string()), std::string::npos) << message;
     EXPECT_NE(message.find("\"c2x\""), std::string::npos) << message;
     EXPECT_EQ(message.find('\n'), std::string::npos) << message;
   }

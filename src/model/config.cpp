@@ -110,7 +110,15 @@ ModelConfig parse_config(const nlohmann::json& j, const std::string& src) {
            j["sinusoidal_pos_embds"].dump());
     c.sinusoidal_positions = j["sinusoidal_pos_embds"].get<bool>();
   }
-  family.configure(c);
+  // A family's own keys are checked in configure, which knows no file: its errors say
+  // "config.json: ..."; they name the file read.
+  try {
+    family.configure(c);
+  } catch (const Error& e) {
+    const std::string message = e.what(), generic = "config.json: ";
+    if (!message.starts_with(generic)) throw;
+    throw Error(e.kind(), src + ": " + message.substr(generic.size()));
+  }
   c.problem_type = get_string(j, "problem_type", "", src);
   if (c.hidden_size % c.num_attention_heads != 0)
     fail(ErrorKind::model, "{}: {} {} is not a multiple of {} {}", src, family.key("hidden_size"), c.hidden_size,
