@@ -16,7 +16,7 @@
 namespace bertscope::model {
 
 struct GeneratorOptions {
-  std::string family = "bert";  // model_type: bert, roberta, xlm-roberta, distilbert or albert
+  std::string family = "bert";  // model_type: bert, roberta, xlm-roberta, distilbert, albert or deberta-v2
   std::int64_t layers = 2;
   std::int64_t hidden = 96;
   std::int64_t heads = 3;
@@ -25,10 +25,19 @@ struct GeneratorOptions {
   std::int64_t type_vocab = 0;     // 0: the family's (BERT 2, RoBERTa 1)
   std::int64_t labels = 0;       // 0: ...ForMaskedLM; K > 0: ...ForSequenceClassification with K labels
   std::string hidden_act = "gelu";
-  bool sinusoidal_positions = false;
+  bool sinusoidal_positions = false;  // DistilBERT's sinusoidal_pos_embds: the fixed sinusoid table
   // ALBERT (0: the generator's defaults, embedding_size hidden / 2 and two groups where the
   // layer count is even, one inner layer).
-  std::int64_t embedding_size = 0, hidden_groups = 0, inner_group_num = 0;  // DistilBERT's sinusoidal_pos_embds: the fixed sinusoid table
+  std::int64_t embedding_size = 0, hidden_groups = 0, inner_group_num = 0;
+  // DeBERTa-v2's relative attention; the defaults are DeBERTa-v3's published configs.
+  struct Deberta {
+    std::int64_t position_buckets = 256;      // <= 0: none (v2: distances clamped to the span)
+    std::int64_t max_relative_positions = -1;  // -1: max_position_embeddings
+    std::string pos_att_type = "p2c|c2p";
+    bool share_att_key = true;                 // false: pos_key_proj / pos_query_proj of their own
+    std::string norm_rel_ebd = "layer_norm";
+    bool position_biased_input = false;        // true: an absolute position table too (v2)
+  } deberta;
   // The vocabulary, one of: a vocab.txt to copy (BERT); a folder whose tokenizer files are copied
   // (tokenizer.json, vocab.json + merges.txt, sentencepiece.bpe.model, ...); or only a size.
   // The tokenizer's size sets vocab_size.

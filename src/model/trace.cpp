@@ -24,6 +24,9 @@ const std::array<SiteInfo, kSiteCount>& site_table() {
       {Site::layer_out, "out", true, "[tok, hidden]"},
       {Site::pooler_out, "pooler.out", false, "[hidden]"},
       {Site::attn_residual, "attn.residual", true, "[tok, hidden]"},
+      {Site::attn_scores_c2c, "attn.scores.c2c", true, "[head, q, k]"},
+      {Site::attn_scores_c2p, "attn.scores.c2p", true, "[head, q, k]"},
+      {Site::attn_scores_p2c, "attn.scores.p2c", true, "[head, q, k]"},
   }};
   return table;
 }

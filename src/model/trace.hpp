@@ -17,6 +17,9 @@
 //   pooler.out                [hidden]               tanh(W h[CLS] + b), when the model has a pooler
 //   layer.{l}.attn.residual   [tok, hidden]          the residual term of LayerNorm(input + attn.out): the
 //                                                    layer's input as that sum reads it (Lu et al.'s skip node)
+//   layer.{l}.attn.scores.c2c [head, q, k]           DeBERTa's terms of attn.scores: content->content,
+//   layer.{l}.attn.scores.c2p [head, q, k]           content->position and position->content, each
+//   layer.{l}.attn.scores.p2c [head, q, k]           scaled; they sum to attn.scores (other models: none)
 #pragma once
 
 #include <array>
@@ -45,8 +48,11 @@ enum class Site {
   layer_out,
   pooler_out,
   attn_residual,
+  attn_scores_c2c,
+  attn_scores_c2p,
+  attn_scores_p2c,
 };
-inline constexpr std::size_t kSiteCount = 14;
+inline constexpr std::size_t kSiteCount = 17;
 
 struct SiteInfo {
   Site site;

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "core/kernels.hpp"
 #include "core/matmul.hpp"
 #include "model/layers/linear.hpp"
 
@@ -75,28 +76,44 @@ void pooler_forward(const EncoderParams& p, std::int64_t hidden, PoolerActivatio
     core::linear(x + batch.row(b) * hidden, 1, hidden, p.pooler_w.data, p.pooler_b.data, hidden, pooled + b * hidden);
   if (act == PoolerActivation::tanh) {
     core::tanh_inplace(pooled, batch.size() * hidden);
+  } else if (act == PoolerActivation::gelu) {
+    core::activate(core::Activation::gelu_erf, pooled, batch.size() * hidden);
   } else {
     for (std::int64_t i = 0; i < batch.size() * hidden; ++i) pooled[i] = std::max(pooled[i], 0.0f);
   }
 }
 
+// GELU's slope needs the pre-activation, recomputed from the first rows (tanh's and ReLU's read
+// the output).
+void pooler_slope(const EncoderParams& p, std::int64_t hidden, PoolerActivation act, const float* first,
+                  std::int64_t count, const float* pooled, float* d) {
+  if (act != PoolerActivation::gelu) {
+    for (std::int64_t i = 0; i < count * hidden; ++i) d[i] *= pooler_act_slope(act, pooled[i]);
+    return;
+  }
+  core::FloatBuffer pre(static_cast<std::size_t>(count * hidden)), out(static_cast<std::size_t>(count * hidden));
+  core::linear(first, count, hidden, p.pooler_w.data, p.pooler_b.data, hidden, pre.data());
+  core::activation_grad(core::Activation::gelu_erf, pre.data(), d, out.data(), count * hidden);
+  std::copy(out.begin(), out.end(), d);
+}
+
 void pooler_vjp(const EncoderParams& p, std::int64_t hidden, PoolerActivation act, const Batch& batch, const float* x,
                 const float* pooled, float* dpooled, float* dx, ParamGrads& grads) {
   const auto count = batch.size();
-  for (std::int64_t i = 0; i < count * hidden; ++i) dpooled[i] *= pooler_act_slope(act, pooled[i]);
   core::FloatBuffer first(static_cast<std::size_t>(count * hidden)), dfirst(static_cast<std::size_t>(count * hidden));
   for (std::int64_t b = 0; b < count; ++b)
     std::copy_n(x + batch.row(b) * hidden, hidden, first.data() + b * hidden);
+  pooler_slope(p, hidden, act, first.data(), count, pooled, dpooled);
   linear_vjp(dpooled, count, hidden, p.pooler_w, hidden, first.data(), dfirst.data(), false, grads(p.pooler_w),
              grads(p.pooler_b));
   for (std::int64_t b = 0; b < count; ++b)
     for (std::int64_t j = 0; j < hidden; ++j) dx[batch.row(b) * hidden + j] += dfirst[static_cast<std::size_t>(b * hidden + j)];
 }
 
-void pooler_jvp(const EncoderParams& p, std::int64_t hidden, PoolerActivation act, const float* tx_first,
-                const float* pooled, float* tpooled) {
+void pooler_jvp(const EncoderParams& p, std::int64_t hidden, PoolerActivation act, const float* x_first,
+                const float* tx_first, const float* pooled, float* tpooled) {
   linear_jvp(tx_first, 1, hidden, p.pooler_w, hidden, tpooled);
-  for (std::int64_t j = 0; j < hidden; ++j) tpooled[j] *= pooler_act_slope(act, pooled[j]);
+  pooler_slope(p, hidden, act, x_first, 1, pooled, tpooled);
 }
 
 void classifier_forward(const EncoderParams& p, std::int64_t hidden, std::int64_t labels, const float* in, std::int64_t m,

@@ -51,9 +51,9 @@ void pooler_forward(const EncoderParams& p, std::int64_t hidden, PoolerActivatio
 // dpooled [batch, hidden] (overwritten) -> dx at each input's first row (added).
 void pooler_vjp(const EncoderParams& p, std::int64_t hidden, PoolerActivation act, const Batch& batch, const float* x,
                 const float* pooled, float* dpooled, float* dx, ParamGrads& grads);
-// Tangent of the pooled vector of input b from the tangent of its first row.
-void pooler_jvp(const EncoderParams& p, std::int64_t hidden, PoolerActivation act, const float* tx_first,
-                const float* pooled, float* tpooled);
+// Tangent of the pooled vector of input b from its first row x_first and that row's tangent.
+void pooler_jvp(const EncoderParams& p, std::int64_t hidden, PoolerActivation act, const float* x_first,
+                const float* tx_first, const float* pooled, float* tpooled);
 
 // logits [m, labels] = in [m, hidden] W^T + b.
 void classifier_forward(const EncoderParams& p, std::int64_t hidden, std::int64_t labels, const float* in, std::int64_t m,
