@@ -33,7 +33,8 @@ struct GradGolden {
 GradGolden& grad_golden(const std::string& name) {
   static std::map<std::string, GradGolden> cache;
   if (auto it = cache.find(name); it != cache.end()) return it->second;
-  for (const char* file : {"gradients.json", "roberta.json", "distilbert.json", "albert.json", "electra.json"}) {
+  for (const char* file : {"gradients.json", "roberta.json", "distilbert.json", "albert.json", "deberta.json",
+                          "electra.json"}) {
     const auto summary = io::read_json(test::golden_dir() / file);
     for (const auto& entry : summary["models"]) {
       if (entry["name"] != name) continue;
@@ -44,7 +45,7 @@ GradGolden& grad_golden(const std::string& name) {
       const auto& args = entry["args"];
       if (std::find(args.begin(), args.end(), "--vocab-size") == args.end())
         cmd += " --vocab " + (test::data_dir() / "tiny-vocab.txt").string();
-      for (const auto& a : args) cmd += " " + a.get<std::string>();
+      for (const auto& a : args) cmd += " '" + a.get<std::string>() + "'";  // "c2p|p2c" must reach make-model whole
       const auto made = test::run_command(cmd);
       EXPECT_EQ(made.status, 0) << made.output;
       EXPECT_EQ(fmt::format("{:016x}", test::fnv1a64_file(g.dir->path() / name / "model.safetensors")),
@@ -266,8 +267,8 @@ TEST_P(GradientGolden, ForwardModeMatchesAutogradJvp) {
 INSTANTIATE_TEST_SUITE_P(Models, GradientGolden,
                          ::testing::Values("grad_mlm", "grad_classifier", "roberta_mlm", "xlmr_classifier",
                                            "distilbert_mlm", "distilbert_classifier", "albert_mlm",
-                                           "albert_classifier", "electra_generator", "electra_discriminator",
-                                           "electra_classifier"));
+                                           "albert_classifier", "deberta_v3_mlm", "deberta_v2_classifier",
+                                           "electra_generator", "electra_discriminator", "electra_classifier"));
 
 TEST(GradientGoldenCheck, CorruptedValueIsCaught) {
   auto& g = grad_golden("grad_mlm");

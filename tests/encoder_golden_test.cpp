@@ -13,6 +13,7 @@
 #include "io/files.hpp"
 #include "io/npz.hpp"
 #include "model/generator.hpp"
+#include "model/layers/relative_attention.hpp"
 #include "model/model.hpp"
 #include "test_util.hpp"
 
@@ -35,8 +36,11 @@ model::GeneratorOptions generator_options(const nlohmann::json& args) {
   model::GeneratorOptions o;
   o.vocab = test::data_dir() / "tiny-vocab.txt";
   for (std::size_t i = 0; i < args.size(); i += 2) {
-    if (args[i] == "--sinusoidal-positions" || args[i] == "--discriminator") {  // the flags without a value
-      (args[i] == "--discriminator" ? o.discriminator : o.sinusoidal_positions) = true;
+    if (args[i] == "--sinusoidal-positions" || args[i] == "--position-biased-input" ||
+        args[i] == "--discriminator") {  // flags without a value
+      (args[i] == "--sinusoidal-positions"    ? o.sinusoidal_positions
+       : args[i] == "--position-biased-input" ? o.deberta.position_biased_input
+                                              : o.discriminator) = true;
       --i;
       continue;
     }
@@ -59,6 +63,12 @@ model::GeneratorOptions generator_options(const nlohmann::json& args) {
     else if (key == "--init-std") o.init_std = std::stod(value);
     else if (key == "--bias-std") o.bias_std = std::stod(value);
     else if (key == "--norm-std") o.norm_std = std::stod(value);
+    else if (key == "--type-vocab") o.type_vocab = std::stoll(value);
+    else if (key == "--position-buckets") o.deberta.position_buckets = std::stoll(value);
+    else if (key == "--max-relative-positions") o.deberta.max_relative_positions = std::stoll(value);
+    else if (key == "--share-att-key") o.deberta.share_att_key = value == "true";
+    else if (key == "--pos-att-type") o.deberta.pos_att_type = value;
+    else if (key == "--norm-rel-ebd") o.deberta.norm_rel_ebd = value;
     else if (key == "--dtype") o.dtype = value == "f16" ? io::DType::f16 : value == "bf16" ? io::DType::bf16 : io::DType::f32;
     else throw std::runtime_error("encoder.json: unknown make-model argument " + key);
   }
@@ -70,7 +80,8 @@ Golden& golden(const std::string& name) {
   static std::map<std::string, Golden> cache;
   auto it = cache.find(name);
   if (it != cache.end()) return it->second;
-  for (const char* file : {"encoder.json", "roberta.json", "distilbert.json", "albert.json", "electra.json"}) {
+  for (const char* file : {"encoder.json", "roberta.json", "distilbert.json", "albert.json", "deberta.json",
+                          "electra.json"}) {
     const auto summary = io::read_json(test::golden_dir() / file);
     for (const auto& entry : summary["models"]) {
       if (entry["name"] != name) continue;
@@ -240,6 +251,78 @@ TEST(EncoderGolden, AlbertMlmTwoGroups) { check_model("albert_mlm"); }
 // One group, inner_group_num 2 (every config layer runs both inner layers: 4 run layers),
 // embeddings wider than the hidden states, pooler + classifier, a pair with token types.
 TEST(EncoderGolden, AlbertClassifierInnerGroups) { check_model("albert_classifier"); }
+// DeBERTa-v3-style: shared keys, log-bucketed distances (the inputs reach the logarithmic range),
+// c2p + p2c, no absolute positions or token types, LayerNorm'd relative embeddings, legacy MLM head.
+TEST(EncoderGolden, DebertaV3Mlm) { check_model("deberta_v3_mlm"); }
+// DeBERTa-v2-style: absolute positions and token types, distances clamped without buckets, own
+// positional projections, ContextPooler (dense -> gelu) and classifier.
+TEST(EncoderGolden, DebertaV2Classifier) { check_model("deberta_v2_classifier"); }
+
+// The padded batch run as it is: padding zeroes the embeddings, and a padded query row (all its
+// scores masked) attends uniformly, 1/T, as in transformers; real rows match the unpadded run.
+TEST(EncoderGolden, DebertaPaddedRowsAreUniform) {
+  for (const char* name : {"deberta_v3_mlm", "deberta_v2_classifier"}) {
+    SCOPED_TRACE(name);
+    auto& g = golden(name);
+    const auto& m = *g.model;
+    const auto& ids = g.arrays.at("input_ids");
+    const auto id = ids.to_i64(), types = g.arrays.at("token_type_ids").to_i64(), mask = g.arrays.at("attention_mask").to_i64();
+    const auto b = ids.shape[0], t = ids.shape[1];
+    std::vector<model::ModelInput> inputs(static_cast<std::size_t>(b));
+    for (std::int64_t i = 0; i < b; ++i)
+      for (std::int64_t j = 0; j < t; ++j) {
+        inputs[i].ids.push_back(static_cast<std::int32_t>(id[i * t + j]));
+        inputs[i].type_ids.push_back(static_cast<std::int32_t>(types[i * t + j]));
+        inputs[i].attention_mask.push_back(static_cast<std::uint8_t>(mask[i * t + j]));
+      }
+    const auto results = m.forward(inputs, case_options(m, nlohmann::json::object()));
+    const double err = attention_error(results, g.arrays.at("padded.attentions"), m.layers());
+    EXPECT_LE(err, std::max(3.0 * g.entry["cases"]["base"]["padded_attentions_f32_error"].get<double>(), 1e-7));
+    const auto& last = *results[2].trace.find(model::Site::attn_probs, m.layers() - 1);  // 7 real tokens of 19
+    EXPECT_FLOAT_EQ(last.data[(0 * t + t - 1) * t + 0], 1.0f / static_cast<float>(t));
+    EXPECT_FLOAT_EQ(last.data[(0 * t + 0) * t + t - 1], 0.0f);
+  }
+}
+
+// The three score terms are recorded apart and sum to attn.scores.
+TEST(EncoderGolden, DebertaScoreTermsSumToScores) {
+  auto& g = golden("deberta_v3_mlm");
+  const auto& m = *g.model;
+  const auto inputs = golden_inputs(g);
+  model::RunOptions opt;
+  opt.record = model::SiteSet::parse("attn.scores,attn.scores.c2c,attn.scores.c2p,attn.scores.p2c", m.layers());
+  const auto results = m.forward(inputs, opt);
+  for (const auto& r : results)
+    for (std::int64_t l = 0; l < m.layers(); ++l) {
+      const auto& all = r.trace.find(model::Site::attn_scores, l)->data;
+      const auto& c2c = r.trace.find(model::Site::attn_scores_c2c, l)->data;
+      const auto& c2p = r.trace.find(model::Site::attn_scores_c2p, l)->data;
+      const auto& p2c = r.trace.find(model::Site::attn_scores_p2c, l)->data;
+      double position = 0;
+      for (std::size_t i = 0; i < all.size(); ++i) {
+        ASSERT_NEAR(all[i], (c2c[i] + c2p[i]) + p2c[i], 1e-5);
+        position += std::abs(c2p[i]) + std::abs(p2c[i]);
+      }
+      EXPECT_GT(position, 0.0);
+    }
+}
+
+// The C++ log buckets equal transformers' make_log_bucket_position (float32 torch ops) for every
+// distance up to 512 at DeBERTa-v3's settings and odd ones (tools/reference/make_deberta_buckets.py).
+TEST(EncoderGolden, DebertaLogBucketsMatchTorch) {
+  const auto golden_tables = io::read_json(test::golden_dir() / "deberta_buckets.json");
+  const auto first = golden_tables["distances"][0].get<std::int64_t>();
+  for (const auto& table : golden_tables["tables"]) {
+    const auto buckets = table["position_buckets"].get<std::int64_t>();
+    const auto max_position = table["max_relative_positions"].get<std::int64_t>();
+    const auto& expected = table["buckets"];
+    for (std::size_t i = 0; i < expected.size(); ++i) {
+      const auto r = first + static_cast<std::int64_t>(i);
+      ASSERT_EQ(model::layers::log_bucket_position(r, buckets, max_position), expected[i].get<std::int64_t>())
+          << "distance " << r << ", " << buckets << " buckets up to " << max_position;
+    }
+  }
+}
 
 // ELECTRA: embeddings of embedding_size projected to hidden (hidden_states[0] after the
 // projection), the generator head (gelu whatever hidden_act, LayerNorm and tied decoder of

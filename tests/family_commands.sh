@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Every command end to end on a random model of one family (roberta, xlm-roberta, bert, distilbert, albert, electra): makes a
+# Every command end to end on a random model of one family (roberta, xlm-roberta, bert, distilbert, albert, deberta-v2, electra): makes a
 # masked-LM model and a sequence classifier with `make-model --family`, runs every analysis of the
 # main job on them over the shipped data (scripts/run_suite.sh --quick), then `run`, `train mlm`
 # (keeping its steps), `track`, `train classify` and `serve`, and checks each result document and folder.
@@ -14,6 +14,8 @@ case "$family" in
   xlm-roberta) tok=(--tokenizer "$repo/tests/data/tokenizers/xlmr-unigram") ;;
   distilbert) tok=(--vocab "$repo/tests/data/bert-base-uncased/vocab.txt") ;;
   albert) tok=(--tokenizer "$repo/tests/data/tokenizers/albert-unigram") ;;
+  # DeBERTa-v3 style (make-model's defaults) on a SentencePiece unigram tokenizer.
+  deberta-v2) tok=(--tokenizer "$repo/tests/data/tokenizers/xlmr-unigram") ;;
   electra) tok=(--vocab "$repo/tests/data/bert-base-uncased/vocab.txt") ;;  # the generator (ElectraForMaskedLM)
   *) echo "family_commands.sh: unknown family '$family'" >&2; exit 2 ;;
 esac
@@ -86,7 +88,7 @@ python3 - "$work/finetuned/config.json" "$family" <<'PY' || fail "the fine-tuned
 import json, sys
 c = json.load(open(sys.argv[1]))
 prefix = {"bert": "Bert", "roberta": "Roberta", "xlm-roberta": "XLMRoberta", "distilbert": "DistilBert",
-          "albert": "Albert", "electra": "Electra"}[sys.argv[2]]
+          "albert": "Albert", "deberta-v2": "DebertaV2", "electra": "Electra"}[sys.argv[2]]
 assert c["model_type"] == sys.argv[2], c["model_type"]
 assert c["architectures"] == [prefix + "ForSequenceClassification"], c["architectures"]
 PY

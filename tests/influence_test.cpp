@@ -497,6 +497,42 @@ TEST(InfluenceAblation, ReplacementsAgreeWithIndependentInterventions) {
     const inf::PathIntegral integral(m, instances[i], io);
     EXPECT_NEAR(q_none[i], integral.qoi_baseline(), 1e-4 * std::max(1.0, std::abs(q_none[i])));
   }
+  // With Replacement::mean and no node kept, h_L is the instances' mean per position, so the QoI
+  // is the head's reading of that mean (checked by running the head alone on it).
+  ao.replacement = inf::Replacement::mean;
+  const auto q_mean = inf::ablated_qoi(m, instances, none, ao);
+  std::vector<core::Tensor> last;
+  for (const auto& inst : instances) {
+    std::vector<model::ModelInput> one(1);
+    one[0].ids = inst.ids;
+    model::RunOptions rec;
+    rec.record = model::SiteSet(L);
+    rec.record.add(model::Site::layer_out, L - 1);
+    last.push_back(*m.forward(one, rec)[0].trace.find(model::Site::layer_out, L - 1));
+  }
+  const auto hidden = m.config().hidden_size;
+  for (std::size_t i = 0; i < instances.size(); ++i) {
+    const auto T = static_cast<std::int64_t>(instances[i].ids.size());
+    core::Tensor mean({T, hidden});
+    for (std::int64_t p = 0; p < T; ++p) {
+      int count = 0;
+      for (const auto& h : last)
+        if (h.dim(0) > p) {
+          ++count;
+          for (std::int64_t j = 0; j < hidden; ++j) mean.ptr()[p * hidden + j] += h.ptr()[p * hidden + j];
+        }
+      for (std::int64_t j = 0; j < hidden; ++j) mean.ptr()[p * hidden + j] /= static_cast<float>(count);
+    }
+    std::vector<model::ModelInput> one(1);
+    one[0].ids = instances[i].ids;
+    one[0].start_hidden = mean;
+    model::RunOptions head_only;
+    head_only.start_layer = L;
+    head_only.mlm_logits = true;
+    EXPECT_NEAR(q_mean[i], qoi_of(instances[i], m.forward(one, head_only)[0]), 1e-4 * std::max(1.0, std::abs(q_mean[i])));
+  }
+  EXPECT_EQ(inf::parse_replacement("mean"), inf::Replacement::mean);
+
   // A tape recorded with replacements refuses gradient passes.
   model::TapeOptions topt;
   topt.replacements.resize(1);

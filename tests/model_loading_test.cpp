@@ -226,16 +226,17 @@ TEST(ModelFamilies, UnknownModelTypeListsSupportedOnes) {
   TempDir dir("family");
   const auto model = make(dir, "m", "");
   auto config = io::read_json(model / "config.json");
-  config["model_type"] = "deberta-v2";
+  config["model_type"] = "longformer";
   io::write_file_atomic(model / "config.json", config.dump());
   try {
     (void)model::Model::load(model);
-    FAIL() << "loaded a deberta-v2 config";
+    FAIL() << "loaded a longformer config";
   } catch (const Error& e) {
     const std::string message = e.what();
     EXPECT_NE(message.find("config.json"), std::string::npos) << message;
-    EXPECT_NE(message.find("\"deberta-v2\""), std::string::npos) << message;
+    EXPECT_NE(message.find("\"longformer\""), std::string::npos) << message;
     EXPECT_NE(message.find("bert, roberta, xlm-roberta"), std::string::npos) << message;
+    EXPECT_NE(message.find("deberta-v2"), std::string::npos) << message;
   }
 }
 
@@ -446,9 +447,102 @@ TEST(ModelFamilies, AlbertSharedLayersAndNames) {
   EXPECT_NE(wrong_family.status, 0);
   EXPECT_NE(wrong_family.output.find("ALBERT's options"), std::string::npos) << wrong_family.output;
 }
-   EXPECT_NE(bad.status, 0);
-   EXPECT_NE(bad.output.find("DistilBERT has no token type embeddings"), std::string::npos) << bad.output;
- }
+
+// DeBERTa-v2/v3: the v3-style tensor table (no absolute positions, no token types, shared keys:
+// no pos_*_proj, rel_embeddings [2 * buckets, hidden] and its LayerNorm), pos_att_type as a list
+// or a "p2c|c2p" string, max_relative_positions -1, the non-legacy MLM head spelling, and bad
+// configs refused in one line before anything is written.
+TEST(ModelFamilies, DebertaConfigAndTensorTable) {
+  TempDir dir("deberta");
+  const auto out = dir / "v3";
+  const auto r = test::run_command(fmt::format(
+      "{} make-model --family deberta-v2 --vocab-size 70 --layers 2 --hidden 48 --heads 3 --intermediate 64 --seed 5 "
+      "--position-buckets 8 --init-std 0.2 --bias-std 0.1 --out {}",
+      test::cli(), out.string()));
+  ASSERT_EQ(r.status, 0) << r.output;
+  auto config = io::read_json(out / "config.json");
+  EXPECT_EQ(config["architectures"][0], "DebertaV2ForMaskedLM");
+  EXPECT_EQ(config["relative_attention"], true);
+  EXPECT_EQ(config["position_biased_input"], false);
+  EXPECT_EQ(config["share_att_key"], true);
+  EXPECT_EQ(config["type_vocab_size"], 0);
+  EXPECT_EQ(config["layer_norm_eps"], 1e-7);
+  const auto m = model::Model::load(out);
+  const auto& c = m.config();
+  EXPECT_EQ(c.relative.max_relative_positions, 512);  // -1: max_position_embeddings
+  EXPECT_EQ(c.relative.span(), 8);
+  EXPECT_TRUE(c.relative.c2p && c.relative.p2c);
+  EXPECT_EQ(c.relative.scale_factor, 3);
+  EXPECT_FALSE(m.params().pos_emb.present());
+  EXPECT_FALSE(m.params().type_emb.present());
+  EXPECT_EQ(m.params().rel_emb.shape, (core::Shape{16, 48}));
+  EXPECT_TRUE(m.params().rel_norm_g.present());
+  EXPECT_FALSE(m.params().layers[0].pos_key_w.present());
+  std::vector<model::ModelInput> in(1);
+  in[0].ids = {1, 40, 41, 42, 43, 44, 45, 46, 47, 48, 49, 50, 2};
+  model::RunOptions opt;
+  opt.mlm_logits = true;
+  const auto a = m.forward(in, opt);
+  // pos_att_type as a list, in another order: the same model.
+  config["pos_att_type"] = {"c2p", "p2c"};
+  io::write_file_atomic(out / "config.json", config.dump());
+  EXPECT_EQ(max_diff(a[0].mlm_logits, model::Model::load(out).forward(in, opt)[0].mlm_logits), 0.0);
+  // The non-legacy head: lm_predictions.lm_head.{dense, LayerNorm, bias}, decoder = word table.
+  const auto modern = dir / "modern";
+  ASSERT_EQ(test::run_command(fmt::format("cp -r {} {}", out.string(), modern.string())).status, 0);
+  rewrite(modern, [](const std::string& n) {
+    if (n.starts_with("cls.predictions.transform.")) return "lm_predictions.lm_head." + n.substr(26);
+    if (n == "cls.predictions.bias") return std::string("lm_predictions.lm_head.bias");
+    return n;
+  });
+  auto modern_config = config;
+  modern_config["legacy"] = false;
+  io::write_file_atomic(modern / "config.json", modern_config.dump());
+  const auto b = model::Model::load(modern);
+  EXPECT_EQ(b.params().mlm_decoder_w.data, b.params().word_emb.data);
+  EXPECT_EQ(max_diff(a[0].mlm_logits, b.forward(in, opt)[0].mlm_logits), 0.0);
+  // An unknown pos_att_type entry: one line naming config.json and the value.
+  config["pos_att_type"] = "p2c|c2x";
+  io::write_file_atomic(out / "config.json", config.dump());
+  try {
+    (void)model::Model::load(out);
+    FAIL() << "loaded pos_att_type p2c|c2x";
+  } catch (const Error& e) {
+    const std::string message = e.what();
+    EXPECT_NE(message.find((out / "config.json").string()), std::string::npos) << message;
+    EXPECT_NE(message.find("\"c2x\""), std::string::npos) << message;
+    EXPECT_EQ(message.find('\n'), std::string::npos) << message;
+  }
+  const auto bad = dir / "bad";
+  const auto refused = test::run_command(fmt::format(
+      "{} make-model --family deberta-v2 --vocab-size 70 --layers 1 --hidden 48 --heads 3 --intermediate 64 --seed 5 "
+      "--pos-att-type p2c,c2p --out {}",
+      test::cli(), bad.string()));
+  EXPECT_NE(refused.status, 0);
+  EXPECT_NE(refused.output.find("pos_att_type has \"p2c,c2p\""), std::string::npos) << refused.output;
+  EXPECT_FALSE(std::filesystem::exists(bad / "config.json"));
+  // v2-style: own positional projections, no buckets, absolute positions; the ConvLayer is refused.
+  const auto v2 = dir / "v2";
+  ASSERT_EQ(test::run_command(fmt::format(
+                "{} make-model --family deberta-v2 --vocab-size 70 --layers 1 --hidden 48 --heads 3 --intermediate 64 "
+                "--seed 5 --position-buckets 0 --share-att-key false --position-biased-input --out {}",
+                test::cli(), v2.string()))
+                .status,
+            0);
+  const auto v2m = model::Model::load(v2);
+  EXPECT_TRUE(v2m.params().pos_emb.present());
+  EXPECT_TRUE(v2m.params().layers[0].pos_key_w.present() && v2m.params().layers[0].pos_query_w.present());
+  EXPECT_EQ(v2m.params().rel_emb.shape, (core::Shape{1024, 48}));
+  auto v2_config = io::read_json(v2 / "config.json");
+  v2_config["conv_kernel_size"] = 3;
+  io::write_file_atomic(v2 / "config.json", v2_config.dump());
+  try {
+    (void)model::Model::load(v2);
+    FAIL() << "loaded a ConvLayer config";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("conv_kernel_size"), std::string::npos) << e.what();
+  }
+}
 
 // ELECTRA: embedding_size in and out, ElectraConfig's defaults, embeddings_project only where the
 // widths differ, the generator and discriminator heads by their architectures, an ElectraModel

@@ -14,6 +14,7 @@ from ._progress import _Bar, _progress
 LAYER_SITES = (
     "attn.query", "attn.key", "attn.value", "attn.scores", "attn.probs", "attn.context",
     "attn.out", "attn.residual", "resid_mid", "ffn.act", "ffn.out", "out",
+    "attn.scores.c2c", "attn.scores.c2p", "attn.scores.p2c",  # DeBERTa's score terms
 )
 MODEL_SITES = ("embed.norm", "embed.out", "pooler.out")
 

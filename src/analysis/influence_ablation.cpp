@@ -4,6 +4,9 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <map>
+#include <optional>
+#include <utility>
 
 #include "analysis/maxflow.hpp"
 #include "analysis/rollout.hpp"
@@ -263,13 +266,14 @@ Path attention_path(AttentionPath kind, const core::Tensor& att, std::int32_t so
 }
 
 std::string_view replacement_name(Replacement replacement) {
-  return replacement == Replacement::zero ? "zero" : "baseline";
+  return replacement == Replacement::zero ? "zero" : replacement == Replacement::baseline ? "baseline" : "mean";
 }
 
 Replacement parse_replacement(std::string_view name) {
   if (name == "zero") return Replacement::zero;
   if (name == "baseline") return Replacement::baseline;
-  fail(ErrorKind::input, "unknown ablation replacement \"{}\" (zero, baseline)", name);
+  if (name == "mean") return Replacement::mean;
+  fail(ErrorKind::input, "unknown ablation replacement \"{}\" (zero, baseline, mean)", name);
 }
 
 namespace {
@@ -294,6 +298,80 @@ core::Tensor copy_of(const core::Tensor* t, const char* what) {
   return *t;
 }
 
+// The data set's mean activation at every node site, per position, over the instances that have
+// the position (the instances of one task usually share one length): a trace per length asked.
+class MeanActivations {
+ public:
+  MeanActivations(const model::Model& model, std::span<const Instance> instances, std::size_t batch) {
+    const auto L = model.layers();
+    std::int64_t longest = 0;
+    for (const auto& in : instances) longest = std::max<std::int64_t>(longest, static_cast<std::int64_t>(in.ids.size()));
+    counts_.assign(static_cast<std::size_t>(longest), 0.0);
+    model::RunOptions run;
+    run.record = model::SiteSet(L);
+    run.record.add(Site::embed_out);
+    run.record.add(Site::layer_out);
+    run.record.add(Site::attn_context);
+    for (std::size_t start = 0; start < instances.size(); start += batch) {
+      const auto n = std::min(batch, instances.size() - start);
+      std::vector<model::ModelInput> inputs(n);
+      for (std::size_t i = 0; i < n; ++i) {
+        inputs[i].ids = instances[start + i].ids;
+        inputs[i].type_ids = instances[start + i].type_ids;
+      }
+      for (auto& r : model.forward(inputs, run)) add(r.trace, L, longest);
+    }
+  }
+
+  // The mean trace cut to the first `tokens` positions.
+  model::Trace for_length(std::int64_t tokens, std::int64_t layers) const {
+    model::Trace t(layers);
+    for (const auto& [key, sum] : sums_) {
+      const auto& [site, layer] = key;
+      const bool per_head = site == Site::attn_context;
+      const auto rows = per_head ? sum.dim(1) : sum.dim(0);
+      const auto width = per_head ? sum.dim(2) : sum.dim(1);
+      auto& m = t.emplace(site, layer, per_head ? core::Shape{sum.dim(0), tokens, width} : core::Shape{tokens, width});
+      const auto blocks = per_head ? sum.dim(0) : 1;
+      for (std::int64_t b = 0; b < blocks; ++b)
+        for (std::int64_t p = 0; p < tokens; ++p) {
+          const double c = counts_[static_cast<std::size_t>(p)];
+          for (std::int64_t j = 0; j < width; ++j)
+            m.ptr()[(b * tokens + p) * width + j] = c > 0 ? static_cast<float>(sum.ptr()[(b * rows + p) * width + j] / c) : 0.0f;
+        }
+    }
+    return t;
+  }
+
+ private:
+  void add(const model::Trace& trace, std::int64_t layers, std::int64_t longest) {
+    std::int64_t tokens = -1;
+    auto accumulate = [&](Site site, std::int64_t layer) {
+      const auto* v = trace.find(site, layer);
+      if (!v) fail(ErrorKind::internal, "ablation: {} missing from the mean's trace", model::site_name(site, layer));
+      const bool per_head = site == Site::attn_context;
+      const auto t = per_head ? v->dim(1) : v->dim(0), width = per_head ? v->dim(2) : v->dim(1);
+      const auto blocks = per_head ? v->dim(0) : 1;
+      tokens = t;
+      auto [it, fresh] = sums_.try_emplace({site, layer});
+      if (fresh) it->second = core::Tensor(per_head ? core::Shape{blocks, longest, width} : core::Shape{longest, width});
+      for (std::int64_t b = 0; b < blocks; ++b)
+        for (std::int64_t p = 0; p < t; ++p)
+          for (std::int64_t j = 0; j < width; ++j)
+            it->second.ptr()[(b * longest + p) * width + j] += v->ptr()[(b * t + p) * width + j];
+    };
+    accumulate(Site::embed_out, 0);
+    for (std::int64_t l = 0; l < layers; ++l) {
+      accumulate(Site::layer_out, l);
+      accumulate(Site::attn_context, l);
+    }
+    for (std::int64_t p = 0; p < tokens; ++p) counts_[static_cast<std::size_t>(p)] += 1;
+  }
+
+  std::map<std::pair<Site, std::int64_t>, core::Tensor> sums_;  // float sums per position
+  std::vector<double> counts_;                                   // instances per position
+};
+
 }  // namespace
 
 std::vector<double> ablated_qoi(const model::Model& model, std::span<const Instance> instances, std::span<const Pattern> kept,
@@ -303,6 +381,8 @@ std::vector<double> ablated_qoi(const model::Model& model, std::span<const Insta
   std::vector<double> out;
   out.reserve(instances.size());
   const auto batch = std::max<std::size_t>(options.batch_size, 1);
+  std::optional<MeanActivations> mean;
+  if (options.replacement == Replacement::mean) mean.emplace(model, instances, batch);
   for (std::size_t start = 0; start < instances.size(); start += batch) {
     const auto n = std::min(batch, instances.size() - start);
     std::vector<model::ModelInput> inputs(n);
@@ -329,6 +409,8 @@ std::vector<double> ablated_qoi(const model::Model& model, std::span<const Insta
       model::ForwardTape tape;
       auto results = model::forward_with_tape(model, base, run, {}, tape);
       for (std::size_t i = 0; i < n; ++i) values[i] = std::move(results[i].trace);
+    } else if (mean) {
+      for (std::size_t i = 0; i < n; ++i) values[i] = mean->for_length(static_cast<std::int64_t>(inputs[i].ids.size()), L);
     }
     model::TapeOptions topt;
     topt.replacements.resize(n);
@@ -336,7 +418,7 @@ std::vector<double> ablated_qoi(const model::Model& model, std::span<const Insta
       add_readout(topt, instances[start + i].qoi);
       const auto& k = kept[start + i];
       const auto T = k.tokens;
-      const bool base = options.replacement == Replacement::baseline;
+      const bool base = options.replacement != Replacement::zero;  // baseline or mean: values from `values`
       auto hidden_value = [&](std::int64_t l) {
         return l == 0 ? copy_of(values[i].find(Site::embed_out, 0), "embed.out")
                       : copy_of(values[i].find(Site::layer_out, l - 1), "layer.out");

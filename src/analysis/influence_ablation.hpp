@@ -73,11 +73,12 @@ core::Tensor oriented_attentions(const core::Tensor& attentions, AttentionDirect
 Path attention_path(AttentionPath kind, const core::Tensor& attentions, std::int32_t source, std::int32_t target,
                     double residual = 0.5);
 
-// What replaces the nodes that are not kept: zero, or the node's value when the model runs on the
-// baseline input (every word embedding replaced as on the integrated-gradients path).
-enum class Replacement { zero, baseline };
+// What replaces the nodes that are not kept: zero, the node's value when the model runs on the
+// baseline input (every word embedding replaced as on the integrated-gradients path), or the
+// node's mean value over the instances given (per position, at their real inputs).
+enum class Replacement { zero, baseline, mean };
 std::string_view replacement_name(Replacement replacement);
-Replacement parse_replacement(std::string_view name);  // "zero", "baseline"; Error(input) otherwise
+Replacement parse_replacement(std::string_view name);  // "zero", "baseline", "mean"; Error(input) otherwise
 
 struct AblationOptions {
   Replacement replacement = Replacement::zero;

@@ -43,7 +43,7 @@ struct RunOptions {
   bool verify = false;            // recompute each pattern's influence with reverse-mode gradients
   std::string algorithm = "sweep";  // GPR's passes: sweep or per-layer (influence.hpp Algorithm)
   // Ablation check: keep the paths of this many source tokens per example (largest |attribution|);
-  // 0 = none. Nodes off the paths are replaced by `replacement` (zero or baseline).
+  // 0 = none. Nodes off the paths are replaced by `replacement` (zero, baseline or mean).
   std::size_t ablation_tokens = 3;
   std::string replacement = "zero";
   double residual = 0.5;          // identity weight of Â for the attention-path baselines

@@ -97,9 +97,10 @@ void add_influence(CLI::App& analyze) {
   cmd->add_option("--ablation-tokens", args->ablation_tokens,
                   "Ablation check: keep the paths of this many source tokens per example, those with the largest "
                   "|attribution| (3; 0 = no ablation)");
-  cmd->add_option("--ablation-value", args->replacement, "What replaces the nodes off the paths: zero (default) or baseline "
-                                                        "(the node's value on the baseline input)")
-      ->check(CLI::IsMember({"zero", "baseline"}));
+  cmd->add_option("--ablation-value", args->replacement, "What replaces the nodes off the paths: zero (default), baseline "
+                                                        "(the node's value on the baseline input) or mean (its mean over "
+                                                        "the task's examples, per position)")
+      ->check(CLI::IsMember({"zero", "baseline", "mean"}));
   cmd->add_flag("--no-ablation", args->no_ablation, "Skip the ablation check");
   cmd->add_option("--attention-residual", args->residual, "Identity weight of Â for the attention-path baselines (0.5)")
       ->check(CLI::Range(0.0, 1.0));

@@ -66,6 +66,14 @@ void add_info_command(CLI::App& app) {
         {"has_classifier", p.has_classifier()},
         {"unused_tensors", m.weights().unused_tensors()},
     };
+    const auto& rel = c.relative;
+    if (rel.enabled)
+      j["relative_attention"] = {{"position_buckets", rel.position_buckets},
+                                 {"max_relative_positions", rel.max_relative_positions},
+                                 {"c2p", rel.c2p},
+                                 {"p2c", rel.p2c},
+                                 {"share_att_key", rel.share_att_key},
+                                 {"absolute_positions", c.absolute_positions}};
     if (p.has_classifier()) {
       nlohmann::json labels = nlohmann::json::array();
       for (std::int64_t i = 0; i < c.num_labels; ++i) labels.push_back(c.label(i));
@@ -95,9 +103,15 @@ void add_info_command(CLI::App& app) {
                  c.config_layers(), c.num_hidden_groups, c.inner_group_num, c.embedding_dim(), c.hidden_size);
     if (c.model_type == "electra" && c.has_embedding_mapping())
       fmt::print("embeddings     {} wide, projected to {} (embeddings_project)\n", c.embedding_dim(), c.hidden_size);
-    fmt::print("positions      {}{} (token types {})\n", c.max_position_embeddings,
+    fmt::print("positions      {}{}{} (token types {})\n", c.max_position_embeddings,
+               c.absolute_positions ? "" : " (no absolute table)",
                c.sinusoidal_positions ? ", sinusoidal" : "",
                c.has_token_types() ? std::to_string(c.type_vocab_size) : std::string("none"));
+    if (rel.enabled)
+      fmt::print("relative       disentangled attention ({}{}{}), span {}{}, {} keys{}\n", rel.c2p ? "c2p" : "",
+                 rel.c2p && rel.p2c ? "+" : "", rel.p2c ? "p2c" : "", rel.span(),
+                 rel.position_buckets > 0 ? fmt::format(" log buckets up to {}", rel.max_relative_positions) : "",
+                 rel.share_att_key ? "shared" : "own positional", c.absolute_positions ? ", absolute positions too" : "");
     fmt::print("parameters     {} ({:.1f} M); {:.1f} MB mapped in place, {:.1f} MB converted to float32\n",
                m.weights().parameter_count(), m.weights().parameter_count() / 1e6, m.weights().mapped_bytes() / 1e6,
                m.weights().converted_bytes() / 1e6);

@@ -20,11 +20,11 @@ void add_make_model_command(CLI::App& app) {
       "make-model",
       "Write a random-weight Hugging Face encoder folder (config.json with the family's keys, model.safetensors with "
       "transformers' tensor names, the tokenizer files). Without --labels it is a ...ForMaskedLM (BertForMaskedLM, "
-      "RobertaForMaskedLM, XLMRobertaForMaskedLM, DistilBertForMaskedLM, AlbertForMaskedLM, ElectraForMaskedLM - ELECTRA's "
-      "generator); with --labels K a ...ForSequenceClassification with K labels; ELECTRA with --discriminator an "
-      "ElectraForPreTraining.");
+      "RobertaForMaskedLM, XLMRobertaForMaskedLM, DistilBertForMaskedLM, AlbertForMaskedLM, DebertaV2ForMaskedLM; deberta-v2 "
+      "as DeBERTa-v3's configs unless told; ElectraForMaskedLM - ELECTRA's generator); with --labels K a "
+      "...ForSequenceClassification with K labels; ELECTRA with --discriminator an ElectraForPreTraining.");
   cmd->add_option("--family", args->gen.family, "Encoder family (model_type)")
-      ->check(CLI::IsMember({"bert", "roberta", "xlm-roberta", "distilbert", "albert", "electra"}));
+      ->check(CLI::IsMember({"bert", "roberta", "xlm-roberta", "distilbert", "albert", "deberta-v2", "electra"}));
   cmd->add_option("--layers", args->gen.layers, "Number of layers")->required()->check(CLI::PositiveNumber);
   cmd->add_option("--hidden", args->gen.hidden, "Hidden size")->required()->check(CLI::PositiveNumber);
   cmd->add_option("--heads", args->gen.heads, "Attention heads per layer")->required()->check(CLI::PositiveNumber);
@@ -57,6 +57,16 @@ void add_make_model_command(CLI::App& app) {
       ->check(CLI::PositiveNumber);
   cmd->add_flag("--discriminator", args->gen.discriminator,
                 "ELECTRA: an ElectraForPreTraining discriminator (replaced-token detection head)");
+  auto& deb = args->gen.deberta;
+  cmd->add_option("--position-buckets", deb.position_buckets, "DeBERTa: position_buckets (default 256; 0: none)");
+  cmd->add_option("--max-relative-positions", deb.max_relative_positions,
+                  "DeBERTa: max_relative_positions (default -1: max_position_embeddings)");
+  cmd->add_option("--pos-att-type", deb.pos_att_type, "DeBERTa: pos_att_type (default p2c|c2p)");
+  cmd->add_option("--share-att-key", deb.share_att_key,
+                  "DeBERTa: share_att_key (default true; false: pos_key_proj / pos_query_proj)");
+  cmd->add_option("--norm-rel-ebd", deb.norm_rel_ebd, "DeBERTa: norm_rel_ebd (default layer_norm; none)");
+  cmd->add_flag("--position-biased-input", deb.position_biased_input,
+                "DeBERTa: add an absolute position table (position_biased_input, as DeBERTa-v2)");
   cmd->add_option("--init-std", args->gen.init_std, "Std of weight matrices and embeddings (transformers: 0.02)");
   cmd->add_option("--bias-std", args->gen.bias_std, "Std of biases (transformers: 0)");
   cmd->add_option("--norm-std", args->gen.norm_std, "Std of LayerNorm weights around 1 and biases around 0");

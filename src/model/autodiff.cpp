@@ -175,6 +175,21 @@ BackwardResult backward(const Model& model, const ForwardTape& tape, std::span<c
     layers::block_vjp(lc, p.layers[static_cast<std::size_t>(l)], l, batch, Encoder::block_shape(c), lt, dx.data(),
                       buf, rec, grads);
   }
+  // DeBERTa: every layer's positional projections added into the gradient of the shared,
+  // normalised relative embeddings; through their LayerNorm to the table.
+  for (const auto& lt : tp.layers) {
+    const auto& rp = lt.attention.relative;
+    if (!rp || !grads.enabled()) continue;
+    auto& buffers = grads.buffers();
+    if (auto it = buffers.find(rp->embeddings.data()); it != buffers.end()) {
+      const auto d_embeddings = std::move(it->second);
+      buffers.erase(it);
+      layers::relative_embeddings_vjp(p, *rp, hidden, d_embeddings.data(), grads(p.rel_emb),
+                                      p.rel_norm_g.present() ? grads(p.rel_norm_g) : nullptr,
+                                      p.rel_norm_b.present() ? grads(p.rel_norm_b) : nullptr);
+    }
+    break;  // one table for all layers
+  }
   for (std::int64_t b = 0; b < count && mask_grads; ++b) {
     const auto& g = head_mask.gradients()[static_cast<std::size_t>(b)];
     for (std::size_t at = 0; at < g.size(); ++at) {
@@ -195,7 +210,8 @@ BackwardResult backward(const Model& model, const ForwardTape& tape, std::span<c
   layers::apply_dropout(dx.data(), tp.embed_drop);
   FloatBuffer dsum(static_cast<std::size_t>(n * width));
   layers::embeddings_vjp(p, tp.embedding_inputs(), batch, width, dx.data(), tp.embed, dsum.data(), grads(p.word_emb),
-                         grads(p.pos_emb), p.type_emb.present() ? grads(p.type_emb) : nullptr, grads(p.emb_norm_g), grads(p.emb_norm_b));
+                         p.pos_emb.present() ? grads(p.pos_emb) : nullptr, p.type_emb.present() ? grads(p.type_emb) : nullptr,
+                         grads(p.emb_norm_g), grads(p.emb_norm_b));
   if (req.word_embeddings)
     for (std::int64_t b = 0; b < count; ++b) out.word_embedding_grads.push_back(batch.rows_of(b, dsum.data(), width));
   if (req.params) {

@@ -98,6 +98,7 @@ ModelConfig parse_config(const nlohmann::json& j, const std::string& src) {
   c.model_type = get_string(j, "model_type", "bert", src);
   const auto& family = arch::family(c.model_type, src);
   c.pad_token_id = family.default_pad_token_id;
+  if (family.defaults) family.defaults(c);
   // Each shared key as the family spells it (DistilBERT: dim, n_layers, n_heads, ...).
   const auto key = [&](const char* common) { return family.key(common); };
   c.vocab_size = config_int(j, key("vocab_size").c_str(), c.vocab_size, src, 1);
@@ -106,7 +107,7 @@ ModelConfig parse_config(const nlohmann::json& j, const std::string& src) {
   c.num_attention_heads = config_int(j, key("num_attention_heads").c_str(), c.num_attention_heads, src, 1);
   c.intermediate_size = config_int(j, key("intermediate_size").c_str(), c.intermediate_size, src, 1);
   c.max_position_embeddings = config_int(j, key("max_position_embeddings").c_str(), c.max_position_embeddings, src, 1);
-  c.type_vocab_size = config_int(j, key("type_vocab_size").c_str(), c.type_vocab_size, src, 1);
+  c.type_vocab_size = config_int(j, key("type_vocab_size").c_str(), c.type_vocab_size, src, 0);
   c.pad_token_id = config_int(j, key("pad_token_id").c_str(), c.pad_token_id, src, 0);
   c.layer_norm_eps = get_double(j, key("layer_norm_eps").c_str(), c.layer_norm_eps, src);
   c.initializer_range = get_double(j, key("initializer_range").c_str(), c.initializer_range, src);
@@ -117,7 +118,15 @@ ModelConfig parse_config(const nlohmann::json& j, const std::string& src) {
            j["sinusoidal_pos_embds"].dump());
     c.sinusoidal_positions = j["sinusoidal_pos_embds"].get<bool>();
   }
-  family.configure(c);
+  // A family's own keys are checked in configure, which knows no file: its errors say
+  // "config.json: ..."; they name the file read.
+  try {
+    family.configure(c);
+  } catch (const Error& e) {
+    const std::string message = e.what(), generic = "config.json: ";
+    if (!message.starts_with(generic)) throw;
+    throw Error(e.kind(), src + ": " + message.substr(generic.size()));
+  }
   if (family.read_own_keys) family.read_own_keys(c, src);
   c.problem_type = get_string(j, "problem_type", "", src);
   if (c.hidden_size % c.num_attention_heads != 0)

@@ -24,8 +24,8 @@ enum class HeadKind { none, masked_lm, sequence_classification, token_classifica
 enum class PositionScheme { from_zero, after_padding };
 
 // The activation of the pooler / classification head's dense layer on the first token: tanh
-// (BERT's pooler, RoBERTa's classification head), ReLU (DistilBERT's pre_classifier), exact GELU
-// (ELECTRA's classification head).
+// (BERT's pooler, RoBERTa's classification head), ReLU (DistilBERT's pre_classifier), erf GELU
+// (DeBERTa's ContextPooler, pooler_hidden_act; ELECTRA's classification head).
 enum class PoolerActivation { tanh, relu, gelu };
 
 // Where the LayerNorms sit: after each residual sum (BERT, RoBERTa).
@@ -60,6 +60,25 @@ struct ModelConfig {
   std::int64_t num_hidden_groups = 1;
   std::int64_t inner_group_num = 1;
   double initializer_range = 0.02;
+  // DeBERTa-v2/v3's disentangled attention (model/arch/deberta.cpp): scores add content->position
+  // and position->content terms read from relative-position embeddings at log-bucketed distances.
+  struct RelativeAttention {
+    bool enabled = false;                 // relative_attention
+    std::int64_t max_relative_positions = 0;  // -1 in config.json means max_position_embeddings
+    std::int64_t position_buckets = 0;    // <= 0: no buckets, distances clamped to the span
+    bool c2p = false, p2c = false;        // pos_att_type
+    bool share_att_key = false;           // positions projected by the layer's own query/key
+    bool norm_rel_embeddings = false;     // norm_rel_ebd contains "layer_norm"
+    // Embeddings of 2 * span distances; span = buckets, or max_relative_positions without.
+    std::int64_t span() const { return position_buckets > 0 ? position_buckets : max_relative_positions; }
+    // 1 + the number of position terms named in pos_att_type: the scores divide by
+    // sqrt(head_dim * factor) (counted even when relative_attention is off, as transformers does).
+    int scale_factor = 1;
+  } relative;
+  bool absolute_positions = true;  // DeBERTa's position_biased_input: a position table is added
+  bool mask_embeddings = false;    // DeBERTa multiplies the embeddings by the attention mask
+  bool mask_query_rows = false;    // DeBERTa masks padded query rows too: their probabilities are uniform 1/N
+  bool legacy_mlm_head = true;     // DeBERTa's legacy: cls.predictions.* (else lm_predictions.lm_head.*)
   std::vector<std::string> architectures;
   std::map<std::int64_t, std::string> id2label;  // empty when the config names no labels
   std::int64_t num_labels = 2;

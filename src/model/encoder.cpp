@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <memory>
 #include <set>
 #include <utility>
 
@@ -36,7 +37,11 @@ std::vector<layers::EmbeddingInput> ForwardTape::Impl::embedding_inputs() const 
 
 layers::BlockShape Encoder::block_shape(const ModelConfig& c) {
   const auto d = c.head_dim();
-  return {{c.hidden_size, c.num_attention_heads, d, static_cast<float>(1.0 / std::sqrt(static_cast<double>(d)))},
+  // DeBERTa divides by sqrt(head_dim * (1 + |pos_att_type|)), the root taken in float32.
+  const auto factor = c.relative.scale_factor;
+  const float scale = factor > 1 ? 1.0f / std::sqrt(static_cast<float>(d) * static_cast<float>(factor))
+                                 : static_cast<float>(1.0 / std::sqrt(static_cast<double>(d)));
+  return {{c.hidden_size, c.num_attention_heads, d, scale},
           {c.hidden_size, c.intermediate_size, c.activation()},
           static_cast<float>(c.layer_norm_eps)};
 }
@@ -253,6 +258,13 @@ std::vector<ForwardResult> Encoder::run(const Model& model, std::span<const Mode
     }
     if (!p.has_embedding_mapping()) {
       layers::embeddings_forward(p, embedding_inputs, batch, hidden, shape.eps, embed, x, tape ? &tape->embed : nullptr);
+      // DeBERTa zeroes the embeddings of padding tokens.
+      for (std::int64_t b = 0; b < count && c.mask_embeddings; ++b) {
+        const auto& mask = inputs[static_cast<std::size_t>(b)].attention_mask;
+        for (std::size_t i = 0; i < mask.size(); ++i)
+          if (!mask[i] && embed[static_cast<std::size_t>(b)])
+            std::fill_n(x + (batch.row(b) + static_cast<std::int64_t>(i)) * hidden, hidden, 0.0f);
+      }
       if (tape) {
         tape->embed_drop = dropout.mask(n * hidden, dropout.hidden_p, 1);
         layers::apply_dropout(x, tape->embed_drop);
@@ -288,6 +300,13 @@ std::vector<ForwardResult> Encoder::run(const Model& model, std::span<const Mode
   }
   if (opt.start_layer == 0) rec.rows(Site::embed_out, 0, x, hidden);
 
+  // DeBERTa's relative embeddings, normalised once and shared by every layer.
+  std::shared_ptr<const layers::RelativePositions> relative;
+  if (c.relative.enabled && (c.relative.c2p || c.relative.p2c)) {
+    std::int64_t max_t = 1;
+    for (std::int64_t b = 0; b < count; ++b) max_t = std::max(max_t, batch.length(b));
+    relative = std::make_shared<const layers::RelativePositions>(layers::relative_positions(c, p, max_t));
+  }
   for (std::int64_t l = opt.start_layer; l < layers; ++l) {
     auto* block_tape = tape ? &tape->layers[static_cast<std::size_t>(l)] : nullptr;
     if (rec.bypassed(l)) {
@@ -295,7 +314,7 @@ std::vector<ForwardResult> Encoder::run(const Model& model, std::span<const Mode
       for (std::int64_t b = 0; b < count && rec.wants(Site::attn_probs, l); ++b) rec.block(Site::attn_probs, l, b);
       if (block_tape) block_tape->skipped = true;
     } else {
-      const layers::AttentionEdits edits{inputs, nullptr};
+      const layers::AttentionEdits edits{inputs, nullptr, relative, c.mask_query_rows};
       layers::block_forward(lc, p.layers[static_cast<std::size_t>(l)], l, batch, shape, x, ws.block, edits, dropout,
                             rec, block_tape);
     }

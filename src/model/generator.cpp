@@ -59,7 +59,8 @@ ModelConfig generator_config(const GeneratorOptions& o, std::int64_t vocab_size)
   const bool bert = family.model_type == "bert" || family.model_type == "electra";  // two token types
   // RoBERTa's defaults as its published configs set them (positions after padding_idx 1).
   const bool albert = family.model_type == "albert";
-  const bool bert_like = bert || family.model_type == "distilbert" || albert;
+  const bool deberta = family.model_type == "deberta-v2";
+  const bool bert_like = bert || family.model_type == "distilbert" || albert || deberta;
   const auto key = [&](const char* common) { return family.key(common); };
   nlohmann::json j{{"model_type", family.model_type},
                    {key("vocab_size"), vocab_size},
@@ -69,15 +70,25 @@ ModelConfig generator_config(const GeneratorOptions& o, std::int64_t vocab_size)
                    {key("intermediate_size"), o.intermediate},
                    {key("hidden_act"), o.hidden_act},
                    {key("max_position_embeddings"), o.max_positions > 0 ? o.max_positions : bert_like ? 512 : 514},
-                   {key("type_vocab_size"), o.type_vocab > 0 ? o.type_vocab : bert || albert ? 2 : 1},
+                   {key("type_vocab_size"), o.type_vocab > 0 ? o.type_vocab : bert || albert ? 2 : deberta ? 0 : 1},
                    {key("initializer_range"), o.init_std},
-                   {key("layer_norm_eps"), bert_like ? 1e-12 : 1e-5},
+                   {key("layer_norm_eps"), deberta ? 1e-7 : bert_like ? 1e-12 : 1e-5},
                    {key("pad_token_id"), family.default_pad_token_id}};
   if (o.sinusoidal_positions) {
     if (family.model_type != "distilbert")
       fail(ErrorKind::input, "--sinusoidal-positions is DistilBERT's option (sinusoidal_pos_embds), not {}'s",
            family.model_type);
     j["sinusoidal_pos_embds"] = true;
+  }
+  if (deberta) {
+    const auto& d = o.deberta;
+    j["relative_attention"] = true;
+    j["position_buckets"] = d.position_buckets;
+    j["max_relative_positions"] = d.max_relative_positions;
+    j["pos_att_type"] = d.pos_att_type;
+    j["share_att_key"] = d.share_att_key;
+    j["norm_rel_ebd"] = d.norm_rel_ebd;
+    j["position_biased_input"] = d.position_biased_input;
   }
   if (o.type_vocab > 0 && family.model_type == "distilbert")
     fail(ErrorKind::input, "DistilBERT has no token type embeddings; drop --type-vocab");

@@ -16,7 +16,7 @@
 namespace bertscope::model {
 
 struct GeneratorOptions {
-  std::string family = "bert";  // model_type: bert, roberta, xlm-roberta, distilbert, albert or electra
+  std::string family = "bert";  // model_type: bert, roberta, xlm-roberta, distilbert, albert, deberta-v2 or electra
   std::int64_t layers = 2;
   std::int64_t hidden = 96;
   std::int64_t heads = 3;
@@ -30,6 +30,15 @@ struct GeneratorOptions {
   // where the layer count is even) and inner layers (0: one).
   std::int64_t embedding_size = 0, hidden_groups = 0, inner_group_num = 0;
   bool discriminator = false;  // ELECTRA: an ElectraForPreTraining (replaced-token detection) model
+  // DeBERTa-v2's relative attention; the defaults are DeBERTa-v3's published configs.
+  struct Deberta {
+    std::int64_t position_buckets = 256;      // <= 0: none (v2: distances clamped to the span)
+    std::int64_t max_relative_positions = -1;  // -1: max_position_embeddings
+    std::string pos_att_type = "p2c|c2p";
+    bool share_att_key = true;                 // false: pos_key_proj / pos_query_proj of their own
+    std::string norm_rel_ebd = "layer_norm";
+    bool position_biased_input = false;        // true: an absolute position table too (v2)
+  } deberta;
   // The vocabulary, one of: a vocab.txt to copy (BERT); a folder whose tokenizer files are copied
   // (tokenizer.json, vocab.json + merges.txt, sentencepiece.bpe.model, ...); or only a size.
   // The tokenizer's size sets vocab_size.

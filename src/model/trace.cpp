@@ -24,7 +24,10 @@ const std::array<SiteInfo, kSiteCount>& site_table() {
       {Site::layer_out, "out", true, "[tok, hidden]"},
       {Site::pooler_out, "pooler.out", false, "[hidden]"},
       {Site::attn_residual, "attn.residual", true, "[tok, hidden]"},
-      // The same values as embed.out where the embeddings are not projected (every family but ELECTRA).
+      {Site::attn_scores_c2c, "attn.scores.c2c", true, "[head, q, k]"},
+      {Site::attn_scores_c2p, "attn.scores.c2p", true, "[head, q, k]"},
+      {Site::attn_scores_p2c, "attn.scores.p2c", true, "[head, q, k]"},
+      // The same values as embed.out where the embeddings are not mapped (all but ALBERT, ELECTRA with E != H).
       {Site::embed_norm, "embed.norm", false, "[tok, embedding]"},
   }};
   return table;

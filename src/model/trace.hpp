@@ -17,6 +17,9 @@
 //   pooler.out                [hidden]               tanh(W h[CLS] + b), when the model has a pooler
 //   layer.{l}.attn.residual   [tok, hidden]          the residual term of LayerNorm(input + attn.out): the
 //                                                    layer's input as that sum reads it (Lu et al.'s skip node)
+//   layer.{l}.attn.scores.c2c [head, q, k]           DeBERTa's terms of attn.scores: content->content,
+//   layer.{l}.attn.scores.c2p [head, q, k]           content->position and position->content, each
+//   layer.{l}.attn.scores.p2c [head, q, k]           scaled; they sum to attn.scores (other models: none)
 #pragma once
 
 #include <array>
@@ -45,9 +48,12 @@ enum class Site {
   layer_out,
   pooler_out,
   attn_residual,
-  embed_norm,  // the embeddings' LayerNorm output, before ELECTRA's embeddings_project
+  attn_scores_c2c,
+  attn_scores_c2p,
+  attn_scores_p2c,
+  embed_norm,  // the embeddings' LayerNorm output, before ALBERT's / ELECTRA's mapping to hidden
 };
-inline constexpr std::size_t kSiteCount = 15;
+inline constexpr std::size_t kSiteCount = 18;
 
 struct SiteInfo {
   Site site;

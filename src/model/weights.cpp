@@ -230,13 +230,14 @@ std::int64_t Weights::parameter_count() const {
   const auto& p = params_;
   for (const Param* q : {&p.word_emb, &p.pos_emb, &p.type_emb, &p.emb_norm_g, &p.emb_norm_b, &p.mapping_w, &p.mapping_b, &p.pooler_w, &p.pooler_b,
                          &p.mlm_dense_w, &p.mlm_dense_b, &p.mlm_norm_g, &p.mlm_norm_b, &p.mlm_decoder_w,
-                         &p.mlm_decoder_b, &p.classifier_w, &p.classifier_b,
+                         &p.mlm_decoder_b, &p.classifier_w, &p.classifier_b, &p.rel_emb, &p.rel_norm_g, &p.rel_norm_b,
                          &p.rtd_dense_w, &p.rtd_dense_b})
     count(*q);
   for (const auto& l : p.layers)
     for (const Param* q : {&l.query_w, &l.query_b, &l.key_w, &l.key_b, &l.value_w, &l.value_b, &l.attn_out_w,
                            &l.attn_out_b, &l.attn_norm_g, &l.attn_norm_b, &l.ffn_in_w, &l.ffn_in_b, &l.ffn_out_w,
-                           &l.ffn_out_b, &l.out_norm_g, &l.out_norm_b})
+                           &l.ffn_out_b, &l.out_norm_g, &l.out_norm_b, &l.pos_query_w, &l.pos_query_b, &l.pos_key_w,
+                           &l.pos_key_b})
       count(*q);
   return n;
 }

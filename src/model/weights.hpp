@@ -35,12 +35,15 @@ struct LayerParams {
   Param ffn_in_w, ffn_in_b;                                // [intermediate, hidden], [intermediate]
   Param ffn_out_w, ffn_out_b;                              // [hidden, intermediate], [hidden]
   Param out_norm_g, out_norm_b;                            // [hidden]
+  // DeBERTa without share_att_key: the relative embeddings' own projections (else query/key's).
+  Param pos_query_w, pos_query_b, pos_key_w, pos_key_b;    // [hidden, hidden], [hidden]
 };
 
 struct EncoderParams {
   Param word_emb, pos_emb, type_emb, emb_norm_g, emb_norm_b;  // [vocab|positions|types, embedding_dim]
   Param mapping_w, mapping_b;  // ALBERT, ELECTRA (embeddings_project): embedding_dim -> hidden [hidden, embedding_dim], [hidden]
   std::vector<LayerParams> layers;
+  Param rel_emb, rel_norm_g, rel_norm_b;  // DeBERTa: [2 * span, hidden] and its optional LayerNorm
   Param pooler_w, pooler_b;                                   // optional
   Param mlm_dense_w, mlm_dense_b, mlm_norm_g, mlm_norm_b;      // optional MLM head
   Param mlm_decoder_w, mlm_decoder_b;                         // decoder tied to word_emb when absent

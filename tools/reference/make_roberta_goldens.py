@@ -144,10 +144,11 @@ def gradients(model, ids, tids, ttypes, tmask, rng, arrays):
     return classifier, float(loss)
 
 
-def write_family_goldens(models, seed_base, load, make_batch, summary_name):
+def write_family_goldens(models, seed_base, load, make_batch, summary_name, forward=forward_cases):
     """The goldens of one family: for each model spec, `bertscope make-model`, the reference loaded
     by load(folder) -> (model, extra summary fields), a padded batch from make_batch, the forward
-    cases and the gradients; one .npz per model and `summary_name` with every model's entry."""
+    cases (`forward`, a family may add its own) and the gradients; one .npz per model and
+    `summary_name` with every model's entry."""
     ap = argparse.ArgumentParser()
     ap.add_argument("--bertscope", required=True, help="path to the bertscope binary")
     ap.add_argument("--out", default=os.path.join(ROOT, "tests", "golden"))
@@ -165,7 +166,7 @@ def write_family_goldens(models, seed_base, load, make_batch, summary_name):
             tids, ttypes, tmask = map(torch.from_numpy, (ids, types, mask))
             arrays = {"input_ids": ids, "token_type_ids": types, "attention_mask": mask}
             with torch.no_grad():
-                cases = forward_cases(model, tids, ttypes, tmask, arrays)
+                cases = forward(model, tids, ttypes, tmask, arrays)
             classifier, loss = gradients(model, ids, tids, ttypes, tmask, rng, arrays)
             np.savez(os.path.join(args.out, spec["name"] + ".npz"), **arrays)
             summary["models"].append({"name": spec["name"], "args": spec["args"], "classifier": classifier,

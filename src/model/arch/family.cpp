@@ -10,7 +10,7 @@ namespace {
 
 const std::vector<const Family*>& all_families() {
   static const std::vector<const Family*> list{&bert_family(), &roberta_family(), &xlm_roberta_family(),
-                                                    &distilbert_family(), &albert_family(),
+                                                    &distilbert_family(), &albert_family(), &deberta_v2_family(),
                                                     &electra_family()};
   return list;
 }
@@ -65,7 +65,8 @@ void TableBuilder::embeddings(const std::string& prefix) {
   const auto h = c_.embedding_dim();
   const auto enc = ParamGroup::encoder;
   add(prefix + "embeddings.word_embeddings.weight", {c_.vocab_size, h}, enc, &EncoderParams::word_emb);
-  add(prefix + "embeddings.position_embeddings.weight", {c_.max_position_embeddings, h}, enc, &EncoderParams::pos_emb);
+  if (c_.absolute_positions)
+    add(prefix + "embeddings.position_embeddings.weight", {c_.max_position_embeddings, h}, enc, &EncoderParams::pos_emb);
   if (c_.has_token_types())
     add(prefix + "embeddings.token_type_embeddings.weight", {c_.type_vocab_size, h}, enc, &EncoderParams::type_emb);
   norm(prefix + "embeddings.LayerNorm", enc, &EncoderParams::emb_norm_g, &EncoderParams::emb_norm_b, h);

@@ -41,6 +41,8 @@ struct Family {
   // Reads the family's own keys after configure (ALBERT's groups) and checks them; errors name
   // `source`. Null when the family has none.
   void (*read_own_keys)(ModelConfig& config, const std::string& source) = nullptr;
+  // Defaults of shared keys that differ from BERT's, set before config.json is read (may be null).
+  void (*defaults)(ModelConfig& config) = nullptr;
   // The family's spelling of a shared config key.
   std::string key(std::string_view common) const {
     for (const auto& k : key_names)
@@ -64,6 +66,7 @@ const Family& xlm_roberta_family();
 const Family& distilbert_family();
 const Family& albert_family();
 const Family& electra_family();
+const Family& deberta_v2_family();
 
 // The module names of one post-norm encoder layer (BERT's by default).
 struct LayerNames {

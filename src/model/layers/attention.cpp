@@ -3,9 +3,11 @@
 #include <algorithm>
 #include <cstring>
 #include <limits>
+#include <utility>
 
 #include "core/gemm.hpp"
 #include "core/kernels.hpp"
+#include "core/matmul.hpp"
 
 namespace bertscope::model::layers {
 
@@ -57,6 +59,113 @@ void masked_softmax(const Batch& batch, std::span<const ModelInput> inputs, floa
   for_masked_keys([](float& s) { s = 0.0f; });
 }
 
+// DeBERTa's mask M[i, j] = m_i m_j: every score of a padded query row is the lowest float, so
+// transformers' softmax gives the row 1/N everywhere (keys masked or not).
+void uniform_padded_rows(const Batch& batch, std::span<const ModelInput> inputs, float* probs) {
+  for (std::int64_t b = 0; b < batch.size(); ++b) {
+    const auto t = batch.length(b);
+    const auto& mask = inputs[static_cast<std::size_t>(b)].attention_mask;
+    if (mask.empty()) continue;
+    float* block = probs + batch.probs(b);
+    for (std::int64_t h = 0; h < batch.heads; ++h)
+      for (std::int64_t i = 0; i < t; ++i)
+        if (!mask[static_cast<std::size_t>(i)]) std::fill_n(block + (h * t + i) * t, t, 1.0f / static_cast<float>(t));
+  }
+}
+
+// The c2p or p2c term of every (input, head) into `term` (blocks like the scores):
+// c2p[i, j] = scale Q_i . PK[idx(i - j)], p2c[i, j] = scale K_j . PQ[idx(i - j)].
+void relative_term(const Batch& batch, const AttentionShape& s, const RelativePositions& rp, const float* content,
+                   const float* positions, bool content_is_query, float* term) {
+  const auto hidden = s.hidden, d = s.head_dim, rows = 2 * rp.span;
+  for_each_head(batch, s.heads, [&](const HeadJob& head) {
+    const auto [job, h, t, row0, block] = head;
+    // by_distance[r, e] = scale content_r . positions_e
+    std::vector<float> by_distance(static_cast<std::size_t>(t * rows));
+    core::gemm(false, true, t, rows, d, s.scale, content + row0 * hidden + h * d, hidden, positions + h * d, hidden,
+               0.0f, by_distance.data(), rows);
+    float* out = term + block;
+    for (std::int64_t i = 0; i < t; ++i)
+      for (std::int64_t j = 0; j < t; ++j)
+        out[i * t + j] = content_is_query ? by_distance[static_cast<std::size_t>(i * rows + rp.at(i, j))]
+                                          : by_distance[static_cast<std::size_t>(j * rows + rp.at(i, j))];
+  });
+}
+
+// The layer's projection of the relative embeddings for c2p (PK: key_proj when keys are shared,
+// else pos_key_proj) or p2c (PQ: query_proj or pos_query_proj).
+std::pair<const Param*, const Param*> positional_projection(const LayerParams& lp, const RelativePositions& rp, bool c2p) {
+  if (rp.share_att_key) return c2p ? std::pair{&lp.key_w, &lp.key_b} : std::pair{&lp.query_w, &lp.query_b};
+  return c2p ? std::pair{&lp.pos_key_w, &lp.pos_key_b} : std::pair{&lp.pos_query_w, &lp.pos_query_b};
+}
+
+void project_positions(const LayerParams& lp, const RelativePositions& rp, std::int64_t hidden, bool c2p, float* out) {
+  const auto [w, b] = positional_projection(lp, rp, c2p);
+  core::linear(rp.embeddings.data(), 2 * rp.span, hidden, w->data, b->data, hidden, out);
+}
+
+// dZ summed per (content row, distance bucket): the query's row for c2p, the key's for p2c.
+void scores_by_distance(const RelativePositions& rp, const float* d_scores, std::int64_t t, bool c2p,
+                        std::vector<float>& out) {
+  const auto rows = 2 * rp.span;
+  out.assign(static_cast<std::size_t>(t * rows), 0.0f);
+  for (std::int64_t i = 0; i < t; ++i)
+    for (std::int64_t j = 0; j < t; ++j)
+      out[static_cast<std::size_t>((c2p ? i : j) * rows + rp.at(i, j))] += d_scores[i * t + j];
+}
+
+// Reverse of the positional terms: dZ's share of dQ (c2p) and dK (p2c) and, with parameter
+// gradients, of the projections and the normalised relative embeddings.
+void relative_vjp(const LayerParams& lp, const Batch& batch, const AttentionShape& s, const AttentionTape& tape,
+                  const float* d_scores, float* dq, float* dk, ParamGrads& grads) {
+  const auto& rp = *tape.relative;
+  const auto hidden = s.hidden, d = s.head_dim, rows = 2 * rp.span;
+  std::vector<float> projected(static_cast<std::size_t>(rows * hidden)), d_projected;
+  for (const bool c2p : {true, false}) {
+    if (!(c2p ? rp.c2p : rp.p2c)) continue;
+    project_positions(lp, rp, hidden, c2p, projected.data());
+    const float* content = (c2p ? tape.q : tape.k).data();
+    float* d_content = c2p ? dq : dk;
+    for_each_head(batch, s.heads, [&](const HeadJob& head) {
+      const auto [job, h, t, row0, block] = head;
+      std::vector<float> g;
+      scores_by_distance(rp, d_scores + block, t, c2p, g);
+      core::gemm(false, false, t, d, rows, s.scale, g.data(), rows, projected.data() + h * d, hidden, 1.0f,
+                 d_content + row0 * hidden + h * d, hidden);
+    });
+    if (!grads.enabled()) continue;
+    d_projected.assign(static_cast<std::size_t>(rows * hidden), 0.0f);
+    std::vector<float> g;
+    for (std::int64_t b = 0; b < batch.size(); ++b)
+      for (std::int64_t h = 0; h < s.heads; ++h) {
+        const auto t = batch.length(b), row0 = batch.row(b);
+        scores_by_distance(rp, d_scores + batch.probs(b) + h * t * t, t, c2p, g);
+        core::gemm(true, false, rows, d, t, s.scale, g.data(), rows, content + row0 * hidden + h * d, hidden, 1.0f,
+                   d_projected.data() + h * d, hidden);
+      }
+    const auto [w, bias] = positional_projection(lp, rp, c2p);
+    float* d_embeddings = grads(Param{rp.embeddings.data(), core::Shape{rows, hidden}});
+    linear_vjp(d_projected.data(), rows, hidden, *w, hidden, rp.embeddings.data(), d_embeddings, true, grads(*w),
+               grads(*bias));
+  }
+}
+
+// Adds DeBERTa's positional terms to the content scores, recording each term on its own.
+void add_relative_scores(const LayerParams& lp, std::int64_t layer, const Batch& batch, const AttentionShape& s,
+                         const RelativePositions& rp, const float* q, const float* k, float* scores,
+                         SiteRecorder& rec) {
+  const auto hidden = s.hidden, rows = 2 * rp.span, size = batch.probs_size();
+  rec.blocks(Site::attn_scores_c2c, layer, scores);
+  std::vector<float> term(static_cast<std::size_t>(size)), projected(static_cast<std::size_t>(rows * hidden));
+  for (const bool c2p : {true, false}) {
+    if (!(c2p ? rp.c2p : rp.p2c)) continue;
+    project_positions(lp, rp, hidden, c2p, projected.data());
+    relative_term(batch, s, rp, c2p ? q : k, projected.data(), c2p, term.data());
+    rec.blocks(c2p ? Site::attn_scores_c2p : Site::attn_scores_p2c, layer, term.data());
+    for (std::int64_t i = 0; i < size; ++i) scores[i] += term[static_cast<std::size_t>(i)];
+  }
+}
+
 }  // namespace
 
 void attention_forward(const LinearContext& lc, const LayerParams& lp, std::int64_t layer, const Batch& batch,
@@ -78,12 +187,15 @@ void attention_forward(const LinearContext& lc, const LayerParams& lp, std::int6
                              buf.probs + g.probs_offset);
     }
   }
+  if (edits.relative) add_relative_scores(lp, layer, batch, s, *edits.relative, buf.q, buf.k, buf.probs, rec);
+  if (tape) tape->relative = edits.relative;
   // Scores are recorded before the softmax overwrites them.
   rec.blocks(Site::attn_scores, layer, buf.probs);
   {
     core::ScopedOp op(lc.profile, core::OpClass::attention);
     const auto size = batch.probs_size();
     masked_softmax(batch, edits.inputs, buf.probs);
+    if (edits.mask_query_rows) uniform_padded_rows(batch, edits.inputs, buf.probs);
     if (tape) tape->soft.assign(buf.probs, buf.probs + size);
     if (edits.dropout)
       for (std::int64_t i = 0; i < size; ++i) buf.probs[i] *= (*edits.dropout)[static_cast<std::size_t>(i)];
@@ -155,6 +267,7 @@ void attention_vjp(const LinearContext& lc, const LayerParams& lp, std::int64_t 
     core::gemm(false, false, t, d, t, s.scale, d_probs + block, t, k_h, hidden, 0.0f, dq + row0 * hidden + h * d, hidden);
     core::gemm(true, false, t, d, t, s.scale, d_probs + block, t, q_h, hidden, 0.0f, dk + row0 * hidden + h * d, hidden);
   });
+  if (tape.relative) relative_vjp(lp, batch, s, tape, d_probs, dq, dk, grads);
   rec.per_head(Site::attn_query, layer, dq, d);
   rec.per_head(Site::attn_key, layer, dk, d);
   rec.per_head(Site::attn_value, layer, dv, d);
@@ -188,6 +301,18 @@ void attention_jvp(const LayerParams& lp, std::int64_t layer, const Batch& batch
     core::gemm(false, true, t, t, d, s.scale, tq + row0 * hidden + h * d, hidden, k_h, hidden, 0.0f, t_probs + block, t);
     core::gemm(false, true, t, t, d, s.scale, q_h, hidden, tk + row0 * hidden + h * d, hidden, 1.0f, t_probs + block, t);
   });
+  // DeBERTa: t_c2p = scale t_Q . PK[idx], t_p2c = scale t_K . PQ[idx] (the positions are parameters).
+  if (tape.relative) {
+    const auto& rp = *tape.relative;
+    std::vector<float> projected(static_cast<std::size_t>(2 * rp.span * hidden));
+    std::vector<float> term(static_cast<std::size_t>(batch.probs_size()));
+    for (const bool c2p : {true, false}) {
+      if (!(c2p ? rp.c2p : rp.p2c)) continue;
+      project_positions(lp, rp, hidden, c2p, projected.data());
+      relative_term(batch, s, rp, c2p ? tq : tk, projected.data(), c2p, term.data());
+      for (std::size_t i = 0; i < term.size(); ++i) t_probs[i] += term[i];
+    }
+  }
   rec.blocks(Site::attn_scores, layer, t_probs);
   // Softmax's Jacobian, then dropout; a replaced head's probabilities are constants.
   for_each_head(batch, heads, [&](const HeadJob& head) {

@@ -8,6 +8,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <set>
 #include <span>
 #include <utility>
@@ -17,13 +18,14 @@
 #include "model/layers/batch.hpp"
 #include "model/layers/linear.hpp"
 #include "model/layers/param_grads.hpp"
+#include "model/layers/relative_attention.hpp"
 #include "model/model.hpp"
 
 namespace bertscope::model::layers {
 
 struct AttentionShape {
   std::int64_t hidden, heads, head_dim;
-  float scale;  // 1/sqrt(head_dim)
+  float scale;  // 1/sqrt(head_dim) (DeBERTa: 1/sqrt(head_dim * (1 + |pos_att_type|)))
 };
 
 // What the reverse and forward-mode passes need.
@@ -34,6 +36,7 @@ struct AttentionTape {
   core::FloatBuffer dropout;           // multipliers of the probabilities (empty: none)
   std::vector<std::uint8_t> replaced;  // per (input, head): a non-differentiable hook changed it: no gradient to the scores
   core::FloatBuffer ctx;               // [rows, hidden]
+  std::shared_ptr<const RelativePositions> relative;  // DeBERTa: the forward's, shared by every layer
 };
 
 // What one layer's probabilities receive, in this order: padding mask, softmax, dropout, the
@@ -41,6 +44,8 @@ struct AttentionTape {
 struct AttentionEdits {
   std::span<const ModelInput> inputs;  // attention masks
   const core::FloatBuffer* dropout = nullptr;    // multipliers over all blocks, null = none
+  std::shared_ptr<const RelativePositions> relative;  // DeBERTa's c2p / p2c terms, null = none
+  bool mask_query_rows = false;  // DeBERTa: a padded query row attends uniformly (1/N) instead
 };
 
 // Where the forward writes (the tape's buffers when taped, a workspace otherwise).
@@ -55,8 +60,9 @@ void attention_forward(const LinearContext& lc, const LayerParams& lp, std::int6
                        const AttentionEdits& edits, SiteRecorder& rec, std::vector<core::bf16>* x16,
                        AttentionTape* tape);
 
-// Reverse: from d(ctx) adds d(x) into dx and the projections' parameter gradients into grads;
-// visits attn.probs/scores/query/key/value. dq, dk, dv are [rows, hidden] scratch, d_probs
+// Reverse: from d(ctx) adds d(x) into dx and the projections' parameter gradients into grads
+// (DeBERTa's also into the gradient of the shared relative embeddings, keyed by their storage
+// in the tape's RelativePositions); visits attn.probs/scores/query/key/value. dq, dk, dv are [rows, hidden] scratch, d_probs
 // scratch of the batch's blocks.
 void attention_vjp(const LinearContext& lc, const LayerParams& lp, std::int64_t layer, const Batch& batch, const AttentionShape& s,
                    const AttentionTape& tape, const float* d_ctx, SiteRecorder& rec, float* dq, float* dk, float* dv,

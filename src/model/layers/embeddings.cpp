@@ -7,8 +7,15 @@ void embeddings_sum(const EncoderParams& p, const EmbeddingInput& in, std::int64
     const auto at = static_cast<std::size_t>(i);
     const float* we = in.word_embeddings ? in.word_embeddings + i * hidden
                                          : p.word_emb.data + static_cast<std::int64_t>(in.ids[at]) * hidden;
-    const float* pe = p.pos_emb.data + static_cast<std::int64_t>(in.position_ids[at]) * hidden;
     float* row = rows + i * hidden;
+    if (!p.pos_emb.present()) {  // DeBERTa without position_biased_input: word (+ type)
+      const float* te = p.type_emb.present()
+                            ? p.type_emb.data + (in.type_ids.empty() ? 0 : static_cast<std::int64_t>(in.type_ids[at])) * hidden
+                            : nullptr;
+      for (std::int64_t j = 0; j < hidden; ++j) row[j] = te ? we[j] + te[j] : we[j];
+      continue;
+    }
+    const float* pe = p.pos_emb.data + static_cast<std::int64_t>(in.position_ids[at]) * hidden;
     if (!p.type_emb.present()) {  // DistilBERT: word + position
       for (std::int64_t j = 0; j < hidden; ++j) row[j] = we[j] + pe[j];
       continue;
@@ -43,6 +50,7 @@ void embeddings_vjp(const EncoderParams& p, std::span<const EmbeddingInput> inpu
                     float* d_norm_g, float* d_norm_b) {
   norm_vjp(dy, tape, p.emb_norm_g.data, batch.rows(), hidden, dsum, d_norm_g, d_norm_b);
   if (!p.type_emb.present()) d_type = nullptr;
+  if (!p.pos_emb.present()) d_position = nullptr;
   if (!d_word && !d_position && !d_type) return;
   for (std::int64_t b = 0; b < batch.size(); ++b) {
     const auto& in = inputs[static_cast<std::size_t>(b)];

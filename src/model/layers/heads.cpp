@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "core/kernels.hpp"
 #include "core/matmul.hpp"
 #include "model/layers/linear.hpp"
 
@@ -62,27 +63,9 @@ void mlm_head_jvp(const EncoderParams& p, const MlmHeadShape& s, const MlmTape& 
 
 namespace {
 
-// d(act)/d(pre) of tanh and ReLU from the activation's output y (GELU needs its input).
+// d(act)/d(pre) from the activation's output y.
 inline float pooler_act_slope(PoolerActivation act, float y) {
   return act == PoolerActivation::tanh ? 1.0f - y * y : (y > 0.0f ? 1.0f : 0.0f);
-}
-
-// The dense layer's output on each input's first row, before the activation.
-core::FloatBuffer pooler_pre(const EncoderParams& p, std::int64_t hidden, std::int64_t count, const float* first) {
-  core::FloatBuffer pre(static_cast<std::size_t>(count * hidden));
-  core::linear(first, count, hidden, p.pooler_w.data, p.pooler_b.data, hidden, pre.data());
-  return pre;
-}
-
-// d(pooled) -> d(pre) in place.
-void pooler_act_grad(const EncoderParams& p, std::int64_t hidden, PoolerActivation act, std::int64_t count,
-                     const float* first, const float* pooled, float* d) {
-  if (act == PoolerActivation::gelu) {
-    const auto pre = pooler_pre(p, hidden, count, first);
-    core::activation_grad(core::Activation::gelu_erf, pre.data(), d, d, count * hidden);
-    return;
-  }
-  for (std::int64_t i = 0; i < count * hidden; ++i) d[i] *= pooler_act_slope(act, pooled[i]);
 }
 
 }  // namespace
@@ -100,13 +83,27 @@ void pooler_forward(const EncoderParams& p, std::int64_t hidden, PoolerActivatio
   }
 }
 
+// GELU's slope needs the pre-activation, recomputed from the first rows (tanh's and ReLU's read
+// the output).
+void pooler_slope(const EncoderParams& p, std::int64_t hidden, PoolerActivation act, const float* first,
+                  std::int64_t count, const float* pooled, float* d) {
+  if (act != PoolerActivation::gelu) {
+    for (std::int64_t i = 0; i < count * hidden; ++i) d[i] *= pooler_act_slope(act, pooled[i]);
+    return;
+  }
+  core::FloatBuffer pre(static_cast<std::size_t>(count * hidden)), out(static_cast<std::size_t>(count * hidden));
+  core::linear(first, count, hidden, p.pooler_w.data, p.pooler_b.data, hidden, pre.data());
+  core::activation_grad(core::Activation::gelu_erf, pre.data(), d, out.data(), count * hidden);
+  std::copy(out.begin(), out.end(), d);
+}
+
 void pooler_vjp(const EncoderParams& p, std::int64_t hidden, PoolerActivation act, const Batch& batch, const float* x,
                 const float* pooled, float* dpooled, float* dx, ParamGrads& grads) {
   const auto count = batch.size();
   core::FloatBuffer first(static_cast<std::size_t>(count * hidden)), dfirst(static_cast<std::size_t>(count * hidden));
   for (std::int64_t b = 0; b < count; ++b)
     std::copy_n(x + batch.row(b) * hidden, hidden, first.data() + b * hidden);
-  pooler_act_grad(p, hidden, act, count, first.data(), pooled, dpooled);
+  pooler_slope(p, hidden, act, first.data(), count, pooled, dpooled);
   linear_vjp(dpooled, count, hidden, p.pooler_w, hidden, first.data(), dfirst.data(), false, grads(p.pooler_w),
              grads(p.pooler_b));
   for (std::int64_t b = 0; b < count; ++b)
@@ -116,7 +113,7 @@ void pooler_vjp(const EncoderParams& p, std::int64_t hidden, PoolerActivation ac
 void pooler_jvp(const EncoderParams& p, std::int64_t hidden, PoolerActivation act, const float* x_first,
                 const float* tx_first, const float* pooled, float* tpooled) {
   linear_jvp(tx_first, 1, hidden, p.pooler_w, hidden, tpooled);
-  pooler_act_grad(p, hidden, act, 1, x_first, pooled, tpooled);
+  pooler_slope(p, hidden, act, x_first, 1, pooled, tpooled);
 }
 
 void rtd_dense_forward(const EncoderParams& p, std::int64_t hidden, core::Activation act, const float* x, std::int64_t m,

@@ -30,11 +30,11 @@ struct MlmHeadShape {
 struct MlmTape {
   std::vector<std::int64_t> rows;     // packed rows the head ran on
   std::vector<std::int64_t> offsets;  // first of those rows for each input, then the total
-  core::FloatBuffer in, pre, t;       // input [rows, hidden]; dense output, transformed [rows, width]
+  core::FloatBuffer in, pre, t;       // [rows, hidden]: input, dense output, transformed
   NormTape norm;
 };
 
-// in [m, hidden] -> logits[b] [offsets[b+1] - offsets[b], vocab]; `t` [m, width] scratch
+// in [m, hidden] -> logits[b] [offsets[b+1] - offsets[b], vocab]; `t` [m, hidden] scratch
 // (the tape's when taped).
 void mlm_head_forward(const LinearContext& lc, const EncoderParams& p, const MlmHeadShape& s, const float* in, std::span<const std::int64_t> offsets,
                       float* t, std::vector<core::Tensor*> logits, MlmTape* tape);
@@ -52,7 +52,7 @@ void pooler_forward(const EncoderParams& p, std::int64_t hidden, PoolerActivatio
 // dpooled [batch, hidden] (overwritten) -> dx at each input's first row (added).
 void pooler_vjp(const EncoderParams& p, std::int64_t hidden, PoolerActivation act, const Batch& batch, const float* x,
                 const float* pooled, float* dpooled, float* dx, ParamGrads& grads);
-// Tangent of the pooled vector of input b from its first row and that row's tangent.
+// Tangent of the pooled vector of input b from its first row x_first and that row's tangent.
 void pooler_jvp(const EncoderParams& p, std::int64_t hidden, PoolerActivation act, const float* x_first,
                 const float* tx_first, const float* pooled, float* tpooled);
 
