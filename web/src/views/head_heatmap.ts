@@ -11,6 +11,14 @@ export interface HeadValues {
   value(field: string, layer: number, head: number): number | null;
 }
 
+// A declared figure's colour scale (analysis/figure.hpp): a fixed range (proportions 0..1, so
+// 0.45-0.50 does not look like 0-1), diverging colours centred on 0, the colour bar's title.
+export interface HeadScaleOptions {
+  range?: [number, number];
+  centred?: boolean;
+  label?: string;
+}
+
 export class HeadHeatmapView extends View {
   private hover: [number, number] | null = null;
   private geometry = { left: 0, top: 0, cell: 0 };
@@ -21,6 +29,7 @@ export class HeadHeatmapView extends View {
     private readonly source: HeadValues,
     private readonly layers: number,
     private readonly heads: number,
+    private readonly scaleOptions: HeadScaleOptions = {},
   ) {
     super();
     this.define({ name: 'field', label: 'value', type: 'choice', options: choice(source.fields), initial: source.fields[0] });
@@ -45,7 +54,7 @@ export class HeadHeatmapView extends View {
     const field = this.get('field');
     const vals = this.values();
     const present = vals.filter((v): v is number => v !== null);
-    const scale = scaleFor(present, this.get('colors'));
+    const scale = declaredScale(this.scaleOptions, present, this.get('colors')) ?? scaleFor(present, this.get('colors'));
     const cell = Math.max(10, Math.min(34, Math.floor(560 / Math.max(this.heads, this.layers))));
     const left = 52;
     const top = 62;
@@ -104,7 +113,7 @@ export class HeadHeatmapView extends View {
         if (hover) {
           p.rect(left + hover[1] * cell, top + hover[0] * cell, cell, cell, { stroke: '#e6550d', lineWidth: 2, cls: 'hover' });
         }
-        paintColorbar(p, left + W + 20, top, Math.max(H, 60), scale, field);
+        paintColorbar(p, left + W + 20, top, Math.max(H, 60), scale, this.scaleOptions.label ?? field);
       },
     };
   }
@@ -135,6 +144,15 @@ function shortValue(v: number): string {
   if (a >= 100) return v.toFixed(0);
   if (a >= 10) return v.toFixed(1);
   return v.toFixed(2);
+}
+
+// The declared scale, unless the colour setting asks for another map.
+function declaredScale(o: HeadScaleOptions, values: number[], colors: string): ValueScale | null {
+  if (colors !== 'auto') return null;
+  if (o.centred) return scaleFor(values, 'diverging');
+  if (!o.range) return null;
+  const [lo, hi] = o.range;
+  return { map: sequentialMap, lo, hi, t: (v) => (v - lo) / (hi - lo || 1) };
 }
 
 // 'auto' picks the diverging map for signed values; the others force one.
