@@ -179,11 +179,11 @@ function cellOf(row: Row, v: FieldDecl): Scalar {
 function tableView(results: Json, f: FigureDecl): View {
   let rows = rowsOf(results, f);
   const min = f.options?.min as { path: string; value: number } | undefined;
-  let title = f.title;
+  let note = '';
   if (min) {
     const before = rows.length;
     rows = rows.filter((r) => (num(at(r.record, min.path)) ?? 0) >= min.value);
-    if (min.value > 1 || before > rows.length) title += ` (${min.path} >= ${min.value}; ${before - rows.length} hidden)`;
+    if (before > rows.length) note = ` Shown: ${min.path} at least ${min.value}; ${before - rows.length} rows hidden.`;
   }
   const columns = f.values.map((v) => v.label);
   const mark = f.options?.mark as { value: string; baseline: string; label: string } | undefined;
@@ -198,7 +198,9 @@ function tableView(results: Json, f: FigureDecl): View {
     }
     return out;
   });
-  return new TableView(f.id, title, records, columns);
+  const view = new TableView(f.id, f.title, records, columns);
+  view.caption = f.caption + note;
+  return view;
 }
 
 // The views of a document's declared figures, in the order declared.
@@ -212,7 +214,7 @@ export function declaredViews(doc: ResultDoc): View[] {
     else if (f.kind === 'heatmap') view = heatmapView(doc, f);
     else if (f.kind === 'table') view = tableView(results, f);
     else throw new Error(`figure ${f.id}: this viewer does not draw "${f.kind}" figures yet`);
-    view.caption = f.caption;
+    if (!view.caption) view.caption = f.caption;
     views.push(view);
   }
   return views;

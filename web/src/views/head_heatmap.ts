@@ -2,7 +2,7 @@
 // numeric field) or from [layers][heads] matrices.
 import { divergingMap, lutIndex, sequentialMap, valueScale, type ColorMap, type ValueScale } from '../render/color';
 import { COLORBAR_WIDTH, formatValue, paintColorbar, paintTitle, titleWidth } from '../render/guides';
-import type { Painter } from '../render/painter';
+import { textWidth, type Painter } from '../render/painter';
 import { View, choice, headLabel, type Figure, type PointerEvent2 } from './view';
 
 export interface HeadValues {
@@ -62,8 +62,11 @@ export class HeadHeatmapView extends View {
     const W = this.heads * cell;
     const H = this.layers * cell;
     const title = this.title.replace(/\{field\}/g, field);
-    const width = Math.max(left + W + 20 + COLORBAR_WIDTH, titleWidth(title));
-    const height = top + H + 16;
+    // A declared figure's colour-bar title (with its unit) runs along the bar, never cut short.
+    const barTitle = this.scaleOptions.label;
+    const width = Math.max(left + W + 20 + COLORBAR_WIDTH + (barTitle ? 16 : 0), titleWidth(title));
+    const barH = Math.max(H, 60, barTitle ? textWidth(barTitle, { size: 10 }) + 12 : 0);
+    const height = top + Math.max(H, barH) + 16;
     const rgba = new Uint8ClampedArray(this.layers * this.heads * 4);
     const map: ColorMap = scale.map;
     vals.forEach((v, k) => {
@@ -113,7 +116,16 @@ export class HeadHeatmapView extends View {
         if (hover) {
           p.rect(left + hover[1] * cell, top + hover[0] * cell, cell, cell, { stroke: '#e6550d', lineWidth: 2, cls: 'hover' });
         }
-        paintColorbar(p, left + W + 20, top, Math.max(H, 60), scale, this.scaleOptions.label ?? field);
+        paintColorbar(p, left + W + 20, top, barH, scale, barTitle ? undefined : field);
+        if (barTitle) {
+          p.text(left + W + 20 + COLORBAR_WIDTH + 6, top + barH / 2, barTitle, {
+            size: 10,
+            anchor: 'middle',
+            color: '#444',
+            rotate: -90,
+            cls: 'colorbar-title',
+          });
+        }
       },
     };
   }
