@@ -4,8 +4,10 @@
 #include <map>
 
 #include "analysis/ablate.hpp"
+#include "analysis/coref.hpp"
 #include "analysis/gradsep.hpp"
 #include "analysis/importance.hpp"
+#include "analysis/probe.hpp"
 #include "analysis/surface.hpp"
 #include "analysis/syntax.hpp"
 
@@ -71,7 +73,8 @@ std::vector<Figure> declared_figures(const std::string& method, const nlohmann::
   using Declare = std::function<std::vector<Figure>(const nlohmann::json&)>;
   static const std::map<std::string, Declare> by_method{
       {"surface", surface::figures}, {"gradsep", gradsep::figures},       {"syntax", syntax::figures},
-      {"importance", importance::figures}, {"ablate", ablate::figures},
+      {"importance", importance::figures}, {"ablate", ablate::figures},     {"coref", coref::figures},
+      {"probe", probe::figures},
   };
   const auto it = by_method.find(method);
   if (it == by_method.end() || !results.is_object()) return {};

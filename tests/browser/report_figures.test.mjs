@@ -53,6 +53,10 @@ try {
   run(['analyze', 'gradsep', '--model', model, '--data', lines, ...out('gradsep.json')]);
   run(['analyze', 'importance', '--model', classifier, '--data', sst2, ...out('importance.json')]);
   run(['ablate', '--model', classifier, '--data', sst2, ...out('ablate.json')]);
+  const clark = path.join(testData, 'clark');
+  run(['analyze', 'coref', '--model', model, '--data', path.join(clark, 'handmade_coref.jsonl'), ...out('coref.json')]);
+  run(['analyze', 'probe', '--model', model, '--data', path.join(clark, 'handmade.conllu'), '--dev', path.join(clark, 'handmade.conllu'),
+       ...out('probe.json')]);
 
   // Known data: 4 layers x 2 heads; layer 3 (index 2) puts 0.6 on [SEP], every head of it too.
   const real = JSON.parse(readFileSync(path.join(results, 'surface.json'), 'utf8'));
@@ -76,7 +80,8 @@ try {
     },
   };
   writeFileSync(path.join(results, 'synthetic-surface.json'), JSON.stringify(synthetic));
-  const docs = ['surface.json', 'syntax.json', 'gradsep.json', 'importance.json', 'ablate.json', 'synthetic-surface.json'];
+  const docs = ['surface.json', 'syntax.json', 'gradsep.json', 'importance.json', 'ablate.json', 'coref.json', 'probe.json',
+    'synthetic-surface.json'];
   const declared = Object.fromEntries(
     docs.map((name) => [name, JSON.parse(readFileSync(path.join(results, name), 'utf8')).figures ?? []]),
   );

@@ -82,6 +82,12 @@ function positionLabel(x: FieldDecl | undefined, v: Json | undefined, i: number)
   return String(v);
 }
 
+function referencesOf(results: Json, f: FigureDecl): { label: string; value: number }[] {
+  return (f.references ?? [])
+    .map((r) => ({ label: r.label, value: num(at(results, r.path)) }))
+    .filter((r): r is { label: string; value: number } => r.value !== null);
+}
+
 function linesView(results: Json, f: FigureDecl): View {
   const rows = rowsOf(results, f);
   let series: Series[];
@@ -114,9 +120,7 @@ function linesView(results: Json, f: FigureDecl): View {
       return out;
     });
   }
-  const references = (f.references ?? [])
-    .map((r) => ({ label: r.label, value: num(at(results, r.path)) }))
-    .filter((r): r is { label: string; value: number } => r.value !== null);
+  const references = referencesOf(results, f);
   const view = new SeriesView(f.id, f.title, series, f.x_axis ?? f.x?.label ?? '', xLabels, {}, {
     yLabel: f.axis,
     range: f.range,
@@ -140,7 +144,10 @@ function barsView(results: Json, f: FigureDecl): View {
     const arr = at(results, v.path);
     return Array.isArray(arr) ? arr.map((x, i) => ({ label: String(i + 1), value: num(x) ?? 0 })) : [];
   };
-  return new BarsView(f.id, f.title, { fields: f.values.map((v) => v.label), bars, valueName: f.axis }, f.x_axis);
+  return new BarsView(f.id, f.title, { fields: f.values.map((v) => v.label), bars, valueName: f.axis }, f.x_axis, {
+    range: f.range,
+    references: referencesOf(results, f),
+  });
 }
 
 function heatmapView(doc: ResultDoc, f: FigureDecl): View {

@@ -47,6 +47,8 @@ export class BarsView extends View {
     readonly title: string,
     private readonly source: BarSource,
     private readonly xName = '',
+    // A declared figure's fixed value range and reference lines (a baseline's score).
+    private readonly options: { range?: [number, number]; references?: { label: string; value: number }[] } = {},
   ) {
     super();
     this.define({ name: 'field', label: 'value', type: 'choice', options: choice(source.fields), initial: source.fields[0] });
@@ -82,12 +84,13 @@ export class BarsView extends View {
     const labelH = rotate ? Math.min(120, longest * 0.75 + 10) : 18;
     const left = 64;
     const top = 34;
-    const lo = Math.min(0, ...bars.map((b) => b.value));
-    const hi = Math.max(0, ...bars.map((b) => b.value));
+    const refs = (this.options.references ?? []).filter((r) => Number.isFinite(r.value));
+    const lo = Math.min(0, ...bars.map((b) => b.value), ...refs.map((r) => r.value));
+    const hi = Math.max(0, ...bars.map((b) => b.value), ...refs.map((r) => r.value));
     const y = scaleLinear()
-      .domain([lo, hi === lo ? lo + 1 : hi])
-      .nice()
+      .domain(this.options.range ?? [lo, hi === lo ? lo + 1 : hi])
       .range([top + PLOT_H, top]);
+    if (!this.options.range) y.nice();
     const title = this.title.replace(/\{field\}/g, field);
     const width = Math.max(left + n * bw + 24, titleWidth(title));
     const height = top + PLOT_H + labelH + 12 + (this.xName ? 18 : 0);
@@ -114,6 +117,10 @@ export class BarsView extends View {
           });
         });
         p.line(left, y(0), left + n * bw + 4, y(0), { stroke: '#666' });
+        refs.forEach((r, k) => {
+          p.line(left, y(r.value), left + n * bw + 4, y(r.value), { stroke: '#555', lineWidth: 1.2, dash: [6, 4], cls: 'reference-line' });
+          p.text(left + n * bw, y(r.value) - 5 - 12 * k, `${r.label} ${formatValue(r.value)}`, { size: 10, anchor: 'end', color: '#555' });
+        });
         bars.forEach((b, i) => {
           const x = left + i * bw + bw / 2;
           if (rotate) {
