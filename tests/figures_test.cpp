@@ -260,12 +260,13 @@ TEST(Figure, EveryMethodsDeclarationsMatchItsResults) {
     if (keep) std::ofstream(fmt::format("{}/{}.json", keep, c.name)) << doc.dump(1);
   }
   const auto compared = nlohmann::json::parse(compare(mlm, clf, sst2, {{"pad_to", std::int64_t{128}}}).json());
+  EXPECT_TRUE(compared.contains("figures"));
   for (const auto& p : document_problems(compared)) ADD_FAILURE() << p;
   if (keep) std::ofstream(fmt::format("{}/compare.json", keep)) << compared.dump(1);
   set_threads(0);
   // Every method ran; the papers' figures are declared at least by these.
   for (const auto& m : analysis_methods()) EXPECT_TRUE(methods_run.count(m)) << m << " was not run";
-  for (const char* m : {"surface", "syntax", "gradsep", "importance", "ablate", "coref", "probe"})
+  for (const char* m : {"surface", "syntax", "gradsep", "importance", "ablate", "coref", "probe", "patterns"})
     EXPECT_TRUE(methods_declaring.count(m)) << m << " declares no figures";
 }
 

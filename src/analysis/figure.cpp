@@ -4,9 +4,11 @@
 #include <map>
 
 #include "analysis/ablate.hpp"
+#include "analysis/compare.hpp"
 #include "analysis/coref.hpp"
 #include "analysis/gradsep.hpp"
 #include "analysis/importance.hpp"
+#include "analysis/patterns.hpp"
 #include "analysis/probe.hpp"
 #include "analysis/surface.hpp"
 #include "analysis/syntax.hpp"
@@ -74,7 +76,7 @@ std::vector<Figure> declared_figures(const std::string& method, const nlohmann::
   static const std::map<std::string, Declare> by_method{
       {"surface", surface::figures}, {"gradsep", gradsep::figures},       {"syntax", syntax::figures},
       {"importance", importance::figures}, {"ablate", ablate::figures},     {"coref", coref::figures},
-      {"probe", probe::figures},
+      {"probe", probe::figures},           {"patterns", patterns::figures},     {"compare", compare::figures},
   };
   const auto it = by_method.find(method);
   if (it == by_method.end() || !results.is_object()) return {};
