@@ -253,7 +253,7 @@ std::vector<Figure> figures(const nlohmann::json& results) {
                  .kind = "heatmap",
                  .title = "Cosine similarity of each head's maps in the two models",
                  .caption = "Mean cosine similarity between a head's flattened attention maps in model A and model B (the "
-                            "document's model and model_b), layers down, heads across. Kovaleva et al. (2019), Fig. 5 "
+                            "document's model.a and model.b), layers down, heads across. Kovaleva et al. (2019), Fig. 5 "
                             "(docs/methods.md 2.4): after fine-tuning the last two layers change most.",
                  .values = {FigureField{"cosine", "cosine similarity", Unit::similarity}},
                  .axis = "cosine similarity",
