@@ -147,6 +147,7 @@ function barsView(results: Json, f: FigureDecl): View {
   return new BarsView(f.id, f.title, { fields: f.values.map((v) => v.label), bars, valueName: f.axis }, f.x_axis, {
     range: f.range,
     references: referencesOf(results, f),
+    centred: f.centred,
   });
 }
 

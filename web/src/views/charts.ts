@@ -48,7 +48,8 @@ export class BarsView extends View {
     private readonly source: BarSource,
     private readonly xName = '',
     // A declared figure's fixed value range and reference lines (a baseline's score).
-    private readonly options: { range?: [number, number]; references?: { label: string; value: number }[] } = {},
+    // centred: signed changes coloured as the diverging heatmaps (red above 0, blue below).
+    private readonly options: { range?: [number, number]; references?: { label: string; value: number }[]; centred?: boolean } = {},
   ) {
     super();
     this.define({ name: 'field', label: 'value', type: 'choice', options: choice(source.fields), initial: source.fields[0] });
@@ -108,7 +109,7 @@ export class BarsView extends View {
               const y0 = y(Math.max(0, b.value));
               const h = Math.abs(y(b.value) - y(0));
               p.rect(x, y0, bw - 4, h, {
-                fill: b.value < 0 ? '#d6604d' : '#4e79a7',
+                fill: this.options.centred ? (b.value < 0 ? '#4393c3' : '#d6604d') : b.value < 0 ? '#d6604d' : '#4e79a7',
                 cls: 'bar',
                 data: { label: b.label, value: b.value },
               });
