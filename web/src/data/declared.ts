@@ -173,6 +173,7 @@ function heatmapView(doc: ResultDoc, f: FigureDecl): View {
     range: f.range,
     centred: f.centred,
     label: f.axis,
+    oneBased: true,
   });
 }
 

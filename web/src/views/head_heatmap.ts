@@ -17,6 +17,7 @@ export interface HeadScaleOptions {
   range?: [number, number];
   centred?: boolean;
   label?: string;
+  oneBased?: boolean; // number layers and heads from 1, as the papers and head labels ("8-10") do
 }
 
 export class HeadHeatmapView extends View {
@@ -75,6 +76,7 @@ export class HeadHeatmapView extends View {
       rgba.set([map.lut[c], map.lut[c + 1], map.lut[c + 2], 255], 4 * k);
     });
     const showValues = this.getBool('values') && cell >= 24;
+    const first = this.scaleOptions.oneBased ? 1 : 0;
     const hover = this.hover;
     return {
       width,
@@ -84,10 +86,10 @@ export class HeadHeatmapView extends View {
         p.text(left + W / 2, top - 26, 'head', { size: 11, anchor: 'middle', color: '#555' });
         p.text(14, top + H / 2, 'layer', { size: 11, anchor: 'middle', color: '#555', rotate: -90 });
         for (let h = 0; h < this.heads; h++) {
-          p.text(left + (h + 0.5) * cell, top - 8, String(h), { size: 10, anchor: 'middle', color: '#555' });
+          p.text(left + (h + 0.5) * cell, top - 8, String(h + first), { size: 10, anchor: 'middle', color: '#555' });
         }
         for (let l = 0; l < this.layers; l++) {
-          p.text(left - 6, top + (l + 0.5) * cell, String(l), { size: 10, anchor: 'end', baseline: 'middle', color: '#555' });
+          p.text(left - 6, top + (l + 0.5) * cell, String(l + first), { size: 10, anchor: 'end', baseline: 'middle', color: '#555' });
         }
         p.group('heatmap', { field, layers: this.layers, heads: this.heads }, () => {
           p.cells(left, top, cell, cell, { width: this.heads, height: this.layers, rgba }, { cls: 'cell' }, (l, h) => ({
