@@ -157,6 +157,12 @@ try {
   const refs = await svgFacts(parser, (await download(page, entropy.locator('button.export-svg'))).bytes.toString('utf8'), 'line.reference-line, path.reference-line');
   assert.ok(refs.texts.includes('uniform attention 4.2'), JSON.stringify(refs.texts));
 
+  // Head disabling is a diverging map centred on 0.
+  await page.click('nav.doc-list button[data-name="ablate.json"]');
+  const ablate = page.locator('article[data-name="ablate.json"] section.chart[data-view="ablate.heads"]');
+  const centred = (await svgFacts(parser, (await download(page, ablate.locator('button.export-svg'))).bytes.toString('utf8'), 'g.colorbar')).marks[0];
+  assert.ok(+centred['data-hi'] > 0 && +centred['data-lo'] === -centred['data-hi'], `ablate.heads colour bar ${centred['data-lo']}..${centred['data-hi']}`);
+
   // `bertscope figure` draws a declared figure by its id.
   const fig = path.join(dir, 'special.svg');
   run(['figure', '--results', path.join(results, 'synthetic-surface.json'), '--view', 'surface.special_tokens', '--out', fig]);
