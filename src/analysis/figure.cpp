@@ -73,10 +73,11 @@ nlohmann::json figures_json(const std::vector<Figure>& figures) {
 
 std::vector<Figure> declared_figures(const std::string& method, const nlohmann::json& results) {
   using Declare = std::function<std::vector<Figure>(const nlohmann::json&)>;
+  // One entry per method that declares figures; the others are drawn by shape (docs/viewer.md).
   static const std::map<std::string, Declare> by_method{
-      {"surface", surface::figures}, {"gradsep", gradsep::figures},       {"syntax", syntax::figures},
-      {"importance", importance::figures}, {"ablate", ablate::figures},     {"coref", coref::figures},
-      {"probe", probe::figures},           {"patterns", patterns::figures},     {"compare", compare::figures},
+      {"ablate", ablate::figures},   {"compare", compare::figures},     {"coref", coref::figures},
+      {"gradsep", gradsep::figures}, {"importance", importance::figures}, {"patterns", patterns::figures},
+      {"probe", probe::figures},     {"surface", surface::figures},     {"syntax", syntax::figures},
   };
   const auto it = by_method.find(method);
   if (it == by_method.end() || !results.is_object()) return {};
