@@ -4,6 +4,7 @@
 #include <map>
 
 #include "analysis/ablate.hpp"
+#include "analysis/cluster.hpp"
 #include "analysis/compare.hpp"
 #include "analysis/coref.hpp"
 #include "analysis/gradsep.hpp"
@@ -75,9 +76,10 @@ std::vector<Figure> declared_figures(const std::string& method, const nlohmann::
   using Declare = std::function<std::vector<Figure>(const nlohmann::json&)>;
   // One entry per method that declares figures; the others are drawn by shape (docs/viewer.md).
   static const std::map<std::string, Declare> by_method{
-      {"ablate", ablate::figures},   {"compare", compare::figures},     {"coref", coref::figures},
-      {"gradsep", gradsep::figures}, {"importance", importance::figures}, {"patterns", patterns::figures},
-      {"probe", probe::figures},     {"surface", surface::figures},     {"syntax", syntax::figures},
+      {"ablate", ablate::figures},         {"cluster", cluster::figures},   {"compare", compare::figures},
+      {"coref", coref::figures},           {"gradsep", gradsep::figures},   {"importance", importance::figures},
+      {"patterns", patterns::figures},     {"probe", probe::figures},       {"surface", surface::figures},
+      {"syntax", syntax::figures},
   };
   const auto it = by_method.find(method);
   if (it == by_method.end() || !results.is_object()) return {};

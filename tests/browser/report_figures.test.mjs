@@ -57,6 +57,7 @@ try {
   run(['analyze', 'coref', '--model', model, '--data', path.join(clark, 'handmade_coref.jsonl'), ...out('coref.json')]);
   run(['analyze', 'probe', '--model', model, '--data', path.join(clark, 'handmade.conllu'), '--dev', path.join(clark, 'handmade.conllu'),
        ...out('probe.json')]);
+  run(['analyze', 'cluster', '--model', model, '--data', lines, ...out('cluster.json')]);
   run(['analyze', 'patterns', '--model', model, '--data', sst2, ...out('patterns.json')]);
   run(['compare', '--model', model, '--model-b', classifier, '--data', sst2, '--pad-to', '128', ...out('compare.json')]);
 
@@ -83,7 +84,7 @@ try {
   };
   writeFileSync(path.join(results, 'synthetic-surface.json'), JSON.stringify(synthetic));
   const docs = ['surface.json', 'syntax.json', 'gradsep.json', 'importance.json', 'ablate.json', 'coref.json', 'probe.json',
-    'patterns.json', 'compare.json', 'synthetic-surface.json'];
+    'patterns.json', 'compare.json', 'cluster.json', 'synthetic-surface.json'];
   const declared = Object.fromEntries(
     docs.map((name) => [name, JSON.parse(readFileSync(path.join(results, name), 'utf8')).figures ?? []]),
   );

@@ -7,6 +7,7 @@ import { isNumber, isObject, type Json, type Scalar } from './shapes';
 import type { ResultDoc } from './types';
 import { BarsView, SeriesView, type Bar, type Series } from '../views/charts';
 import { HeadHeatmapView } from '../views/head_heatmap';
+import { ScatterView, type Point } from '../views/scatter';
 import { TableView } from '../views/table';
 import type { View } from '../views/view';
 import { documentDims } from './detect';
@@ -212,6 +213,31 @@ function tableView(results: Json, f: FigureDecl): View {
   return view;
 }
 
+// Points from the records: x and the one value are numbers, the other label fields colour them.
+function scatterView(results: Json, f: FigureDecl): View {
+  const rows = rowsOf(results, f);
+  const categories = (f.options?.colour as string[] | undefined) ?? [];
+  const points: Point[] = [];
+  for (const r of rows) {
+    const x = num(fieldOf(r, f.x?.path ?? ''));
+    const y = num(fieldOf(r, f.values[0].path));
+    if (x === null || y === null) continue;
+    const rec = isObject(r.record) ? r.record : {};
+    points.push({
+      x,
+      y,
+      layer: isNumber(rec.layer) ? rec.layer : undefined,
+      head: isNumber(rec.head) ? rec.head : undefined,
+      categories: Object.fromEntries(categories.map((c) => [c, String(at(r.record, c) ?? '(none)')])),
+    });
+  }
+  return new ScatterView(f.id, f.title, points, categories, {
+    xLabel: f.x_axis,
+    yLabel: f.axis,
+    equal: f.options?.equal === true,
+  });
+}
+
 // The views of a document's declared figures, in the order declared.
 export function declaredViews(doc: ResultDoc): View[] {
   const results = doc.results as Json;
@@ -222,6 +248,7 @@ export function declaredViews(doc: ResultDoc): View[] {
     else if (f.kind === 'bars') view = barsView(results, f);
     else if (f.kind === 'heatmap') view = heatmapView(doc, f);
     else if (f.kind === 'table') view = tableView(results, f);
+    else if (f.kind === 'scatter') view = scatterView(results, f);
     else throw new Error(`figure ${f.id}: this viewer does not draw "${f.kind}" figures yet`);
     if (!view.caption) view.caption = f.caption;
     views.push(view);
