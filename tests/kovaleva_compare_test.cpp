@@ -19,10 +19,10 @@ using bertscope::test::TempDir;
 
 namespace {
 
-struct Models {
+struct CompareModels {
   TempDir dir{"compare"};
   std::string mlm, clf, other_shape, other_vocab;
-  Models() {
+  CompareModels() {
     const auto shape = "--layers 2 --hidden 32 --heads 4 --intermediate 48 --init-std 0.2 --bias-std 0.1";
     mlm = make_model(dir, "mlm", fmt::format("--vocab {} --seed 3 {}", test::uncased_vocab(), shape));
     clf = make_model(dir, "clf", fmt::format("--vocab {} --seed 4 --labels 2 {}", test::uncased_vocab(), shape));
@@ -31,8 +31,8 @@ struct Models {
   }
 };
 
-Models& models() {
-  static Models m;
+CompareModels& compare_models() {
+  static CompareModels m;
   return m;
 }
 
@@ -45,8 +45,8 @@ std::vector<AnalysisInput> inputs() {
 }  // namespace
 
 TEST(KovalevaCompare, SelfCosineIsExactlyOne) {
-  const auto a = model::Model::load(models().mlm);
-  const auto b = model::Model::load(models().mlm);
+  const auto a = model::Model::load(compare_models().mlm);
+  const auto b = model::Model::load(compare_models().mlm);
   for (std::int64_t pad : {0, 24}) {
     compare::Options opt;
     opt.pad_to = pad;
@@ -63,8 +63,8 @@ TEST(KovalevaCompare, SelfCosineIsExactlyOne) {
 }
 
 TEST(KovalevaCompare, PretrainedAgainstClassifierOfTheSameShape) {
-  const auto a = model::Model::load(models().mlm);
-  const auto b = model::Model::load(models().clf);
+  const auto a = model::Model::load(compare_models().mlm);
+  const auto b = model::Model::load(compare_models().clf);
   compare::Options cropped;
   const auto r = compare::run(a, b, inputs(), cropped);
   for (double c : r.cosine) {
@@ -140,9 +140,9 @@ TEST(KovalevaCompare, PaddedMapsMatchTheReferencePaddedBatch) {
 }
 
 TEST(KovalevaCompare, RefusesDifferentShapesAndVocabularies) {
-  const auto a = model::Model::load(models().mlm);
-  const auto wide = model::Model::load(models().other_shape);
-  const auto tiny = model::Model::load(models().other_vocab);
+  const auto a = model::Model::load(compare_models().mlm);
+  const auto wide = model::Model::load(compare_models().other_shape);
+  const auto tiny = model::Model::load(compare_models().other_vocab);
   auto error_of = [](const std::function<void()>& fn) {
     try {
       fn();
@@ -153,12 +153,12 @@ TEST(KovalevaCompare, RefusesDifferentShapesAndVocabularies) {
   };
   auto msg = error_of([&] { compare::check_compatible(a, wide); });
   EXPECT_NE(msg.find("2 layers x 4 heads"), std::string::npos) << msg;
-  EXPECT_NE(msg.find(models().other_shape), std::string::npos) << msg;
+  EXPECT_NE(msg.find(compare_models().other_shape), std::string::npos) << msg;
   msg = error_of([&] { compare::check_compatible(a, tiny); });
   EXPECT_NE(msg.find("compare needs"), std::string::npos) << msg;
-  EXPECT_NE(msg.find(models().other_vocab), std::string::npos) << msg;
-  const auto r = test::run_command(fmt::format("{} compare --model {} --model-b {} --data {}", test::cli(), models().mlm,
-                                               models().other_vocab,
+  EXPECT_NE(msg.find(compare_models().other_vocab), std::string::npos) << msg;
+  const auto r = test::run_command(fmt::format("{} compare --model {} --model-b {} --data {}", test::cli(), compare_models().mlm,
+                                               compare_models().other_vocab,
                                                (test::data_dir() / "kovaleva" / "sst2_dev.head40.tsv").string()));
   EXPECT_NE(r.status, 0);
   EXPECT_NE(r.output.find("compare needs"), std::string::npos) << r.output;
@@ -190,7 +190,7 @@ TEST(KovalevaCompare, CommandEndToEnd) {
   for (const auto& [data, pad] : std::vector<std::pair<std::string, int>>{{"sst2_dev.head40.tsv", 0}, {"rte_dev.head12.tsv", 200}}) {
     const auto out = dir / (data + ".json");
     const auto r = test::run_command(fmt::format("{} compare --model {} --model-b {} --data {} --pad-to {} --out {}", test::cli(),
-                                                 models().mlm, models().clf, (test::data_dir() / "kovaleva" / data).string(),
+                                                 compare_models().mlm, compare_models().clf, (test::data_dir() / "kovaleva" / data).string(),
                                                  pad, out.string()));
     ASSERT_EQ(r.status, 0) << r.output;
     const auto doc = io::read_json(out);
@@ -203,8 +203,8 @@ TEST(KovalevaCompare, CommandEndToEnd) {
   }
   // Self comparison through the command: every cosine exactly 1.
   const auto out = dir / "self.json";
-  ASSERT_EQ(test::run_command(fmt::format("{} compare --model {} --model-b {} --data {} --out {}", test::cli(), models().clf,
-                                          models().clf, (test::data_dir() / "kovaleva" / "rte_dev.head12.tsv").string(),
+  ASSERT_EQ(test::run_command(fmt::format("{} compare --model {} --model-b {} --data {} --out {}", test::cli(), compare_models().clf,
+                                          compare_models().clf, (test::data_dir() / "kovaleva" / "rte_dev.head12.tsv").string(),
                                           out.string())).status, 0);
   const auto self = io::read_json(out);  // a named document: the range-for must not iterate a destroyed temporary
   for (const auto& row : self["results"]["cosine"])

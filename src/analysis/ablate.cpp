@@ -352,3 +352,41 @@ nlohmann::json params_json(const Options& options, const Result& result) {
 }
 
 }  // namespace bertscope::analysis::ablate
+
+namespace bertscope::analysis::ablate {
+
+// Designated initializers leave a figure's optional members at their defaults.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmissing-field-initializers"
+
+// Kovaleva et al. Fig. 8-9: the change of the metric when one head, or one layer, is disabled.
+std::vector<Figure> figures(const nlohmann::json& results) {
+  const auto metric = results.value("metric", std::string("metric"));
+  const auto axis = fmt::format("change of {} (disabled - baseline)", metric);
+  std::vector<Figure> out;
+  out.push_back({.id = "ablate.heads",
+                 .kind = "heatmap",
+                 .title = "Disabling one head at a time",
+                 .caption = "The change of the task metric when one head is disabled, layers down, heads across: red improves, "
+                            "blue hurts, white is no change. Kovaleva et al. (2019), Fig. 8 (docs/methods.md 2.7): most heads "
+                            "change the metric by less than a point, and disabling some improves it.",
+                 .values = {FigureField{"head_delta", metric, Unit::metric_delta}},
+                 .axis = axis,
+                 .centred = true});
+  if (results.contains("layer_delta"))
+    out.push_back({.id = "ablate.layers",
+                   .kind = "bars",
+                   .title = "Disabling one layer at a time",
+                   .caption = "The change of the task metric when all heads of one layer are disabled. Kovaleva et al. (2019), "
+                              "Fig. 9 (docs/methods.md 2.7): disabling a whole layer can improve the fine-tuned model.",
+                   .x = FigureField{"", "layer", Unit::index},
+                   .x_axis = "layer disabled",
+                   .values = {FigureField{"layer_delta", metric, Unit::metric_delta}},
+                   .axis = axis,
+                   .centred = true});
+  return out;
+}
+
+#pragma GCC diagnostic pop
+
+}  // namespace bertscope::analysis::ablate

@@ -23,6 +23,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "analysis/figure.hpp"
 #include "analysis/task_data.hpp"
 #include "core/tensor.hpp"
 #include "model/model.hpp"
@@ -112,5 +113,8 @@ nlohmann::json params_json(const Options& options, const Result& result);
 // sweep in length-sorted batches (memory: one batch's hidden states), and scores every
 // configuration.
 Result run(const model::Model& model, const TaskData& data, const Options& options);
+
+// The figures these results make (the paper's first); written into the document (analysis/figure.hpp).
+std::vector<Figure> figures(const nlohmann::json& results);
 
 }  // namespace bertscope::analysis::ablate

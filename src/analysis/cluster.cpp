@@ -208,3 +208,33 @@ nlohmann::json params_json(const Options& options) {
 }
 
 }  // namespace bertscope::analysis::cluster
+
+namespace bertscope::analysis::cluster {
+
+// Designated initializers leave a figure's optional members at their defaults.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmissing-field-initializers"
+
+// Clark et al. Fig. 6: the heads embedded by MDS of their attention distances, on equal axes.
+std::vector<Figure> figures(const nlohmann::json& results) {
+  std::vector<Figure> out;
+  out.push_back({.id = "cluster.mds",
+                 .kind = "scatter",
+                 .title = "Heads embedded by the distances between their attention",
+                 .caption = "Multidimensional scaling of the Jensen-Shannon divergences between the heads' attention "
+                            "distributions: heads close together attend alike. Equal scales on both axes, so distances read "
+                            "true; coloured by layer. Clark et al. (2019), Fig. 6 (docs/methods.md 1.8): heads of one layer "
+                            "sit together, with clusters of broad, next, previous, [CLS], [SEP] and punctuation heads.",
+                 .rows = "heads",
+                 .x = FigureField{"coordinates.0", "MDS 1", Unit::coordinate},
+                 .x_axis = "MDS dimension 1",
+                 .values = {FigureField{"coordinates.1", "MDS 2", Unit::coordinate}},
+                 .axis = "MDS dimension 2",
+                 .options = {{"numeric_x", true}, {"equal", true}}});
+  (void)results;
+  return out;
+}
+
+#pragma GCC diagnostic pop
+
+}  // namespace bertscope::analysis::cluster

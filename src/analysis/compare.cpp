@@ -237,3 +237,64 @@ nlohmann::json params_json(const Options& options, const Result& result) {
 }
 
 }  // namespace bertscope::analysis::compare
+
+namespace bertscope::analysis::compare {
+
+// Designated initializers leave a figure's optional members at their defaults.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmissing-field-initializers"
+
+// Kovaleva et al. Fig. 5 (cosine similarity of the two models' maps) and Fig. 6 (attention to
+// special tokens in each model).
+std::vector<Figure> figures(const nlohmann::json& results) {
+  const auto share = [](std::string path, const char* label) { return FigureField{std::move(path), label, Unit::proportion}; };
+  std::vector<Figure> out;
+  out.push_back({.id = "compare.cosine",
+                 .kind = "heatmap",
+                 .title = "Cosine similarity of each head's maps in the two models",
+                 .caption = "Mean cosine similarity between a head's flattened attention maps in model A and model B (the "
+                            "document's model.a and model.b), layers down, heads across. Kovaleva et al. (2019), Fig. 5 "
+                            "(docs/methods.md 2.4): after fine-tuning the last two layers change most.",
+                 .values = {FigureField{"cosine", "cosine similarity", Unit::similarity}},
+                 .axis = "cosine similarity",
+                 .range = std::array<double, 2>{0, 1}});
+  out.push_back({.id = "compare.cosine_layers",
+                 .kind = "lines",
+                 .title = "Cosine similarity of the two models' maps per layer",
+                 .caption = "The layer means of the per-head cosine similarity between model A and model B.",
+                 .x = FigureField{"", "layer", Unit::index},
+                 .x_axis = "layer",
+                 .values = {FigureField{"cosine_layer_mean", "mean over heads", Unit::similarity}},
+                 .axis = "cosine similarity",
+                 .range = std::array<double, 2>{0, 1}});
+  for (const auto& [token, label] : {std::pair{"sep", "[SEP]"}, {"cls", "[CLS]"}, {"punct", "punctuation"}}) {
+    if (!results.contains("special") || !results["special"]["a"].contains(token)) continue;
+    out.push_back({.id = fmt::format("compare.{}_layers", token),
+                   .kind = "lines",
+                   .title = fmt::format("Attention to {} per layer, model A and model B", label),
+                   .caption = fmt::format("Attention received by {} (mean over the inputs and the heads of a layer) in both "
+                                          "models. Kovaleva et al. (2019), Fig. 6 (docs/methods.md 2.5).",
+                                          label),
+                   .x = FigureField{"", "layer", Unit::index},
+                   .x_axis = "layer",
+                   .values = {share(fmt::format("special.a.{}.layers", token), "model A"),
+                              share(fmt::format("special.b.{}.layers", token), "model B")},
+                   .axis = "attention received (proportion)",
+                   .range = std::array<double, 2>{0, 1}});
+    out.push_back({.id = fmt::format("compare.{}_heads", token),
+                   .kind = "heatmap",
+                   .title = fmt::format("Attention to {} per head", label),
+                   .caption = fmt::format("Attention received by {} per head in model A or model B, on a fixed 0..1 scale "
+                                          "(Kovaleva et al. 2019, Fig. 6).",
+                                          label),
+                   .values = {share(fmt::format("special.a.{}.heads", token), "model A"),
+                              share(fmt::format("special.b.{}.heads", token), "model B")},
+                   .axis = "attention received (proportion)",
+                   .range = std::array<double, 2>{0, 1}});
+  }
+  return out;
+}
+
+#pragma GCC diagnostic pop
+
+}  // namespace bertscope::analysis::compare

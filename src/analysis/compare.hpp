@@ -21,6 +21,7 @@
 #include <nlohmann/json.hpp>
 
 #include "analysis/attention_source.hpp"
+#include "analysis/figure.hpp"
 #include "core/tensor.hpp"
 #include "model/model.hpp"
 
@@ -84,5 +85,8 @@ nlohmann::json params_json(const Options& options, const Result& result);
 // Options::describe) in batches, keeping one batch of maps at a time.
 Result run(const model::Model& a, const model::Model& b, const std::vector<AnalysisInput>& inputs,
            const Options& options);
+
+// The figures these results make (the paper's first); written into the document (analysis/figure.hpp).
+std::vector<Figure> figures(const nlohmann::json& results);
 
 }  // namespace bertscope::analysis::compare

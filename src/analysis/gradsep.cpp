@@ -12,6 +12,10 @@
 
 namespace bertscope::analysis::gradsep {
 
+// Designated initializers leave a figure's optional members at their defaults.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmissing-field-initializers"
+
 const std::array<std::string, kCategories>& category_names() {
   static const std::array<std::string, kCategories> names{"sep", "punct", "other"};
   return names;
@@ -219,5 +223,38 @@ nlohmann::json params_json(const Options& options) {
            "per input: mean over heads, all queries and the keys of each category of |dL/dA[i, j]|; then the mean over "
            "inputs that have such keys. Keys chosen for masking belong to no category; other includes [CLS]"}};
 }
+
+}  // namespace bertscope::analysis::gradsep
+
+namespace bertscope::analysis::gradsep {
+
+// Clark et al. Fig. 3: the gradient of the MLM loss w.r.t. attention to [SEP], to . or , and to
+// the other tokens, per layer; the per-head maps beside it.
+std::vector<Figure> figures(const nlohmann::json& results) {
+  const auto grad = [](std::string path, const char* label) { return FigureField{std::move(path), label, Unit::gradient}; };
+  std::vector<Figure> out;
+  out.push_back({.id = "gradsep.layers",
+                 .kind = "lines",
+                 .title = "Gradient of the loss w.r.t. attention, by the key attended to",
+                 .caption = "Mean |dL/dA| of the masked-LM loss per layer, for attention to [SEP], to '.' or ',' and to the other "
+                            "unmasked tokens. Clark et al. (2019), Fig. 3 (docs/methods.md 1.4): from layer 5 on, attention "
+                            "to [SEP] has a much smaller gradient than attention to other tokens.",
+                 .rows = "layers",
+                 .x = FigureField{"layer", "layer", Unit::index},
+                 .x_axis = "layer",
+                 .values = {grad("sep", "[SEP]"), grad("punct", ". or ,"), grad("other", "all unmasked tokens")},
+                 .axis = "mean |dL/d attention| (gradient)"});
+  out.push_back({.id = "gradsep.heads",
+                 .kind = "heatmap",
+                 .title = "Gradient w.r.t. attention per head",
+                 .caption = "Mean |dL/dA| per head, layers down, heads across, for each kind of key.",
+                 .values = {grad("per_head.sep", "to [SEP]"), grad("per_head.punct", "to . or ,"),
+                            grad("per_head.other", "to other tokens")},
+                 .axis = "mean |dL/d attention| (gradient)"});
+  (void)results;
+  return out;
+}
+
+#pragma GCC diagnostic pop
 
 }  // namespace bertscope::analysis::gradsep

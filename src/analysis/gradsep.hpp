@@ -25,6 +25,7 @@
 #include <nlohmann/json.hpp>
 
 #include "analysis/attention_source.hpp"
+#include "analysis/figure.hpp"
 #include "analysis/importance.hpp"
 #include "model/model.hpp"
 
@@ -77,5 +78,8 @@ nlohmann::json params_json(const Options& options);
 
 nlohmann::json to_json(const Result& result);
 std::string table(const Result& result);
+
+// The figures these results make (the paper's first); written into the document (analysis/figure.hpp).
+std::vector<Figure> figures(const nlohmann::json& results);
 
 }  // namespace bertscope::analysis::gradsep

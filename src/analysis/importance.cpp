@@ -474,3 +474,51 @@ nlohmann::json params_json(const Options& o, const Task& task, const MlmMasking&
 }
 
 }  // namespace bertscope::analysis::importance
+
+namespace bertscope::analysis::importance {
+
+// Designated initializers leave a figure's optional members at their defaults.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmissing-field-initializers"
+
+// Michel et al.'s pruning curve (the metric against the share of heads pruned, with the unpruned
+// model and the threshold) and the importance map.
+std::vector<Figure> figures(const nlohmann::json& results) {
+  const auto metric = results.value("metric", std::string("metric"));
+  std::vector<Figure> out;
+  if (results.contains("curve") && !results["curve"].empty()) {
+    out.push_back({.id = "importance.pruning",
+                   .kind = "lines",
+                   .title = fmt::format("{} against the fraction of heads pruned", metric),
+                   .caption = "Heads are pruned in order of importance, least important first; the dashed lines are the "
+                              "unpruned model and the threshold where pruning stops. Michel et al. (2019), Fig. 3-4 "
+                              "(docs/methods.md 4.3): a large share of heads can go before the metric drops.",
+                   .rows = "curve",
+                   .x = FigureField{"fraction_masked", "fraction of heads pruned", Unit::fraction},
+                   .x_axis = "fraction of heads pruned",
+                   .values = {FigureField{"metric", metric, Unit::metric}},
+                   .axis = metric,
+                   .references = {FigureField{"baseline_metric", "unpruned", Unit::metric},
+                                  FigureField{"threshold_metric", "threshold", Unit::metric}},
+                   .options = {{"numeric_x", true}}});
+  }
+  out.push_back({.id = "importance.heads",
+                 .kind = "heatmap",
+                 .title = "Head importance",
+                 .caption = "Each head's importance (expected sensitivity of the loss to masking the head), layers down, heads "
+                            "across; darker heads matter more.",
+                 .values = {FigureField{"importance", "importance", Unit::importance}},
+                 .axis = "importance score"});
+  if (results.contains("entropy"))
+    out.push_back({.id = "importance.entropy",
+                   .kind = "heatmap",
+                   .title = "Attention entropy per head",
+                   .caption = "Each head's mean attention entropy on the same examples, to set beside its importance.",
+                   .values = {FigureField{"entropy", "entropy", Unit::nats}},
+                   .axis = "entropy (nats)"});
+  return out;
+}
+
+#pragma GCC diagnostic pop
+
+}  // namespace bertscope::analysis::importance

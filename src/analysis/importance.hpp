@@ -38,6 +38,7 @@
 #include <nlohmann/json.hpp>
 
 #include "analysis/attention_source.hpp"
+#include "analysis/figure.hpp"
 #include "analysis/task_data.hpp"
 #include "core/tensor.hpp"
 #include "model/model.hpp"
@@ -147,5 +148,8 @@ nlohmann::json params_json(const Options& options, const Task& task, const MlmMa
 
 nlohmann::json to_json(const Result& result);
 std::string table(const Result& result);
+
+// The figures these results make (the paper's first); written into the document (analysis/figure.hpp).
+std::vector<Figure> figures(const nlohmann::json& results);
 
 }  // namespace bertscope::analysis::importance

@@ -514,3 +514,42 @@ nlohmann::json PatternCounts::to_json() const {
 }
 
 }  // namespace bertscope::analysis::patterns
+
+namespace bertscope::analysis::patterns {
+
+// Designated initializers leave a figure's optional members at their defaults.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmissing-field-initializers"
+
+// Kovaleva et al. Fig. 2: the share of attention maps of each pattern type, and per head.
+std::vector<Figure> figures(const nlohmann::json& results) {
+  std::vector<Figure> out;
+  out.push_back({.id = "patterns.share",
+                 .kind = "bars",
+                 .title = "Share of attention maps of each pattern type",
+                 .caption = "The fraction of all attention maps (inputs x heads) classified as each of Kovaleva et al.'s five "
+                            "types. Kovaleva et al. (2019), Fig. 2 (docs/methods.md 2.2): the heterogeneous share ranges from "
+                            "32% (MRPC) to 61% (QQP) in fine-tuned BERT-base.",
+                 .rows = "share",
+                 .x = FigureField{"@key", "pattern type", Unit::label},
+                 .x_axis = "pattern type",
+                 .values = {FigureField{"", "share of maps", Unit::fraction}},
+                 .axis = "share of attention maps (fraction)",
+                 .range = std::array<double, 2>{0, 1}});
+  Figure heads{.id = "patterns.heads",
+               .kind = "heatmap",
+               .title = "Share of each head's maps of one pattern type",
+               .caption = "For each head, the fraction of inputs whose attention map is of the chosen type, on a fixed 0..1 "
+                          "scale.",
+               .axis = "share of inputs (fraction)",
+               .range = std::array<double, 2>{0, 1}};
+  if (results.contains("class_share"))
+    for (const auto& [name, matrix] : results["class_share"].items())
+      heads.values.push_back({"class_share." + name, name, Unit::fraction});
+  if (!heads.values.empty()) out.push_back(std::move(heads));
+  return out;
+}
+
+#pragma GCC diagnostic pop
+
+}  // namespace bertscope::analysis::patterns

@@ -24,6 +24,7 @@
 #include <nlohmann/json.hpp>
 
 #include "analysis/attention_source.hpp"
+#include "analysis/figure.hpp"
 #include "model/tokenizer.hpp"
 
 namespace bertscope::analysis::patterns {
@@ -163,5 +164,8 @@ class PatternCounts {
   std::vector<std::int64_t> counts_;  // [layer][head][class]
   std::vector<double> feature_sums_;  // [layer][head][feature of MapFeatures]
 };
+
+// The figures these results make (the paper's first); written into the document (analysis/figure.hpp).
+std::vector<Figure> figures(const nlohmann::json& results);
 
 }  // namespace bertscope::analysis::patterns

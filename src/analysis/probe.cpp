@@ -702,3 +702,33 @@ nlohmann::json params_json(const Options& options, const std::string& word_vecto
 }
 
 }  // namespace bertscope::analysis::probe
+
+namespace bertscope::analysis::probe {
+
+// Designated initializers leave a figure's optional members at their defaults.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmissing-field-initializers"
+
+// Clark et al. Table 3: each probe's UAS against the right-branching baseline.
+std::vector<Figure> figures(const nlohmann::json& results) {
+  std::vector<Figure> out;
+  out.push_back({.id = "probe.uas",
+                 .kind = "bars",
+                 .title = "Unlabeled attachment score of each attention probe",
+                 .caption = "UAS on the dev set (punctuation excluded) of each probe; the dashed line is the right-branching "
+                            "baseline. Clark et al. (2019), Table 3 (docs/methods.md 1.7, 1.10): right-branching 26, Attn 61, "
+                            "Attn+GloVe 77.",
+                 .rows = "probes",
+                 .x = FigureField{"@key", "probe", Unit::label},
+                 .x_axis = "probe",
+                 .values = {FigureField{"uas", "UAS", Unit::accuracy}},
+                 .axis = "UAS (proportion of words)",
+                 .range = std::array<double, 2>{0, 1},
+                 .references = {FigureField{"baselines.right_branching.uas", "right-branching", Unit::accuracy}}});
+  (void)results;
+  return out;
+}
+
+#pragma GCC diagnostic pop
+
+}  // namespace bertscope::analysis::probe

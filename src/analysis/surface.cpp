@@ -247,3 +247,105 @@ nlohmann::json params_json(const Options& options) {
 }
 
 }  // namespace bertscope::analysis::surface
+
+namespace bertscope::analysis::surface {
+
+// Designated initializers leave a figure's optional members at their defaults.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmissing-field-initializers"
+
+// Clark et al. Fig. 2 and 4: layer means as lines (each head a dot), the per-head maps.
+std::vector<Figure> figures(const nlohmann::json& results) {
+  const auto layer = FigureField{"layer", "layer", Unit::index};
+  const auto share = [](const char* path, const char* label) { return FigureField{path, label, Unit::proportion}; };
+  const auto nats = [](const char* path, const char* label) { return FigureField{path, label, Unit::nats}; };
+  const nlohmann::json dots = {{"points", "heads"}};  // per-head dots beside the layer means
+  std::vector<Figure> out;
+  out.push_back({.id = "surface.special_tokens",
+                 .kind = "lines",
+                 .title = "Attention to [CLS], [SEP] and punctuation per layer",
+                 .caption = "Average attention each head puts on [CLS], on [SEP] and on '.' or ',' (dots: heads; lines: layer "
+                            "means). Clark et al. (2019), Fig. 2 top (docs/methods.md 1.3): in BERT-base, [SEP] gets over half "
+                            "of the attention in layers 6-10, [CLS] most in the first layers; compare on the same 0..1 scale.",
+                 .rows = "layers",
+                 .x = layer,
+                 .x_axis = "layer",
+                 .values = {share("cls", "[CLS]"), share("sep", "[SEP]"), share("punct", ". or ,")},
+                 .axis = "average attention (proportion)",
+                 .range = std::array<double, 2>{0, 1},
+                 .options = dots});
+  out.push_back({.id = "surface.sep_focus",
+                 .kind = "lines",
+                 .title = "Attention from [SEP] to [SEP] and from other tokens to [SEP]",
+                 .caption = "Clark et al. (2019), Fig. 2 bottom: [SEP] tokens attend almost only to [SEP] in the middle layers, "
+                            "where the other tokens also attend to [SEP] most (docs/methods.md 1.3).",
+                 .rows = "layers",
+                 .x = layer,
+                 .x_axis = "layer",
+                 .values = {share("sep_to_sep", "[SEP] to [SEP]"), share("other_to_sep", "other tokens to [SEP]")},
+                 .axis = "average attention (proportion)",
+                 .range = std::array<double, 2>{0, 1},
+                 .options = dots});
+  out.push_back({.id = "surface.positional",
+                 .kind = "lines",
+                 .title = "Attention to the token itself, the previous and the next token",
+                 .caption = "Clark et al.'s notebook panel of positional offsets (docs/methods.md 1.3: the notebook swaps the "
+                            "legend labels of prev and next; here prev is the -1 diagonal, next the +1 diagonal).",
+                 .rows = "layers",
+                 .x = layer,
+                 .x_axis = "layer",
+                 .values = {share("self", "self"), share("prev", "previous token"), share("next", "next token")},
+                 .axis = "average attention (proportion)",
+                 .range = std::array<double, 2>{0, 1},
+                 .options = dots});
+  out.push_back({.id = "surface.entropy",
+                 .kind = "lines",
+                 .title = "Entropy of each head's attention per layer",
+                 .caption = "Mean entropy of the attention distributions (natural log), dots per head, the dashed line the "
+                            "entropy of uniform attention. Clark et al. (2019), Fig. 4 top: lower layers have the broadest "
+                            "heads, close to uniform (docs/methods.md 1.3).",
+                 .rows = "layers",
+                 .x = layer,
+                 .x_axis = "layer",
+                 .values = {nats("entropy", "entropy")},
+                 .axis = "entropy (nats)",
+                 .references = {nats("uniform_entropy", "uniform attention")},
+                 .options = dots});
+  out.push_back({.id = "surface.cls_entropy",
+                 .kind = "lines",
+                 .title = "Entropy of the attention from [CLS] per layer",
+                 .caption = "Entropy of the [CLS] token's attention only. Clark et al. (2019), Fig. 4 bottom: in the last layer "
+                            "[CLS] attends broadly (high entropy), as it gathers the whole input for the next-sentence task.",
+                 .rows = "layers",
+                 .x = layer,
+                 .x_axis = "layer",
+                 .values = {nats("cls_entropy", "[CLS] entropy")},
+                 .axis = "entropy (nats)",
+                 .references = {nats("uniform_entropy", "uniform attention")},
+                 .options = dots});
+  out.push_back({.id = "surface.head_attention",
+                 .kind = "heatmap",
+                 .title = "Attention per head",
+                 .caption = "Each head's average attention to a kind of token, layers down, heads across, on a fixed 0..1 scale "
+                            "so maps of different models compare directly.",
+                 .rows = "heads",
+                 .values = {share("cls", "to [CLS]"), share("sep", "to [SEP]"), share("punct", "to . or ,"),
+                            share("self", "to itself"), share("prev", "to the previous token"), share("next", "to the next token"),
+                            share("sep_to_sep", "[SEP] to [SEP]"), share("other_to_sep", "other tokens to [SEP]")},
+                 .axis = "average attention (proportion)",
+                 .range = std::array<double, 2>{0, 1}});
+  out.push_back({.id = "surface.head_entropy",
+                 .kind = "heatmap",
+                 .title = "Entropy per head",
+                 .caption = "Each head's mean attention entropy (all tokens, or from [CLS] only), layers down, heads across; "
+                            "0 is a head that attends to one token, the uniform entropy is the input's ln(length).",
+                 .rows = "heads",
+                 .values = {nats("entropy", "entropy"), nats("cls_entropy", "[CLS] entropy")},
+                 .axis = "entropy (nats)"});
+  (void)results;
+  return out;
+}
+
+#pragma GCC diagnostic pop
+
+}  // namespace bertscope::analysis::surface

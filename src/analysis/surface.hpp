@@ -23,6 +23,7 @@
 #include <nlohmann/json.hpp>
 
 #include "analysis/attention_source.hpp"
+#include "analysis/figure.hpp"
 
 namespace bertscope::analysis::surface {
 
@@ -100,5 +101,8 @@ nlohmann::json params_json(const Options& options);
 
 nlohmann::json to_json(const Result& result);
 std::string table(const Result& result);
+
+// The figures these results make (the paper's first); written into the document (analysis/figure.hpp).
+std::vector<Figure> figures(const nlohmann::json& results);
 
 }  // namespace bertscope::analysis::surface

@@ -62,7 +62,7 @@ export function run(args, opts = {}) {
   return r.stdout;
 }
 
-export function makeModel(dir, { layers, hidden, heads, intermediate, seed = 1, initStd = '0.2', vocab }) {
+export function makeModel(dir, { layers, hidden, heads, intermediate, seed = 1, initStd = '0.2', vocab, labels }) {
   run([
     'make-model',
     '--layers', String(layers),
@@ -72,6 +72,7 @@ export function makeModel(dir, { layers, hidden, heads, intermediate, seed = 1, 
     '--vocab', vocab ?? path.join(testData, 'bert-base-uncased', 'vocab.txt'),
     '--seed', String(seed),
     '--init-std', initStd,
+    ...(labels ? ['--labels', String(labels)] : []),
     '--out', dir,
   ]);
   return dir;

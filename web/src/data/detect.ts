@@ -31,6 +31,7 @@ import {
   type JsonObject,
   type Scalar,
 } from './shapes';
+import { declaredViews, figureDeclarations } from './declared';
 import type { Document, ResultDoc } from './types';
 import { AttentionGridView } from '../views/attention_grid';
 import { AttentionHeatmapView } from '../views/attention_heatmap';
@@ -594,7 +595,9 @@ function numericArrayViews(c: Collector, node: Json[], shape: number[], path: st
   c.views.push(new MatrixView(c.id('matrix', path), pretty(path), node, shape, labels, names));
 }
 
+// The figures the method declared; documents without declarations (older files) by shape.
 export function resultViews(doc: ResultDoc): View[] {
+  if (figureDeclarations(doc).length) return declaredViews(doc);
   const c = new Collector(documentDims(doc));
   walk(c, doc.results as Json, 'results', 'results', { dims: c.dims }, 0);
   return c.views;

@@ -85,6 +85,7 @@ export class ChartFrame {
       this.controls,
       this.body,
     );
+    if (view.caption) this.root.append(el('p', { class: 'caption' }, view.caption));
     this.tableHolder = el('div', { class: 'table-holder' });
     this.body.append(this.canvas, this.tableHolder, this.tip);
     this.buildControls();

@@ -46,6 +46,10 @@ export class BarsView extends View {
     readonly id: string,
     readonly title: string,
     private readonly source: BarSource,
+    private readonly xName = '',
+    // A declared figure's fixed value range and reference lines (a baseline's score).
+    // centred: signed changes coloured as the diverging heatmaps (red above 0, blue below).
+    private readonly options: { range?: [number, number]; references?: { label: string; value: number }[]; centred?: boolean } = {},
   ) {
     super();
     this.define({ name: 'field', label: 'value', type: 'choice', options: choice(source.fields), initial: source.fields[0] });
@@ -81,15 +85,16 @@ export class BarsView extends View {
     const labelH = rotate ? Math.min(120, longest * 0.75 + 10) : 18;
     const left = 64;
     const top = 34;
-    const lo = Math.min(0, ...bars.map((b) => b.value));
-    const hi = Math.max(0, ...bars.map((b) => b.value));
+    const refs = (this.options.references ?? []).filter((r) => Number.isFinite(r.value));
+    const lo = Math.min(0, ...bars.map((b) => b.value), ...refs.map((r) => r.value));
+    const hi = Math.max(0, ...bars.map((b) => b.value), ...refs.map((r) => r.value));
     const y = scaleLinear()
-      .domain([lo, hi === lo ? lo + 1 : hi])
-      .nice()
+      .domain(this.options.range ?? [lo, hi === lo ? lo + 1 : hi])
       .range([top + PLOT_H, top]);
+    if (!this.options.range) y.nice();
     const title = this.title.replace(/\{field\}/g, field);
     const width = Math.max(left + n * bw + 24, titleWidth(title));
-    const height = top + PLOT_H + labelH + 12;
+    const height = top + PLOT_H + labelH + 12 + (this.xName ? 18 : 0);
     this.hits = [];
     return {
       width,
@@ -104,7 +109,7 @@ export class BarsView extends View {
               const y0 = y(Math.max(0, b.value));
               const h = Math.abs(y(b.value) - y(0));
               p.rect(x, y0, bw - 4, h, {
-                fill: b.value < 0 ? '#d6604d' : '#4e79a7',
+                fill: this.options.centred ? (b.value < 0 ? '#4393c3' : '#d6604d') : b.value < 0 ? '#d6604d' : '#4e79a7',
                 cls: 'bar',
                 data: { label: b.label, value: b.value },
               });
@@ -113,6 +118,10 @@ export class BarsView extends View {
           });
         });
         p.line(left, y(0), left + n * bw + 4, y(0), { stroke: '#666' });
+        refs.forEach((r, k) => {
+          p.line(left, y(r.value), left + n * bw + 4, y(r.value), { stroke: '#555', lineWidth: 1.2, dash: [6, 4], cls: 'reference-line' });
+          p.text(left + n * bw, y(r.value) - 5 - 12 * k, `${r.label} ${formatValue(r.value)}`, { size: 10, anchor: 'end', color: '#555' });
+        });
         bars.forEach((b, i) => {
           const x = left + i * bw + bw / 2;
           if (rotate) {
@@ -121,6 +130,9 @@ export class BarsView extends View {
             p.text(x, top + PLOT_H + 14, b.label, { size: 11, anchor: 'middle' });
           }
         });
+        if (this.xName) {
+          p.text(left + (n * bw) / 2, top + PLOT_H + labelH + 16, this.xName, { size: 11, anchor: 'middle', color: '#555' });
+        }
       },
     };
   }
@@ -182,6 +194,17 @@ export interface Series {
   values: (number | null)[];
 }
 
+// What a declared figure adds to a line chart (analysis/figure.hpp): the value axis's title with
+// its unit, a fixed range, reference lines, each head as a dot beside its layer's mean, and x
+// positions read from the data (the fraction of heads pruned) instead of evenly spaced steps.
+export interface SeriesOptions {
+  yLabel?: string;
+  range?: [number, number];
+  references?: { label: string; value: number }[];
+  dots?: number[][][]; // [series][x index] -> the heads' values
+  xValues?: number[];
+}
+
 // Several series over the same index (usually the layer, or the training step), one line each;
 // a series' target, when given, is a dashed line in its colour.
 export class SeriesView extends View {
@@ -194,6 +217,7 @@ export class SeriesView extends View {
     private readonly xName: string,
     private readonly xLabels?: string[],
     private readonly targets: Record<string, number> = {},
+    private readonly options: SeriesOptions = {},
   ) {
     super();
     this.define({
@@ -217,14 +241,29 @@ export class SeriesView extends View {
     const legendH = paintLegend(null, left, 0, legendW, legend);
     const top = 34 + legendH + 8;
     const target = (s: Series) => (Number.isFinite(this.targets[s.name]) ? this.targets[s.name] : null);
-    const all = shown.flatMap(({ s }) => [...s.values, target(s)].filter((v): v is number => v !== null));
+    const refs = this.options.references ?? [];
+    const dots = this.options.dots;
+    const all = shown.flatMap(({ s, i }) => [
+      ...s.values,
+      target(s),
+      ...(dots?.[i]?.flat() ?? []),
+    ]).filter((v): v is number => v !== null && Number.isFinite(v));
+    all.push(...refs.map((r) => r.value).filter((v) => Number.isFinite(v)));
     const lo = Math.min(...all);
     const hi = Math.max(...all);
+    const fixed = this.options.range;
     const y = scaleLinear()
-      .domain(lo === hi ? [lo - 1, hi + 1] : [lo, hi])
-      .nice()
+      .domain(fixed ?? (lo === hi ? [lo - 1, hi + 1] : [lo, hi]))
       .range([top + PLOT_H, top]);
-    const x = (i: number) => left + 16 + (n > 1 ? (i * (plotW - 32)) / (n - 1) : (plotW - 32) / 2);
+    if (!fixed) y.nice();
+    const xv = this.options.xValues;
+    const xScale = xv
+      ? scaleLinear()
+          .domain([Math.min(...xv), Math.max(...xv) === Math.min(...xv) ? Math.min(...xv) + 1 : Math.max(...xv)])
+          .range([left + 16, left + plotW - 16])
+      : null;
+    const x = (i: number) =>
+      xScale ? xScale(xv![i]) : left + 16 + (n > 1 ? (i * (plotW - 32)) / (n - 1) : (plotW - 32) / 2);
     this.hits = [];
     return {
       width: Math.max(left + plotW + 24, left + legendW + 8, titleWidth(this.title)),
@@ -232,11 +271,37 @@ export class SeriesView extends View {
       paint: (p: Painter) => {
         paintTitle(p, 8, 6, this.title);
         paintLegend(p, left, 30, legendW, legend);
-        paintYAxis(p, left, top, plotW, (v) => y(v), y.ticks(6), 'value');
+        paintYAxis(p, left, top, plotW, (v) => y(v), y.ticks(6), this.options.yLabel ?? 'value');
         p.line(left, top + PLOT_H, left + plotW, top + PLOT_H, { stroke: '#666' });
-        const step = Math.max(1, Math.ceil(n / 16));
-        for (let i = 0; i < n; i += step) {
-          p.text(x(i), top + PLOT_H + 14, this.xLabels?.[i] ?? String(i), { size: 10, anchor: 'middle', color: '#444' });
+        if (xScale) {
+          for (const t of xScale.ticks(6)) {
+            p.text(xScale(t), top + PLOT_H + 14, formatValue(t), { size: 10, anchor: 'middle', color: '#444' });
+          }
+        } else {
+          const step = Math.max(1, Math.ceil(n / 16));
+          for (let i = 0; i < n; i += step) {
+            p.text(x(i), top + PLOT_H + 14, this.xLabels?.[i] ?? String(i), { size: 10, anchor: 'middle', color: '#444' });
+          }
+        }
+        // Where the value axis's ends are, for scripts and tests that check a mark's position.
+        p.group('plot-area', { y0: y.domain()[0], y0px: y(y.domain()[0]), y1: y.domain()[1], y1px: y(y.domain()[1]) }, () => {});
+        refs.forEach((r, k) => {
+          if (!Number.isFinite(r.value)) return;
+          p.line(left, y(r.value), left + plotW, y(r.value), { stroke: '#555', lineWidth: 1.2, dash: [6, 4], cls: 'reference-line' });
+          p.text(left + plotW - 4, y(r.value) - 5 - 12 * k, `${r.label} ${formatValue(r.value)}`, { size: 10, anchor: 'end', color: '#555' });
+          this.hits.push({ x: left + plotW - 8, y: y(r.value), text: `${r.label}: ${formatValue(r.value)}` });
+        });
+        if (dots) {
+          for (const { s, i } of shown) {
+            p.group('head-dots', { name: s.name }, () => {
+              dots[i]?.forEach((vals, k) => {
+                for (const v of vals) {
+                  if (!Number.isFinite(v)) continue;
+                  p.circle(x(k), y(v), 2, { fill: categoryColor(i), opacity: 0.45, cls: 'head-dot', data: { series: s.name, index: k, value: v } });
+                }
+              });
+            });
+          }
         }
         p.text(left + plotW / 2, top + PLOT_H + 32, this.xName, { size: 11, anchor: 'middle', color: '#555' });
         for (const { s, i } of shown) {

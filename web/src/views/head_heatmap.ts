@@ -2,13 +2,22 @@
 // numeric field) or from [layers][heads] matrices.
 import { divergingMap, lutIndex, sequentialMap, valueScale, type ColorMap, type ValueScale } from '../render/color';
 import { COLORBAR_WIDTH, formatValue, paintColorbar, paintTitle, titleWidth } from '../render/guides';
-import type { Painter } from '../render/painter';
+import { textWidth, type Painter } from '../render/painter';
 import { View, choice, headLabel, type Figure, type PointerEvent2 } from './view';
 
 export interface HeadValues {
   fields: string[];
   // value of `field` at (layer, head), null when missing
   value(field: string, layer: number, head: number): number | null;
+}
+
+// A declared figure's colour scale (analysis/figure.hpp): a fixed range (proportions 0..1, so
+// 0.45-0.50 does not look like 0-1), diverging colours centred on 0, the colour bar's title.
+export interface HeadScaleOptions {
+  range?: [number, number];
+  centred?: boolean;
+  label?: string;
+  oneBased?: boolean; // number layers and heads from 1, as the papers and head labels ("8-10") do
 }
 
 export class HeadHeatmapView extends View {
@@ -21,6 +30,7 @@ export class HeadHeatmapView extends View {
     private readonly source: HeadValues,
     private readonly layers: number,
     private readonly heads: number,
+    private readonly scaleOptions: HeadScaleOptions = {},
   ) {
     super();
     this.define({ name: 'field', label: 'value', type: 'choice', options: choice(source.fields), initial: source.fields[0] });
@@ -45,7 +55,7 @@ export class HeadHeatmapView extends View {
     const field = this.get('field');
     const vals = this.values();
     const present = vals.filter((v): v is number => v !== null);
-    const scale = scaleFor(present, this.get('colors'));
+    const scale = declaredScale(this.scaleOptions, present, this.get('colors')) ?? scaleFor(present, this.get('colors'));
     const cell = Math.max(10, Math.min(34, Math.floor(560 / Math.max(this.heads, this.layers))));
     const left = 52;
     const top = 62;
@@ -53,8 +63,11 @@ export class HeadHeatmapView extends View {
     const W = this.heads * cell;
     const H = this.layers * cell;
     const title = this.title.replace(/\{field\}/g, field);
-    const width = Math.max(left + W + 20 + COLORBAR_WIDTH, titleWidth(title));
-    const height = top + H + 16;
+    // A declared figure's colour-bar title (with its unit) runs along the bar, never cut short.
+    const barTitle = this.scaleOptions.label;
+    const width = Math.max(left + W + 20 + COLORBAR_WIDTH + (barTitle ? 16 : 0), titleWidth(title));
+    const barH = Math.max(H, 60, barTitle ? textWidth(barTitle, { size: 10 }) + 12 : 0);
+    const height = top + Math.max(H, barH) + 16;
     const rgba = new Uint8ClampedArray(this.layers * this.heads * 4);
     const map: ColorMap = scale.map;
     vals.forEach((v, k) => {
@@ -63,6 +76,7 @@ export class HeadHeatmapView extends View {
       rgba.set([map.lut[c], map.lut[c + 1], map.lut[c + 2], 255], 4 * k);
     });
     const showValues = this.getBool('values') && cell >= 24;
+    const first = this.scaleOptions.oneBased ? 1 : 0;
     const hover = this.hover;
     return {
       width,
@@ -72,10 +86,10 @@ export class HeadHeatmapView extends View {
         p.text(left + W / 2, top - 26, 'head', { size: 11, anchor: 'middle', color: '#555' });
         p.text(14, top + H / 2, 'layer', { size: 11, anchor: 'middle', color: '#555', rotate: -90 });
         for (let h = 0; h < this.heads; h++) {
-          p.text(left + (h + 0.5) * cell, top - 8, String(h), { size: 10, anchor: 'middle', color: '#555' });
+          p.text(left + (h + 0.5) * cell, top - 8, String(h + first), { size: 10, anchor: 'middle', color: '#555' });
         }
         for (let l = 0; l < this.layers; l++) {
-          p.text(left - 6, top + (l + 0.5) * cell, String(l), { size: 10, anchor: 'end', baseline: 'middle', color: '#555' });
+          p.text(left - 6, top + (l + 0.5) * cell, String(l + first), { size: 10, anchor: 'end', baseline: 'middle', color: '#555' });
         }
         p.group('heatmap', { field, layers: this.layers, heads: this.heads }, () => {
           p.cells(left, top, cell, cell, { width: this.heads, height: this.layers, rgba }, { cls: 'cell' }, (l, h) => ({
@@ -104,7 +118,16 @@ export class HeadHeatmapView extends View {
         if (hover) {
           p.rect(left + hover[1] * cell, top + hover[0] * cell, cell, cell, { stroke: '#e6550d', lineWidth: 2, cls: 'hover' });
         }
-        paintColorbar(p, left + W + 20, top, Math.max(H, 60), scale, field);
+        paintColorbar(p, left + W + 20, top, barH, scale, barTitle ? undefined : field);
+        if (barTitle) {
+          p.text(left + W + 20 + COLORBAR_WIDTH + 6, top + barH / 2, barTitle, {
+            size: 10,
+            anchor: 'middle',
+            color: '#444',
+            rotate: -90,
+            cls: 'colorbar-title',
+          });
+        }
       },
     };
   }
@@ -135,6 +158,15 @@ function shortValue(v: number): string {
   if (a >= 100) return v.toFixed(0);
   if (a >= 10) return v.toFixed(1);
   return v.toFixed(2);
+}
+
+// The declared scale, unless the colour setting asks for another map.
+function declaredScale(o: HeadScaleOptions, values: number[], colors: string): ValueScale | null {
+  if (colors !== 'auto') return null;
+  if (o.centred) return scaleFor(values, 'diverging');
+  if (!o.range) return null;
+  const [lo, hi] = o.range;
+  return { map: sequentialMap, lo, hi, t: (v) => (v - lo) / (hi - lo || 1) };
 }
 
 // 'auto' picks the diverging map for signed values; the others force one.

@@ -25,6 +25,9 @@ export class ScatterView extends View {
     readonly title: string,
     private readonly points: Point[],
     categoryFields: string[],
+    // A declared figure's axis titles, and equal scales on both axes (an MDS embedding, where
+    // distances must not be stretched one way).
+    private readonly axes: { xLabel?: string; yLabel?: string; equal?: boolean } = {},
   ) {
     super();
     const hasLayer = points.some((p) => p.layer !== undefined);
@@ -59,14 +62,24 @@ export class ScatterView extends View {
     }
     const legendH = paintLegend(null, left, 0, PLOT, legendItems);
     const top = 34 + legendH + 10;
+    let xDomain = extent(xs);
+    let yDomain = extent(ys);
+    if (this.axes.equal) {
+      const half = Math.max(xDomain[1] - xDomain[0], yDomain[1] - yDomain[0]) / 2;
+      const mid = (d: [number, number]) => (d[0] + d[1]) / 2;
+      xDomain = [mid(xDomain) - half, mid(xDomain) + half];
+      yDomain = [mid(yDomain) - half, mid(yDomain) + half];
+    }
     const x = scaleLinear()
-      .domain(extent(xs))
-      .nice()
+      .domain(xDomain)
       .range([left + 8, left + PLOT - 8]);
     const y = scaleLinear()
-      .domain(extent(ys))
-      .nice()
+      .domain(yDomain)
       .range([top + PLOT - 8, top + 8]);
+    if (!this.axes.equal) {
+      x.nice();
+      y.nice();
+    }
     const labels = this.getBool('labels');
     this.placed = pts.map((p) => ({ x: x(p.x), y: y(p.y), p }));
     return {
@@ -83,6 +96,12 @@ export class ScatterView extends View {
         for (const t of y.ticks(6)) {
           pa.line(left - 4, y(t), left, y(t), { stroke: '#666' });
           pa.text(left - 6, y(t), formatValue(t), { size: 10, anchor: 'end', baseline: 'middle', color: '#444' });
+        }
+        if (this.axes.xLabel) {
+          pa.text(left + PLOT / 2, top + PLOT + 30, this.axes.xLabel, { size: 11, anchor: 'middle', color: '#555' });
+        }
+        if (this.axes.yLabel) {
+          pa.text(14, top + PLOT / 2, this.axes.yLabel, { size: 11, anchor: 'middle', color: '#555', rotate: -90 });
         }
         pa.group('points', { count: pts.length }, () => {
           for (const q of this.placed) {

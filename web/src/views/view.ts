@@ -39,6 +39,8 @@ export interface PointerEvent2 {
 export abstract class View {
   abstract readonly id: string;
   abstract readonly title: string;
+  // What the figure shows and how to compare it with the paper (declared figures; shown under it).
+  caption = '';
   readonly params: ParamDef[] = [];
   private store = new Map<string, string>();
   // Called when the view wants another view opened (the grid opens a head's heatmap).

@@ -1,0 +1,89 @@
+#include "analysis/figure.hpp"
+
+#include <functional>
+#include <map>
+
+#include "analysis/ablate.hpp"
+#include "analysis/cluster.hpp"
+#include "analysis/compare.hpp"
+#include "analysis/coref.hpp"
+#include "analysis/gradsep.hpp"
+#include "analysis/importance.hpp"
+#include "analysis/patterns.hpp"
+#include "analysis/probe.hpp"
+#include "analysis/surface.hpp"
+#include "analysis/syntax.hpp"
+
+namespace bertscope::analysis {
+
+const char* unit_name(Unit unit) {
+  switch (unit) {
+    case Unit::proportion: return "proportion";
+    case Unit::nats: return "nats";
+    case Unit::gradient: return "gradient";
+    case Unit::accuracy: return "accuracy";
+    case Unit::metric: return "metric";
+    case Unit::metric_delta: return "metric_delta";
+    case Unit::importance: return "importance";
+    case Unit::similarity: return "similarity";
+    case Unit::divergence: return "divergence";
+    case Unit::coordinate: return "coordinate";
+    case Unit::fraction: return "fraction";
+    case Unit::count: return "count";
+    case Unit::label: return "label";
+    case Unit::index: return "index";
+    case Unit::runs: return "runs";
+    case Unit::seconds: return "seconds";
+  }
+  return "?";
+}
+
+bool is_data_unit(Unit unit) {
+  return unit != Unit::label && unit != Unit::index && unit != Unit::runs && unit != Unit::seconds;
+}
+
+nlohmann::json FigureField::to_json() const {
+  nlohmann::json j = {{"path", path}, {"label", label}, {"unit", unit_name(unit)}};
+  if (!format.empty()) j["format"] = format;
+  return j;
+}
+
+nlohmann::json Figure::to_json() const {
+  nlohmann::json j = {{"id", id}, {"kind", kind}, {"title", title}, {"caption", caption}, {"axis", axis}};
+  if (!rows.empty()) j["rows"] = rows;
+  if (!order.empty()) j["order"] = order;
+  if (x) j["x"] = x->to_json();
+  if (!x_axis.empty()) j["x_axis"] = x_axis;
+  j["values"] = nlohmann::json::array();
+  for (const auto& v : values) j["values"].push_back(v.to_json());
+  if (range) j["range"] = {(*range)[0], (*range)[1]};
+  if (centred) j["centred"] = true;
+  if (!references.empty()) {
+    j["references"] = nlohmann::json::array();
+    for (const auto& r : references) j["references"].push_back(r.to_json());
+  }
+  if (!options.empty()) j["options"] = options;
+  return j;
+}
+
+nlohmann::json figures_json(const std::vector<Figure>& figures) {
+  nlohmann::json out = nlohmann::json::array();
+  for (const auto& f : figures) out.push_back(f.to_json());
+  return out;
+}
+
+std::vector<Figure> declared_figures(const std::string& method, const nlohmann::json& results) {
+  using Declare = std::function<std::vector<Figure>(const nlohmann::json&)>;
+  // One entry per method that declares figures; the others are drawn by shape (docs/viewer.md).
+  static const std::map<std::string, Declare> by_method{
+      {"ablate", ablate::figures},         {"cluster", cluster::figures},   {"compare", compare::figures},
+      {"coref", coref::figures},           {"gradsep", gradsep::figures},   {"importance", importance::figures},
+      {"patterns", patterns::figures},     {"probe", probe::figures},       {"surface", surface::figures},
+      {"syntax", syntax::figures},
+  };
+  const auto it = by_method.find(method);
+  if (it == by_method.end() || !results.is_object()) return {};
+  return it->second(results);
+}
+
+}  // namespace bertscope::analysis

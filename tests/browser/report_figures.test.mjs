@@ -1,0 +1,177 @@
+// The figures the methods declare, in the report: documents written by the methods on tiny
+// random models (and one synthetic surface result with known values) are opened in headless
+// Chromium; every declared figure is drawn under its title and caption, its SVG carries the title
+// and the axis titles, and nothing is logged as an error. The synthetic document checks the marks
+// sit where the data says: layer 3 puts 0.6 on [SEP], on a fixed 0..1 axis. `bertscope figure`
+// draws a declared figure by its id.
+import { readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import {
+  assert,
+  cleanup,
+  download,
+  launchBrowser,
+  makeModel,
+  run,
+  screenshots,
+  shot,
+  tempDir,
+  testData,
+  watch,
+} from './harness.mjs';
+
+const dir = tempDir('report-figures');
+let browser = null;
+
+// Every text of an SVG, and the attributes of the elements matching `selector`.
+async function svgFacts(page, text, selector) {
+  return page.evaluate(
+    ({ text, selector }) => {
+      const doc = new DOMParser().parseFromString(text, 'image/svg+xml');
+      const err = doc.querySelector('parsererror');
+      if (err) return { error: err.textContent };
+      const texts = [...doc.querySelectorAll('text')].map((t) => t.textContent);
+      const marks = [...doc.querySelectorAll(selector)].map((e) => Object.fromEntries([...e.attributes].map((a) => [a.name, a.value])));
+      return { texts, marks };
+    },
+    { text, selector },
+  );
+}
+
+try {
+  screenshots('report_figures');
+  const model = makeModel(path.join(dir, 'mlm'), { layers: 2, hidden: 32, heads: 2, intermediate: 48, seed: 5 });
+  const classifier = makeModel(path.join(dir, 'clf'), { layers: 2, hidden: 32, heads: 2, intermediate: 48, seed: 6, labels: 2 });
+  const results = path.join(dir, 'results');
+  const lines = path.join(dir, 'lines.txt');
+  writeFileSync(lines, 'the cat sat on the mat , and then it slept .\nwho is there ?\tnobody .\na long day , a short night .\n');
+  const sst2 = path.join(testData, 'kovaleva', 'sst2_dev.head40.tsv');
+  const out = (name) => ['--out', path.join(results, name)];
+  run(['analyze', 'surface', '--model', model, '--data', lines, ...out('surface.json')]);
+  run(['analyze', 'syntax', '--model', model, '--data', path.join(testData, 'clark', 'en_ewt-ud-dev.first60.conllu'), ...out('syntax.json')]);
+  run(['analyze', 'gradsep', '--model', model, '--data', lines, ...out('gradsep.json')]);
+  run(['analyze', 'importance', '--model', classifier, '--data', sst2, ...out('importance.json')]);
+  run(['ablate', '--model', classifier, '--data', sst2, ...out('ablate.json')]);
+  const clark = path.join(testData, 'clark');
+  run(['analyze', 'coref', '--model', model, '--data', path.join(clark, 'handmade_coref.jsonl'), ...out('coref.json')]);
+  run(['analyze', 'probe', '--model', model, '--data', path.join(clark, 'handmade.conllu'), '--dev', path.join(clark, 'handmade.conllu'),
+       ...out('probe.json')]);
+  run(['analyze', 'cluster', '--model', model, '--data', lines, ...out('cluster.json')]);
+  run(['analyze', 'patterns', '--model', model, '--data', sst2, ...out('patterns.json')]);
+  run(['compare', '--model', model, '--model-b', classifier, '--data', sst2, '--pad-to', '128', ...out('compare.json')]);
+
+  // Known data: 4 layers x 2 heads; layer 3 (index 2) puts 0.6 on [SEP], every head of it too.
+  const real = JSON.parse(readFileSync(path.join(results, 'surface.json'), 'utf8'));
+  const L = 4;
+  const H = 2;
+  const stats = (l, h) => ({
+    self: 0.1, prev: 0.05, next: 0.05, cls: 0.1 * l, sep: l === 2 ? 0.6 : 0.1, punct: 0.02 + 0.01 * h,
+    sep_to_sep: 0.5, other_to_sep: l === 2 ? 0.6 : 0.1, entropy: 3 - 0.5 * l, cls_entropy: 2 + 0.1 * l,
+  });
+  const synthetic = {
+    ...real,
+    model: { layers: L, heads: H },
+    results: {
+      ...real.results,
+      layers: Array.from({ length: L }, (_, l) => ({ layer: l, ...stats(l, 0.5) })),
+      heads: Array.from({ length: L * H }, (_, k) => ({
+        layer: Math.floor(k / H), head: k % H, label: `${Math.floor(k / H) + 1}-${(k % H) + 1}`, behaviour: 'broad',
+        ...stats(Math.floor(k / H), k % H),
+      })),
+      uniform_entropy: 4.2,
+    },
+  };
+  writeFileSync(path.join(results, 'synthetic-surface.json'), JSON.stringify(synthetic));
+  const docs = ['surface.json', 'syntax.json', 'gradsep.json', 'importance.json', 'ablate.json', 'coref.json', 'probe.json',
+    'patterns.json', 'compare.json', 'cluster.json', 'synthetic-surface.json'];
+  const declared = Object.fromEntries(
+    docs.map((name) => [name, JSON.parse(readFileSync(path.join(results, name), 'utf8')).figures ?? []]),
+  );
+  for (const name of docs) assert.ok(declared[name].length > 0, `${name} declares no figures`);
+
+  const report = path.join(dir, 'report');
+  run(['report', '--results', results, '--out', report]);
+  browser = await launchBrowser();
+  const context = await browser.newContext({ acceptDownloads: true, viewport: { width: 1400, height: 1000 } });
+  const page = await context.newPage();
+  const parser = await context.newPage();
+  const url = pathToFileURL(path.join(report, 'index.html')).href;
+  const problems = watch(page, (u) => u === url || u.startsWith('blob:') || u.startsWith('data:'));
+  await page.goto(url);
+  await page.waitForSelector('nav.doc-list button');
+
+  let figures = 0;
+  for (const name of docs) {
+    await page.click(`nav.doc-list button[data-name="${name}"]`);
+    const article = page.locator(`article.result-document[data-name="${name}"]`);
+    await article.waitFor();
+    // Only the declared figures, in the declared order: nothing guessed from shapes.
+    const shown = await article.locator('section.chart').evaluateAll((cs) => cs.map((c) => c.dataset.view));
+    assert.deepEqual(shown, declared[name].map((f) => f.id), `${name}: the charts are not the declared figures`);
+    for (const f of declared[name]) {
+      const chart = article.locator(`section.chart[data-view="${f.id}"]`);
+      assert.equal(await chart.locator('header h3').textContent(), f.title, `${name} ${f.id}: title`);
+      assert.ok((await chart.locator('p.caption').textContent()).startsWith(f.caption), `${name} ${f.id}: caption`);
+      if (f.kind === 'table') {
+        const headers = await chart.locator('table thead th').allTextContents();
+        for (const v of f.values) assert.ok(headers.some((h) => h.startsWith(v.label)), `${name} ${f.id}: no column ${v.label}`);
+        assert.ok((await chart.locator('table tbody tr').count()) > 0, `${name} ${f.id}: no rows`);
+      }
+      const svg = await download(page, chart.locator('button.export-svg'));
+      const facts = await svgFacts(parser, svg.bytes.toString('utf8'), 'text.title');
+      assert.equal(facts.error, undefined, `${name} ${f.id}: invalid SVG ${facts.error}`);
+      assert.ok(facts.texts.some((t) => t.startsWith(f.title)), `${name} ${f.id}: no title in the SVG`);
+      if (f.kind !== 'table') {
+        assert.ok(facts.texts.includes(f.axis), `${name} ${f.id}: no axis title "${f.axis}" in ${JSON.stringify(facts.texts)}`);
+        const xTitle = f.kind === 'heatmap' ? 'layer' : f.x_axis;
+        if (xTitle) assert.ok(facts.texts.includes(xTitle), `${name} ${f.id}: no x-axis title "${xTitle}"`);
+      }
+      figures++;
+    }
+    await shot(page, `${name.replace('.json', '')}`);
+  }
+
+  // The marks of the known data: [SEP] at layer 3 is drawn at 0.6 of a fixed 0..1 axis.
+  await page.click('nav.doc-list button[data-name="synthetic-surface.json"]');
+  const special = page.locator('article[data-name="synthetic-surface.json"] section.chart[data-view="surface.special_tokens"]');
+  const svg = (await download(page, special.locator('button.export-svg'))).bytes.toString('utf8');
+  const area = (await svgFacts(parser, svg, 'g.plot-area')).marks[0];
+  assert.equal(+area['data-y0'], 0, 'the axis starts at 0');
+  assert.equal(+area['data-y1'], 1, 'the axis ends at 1');
+  const y = (v) => +area['data-y0px'] + v * (+area['data-y1px'] - +area['data-y0px']);
+  const points = (await svgFacts(parser, svg, 'circle.point')).marks;
+  const sep3 = points.find((p) => p['data-series'] === '[SEP]' && p['data-index'] === '2');
+  assert.ok(sep3, 'no [SEP] point at layer 3');
+  assert.ok(Math.abs(+sep3.cy - y(0.6)) < 0.01, `[SEP] at layer 3 drawn at y=${sep3.cy}, expected ${y(0.6)}`);
+  const sep1 = points.find((p) => p['data-series'] === '[SEP]' && p['data-index'] === '0');
+  assert.ok(Math.abs(+sep1.cy - y(0.1)) < 0.01, `[SEP] at layer 1 drawn at y=${sep1.cy}, expected ${y(0.1)}`);
+  const dots = (await svgFacts(parser, svg, 'circle.head-dot')).marks.filter((d) => d['data-series'] === '[SEP]');
+  assert.equal(dots.length, L * H, 'one dot per head');
+  for (const d of dots.filter((d) => d['data-index'] === '2')) assert.ok(Math.abs(+d.cy - y(0.6)) < 0.01);
+  // The per-head map's colour bar is fixed at 0..1 whatever the data's range.
+  const heat = page.locator('article[data-name="synthetic-surface.json"] section.chart[data-view="surface.head_attention"]');
+  const bar = (await svgFacts(parser, (await download(page, heat.locator('button.export-svg'))).bytes.toString('utf8'), 'g.colorbar')).marks[0];
+  assert.deepEqual([+bar['data-lo'], +bar['data-hi']], [0, 1]);
+  // The entropy chart draws the uniform-attention line.
+  const entropy = page.locator('article[data-name="synthetic-surface.json"] section.chart[data-view="surface.entropy"]');
+  const refs = await svgFacts(parser, (await download(page, entropy.locator('button.export-svg'))).bytes.toString('utf8'), 'line.reference-line, path.reference-line');
+  assert.ok(refs.texts.includes('uniform attention 4.2'), JSON.stringify(refs.texts));
+
+  // Head disabling is a diverging map centred on 0.
+  await page.click('nav.doc-list button[data-name="ablate.json"]');
+  const ablate = page.locator('article[data-name="ablate.json"] section.chart[data-view="ablate.heads"]');
+  const centred = (await svgFacts(parser, (await download(page, ablate.locator('button.export-svg'))).bytes.toString('utf8'), 'g.colorbar')).marks[0];
+  assert.ok(+centred['data-hi'] > 0 && +centred['data-lo'] === -centred['data-hi'], `ablate.heads colour bar ${centred['data-lo']}..${centred['data-hi']}`);
+
+  // `bertscope figure` draws a declared figure by its id.
+  const fig = path.join(dir, 'special.svg');
+  run(['figure', '--results', path.join(results, 'synthetic-surface.json'), '--view', 'surface.special_tokens', '--out', fig]);
+  assert.ok(readFileSync(fig, 'utf8').includes('Attention to [CLS], [SEP] and punctuation per layer'));
+
+  assert.deepEqual(problems, []);
+  console.log(`browser_report_figures: ${figures} declared figures drawn; all checks passed`);
+} finally {
+  if (browser) await browser.close();
+  cleanup(dir);
+}
