@@ -484,16 +484,22 @@ Pattern pattern_of(const PathIntegral& integral, const TokenPattern& pattern, bo
                          with_choices ? std::span<const std::int32_t>(pattern.choices) : std::span<const std::int32_t>());
 }
 
-TokenPattern refine(const PathIntegral& integral, std::int32_t source) {
-  const auto L = integral.layers(), T = integral.tokens(), H = integral.heads();
-  const auto target = integral.instance().qoi.target;
+TokenPattern unrefined(const PathIntegral& integral, std::int32_t source) {
+  const auto L = integral.layers();
   TokenPattern out;
   out.source = source;
   out.attribution = integral.attributions().at(static_cast<std::size_t>(source));
   out.positions.assign(static_cast<std::size_t>(L + 1), 0);
   out.positions[0] = source;
-  out.positions[static_cast<std::size_t>(L)] = target;
+  out.positions[static_cast<std::size_t>(L)] = integral.instance().qoi.target;
   out.stage1.assign(static_cast<std::size_t>(L + 1), 0.0);
+  return out;
+}
+
+TokenPattern refine(const PathIntegral& integral, std::int32_t source) {
+  const auto L = integral.layers(), T = integral.tokens(), H = integral.heads();
+  const auto target = integral.instance().qoi.target;
+  auto out = unrefined(integral, source);
 
   // Stage 1. Above the layer being chosen nothing is restricted yet, so the unrestricted reverse
   // factors serve every step; each step needs one forward-mode pass.

@@ -213,6 +213,8 @@ struct TokenPattern {
 // s c_head > s c_skip, else the skip, and block the rest of block b. The skip connects equal
 // positions only, so where p_b != p_{b+1} it is not a choice and a head carries the path.
 TokenPattern refine(const PathIntegral& integral, std::int32_t source);
+// A source token's pattern before refinement: its attribution, p_0 = source, p_L = the target.
+TokenPattern unrefined(const PathIntegral& integral, std::int32_t source);
 // The same patterns and node values (up to float32 summation order) from two forward-mode sweeps
 // and one backward pass of its own (influence_sweep.cpp). Needs integral.tapes() == 1.
 TokenPattern refine_sweep(const PathIntegral& integral, std::int32_t source);

@@ -159,14 +159,7 @@ class Stage2Sweep final : public model::SiteHook {
 
 TokenPattern refine_sweep(const PathIntegral& integral, std::int32_t source) {
   const auto L = integral.layers(), T = integral.tokens(), H = integral.heads();
-  const auto target = integral.instance().qoi.target;
-  TokenPattern out;
-  out.source = source;
-  out.attribution = integral.attributions().at(static_cast<std::size_t>(source));
-  out.positions.assign(static_cast<std::size_t>(L + 1), 0);
-  out.positions[0] = source;
-  out.positions[static_cast<std::size_t>(L)] = target;
-  out.stage1.assign(static_cast<std::size_t>(L + 1), 0.0);
+  auto out = unrefined(integral, source);
 
   Stage1Sweep stage1(integral, out);
   integral.tangent_sweep(Pattern::from_source(source, L, T, H), stage1);
