@@ -138,6 +138,30 @@ TEST(ApiModel, RunRecordsTheEnginesValuesAndSharesThem) {
     EXPECT_EQ(api_values(out[i].mlm_logits), api_values(ref[i].mlm_logits));
     EXPECT_EQ(out[i].mlm_logits.shape(), (std::vector<std::int64_t>{T, 30522}));
     EXPECT_EQ(api_values(out[i].last_hidden), api_values(ref[i].last_hidden));
+    // Every layer's attention was recorded into one [layers, heads, T, T] buffer, each layer's
+    // site a view at its place; hidden_states needs every layer's output, so is absent.
+    ASSERT_EQ(out[i].stacks.count("attentions"), 1u);
+    EXPECT_EQ(out[i].stacks.count("hidden_states"), 0u);
+    const auto& stacked = out[i].stacks.at("attentions");
+    EXPECT_EQ(stacked.shape(), (std::vector<std::int64_t>{2, 2, T, T}));
+    EXPECT_EQ(out[i].site("layer.0.attn.probs").data(), stacked.data());
+    EXPECT_EQ(out[i].site("layer.1.attn.probs").data(), stacked.data() + 2 * T * T);
+  }
+  {
+    RunOptions h;
+    h.record = "hidden";
+    const auto one = m.run(a, h);
+    const auto& states = one.stacks.at("hidden_states");
+    const auto T = static_cast<std::int64_t>(a.ids.size());
+    ASSERT_EQ(states.shape(), (std::vector<std::int64_t>{3, T, 32}));
+    const std::vector<float> all(states.data(), states.data() + states.size());
+    std::vector<float> expected;
+    for (const char* name : {"embed.out", "layer.0.out", "layer.1.out"}) {
+      const auto v = api_values(one.site(name));
+      expected.insert(expected.end(), v.begin(), v.end());
+    }
+    EXPECT_EQ(all, expected);
+    EXPECT_EQ(api_values(one.site("layer.1.out")), api_values(one.last_hidden));
   }
   // Copies share the engine's buffer; the buffer outlives the outputs it came from.
   Array kept;

@@ -92,6 +92,11 @@ struct RunOptions {
 // The outputs of one input. Arrays share the engine's memory (no copy).
 struct Output {
   std::map<std::string, Array> sites;  // by canonical name ("layer.0.attn.probs")
+  // Layers stacked as transformers returns them, when every member was recorded; the members'
+  // entries in `sites` are views of these (one buffer, no copy):
+  //   "attentions"     [layers, head, tok, tok]  every layer.{l}.attn.probs
+  //   "hidden_states"  [layers + 1, tok, hidden] embed.out, then every layer.{l}.out
+  std::map<std::string, Array> stacks;
   Array last_hidden;                   // [tok, hidden]
   Array mlm_logits, classifier_logits, pooled;  // when asked
   // The recorded site `name`; throws Error(input) naming it (and what was recorded) when absent.

@@ -86,8 +86,9 @@ def _record_string(record):
 
 class Trace(Viewable):
     """The outputs of one input of a run. Arrays are read-only NumPy views over the engine's
-    memory (no copy; their base is a `bertscope._core.Buffer` that keeps it alive), except
-    `attentions` and `hidden_states`, which stack the layers' views into new arrays (a copy).
+    memory (no copy; their base is a `bertscope._core.Buffer` that keeps it alive). The engine
+    records every layer's attention into one buffer, so `attentions` [layers, heads, T, T] and
+    each `attention(l)` are views of the same memory (likewise `hidden_states`).
     With attention recorded it shows in the viewer: inline in Jupyter, `show()`,
     `save_html(path)`, `figure(view, path)`."""
 
@@ -96,6 +97,7 @@ class Trace(Viewable):
         self.encoding = encoding
         self._layers = layers
         self._sites = None
+        self._stacks = None
         self.text, self.pair, self._model_name = text, pair, model_name
 
     @property
@@ -125,17 +127,26 @@ class Trace(Viewable):
         """Layer `layer`'s attention probabilities [heads, T, T] (a view)."""
         return self.site(f"layer.{layer}.attn.probs")
 
+    def _stack(self, name, members):
+        if self._stacks is None:
+            self._stacks = self._output.stacks()
+        if name in self._stacks:
+            return self._stacks[name]
+        for site in members:
+            self.site(site)  # the library's message naming the first site not recorded
+        raise _error(f"{name} is not stacked in this trace")
+
     @property
     def attentions(self):
-        """[layers, heads, T, T]: a new array stacking every layer's attn.probs (a copy; use
-        attention(l) or site() for views). Needs record="attn.probs"."""
-        return np.stack([self.attention(l) for l in range(self._layers)])
+        """[layers, heads, T, T]: every layer's attn.probs, a view of the buffer the engine
+        recorded them into (no copy). Needs record="attn.probs" (every layer)."""
+        return self._stack("attentions", [f"layer.{l}.attn.probs" for l in range(self._layers)])
 
     @property
     def hidden_states(self):
-        """[layers + 1, T, hidden]: embed.out and every layer.{l}.out stacked (a copy). Needs
-        record="hidden"."""
-        return np.stack([self.site("embed.out")] + [self.site(f"layer.{l}.out") for l in range(self._layers)])
+        """[layers + 1, T, hidden]: embed.out and every layer.{l}.out, a view of one buffer (no
+        copy), as transformers' hidden_states. Needs record="hidden"."""
+        return self._stack("hidden_states", ["embed.out"] + [f"layer.{l}.out" for l in range(self._layers)])
 
     @property
     def last_hidden(self):

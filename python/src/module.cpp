@@ -395,6 +395,7 @@ PYBIND11_MODULE(_core, m) {
 
   py::class_<bertscope::Output>(m, "Output")
       .def("sites", [](const bertscope::Output& o) { return sites_to_dict(o.sites); })
+      .def("stacks", [](const bertscope::Output& o) { return sites_to_dict(o.stacks); })
       .def("site", [](const bertscope::Output& o, const std::string& name) { return to_numpy(o.site(name)); })
       .def("last_hidden", [](const bertscope::Output& o) { return to_numpy(o.last_hidden); })
       .def("mlm_logits", [](const bertscope::Output& o) { return to_numpy(o.mlm_logits); })

@@ -1,12 +1,15 @@
 """Models, encodings, runs, zero-copy arrays, inputs from other frameworks, errors."""
 
 import gc
+import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
 
 import bertscope
-from conftest import cli
+from conftest import VOCAB, cli, make_model
 
 TEXT = "The keys to the cabinet are on the table."
 
@@ -44,10 +47,13 @@ def test_run_arrays_are_read_only_views_of_the_engine_memory(mlm):
     with pytest.raises(ValueError):
         a[0, 0, 0] = 1.0
     assert t.site("layer.1.attn.probs") is a and t["layer.1.attn.probs"] is a
-    # attentions stacks the views (a copy) in [layers, heads, T, T].
+    # attentions [layers, heads, T, T] is the buffer the engine recorded every layer into, and
+    # each layer's array is a view at its place in it.
     stacked = t.attentions
-    assert stacked.shape == (2, 2, T, T) and stacked.flags.owndata
+    assert stacked.shape == (2, 2, T, T) and not stacked.flags.owndata and isinstance(stacked.base, bertscope.Buffer)
+    assert a.__array_interface__["data"][0] == stacked.__array_interface__["data"][0] + stacked[0].nbytes
     np.testing.assert_array_equal(stacked[1], a)
+    assert t.attentions is stacked
     # The memory outlives the trace and the model.
     expected = a.copy()
     del t
@@ -190,3 +196,33 @@ def test_arrays_through_dlpack(mlm):
     via_dlpack = mlm.run("the cat sat", head_mask=OnlyDlpack(mask), logits=True).mlm_logits
     assert np.array_equal(via_numpy, via_dlpack)
     assert not np.array_equal(via_numpy, mlm.run("the cat sat", logits=True).mlm_logits)
+
+
+PEAK_SCRIPT = """
+import resource, sys, bertscope
+m = bertscope.load(sys.argv[1])
+e = bertscope.Encoding()
+T = int(sys.argv[2])
+e.ids = [101] + [1000 + (7 * i) % 20000 for i in range(T - 2)] + [102]
+e.type_ids = [0] * T
+warm = m.run(e)  # the engine's workspace, sized for T tokens
+del warm
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+t = m.run(e, record=sys.argv[3])
+a = t.attentions if sys.argv[3] == "attn.probs" else t.hidden_states
+after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+print((after - before) * 1024, a.nbytes)
+"""
+
+
+def test_recording_attention_does_not_double_peak_memory(tmp_path):
+    # 12 layers x 12 heads x 512 x 512 floats (151 MB): the run's peak grows by the trace, not
+    # by twice the trace, and t.attentions adds nothing.
+    folder = make_model(tmp_path / "deep", "--vocab", VOCAB, "--layers", "12", "--hidden", "48", "--heads", "12",
+                        "--intermediate", "64", "--seed", "3")
+    out = subprocess.run([sys.executable, "-c", PEAK_SCRIPT, folder, "512", "attn.probs"], capture_output=True,
+                         text=True, env=os.environ)
+    assert out.returncode == 0, out.stderr
+    grown, trace_bytes = map(int, out.stdout.split())
+    assert trace_bytes == 12 * 12 * 512 * 512 * 4
+    assert grown < 1.25 * trace_bytes, f"peak grew by {grown / 2**20:.0f} MiB for a {trace_bytes / 2**20:.0f} MiB trace"

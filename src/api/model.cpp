@@ -27,6 +27,19 @@ core::Tensor copy_tensor(const Array& array) {
 
 Output output_of(model::ForwardResult&& result, std::int64_t layers) {
   Output out;
+  // A stack and its sites share one buffer: each site is a view at its place in the stack.
+  for (auto& stack : result.trace.take_stacks()) {
+    if (!stack.values) continue;
+    Array whole = share(std::move(*stack.values));
+    std::vector<std::int64_t> site_shape(whole.shape().begin() + 1, whole.shape().end());
+    const std::int64_t step = whole.size() / whole.dim(0);
+    for (std::size_t k = 0; k < stack.sites.size(); ++k) {
+      const auto& [site, layer] = stack.sites[k];
+      out.sites.emplace(model::site_name(site, layer),
+                        Array(site_shape, std::shared_ptr<const float>(whole.owner(), whole.data() + static_cast<std::int64_t>(k) * step)));
+    }
+    out.stacks.emplace(stack.name, std::move(whole));
+  }
   for (const auto& info : model::site_table()) {
     const std::int64_t count = info.per_layer ? layers : 1;
     for (std::int64_t l = 0; l < count; ++l)
@@ -46,6 +59,7 @@ namespace {
 model::RunOptions engine_options(const model::Model& m, const RunOptions& o) {
   model::RunOptions r;
   if (!o.record.empty()) r.record = model::SiteSet::parse(o.record, m.layers());
+  r.stack = true;  // Output::stacks
   r.mlm_logits = o.mlm_logits;
   r.classifier_logits = o.classifier_logits;
   r.pooled = o.pooled;

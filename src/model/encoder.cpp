@@ -235,6 +235,7 @@ std::vector<ForwardResult> Encoder::run(const Model& model, std::span<const Mode
   std::vector<Trace*> traces;
   for (auto& r : results) {
     r.trace = Trace(layers);
+    if (opt.stack) r.trace.stack_complete_groups(opt.record);
     traces.push_back(&r.trace);
   }
   layers::SiteRecorder rec(opt.record, traces, batch, Pass::forward, hooks, prof, tape != nullptr);

@@ -56,6 +56,9 @@ enum class Precision { f32, bf16 };
 // What a forward pass computes beyond the encoder, and which interventions it applies.
 struct RunOptions {
   SiteSet record;                 // sites to keep per input (see trace.hpp)
+  // Keep every complete group of `record` ("attentions", "hidden_states") in one tensor per
+  // input (Trace::stack_complete_groups), for APIs that hand out stacked views without a copy.
+  bool stack = false;
   bool mlm_logits = false;        // MLM head logits [tok, vocab] (needs the MLM head)
   bool pooled = false;            // pooler output [hidden] (needs the pooler)
   bool classifier_logits = false; // [labels], or [tok, labels] for token classification

@@ -154,16 +154,57 @@ core::Tensor& Trace::emplace(Site site, std::int64_t layer, core::Shape shape, b
   return *slot;
 }
 
+float* Trace::write(Site site, std::int64_t layer, const core::Shape& shape, bool zero) {
+  const auto i = index(site, layer);
+  if (stacked_at_.empty() || stacked_at_[i].first < 0) return emplace(site, layer, shape, zero).ptr();
+  auto& stack = stacks_[static_cast<std::size_t>(stacked_at_[i].first)];
+  core::Shape whole{static_cast<std::int64_t>(stack.sites.size())};
+  whole.insert(whole.end(), shape.begin(), shape.end());
+  // Zero-filled once: a site never written (a skipped layer's attention) reads as zeros.
+  if (!stack.values) stack.values.emplace(whole);
+  if (stack.values->shape != whole)
+    fail(ErrorKind::internal, "trace stack '{}': {} written as {}, the stack holds {}", stack.name, site_name(site, layer),
+         core::shape_string(shape), core::shape_string(stack.values->shape));
+  return stack.values->ptr() + stacked_at_[i].second * core::numel(shape);
+}
+
 const core::Tensor* Trace::find(Site site, std::int64_t layer) const {
   if (slots_.empty()) return nullptr;
-  const auto& slot = slots_[index(site, layer)];
+  const auto i = index(site, layer);
+  if (!stacked_at_.empty() && stacked_at_[i].first >= 0)
+    fail(ErrorKind::internal, "trace site {} is stacked: read it from take_stacks()", site_name(site, layer));
+  const auto& slot = slots_[i];
   return slot ? &*slot : nullptr;
 }
 
 core::Tensor* Trace::find(Site site, std::int64_t layer) {
-  if (slots_.empty()) return nullptr;
-  auto& slot = slots_[index(site, layer)];
-  return slot ? &*slot : nullptr;
+  return const_cast<core::Tensor*>(static_cast<const Trace&>(*this).find(site, layer));
+}
+
+void Trace::stack_complete_groups(const SiteSet& record) {
+  std::vector<Stack> groups(2);
+  groups[0].name = "attentions";
+  groups[1].name = "hidden_states";
+  groups[1].sites.push_back({Site::embed_out, 0});
+  for (std::int64_t l = 0; l < layers_; ++l) {
+    groups[0].sites.push_back({Site::attn_probs, l});
+    groups[1].sites.push_back({Site::layer_out, l});
+  }
+  stacked_at_.assign(slots_.size(), {-1, -1});
+  for (auto& g : groups) {
+    bool complete = layers_ > 0;
+    for (const auto& [site, layer] : g.sites) complete = complete && record.contains(site, layer);
+    if (!complete) continue;
+    const int at = static_cast<int>(stacks_.size());
+    for (std::size_t k = 0; k < g.sites.size(); ++k)
+      stacked_at_[index(g.sites[k].first, g.sites[k].second)] = {at, static_cast<int>(k)};
+    stacks_.push_back(std::move(g));
+  }
+}
+
+std::vector<Trace::Stack> Trace::take_stacks() {
+  stacked_at_.clear();
+  return std::move(stacks_);
 }
 
 const core::Tensor& Trace::at(std::string_view name) const {
@@ -186,8 +227,12 @@ std::vector<std::string> Trace::names() const {
   std::vector<std::string> out;
   for (const auto& info : site_table()) {
     const std::int64_t n = info.per_layer ? layers_ : 1;
-    for (std::int64_t l = 0; l < n; ++l)
-      if (find(info.site, l)) out.push_back(site_name(info.site, l));
+    for (std::int64_t l = 0; l < n; ++l) {
+      const auto i = index(info.site, l);
+      const bool stacked = !stacked_at_.empty() && stacked_at_[i].first >= 0 &&
+                           stacks_[static_cast<std::size_t>(stacked_at_[i].first)].values.has_value();
+      if (stacked || (!slots_.empty() && slots_[i])) out.push_back(site_name(info.site, l));
+    }
   }
   return out;
 }

@@ -96,8 +96,26 @@ class Trace {
   // The tensor for a site, created with `shape` on first use: zero-filled, or left
   // uninitialised when the caller overwrites it entirely (`zero` false).
   core::Tensor& emplace(Site site, std::int64_t layer, core::Shape shape, bool zero = true);
+  // Where the recorder writes a site's value of `shape`: emplace's memory, or the site's place in
+  // its stack (below).
+  float* write(Site site, std::int64_t layer, const core::Shape& shape, bool zero = true);
+  // The value of a site; nullptr when it was not recorded. A stacked site has no tensor of its
+  // own: find() throws for it until take_stacks() hands the stacks out.
   const core::Tensor* find(Site site, std::int64_t layer = 0) const;
   core::Tensor* find(Site site, std::int64_t layer = 0);
+
+  // Several sites of one shape kept back to back in one tensor [n, ...] (site i at index i), so an
+  // API can hand out the stack and each site as views of it without a copy: "attentions" (every
+  // layer's attn.probs) and "hidden_states" (embed.out, then every layer.{l}.out), the
+  // arrays transformers calls so, for each group `record` holds in full. Call before recording.
+  struct Stack {
+    std::string name;
+    std::vector<std::pair<Site, std::int64_t>> sites;
+    std::optional<core::Tensor> values;  // [sites, ...] once a site was written
+  };
+  void stack_complete_groups(const SiteSet& record);
+  // The stacks, moved out; their sites become ordinary absent sites.
+  std::vector<Stack> take_stacks();
   const core::Tensor& at(std::string_view name) const;  // by canonical name; throws if absent
   std::vector<std::string> names() const;              // recorded sites, in table order
   std::int64_t layers() const { return layers_; }
@@ -106,6 +124,8 @@ class Trace {
   std::size_t index(Site site, std::int64_t layer) const;
   std::int64_t layers_ = 0;
   std::vector<std::optional<core::Tensor>> slots_;
+  std::vector<Stack> stacks_;
+  std::vector<std::pair<int, int>> stacked_at_;  // per slot: (stack, position), or (-1, -1)
 };
 
 }  // namespace bertscope::model

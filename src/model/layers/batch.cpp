@@ -46,8 +46,8 @@ void SiteRecorder::visit(Site site, std::int64_t layer, float* data, std::int64_
 void SiteRecorder::rows(Site site, std::int64_t layer, float* packed, std::int64_t width) {
   visit(site, layer, packed, width, [&](std::int64_t b) {
     const auto t = batch_.length(b);
-    auto& dst = trace(b).emplace(site, layer, {t, width}, false);
-    std::memcpy(dst.ptr(), packed + batch_.row(b) * width, static_cast<std::size_t>(t * width) * sizeof(float));
+    float* dst = trace(b).write(site, layer, {t, width}, false);
+    std::memcpy(dst, packed + batch_.row(b) * width, static_cast<std::size_t>(t * width) * sizeof(float));
   });
 }
 
@@ -55,10 +55,10 @@ void SiteRecorder::per_head(Site site, std::int64_t layer, float* packed, std::i
   const auto heads = batch_.heads, width = heads * d;
   visit(site, layer, packed, width, [&](std::int64_t b) {
     const auto t = batch_.length(b), off = batch_.row(b);
-    auto& dst = trace(b).emplace(site, layer, {heads, t, d}, false);
+    float* dst = trace(b).write(site, layer, {heads, t, d}, false);
     for (std::int64_t h = 0; h < heads; ++h)
       for (std::int64_t i = 0; i < t; ++i)
-        std::memcpy(dst.ptr() + (h * t + i) * d, packed + (off + i) * width + h * d,
+        std::memcpy(dst + (h * t + i) * d, packed + (off + i) * width + h * d,
                     static_cast<std::size_t>(d) * sizeof(float));
   });
 }
@@ -75,13 +75,13 @@ void SiteRecorder::record_blocks(Site site, std::int64_t layer, const float* blo
 
 void SiteRecorder::record_block(Site site, std::int64_t layer, const float* blocks, std::int64_t b) {
   const auto t = batch_.length(b);
-  auto& dst = trace(b).emplace(site, layer, {batch_.heads, t, t}, false);
-  std::memcpy(dst.ptr(), blocks + batch_.probs(b), static_cast<std::size_t>(batch_.heads * t * t) * sizeof(float));
+  float* dst = trace(b).write(site, layer, {batch_.heads, t, t}, false);
+  std::memcpy(dst, blocks + batch_.probs(b), static_cast<std::size_t>(batch_.heads * t * t) * sizeof(float));
 }
 
 float* SiteRecorder::block(Site site, std::int64_t layer, std::int64_t b) {
   const auto t = batch_.length(b);
-  return trace(b).emplace(site, layer, {batch_.heads, t, t}).ptr();
+  return trace(b).write(site, layer, {batch_.heads, t, t});
 }
 
 }  // namespace bertscope::model::layers
