@@ -34,7 +34,7 @@ GradGolden& grad_golden(const std::string& name) {
   static std::map<std::string, GradGolden> cache;
   if (auto it = cache.find(name); it != cache.end()) return it->second;
   for (const char* file : {"gradients.json", "roberta.json", "distilbert.json", "albert.json", "deberta.json",
-                          "electra.json"}) {
+                          "electra.json", "modernbert.json"}) {
     const auto summary = io::read_json(test::golden_dir() / file);
     for (const auto& entry : summary["models"]) {
       if (entry["name"] != name) continue;
@@ -268,7 +268,8 @@ INSTANTIATE_TEST_SUITE_P(Models, GradientGolden,
                          ::testing::Values("grad_mlm", "grad_classifier", "roberta_mlm", "xlmr_classifier",
                                            "distilbert_mlm", "distilbert_classifier", "albert_mlm",
                                            "albert_classifier", "deberta_v3_mlm", "deberta_v2_classifier",
-                                           "electra_generator", "electra_discriminator", "electra_classifier"));
+                                           "electra_generator", "electra_discriminator", "electra_classifier",
+                                           "modernbert_mlm", "modernbert_classifier"));
 
 TEST(GradientGoldenCheck, CorruptedValueIsCaught) {
   auto& g = grad_golden("grad_mlm");

@@ -37,9 +37,10 @@ model::GeneratorOptions generator_options(const nlohmann::json& args) {
   o.vocab = test::data_dir() / "tiny-vocab.txt";
   for (std::size_t i = 0; i < args.size(); i += 2) {
     if (args[i] == "--sinusoidal-positions" || args[i] == "--position-biased-input" ||
-        args[i] == "--discriminator") {  // flags without a value
+        args[i] == "--discriminator" || args[i] == "--biases") {  // flags without a value
       (args[i] == "--sinusoidal-positions"    ? o.sinusoidal_positions
        : args[i] == "--position-biased-input" ? o.deberta.position_biased_input
+       : args[i] == "--biases"                ? o.modernbert.biases
                                               : o.discriminator) = true;
       --i;
       continue;
@@ -69,6 +70,11 @@ model::GeneratorOptions generator_options(const nlohmann::json& args) {
     else if (key == "--share-att-key") o.deberta.share_att_key = value == "true";
     else if (key == "--pos-att-type") o.deberta.pos_att_type = value;
     else if (key == "--norm-rel-ebd") o.deberta.norm_rel_ebd = value;
+    else if (key == "--local-attention") o.modernbert.local_attention = std::stoll(value);
+    else if (key == "--global-every") o.modernbert.global_every = std::stoll(value);
+    else if (key == "--global-rope-theta") o.modernbert.global_theta = std::stod(value);
+    else if (key == "--local-rope-theta") o.modernbert.local_theta = std::stod(value);
+    else if (key == "--classifier-pooling") o.modernbert.pooling = value;
     else if (key == "--dtype") o.dtype = value == "f16" ? io::DType::f16 : value == "bf16" ? io::DType::bf16 : io::DType::f32;
     else throw std::runtime_error("encoder.json: unknown make-model argument " + key);
   }
@@ -81,7 +87,7 @@ Golden& golden(const std::string& name) {
   auto it = cache.find(name);
   if (it != cache.end()) return it->second;
   for (const char* file : {"encoder.json", "roberta.json", "distilbert.json", "albert.json", "deberta.json",
-                          "electra.json"}) {
+                          "electra.json", "modernbert.json"}) {
     const auto summary = io::read_json(test::golden_dir() / file);
     for (const auto& entry : summary["models"]) {
       if (entry["name"] != name) continue;
@@ -281,6 +287,74 @@ TEST(EncoderGolden, DebertaPaddedRowsAreUniform) {
     const auto& last = *results[2].trace.find(model::Site::attn_probs, m.layers() - 1);  // 7 real tokens of 19
     EXPECT_FLOAT_EQ(last.data[(0 * t + t - 1) * t + 0], 1.0f / static_cast<float>(t));
     EXPECT_FLOAT_EQ(last.data[(0 * t + 0) * t + t - 1], 0.0f);
+  }
+}
+
+// ModernBERT: pre-norm layers with rotary positions; layers 1 and 2 attend within |i - j| <= 2
+// (inputs of 7 to 19 tokens), 0 and 3 globally; GeGLU; the MLM head on the final norm.
+TEST(EncoderGolden, ModernbertMlmSlidingWindow) { check_model("modernbert_mlm"); }
+// Three layers, every optional bias, mean pooling into head.dense -> gelu -> head.norm -> classifier.
+TEST(EncoderGolden, ModernbertClassifierMeanPooling) { check_model("modernbert_classifier"); }
+
+// final_norm.in is the last layer's sum before the final norm (transformers 4.x's last
+// hidden_states entry); layer.{L-1}.out is after it (5.x's); keys outside a sliding layer's
+// window get exactly 0; the padded batch run as it is matches transformers, including rows
+// that see no real key in their window (uniform 1/T); an input of 40 tokens, ten windows long.
+TEST(EncoderGolden, ModernbertFinalNormWindowPaddingAndLongInput) {
+  for (const char* name : {"modernbert_mlm", "modernbert_classifier"}) {
+    SCOPED_TRACE(name);
+    auto& g = golden(name);
+    const auto& m = *g.model;
+    const auto& c = m.config();
+    auto opt = case_options(m, nlohmann::json::object());
+    opt.record.add(model::Site::final_norm_in);
+    const auto results = m.forward(golden_inputs(g), opt);
+    const auto& errs = g.entry["cases"]["base"]["torch_f32_max_error"];
+    const auto pre = g.arrays.at("base.pre_final_norm").to_f64();
+    const auto t_pad = g.arrays.at("base.pre_final_norm").shape[1], hidden = c.hidden_size;
+    double worst = 0;
+    for (std::size_t b = 0; b < results.size(); ++b) {
+      const auto& ours = *results[b].trace.find(model::Site::final_norm_in);
+      for (std::int64_t i = 0; i < ours.dim(0); ++i)
+        for (std::int64_t k = 0; k < hidden; ++k)
+          worst = std::max(worst, std::abs(ours.data[i * hidden + k] - pre[(static_cast<std::int64_t>(b) * t_pad + i) * hidden + k]));
+      for (std::int64_t l = 0; l < m.layers(); ++l) {
+        const auto& probs = *results[b].trace.find(model::Site::attn_probs, l);
+        const auto t = probs.dim(1), half = c.window_half(l);
+        for (std::int64_t h = 0; h < m.heads(); ++h)
+          for (std::int64_t i = 0; i < t; ++i)
+            for (std::int64_t j = 0; j < t; ++j)
+              if (half >= 0 && std::abs(i - j) > half) ASSERT_EQ(probs.data[(h * t + i) * t + j], 0.0f) << l << " " << i << " " << j;
+      }
+    }
+    EXPECT_LE(worst, allowed(errs, "pre_final_norm"));
+    EXPECT_TRUE(c.sliding(1) && !c.sliding(0));
+
+    const auto& ids = g.arrays.at("input_ids");
+    const auto id = ids.to_i64(), mask = g.arrays.at("attention_mask").to_i64();
+    const auto b = ids.shape[0], t = ids.shape[1];
+    std::vector<model::ModelInput> padded(static_cast<std::size_t>(b));
+    for (std::int64_t i = 0; i < b; ++i)
+      for (std::int64_t j = 0; j < t; ++j) {
+        padded[i].ids.push_back(static_cast<std::int32_t>(id[i * t + j]));
+        padded[i].attention_mask.push_back(static_cast<std::uint8_t>(mask[i * t + j]));
+      }
+    const auto as_is = m.forward(padded, case_options(m, nlohmann::json::object()));
+    EXPECT_LE(attention_error(as_is, g.arrays.at("padded.attentions"), m.layers()),
+              std::max(3.0 * g.entry["cases"]["base"]["padded_attentions_f32_error"].get<double>(), 1e-7));
+
+    if (!g.entry.contains("long")) continue;
+    const auto long_ids = g.arrays.at("long.input_ids").to_i64();
+    model::ModelInput one;
+    for (auto v : long_ids) one.ids.push_back(static_cast<std::int32_t>(v));
+    ASSERT_EQ(one.ids.size(), 40u);
+    auto long_opt = case_options(m, nlohmann::json::object());
+    long_opt.mlm_logits = true;
+    const auto long_run = m.forward(std::vector<model::ModelInput>{one}, long_opt);
+    const auto& long_errs = g.entry["long"]["torch_f32_max_error"];
+    EXPECT_LE(attention_error(long_run, g.arrays.at("long.attentions"), m.layers()), allowed(long_errs, "attentions"));
+    EXPECT_LE(hidden_error(long_run, g.arrays.at("long.hidden_states"), m.layers()), allowed(long_errs, "hidden_states"));
+    EXPECT_LE(logits_error(long_run, g.arrays.at("long.logits"), c.head_kind()), allowed(long_errs, "logits"));
   }
 }
 

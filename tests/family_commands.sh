@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Every command end to end on a random model of one family (roberta, xlm-roberta, bert, distilbert, albert, deberta-v2, electra): makes a
+# Every command end to end on a random model of one family (roberta, xlm-roberta, bert, distilbert, albert, deberta-v2, electra, modernbert): makes a
 # masked-LM model and a sequence classifier with `make-model --family`, runs every analysis of the
 # main job on them over the shipped data (scripts/run_suite.sh --quick), then `run`, `train mlm`
 # (keeping its steps), `track`, `train classify` and `serve`, and checks each result document and folder.
@@ -17,6 +17,9 @@ case "$family" in
   # DeBERTa-v3 style (make-model's defaults) on a SentencePiece unigram tokenizer.
   deberta-v2) tok=(--tokenizer "$repo/tests/data/tokenizers/xlmr-unigram") ;;
   electra) tok=(--vocab "$repo/tests/data/bert-base-uncased/vocab.txt") ;;  # the generator (ElectraForMaskedLM)
+  # Byte-level BPE with BERT's specials, as ModernBERT's; a window of 16 so the main job's inputs
+  # are longer than the sliding layers see.
+  modernbert) tok=(--tokenizer "$repo/tests/data/tokenizers/modernbert-bpe" --local-attention 16) ;;
   *) echo "family_commands.sh: unknown family '$family'" >&2; exit 2 ;;
 esac
 rm -rf "$work"
@@ -88,7 +91,7 @@ python3 - "$work/finetuned/config.json" "$family" <<'PY' || fail "the fine-tuned
 import json, sys
 c = json.load(open(sys.argv[1]))
 prefix = {"bert": "Bert", "roberta": "Roberta", "xlm-roberta": "XLMRoberta", "distilbert": "DistilBert",
-          "albert": "Albert", "deberta-v2": "DebertaV2", "electra": "Electra"}[sys.argv[2]]
+          "albert": "Albert", "deberta-v2": "DebertaV2", "electra": "Electra", "modernbert": "ModernBert"}[sys.argv[2]]
 assert c["model_type"] == sys.argv[2], c["model_type"]
 assert c["architectures"] == [prefix + "ForSequenceClassification"], c["architectures"]
 PY

@@ -16,7 +16,7 @@ LAYER_SITES = (
     "attn.out", "attn.residual", "resid_mid", "ffn.act", "ffn.out", "out",
     "attn.scores.c2c", "attn.scores.c2p", "attn.scores.p2c",  # DeBERTa's score terms
 )
-MODEL_SITES = ("embed.norm", "embed.out", "pooler.out")
+MODEL_SITES = ("embed.norm", "embed.out", "final_norm.in", "pooler.out")
 
 
 def _error(message, kind="input"):

@@ -20,11 +20,12 @@ void add_make_model_command(CLI::App& app) {
       "make-model",
       "Write a random-weight Hugging Face encoder folder (config.json with the family's keys, model.safetensors with "
       "transformers' tensor names, the tokenizer files). Without --labels it is a ...ForMaskedLM (BertForMaskedLM, "
-      "RobertaForMaskedLM, XLMRobertaForMaskedLM, DistilBertForMaskedLM, AlbertForMaskedLM, DebertaV2ForMaskedLM; deberta-v2 "
+      "RobertaForMaskedLM, XLMRobertaForMaskedLM, DistilBertForMaskedLM, AlbertForMaskedLM, DebertaV2ForMaskedLM, "
+      "ModernBertForMaskedLM; deberta-v2 "
       "as DeBERTa-v3's configs unless told; ElectraForMaskedLM - ELECTRA's generator); with --labels K a "
       "...ForSequenceClassification with K labels; ELECTRA with --discriminator an ElectraForPreTraining.");
   cmd->add_option("--family", args->gen.family, "Encoder family (model_type)")
-      ->check(CLI::IsMember({"bert", "roberta", "xlm-roberta", "distilbert", "albert", "deberta-v2", "electra"}));
+      ->check(CLI::IsMember({"bert", "roberta", "xlm-roberta", "distilbert", "albert", "deberta-v2", "electra", "modernbert"}));
   cmd->add_option("--layers", args->gen.layers, "Number of layers")->required()->check(CLI::PositiveNumber);
   cmd->add_option("--hidden", args->gen.hidden, "Hidden size")->required()->check(CLI::PositiveNumber);
   cmd->add_option("--heads", args->gen.heads, "Attention heads per layer")->required()->check(CLI::PositiveNumber);
@@ -67,6 +68,21 @@ void add_make_model_command(CLI::App& app) {
   cmd->add_option("--norm-rel-ebd", deb.norm_rel_ebd, "DeBERTa: norm_rel_ebd (default layer_norm; none)");
   cmd->add_flag("--position-biased-input", deb.position_biased_input,
                 "DeBERTa: add an absolute position table (position_biased_input, as DeBERTa-v2)");
+  auto& mb = args->gen.modernbert;
+  cmd->add_option("--local-attention", mb.local_attention,
+                  "ModernBERT: local_attention, the sliding window (keys with |i - j| <= window / 2; default 128)")
+      ->check(CLI::PositiveNumber);
+  cmd->add_option("--global-every", mb.global_every,
+                  "ModernBERT: every N-th layer (from layer 0) attends globally, the others in the window (default 3)")
+      ->check(CLI::PositiveNumber);
+  cmd->add_option("--global-rope-theta", mb.global_theta, "ModernBERT: rotary theta of global layers (default 160000)")
+      ->check(CLI::PositiveNumber);
+  cmd->add_option("--local-rope-theta", mb.local_theta, "ModernBERT: rotary theta of sliding layers (default 10000)")
+      ->check(CLI::PositiveNumber);
+  cmd->add_option("--classifier-pooling", mb.pooling, "ModernBERT: classifier_pooling, cls or mean (default cls)")
+      ->check(CLI::IsMember({"cls", "mean"}));
+  cmd->add_flag("--biases", mb.biases,
+                "ModernBERT: give every layer biases (norm_bias, attention_bias, mlp_bias, classifier_bias true)");
   cmd->add_option("--init-std", args->gen.init_std, "Std of weight matrices and embeddings (transformers: 0.02)");
   cmd->add_option("--bias-std", args->gen.bias_std, "Std of biases (transformers: 0)");
   cmd->add_option("--norm-std", args->gen.norm_std, "Std of LayerNorm weights around 1 and biases around 0");

@@ -1,6 +1,7 @@
 #include "model/autodiff.hpp"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstring>
 #include <vector>
@@ -44,7 +45,7 @@ void check_masks(const std::vector<std::vector<FlowMask>>& masks, const layers::
 // Block buffers for a reverse or forward-mode pass over the tape's batch.
 layers::BlockBuffers pass_buffers(const ModelConfig& c, const layers::Batch& batch) {
   layers::BlockBuffers buf;
-  buf.reserve(batch.rows(), c.hidden_size, c.intermediate_size, batch.probs_size(), false);
+  buf.reserve(batch.rows(), c.hidden_size, Encoder::block_shape(c, 0).ffn.in_width(), batch.probs_size(), false);
   return buf;
 }
 
@@ -162,7 +163,7 @@ BackwardResult backward(const Model& model, const ForwardTape& tape, std::span<c
     else if (token_cls)
       for (std::int64_t i = 0; i < n * hidden; ++i) dx[static_cast<std::size_t>(i)] += din[static_cast<std::size_t>(i)];
     else
-      layers::pooler_vjp(p, hidden, c.pooler_activation, batch, tp.out.data(), tp.pooled.data(), din.data(), dx.data(), grads);
+      layers::pooler_vjp(p, Encoder::pooler_shape(c), batch, tp.out.data(), din.data(), dx.data(), grads);
   }
 
   auto buf = pass_buffers(c, batch);
@@ -170,9 +171,16 @@ BackwardResult backward(const Model& model, const ForwardTape& tape, std::span<c
   for (std::int64_t l = layers - 1; l >= 0; --l) {
     // dx holds dL/d h_{l+1} = layer.{l}.out.
     rec.rows(Site::layer_out, l, dx.data(), hidden);
+    if (l == layers - 1 && p.final_norm_g.present()) {  // back through the final norm
+      FloatBuffer before(static_cast<std::size_t>(n * hidden));
+      layers::norm_vjp(dx.data(), tp.final_norm, p.final_norm_g.data, n, hidden, before.data(), grads(p.final_norm_g),
+                       grads(p.final_norm_b));
+      dx = std::move(before);
+      rec.rows(Site::final_norm_in, 0, dx.data(), hidden);
+    }
     const auto& lt = tp.layers[static_cast<std::size_t>(l)];
     if (lt.skipped) continue;
-    layers::block_vjp(lc, p.layers[static_cast<std::size_t>(l)], l, batch, Encoder::block_shape(c), lt, dx.data(),
+    layers::block_vjp(lc, p.layers[static_cast<std::size_t>(l)], l, batch, Encoder::block_shape(c, l), lt, dx.data(),
                       buf, rec, grads);
   }
   // DeBERTa: every layer's positional projections added into the gradient of the shared,
@@ -216,6 +224,24 @@ BackwardResult backward(const Model& model, const ForwardTape& tape, std::span<c
     for (std::int64_t b = 0; b < count; ++b) out.word_embedding_grads.push_back(batch.rows_of(b, dsum.data(), width));
   if (req.params) {
     auto& pg = grads.buffers();
+    // A fused Wqkv was read through three views, each with a gradient of its own (the query's
+    // keyed at the fused tensor's start): gathered back into one [3 hidden, ...] gradient.
+    for (const auto& lp : p.layers) {
+      for (auto [fused, parts] : {std::pair{&lp.qkv_w, std::array{&lp.query_w, &lp.key_w, &lp.value_w}},
+                                  {&lp.qkv_b, std::array{&lp.query_b, &lp.key_b, &lp.value_b}}}) {
+        if (!fused->present()) continue;
+        FloatBuffer whole(static_cast<std::size_t>(fused->size()), 0.0f);
+        bool any = false;
+        for (std::size_t k = 0; k < 3; ++k) {
+          auto it = pg.find(parts[k]->data);
+          if (it == pg.end()) continue;
+          std::copy(it->second.begin(), it->second.end(), whole.begin() + static_cast<std::ptrdiff_t>(k * it->second.size()));
+          pg.erase(it);
+          any = true;
+        }
+        if (any) pg[fused->data] = std::move(whole);
+      }
+    }
     EncoderParams named = p;  // to find each storage's canonical name
     for (const auto& spec : param_table(c)) {
       const Param& w = spec.slot(named);
@@ -276,8 +302,14 @@ TangentResult jvp(const Model& model, const ForwardTape& tape, std::span<const T
   for (std::int64_t l = 0; l < layers; ++l) {
     const auto& lt = tp.layers[static_cast<std::size_t>(l)];
     if (!lt.skipped)
-      layers::block_jvp(p.layers[static_cast<std::size_t>(l)], l, batch, Encoder::block_shape(c), lt, tx.data(), buf,
+      layers::block_jvp(p.layers[static_cast<std::size_t>(l)], l, batch, Encoder::block_shape(c, l), lt, tx.data(), buf,
                         rec);
+    if (l == layers - 1 && p.final_norm_g.present()) {
+      rec.rows(Site::final_norm_in, 0, tx.data(), hidden);
+      FloatBuffer after(static_cast<std::size_t>(n * hidden));
+      layers::norm_jvp(tx.data(), tp.final_norm, p.final_norm_g.data, n, hidden, after.data());
+      tx = std::move(after);
+    }
     rec.rows(Site::layer_out, l, tx.data(), hidden);
   }
   for (std::int64_t b = 0; b < count; ++b) out.last_hidden.push_back(batch.rows_of(b, tx.data(), hidden));
@@ -300,20 +332,20 @@ TangentResult jvp(const Model& model, const ForwardTape& tape, std::span<const T
       tx = std::move(tdense);
     }
     if (token_cls) layers::apply_dropout(tx.data(), tp.token_drop);
+    FloatBuffer tpooled;
+    if (!token_cls) {
+      tpooled = FloatBuffer(static_cast<std::size_t>(count * hidden));
+      layers::pooler_jvp(p, Encoder::pooler_shape(c), batch, tp.out.data(), tx.data(), tpooled.data());
+      layers::apply_dropout(tpooled.data(), tp.pooled_drop);
+    }
     for (std::int64_t b = 0; b < count; ++b) {
       const auto rows = token_cls ? batch.length(b) : 1;
       Tensor lg = rtd ? Tensor::uninitialized({rows})
                       : token_cls ? Tensor::uninitialized({rows, labels}) : Tensor::uninitialized({labels});
-      if (token_cls) {
+      if (token_cls)
         layers::classifier_jvp(p, hidden, labels, tx.data() + batch.row(b) * hidden, rows, lg.ptr());
-      } else {
-        FloatBuffer tpool(static_cast<std::size_t>(hidden));
-        layers::pooler_jvp(p, hidden, c.pooler_activation, tp.out.data() + batch.row(b) * hidden,
-                           tx.data() + batch.row(b) * hidden, tp.pooled.data() + b * hidden, tpool.data());
-        if (!tp.pooled_drop.empty())
-          for (std::int64_t j = 0; j < hidden; ++j) tpool[static_cast<std::size_t>(j)] *= tp.pooled_drop[static_cast<std::size_t>(b * hidden + j)];
-        layers::classifier_jvp(p, hidden, labels, tpool.data(), 1, lg.ptr());
-      }
+      else
+        layers::classifier_jvp(p, hidden, labels, tpooled.data() + b * hidden, 1, lg.ptr());
       out.classifier_logits.push_back(std::move(lg));
     }
   }

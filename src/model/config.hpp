@@ -28,8 +28,13 @@ enum class PositionScheme { from_zero, after_padding };
 // (DeBERTa's ContextPooler, pooler_hidden_act; ELECTRA's classification head).
 enum class PoolerActivation { tanh, relu, gelu };
 
-// Where the LayerNorms sit: after each residual sum (BERT, RoBERTa).
-enum class NormPlacement { post };
+// Where the LayerNorms sit: after each residual sum (BERT, RoBERTa), or before each branch with
+// a final norm after the last layer (ModernBERT: x + attn(norm1(x)), then + mlp(norm2(.))).
+enum class NormPlacement { post, pre };
+
+// What the classification head reads: the first token (BERT's pooler) or the mean over the
+// input's tokens (ModernBERT's classifier_pooling "mean").
+enum class Pooling { first, mean };
 
 struct ModelConfig {
   std::string model_type = "bert";
@@ -79,6 +84,18 @@ struct ModelConfig {
   bool mask_embeddings = false;    // DeBERTa multiplies the embeddings by the attention mask
   bool mask_query_rows = false;    // DeBERTa masks padded query rows too: their probabilities are uniform 1/N
   bool legacy_mlm_head = true;     // DeBERTa's legacy: cls.predictions.* (else lm_predictions.lm_head.*)
+  // ModernBERT (model/arch/modernbert.cpp): rotary positions, sliding-window attention on the
+  // layers that are not global, a gated (GeGLU) feed-forward, a norm after the pooler's
+  // activation, and the final norm (NormPlacement::pre).
+  struct Rotary {
+    bool enabled = false;
+    double global_theta = 160000.0, local_theta = 10000.0;  // rope_theta of full / sliding layers
+  } rotary;
+  std::int64_t local_attention = 0;  // a sliding layer's window: |i - j| <= local_attention / 2
+  std::vector<bool> sliding_layers;  // per layer: sliding-window attention (empty: none)
+  bool gated_ffn = false;            // ffn_in gives [a, g] (2 x intermediate): act(a) * g
+  Pooling pooling = Pooling::first;
+  bool pooler_norm = false;          // LayerNorm after the pooler's activation (ModernBERT's head.norm)
   std::vector<std::string> architectures;
   std::map<std::int64_t, std::string> id2label;  // empty when the config names no labels
   std::int64_t num_labels = 2;
@@ -95,6 +112,14 @@ struct ModelConfig {
     return head_kind() == HeadKind::replaced_token_detection ? 1 : num_labels;
   }
   std::int64_t head_dim() const { return hidden_size / num_attention_heads; }
+  bool sliding(std::int64_t layer) const {
+    return !sliding_layers.empty() && sliding_layers[static_cast<std::size_t>(layer)];
+  }
+  // A layer's rotary theta (0: no rotary positions) and attention window half-width (-1: all keys).
+  double rope_theta(std::int64_t layer) const {
+    return !rotary.enabled ? 0.0 : sliding(layer) ? rotary.local_theta : rotary.global_theta;
+  }
+  std::int64_t window_half(std::int64_t layer) const { return sliding(layer) ? local_attention / 2 : -1; }
   // ALBERT always maps (its checkpoints hold embedding_hidden_mapping_in even where the widths
   // agree); ELECTRA only where embedding_size differs from hidden_size (no embeddings_project).
   bool has_embedding_mapping() const {

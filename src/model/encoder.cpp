@@ -35,15 +35,20 @@ std::vector<layers::EmbeddingInput> ForwardTape::Impl::embedding_inputs() const 
   return out;
 }
 
-layers::BlockShape Encoder::block_shape(const ModelConfig& c) {
+layers::BlockShape Encoder::block_shape(const ModelConfig& c, std::int64_t layer) {
   const auto d = c.head_dim();
   // DeBERTa divides by sqrt(head_dim * (1 + |pos_att_type|)), the root taken in float32.
   const auto factor = c.relative.scale_factor;
   const float scale = factor > 1 ? 1.0f / std::sqrt(static_cast<float>(d) * static_cast<float>(factor))
                                  : static_cast<float>(1.0 / std::sqrt(static_cast<double>(d)));
-  return {{c.hidden_size, c.num_attention_heads, d, scale},
-          {c.hidden_size, c.intermediate_size, c.activation()},
-          static_cast<float>(c.layer_norm_eps)};
+  return {{c.hidden_size, c.num_attention_heads, d, scale, c.rope_theta(layer), c.window_half(layer)},
+          {c.hidden_size, c.intermediate_size, c.activation(), c.gated_ffn},
+          static_cast<float>(c.layer_norm_eps),
+          c.norm_placement == NormPlacement::pre};
+}
+
+layers::PoolerShape Encoder::pooler_shape(const ModelConfig& c) {
+  return {c.hidden_size, c.pooler_activation, c.pooling, c.pooler_norm, static_cast<float>(c.layer_norm_eps)};
 }
 
 layers::LinearContext Encoder::linear_context(const Model& model, bool bf16, core::OpProfile* profile) {
@@ -183,7 +188,6 @@ std::vector<ForwardResult> Encoder::run(const Model& model, std::span<const Mode
 
   const std::int64_t count = batch.size(), n = batch.rows();
   const std::int64_t hidden = c.hidden_size, heads = c.num_attention_heads, layers = c.num_hidden_layers;
-  const auto shape = block_shape(c);
   auto* prof = opt.profile;
   const bool bf16 = opt.precision == Precision::bf16;
   auto& caches = *model.caches_;
@@ -229,7 +233,7 @@ std::vector<ForwardResult> Encoder::run(const Model& model, std::span<const Mode
   auto ws_owner = caches.take();
   auto& ws = *ws_owner;
   if (static_cast<std::int64_t>(ws.x.size()) < n * hidden) ws.x.resize(static_cast<std::size_t>(n * hidden));
-  ws.block.reserve(n, hidden, c.intermediate_size, batch.probs_size(), bf16);
+  ws.block.reserve(n, hidden, block_shape(c, 0).ffn.in_width(), batch.probs_size(), bf16);
 
   std::vector<ForwardResult> results(static_cast<std::size_t>(count));
   std::vector<Trace*> traces;
@@ -258,7 +262,7 @@ std::vector<ForwardResult> Encoder::run(const Model& model, std::span<const Mode
         std::memcpy(x + batch.row(b) * hidden, in.start_hidden.ptr(), in.start_hidden.data.size() * sizeof(float));
     }
     if (!p.has_embedding_mapping()) {
-      layers::embeddings_forward(p, embedding_inputs, batch, hidden, shape.eps, embed, x, tape ? &tape->embed : nullptr);
+      layers::embeddings_forward(p, embedding_inputs, batch, hidden, static_cast<float>(c.layer_norm_eps), embed, x, tape ? &tape->embed : nullptr);
       // DeBERTa zeroes the embeddings of padding tokens.
       for (std::int64_t b = 0; b < count && c.mask_embeddings; ++b) {
         const auto& mask = inputs[static_cast<std::size_t>(b)].attention_mask;
@@ -276,7 +280,7 @@ std::vector<ForwardResult> Encoder::run(const Model& model, std::span<const Mode
       // (ELECTRA: embeddings_project after ElectraEmbeddings' dropout); embed.norm before it.
       const auto width = c.embedding_dim();
       FloatBuffer narrow(static_cast<std::size_t>(n * width));
-      layers::embeddings_forward(p, embedding_inputs, batch, width, shape.eps, embed, narrow.data(),
+      layers::embeddings_forward(p, embedding_inputs, batch, width, static_cast<float>(c.layer_norm_eps), embed, narrow.data(),
                                  tape ? &tape->embed : nullptr);
       if (tape) {
         tape->embed_drop = dropout.mask(n * width, dropout.hidden_p, 1);
@@ -316,8 +320,16 @@ std::vector<ForwardResult> Encoder::run(const Model& model, std::span<const Mode
       if (block_tape) block_tape->skipped = true;
     } else {
       const layers::AttentionEdits edits{inputs, nullptr, relative, c.mask_query_rows};
-      layers::block_forward(lc, p.layers[static_cast<std::size_t>(l)], l, batch, shape, x, ws.block, edits, dropout,
-                            rec, block_tape);
+      layers::block_forward(lc, p.layers[static_cast<std::size_t>(l)], l, batch, block_shape(c, l), x, ws.block, edits,
+                            dropout, rec, block_tape);
+    }
+    // Pre-norm encoders: the final norm belongs to the last layer's output (transformers 5's
+    // hidden_states[-1]); final_norm.in keeps the sum before it.
+    if (l == layers - 1 && p.final_norm_g.present()) {
+      rec.rows(Site::final_norm_in, 0, x, hidden);
+      core::ScopedOp op(prof, core::OpClass::norm);
+      layers::norm_forward(x, nullptr, n, hidden, p.final_norm_g.data, p.final_norm_b.data,
+                           static_cast<float>(c.layer_norm_eps), x, tape ? &tape->final_norm : nullptr);
     }
     rec.rows(Site::layer_out, l, x, hidden);
   }
@@ -331,7 +343,7 @@ std::vector<ForwardResult> Encoder::run(const Model& model, std::span<const Mode
   FloatBuffer pooled;
   if (need_pooled && p.has_pooler()) {
     pooled = FloatBuffer(static_cast<std::size_t>(count * hidden));
-    layers::pooler_forward(p, hidden, c.pooler_activation, batch, x, pooled.data());
+    layers::pooler_forward(p, pooler_shape(c), batch, x, pooled.data());
     for (std::int64_t b = 0; b < count; ++b) {
       auto& r = results[static_cast<std::size_t>(b)];
       r.pooled = Tensor({hidden});

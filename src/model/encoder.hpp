@@ -48,10 +48,11 @@ struct ForwardTape::Impl {
   core::FloatBuffer embed_drop;
   core::FloatBuffer mapping_in;  // ALBERT, ELECTRA: the mapping's input [rows, embedding_dim], after dropout
   std::vector<layers::BlockTape> layers;
-  core::FloatBuffer out;  // h_L [rows, hidden]
+  core::FloatBuffer out;  // h_L [rows, hidden] (pre-norm encoders: after the final norm)
+  layers::NormTape final_norm;  // pre-norm encoders: the final norm of the last layer's sum
   bool mlm = false, classifier = false, train = false;
   layers::MlmTape mlm_tape;
-  core::FloatBuffer pooled, pooled_drop;  // [batch, hidden] tanh output; classifier-input dropout
+  core::FloatBuffer pooled, pooled_drop;  // [batch, hidden] the pooler's output; classifier-input dropout
   core::FloatBuffer token_drop;           // token classifier input dropout [rows, hidden]
   core::FloatBuffer rtd_pre;              // discriminator dense output before hidden_act [rows, hidden]
   bool replaced_nodes = false;            // recorded with node replacements: no gradient pass
@@ -73,7 +74,9 @@ class Encoder {
   // The forward pass of Model::forward (taped == nullptr) and of forward_with_tape.
   static std::vector<ForwardResult> run(const Model& model, std::span<const ModelInput> inputs, const RunOptions& run,
                                         const TapeOptions* taped, ForwardTape::Impl* tape);
-  static layers::BlockShape block_shape(const ModelConfig& c);
+  // Layer `layer`'s block: its rotary theta and attention window differ per layer (ModernBERT).
+  static layers::BlockShape block_shape(const ModelConfig& c, std::int64_t layer);
+  static layers::PoolerShape pooler_shape(const ModelConfig& c);
   static layers::MlmHeadShape mlm_shape(const ModelConfig& c);
   // How the linear layers of a pass multiply: float32, or bf16 with the model's current weights
   // in bf16 (made again after Model::weights_changed).

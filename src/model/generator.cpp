@@ -60,7 +60,8 @@ ModelConfig generator_config(const GeneratorOptions& o, std::int64_t vocab_size)
   // RoBERTa's defaults as its published configs set them (positions after padding_idx 1).
   const bool albert = family.model_type == "albert";
   const bool deberta = family.model_type == "deberta-v2";
-  const bool bert_like = bert || family.model_type == "distilbert" || albert || deberta;
+  const bool modernbert = family.model_type == "modernbert";
+  const bool bert_like = bert || family.model_type == "distilbert" || albert || deberta || modernbert;
   const auto key = [&](const char* common) { return family.key(common); };
   nlohmann::json j{{"model_type", family.model_type},
                    {key("vocab_size"), vocab_size},
@@ -69,10 +70,10 @@ ModelConfig generator_config(const GeneratorOptions& o, std::int64_t vocab_size)
                    {key("num_attention_heads"), o.heads},
                    {key("intermediate_size"), o.intermediate},
                    {key("hidden_act"), o.hidden_act},
-                   {key("max_position_embeddings"), o.max_positions > 0 ? o.max_positions : bert_like ? 512 : 514},
-                   {key("type_vocab_size"), o.type_vocab > 0 ? o.type_vocab : bert || albert ? 2 : deberta ? 0 : 1},
+                   {key("max_position_embeddings"), o.max_positions > 0 ? o.max_positions : modernbert ? 8192 : bert_like ? 512 : 514},
+                   {key("type_vocab_size"), o.type_vocab > 0 ? o.type_vocab : bert || albert ? 2 : deberta || modernbert ? 0 : 1},
                    {key("initializer_range"), o.init_std},
-                   {key("layer_norm_eps"), deberta ? 1e-7 : bert_like ? 1e-12 : 1e-5},
+                   {key("layer_norm_eps"), deberta ? 1e-7 : modernbert ? 1e-5 : bert_like ? 1e-12 : 1e-5},
                    {key("pad_token_id"), family.default_pad_token_id}};
   if (o.sinusoidal_positions) {
     if (family.model_type != "distilbert")
@@ -89,6 +90,25 @@ ModelConfig generator_config(const GeneratorOptions& o, std::int64_t vocab_size)
     j["share_att_key"] = d.share_att_key;
     j["norm_rel_ebd"] = d.norm_rel_ebd;
     j["position_biased_input"] = d.position_biased_input;
+  }
+  if (modernbert) {
+    if (o.type_vocab > 0) fail(ErrorKind::input, "ModernBERT has no token type embeddings; drop --type-vocab");
+    j.erase(key("type_vocab_size"));
+    const auto& m = o.modernbert;
+    j["local_attention"] = m.local_attention;
+    j["global_attn_every_n_layers"] = m.global_every;
+    j["global_rope_theta"] = m.global_theta;
+    j["local_rope_theta"] = m.local_theta;
+    j["classifier_pooling"] = m.pooling;
+    j["classifier_activation"] = "gelu";
+    for (const char* k : {"norm_bias", "attention_bias", "mlp_bias", "classifier_bias"}) j[k] = m.biases;
+    j["decoder_bias"] = true;
+    // ModernBERT's specials (OLMo's vocabulary: [CLS] 50281, [SEP] 50282, [PAD] 50283, [MASK]
+    // 50284) where the vocabulary reaches them, else BERT's low ids.
+    const bool full = vocab_size > 50284;
+    j[key("pad_token_id")] = full ? 50283 : 0;
+    j["cls_token_id"] = j["bos_token_id"] = full ? 50281 : 1;
+    j["sep_token_id"] = j["eos_token_id"] = full ? 50282 : 2;
   }
   if (o.type_vocab > 0 && family.model_type == "distilbert")
     fail(ErrorKind::input, "DistilBERT has no token type embeddings; drop --type-vocab");
@@ -142,7 +162,8 @@ std::map<std::string, core::Tensor> random_parameters(const ModelConfig& config,
     if (spec.group == ParamGroup::classifier && mlm) continue;
     if (spec.optional_in_group) continue;  // the tied decoder is not stored
     core::Tensor t(spec.shape);
-    const bool is_norm = spec.name.find("LayerNorm") != std::string::npos || spec.name.find("layer_norm") != std::string::npos;
+    const bool is_norm = spec.name.find("LayerNorm") != std::string::npos || spec.name.find("layer_norm") != std::string::npos ||
+                         spec.name.ends_with("norm.weight") || spec.name.ends_with("norm.bias");  // ModernBERT's *norm
     const bool is_bias = spec.name.ends_with(".bias");
     for (auto& value : t.data) {
       if (is_norm) {
@@ -157,7 +178,8 @@ std::map<std::string, core::Tensor> random_parameters(const ModelConfig& config,
     // position embeddings where positions count from padding_idx, as RoBERTa's do).
     const bool padded_positions = config.position_scheme == PositionScheme::after_padding &&
                                   spec.name.ends_with("embeddings.position_embeddings.weight");
-    if (spec.name.ends_with("embeddings.word_embeddings.weight") || padded_positions)
+    if (spec.name.ends_with("embeddings.word_embeddings.weight") || spec.name.ends_with("embeddings.tok_embeddings.weight") ||
+        padded_positions)
       std::fill(t.data.begin() + config.pad_token_id * config.embedding_dim(),
                 t.data.begin() + (config.pad_token_id + 1) * config.embedding_dim(), 0.0f);
     if (config.sinusoidal_positions && spec.name.ends_with("embeddings.position_embeddings.weight"))

@@ -16,7 +16,7 @@
 namespace bertscope::model {
 
 struct GeneratorOptions {
-  std::string family = "bert";  // model_type: bert, roberta, xlm-roberta, distilbert, albert, deberta-v2 or electra
+  std::string family = "bert";  // model_type: bert, roberta, xlm-roberta, distilbert, albert, deberta-v2, electra or modernbert
   std::int64_t layers = 2;
   std::int64_t hidden = 96;
   std::int64_t heads = 3;
@@ -39,6 +39,14 @@ struct GeneratorOptions {
     std::string norm_rel_ebd = "layer_norm";
     bool position_biased_input = false;        // true: an absolute position table too (v2)
   } deberta;
+  // ModernBERT's layout; the defaults are ModernBertConfig's.
+  struct Modernbert {
+    std::int64_t local_attention = 128;
+    std::int64_t global_every = 3;
+    double global_theta = 160000.0, local_theta = 10000.0;
+    std::string pooling = "cls";
+    bool biases = false;  // norm_bias, attention_bias, mlp_bias and classifier_bias all true
+  } modernbert;
   // The vocabulary, one of: a vocab.txt to copy (BERT); a folder whose tokenizer files are copied
   // (tokenizer.json, vocab.json + merges.txt, sentencepiece.bpe.model, ...); or only a size.
   // The tokenizer's size sets vocab_size.

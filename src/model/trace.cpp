@@ -29,6 +29,7 @@ const std::array<SiteInfo, kSiteCount>& site_table() {
       {Site::attn_scores_p2c, "attn.scores.p2c", true, "[head, q, k]"},
       // The same values as embed.out where the embeddings are not mapped (all but ALBERT, ELECTRA with E != H).
       {Site::embed_norm, "embed.norm", false, "[tok, embedding]"},
+      {Site::final_norm_in, "final_norm.in", false, "[tok, hidden]"},
   }};
   return table;
 }

@@ -20,6 +20,13 @@
 //   layer.{l}.attn.scores.c2c [head, q, k]           DeBERTa's terms of attn.scores: content->content,
 //   layer.{l}.attn.scores.c2p [head, q, k]           content->position and position->content, each
 //   layer.{l}.attn.scores.p2c [head, q, k]           scaled; they sum to attn.scores (other models: none)
+//   embed.norm                [tok, embedding]       the embeddings' LayerNorm output (ALBERT, ELECTRA:
+//                                                    before the mapping to hidden; else embed.out)
+//   final_norm.in             [tok, hidden]          pre-norm encoders (ModernBERT): the last layer's
+//                                                    residual sum before the final norm; its layer.{L-1}.out
+//                                                    is after it, as transformers 5's hidden_states[-1]
+// Pre-norm layers (ModernBERT): resid_mid is input + attn.out (no norm), out is resid_mid + ffn.out,
+// attn.query / attn.key are after the rotary position embedding, ffn.act is act(a) * g.
 #pragma once
 
 #include <array>
@@ -52,8 +59,9 @@ enum class Site {
   attn_scores_c2p,
   attn_scores_p2c,
   embed_norm,  // the embeddings' LayerNorm output, before ALBERT's / ELECTRA's mapping to hidden
+  final_norm_in,  // pre-norm encoders (ModernBERT): the last layer's sum before the final norm
 };
-inline constexpr std::size_t kSiteCount = 18;
+inline constexpr std::size_t kSiteCount = 19;
 
 struct SiteInfo {
   Site site;

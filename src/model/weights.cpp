@@ -180,7 +180,7 @@ Weights Weights::load(const std::filesystem::path& dir, const ModelConfig& confi
          joined);
   }
   if (w.params_.has_mlm_head() && !w.params_.mlm_decoder_w.present()) w.params_.mlm_decoder_w = w.params_.word_emb;
-  share_layers(config, w.params_);
+  w.complete(config);
   for (const auto& [name, loc] : located)
     if (!used.count(name)) w.unused_.push_back(name);
   return w;
@@ -217,21 +217,57 @@ Weights Weights::from_tensors(const ModelConfig& config, std::map<std::string, c
     fail(ErrorKind::model, "in-memory weights: {}", joined);
   }
   if (w.params_.has_mlm_head() && !w.params_.mlm_decoder_w.present()) w.params_.mlm_decoder_w = w.params_.word_emb;
-  share_layers(config, w.params_);
+  w.complete(config);
   return w;
+}
+
+void Weights::complete(const ModelConfig& config) {
+  auto& p = params_;
+  const auto h = config.hidden_size;
+  for (auto& l : p.layers) {
+    if (!l.qkv_w.present()) continue;
+    // Wqkv's output features are [3][heads][head_dim]: row blocks q, k, v, each heads-major.
+    l.query_w = {l.qkv_w.data, {h, h}};
+    l.key_w = {l.qkv_w.data + h * h, {h, h}};
+    l.value_w = {l.qkv_w.data + 2 * h * h, {h, h}};
+    if (l.qkv_b.present()) {
+      l.query_b = {l.qkv_b.data, {h}};
+      l.key_b = {l.qkv_b.data + h, {h}};
+      l.value_b = {l.qkv_b.data + 2 * h, {h}};
+    }
+  }
+  auto zero_bias = [&](const Param& weight, Param& bias, std::int64_t n) {
+    if (!weight.present() || bias.present()) return;
+    auto& buf = converted_.emplace_back(static_cast<std::size_t>(n), 0.0f);
+    bias = {buf.data(), {n}};
+    synthesized_.insert(buf.data());
+  };
+  const auto rows = [](const Param& w) { return w.shape.empty() ? std::int64_t{0} : w.shape[0]; };
+  for (auto& l : p.layers) {
+    for (auto [w, b] : {std::pair{&l.query_w, &l.query_b}, {&l.key_w, &l.key_b}, {&l.value_w, &l.value_b},
+                        {&l.attn_out_w, &l.attn_out_b}, {&l.ffn_in_w, &l.ffn_in_b}, {&l.ffn_out_w, &l.ffn_out_b},
+                        {&l.attn_norm_g, &l.attn_norm_b}, {&l.out_norm_g, &l.out_norm_b}})
+      zero_bias(*w, *b, rows(*w));
+  }
+  for (auto [w, b] : {std::pair{&p.emb_norm_g, &p.emb_norm_b}, {&p.final_norm_g, &p.final_norm_b}, {&p.pooler_w, &p.pooler_b},
+                      {&p.pooler_norm_g, &p.pooler_norm_b}, {&p.mlm_dense_w, &p.mlm_dense_b}, {&p.mlm_norm_g, &p.mlm_norm_b},
+                      {&p.mlm_decoder_w, &p.mlm_decoder_b}, {&p.classifier_w, &p.classifier_b}})
+    zero_bias(*w, *b, rows(*w));
+  share_layers(config, p);
 }
 
 std::int64_t Weights::parameter_count() const {
   std::set<const float*> seen;
   std::int64_t n = 0;
   auto count = [&](const Param& p) {
-    if (p.present() && seen.insert(p.data).second) n += p.size();
+    if (p.present() && !synthesized_.count(p.data) && seen.insert(p.data).second) n += p.size();
   };
   const auto& p = params_;
   for (const Param* q : {&p.word_emb, &p.pos_emb, &p.type_emb, &p.emb_norm_g, &p.emb_norm_b, &p.mapping_w, &p.mapping_b, &p.pooler_w, &p.pooler_b,
                          &p.mlm_dense_w, &p.mlm_dense_b, &p.mlm_norm_g, &p.mlm_norm_b, &p.mlm_decoder_w,
                          &p.mlm_decoder_b, &p.classifier_w, &p.classifier_b, &p.rel_emb, &p.rel_norm_g, &p.rel_norm_b,
-                         &p.rtd_dense_w, &p.rtd_dense_b})
+                         &p.rtd_dense_w, &p.rtd_dense_b, &p.final_norm_g, &p.final_norm_b, &p.pooler_norm_g,
+                         &p.pooler_norm_b})
     count(*q);
   for (const auto& l : p.layers)
     for (const Param* q : {&l.query_w, &l.query_b, &l.key_w, &l.key_b, &l.value_w, &l.value_b, &l.attn_out_w,
@@ -265,7 +301,8 @@ std::int64_t Weights::mapped_bytes() const { return mapped_bytes_; }
 
 std::int64_t Weights::converted_bytes() const {
   std::int64_t n = 0;
-  for (const auto& b : converted_) n += static_cast<std::int64_t>(b.size() * sizeof(float));
+  for (const auto& b : converted_)
+    if (!synthesized_.count(b.data())) n += static_cast<std::int64_t>(b.size() * sizeof(float));
   return n;
 }
 

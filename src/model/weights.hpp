@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <functional>
 #include <map>
+#include <set>
 #include <memory>
 #include <string>
 #include <vector>
@@ -28,8 +29,12 @@ struct Param {
   std::int64_t size() const { return core::numel(shape); }
 };
 
+// Pre-norm layers (ModernBERT) read attn_norm before the attention (absent in layer 0: the
+// identity) and out_norm before the feed-forward (its mlp_norm); their fused Wqkv [3 hidden,
+// hidden] is loaded into qkv_w, and query_w / key_w / value_w are views of its three row blocks.
 struct LayerParams {
   Param query_w, query_b, key_w, key_b, value_w, value_b;  // [hidden, hidden], [hidden]
+  Param qkv_w, qkv_b;                                      // [3 hidden, hidden], [3 hidden]: fused (ModernBERT)
   Param attn_out_w, attn_out_b;                            // [hidden, hidden], [hidden]
   Param attn_norm_g, attn_norm_b;                          // [hidden]
   Param ffn_in_w, ffn_in_b;                                // [intermediate, hidden], [intermediate]
@@ -44,7 +49,9 @@ struct EncoderParams {
   Param mapping_w, mapping_b;  // ALBERT, ELECTRA (embeddings_project): embedding_dim -> hidden [hidden, embedding_dim], [hidden]
   std::vector<LayerParams> layers;
   Param rel_emb, rel_norm_g, rel_norm_b;  // DeBERTa: [2 * span, hidden] and its optional LayerNorm
+  Param final_norm_g, final_norm_b;                           // pre-norm encoders: after the last layer
   Param pooler_w, pooler_b;                                   // optional
+  Param pooler_norm_g, pooler_norm_b;                         // ModernBERT's head.norm after the pooler
   Param mlm_dense_w, mlm_dense_b, mlm_norm_g, mlm_norm_b;      // optional MLM head
   Param mlm_decoder_w, mlm_decoder_b;                         // decoder tied to word_emb when absent
   Param classifier_w, classifier_b;                           // [labels, hidden], [labels], optional
@@ -106,9 +113,13 @@ class Weights {
 
  private:
   Weights() = default;
+  // After the table is read: fused projections split into views, zero biases where a family has
+  // none (so every layer runs one code path), shared layers pointed at their group's tensors.
+  void complete(const ModelConfig& config);
   EncoderParams params_;
   std::vector<std::shared_ptr<io::SafetensorsFile>> files_;
   std::deque<core::FloatBuffer> converted_;
+  std::set<const float*> synthesized_;  // zero biases of bias-free families: not parameters
   std::map<std::string, core::Tensor> owned_;
   std::vector<std::string> unused_;
   std::int64_t mapped_bytes_ = 0;

@@ -27,7 +27,11 @@ What it follows, class by class:
                         (a padded query row is an ordinary distribution over the real keys);
                         sliding layers: create_bidirectional_sliding_window_mask, additionally
                         finfo.min where |i - j| > local_attention // 2 (the overlay keeps
-                        |q - kv| <= sliding_window, inclusive). The mask a layer gets is chosen by
+                        |q - kv| <= sliding_window, inclusive). A padded query row of a sliding
+                        layer with no real key inside its window is all finfo.min (scores + min
+                        rounds to min): softmax gives it 1/T over every key, padded ones included,
+                        exactly as transformers' eager path does (no fix-up of empty rows there).
+                        The mask a layer gets is chosen by
                         layer_types (the module's own sliding_window attribute, chosen by
                         layer_idx % global_attn_every_n_layers, only feeds flash/sdpa kernels).
   ModernBertEncoderLayer  h = h + attn(attn_norm(h)) (attn_norm is Identity for layer 0: no

@@ -11,7 +11,7 @@ namespace {
 const std::vector<const Family*>& all_families() {
   static const std::vector<const Family*> list{&bert_family(), &roberta_family(), &xlm_roberta_family(),
                                                     &distilbert_family(), &albert_family(), &deberta_v2_family(),
-                                                    &electra_family()};
+                                                    &electra_family(), &modernbert_family()};
   return list;
 }
 

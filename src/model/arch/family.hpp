@@ -67,6 +67,7 @@ const Family& distilbert_family();
 const Family& albert_family();
 const Family& electra_family();
 const Family& deberta_v2_family();
+const Family& modernbert_family();
 
 // The module names of one post-norm encoder layer (BERT's by default).
 struct LayerNames {

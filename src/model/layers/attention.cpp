@@ -1,6 +1,7 @@
 #include "model/layers/attention.hpp"
 
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
 #include <limits>
 #include <utility>
@@ -8,6 +9,7 @@
 #include "core/gemm.hpp"
 #include "core/kernels.hpp"
 #include "core/matmul.hpp"
+#include "model/layers/rotary.hpp"
 
 namespace bertscope::model::layers {
 
@@ -30,6 +32,12 @@ void for_each_head(const Batch& batch, std::int64_t heads, Fn&& fn) {
   }
 }
 
+std::int64_t max_length(const Batch& batch) {
+  std::int64_t t = 0;
+  for (std::int64_t b = 0; b < batch.size(); ++b) t = std::max(t, batch.length(b));
+  return t;
+}
+
 // g <- s * (g - <g, s>) per row of a [t, t] block: softmax's Jacobian, which is symmetric, so
 // the same map serves the reverse and the forward-mode pass.
 void softmax_jacobian(const float* soft, std::int64_t t, float* g) {
@@ -40,23 +48,48 @@ void softmax_jacobian(const float* soft, std::int64_t t, float* g) {
   }
 }
 
-// Softmax over the scores of every input; padding keys (attention_mask 0) get transformers'
-// additive mask, the lowest float, and after the softmax exactly 0, as in a padded batch.
-void masked_softmax(const Batch& batch, std::span<const ModelInput> inputs, float* probs) {
+// Softmax over the scores of every input; padding keys (attention_mask 0) and, on a sliding
+// layer, keys farther than the window (|i - j| > window_half) get transformers' additive mask,
+// the lowest float, and after the softmax exactly 0, as in a padded batch.
+void masked_softmax(const Batch& batch, std::span<const ModelInput> inputs, std::int64_t window_half, float* probs) {
   auto for_masked_keys = [&](auto&& fn) {
     for (std::int64_t b = 0; b < batch.size(); ++b) {
       const auto t = batch.length(b);
       const auto& mask = inputs[static_cast<std::size_t>(b)].attention_mask;
-      if (mask.empty()) continue;
+      const bool windowed = window_half >= 0 && t > window_half + 1;
+      if (mask.empty() && !windowed) continue;
       float* block = probs + batch.probs(b);
-      for (std::int64_t r = 0; r < batch.heads * t; ++r)
+      for (std::int64_t r = 0; r < batch.heads * t; ++r) {
+        const auto i = r % t;
         for (std::int64_t j = 0; j < t; ++j)
-          if (!mask[static_cast<std::size_t>(j)]) fn(block[r * t + j]);
+          if ((!mask.empty() && !mask[static_cast<std::size_t>(j)]) || (windowed && std::abs(i - j) > window_half))
+            fn(block[r * t + j]);
+      }
     }
   };
   for_masked_keys([](float& s) { s = std::numeric_limits<float>::lowest(); });
   for (const auto& g : batch.groups) core::softmax_rows(probs + g.probs_offset, g.count * batch.heads * g.t, g.t);
-  for_masked_keys([](float& s) { s = 0.0f; });
+  // Exactly 0 where masked, except in a row that sees no key at all (a padded query on a sliding
+  // layer whose window holds only padding): every score there is the lowest float, and
+  // transformers' softmax gives the whole row 1/T, as this one did.
+  for (std::int64_t b = 0; b < batch.size(); ++b) {
+    const auto t = batch.length(b);
+    const auto& mask = inputs[static_cast<std::size_t>(b)].attention_mask;
+    const bool windowed = window_half >= 0 && t > window_half + 1;
+    if (mask.empty() && !windowed) continue;
+    float* block = probs + batch.probs(b);
+    for (std::int64_t r = 0; r < batch.heads * t; ++r) {
+      const auto i = r % t;
+      auto masked = [&](std::int64_t j) {
+        return (!mask.empty() && !mask[static_cast<std::size_t>(j)]) || (windowed && std::abs(i - j) > window_half);
+      };
+      bool sees = false;
+      for (std::int64_t j = 0; j < t && !sees; ++j) sees = !masked(j);
+      if (!sees) continue;
+      for (std::int64_t j = 0; j < t; ++j)
+        if (masked(j)) block[r * t + j] = 0.0f;
+    }
+  }
 }
 
 // DeBERTa's mask M[i, j] = m_i m_j: every score of a padded query row is the lowest float, so
@@ -176,6 +209,11 @@ void attention_forward(const LinearContext& lc, const LayerParams& lp, std::int6
   linear_forward(lc, x, n, hidden, lp.query_w, lp.query_b, hidden, buf.q, nullptr, x16, false);
   linear_forward(lc, x, n, hidden, lp.key_w, lp.key_b, hidden, buf.k, nullptr, x16, true);
   linear_forward(lc, x, n, hidden, lp.value_w, lp.value_b, hidden, buf.v, nullptr, x16, true);
+  if (s.rope_theta > 0) {
+    const auto table = rotary_table(s.rope_theta, d, max_length(batch));
+    rotate(table, batch, heads, buf.q);
+    rotate(table, batch, heads, buf.k);
+  }
   rec.per_head(Site::attn_query, layer, buf.q, d);
   rec.per_head(Site::attn_key, layer, buf.k, d);
   rec.per_head(Site::attn_value, layer, buf.v, d);
@@ -194,7 +232,7 @@ void attention_forward(const LinearContext& lc, const LayerParams& lp, std::int6
   {
     core::ScopedOp op(lc.profile, core::OpClass::attention);
     const auto size = batch.probs_size();
-    masked_softmax(batch, edits.inputs, buf.probs);
+    masked_softmax(batch, edits.inputs, s.window_half, buf.probs);
     if (edits.mask_query_rows) uniform_padded_rows(batch, edits.inputs, buf.probs);
     if (tape) tape->soft.assign(buf.probs, buf.probs + size);
     if (edits.dropout)
@@ -271,6 +309,11 @@ void attention_vjp(const LinearContext& lc, const LayerParams& lp, std::int64_t 
   rec.per_head(Site::attn_query, layer, dq, d);
   rec.per_head(Site::attn_key, layer, dk, d);
   rec.per_head(Site::attn_value, layer, dv, d);
+  if (s.rope_theta > 0) {  // back through the rotation: its transpose
+    const auto table = rotary_table(s.rope_theta, d, max_length(batch));
+    rotate(table, batch, heads, dq, true);
+    rotate(table, batch, heads, dk, true);
+  }
   // Q, K and V read the same input: on the bf16 path it is converted once for the three.
   std::vector<core::bf16> x16;
   if (lc.bf16 && grads.enabled()) {
@@ -290,6 +333,11 @@ void attention_jvp(const LayerParams& lp, std::int64_t layer, const Batch& batch
   linear_jvp(tx, n, hidden, lp.query_w, hidden, tq);
   linear_jvp(tx, n, hidden, lp.key_w, hidden, tk);
   linear_jvp(tx, n, hidden, lp.value_w, hidden, tv);
+  if (s.rope_theta > 0) {
+    const auto table = rotary_table(s.rope_theta, d, max_length(batch));
+    rotate(table, batch, heads, tq);
+    rotate(table, batch, heads, tk);
+  }
   rec.per_head(Site::attn_query, layer, tq, d);
   rec.per_head(Site::attn_key, layer, tk, d);
   rec.per_head(Site::attn_value, layer, tv, d);

@@ -26,6 +26,8 @@ namespace bertscope::model::layers {
 struct AttentionShape {
   std::int64_t hidden, heads, head_dim;
   float scale;  // 1/sqrt(head_dim) (DeBERTa: 1/sqrt(head_dim * (1 + |pos_att_type|)))
+  double rope_theta = 0;         // > 0: rotary positions turn the queries and keys (ModernBERT)
+  std::int64_t window_half = -1;  // >= 0: a query sees only keys with |i - j| <= window_half (sliding layers)
 };
 
 // What the reverse and forward-mode passes need.

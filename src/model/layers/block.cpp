@@ -24,9 +24,150 @@ core::FloatBuffer copy_of(const float* x, std::int64_t n) { return core::FloatBu
 
 }  // namespace
 
+namespace {
+
+void add_into(float* y, const float* x, std::int64_t n) {
+  for (std::int64_t i = 0; i < n; ++i) y[i] += x[i];
+}
+
+// The pre-norm block (ModernBERT). Buffers: `out` holds LN1(x), `extra` the residual's copy
+// and then LN2(mid).
+void pre_norm_forward(const LinearContext& lc, const LayerParams& lp, std::int64_t layer, const Batch& batch,
+                      const BlockShape& s, float* x, BlockBuffers& buf, const AttentionEdits& edits,
+                      const Dropout& dropout, SiteRecorder& rec, BlockTape* tape) {
+  const auto n = batch.rows(), hidden = s.attention.hidden;
+  const std::uint64_t stream = 100 + 10 * static_cast<std::uint64_t>(layer);
+  const bool norm1 = lp.attn_norm_g.present();  // layer 0 has none: the identity
+  const float* a_in = x;
+  if (norm1) {
+    core::ScopedOp op(lc.profile, core::OpClass::norm);
+    norm_forward(x, nullptr, n, hidden, lp.attn_norm_g.data, lp.attn_norm_b.data, s.eps, buf.out.data(),
+                 tape ? &tape->norm1 : nullptr);
+    a_in = buf.out.data();
+  }
+  AttentionBuffers ab{buf.q.data(), buf.k.data(), buf.v.data(), buf.probs.data(), buf.ctx.data()};
+  AttentionEdits layer_edits = edits;
+  float* mid = buf.mid.data();
+  if (tape) {
+    auto& at = tape->attention;
+    at.x_in = copy_of(a_in, n * hidden);
+    for (auto* b : {&at.q, &at.k, &at.v, &at.ctx}) *b = core::FloatBuffer(static_cast<std::size_t>(n * hidden));
+    ab = {at.q.data(), at.k.data(), at.v.data(), buf.probs.data(), at.ctx.data()};
+    at.dropout = dropout.mask(batch.probs_size(), dropout.attention_p, stream + 1);
+    if (!at.dropout.empty()) layer_edits.dropout = &at.dropout;
+    tape->mid = core::FloatBuffer(static_cast<std::size_t>(n * hidden));
+    mid = tape->mid.data();
+    tape->ffn_in = core::FloatBuffer(static_cast<std::size_t>(n * hidden));
+  }
+  auto* x16 = lc.bf16 ? &buf.x16 : nullptr;
+  auto* inter16 = lc.bf16 ? &buf.inter16 : nullptr;
+  attention_forward(lc, lp, layer, batch, s.attention, a_in, ab, layer_edits, rec, x16, tape ? &tape->attention : nullptr);
+  rec.per_head(Site::attn_context, layer, ab.ctx, s.attention.head_dim);
+  float* attn = buf.attn.data();
+  linear_forward(lc, ab.ctx, n, hidden, lp.attn_out_w, lp.attn_out_b, hidden, attn, nullptr, x16);
+  rec.rows(Site::attn_out, layer, attn, hidden);
+  if (tape) {
+    tape->attn_drop = dropout.mask(n * hidden, dropout.hidden_p, stream + 2);
+    apply_dropout(attn, tape->attn_drop);
+  }
+  const float* skip = x;
+  if (rec.active(Site::attn_residual, layer)) {
+    std::memcpy(buf.extra.data(), x, static_cast<std::size_t>(n * hidden) * sizeof(float));
+    rec.rows(Site::attn_residual, layer, buf.extra.data(), hidden);
+    skip = buf.extra.data();
+  }
+  for (std::int64_t i = 0; i < n * hidden; ++i) mid[i] = skip[i] + attn[i];
+  rec.rows(Site::resid_mid, layer, mid, hidden);
+  float* f_in = tape ? tape->ffn_in.data() : buf.extra.data();
+  {
+    core::ScopedOp op(lc.profile, core::OpClass::norm);
+    norm_forward(mid, nullptr, n, hidden, lp.out_norm_g.data, lp.out_norm_b.data, s.eps, f_in, tape ? &tape->norm2 : nullptr);
+  }
+  float* out = buf.out.data();
+  feed_forward_forward(lc, lp, layer, n, s.ffn, f_in, buf.inter.data(), out, rec, x16, inter16,
+                       tape ? &tape->ffn : nullptr);
+  if (tape) {
+    tape->ffn_drop = dropout.mask(n * hidden, dropout.hidden_p, stream + 3);
+    apply_dropout(out, tape->ffn_drop);
+  }
+  for (std::int64_t i = 0; i < n * hidden; ++i) x[i] = mid[i] + out[i];
+}
+
+void pre_norm_vjp(const LinearContext& lc, const LayerParams& lp, std::int64_t layer, const Batch& batch,
+                  const BlockShape& s, const BlockTape& tape, float* dx, BlockBuffers& buf, SiteRecorder& rec,
+                  ParamGrads& grads) {
+  const auto n = batch.rows(), hidden = s.attention.hidden;
+  const auto bytes = static_cast<std::size_t>(n * hidden) * sizeof(float);
+  float* d_mid = buf.mid.data();
+  float* d_branch = buf.attn.data();
+  float* d_fin = buf.extra.data();
+  float* d_tmp = buf.out.data();
+  // out = mid + FFN(LN2(mid)).
+  std::memcpy(d_mid, dx, bytes);
+  std::memcpy(d_branch, dx, bytes);
+  apply_dropout(d_branch, tape.ffn_drop);
+  feed_forward_vjp(lc, lp, layer, n, s.ffn, tape.ffn, tape.ffn_in.data(), d_branch, buf.inter.data(), d_fin, false, rec,
+                   grads);
+  norm_vjp(d_fin, tape.norm2, lp.out_norm_g.data, n, hidden, d_tmp, grads(lp.out_norm_g), grads(lp.out_norm_b));
+  add_into(d_mid, d_tmp, n * hidden);
+  rec.rows(Site::resid_mid, layer, d_mid, hidden);
+  // mid = x + W_O ctx.
+  std::memcpy(d_branch, d_mid, bytes);
+  apply_dropout(d_branch, tape.attn_drop);
+  rec.rows(Site::attn_out, layer, d_branch, hidden);
+  float* d_ctx = buf.ctx.data();
+  linear_vjp(lc, d_branch, n, hidden, lp.attn_out_w, hidden, tape.attention.ctx.data(), d_ctx, false,
+             grads(lp.attn_out_w), grads(lp.attn_out_b));
+  rec.per_head(Site::attn_context, layer, d_ctx, s.attention.head_dim);
+  std::memcpy(dx, d_mid, bytes);
+  rec.rows(Site::attn_residual, layer, dx, hidden);
+  if (!lp.attn_norm_g.present()) {
+    attention_vjp(lc, lp, layer, batch, s.attention, tape.attention, d_ctx, rec, buf.q.data(), buf.k.data(),
+                  buf.v.data(), buf.probs.data(), dx, grads);
+    return;
+  }
+  float* d_ain = d_branch;  // free again
+  std::memset(d_ain, 0, bytes);
+  attention_vjp(lc, lp, layer, batch, s.attention, tape.attention, d_ctx, rec, buf.q.data(), buf.k.data(), buf.v.data(),
+                buf.probs.data(), d_ain, grads);
+  norm_vjp(d_ain, tape.norm1, lp.attn_norm_g.data, n, hidden, d_tmp, grads(lp.attn_norm_g), grads(lp.attn_norm_b));
+  add_into(dx, d_tmp, n * hidden);
+}
+
+void pre_norm_jvp(const LayerParams& lp, std::int64_t layer, const Batch& batch, const BlockShape& s,
+                  const BlockTape& tape, float* tx, BlockBuffers& buf, SiteRecorder& rec) {
+  const auto n = batch.rows(), hidden = s.attention.hidden;
+  const float* t_ain = tx;
+  if (lp.attn_norm_g.present()) {
+    norm_jvp(tx, tape.norm1, lp.attn_norm_g.data, n, hidden, buf.out.data());
+    t_ain = buf.out.data();
+  }
+  float* t_ctx = buf.ctx.data();
+  attention_jvp(lp, layer, batch, s.attention, tape.attention, t_ain, rec, buf.q.data(), buf.k.data(), buf.v.data(),
+                buf.probs.data(), t_ctx);
+  rec.per_head(Site::attn_context, layer, t_ctx, s.attention.head_dim);
+  float* t_attn = buf.attn.data();
+  linear_jvp(t_ctx, n, hidden, lp.attn_out_w, hidden, t_attn);
+  apply_dropout(t_attn, tape.attn_drop);
+  rec.rows(Site::attn_out, layer, t_attn, hidden);
+  rec.rows(Site::attn_residual, layer, tx, hidden);
+  float* t_mid = buf.mid.data();
+  for (std::int64_t i = 0; i < n * hidden; ++i) t_mid[i] = tx[i] + t_attn[i];
+  rec.rows(Site::resid_mid, layer, t_mid, hidden);
+  float* t_fin = buf.extra.data();
+  norm_jvp(t_mid, tape.norm2, lp.out_norm_g.data, n, hidden, t_fin);
+  float* t_out = buf.out.data();
+  feed_forward_jvp(lp, layer, n, s.ffn, tape.ffn, t_fin, buf.inter.data(), t_out, rec);
+  apply_dropout(t_out, tape.ffn_drop);
+  for (std::int64_t i = 0; i < n * hidden; ++i) tx[i] = t_mid[i] + t_out[i];
+}
+
+}  // namespace
+
 void block_forward(const LinearContext& lc, const LayerParams& lp, std::int64_t layer, const Batch& batch,
                    const BlockShape& s, float* x, BlockBuffers& buf, const AttentionEdits& edits,
                    const Dropout& dropout, SiteRecorder& rec, BlockTape* tape) {
+  if (s.pre_norm) return pre_norm_forward(lc, lp, layer, batch, s, x, buf, edits, dropout, rec, tape);
   const auto n = batch.rows(), hidden = s.attention.hidden;
   const std::uint64_t stream = 100 + 10 * static_cast<std::uint64_t>(layer);
   AttentionBuffers ab{buf.q.data(), buf.k.data(), buf.v.data(), buf.probs.data(), buf.ctx.data()};
@@ -79,6 +220,7 @@ void block_forward(const LinearContext& lc, const LayerParams& lp, std::int64_t 
 
 void block_vjp(const LinearContext& lc, const LayerParams& lp, std::int64_t layer, const Batch& batch, const BlockShape& s,
                const BlockTape& tape, float* dx, BlockBuffers& buf, SiteRecorder& rec, ParamGrads& grads) {
+  if (s.pre_norm) return pre_norm_vjp(lc, lp, layer, batch, s, tape, dx, buf, rec, grads);
   const auto n = batch.rows(), hidden = s.attention.hidden;
   const auto bytes = static_cast<std::size_t>(n * hidden) * sizeof(float);
   float* d_sum = buf.extra.data();  // d(input of a norm)
@@ -108,6 +250,7 @@ void block_vjp(const LinearContext& lc, const LayerParams& lp, std::int64_t laye
 
 void block_jvp(const LayerParams& lp, std::int64_t layer, const Batch& batch, const BlockShape& s,
                const BlockTape& tape, float* tx, BlockBuffers& buf, SiteRecorder& rec) {
+  if (s.pre_norm) return pre_norm_jvp(lp, layer, batch, s, tape, tx, buf, rec);
   const auto n = batch.rows(), hidden = s.attention.hidden;
   float* t_ctx = buf.ctx.data();
   attention_jvp(lp, layer, batch, s.attention, tape.attention, tx, rec, buf.q.data(), buf.k.data(), buf.v.data(),

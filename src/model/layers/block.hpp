@@ -1,5 +1,7 @@
-// One post-norm encoder block (BERT, RoBERTa):
+// One encoder block, post-norm (BERT, RoBERTa, ...):
 //   mid = LN1(x + dropout(W_O attention(x)));  out = LN2(mid + dropout(FFN(mid)))
+// or pre-norm (ModernBERT; LN1 is the identity where the layer has none):
+//   mid = x + dropout(W_O attention(LN1(x)));  out = mid + dropout(FFN(LN2(mid)))
 // composed from the attention, linear, norm and feed-forward components; the forward, reverse
 // (VJP) and forward-mode (JVP) passes side by side, each visiting the block's trace sites
 // (records and hooks) in its own order.
@@ -19,6 +21,7 @@ struct BlockShape {
   AttentionShape attention;
   FeedForwardShape ffn;
   float eps;
+  bool pre_norm = false;
 };
 
 struct BlockTape {
@@ -27,6 +30,7 @@ struct BlockTape {
   core::FloatBuffer attn_drop;  // dropout of the attention branch (empty: none)
   NormTape norm1;
   core::FloatBuffer mid;        // resid_mid [rows, hidden]
+  core::FloatBuffer ffn_in;     // pre-norm: LN2(mid), the feed-forward's input
   FeedForwardTape ffn;
   core::FloatBuffer ffn_drop;
   NormTape norm2;

@@ -1,11 +1,64 @@
 #include "model/layers/feed_forward.hpp"
 
+#include <algorithm>
+
 namespace bertscope::model::layers {
+
+namespace {
+
+// GeGLU: out[r, j] = act(pre[r, j]) * pre[r, I + j] for [rows, 2I] -> [rows, I].
+void gate(const FeedForwardShape& s, const float* pre, std::int64_t rows, float* out) {
+  const auto inter = s.intermediate;
+#pragma omp parallel for schedule(static) if (rows * inter > 16384)
+  for (std::int64_t r = 0; r < rows; ++r) {
+    float* o = out + r * inter;
+    std::copy_n(pre + r * 2 * inter, inter, o);
+    core::activate(s.act, o, inter);
+    for (std::int64_t j = 0; j < inter; ++j) o[j] *= pre[r * 2 * inter + inter + j];
+  }
+}
+
+// The gate's derivative: from d(out) [rows, I] to d(pre) [rows, 2I] (reverse and forward mode
+// alike: d_a = d * g * act'(a), d_g = d * act(a); forward mode then sums the two halves' terms).
+void gate_grad(const FeedForwardShape& s, const float* pre, std::int64_t rows, const float* d, float* d_pre) {
+  const auto inter = s.intermediate;
+#pragma omp parallel for schedule(static) if (rows * inter > 16384)
+  for (std::int64_t r = 0; r < rows; ++r) {
+    const float* a = pre + r * 2 * inter;
+    const float* g = a + inter;
+    float* da = d_pre + r * 2 * inter;
+    float* dg = da + inter;
+    std::copy_n(a, inter, dg);
+    core::activate(s.act, dg, inter);  // act(a)
+    for (std::int64_t j = 0; j < inter; ++j) {
+      dg[j] *= d[r * inter + j];
+      da[j] = d[r * inter + j] * g[j];
+    }
+    core::activation_grad(s.act, a, da, da, inter);
+  }
+}
+
+}  // namespace
 
 void feed_forward_forward(const LinearContext& lc, const LayerParams& lp, std::int64_t layer, std::int64_t rows,
                           const FeedForwardShape& s, const float* x, float* mid, float* y, SiteRecorder& rec,
                           std::vector<core::bf16>* x16, std::vector<core::bf16>* mid16, FeedForwardTape* tape) {
-  if (tape) {
+  const auto width = s.in_width();
+  if (s.gated) {
+    core::FloatBuffer scratch;
+    float* pre = nullptr;
+    if (tape) {
+      tape->pre = core::FloatBuffer(static_cast<std::size_t>(rows * width));
+      pre = tape->pre.data();
+      tape->act = core::FloatBuffer(static_cast<std::size_t>(rows * s.intermediate));
+      mid = tape->act.data();
+    } else {
+      scratch = core::FloatBuffer(static_cast<std::size_t>(rows * width));
+      pre = scratch.data();
+    }
+    linear_forward(lc, x, rows, s.hidden, lp.ffn_in_w, lp.ffn_in_b, width, pre, nullptr, x16);
+    gate(s, pre, rows, mid);
+  } else if (tape) {
     tape->pre = core::FloatBuffer(static_cast<std::size_t>(rows * s.intermediate));
     linear_forward(lc, x, rows, s.hidden, lp.ffn_in_w, lp.ffn_in_b, s.intermediate, tape->pre.data(), nullptr, x16);
     tape->act = tape->pre;
@@ -26,15 +79,48 @@ void feed_forward_vjp(const LinearContext& lc, const LayerParams& lp, std::int64
   linear_vjp(lc, dy, rows, s.hidden, lp.ffn_out_w, s.intermediate, tape.act.data(), d_mid, false, grads(lp.ffn_out_w),
              grads(lp.ffn_out_b));
   rec.rows(Site::ffn_act, layer, d_mid, s.intermediate);
-  core::activation_grad(s.act, tape.pre.data(), d_mid, d_mid, rows * s.intermediate);
-  linear_vjp(lc, d_mid, rows, s.intermediate, lp.ffn_in_w, s.hidden, x, dx, accumulate, grads(lp.ffn_in_w),
+  const float* d_in = d_mid;
+  core::FloatBuffer d_pre;
+  if (s.gated) {
+    d_pre = core::FloatBuffer(static_cast<std::size_t>(rows * s.in_width()));
+    gate_grad(s, tape.pre.data(), rows, d_mid, d_pre.data());
+    d_in = d_pre.data();
+  } else {
+    core::activation_grad(s.act, tape.pre.data(), d_mid, d_mid, rows * s.intermediate);
+  }
+  linear_vjp(lc, d_in, rows, s.in_width(), lp.ffn_in_w, s.hidden, x, dx, accumulate, grads(lp.ffn_in_w),
              grads(lp.ffn_in_b));
 }
 
 void feed_forward_jvp(const LayerParams& lp, std::int64_t layer, std::int64_t rows, const FeedForwardShape& s,
                       const FeedForwardTape& tape, const float* tx, float* t_mid, float* ty, SiteRecorder& rec) {
-  linear_jvp(tx, rows, s.hidden, lp.ffn_in_w, s.intermediate, t_mid);
-  core::activation_grad(s.act, tape.pre.data(), t_mid, t_mid, rows * s.intermediate);
+  if (s.gated) {
+    // t(act(a) g) = act'(a) t_a g + act(a) t_g: the gate's derivative map, its halves summed.
+    const auto inter = s.intermediate;
+    core::FloatBuffer t_pre(static_cast<std::size_t>(rows * 2 * inter)), parts(static_cast<std::size_t>(rows * 2 * inter));
+    linear_jvp(tx, rows, s.hidden, lp.ffn_in_w, 2 * inter, t_pre.data());
+    const float* pre = tape.pre.data();
+    for (std::int64_t r = 0; r < rows; ++r)
+      for (std::int64_t j = 0; j < inter; ++j) {
+        const float ta = t_pre[static_cast<std::size_t>(r * 2 * inter + j)];
+        const float tg = t_pre[static_cast<std::size_t>(r * 2 * inter + inter + j)];
+        // parts = [t_a * g, t_g]: then act' on the first half, act(a) on the second.
+        parts[static_cast<std::size_t>(r * 2 * inter + j)] = ta * pre[r * 2 * inter + inter + j];
+        parts[static_cast<std::size_t>(r * 2 * inter + inter + j)] = tg;
+      }
+    for (std::int64_t r = 0; r < rows; ++r) {
+      float* first = parts.data() + r * 2 * inter;
+      float* second = first + inter;
+      const float* a = pre + r * 2 * inter;
+      core::activation_grad(s.act, a, first, first, inter);
+      std::vector<float> act_a(a, a + inter);
+      core::activate(s.act, act_a.data(), inter);
+      for (std::int64_t j = 0; j < inter; ++j) t_mid[r * inter + j] = first[j] + act_a[static_cast<std::size_t>(j)] * second[j];
+    }
+  } else {
+    linear_jvp(tx, rows, s.hidden, lp.ffn_in_w, s.intermediate, t_mid);
+    core::activation_grad(s.act, tape.pre.data(), t_mid, t_mid, rows * s.intermediate);
+  }
   rec.rows(Site::ffn_act, layer, t_mid, s.intermediate);
   linear_jvp(t_mid, rows, s.intermediate, lp.ffn_out_w, s.hidden, ty);
   rec.rows(Site::ffn_out, layer, ty, s.hidden);

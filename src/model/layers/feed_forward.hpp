@@ -15,26 +15,30 @@
 namespace bertscope::model::layers {
 
 struct FeedForwardTape {
-  core::FloatBuffer pre, act;  // [rows, intermediate] before and after the activation
+  core::FloatBuffer pre, act;  // [rows, intermediate] before and after the activation (gated: pre [rows, 2 intermediate])
 };
 
+// Gated (GeGLU, ModernBERT): the first product gives [a, g], 2 x intermediate wide, and the
+// second reads act(a) * g, which is what ffn.act records.
 struct FeedForwardShape {
   std::int64_t hidden, intermediate;
   core::Activation act;
+  bool gated = false;
+  std::int64_t in_width() const { return gated ? 2 * intermediate : intermediate; }
 };
 
-// x [rows, hidden] -> y [rows, hidden]; `mid` [rows, intermediate] holds the activations
+// x [rows, hidden] -> y [rows, hidden]; `mid` [rows, in_width()] holds the activations
 // (the tape's when taped). x16/mid16 are the bf16 staging buffers of x and mid.
 void feed_forward_forward(const LinearContext& lc, const LayerParams& lp, std::int64_t layer, std::int64_t rows,
                           const FeedForwardShape& s, const float* x, float* mid, float* y, SiteRecorder& rec,
                           std::vector<core::bf16>* x16, std::vector<core::bf16>* mid16, FeedForwardTape* tape);
 
-// Reverse: d(x) (+)= from dy; `d_mid` [rows, intermediate] scratch; x is the forward's input.
+// Reverse: d(x) (+)= from dy; `d_mid` [rows, in_width()] scratch; x is the forward's input.
 void feed_forward_vjp(const LinearContext& lc, const LayerParams& lp, std::int64_t layer, std::int64_t rows, const FeedForwardShape& s,
                       const FeedForwardTape& tape, const float* x, float* dy, float* d_mid, float* dx,
                       bool accumulate, SiteRecorder& rec, ParamGrads& grads);
 
-// Forward mode: ty from tx; t_mid [rows, intermediate] scratch; records the tangents.
+// Forward mode: ty from tx; t_mid [rows, in_width()] scratch; records the tangents.
 void feed_forward_jvp(const LayerParams& lp, std::int64_t layer, std::int64_t rows, const FeedForwardShape& s,
                       const FeedForwardTape& tape, const float* tx, float* t_mid, float* ty, SiteRecorder& rec);
 

@@ -1,6 +1,7 @@
 #include "model/layers/heads.hpp"
 
 #include <algorithm>
+#include <cmath>
 
 #include "core/kernels.hpp"
 #include "core/matmul.hpp"
@@ -63,57 +64,121 @@ void mlm_head_jvp(const EncoderParams& p, const MlmHeadShape& s, const MlmTape& 
 
 namespace {
 
-// d(act)/d(pre) from the activation's output y.
-inline float pooler_act_slope(PoolerActivation act, float y) {
-  return act == PoolerActivation::tanh ? 1.0f - y * y : (y > 0.0f ? 1.0f : 0.0f);
+// What the pooler reads of each input: [batch, hidden].
+core::FloatBuffer pooler_input(const PoolerShape& s, const Batch& batch, const float* x) {
+  const auto hidden = s.hidden;
+  core::FloatBuffer in(static_cast<std::size_t>(batch.size() * hidden), 0.0f);
+  for (std::int64_t b = 0; b < batch.size(); ++b) {
+    float* dst = in.data() + b * hidden;
+    if (s.pooling == Pooling::first) {
+      std::copy_n(x + batch.row(b) * hidden, hidden, dst);
+      continue;
+    }
+    // transformers' masked mean: the sum over the input's tokens divided by their count.
+    const auto t = batch.length(b);
+    for (std::int64_t i = 0; i < t; ++i)
+      for (std::int64_t j = 0; j < hidden; ++j) dst[j] += x[(batch.row(b) + i) * hidden + j];
+    for (std::int64_t j = 0; j < hidden; ++j) dst[j] /= static_cast<float>(t);
+  }
+  return in;
+}
+
+// The transpose of pooler_input: d(read) [batch, hidden] added into dx at the rows read.
+void pooler_input_vjp(const PoolerShape& s, const Batch& batch, const float* d_in, float* dx) {
+  const auto hidden = s.hidden;
+  for (std::int64_t b = 0; b < batch.size(); ++b) {
+    const float* g = d_in + b * hidden;
+    if (s.pooling == Pooling::first) {
+      for (std::int64_t j = 0; j < hidden; ++j) dx[batch.row(b) * hidden + j] += g[j];
+      continue;
+    }
+    const auto t = batch.length(b);
+    for (std::int64_t i = 0; i < t; ++i)
+      for (std::int64_t j = 0; j < hidden; ++j) dx[(batch.row(b) + i) * hidden + j] += g[j] / static_cast<float>(t);
+  }
+}
+
+void activate(PoolerActivation act, float* x, std::int64_t n) {
+  if (act == PoolerActivation::tanh)
+    core::tanh_inplace(x, n);
+  else if (act == PoolerActivation::gelu)
+    core::activate(core::Activation::gelu_erf, x, n);
+  else
+    for (std::int64_t i = 0; i < n; ++i) x[i] = std::max(x[i], 0.0f);
+}
+
+// d <- d * act'(pre).
+void activation_slope(PoolerActivation act, const float* pre, float* d, std::int64_t n) {
+  if (act == PoolerActivation::gelu) {
+    core::activation_grad(core::Activation::gelu_erf, pre, d, d, n);
+    return;
+  }
+  for (std::int64_t i = 0; i < n; ++i) {
+    if (act == PoolerActivation::tanh) {
+      const float y = std::tanh(pre[i]);
+      d[i] *= 1.0f - y * y;
+    } else {
+      d[i] *= pre[i] > 0.0f ? 1.0f : 0.0f;
+    }
+  }
+}
+
+// The dense layer's output (before the activation) for the pooler's input `in`.
+core::FloatBuffer pooler_pre(const EncoderParams& p, const PoolerShape& s, const float* in, std::int64_t count) {
+  core::FloatBuffer pre(static_cast<std::size_t>(count * s.hidden));
+  core::linear(in, count, s.hidden, p.pooler_w.data, p.pooler_b.data, s.hidden, pre.data());
+  return pre;
 }
 
 }  // namespace
 
-void pooler_forward(const EncoderParams& p, std::int64_t hidden, PoolerActivation act, const Batch& batch, const float* x,
-                    float* pooled) {
-  for (std::int64_t b = 0; b < batch.size(); ++b)
-    core::linear(x + batch.row(b) * hidden, 1, hidden, p.pooler_w.data, p.pooler_b.data, hidden, pooled + b * hidden);
-  if (act == PoolerActivation::tanh) {
-    core::tanh_inplace(pooled, batch.size() * hidden);
-  } else if (act == PoolerActivation::gelu) {
-    core::activate(core::Activation::gelu_erf, pooled, batch.size() * hidden);
-  } else {
-    for (std::int64_t i = 0; i < batch.size() * hidden; ++i) pooled[i] = std::max(pooled[i], 0.0f);
-  }
+void pooler_forward(const EncoderParams& p, const PoolerShape& s, const Batch& batch, const float* x, float* pooled) {
+  const auto count = batch.size(), hidden = s.hidden;
+  const auto in = pooler_input(s, batch, x);
+  core::linear(in.data(), count, hidden, p.pooler_w.data, p.pooler_b.data, hidden, pooled);
+  activate(s.act, pooled, count * hidden);
+  if (s.norm) core::layer_norm(pooled, count, hidden, p.pooler_norm_g.data, p.pooler_norm_b.data, s.eps, pooled);
 }
 
-// GELU's slope needs the pre-activation, recomputed from the first rows (tanh's and ReLU's read
-// the output).
-void pooler_slope(const EncoderParams& p, std::int64_t hidden, PoolerActivation act, const float* first,
-                  std::int64_t count, const float* pooled, float* d) {
-  if (act != PoolerActivation::gelu) {
-    for (std::int64_t i = 0; i < count * hidden; ++i) d[i] *= pooler_act_slope(act, pooled[i]);
-    return;
+void pooler_vjp(const EncoderParams& p, const PoolerShape& s, const Batch& batch, const float* x, float* dpooled,
+                float* dx, ParamGrads& grads) {
+  const auto count = batch.size(), hidden = s.hidden;
+  const auto in = pooler_input(s, batch, x);
+  const auto pre = pooler_pre(p, s, in.data(), count);
+  core::FloatBuffer d(dpooled, dpooled + count * hidden);
+  if (s.norm) {
+    core::FloatBuffer a = pre;
+    activate(s.act, a.data(), count * hidden);
+    NormTape tape;
+    core::FloatBuffer out(static_cast<std::size_t>(count * hidden));
+    norm_forward(a.data(), nullptr, count, hidden, p.pooler_norm_g.data, p.pooler_norm_b.data, s.eps, out.data(), &tape);
+    norm_vjp(dpooled, tape, p.pooler_norm_g.data, count, hidden, d.data(), grads(p.pooler_norm_g),
+             grads(p.pooler_norm_b));
   }
-  core::FloatBuffer pre(static_cast<std::size_t>(count * hidden)), out(static_cast<std::size_t>(count * hidden));
-  core::linear(first, count, hidden, p.pooler_w.data, p.pooler_b.data, hidden, pre.data());
-  core::activation_grad(core::Activation::gelu_erf, pre.data(), d, out.data(), count * hidden);
-  std::copy(out.begin(), out.end(), d);
-}
-
-void pooler_vjp(const EncoderParams& p, std::int64_t hidden, PoolerActivation act, const Batch& batch, const float* x,
-                const float* pooled, float* dpooled, float* dx, ParamGrads& grads) {
-  const auto count = batch.size();
-  core::FloatBuffer first(static_cast<std::size_t>(count * hidden)), dfirst(static_cast<std::size_t>(count * hidden));
-  for (std::int64_t b = 0; b < count; ++b)
-    std::copy_n(x + batch.row(b) * hidden, hidden, first.data() + b * hidden);
-  pooler_slope(p, hidden, act, first.data(), count, pooled, dpooled);
-  linear_vjp(dpooled, count, hidden, p.pooler_w, hidden, first.data(), dfirst.data(), false, grads(p.pooler_w),
+  activation_slope(s.act, pre.data(), d.data(), count * hidden);
+  core::FloatBuffer d_in(static_cast<std::size_t>(count * hidden));
+  linear_vjp(d.data(), count, hidden, p.pooler_w, hidden, in.data(), d_in.data(), false, grads(p.pooler_w),
              grads(p.pooler_b));
-  for (std::int64_t b = 0; b < count; ++b)
-    for (std::int64_t j = 0; j < hidden; ++j) dx[batch.row(b) * hidden + j] += dfirst[static_cast<std::size_t>(b * hidden + j)];
+  pooler_input_vjp(s, batch, d_in.data(), dx);
 }
 
-void pooler_jvp(const EncoderParams& p, std::int64_t hidden, PoolerActivation act, const float* x_first,
-                const float* tx_first, const float* pooled, float* tpooled) {
-  linear_jvp(tx_first, 1, hidden, p.pooler_w, hidden, tpooled);
-  pooler_slope(p, hidden, act, x_first, 1, pooled, tpooled);
+void pooler_jvp(const EncoderParams& p, const PoolerShape& s, const Batch& batch, const float* x, const float* tx,
+                float* tpooled) {
+  const auto count = batch.size(), hidden = s.hidden;
+  const auto in = pooler_input(s, batch, x);
+  const auto t_in = pooler_input(s, batch, tx);  // reading rows is linear
+  const auto pre = pooler_pre(p, s, in.data(), count);
+  linear_jvp(t_in.data(), count, hidden, p.pooler_w, hidden, tpooled);
+  activation_slope(s.act, pre.data(), tpooled, count * hidden);
+  if (s.norm) {
+    core::FloatBuffer a = pre;
+    activate(s.act, a.data(), count * hidden);
+    NormTape tape;
+    core::FloatBuffer out(static_cast<std::size_t>(count * hidden));
+    norm_forward(a.data(), nullptr, count, hidden, p.pooler_norm_g.data, p.pooler_norm_b.data, s.eps, out.data(), &tape);
+    core::FloatBuffer t(tpooled, tpooled + count * hidden);
+    norm_jvp(t.data(), tape, p.pooler_norm_g.data, count, hidden, tpooled);
+  }
 }
 
 void rtd_dense_forward(const EncoderParams& p, std::int64_t hidden, core::Activation act, const float* x, std::int64_t m,

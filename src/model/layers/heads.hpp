@@ -45,16 +45,25 @@ void mlm_head_vjp(const LinearContext& lc, const EncoderParams& p, const MlmHead
 void mlm_head_jvp(const EncoderParams& p, const MlmHeadShape& s, const MlmTape& tape, const float* tin,
                   std::vector<core::Tensor>& logits);
 
-// pooled [batch, hidden] = act(W x[first row of each input] + b), act tanh or ReLU (both
-// differentiated from their output).
-void pooler_forward(const EncoderParams& p, std::int64_t hidden, PoolerActivation act, const Batch& batch, const float* x,
-                    float* pooled);
-// dpooled [batch, hidden] (overwritten) -> dx at each input's first row (added).
-void pooler_vjp(const EncoderParams& p, std::int64_t hidden, PoolerActivation act, const Batch& batch, const float* x,
-                const float* pooled, float* dpooled, float* dx, ParamGrads& grads);
-// Tangent of the pooled vector of input b from its first row x_first and that row's tangent.
-void pooler_jvp(const EncoderParams& p, std::int64_t hidden, PoolerActivation act, const float* x_first,
-                const float* tx_first, const float* pooled, float* tpooled);
+// The pooler: what it reads of each input (its first row, or the mean of its rows), the
+// activation after its dense layer, and (ModernBERT's head) a LayerNorm after that.
+struct PoolerShape {
+  std::int64_t hidden;
+  PoolerActivation act;
+  Pooling pooling = Pooling::first;
+  bool norm = false;
+  float eps = 0;
+};
+
+// pooled [batch, hidden] = [LN](act(W read(x) + b)).
+void pooler_forward(const EncoderParams& p, const PoolerShape& s, const Batch& batch, const float* x, float* pooled);
+// dpooled [batch, hidden] (overwritten) -> dx (added) at the rows each input's pooler read; the
+// forward's intermediates are recomputed from x.
+void pooler_vjp(const EncoderParams& p, const PoolerShape& s, const Batch& batch, const float* x, float* dpooled,
+                float* dx, ParamGrads& grads);
+// Tangents of every input's pooled vector [batch, hidden] from the encoder output x and its tangent tx.
+void pooler_jvp(const EncoderParams& p, const PoolerShape& s, const Batch& batch, const float* x, const float* tx,
+                float* tpooled);
 
 // ELECTRA's discriminator dense layer on every row: pre = x W^T + b, out = act(pre), [m, hidden].
 void rtd_dense_forward(const EncoderParams& p, std::int64_t hidden, core::Activation act, const float* x, std::int64_t m,

@@ -15,7 +15,7 @@ class ParamGrads {
   bool enabled() const { return enabled_; }
   // The gradient buffer of `w` (zeroed on first use), or null when gradients are off.
   float* operator()(const Param& w) {
-    if (!enabled_) return nullptr;
+    if (!enabled_ || !w.present()) return nullptr;
     auto& g = grads_[w.data];
     if (g.empty()) g = core::FloatBuffer(static_cast<std::size_t>(w.size()), 0.0f);
     return g.data();
