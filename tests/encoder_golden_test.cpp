@@ -358,6 +358,49 @@ TEST(EncoderGolden, ModernbertFinalNormWindowPaddingAndLongInput) {
   }
 }
 
+// A run that records no attention streams it (query blocks against the keys each may see, no
+// [heads, t, t] block held): the same hidden states and logits as the full path, padded rows
+// with no key in their window included, for global, sliding and BERT layers.
+TEST(EncoderGolden, StreamedAttentionEqualsTheFullPath) {
+  for (const char* name : {"modernbert_mlm", "modernbert_classifier", "sharp_mlm", "roberta_mlm"}) {
+    SCOPED_TRACE(name);
+    auto& g = golden(name);
+    const auto& m = *g.model;
+    const auto& ids = g.arrays.at("input_ids");
+    const auto id = ids.to_i64(), types = g.arrays.at("token_type_ids").to_i64(), mask = g.arrays.at("attention_mask").to_i64();
+    const auto b = ids.shape[0], t = ids.shape[1];
+    std::vector<model::ModelInput> padded(static_cast<std::size_t>(b));
+    for (std::int64_t i = 0; i < b; ++i)
+      for (std::int64_t j = 0; j < t; ++j) {
+        padded[i].ids.push_back(static_cast<std::int32_t>(id[i * t + j]));
+        padded[i].type_ids.push_back(static_cast<std::int32_t>(types[i * t + j]));
+        padded[i].attention_mask.push_back(static_cast<std::uint8_t>(mask[i * t + j]));
+      }
+    for (const auto& inputs : {golden_inputs(g), padded}) {
+      model::RunOptions full, streamed;
+      full.record = model::SiteSet::parse("attn.probs,hidden", m.layers());
+      streamed.record = model::SiteSet::parse("hidden", m.layers());
+      const bool mlm = m.config().head_kind() == model::HeadKind::masked_lm;
+      full.mlm_logits = streamed.mlm_logits = mlm;
+      full.classifier_logits = streamed.classifier_logits = !mlm;
+      const auto a = m.forward(inputs, full), s = m.forward(inputs, streamed);
+      // Rounding differs (other summation orders), amplified by these sharp weights as PyTorch's
+      // own float32 error is: the same allowance as the goldens.
+      const auto& errs = g.entry["cases"]["base"]["torch_f32_max_error"];
+      for (std::size_t i = 0; i < a.size(); ++i) {
+        for (std::int64_t l = 0; l < m.layers(); ++l) {
+          const auto& x = a[i].trace.find(model::Site::layer_out, l)->data;
+          const auto& y = s[i].trace.find(model::Site::layer_out, l)->data;
+          for (std::size_t k = 0; k < x.size(); ++k) ASSERT_NEAR(x[k], y[k], allowed(errs, "hidden_states")) << i << " " << l;
+        }
+        const auto& x = mlm ? a[i].mlm_logits.data : a[i].classifier_logits.data;
+        const auto& y = mlm ? s[i].mlm_logits.data : s[i].classifier_logits.data;
+        for (std::size_t k = 0; k < x.size(); ++k) ASSERT_NEAR(x[k], y[k], allowed(errs, "logits"));
+      }
+    }
+  }
+}
+
 // The three score terms are recorded apart and sum to attn.scores.
 TEST(EncoderGolden, DebertaScoreTermsSumToScores) {
   auto& g = golden("deberta_v3_mlm");

@@ -233,7 +233,6 @@ std::vector<ForwardResult> Encoder::run(const Model& model, std::span<const Mode
   auto ws_owner = caches.take();
   auto& ws = *ws_owner;
   if (static_cast<std::int64_t>(ws.x.size()) < n * hidden) ws.x.resize(static_cast<std::size_t>(n * hidden));
-  ws.block.reserve(n, hidden, block_shape(c, 0).ffn.in_width(), batch.probs_size(), bf16);
 
   std::vector<ForwardResult> results(static_cast<std::size_t>(count));
   std::vector<Trace*> traces;
@@ -243,6 +242,15 @@ std::vector<ForwardResult> Encoder::run(const Model& model, std::span<const Mode
     traces.push_back(&r.trace);
   }
   layers::SiteRecorder rec(opt.record, traces, batch, Pass::forward, hooks, prof, tape != nullptr);
+  // A layer whose scores and probabilities nobody reads streams its attention (AttentionEdits::
+  // streamed): the [heads, t, t] blocks are then held only where some layer needs them.
+  const bool relative_scores = c.relative.enabled && (c.relative.c2p || c.relative.p2c);
+  auto streamed = [&](std::int64_t l) {
+    return !tape && !relative_scores && !rec.active(Site::attn_probs, l) && !rec.active(Site::attn_scores, l);
+  };
+  bool every_layer_streamed = true;
+  for (std::int64_t l = opt.start_layer; l < layers; ++l) every_layer_streamed = every_layer_streamed && streamed(l);
+  ws.block.reserve(n, hidden, block_shape(c, 0).ffn.in_width(), every_layer_streamed ? 0 : batch.probs_size(), bf16);
 
   float* x = ws.x.data();
   {
@@ -319,7 +327,8 @@ std::vector<ForwardResult> Encoder::run(const Model& model, std::span<const Mode
       for (std::int64_t b = 0; b < count && rec.wants(Site::attn_probs, l); ++b) rec.block(Site::attn_probs, l, b);
       if (block_tape) block_tape->skipped = true;
     } else {
-      const layers::AttentionEdits edits{inputs, nullptr, relative, c.mask_query_rows};
+      layers::AttentionEdits edits{inputs, nullptr, relative, c.mask_query_rows};
+      edits.streamed = streamed(l);
       layers::block_forward(lc, p.layers[static_cast<std::size_t>(l)], l, batch, block_shape(c, l), x, ws.block, edits,
                             dropout, rec, block_tape);
     }

@@ -199,6 +199,68 @@ void add_relative_scores(const LayerParams& lp, std::int64_t layer, const Batch&
   }
 }
 
+// The context of every (input, head) without holding its [t, t] block: query rows in blocks of
+// kRows, each against the keys it may see (its window on a sliding layer), masked, softmaxed
+// and multiplied by V at once. Memory: one block per thread, kRows x t at most.
+void streamed_context(const Batch& batch, const AttentionShape& s, std::span<const ModelInput> inputs, const float* q,
+                      const float* k, const float* v, float* ctx) {
+  constexpr std::int64_t kRows = 64;
+  const auto hidden = s.hidden, heads = s.heads, d = s.head_dim, half = s.window_half;
+  struct Job {
+    std::int64_t b, h, i0;
+  };
+  std::vector<Job> jobs;
+  for (std::int64_t b = 0; b < batch.size(); ++b)
+    for (std::int64_t h = 0; h < heads; ++h)
+      for (std::int64_t i0 = 0; i0 < batch.length(b); i0 += kRows) jobs.push_back({b, h, i0});
+#pragma omp parallel
+  {
+    std::vector<float> block;
+#pragma omp for schedule(dynamic)
+    for (std::size_t n = 0; n < jobs.size(); ++n) {
+      const auto [b, h, i0] = jobs[n];
+      const auto t = batch.length(b), row0 = batch.row(b);
+      const auto i1 = std::min(t, i0 + kRows), rows = i1 - i0;
+      const auto lo = half >= 0 ? std::max<std::int64_t>(0, i0 - half) : 0;
+      const auto hi = half >= 0 ? std::min(t, i1 + half) : t;
+      const auto keys = hi - lo;
+      block.resize(static_cast<std::size_t>(rows * keys));
+      core::gemm(false, true, rows, keys, d, s.scale, q + (row0 + i0) * hidden + h * d, hidden,
+                 k + (row0 + lo) * hidden + h * d, hidden, 0.0f, block.data(), keys);
+      const auto& mask = inputs[static_cast<std::size_t>(b)].attention_mask;
+      std::vector<std::int64_t> blind;  // rows that see no key: uniform over all t keys, as the full path
+      for (std::int64_t r = 0; r < rows; ++r) {
+        const auto i = i0 + r;
+        bool sees = false;
+        for (std::int64_t j = lo; j < hi; ++j) {
+          const bool masked = (!mask.empty() && !mask[static_cast<std::size_t>(j)]) || (half >= 0 && std::abs(i - j) > half);
+          if (masked)
+            block[static_cast<std::size_t>(r * keys + j - lo)] = std::numeric_limits<float>::lowest();
+          else
+            sees = true;
+        }
+        if (!sees) blind.push_back(r);
+      }
+      core::softmax_rows(block.data(), rows, keys);
+      for (std::int64_t r = 0; r < rows; ++r)
+        for (std::int64_t j = lo; j < hi; ++j) {
+          const auto i = i0 + r;
+          if ((!mask.empty() && !mask[static_cast<std::size_t>(j)]) || (half >= 0 && std::abs(i - j) > half))
+            block[static_cast<std::size_t>(r * keys + j - lo)] = 0.0f;
+        }
+      float* out = ctx + (row0 + i0) * hidden + h * d;
+      core::gemm(false, false, rows, d, keys, 1.0f, block.data(), keys, v + (row0 + lo) * hidden + h * d, hidden, 0.0f,
+                 out, hidden);
+      for (auto r : blind) {  // every score the lowest float: 1/t over all keys
+        float* o = out + r * hidden;
+        std::fill(o, o + d, 0.0f);
+        for (std::int64_t j = 0; j < t; ++j)
+          for (std::int64_t e = 0; e < d; ++e) o[e] += v[(row0 + j) * hidden + h * d + e] / static_cast<float>(t);
+      }
+    }
+  }
+}
+
 }  // namespace
 
 void attention_forward(const LinearContext& lc, const LayerParams& lp, std::int64_t layer, const Batch& batch,
@@ -217,6 +279,11 @@ void attention_forward(const LinearContext& lc, const LayerParams& lp, std::int6
   rec.per_head(Site::attn_query, layer, buf.q, d);
   rec.per_head(Site::attn_key, layer, buf.k, d);
   rec.per_head(Site::attn_value, layer, buf.v, d);
+  if (edits.streamed && !tape) {
+    core::ScopedOp op(lc.profile, core::OpClass::attention);
+    streamed_context(batch, s, edits.inputs, buf.q, buf.k, buf.v, buf.ctx);
+    return;
+  }
   {
     core::ScopedOp op(lc.profile, core::OpClass::attention);
     for (const auto& g : batch.groups) {

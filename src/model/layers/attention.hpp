@@ -48,6 +48,10 @@ struct AttentionEdits {
   const core::FloatBuffer* dropout = nullptr;    // multipliers over all blocks, null = none
   std::shared_ptr<const RelativePositions> relative;  // DeBERTa's c2p / p2c terms, null = none
   bool mask_query_rows = false;  // DeBERTa: a padded query row attends uniformly (1/N) instead
+  // Nothing reads this layer's scores or probabilities (no record, no hook, no tape, no
+  // relative terms): each head's context is computed a block of query rows at a time, only over
+  // the keys its window lets it see, and the [heads, t, t] blocks are never held.
+  bool streamed = false;
 };
 
 // Where the forward writes (the tape's buffers when taped, a workspace otherwise).
