@@ -1,6 +1,7 @@
 // Loading real-checkpoint layouts: name variants, tied decoder, dtypes, shards, memory mapping.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <fstream>
 
@@ -648,4 +649,116 @@ TEST(ModelFamilies, ElectraEmbeddingProjectionHeadsAndNames) {
       test::cli(), (dir / "bad_disc").string()));
   EXPECT_NE(bad_disc.status, 0);
   EXPECT_NE(bad_disc.output.find("ELECTRA's options"), std::string::npos) << bad_disc.output;
+}
+
+// ModernBERT: its config keys, the fused Wqkv as three views, no attn_norm in layer 0, zero
+// biases that are not parameters, transformers 5's rope_parameters equal to the legacy thetas,
+// a ModernBertModel saved alone, and one-line refusals: an unknown layer type, a rope type other
+// than "default", a mis-shaped Wqkv, an input longer than max_position_embeddings (nothing written).
+TEST(ModelFamilies, ModernbertConfigViewsAndRefusals) {
+  TempDir dir("modernbert");
+  const auto out = dir / "mlm";
+  const auto r = test::run_command(fmt::format(
+      "{} make-model --family modernbert --vocab-size 70 --layers 4 --hidden 48 --heads 3 --intermediate 40 --seed 5 "
+      "--local-attention 4 --max-positions 16 --init-std 0.2 --out {}",
+      test::cli(), out.string()));
+  ASSERT_EQ(r.status, 0) << r.output;
+  auto config = io::read_json(out / "config.json");
+  EXPECT_EQ(config["architectures"][0], "ModernBertForMaskedLM");
+  EXPECT_EQ(config["hidden_activation"], "gelu");
+  EXPECT_EQ(config["norm_eps"], 1e-5);
+  EXPECT_FALSE(config.contains("type_vocab_size"));
+  EXPECT_EQ(config["layer_types"], (nlohmann::json{"full_attention", "sliding_attention", "sliding_attention", "full_attention"}));
+  EXPECT_EQ(config["rope_parameters"]["sliding_attention"]["rope_theta"], 10000.0);
+  const auto m = model::Model::load(out);
+  const auto& c = m.config();
+  EXPECT_TRUE(c.sliding(1) && c.sliding(2) && !c.sliding(0) && !c.sliding(3));
+  EXPECT_EQ(c.window_half(1), 2);
+  EXPECT_EQ(c.rope_theta(0), 160000.0);
+  EXPECT_EQ(c.rope_theta(1), 10000.0);
+  const auto& p = m.params();
+  EXPECT_FALSE(p.layers[0].attn_norm_g.present());
+  EXPECT_TRUE(p.layers[1].attn_norm_g.present());
+  EXPECT_EQ(p.layers[2].query_w.data, p.layers[2].qkv_w.data);
+  EXPECT_EQ(p.layers[2].value_w.data, p.layers[2].qkv_w.data + 2 * 48 * 48);
+  ASSERT_TRUE(p.layers[2].query_b.present());  // a zero bias: the config says attention_bias false
+  EXPECT_EQ(p.layers[2].query_b.data[0], 0.0f);
+  std::int64_t stored = 0;
+  {
+    io::SafetensorsFile file(out / "model.safetensors");
+    for (const auto& name : file.names()) stored += core::numel(file.get(name).shape);
+  }
+  EXPECT_EQ(m.weights().parameter_count(), stored);  // zero biases are not parameters
+  std::vector<model::ModelInput> in(1);
+  in[0].ids = {1, 40, 41, 42, 43, 44, 45, 46, 47, 48, 2};
+  model::RunOptions opt;
+  opt.mlm_logits = true;
+  opt.record = model::SiteSet::parse("hidden", m.layers());
+  const auto a = m.forward(in, opt);
+
+  // The legacy keys (global_attn_every_n_layers, global/local_rope_theta) give the same model.
+  auto legacy = config;
+  legacy.erase("layer_types");
+  legacy.erase("rope_parameters");
+  legacy["global_attn_every_n_layers"] = 3;
+  io::write_file_atomic(out / "config.json", legacy.dump());
+  EXPECT_EQ(max_diff(a[0].mlm_logits, model::Model::load(out).forward(in, opt)[0].mlm_logits), 0.0);
+  io::write_file_atomic(out / "config.json", config.dump());
+
+  // A ModernBertModel saved alone: no "model." prefix, no head.
+  const auto bare = dir / "bare";
+  ASSERT_EQ(test::run_command(fmt::format("cp -r {} {}", out.string(), bare.string())).status, 0);
+  rewrite(bare, [](const std::string& n) {
+    if (n.starts_with("head.") || n.starts_with("decoder.")) return std::string();
+    return n.starts_with("model.") ? n.substr(6) : n;
+  });
+  auto bare_config = config;
+  bare_config["architectures"] = {"ModernBertModel"};
+  io::write_file_atomic(bare / "config.json", bare_config.dump());
+  model::RunOptions hidden_only;
+  hidden_only.record = opt.record;
+  EXPECT_EQ(max_diff(a[0].last_hidden, model::Model::load(bare).forward(in, hidden_only)[0].last_hidden), 0.0);
+
+  auto refuses = [&](const fs::path& folder, const std::string& what) {
+    try {
+      (void)model::Model::load(folder);
+      ADD_FAILURE() << "loaded " << what;
+    } catch (const Error& e) {
+      const std::string message = e.what();
+      EXPECT_NE(message.find(what), std::string::npos) << message;
+      EXPECT_EQ(message.find('\n'), std::string::npos) << message;
+    }
+  };
+  auto bad = config;
+  bad["layer_types"][1] = "chunked_attention";
+  io::write_file_atomic(out / "config.json", bad.dump());
+  refuses(out, "layer_types[1] is \"chunked_attention\"");
+  bad = config;
+  bad["rope_parameters"]["full_attention"]["rope_type"] = "yarn";
+  io::write_file_atomic(out / "config.json", bad.dump());
+  refuses(out, "rope_type \"yarn\" is not supported");
+  io::write_file_atomic(out / "config.json", config.dump());
+  const auto wrong = dir / "wrong";
+  ASSERT_EQ(test::run_command(fmt::format("cp -r {} {}", out.string(), wrong.string())).status, 0);
+  rewrite(wrong, [](const std::string& n) { return n == "model.layers.1.attn.Wqkv.weight" ? std::string() : n; },
+          {{"model.layers.1.attn.Wqkv.weight", core::Tensor({96, 48})}});
+  refuses(wrong, "model.layers.1.attn.Wqkv.weight in model.safetensors has shape [96, 48] but config.json implies [144, 48]");
+
+  // An input longer than max_position_embeddings: one line, no trace written.
+  const auto small = dir / "small";
+  ASSERT_EQ(test::run_command(fmt::format("{} make-model --family modernbert --tokenizer {} --layers 1 --hidden 24 "
+                                          "--heads 2 --intermediate 16 --seed 5 --max-positions 16 --out {}",
+                                          test::cli(), (test::data_dir() / "tokenizers" / "modernbert-bpe").string(),
+                                          small.string()))
+                .status,
+            0);
+  const auto trace = dir / "trace.npz";
+  const auto too_long = test::run_command(
+      fmt::format("{} run --model {} --text '{}' --out {}", test::cli(), small.string(),
+                  "one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen",
+                  trace.string()));
+  EXPECT_NE(too_long.status, 0);
+  EXPECT_NE(too_long.output.find("over the limit of 16"), std::string::npos) << too_long.output;
+  EXPECT_EQ(std::count(too_long.output.begin(), too_long.output.end(), '\n'), 1) << too_long.output;
+  EXPECT_FALSE(fs::exists(trace));
 }

@@ -1,7 +1,8 @@
 // The tokenizer pipeline against Hugging Face tokenizers (Rust, npm binding 0.23.2), id for id and
 // offset for offset, on three tokenizers made by tools/reference/tokenizer/make_pipeline_goldens.mjs:
 // a RoBERTa-style byte-level BPE, an spm_train Unigram converted the XLM-R way, and a Unigram
-// trained by tokenizers. Every test compares with golden.json beside the tokenizer files.
+// trained by tokenizers; and the ALBERT-, DeBERTa-v3- and ModernBERT-style folders of
+// make_family_goldens.mjs. Every test compares with golden.json beside the tokenizer files.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -156,6 +157,24 @@ TEST(TokenizerPipeline, TokenizersTrainedUnigramMatchesTokenizers) {
   const auto t = check_pipeline_goldens(model::Tokenizer::from_folder(folder_with(dir, {"tokenizer.json"}).path()), dir);
   EXPECT_EQ(t.mismatches, 0u) << t.report;
   EXPECT_GT(t.ids, 30000u);
+}
+
+// ALBERT- (lower-cased and cased), DeBERTa-v3- and ModernBERT-style tokenizer folders against
+// tokenizers' goldens (tools/reference/tokenizer/make_family_goldens.mjs; also checked through the
+// CLI by tests/tokenizer_family_parity.sh). They cover Precompiled/NFKD/StripAccents/Lowercase
+// normalisers and NFC over Hangul. Each folder loads as shipped, less its golden.json.
+TEST(TokenizerPipeline, FamilyTokenizerFoldersMatchTokenizers) {
+  for (const char* name : {"albert-lower-unigram", "albert-cased-unigram", "debertav3-unigram", "modernbert-bpe"}) {
+    SCOPED_TRACE(name);
+    const auto dir = kPipelineData / name;
+    test::TempDir folder("family");
+    for (const auto& entry : fs::directory_iterator(dir)) {
+      if (entry.path().filename() != "golden.json") fs::copy_file(entry.path(), folder / entry.path().filename().string());
+    }
+    const auto t = check_pipeline_goldens(model::Tokenizer::from_folder(folder.path()), dir);
+    EXPECT_EQ(t.mismatches, 0u) << t.report;
+    EXPECT_GE(t.cases, 2001u + 100u + 8u);
+  }
 }
 
 TEST(TokenizerPipeline, GoldenComparisonCanFail) {

@@ -15,6 +15,8 @@
 #include "io/error.hpp"
 #include "model/tokenizer.hpp"
 #include "test_util.hpp"
+#include "tokenizer/normalizers.hpp"
+#include "tokenizer/unicode.hpp"
 
 using namespace bertscope;
 using namespace bertscope::model;
@@ -470,4 +472,82 @@ TEST(Tokenizer, EwtDevIsFast) {
   EXPECT_GT(tokens, 2001u * 3);
   // Well under a second in an optimised build; the bound leaves room for Debug and sanitizers.
   EXPECT_LT(seconds, 10.0);
+}
+
+namespace {
+
+// Code points and original spans ("begin-end") of a normalised text.
+std::string nfc_dump(const bertscope::tokenizer::NormText& text) {
+  std::string out;
+  for (const auto& ch : text) {
+    out += fmt::format("{}{:X}@{}-{}", out.empty() ? "" : " ", static_cast<std::uint32_t>(ch.cp), ch.begin, ch.end);
+  }
+  return out;
+}
+
+std::string nfc_of(const std::u32string& input, bertscope::tokenizer::ComposedAlignment alignment =
+                                                     bertscope::tokenizer::ComposedAlignment::in_order) {
+  auto text = bertscope::tokenizer::aligned_text(input);
+  bertscope::tokenizer::compose_nfc(text, alignment);
+  return nfc_dump(text);
+}
+
+std::string nfc_form_of(const std::u32string& input) {
+  auto text = bertscope::tokenizer::aligned_text(input);
+  bertscope::tokenizer::normalize_form(text, bertscope::tokenizer::NormalForm::nfc);
+  return nfc_dump(text);
+}
+
+}  // namespace
+
+// NFC with alignments. Expected values are tokenizers' (npm 0.23.2) NFC normaliser and, for the
+// spans, the offsets of its ModernBERT-style tokenizer: a composed character takes the span of the
+// first character it came from (in_order) or of the whole run (whole_run, the Python flavour).
+TEST(Tokenizer, NfcComposesHangulAndLatin) {
+  using bertscope::tokenizer::ComposedAlignment;
+  // Precomposed Hangul LV + T (U+AC00 가 + U+11A8 ᆨ) and L + V + T from separate jamo: both 각.
+  EXPECT_EQ(nfc_of(U"\uAC00\u11A8"), "AC01@0-1");
+  EXPECT_EQ(nfc_of(U"\u1100\u1161\u11A8"), "AC01@0-1");
+  EXPECT_EQ(nfc_of(U"\u1100\u1161\u11A8", ComposedAlignment::whole_run), "AC01@0-3");
+  EXPECT_EQ(nfc_of(U"\u1100\u1161\u11A8 \uAC00\u11A8"), "AC01@0-1 20@3-4 AC01@4-5");
+  EXPECT_EQ(nfc_of(U"\u1100\u1161"), "AC00@0-1");
+  // The next syllable's L starts a new run; a mark between L and V blocks the composition.
+  EXPECT_EQ(nfc_of(U"\u1100\u1161\u11A8\u1100\u1161"), "AC01@0-1 AC00@3-4");
+  EXPECT_EQ(nfc_of(U"\u1100\u0301\u1161"), "1100@0-1 301@1-2 1161@2-3");
+  // Precomposed syllables with a final consonant go through NFD and come back whole (the
+  // ModernBERT-style golden's "한국어 텍스트입니다").
+  EXPECT_EQ(nfc_form_of(U"\uD55C\uAD6D\uC5B4 \uD14D\uC2A4\uD2B8\uC785\uB2C8\uB2E4"),
+            "D55C@0-1 AD6D@1-2 C5B4@2-3 20@3-4 D14D@4-5 C2A4@5-6 D2B8@6-7 C785@7-8 B2C8@8-9 B2E4@9-10");
+  // Latin: one and two marks, a mark that stays, a singleton decomposition, a starter pair.
+  EXPECT_EQ(nfc_of(U"Cafe\u0301"), "43@0-1 61@1-2 66@2-3 E9@3-4");
+  EXPECT_EQ(nfc_of(U"Cafe\u0301", ComposedAlignment::whole_run), "43@0-1 61@1-2 66@2-3 E9@3-5");
+  EXPECT_EQ(nfc_of(U"A\u030A\u0301x"), "1FA@0-1 78@3-4");
+  {  // the ogonek composes, the acute then stays (code points only: see compose_nfc on spans)
+    auto text = bertscope::tokenizer::aligned_text(U"a\u0328\u0301");
+    bertscope::tokenizer::compose_nfc(text, ComposedAlignment::in_order);
+    EXPECT_EQ(bertscope::tokenizer::code_points(text), std::u32string(U"\u0105\u0301"));
+  }
+  EXPECT_EQ(nfc_form_of(U"n\u0303 \u212B"), "F1@0-1 20@2-3 C5@3-4");
+  EXPECT_EQ(nfc_of(U"\u0B47\u0B3E"), "B4B@0-1");
+  EXPECT_EQ(nfc_of(U"plain text"), nfc_dump(bertscope::tokenizer::aligned_text(U"plain text")));
+}
+
+// tokenizers' StripAccents drops what its is_combining_mark (older Unicode tables) calls a mark,
+// not utf8proc's current M*: U+1ABF and U+07FD stay, U+1CF2 (now Lo) goes.
+TEST(Tokenizer, StripAccentsFollowsRustMarkTables) {
+  const auto strip = [](const std::u32string& input) {
+    auto text = bertscope::tokenizer::aligned_text(input);
+    bertscope::tokenizer::StripAccents().normalize(text);
+    return nfc_dump(text);
+  };
+  EXPECT_EQ(strip(U"a\u0301b"), "61@0-1 62@2-3");           // Mn
+  EXPECT_EQ(strip(U"a\u0903b"), "61@0-1 62@2-3");           // Mc
+  EXPECT_EQ(strip(U"a\u20DDb"), "61@0-1 62@2-3");           // Me
+  EXPECT_EQ(strip(U"a\u1ABFb"), "61@0-1 1ABF@1-2 62@2-3");  // Mn since Unicode 14, not in Rust's tables
+  EXPECT_EQ(strip(U"a\u07FDb"), "61@0-1 7FD@1-2 62@2-3");
+  EXPECT_EQ(strip(U"a\u1CF2b"), "61@0-1 62@2-3");  // Mc in Rust's tables, Lo in utf8proc's
+  EXPECT_EQ(strip(U"e\u0301\u0327"), "65@0-1");
+  EXPECT_TRUE(bertscope::tokenizer::is_rust_combining_mark(0x0300));
+  EXPECT_FALSE(bertscope::tokenizer::is_rust_combining_mark(0x1E4EC));
+  EXPECT_FALSE(bertscope::tokenizer::is_rust_combining_mark(U'a'));
 }

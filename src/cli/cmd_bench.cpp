@@ -30,12 +30,25 @@ double peak_rss_mb() {
   return static_cast<double>(usage.ru_maxrss) / 1024.0;  // ru_maxrss is in KiB on Linux
 }
 
-// Floating-point operations of one forward pass over `batch` inputs of `seq` tokens.
+// Floating-point operations of one forward pass over `batch` inputs of `seq` tokens: the
+// projections, the feed-forward (3 h i for a gated one), scores and context over the keys each
+// query sees (a sliding layer's window), and DeBERTa's c2p / p2c products over the relative
+// rows the inputs use, with their projections.
 double forward_flops(const model::ModelConfig& c, std::int64_t batch, std::int64_t seq) {
   const double h = static_cast<double>(c.hidden_size), i = static_cast<double>(c.intermediate_size);
   const double tokens = static_cast<double>(batch * seq);
-  const double per_token_layer = 2.0 * (4.0 * h * h + 2.0 * h * i) + 2.0 * 2.0 * static_cast<double>(seq) * h;
-  return tokens * per_token_layer * static_cast<double>(c.num_hidden_layers);
+  double total = 0;
+  for (std::int64_t l = 0; l < c.num_hidden_layers; ++l) {
+    const auto half = c.window_half(l);
+    const double keys = static_cast<double>(half >= 0 ? std::min<std::int64_t>(seq, 2 * half + 1) : seq);
+    total += tokens * (2.0 * (4.0 * h * h + (c.gated_ffn ? 3.0 : 2.0) * h * i) + 2.0 * 2.0 * keys * h);
+    if (c.relative.enabled) {
+      const double rows = static_cast<double>(std::min<std::int64_t>(2 * c.relative.span(), 2 * seq - 1));
+      const double terms = static_cast<double>(int(c.relative.c2p) + int(c.relative.p2c));
+      total += terms * (tokens * 2.0 * rows * h + 2.0 * rows * h * h);
+    }
+  }
+  return total;
 }
 
 // Seconds per call of `run`, repeated for at least half a second (and three times) after one
@@ -66,10 +79,11 @@ struct GemmCeiling {
 // cache; it is reported for comparison because it overstates what any forward pass can reach.
 GemmCeiling gemm_ceiling(const model::Model& m, std::int64_t tokens, bool bf16) {
   const auto& c = m.config();
-  const std::int64_t h = c.hidden_size, inter = c.intermediate_size;
+  const std::int64_t h = c.hidden_size, inter = c.intermediate_size, inter_in = c.gated_ffn ? 2 * inter : inter;
   std::mt19937 rng(7);
   std::uniform_real_distribution<float> uniform(-1.0f, 1.0f);
-  core::FloatBuffer x(static_cast<std::size_t>(tokens * inter)), y(static_cast<std::size_t>(tokens * inter));
+  const auto width = std::max(h, inter_in);
+  core::FloatBuffer x(static_cast<std::size_t>(tokens * width)), y(static_cast<std::size_t>(tokens * width));
   for (auto& v : x) v = uniform(rng);
   std::vector<core::bf16> x16(x.size());
   core::to_bf16(x.data(), static_cast<std::int64_t>(x.size()), x16.data());
@@ -82,7 +96,7 @@ GemmCeiling gemm_ceiling(const model::Model& m, std::int64_t tokens, bool bf16) 
   std::vector<Product> products;
   for (const auto& lp : m.params().layers) {
     for (const auto* w : {&lp.query_w, &lp.key_w, &lp.value_w, &lp.attn_out_w}) products.push_back({w->data, {}, h, h});
-    products.push_back({lp.ffn_in_w.data, {}, h, inter});
+    products.push_back({lp.ffn_in_w.data, {}, h, inter_in});
     products.push_back({lp.ffn_out_w.data, {}, inter, h});
   }
   if (bf16)

@@ -59,7 +59,7 @@ class Lowercase : public Normalizer {
   void normalize(NormText& text) const override { lowercase(text, BertRules::rust); }
 };
 
-class StripAccents : public Normalizer {  // drops combining marks (Mn, Mc, Me); no decomposition
+class StripAccents : public Normalizer {  // drops combining marks (Mn, Mc, Me; Rust tables); no decomposition
  public:
   void normalize(NormText& text) const override;
 };

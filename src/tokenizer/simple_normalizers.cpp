@@ -1,5 +1,4 @@
 // The normalisers that need a few lines each: Sequence, StripAccents, Strip, Replace, Prepend.
-#include <utf8proc.h>
 
 #include "tokenizer/normalizers.hpp"
 
@@ -9,11 +8,10 @@ void NormalizerSequence::normalize(NormText& text) const {
   for (const auto& step : steps_) step->normalize(text);
 }
 
+// tokenizers drops what unicode-normalization-alignments' is_combining_mark calls a mark: M* of
+// its older Unicode tables, which differ from utf8proc's on a few hundred code points.
 void StripAccents::normalize(NormText& text) const {
-  std::erase_if(text, [](const NormChar& ch) {
-    auto cat = utf8proc_category(static_cast<utf8proc_int32_t>(ch.cp));
-    return cat == UTF8PROC_CATEGORY_MN || cat == UTF8PROC_CATEGORY_MC || cat == UTF8PROC_CATEGORY_ME;
-  });
+  std::erase_if(text, [](const NormChar& ch) { return is_rust_combining_mark(ch.cp); });
 }
 
 void Strip::normalize(NormText& text) const {

@@ -63,6 +63,16 @@ bool is_rust_control(char32_t c) {
   return cat == UTF8PROC_CATEGORY_CC || cat == UTF8PROC_CATEGORY_CF || cat == UTF8PROC_CATEGORY_CO;
 }
 
+// unicode-normalization-alignments' is_combining_mark (Mn, Mc, Me of its older tables), which
+// tokenizers' StripAccents normaliser drops.
+bool is_rust_combining_mark(char32_t c) {
+  if (c < 0x300) return false;
+  if (in_ranges(k_rust_mark, c)) return true;
+  if (in_ranges(k_rust_not_mark, c)) return false;
+  auto cat = category(c);
+  return cat == UTF8PROC_CATEGORY_MN || cat == UTF8PROC_CATEGORY_MC || cat == UTF8PROC_CATEGORY_ME;
+}
+
 // The python BasicTokenizer drops every category starting with "C", unassigned included.
 bool is_python_control(char32_t c) {
   if (c == '\t' || c == '\n' || c == '\r') return false;
@@ -268,9 +278,12 @@ std::u32string compose(const std::u32string& cps) {
 
 }  // namespace
 
-// NFC with alignments. The text is cut before every starter that does not compose with
-// the character before it; no composition or reordering crosses such a cut, so composing each
-// run on its own gives the NFC of the whole and tells which original span each result came from.
+// NFC with alignments. The text is cut before every starter that does not compose with the
+// run before it (composed so far); no composition or reordering crosses such a cut, so composing
+// each run on its own gives the NFC of the whole and tells which original span each result came
+// from. The test is against the composed run, not the previous character alone: a Hangul
+// trailing consonant (T) composes with an LV syllable, which exists only once L + V composed, so
+// in L V T the pair (V, T) composes with nothing, yet the three make one LVT syllable.
 void compose_nfc(NormText& text, ComposedAlignment alignment) {
   NormText out;
   out.reserve(text.size());
@@ -279,12 +292,14 @@ void compose_nfc(NormText& text, ComposedAlignment alignment) {
   while (i < text.size()) {
     std::size_t j = i + 1;
     while (j < text.size()) {
-      char32_t prev = text[j - 1].cp, c = text[j].cp;
+      const char32_t c = text[j].cp;
       if (c < 0x300) break;  // no composition has a second character below U+0300
       if (combining_class(c) == 0) {
-        std::u32string pair{prev, c};
-        auto composed = compose(pair);
-        if (composed == compose(std::u32string(1, prev)) + compose(std::u32string(1, c))) break;
+        run.clear();
+        for (std::size_t k = i; k < j; ++k) run.push_back(text[k].cp);
+        const std::u32string apart = compose(run) + compose(std::u32string(1, c));
+        run.push_back(c);
+        if (compose(run) == apart) break;
       }
       ++j;
     }

@@ -13,6 +13,7 @@ enum class BertRules { rust, python };
 
 bool is_white_space(char32_t c);  // Unicode White_Space (Rust char::is_whitespace)
 bool is_rust_control(char32_t c);  // tokenizers' is_other: Cc, Cf, Co (not \t \n \r)
+bool is_rust_combining_mark(char32_t c);  // what tokenizers' StripAccents drops: M* (Rust tables)
 bool is_python_control(char32_t c);  // Python BasicTokenizer: every C* category
 bool is_python_clean_whitespace(char32_t c);
 bool is_python_split_space(char32_t c);  // Python str.isspace()

@@ -110,18 +110,18 @@ void uniform_padded_rows(const Batch& batch, std::span<const ModelInput> inputs,
 // c2p[i, j] = scale Q_i . PK[idx(i - j)], p2c[i, j] = scale K_j . PQ[idx(i - j)].
 void relative_term(const Batch& batch, const AttentionShape& s, const RelativePositions& rp, const float* content,
                    const float* positions, bool content_is_query, float* term) {
-  const auto hidden = s.hidden, d = s.head_dim, rows = 2 * rp.span;
+  const auto hidden = s.hidden, d = s.head_dim, rows = rp.used;
   for_each_head(batch, s.heads, [&](const HeadJob& head) {
     const auto [job, h, t, row0, block] = head;
-    // by_distance[r, e] = scale content_r . positions_e
+    // by_distance[r, e] = scale content_r . positions_e (the rows some distance uses)
     std::vector<float> by_distance(static_cast<std::size_t>(t * rows));
     core::gemm(false, true, t, rows, d, s.scale, content + row0 * hidden + h * d, hidden, positions + h * d, hidden,
                0.0f, by_distance.data(), rows);
     float* out = term + block;
     for (std::int64_t i = 0; i < t; ++i)
       for (std::int64_t j = 0; j < t; ++j)
-        out[i * t + j] = content_is_query ? by_distance[static_cast<std::size_t>(i * rows + rp.at(i, j))]
-                                          : by_distance[static_cast<std::size_t>(j * rows + rp.at(i, j))];
+        out[i * t + j] = content_is_query ? by_distance[static_cast<std::size_t>(i * rows + rp.used_at(i, j))]
+                                          : by_distance[static_cast<std::size_t>(j * rows + rp.used_at(i, j))];
   });
 }
 
@@ -134,17 +134,17 @@ std::pair<const Param*, const Param*> positional_projection(const LayerParams& l
 
 void project_positions(const LayerParams& lp, const RelativePositions& rp, std::int64_t hidden, bool c2p, float* out) {
   const auto [w, b] = positional_projection(lp, rp, c2p);
-  core::linear(rp.embeddings.data(), 2 * rp.span, hidden, w->data, b->data, hidden, out);
+  core::linear(rp.embeddings.data() + rp.first * hidden, rp.used, hidden, w->data, b->data, hidden, out);
 }
 
 // dZ summed per (content row, distance bucket): the query's row for c2p, the key's for p2c.
 void scores_by_distance(const RelativePositions& rp, const float* d_scores, std::int64_t t, bool c2p,
                         std::vector<float>& out) {
-  const auto rows = 2 * rp.span;
+  const auto rows = rp.used;
   out.assign(static_cast<std::size_t>(t * rows), 0.0f);
   for (std::int64_t i = 0; i < t; ++i)
     for (std::int64_t j = 0; j < t; ++j)
-      out[static_cast<std::size_t>((c2p ? i : j) * rows + rp.at(i, j))] += d_scores[i * t + j];
+      out[static_cast<std::size_t>((c2p ? i : j) * rows + rp.used_at(i, j))] += d_scores[i * t + j];
 }
 
 // Reverse of the positional terms: dZ's share of dQ (c2p) and dK (p2c) and, with parameter
@@ -152,7 +152,7 @@ void scores_by_distance(const RelativePositions& rp, const float* d_scores, std:
 void relative_vjp(const LayerParams& lp, const Batch& batch, const AttentionShape& s, const AttentionTape& tape,
                   const float* d_scores, float* dq, float* dk, ParamGrads& grads) {
   const auto& rp = *tape.relative;
-  const auto hidden = s.hidden, d = s.head_dim, rows = 2 * rp.span;
+  const auto hidden = s.hidden, d = s.head_dim, rows = rp.used;
   std::vector<float> projected(static_cast<std::size_t>(rows * hidden)), d_projected;
   for (const bool c2p : {true, false}) {
     if (!(c2p ? rp.c2p : rp.p2c)) continue;
@@ -177,9 +177,9 @@ void relative_vjp(const LayerParams& lp, const Batch& batch, const AttentionShap
                    d_projected.data() + h * d, hidden);
       }
     const auto [w, bias] = positional_projection(lp, rp, c2p);
-    float* d_embeddings = grads(Param{rp.embeddings.data(), core::Shape{rows, hidden}});
-    linear_vjp(d_projected.data(), rows, hidden, *w, hidden, rp.embeddings.data(), d_embeddings, true, grads(*w),
-               grads(*bias));
+    float* d_embeddings = grads(Param{rp.embeddings.data(), core::Shape{2 * rp.span, hidden}});
+    linear_vjp(d_projected.data(), rows, hidden, *w, hidden, rp.embeddings.data() + rp.first * hidden,
+               d_embeddings ? d_embeddings + rp.first * hidden : nullptr, true, grads(*w), grads(*bias));
   }
 }
 
@@ -187,7 +187,7 @@ void relative_vjp(const LayerParams& lp, const Batch& batch, const AttentionShap
 void add_relative_scores(const LayerParams& lp, std::int64_t layer, const Batch& batch, const AttentionShape& s,
                          const RelativePositions& rp, const float* q, const float* k, float* scores,
                          SiteRecorder& rec) {
-  const auto hidden = s.hidden, rows = 2 * rp.span, size = batch.probs_size();
+  const auto hidden = s.hidden, rows = rp.used, size = batch.probs_size();
   rec.blocks(Site::attn_scores_c2c, layer, scores);
   std::vector<float> term(static_cast<std::size_t>(size)), projected(static_cast<std::size_t>(rows * hidden));
   for (const bool c2p : {true, false}) {
@@ -419,7 +419,7 @@ void attention_jvp(const LayerParams& lp, std::int64_t layer, const Batch& batch
   // DeBERTa: t_c2p = scale t_Q . PK[idx], t_p2c = scale t_K . PQ[idx] (the positions are parameters).
   if (tape.relative) {
     const auto& rp = *tape.relative;
-    std::vector<float> projected(static_cast<std::size_t>(2 * rp.span * hidden));
+    std::vector<float> projected(static_cast<std::size_t>(rp.used * hidden));
     std::vector<float> term(static_cast<std::size_t>(batch.probs_size()));
     for (const bool c2p : {true, false}) {
       if (!(c2p ? rp.c2p : rp.p2c)) continue;

@@ -40,6 +40,9 @@ RelativePositions relative_positions(const ModelConfig& c, const EncoderParams& 
     rp.index[static_cast<std::size_t>(r + max_t - 1)] =
         static_cast<std::int32_t>(std::clamp<std::int64_t>(bucket + rp.span, 0, 2 * rp.span - 1));
   }
+  const auto [lo, hi] = std::minmax_element(rp.index.begin(), rp.index.end());
+  rp.first = *lo;
+  rp.used = *hi - *lo + 1;
   return rp;
 }
 

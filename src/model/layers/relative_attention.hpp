@@ -28,6 +28,10 @@ struct RelativePositions {
   NormTape norm;                  // of the encoder's LayerNorm (empty without one)
   std::vector<std::int32_t> index;  // idx(r) at index[r + max_t - 1]
   std::int32_t at(std::int64_t i, std::int64_t j) const { return index[static_cast<std::size_t>(i - j + max_t - 1)]; }
+  // The embedding rows some distance of this forward indexes, first .. first + used - 1: only
+  // those are projected and multiplied (at 128 tokens, half of DeBERTa-v3's 512).
+  std::int64_t first = 0, used = 0;
+  std::int32_t used_at(std::int64_t i, std::int64_t j) const { return at(i, j) - static_cast<std::int32_t>(first); }
 };
 
 RelativePositions relative_positions(const ModelConfig& c, const EncoderParams& p, std::int64_t max_t);

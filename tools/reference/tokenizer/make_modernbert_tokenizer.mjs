@@ -1,7 +1,9 @@
 // Writes tests/data/tokenizers/modernbert-bpe/: a small tokenizer laid out like
 // answerdotai/ModernBERT-base's (an OLMo / GPT-NeoX byte-level BPE with BERT's special tokens
-// added), trained offline by Hugging Face's Rust `tokenizers` (npm binding 0.23.2) on text shipped
-// in this repository (data/prose/a_tale_of_two_cities.sentences.txt, public domain).
+// added), trained offline by Hugging Face's Rust `tokenizers` (npm binding 0.23.2) on the text
+// roberta-bpe was trained on (make_pipeline_goldens.mjs): UD English EWT train sentences (not dev,
+// which the goldens test on) and WikiText-2 valid, so that the agreement words the analyses need
+// (is / are, laughs / laugh, ...) are single pieces as in a real vocabulary.
 //
 //   normalizer      NFC
 //   pre_tokenizer   ByteLevel(add_prefix_space false, trim_offsets true, use_regex true)
@@ -28,14 +30,19 @@ import * as tk from 'tokenizers';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, '../../..');
-const kMerges = 3000;
+const kMerges = 3500;
+const shared = path.resolve(root, '../shared/data');
 
 export function makeModernBert(outDir = path.join(root, 'tests/data/tokenizers/modernbert-bpe')) {
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'bertscope-modernbert-'));
   const trainer = new tk.Tokenizer(tk.BPE.empty());
   trainer.setNormalizer(tk.nfcNormalizer());
   trainer.setPreTokenizer(tk.byteLevelPreTokenizer(false, true));
-  trainer.train([path.join(root, 'data/prose/a_tale_of_two_cities.sentences.txt')]);
+  const ewtTrain = fs.readFileSync(path.join(shared, 'ud_english_ewt/en_ewt-ud-train.conllu'), 'utf8')
+    .split('\n').filter((l) => l.startsWith('# text = ')).map((l) => l.slice(9));
+  const corpus = path.join(tmp, 'corpus.txt');
+  fs.writeFileSync(corpus, ewtTrain.join('\n') + '\n' + fs.readFileSync(path.join(shared, 'wikitext2/wiki.valid.tokens'), 'utf8'));
+  trainer.train([corpus]);
   trainer.save(path.join(tmp, 'trained.json'));
   const trained = JSON.parse(fs.readFileSync(path.join(tmp, 'trained.json'), 'utf8'));
   fs.rmSync(tmp, { recursive: true });

@@ -5,8 +5,9 @@
 // Why: tokenizers asks the `unicode_categories` crate (tables of about Unicode 9) whether a
 // character is a control/format/private-use character (dropped by clean_text), punctuation (split
 // off by the pre-tokenizer) or a nonspacing mark (dropped by strip_accents), and decomposes with
-// `unicode-normalization-alignments` (also older); its lower-casing is Rust's own (newer than
-// utf8proc 2.8's Unicode 15). Where these disagree with utf8proc, bertscope follows the Rust code.
+// `unicode-normalization-alignments` (also older), whose is_combining_mark also decides what the
+// StripAccents normaliser drops; its lower-casing is Rust's own (newer than utf8proc 2.8's
+// Unicode 15). Where these disagree with utf8proc, bertscope follows the Rust code.
 //
 // Usage (from the repository root; needs g++ and libutf8proc-dev):
 //   node tools/reference/tokenizer/unicode_tables.mjs
@@ -31,7 +32,7 @@ for (const line of execFileSync(dumpExe, { maxBuffer: 1 << 30 }).toString().spli
   const [cp, cat, lower, ...decomp] = line.split(' ');
   info.set(parseInt(cp, 16), { cat: Number(cat), lower: parseInt(lower, 16), decomp: decomp.map((x) => parseInt(x, 16)) });
 }
-const CAT = { Mn: 6, P_first: 12, P_last: 18, Zs: 23, Zp: 25, Cc: 26, Cf: 27, Co: 29 };
+const CAT = { Mn: 6, Mc: 7, Me: 8, P_first: 12, P_last: 18, Zs: 23, Zp: 25, Cc: 26, Cf: 27, Co: 29 };
 
 // bertscope's rules (src/model/tokenizer.cpp) on utf8proc's tables.
 const predicted = {
@@ -41,6 +42,8 @@ const predicted = {
     (info.get(cp).cat >= CAT.P_first && info.get(cp).cat <= CAT.P_last),
   strip: (cp) => info.get(cp).decomp.filter((c) => info.get(c).cat !== CAT.Mn),
   lower: (cp) => (cp === 0x130 ? [0x69, 0x307] : [info.get(cp).lower]),
+  // The StripAccents normaliser (src/tokenizer/simple_normalizers.cpp): drops Mn, Mc and Me.
+  mark: (cp) => [CAT.Mn, CAT.Mc, CAT.Me].includes(info.get(cp).cat),
 };
 
 // 2. What the Rust tokenizer does with each.
@@ -48,10 +51,12 @@ const clean = tokenizers.bertNormalizer({ cleanText: true, handleChineseChars: f
 const strip = tokenizers.bertNormalizer({ cleanText: false, handleChineseChars: false, stripAccents: true, lowercase: false });
 const lower = tokenizers.bertNormalizer({ cleanText: false, handleChineseChars: false, stripAccents: false, lowercase: true });
 const pre = tokenizers.bertPreTokenizer();
+const stripAccents = tokenizers.stripAccentsNormalizer();
 const cps = (s) => [...s].map((c) => c.codePointAt(0));
 const same = (a, b) => a.length === b.length && a.every((v, i) => v === b[i]);
 
-const ranges = { not_control: [], control: [], not_punctuation: [], punctuation: [] };
+// not_mark / mark: the StripAccents normaliser's is_combining_mark against utf8proc's M*.
+const ranges = { not_control: [], control: [], not_punctuation: [], punctuation: [], not_mark: [], mark: [] };
 const mappings = { strip_accents: [], lowercase: [] };
 for (const cp of info.keys()) {
   const s = String.fromCodePoint(cp);
@@ -63,6 +68,9 @@ for (const cp of info.keys()) {
     if (predicted.punct(cp) && !rustPunct) ranges.not_punctuation.push(cp);
     if (!predicted.punct(cp) && rustPunct) ranges.punctuation.push(cp);
   }
+  const rustMark = stripAccents.normalizeString(`a${s}b`) === 'ab';
+  if (predicted.mark(cp) && !rustMark) ranges.not_mark.push(cp);
+  if (!predicted.mark(cp) && rustMark) ranges.mark.push(cp);
   const rustStrip = cps(strip.normalizeString(s));
   if (!same(rustStrip, predicted.strip(cp))) mappings.strip_accents.push([cp, rustStrip]);
   const rustLower = cps(lower.normalizeString(s));
@@ -102,9 +110,13 @@ for (const [kind, list] of Object.entries(mappings)) {
 fs.writeFileSync(path.join(root, 'src/tokenizer/rust_tables.inc'), inc);
 
 // 4. Golden ids for "a" + c + "b" at the first and last code point of every range and at every
-// mapped code point, from the Rust tokenizer with both models.
+// mapped code point, from the Rust tokenizer with both models. The StripAccents lists (not_mark,
+// mark) play no part in a BERT tokenizer and are left out.
 const sample = new Set();
-for (const list of Object.values(ranges)) for (const [a, b] of toRanges(list)) { sample.add(a); sample.add(b); }
+for (const [kind, list] of Object.entries(ranges)) {
+  if (kind === 'not_mark' || kind === 'mark') continue;
+  for (const [a, b] of toRanges(list)) { sample.add(a); sample.add(b); }
+}
 for (const list of Object.values(mappings)) for (const [cp] of list) sample.add(cp);
 const uncasedFile = path.join(root, 'tests/data/bert-base-uncased/tokenizer.json');
 const casedFile = path.join(tmp, 'cased.json');
