@@ -22,3 +22,9 @@ p=$(printf '%s\n' "${py[@]}" | median)
 awk -v c="$c" -v p="$p" 'BEGIN { printf "C++ API %.1f tokens/s, Python %.1f tokens/s (%+.1f%%)\n", c, p, 100 * (p - c) / c }'
 # Reading a whole 512-token attention trace as NumPy: views (no copy) against copies.
 PYTHONPATH=build/release/python /usr/bin/python3 bench/python_views.py "$model" 512
+# The machine in the same run: its FMA peak and the forward's GEMM ceiling at this shape.
+build/release/bertscope bench --model "$model" --batch 8 --seq 128 --json --gemm-ceiling > /tmp/python_run_bench.$$
+printf "C++ bench in the same run: %.1f tokens/s, GEMM ceiling %.0f GFLOP/s; " \
+  "$(field tokens_per_s < /tmp/python_run_bench.$$)" "$(field gemm_ceiling_gflops < /tmp/python_run_bench.$$)"
+peak_line < /tmp/python_run_bench.$$
+rm -f /tmp/python_run_bench.$$
