@@ -299,7 +299,8 @@ TEST(EncoderGolden, ModernbertClassifierMeanPooling) { check_model("modernbert_c
 // final_norm.in is the last layer's sum before the final norm (transformers 4.x's last
 // hidden_states entry); layer.{L-1}.out is after it (5.x's); keys outside a sliding layer's
 // window get exactly 0; the padded batch run as it is matches transformers, including rows
-// that see no real key in their window (uniform 1/T); an input of 40 tokens, ten windows long.
+// that see no real key in their window (uniform 1/T); an input of 40 tokens, ten windows long,
+// and one of 2,048 tokens, streamed and with its attention recorded.
 TEST(EncoderGolden, ModernbertFinalNormWindowPaddingAndLongInput) {
   for (const char* name : {"modernbert_mlm", "modernbert_classifier"}) {
     SCOPED_TRACE(name);
@@ -355,6 +356,36 @@ TEST(EncoderGolden, ModernbertFinalNormWindowPaddingAndLongInput) {
     EXPECT_LE(attention_error(long_run, g.arrays.at("long.attentions"), m.layers()), allowed(long_errs, "attentions"));
     EXPECT_LE(hidden_error(long_run, g.arrays.at("long.hidden_states"), m.layers()), allowed(long_errs, "hidden_states"));
     EXPECT_LE(logits_error(long_run, g.arrays.at("long.logits"), c.head_kind()), allowed(long_errs, "logits"));
+
+    // 2,048 tokens: streamed (hidden states only recorded) and full (attention recorded) paths.
+    const auto ids2048 = g.arrays.at("long2048.input_ids").to_i64();
+    model::ModelInput big;
+    for (auto v : ids2048) big.ids.push_back(static_cast<std::int32_t>(v));
+    ASSERT_EQ(big.ids.size(), 2048u);
+    const auto& errs2048 = g.entry["long2048"]["torch_f32_max_error"];
+    model::RunOptions streamed;
+    streamed.record = model::SiteSet::parse("hidden", m.layers());
+    streamed.mlm_logits = true;
+    const auto s2048 = m.forward(std::vector<model::ModelInput>{big}, streamed);
+    EXPECT_LE(hidden_error(s2048, g.arrays.at("long2048.hidden_states"), m.layers()),
+              allowed(errs2048, "hidden_states") + 1e-6);  // + the float32 storage of the golden
+    EXPECT_LE(logits_error(s2048, g.arrays.at("long2048.logits"), c.head_kind()), allowed(errs2048, "logits") + 1e-6);
+    model::RunOptions full;
+    full.record = model::SiteSet::parse("attn.probs", m.layers());
+    const auto f2048 = m.forward(std::vector<model::ModelInput>{big}, full);
+    const auto rows = g.entry["long2048"]["attention_rows"].get<std::vector<std::int64_t>>();
+    const auto expected = g.arrays.at("long2048.attention_rows").to_f64();  // [1, L, H, rows, T]
+    const std::int64_t n = 2048, nr = static_cast<std::int64_t>(rows.size());
+    double worst_row = 0;
+    for (std::int64_t l = 0; l < m.layers(); ++l) {
+      const auto& probs = f2048[0].trace.find(model::Site::attn_probs, l)->data;
+      for (std::int64_t h = 0; h < m.heads(); ++h)
+        for (std::int64_t r = 0; r < nr; ++r)
+          for (std::int64_t j = 0; j < n; ++j)
+            worst_row = std::max(worst_row, std::abs(probs[static_cast<std::size_t>((h * n + rows[static_cast<std::size_t>(r)]) * n + j)] -
+                                             expected[static_cast<std::size_t>(((l * m.heads() + h) * nr + r) * n + j)]));
+    }
+    EXPECT_LE(worst_row, allowed(errs2048, "attentions") + 1e-7);
   }
 }
 

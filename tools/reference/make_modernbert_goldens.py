@@ -25,7 +25,9 @@ padded query row is an ordinary distribution over the real keys it may see; on a
 with no real key inside its window is uniform 1/T over all keys, as in transformers), and for
 modernbert_mlm one input of 40 tokens alone, forward only: `long.input_ids`, `long.attention_mask`, `long.attentions`,
 `long.hidden_states`, `long.pre_final_norm`, `long.logits` (its float32 errors under the model's
-"long" summary key, not under "cases").
+"long" summary key, not under "cases"), and one of 2,048 tokens: `long2048.input_ids`,
+`long2048.hidden_states`, `long2048.logits` and `long2048.attention_rows` (queries 0, 1023 and
+2047 of every head), stored as float32 (summary key "long2048").
 """
 import json
 import math
@@ -158,6 +160,25 @@ def forward_cases(model, tids, ttypes, tmask, arrays):
             "attentions": float((a32.double() - a64).abs().max()),
             "hidden_states": float((h32.double() - h64).abs().max()),
             "pre_final_norm": float((e32["pre_final_norm"].double() - e64["pre_final_norm"]).abs().max()),
+            "logits": float((e32["logits"].double() - e64["logits"]).abs().max())}}
+    if n:
+        # 2,048 tokens (every sliding layer sees 5 of them per query): states and logits, and three
+        # attention rows per head (first, middle, last query), stored as float32 to keep the file small.
+        rng = np.random.default_rng(2048)
+        ids = ordinary_ids(model.cfg["vocab_size"], rng, 2048)
+        ids[0], ids[-1] = SPECIALS["cls"], SPECIALS["sep"]
+        lids = torch.from_numpy(ids[None].astype(np.int64))
+        lmask = torch.ones_like(lids)
+        a64, h64, e64 = model.forward(lids, None, lmask, torch.float64)
+        a32, h32, e32 = model.forward(lids, None, lmask, torch.float32)
+        rows = [0, 1023, 2047]
+        arrays.update({"long2048.input_ids": lids.numpy(),
+                       "long2048.attention_rows": a64[:, :, :, rows, :].numpy().astype(np.float32),
+                       "long2048.hidden_states": h64.numpy().astype(np.float32),
+                       "long2048.logits": e64["logits"].numpy().astype(np.float32)})
+        model.summary_extra["long2048"] = {"length": 2048, "attention_rows": rows, "torch_f32_max_error": {
+            "attentions": float((a32.double() - a64)[:, :, :, rows, :].abs().max()),
+            "hidden_states": float((h32.double() - h64).abs().max()),
             "logits": float((e32["logits"].double() - e64["logits"]).abs().max())}}
     return cases
 
