@@ -266,7 +266,8 @@ TEST(Figure, EveryMethodsDeclarationsMatchItsResults) {
   set_threads(0);
   // Every method ran; the papers' figures are declared at least by these.
   for (const auto& m : analysis_methods()) EXPECT_TRUE(methods_run.count(m)) << m << " was not run";
-  for (const char* m : {"surface", "syntax", "gradsep", "importance", "ablate", "coref", "probe", "patterns", "cluster"})
+  for (const char* m : {"surface", "syntax", "gradsep", "importance", "ablate", "coref", "probe", "patterns", "cluster",
+                        "features"})
     EXPECT_TRUE(methods_declaring.count(m)) << m << " declares no figures";
 }
 

@@ -651,6 +651,47 @@ nlohmann::json Accumulator::to_json() const {
   return {{"inputs", total_}, {"features", features}, {"links", links}};
 }
 
+std::vector<Figure> figures(const nlohmann::json& results) {
+  std::vector<Figure> out;
+  Figure received{.id = "features.received",
+                  .kind = "heatmap",
+                  .title = "Attention each head gives to a feature's tokens",
+                  .caption = "Per head, the largest share of all queries' attention that one token of the feature receives "
+                             "(max over the feature's tokens t of (1/T) sum_i A[i,t]), averaged over the inputs that have the "
+                             "feature, on a fixed 0..1 scale. Kovaleva et al. (2019), Fig. 6 (docs/methods.md 2.5): run it on "
+                             "the pre-trained and the fine-tuned model and compare the maps head by head.",
+                  .axis = "share of attention received (fraction of all queries' attention)",
+                  .range = std::array<double, 2>{0, 1}};
+  Figure from_cls{.id = "features.from_cls",
+                  .kind = "heatmap",
+                  .title = "Attention from [CLS] to a feature's tokens",
+                  .caption = "Per head, the largest attention weight from the first token ([CLS], <s>) to one token of the "
+                             "feature (max over t of A[0,t]), averaged over the inputs that have it, on a fixed 0..1 scale: "
+                             "Kovaleva et al.'s view of what the classifier's token reads.",
+                  .axis = "attention weight from [CLS] (probability)",
+                  .range = std::array<double, 2>{0, 1}};
+  if (results.contains("features") && results["features"].is_object())
+    for (const auto& [name, f] : results["features"].items()) {
+      if (!f.is_object() || !f.contains("received")) continue;
+      received.values.push_back({"features." + name + ".received", name, Unit::proportion});
+      from_cls.values.push_back({"features." + name + ".from_cls", name, Unit::proportion});
+    }
+  Figure links{.id = "features.links",
+               .kind = "heatmap",
+               .title = "Attention along a linguistic link",
+               .caption = "Per head, the largest attention weight from a token to the token it is linked with (max over the "
+                          "link's (query, key) pairs of A[i,j]), averaged over the inputs that have the link, on a fixed "
+                          "0..1 scale: Kovaleva et al.'s relation-specific heads (Fig. 3, docs/methods.md 2.3).",
+               .axis = "attention weight along the link (probability)",
+               .range = std::array<double, 2>{0, 1}};
+  if (results.contains("links") && results["links"].is_object())
+    for (const auto& [name, k] : results["links"].items())
+      if (k.is_object() && k.contains("attention")) links.values.push_back({"links." + name + ".attention", name, Unit::proportion});
+  for (auto* f : {&received, &from_cls, &links})
+    if (!f->values.empty()) out.push_back(std::move(*f));
+  return out;
+}
+
 nlohmann::json params_json(const Options& options) {
   nlohmann::json features = nlohmann::json::object(), links = nlohmann::json::object();
   for (const auto& f : options.features) features[f.name] = f.selector.spec();

@@ -40,6 +40,7 @@
 #include <nlohmann/json.hpp>
 
 #include "analysis/attention_source.hpp"
+#include "analysis/figure.hpp"
 #include "analysis/task_data.hpp"
 
 namespace bertscope::analysis::features {
@@ -178,5 +179,9 @@ class Accumulator {
 
 // numpy.percentile(values, p) with linear interpolation.
 double percentile(std::vector<double> values, double p);
+
+// The figures these results make (Kovaleva et al.'s Fig. 6 per head); written into the document
+// (analysis/figure.hpp).
+std::vector<Figure> figures(const nlohmann::json& results);
 
 }  // namespace bertscope::analysis::features

@@ -7,6 +7,7 @@
 #include "analysis/cluster.hpp"
 #include "analysis/compare.hpp"
 #include "analysis/coref.hpp"
+#include "analysis/features.hpp"
 #include "analysis/gradsep.hpp"
 #include "analysis/importance.hpp"
 #include "analysis/patterns.hpp"
@@ -77,7 +78,8 @@ std::vector<Figure> declared_figures(const std::string& method, const nlohmann::
   // One entry per method that declares figures; the others are drawn by shape (docs/viewer.md).
   static const std::map<std::string, Declare> by_method{
       {"ablate", ablate::figures},         {"cluster", cluster::figures},   {"compare", compare::figures},
-      {"coref", coref::figures},           {"gradsep", gradsep::figures},   {"importance", importance::figures},
+      {"coref", coref::figures},           {"features", features::figures}, {"gradsep", gradsep::figures},
+      {"importance", importance::figures},
       {"patterns", patterns::figures},     {"probe", probe::figures},       {"surface", surface::figures},
       {"syntax", syntax::figures},
   };
