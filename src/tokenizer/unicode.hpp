@@ -27,7 +27,9 @@ void lowercase(NormText& text, BertRules rules);
 // NFD, then drop nonspacing marks (Mn), as BertNormalizer's strip_accents / StripAccents.
 void strip_accents(NormText& text, BertRules rules);
 // How composed characters align: with the whole run they came from (the Python BERT flavour), or
-// k-th output with the k-th input, as tokenizers' unicode-normalization-alignments does.
+// k-th output with the k-th input. The second matches tokenizers' unicode-normalization-alignments
+// except when a composite absorbs a character and a mark of the same run is left over
+// ("a\u0328\u0301": Rust gives U+0301 the span [2, 3], this gives [1, 2]); ids are unaffected.
 enum class ComposedAlignment { whole_run, in_order };
 // NFC with alignments.
 void compose_nfc(NormText& text, ComposedAlignment alignment);
