@@ -122,6 +122,21 @@ std::vector<model::ModelInput> golden_inputs(const Golden& g) {
   return inputs;
 }
 
+// The golden batch as it is stored: padded, with transformers' attention mask.
+std::vector<model::ModelInput> padded_inputs(const Golden& g) {
+  const auto& ids = g.arrays.at("input_ids");
+  const auto id = ids.to_i64(), types = g.arrays.at("token_type_ids").to_i64(), mask = g.arrays.at("attention_mask").to_i64();
+  const auto b = ids.shape[0], t = ids.shape[1];
+  std::vector<model::ModelInput> inputs(static_cast<std::size_t>(b));
+  for (std::int64_t i = 0; i < b; ++i)
+    for (std::int64_t j = 0; j < t; ++j) {
+      inputs[i].ids.push_back(static_cast<std::int32_t>(id[i * t + j]));
+      inputs[i].type_ids.push_back(static_cast<std::int32_t>(types[i * t + j]));
+      inputs[i].attention_mask.push_back(static_cast<std::uint8_t>(mask[i * t + j]));
+    }
+  return inputs;
+}
+
 model::RunOptions case_options(const model::Model& m, const nlohmann::json& iv) {
   model::RunOptions opt;
   opt.record = model::SiteSet::parse("attn.probs,hidden", m.layers());
@@ -271,17 +286,8 @@ TEST(EncoderGolden, DebertaPaddedRowsAreUniform) {
     SCOPED_TRACE(name);
     auto& g = golden(name);
     const auto& m = *g.model;
-    const auto& ids = g.arrays.at("input_ids");
-    const auto id = ids.to_i64(), types = g.arrays.at("token_type_ids").to_i64(), mask = g.arrays.at("attention_mask").to_i64();
-    const auto b = ids.shape[0], t = ids.shape[1];
-    std::vector<model::ModelInput> inputs(static_cast<std::size_t>(b));
-    for (std::int64_t i = 0; i < b; ++i)
-      for (std::int64_t j = 0; j < t; ++j) {
-        inputs[i].ids.push_back(static_cast<std::int32_t>(id[i * t + j]));
-        inputs[i].type_ids.push_back(static_cast<std::int32_t>(types[i * t + j]));
-        inputs[i].attention_mask.push_back(static_cast<std::uint8_t>(mask[i * t + j]));
-      }
-    const auto results = m.forward(inputs, case_options(m, nlohmann::json::object()));
+    const auto t = g.arrays.at("input_ids").shape[1];
+    const auto results = m.forward(padded_inputs(g), case_options(m, nlohmann::json::object()));
     const double err = attention_error(results, g.arrays.at("padded.attentions"), m.layers());
     EXPECT_LE(err, std::max(3.0 * g.entry["cases"]["base"]["padded_attentions_f32_error"].get<double>(), 1e-7));
     const auto& last = *results[2].trace.find(model::Site::attn_probs, m.layers() - 1);  // 7 real tokens of 19
@@ -331,16 +337,7 @@ TEST(EncoderGolden, ModernbertFinalNormWindowPaddingAndLongInput) {
     EXPECT_LE(worst, allowed(errs, "pre_final_norm"));
     EXPECT_TRUE(c.sliding(1) && !c.sliding(0));
 
-    const auto& ids = g.arrays.at("input_ids");
-    const auto id = ids.to_i64(), mask = g.arrays.at("attention_mask").to_i64();
-    const auto b = ids.shape[0], t = ids.shape[1];
-    std::vector<model::ModelInput> padded(static_cast<std::size_t>(b));
-    for (std::int64_t i = 0; i < b; ++i)
-      for (std::int64_t j = 0; j < t; ++j) {
-        padded[i].ids.push_back(static_cast<std::int32_t>(id[i * t + j]));
-        padded[i].attention_mask.push_back(static_cast<std::uint8_t>(mask[i * t + j]));
-      }
-    const auto as_is = m.forward(padded, case_options(m, nlohmann::json::object()));
+    const auto as_is = m.forward(padded_inputs(g), case_options(m, nlohmann::json::object()));
     EXPECT_LE(attention_error(as_is, g.arrays.at("padded.attentions"), m.layers()),
               std::max(3.0 * g.entry["cases"]["base"]["padded_attentions_f32_error"].get<double>(), 1e-7));
 
@@ -397,17 +394,7 @@ TEST(EncoderGolden, StreamedAttentionEqualsTheFullPath) {
     SCOPED_TRACE(name);
     auto& g = golden(name);
     const auto& m = *g.model;
-    const auto& ids = g.arrays.at("input_ids");
-    const auto id = ids.to_i64(), types = g.arrays.at("token_type_ids").to_i64(), mask = g.arrays.at("attention_mask").to_i64();
-    const auto b = ids.shape[0], t = ids.shape[1];
-    std::vector<model::ModelInput> padded(static_cast<std::size_t>(b));
-    for (std::int64_t i = 0; i < b; ++i)
-      for (std::int64_t j = 0; j < t; ++j) {
-        padded[i].ids.push_back(static_cast<std::int32_t>(id[i * t + j]));
-        padded[i].type_ids.push_back(static_cast<std::int32_t>(types[i * t + j]));
-        padded[i].attention_mask.push_back(static_cast<std::uint8_t>(mask[i * t + j]));
-      }
-    for (const auto& inputs : {golden_inputs(g), padded}) {
+    for (const auto& inputs : {golden_inputs(g), padded_inputs(g)}) {
       model::RunOptions full, streamed;
       full.record = model::SiteSet::parse("attn.probs,hidden", m.layers());
       streamed.record = model::SiteSet::parse("hidden", m.layers());

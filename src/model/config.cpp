@@ -19,21 +19,23 @@ std::int64_t config_int(const nlohmann::json& j, const char* key, std::int64_t f
   return value;
 }
 
-namespace {
-
-double get_double(const nlohmann::json& j, const char* key, double fallback, const std::string& src) {
+double config_double(const nlohmann::json& j, const char* key, double fallback, const std::string& src) {
   if (!j.contains(key) || j[key].is_null()) return fallback;
   if (!j[key].is_number()) fail(ErrorKind::model, "{}: \"{}\" must be a number, found {}", src, key, j[key].dump());
   return j[key].get<double>();
 }
 
-std::string get_string(const nlohmann::json& j, const char* key, const std::string& fallback, const std::string& src) {
+std::string config_string(const nlohmann::json& j, const char* key, const std::string& fallback, const std::string& src) {
   if (!j.contains(key) || j[key].is_null()) return fallback;
   if (!j[key].is_string()) fail(ErrorKind::model, "{}: \"{}\" must be a string, found {}", src, key, j[key].dump());
   return j[key].get<std::string>();
 }
 
-}  // namespace
+bool config_bool(const nlohmann::json& j, const char* key, bool fallback, const std::string& src) {
+  if (!j.contains(key) || j[key].is_null()) return fallback;
+  if (!j[key].is_boolean()) fail(ErrorKind::model, "{}: \"{}\" must be true or false, found {}", src, key, j[key].dump());
+  return j[key].get<bool>();
+}
 
 namespace {
 
@@ -95,7 +97,7 @@ ModelConfig parse_config(const nlohmann::json& j, const std::string& src) {
   if (!j.is_object()) fail(ErrorKind::model, "{}: expected a JSON object", src);
   ModelConfig c;
   c.raw = j;
-  c.model_type = get_string(j, "model_type", "bert", src);
+  c.model_type = config_string(j, "model_type", "bert", src);
   const auto& family = arch::family(c.model_type, src);
   c.pad_token_id = family.default_pad_token_id;
   if (family.defaults) family.defaults(c);
@@ -109,9 +111,9 @@ ModelConfig parse_config(const nlohmann::json& j, const std::string& src) {
   c.max_position_embeddings = config_int(j, key("max_position_embeddings").c_str(), c.max_position_embeddings, src, 1);
   c.type_vocab_size = config_int(j, key("type_vocab_size").c_str(), c.type_vocab_size, src, 0);
   c.pad_token_id = config_int(j, key("pad_token_id").c_str(), c.pad_token_id, src, 0);
-  c.layer_norm_eps = get_double(j, key("layer_norm_eps").c_str(), c.layer_norm_eps, src);
-  c.initializer_range = get_double(j, key("initializer_range").c_str(), c.initializer_range, src);
-  c.hidden_act = get_string(j, key("hidden_act").c_str(), c.hidden_act, src);
+  c.layer_norm_eps = config_double(j, key("layer_norm_eps").c_str(), c.layer_norm_eps, src);
+  c.initializer_range = config_double(j, key("initializer_range").c_str(), c.initializer_range, src);
+  c.hidden_act = config_string(j, key("hidden_act").c_str(), c.hidden_act, src);
   if (j.contains("sinusoidal_pos_embds") && !j["sinusoidal_pos_embds"].is_null()) {
     if (!j["sinusoidal_pos_embds"].is_boolean())
       fail(ErrorKind::model, "{}: \"sinusoidal_pos_embds\" must be true or false, found {}", src,
@@ -128,7 +130,7 @@ ModelConfig parse_config(const nlohmann::json& j, const std::string& src) {
     throw Error(e.kind(), src + ": " + message.substr(generic.size()));
   }
   if (family.read_own_keys) family.read_own_keys(c, src);
-  c.problem_type = get_string(j, "problem_type", "", src);
+  c.problem_type = config_string(j, "problem_type", "", src);
   if (c.hidden_size % c.num_attention_heads != 0)
     fail(ErrorKind::model, "{}: {} {} is not a multiple of {} {}", src, family.key("hidden_size"), c.hidden_size,
          family.key("num_attention_heads"), c.num_attention_heads);
@@ -139,7 +141,7 @@ ModelConfig parse_config(const nlohmann::json& j, const std::string& src) {
   } catch (const Error& e) {
     fail(ErrorKind::model, "{}: {}", src, e.what());
   }
-  const auto pos_type = get_string(j, "position_embedding_type", "absolute", src);
+  const auto pos_type = config_string(j, "position_embedding_type", "absolute", src);
   if (pos_type != "absolute")
     fail(ErrorKind::model, "{}: position_embedding_type \"{}\" is not supported (only \"absolute\")", src, pos_type);
   if (c.max_tokens() < 1)

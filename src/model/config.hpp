@@ -157,6 +157,13 @@ ModelConfig parse_config(const nlohmann::json& json, const std::string& source_n
 std::int64_t config_int(const nlohmann::json& json, const char* key, std::int64_t fallback, const std::string& source,
                         std::int64_t min_value);
 
+// A boolean, number or string key of a config (fallback when absent or null); errors name the
+// source and the key.
+bool config_bool(const nlohmann::json& json, const char* key, bool fallback, const std::string& source);
+double config_double(const nlohmann::json& json, const char* key, double fallback, const std::string& source);
+std::string config_string(const nlohmann::json& json, const char* key, const std::string& fallback,
+                          const std::string& source);
+
 // A config.json as transformers writes it for this architecture.
 nlohmann::json config_to_json(const ModelConfig& config);
 

@@ -22,12 +22,6 @@ void deberta_defaults(ModelConfig& c) {
   c.vocab_size = 128100;
 }
 
-bool deberta_flag(const nlohmann::json& j, const char* key, bool fallback, const std::string& src) {
-  if (!j.contains(key) || j[key].is_null()) return fallback;
-  if (!j[key].is_boolean()) fail(ErrorKind::model, "{}: \"{}\" must be true or false, found {}", src, key, j[key].dump());
-  return j[key].get<bool>();
-}
-
 std::int64_t deberta_int(const nlohmann::json& j, const char* key, std::int64_t fallback, const std::string& src) {
   if (!j.contains(key) || j[key].is_null()) return fallback;
   if (!j[key].is_number_integer())
@@ -71,8 +65,8 @@ void configure_deberta(ModelConfig& c) {
   c.mlm_hidden_act = c.hidden_act;  // the MLM transform uses config.hidden_act
   c.mask_embeddings = true;
   c.mask_query_rows = true;
-  c.absolute_positions = deberta_flag(j, "position_biased_input", true, src);
-  c.legacy_mlm_head = deberta_flag(j, "legacy", true, src);
+  c.absolute_positions = config_bool(j, "position_biased_input", true, src);
+  c.legacy_mlm_head = config_bool(j, "legacy", true, src);
   const auto pooler_act = j.value("pooler_hidden_act", std::string("gelu"));
   if (pooler_act != "gelu")
     fail(ErrorKind::model, "{}: pooler_hidden_act \"{}\" is not supported (only \"gelu\")", src, pooler_act);
@@ -103,7 +97,7 @@ void configure_deberta(ModelConfig& c) {
   // transformers adds 1 per kind present (a repeated entry counts once), with or without
   // relative attention.
   r.scale_factor = 1 + int(r.c2p) + int(r.p2c);
-  r.enabled = deberta_flag(j, "relative_attention", false, src);
+  r.enabled = config_bool(j, "relative_attention", false, src);
   if (!r.enabled) {
     r.c2p = r.p2c = false;  // no rel_embeddings: the positional terms are skipped, but the scale keeps them
     return;
@@ -111,7 +105,7 @@ void configure_deberta(ModelConfig& c) {
   r.max_relative_positions = deberta_int(j, "max_relative_positions", -1, src);
   if (r.max_relative_positions < 1) r.max_relative_positions = c.max_position_embeddings;
   r.position_buckets = deberta_int(j, "position_buckets", -1, src);
-  r.share_att_key = deberta_flag(j, "share_att_key", false, src);
+  r.share_att_key = config_bool(j, "share_att_key", false, src);
   const auto norm = j.value("norm_rel_ebd", std::string("none"));
   r.norm_rel_embeddings = norm.find("layer_norm") != std::string::npos;
 }

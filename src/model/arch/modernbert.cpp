@@ -32,31 +32,13 @@ void modernbert_defaults(ModelConfig& c) {
   c.type_vocab_size = 0;
 }
 
-bool flag(const nlohmann::json& j, const char* key, bool fallback, const std::string& src) {
-  if (!j.contains(key) || j[key].is_null()) return fallback;
-  if (!j[key].is_boolean()) fail(ErrorKind::model, "{}: \"{}\" must be true or false, found {}", src, key, j[key].dump());
-  return j[key].get<bool>();
-}
-
-double number(const nlohmann::json& j, const char* key, double fallback, const std::string& src) {
-  if (!j.contains(key) || j[key].is_null()) return fallback;
-  if (!j[key].is_number()) fail(ErrorKind::model, "{}: \"{}\" must be a number, found {}", src, key, j[key].dump());
-  return j[key].get<double>();
-}
-
-std::string text(const nlohmann::json& j, const char* key, const std::string& fallback, const std::string& src) {
-  if (!j.contains(key) || j[key].is_null()) return fallback;
-  if (!j[key].is_string()) fail(ErrorKind::model, "{}: \"{}\" must be a string, found {}", src, key, j[key].dump());
-  return j[key].get<std::string>();
-}
-
 // The bias switches, read where both configure (which knows no file) and the table need them.
 struct Biases {
   bool norm, attention, mlp, classifier, decoder;
 };
 Biases biases(const nlohmann::json& j, const std::string& src) {
-  return {flag(j, "norm_bias", false, src), flag(j, "attention_bias", false, src), flag(j, "mlp_bias", false, src),
-          flag(j, "classifier_bias", false, src), flag(j, "decoder_bias", true, src)};
+  return {config_bool(j, "norm_bias", false, src), config_bool(j, "attention_bias", false, src), config_bool(j, "mlp_bias", false, src),
+          config_bool(j, "classifier_bias", false, src), config_bool(j, "decoder_bias", true, src)};
 }
 
 void configure_modernbert(ModelConfig& c) {
@@ -94,24 +76,24 @@ void read_modernbert_keys(ModelConfig& c, const std::string& src) {
   }
   // rope_parameters {"full_attention": {"rope_type": "default", "rope_theta": ...}, "sliding_attention": ...}
   // (transformers 5), else the legacy global_rope_theta / local_rope_theta.
-  c.rotary.global_theta = number(j, "global_rope_theta", 160000.0, src);
-  c.rotary.local_theta = number(j, "local_rope_theta", c.rotary.global_theta, src);
+  c.rotary.global_theta = config_double(j, "global_rope_theta", 160000.0, src);
+  c.rotary.local_theta = config_double(j, "local_rope_theta", c.rotary.global_theta, src);
   if (j.contains("rope_parameters") && j["rope_parameters"].is_object()) {
     const auto& rp = j["rope_parameters"];
     auto theta_of = [&](const char* type, double fallback) {
       if (!rp.contains(type) || rp[type].is_null()) return fallback;
       const auto& p = rp[type];
       if (!p.is_object()) fail(ErrorKind::model, "{}: rope_parameters.{} must be an object, found {}", src, type, p.dump());
-      const auto kind = text(p, "rope_type", "default", src);
+      const auto kind = config_string(p, "rope_type", "default", src);
       if (kind != "default")
         fail(ErrorKind::model, "{}: rope_parameters.{}.rope_type \"{}\" is not supported (only \"default\")", src, type, kind);
-      return number(p, "rope_theta", fallback, src);
+      return config_double(p, "rope_theta", fallback, src);
     };
     if (rp.contains("rope_theta")) {  // one set for every layer type
-      const auto kind = text(rp, "rope_type", "default", src);
+      const auto kind = config_string(rp, "rope_type", "default", src);
       if (kind != "default")
         fail(ErrorKind::model, "{}: rope_parameters.rope_type \"{}\" is not supported (only \"default\")", src, kind);
-      c.rotary.global_theta = c.rotary.local_theta = number(rp, "rope_theta", c.rotary.global_theta, src);
+      c.rotary.global_theta = c.rotary.local_theta = config_double(rp, "rope_theta", c.rotary.global_theta, src);
     } else {
       c.rotary.global_theta = theta_of("full_attention", c.rotary.global_theta);
       c.rotary.local_theta = theta_of("sliding_attention", c.rotary.local_theta);
@@ -122,7 +104,7 @@ void read_modernbert_keys(ModelConfig& c, const std::string& src) {
   if (c.head_dim() % 2 != 0)
     fail(ErrorKind::model, "{}: rotary positions need an even head size, {} / {} = {}", src, c.hidden_size,
          c.num_attention_heads, c.head_dim());
-  const auto head_act = text(j, "classifier_activation", "gelu", src);
+  const auto head_act = config_string(j, "classifier_activation", "gelu", src);
   c.mlm_hidden_act = head_act;
   if (head_act == "gelu")
     c.pooler_activation = PoolerActivation::gelu;
@@ -132,7 +114,7 @@ void read_modernbert_keys(ModelConfig& c, const std::string& src) {
     c.pooler_activation = PoolerActivation::relu;
   else
     fail(ErrorKind::model, "{}: classifier_activation \"{}\" is not supported (gelu, tanh or relu)", src, head_act);
-  const auto pooling = text(j, "classifier_pooling", "cls", src);
+  const auto pooling = config_string(j, "classifier_pooling", "cls", src);
   if (pooling != "cls" && pooling != "mean")
     fail(ErrorKind::model, "{}: classifier_pooling \"{}\" is not one of \"cls\" and \"mean\"", src, pooling);
   c.pooling = pooling == "mean" ? Pooling::mean : Pooling::first;

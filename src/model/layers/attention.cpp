@@ -48,46 +48,65 @@ void softmax_jacobian(const float* soft, std::int64_t t, float* g) {
   }
 }
 
-// Softmax over the scores of every input; padding keys (attention_mask 0) and, on a sliding
-// layer, keys farther than the window (|i - j| > window_half) get transformers' additive mask,
-// the lowest float, and after the softmax exactly 0, as in a padded batch.
-void masked_softmax(const Batch& batch, std::span<const ModelInput> inputs, std::int64_t window_half, float* probs) {
-  auto for_masked_keys = [&](auto&& fn) {
-    for (std::int64_t b = 0; b < batch.size(); ++b) {
-      const auto t = batch.length(b);
-      const auto& mask = inputs[static_cast<std::size_t>(b)].attention_mask;
-      const bool windowed = window_half >= 0 && t > window_half + 1;
-      if (mask.empty() && !windowed) continue;
-      float* block = probs + batch.probs(b);
-      for (std::int64_t r = 0; r < batch.heads * t; ++r) {
-        const auto i = r % t;
-        for (std::int64_t j = 0; j < t; ++j)
-          if ((!mask.empty() && !mask[static_cast<std::size_t>(j)]) || (windowed && std::abs(i - j) > window_half))
-            fn(block[r * t + j]);
-      }
+// The keys a query may not see: padding (attention_mask 0) and, on a sliding layer, keys farther
+// than the window (|i - j| > half).
+struct KeyMask {
+  const std::vector<std::uint8_t>& padding;
+  std::int64_t half;  // -1: no window
+  bool any(std::int64_t t) const { return !padding.empty() || (half >= 0 && t > half + 1); }
+  bool hidden(std::int64_t i, std::int64_t j) const {
+    return (!padding.empty() && !padding[static_cast<std::size_t>(j)]) || (half >= 0 && std::abs(i - j) > half);
+  }
+};
+
+// Softmax over one block of rows (queries i0.. of an input, keys lo..lo + keys - 1): hidden keys
+// get transformers' additive mask, the lowest float, and after the softmax exactly 0 — except in
+// a row that sees no key at all (a padded query on a sliding layer whose window holds only
+// padding), which transformers' softmax makes 1/T over every key. Returns those blind rows.
+std::vector<std::int64_t> masked_softmax_rows(const KeyMask& km, std::int64_t i0, std::int64_t rows, std::int64_t lo,
+                                              std::int64_t keys, float* block) {
+  std::vector<std::int64_t> blind;
+  for (std::int64_t r = 0; r < rows; ++r) {
+    bool sees = false;
+    for (std::int64_t j = 0; j < keys; ++j) {
+      if (km.hidden(i0 + r, lo + j))
+        block[r * keys + j] = std::numeric_limits<float>::lowest();
+      else
+        sees = true;
     }
-  };
-  for_masked_keys([](float& s) { s = std::numeric_limits<float>::lowest(); });
-  for (const auto& g : batch.groups) core::softmax_rows(probs + g.probs_offset, g.count * batch.heads * g.t, g.t);
-  // Exactly 0 where masked, except in a row that sees no key at all (a padded query on a sliding
-  // layer whose window holds only padding): every score there is the lowest float, and
-  // transformers' softmax gives the whole row 1/T, as this one did.
-  for (std::int64_t b = 0; b < batch.size(); ++b) {
-    const auto t = batch.length(b);
-    const auto& mask = inputs[static_cast<std::size_t>(b)].attention_mask;
-    const bool windowed = window_half >= 0 && t > window_half + 1;
-    if (mask.empty() && !windowed) continue;
-    float* block = probs + batch.probs(b);
-    for (std::int64_t r = 0; r < batch.heads * t; ++r) {
-      const auto i = r % t;
-      auto masked = [&](std::int64_t j) {
-        return (!mask.empty() && !mask[static_cast<std::size_t>(j)]) || (windowed && std::abs(i - j) > window_half);
-      };
-      bool sees = false;
-      for (std::int64_t j = 0; j < t && !sees; ++j) sees = !masked(j);
-      if (!sees) continue;
-      for (std::int64_t j = 0; j < t; ++j)
-        if (masked(j)) block[r * t + j] = 0.0f;
+    if (!sees) blind.push_back(r);
+  }
+  core::softmax_rows(block, rows, keys);
+  for (std::int64_t r = 0, next = 0; r < rows; ++r) {
+    if (next < static_cast<std::int64_t>(blind.size()) && blind[static_cast<std::size_t>(next)] == r) {
+      ++next;
+      continue;
+    }
+    for (std::int64_t j = 0; j < keys; ++j)
+      if (km.hidden(i0 + r, lo + j)) block[r * keys + j] = 0.0f;
+  }
+  return blind;
+}
+
+// Softmax over the scores of every input, masked as above (unmasked inputs in one pass).
+void masked_softmax(const Batch& batch, std::span<const ModelInput> inputs, std::int64_t window_half, float* probs) {
+  auto mask_of = [&](std::int64_t b) { return KeyMask{inputs[static_cast<std::size_t>(b)].attention_mask, window_half}; };
+  for (const auto& g : batch.groups) {
+    bool plain = true;  // a run of inputs without masks: one batched softmax
+    for (std::int64_t b = g.first; b < g.first + g.count; ++b) plain = plain && !mask_of(b).any(g.t);
+    if (plain) {
+      core::softmax_rows(probs + g.probs_offset, g.count * batch.heads * g.t, g.t);
+      continue;
+    }
+    for (std::int64_t b = g.first; b < g.first + g.count; ++b) {
+      const auto t = g.t;
+      const auto km = mask_of(b);
+      float* block = probs + batch.probs(b);
+      if (!km.any(t)) {
+        core::softmax_rows(block, batch.heads * t, t);
+        continue;
+      }
+      for (std::int64_t h = 0; h < batch.heads; ++h) (void)masked_softmax_rows(km, 0, t, 0, t, block + h * t * t);
     }
   }
 }
@@ -227,27 +246,8 @@ void streamed_context(const Batch& batch, const AttentionShape& s, std::span<con
       block.resize(static_cast<std::size_t>(rows * keys));
       core::gemm(false, true, rows, keys, d, s.scale, q + (row0 + i0) * hidden + h * d, hidden,
                  k + (row0 + lo) * hidden + h * d, hidden, 0.0f, block.data(), keys);
-      const auto& mask = inputs[static_cast<std::size_t>(b)].attention_mask;
-      std::vector<std::int64_t> blind;  // rows that see no key: uniform over all t keys, as the full path
-      for (std::int64_t r = 0; r < rows; ++r) {
-        const auto i = i0 + r;
-        bool sees = false;
-        for (std::int64_t j = lo; j < hi; ++j) {
-          const bool masked = (!mask.empty() && !mask[static_cast<std::size_t>(j)]) || (half >= 0 && std::abs(i - j) > half);
-          if (masked)
-            block[static_cast<std::size_t>(r * keys + j - lo)] = std::numeric_limits<float>::lowest();
-          else
-            sees = true;
-        }
-        if (!sees) blind.push_back(r);
-      }
-      core::softmax_rows(block.data(), rows, keys);
-      for (std::int64_t r = 0; r < rows; ++r)
-        for (std::int64_t j = lo; j < hi; ++j) {
-          const auto i = i0 + r;
-          if ((!mask.empty() && !mask[static_cast<std::size_t>(j)]) || (half >= 0 && std::abs(i - j) > half))
-            block[static_cast<std::size_t>(r * keys + j - lo)] = 0.0f;
-        }
+      const KeyMask km{inputs[static_cast<std::size_t>(b)].attention_mask, half};
+      const auto blind = masked_softmax_rows(km, i0, rows, lo, keys, block.data());
       float* out = ctx + (row0 + i0) * hidden + h * d;
       core::gemm(false, false, rows, d, keys, 1.0f, block.data(), keys, v + (row0 + lo) * hidden + h * d, hidden, 0.0f,
                  out, hidden);

@@ -22,29 +22,24 @@ namespace {
 
 core::FloatBuffer copy_of(const float* x, std::int64_t n) { return core::FloatBuffer(x, x + n); }
 
-}  // namespace
-
-namespace {
-
 void add_into(float* y, const float* x, std::int64_t n) {
   for (std::int64_t i = 0; i < n; ++i) y[i] += x[i];
 }
 
-// The pre-norm block (ModernBERT). Buffers: `out` holds LN1(x), `extra` the residual's copy
-// and then LN2(mid).
-void pre_norm_forward(const LinearContext& lc, const LayerParams& lp, std::int64_t layer, const Batch& batch,
-                      const BlockShape& s, float* x, BlockBuffers& buf, const AttentionEdits& edits,
-                      const Dropout& dropout, SiteRecorder& rec, BlockTape* tape) {
+// What both placements share up to the first residual sum: attention on `a_in`, W_O and its
+// dropout, and the residual term (x itself unless a hook or a record asks for the site, then a
+// copy in `extra`). With a tape, the attention's tape and `mid` are set up.
+struct AttentionBranch {
+  float* attn;        // the branch, W_O ctx after dropout: buf.attn
+  const float* skip;  // the residual term
+  float* mid;         // where the caller writes resid_mid (the tape's when taped)
+};
+
+AttentionBranch attention_branch(const LinearContext& lc, const LayerParams& lp, std::int64_t layer, const Batch& batch,
+                                 const BlockShape& s, const float* a_in, const float* x, BlockBuffers& buf,
+                                 const AttentionEdits& edits, const Dropout& dropout, SiteRecorder& rec, BlockTape* tape) {
   const auto n = batch.rows(), hidden = s.attention.hidden;
   const std::uint64_t stream = 100 + 10 * static_cast<std::uint64_t>(layer);
-  const bool norm1 = lp.attn_norm_g.present();  // layer 0 has none: the identity
-  const float* a_in = x;
-  if (norm1) {
-    core::ScopedOp op(lc.profile, core::OpClass::norm);
-    norm_forward(x, nullptr, n, hidden, lp.attn_norm_g.data, lp.attn_norm_b.data, s.eps, buf.out.data(),
-                 tape ? &tape->norm1 : nullptr);
-    a_in = buf.out.data();
-  }
   AttentionBuffers ab{buf.q.data(), buf.k.data(), buf.v.data(), buf.probs.data(), buf.ctx.data()};
   AttentionEdits layer_edits = edits;
   float* mid = buf.mid.data();
@@ -57,10 +52,8 @@ void pre_norm_forward(const LinearContext& lc, const LayerParams& lp, std::int64
     if (!at.dropout.empty()) layer_edits.dropout = &at.dropout;
     tape->mid = core::FloatBuffer(static_cast<std::size_t>(n * hidden));
     mid = tape->mid.data();
-    tape->ffn_in = core::FloatBuffer(static_cast<std::size_t>(n * hidden));
   }
   auto* x16 = lc.bf16 ? &buf.x16 : nullptr;
-  auto* inter16 = lc.bf16 ? &buf.inter16 : nullptr;
   attention_forward(lc, lp, layer, batch, s.attention, a_in, ab, layer_edits, rec, x16, tape ? &tape->attention : nullptr);
   rec.per_head(Site::attn_context, layer, ab.ctx, s.attention.head_dim);
   float* attn = buf.attn.data();
@@ -76,20 +69,49 @@ void pre_norm_forward(const LinearContext& lc, const LayerParams& lp, std::int64
     rec.rows(Site::attn_residual, layer, buf.extra.data(), hidden);
     skip = buf.extra.data();
   }
-  for (std::int64_t i = 0; i < n * hidden; ++i) mid[i] = skip[i] + attn[i];
+  return {attn, skip, mid};
+}
+
+// The feed-forward branch of both placements: FFN(f_in) into buf.out, then its dropout.
+float* ffn_branch(const LinearContext& lc, const LayerParams& lp, std::int64_t layer, const Batch& batch,
+                  const BlockShape& s, const float* f_in, BlockBuffers& buf, const Dropout& dropout, SiteRecorder& rec,
+                  BlockTape* tape) {
+  const auto n = batch.rows();
+  const std::uint64_t stream = 100 + 10 * static_cast<std::uint64_t>(layer);
+  float* out = buf.out.data();
+  feed_forward_forward(lc, lp, layer, n, s.ffn, f_in, buf.inter.data(), out, rec, lc.bf16 ? &buf.x16 : nullptr,
+                       lc.bf16 ? &buf.inter16 : nullptr, tape ? &tape->ffn : nullptr);
+  if (tape) {
+    tape->ffn_drop = dropout.mask(n * s.attention.hidden, dropout.hidden_p, stream + 3);
+    apply_dropout(out, tape->ffn_drop);
+  }
+  return out;
+}
+
+// The pre-norm block (ModernBERT). Buffers: `out` holds LN1(x), `extra` the residual's copy
+// and then LN2(mid).
+void pre_norm_forward(const LinearContext& lc, const LayerParams& lp, std::int64_t layer, const Batch& batch,
+                      const BlockShape& s, float* x, BlockBuffers& buf, const AttentionEdits& edits,
+                      const Dropout& dropout, SiteRecorder& rec, BlockTape* tape) {
+  const auto n = batch.rows(), hidden = s.attention.hidden;
+  const float* a_in = x;
+  if (lp.attn_norm_g.present()) {  // layer 0 has none: the identity
+    core::ScopedOp op(lc.profile, core::OpClass::norm);
+    norm_forward(x, nullptr, n, hidden, lp.attn_norm_g.data, lp.attn_norm_b.data, s.eps, buf.out.data(),
+                 tape ? &tape->norm1 : nullptr);
+    a_in = buf.out.data();
+  }
+  const auto branch = attention_branch(lc, lp, layer, batch, s, a_in, x, buf, edits, dropout, rec, tape);
+  float* mid = branch.mid;
+  for (std::int64_t i = 0; i < n * hidden; ++i) mid[i] = branch.skip[i] + branch.attn[i];
   rec.rows(Site::resid_mid, layer, mid, hidden);
+  if (tape) tape->ffn_in = core::FloatBuffer(static_cast<std::size_t>(n * hidden));
   float* f_in = tape ? tape->ffn_in.data() : buf.extra.data();
   {
     core::ScopedOp op(lc.profile, core::OpClass::norm);
     norm_forward(mid, nullptr, n, hidden, lp.out_norm_g.data, lp.out_norm_b.data, s.eps, f_in, tape ? &tape->norm2 : nullptr);
   }
-  float* out = buf.out.data();
-  feed_forward_forward(lc, lp, layer, n, s.ffn, f_in, buf.inter.data(), out, rec, x16, inter16,
-                       tape ? &tape->ffn : nullptr);
-  if (tape) {
-    tape->ffn_drop = dropout.mask(n * hidden, dropout.hidden_p, stream + 3);
-    apply_dropout(out, tape->ffn_drop);
-  }
+  const float* out = ffn_branch(lc, lp, layer, batch, s, f_in, buf, dropout, rec, tape);
   for (std::int64_t i = 0; i < n * hidden; ++i) x[i] = mid[i] + out[i];
 }
 
@@ -169,51 +191,15 @@ void block_forward(const LinearContext& lc, const LayerParams& lp, std::int64_t 
                    const Dropout& dropout, SiteRecorder& rec, BlockTape* tape) {
   if (s.pre_norm) return pre_norm_forward(lc, lp, layer, batch, s, x, buf, edits, dropout, rec, tape);
   const auto n = batch.rows(), hidden = s.attention.hidden;
-  const std::uint64_t stream = 100 + 10 * static_cast<std::uint64_t>(layer);
-  AttentionBuffers ab{buf.q.data(), buf.k.data(), buf.v.data(), buf.probs.data(), buf.ctx.data()};
-  AttentionEdits layer_edits = edits;
-  float* mid = buf.mid.data();
-  if (tape) {
-    auto& at = tape->attention;
-    at.x_in = copy_of(x, n * hidden);
-    for (auto* b : {&at.q, &at.k, &at.v, &at.ctx}) *b = core::FloatBuffer(static_cast<std::size_t>(n * hidden));
-    ab = {at.q.data(), at.k.data(), at.v.data(), buf.probs.data(), at.ctx.data()};
-    at.dropout = dropout.mask(batch.probs_size(), dropout.attention_p, stream + 1);
-    if (!at.dropout.empty()) layer_edits.dropout = &at.dropout;
-    tape->mid = core::FloatBuffer(static_cast<std::size_t>(n * hidden));
-    mid = tape->mid.data();
-  }
-  auto* x16 = lc.bf16 ? &buf.x16 : nullptr;
-  auto* inter16 = lc.bf16 ? &buf.inter16 : nullptr;
-  attention_forward(lc, lp, layer, batch, s.attention, x, ab, layer_edits, rec, x16, tape ? &tape->attention : nullptr);
-  rec.per_head(Site::attn_context, layer, ab.ctx, s.attention.head_dim);
-  float* attn = buf.attn.data();
-  linear_forward(lc, ab.ctx, n, hidden, lp.attn_out_w, lp.attn_out_b, hidden, attn, nullptr, x16);
-  rec.rows(Site::attn_out, layer, attn, hidden);
-  if (tape) {
-    tape->attn_drop = dropout.mask(n * hidden, dropout.hidden_p, stream + 2);
-    apply_dropout(attn, tape->attn_drop);
-  }
-  // The residual term is the input itself unless a hook or a record asks for it.
-  const float* skip = x;
-  if (rec.active(Site::attn_residual, layer)) {
-    std::memcpy(buf.extra.data(), x, static_cast<std::size_t>(n * hidden) * sizeof(float));
-    rec.rows(Site::attn_residual, layer, buf.extra.data(), hidden);
-    skip = buf.extra.data();
-  }
+  const auto branch = attention_branch(lc, lp, layer, batch, s, x, x, buf, edits, dropout, rec, tape);
+  float* mid = branch.mid;
   {
     core::ScopedOp op(lc.profile, core::OpClass::norm);
-    norm_forward(attn, skip, n, hidden, lp.attn_norm_g.data, lp.attn_norm_b.data, s.eps, mid,
+    norm_forward(branch.attn, branch.skip, n, hidden, lp.attn_norm_g.data, lp.attn_norm_b.data, s.eps, mid,
                  tape ? &tape->norm1 : nullptr);
   }
   rec.rows(Site::resid_mid, layer, mid, hidden);
-  float* out = buf.out.data();
-  feed_forward_forward(lc, lp, layer, n, s.ffn, mid, buf.inter.data(), out, rec, x16, inter16,
-                       tape ? &tape->ffn : nullptr);
-  if (tape) {
-    tape->ffn_drop = dropout.mask(n * hidden, dropout.hidden_p, stream + 3);
-    apply_dropout(out, tape->ffn_drop);
-  }
+  const float* out = ffn_branch(lc, lp, layer, batch, s, mid, buf, dropout, rec, tape);
   core::ScopedOp op(lc.profile, core::OpClass::norm);
   norm_forward(out, mid, n, hidden, lp.out_norm_g.data, lp.out_norm_b.data, s.eps, x, tape ? &tape->norm2 : nullptr);
 }

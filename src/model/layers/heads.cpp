@@ -130,6 +130,15 @@ core::FloatBuffer pooler_pre(const EncoderParams& p, const PoolerShape& s, const
   return pre;
 }
 
+// The tape of the pooler's norm, recomputed from the dense layer's output `pre`.
+NormTape pooler_norm_tape(const EncoderParams& p, const PoolerShape& s, const core::FloatBuffer& pre, std::int64_t count) {
+  core::FloatBuffer a = pre, out(pre.size());
+  activate(s.act, a.data(), count * s.hidden);
+  NormTape tape;
+  norm_forward(a.data(), nullptr, count, s.hidden, p.pooler_norm_g.data, p.pooler_norm_b.data, s.eps, out.data(), &tape);
+  return tape;
+}
+
 }  // namespace
 
 void pooler_forward(const EncoderParams& p, const PoolerShape& s, const Batch& batch, const float* x, float* pooled) {
@@ -146,15 +155,9 @@ void pooler_vjp(const EncoderParams& p, const PoolerShape& s, const Batch& batch
   const auto in = pooler_input(s, batch, x);
   const auto pre = pooler_pre(p, s, in.data(), count);
   core::FloatBuffer d(dpooled, dpooled + count * hidden);
-  if (s.norm) {
-    core::FloatBuffer a = pre;
-    activate(s.act, a.data(), count * hidden);
-    NormTape tape;
-    core::FloatBuffer out(static_cast<std::size_t>(count * hidden));
-    norm_forward(a.data(), nullptr, count, hidden, p.pooler_norm_g.data, p.pooler_norm_b.data, s.eps, out.data(), &tape);
-    norm_vjp(dpooled, tape, p.pooler_norm_g.data, count, hidden, d.data(), grads(p.pooler_norm_g),
-             grads(p.pooler_norm_b));
-  }
+  if (s.norm)
+    norm_vjp(dpooled, pooler_norm_tape(p, s, pre, count), p.pooler_norm_g.data, count, hidden, d.data(),
+             grads(p.pooler_norm_g), grads(p.pooler_norm_b));
   activation_slope(s.act, pre.data(), d.data(), count * hidden);
   core::FloatBuffer d_in(static_cast<std::size_t>(count * hidden));
   linear_vjp(d.data(), count, hidden, p.pooler_w, hidden, in.data(), d_in.data(), false, grads(p.pooler_w),
@@ -171,13 +174,8 @@ void pooler_jvp(const EncoderParams& p, const PoolerShape& s, const Batch& batch
   linear_jvp(t_in.data(), count, hidden, p.pooler_w, hidden, tpooled);
   activation_slope(s.act, pre.data(), tpooled, count * hidden);
   if (s.norm) {
-    core::FloatBuffer a = pre;
-    activate(s.act, a.data(), count * hidden);
-    NormTape tape;
-    core::FloatBuffer out(static_cast<std::size_t>(count * hidden));
-    norm_forward(a.data(), nullptr, count, hidden, p.pooler_norm_g.data, p.pooler_norm_b.data, s.eps, out.data(), &tape);
     core::FloatBuffer t(tpooled, tpooled + count * hidden);
-    norm_jvp(t.data(), tape, p.pooler_norm_g.data, count, hidden, tpooled);
+    norm_jvp(t.data(), pooler_norm_tape(p, s, pre, count), p.pooler_norm_g.data, count, hidden, tpooled);
   }
 }
 
