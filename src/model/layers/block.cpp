@@ -88,6 +88,23 @@ float* ffn_branch(const LinearContext& lc, const LayerParams& lp, std::int64_t l
   return out;
 }
 
+// Back through W_O and its dropout from d(the first residual sum), for both placements: records
+// attn.out and attn.context; returns d(ctx), in buf.ctx (buf.attn holds d(attn.out)).
+const float* attention_out_vjp(const LinearContext& lc, const LayerParams& lp, std::int64_t layer, const Batch& batch,
+                               const BlockShape& s, const BlockTape& tape, const float* d_sum, BlockBuffers& buf,
+                               SiteRecorder& rec, ParamGrads& grads) {
+  const auto n = batch.rows(), hidden = s.attention.hidden;
+  float* d_branch = buf.attn.data();
+  std::memcpy(d_branch, d_sum, static_cast<std::size_t>(n * hidden) * sizeof(float));
+  apply_dropout(d_branch, tape.attn_drop);
+  rec.rows(Site::attn_out, layer, d_branch, hidden);
+  float* d_ctx = buf.ctx.data();
+  linear_vjp(lc, d_branch, n, hidden, lp.attn_out_w, hidden, tape.attention.ctx.data(), d_ctx, false,
+             grads(lp.attn_out_w), grads(lp.attn_out_b));
+  rec.per_head(Site::attn_context, layer, d_ctx, s.attention.head_dim);
+  return d_ctx;
+}
+
 // The pre-norm block (ModernBERT). Buffers: `out` holds LN1(x), `extra` the residual's copy
 // and then LN2(mid).
 void pre_norm_forward(const LinearContext& lc, const LayerParams& lp, std::int64_t layer, const Batch& batch,
@@ -134,13 +151,7 @@ void pre_norm_vjp(const LinearContext& lc, const LayerParams& lp, std::int64_t l
   add_into(d_mid, d_tmp, n * hidden);
   rec.rows(Site::resid_mid, layer, d_mid, hidden);
   // mid = x + W_O ctx.
-  std::memcpy(d_branch, d_mid, bytes);
-  apply_dropout(d_branch, tape.attn_drop);
-  rec.rows(Site::attn_out, layer, d_branch, hidden);
-  float* d_ctx = buf.ctx.data();
-  linear_vjp(lc, d_branch, n, hidden, lp.attn_out_w, hidden, tape.attention.ctx.data(), d_ctx, false,
-             grads(lp.attn_out_w), grads(lp.attn_out_b));
-  rec.per_head(Site::attn_context, layer, d_ctx, s.attention.head_dim);
+  const float* d_ctx = attention_out_vjp(lc, lp, layer, batch, s, tape, d_mid, buf, rec, grads);
   std::memcpy(dx, d_mid, bytes);
   rec.rows(Site::attn_residual, layer, dx, hidden);
   if (!lp.attn_norm_g.present()) {
@@ -220,13 +231,7 @@ void block_vjp(const LinearContext& lc, const LayerParams& lp, std::int64_t laye
   rec.rows(Site::resid_mid, layer, d_mid, hidden);
 
   norm_vjp(d_mid, tape.norm1, lp.attn_norm_g.data, n, hidden, d_sum, grads(lp.attn_norm_g), grads(lp.attn_norm_b));
-  std::memcpy(d_branch, d_sum, bytes);
-  apply_dropout(d_branch, tape.attn_drop);
-  rec.rows(Site::attn_out, layer, d_branch, hidden);
-  float* d_ctx = buf.ctx.data();
-  linear_vjp(lc, d_branch, n, hidden, lp.attn_out_w, hidden, tape.attention.ctx.data(), d_ctx, false,
-             grads(lp.attn_out_w), grads(lp.attn_out_b));
-  rec.per_head(Site::attn_context, layer, d_ctx, s.attention.head_dim);
+  const float* d_ctx = attention_out_vjp(lc, lp, layer, batch, s, tape, d_sum, buf, rec, grads);
   // The residual term of LN1's input passes d_sum to the block input.
   std::memcpy(dx, d_sum, bytes);
   rec.rows(Site::attn_residual, layer, dx, hidden);
