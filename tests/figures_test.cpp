@@ -267,7 +267,7 @@ TEST(Figure, EveryMethodsDeclarationsMatchItsResults) {
   // Every method ran; the papers' figures are declared at least by these.
   for (const auto& m : analysis_methods()) EXPECT_TRUE(methods_run.count(m)) << m << " was not run";
   for (const char* m : {"surface", "syntax", "gradsep", "importance", "ablate", "coref", "probe", "patterns", "cluster",
-                        "features"})
+                        "features", "influence"})
     EXPECT_TRUE(methods_declaring.count(m)) << m << " declares no figures";
 }
 

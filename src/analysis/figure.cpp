@@ -10,6 +10,7 @@
 #include "analysis/features.hpp"
 #include "analysis/gradsep.hpp"
 #include "analysis/importance.hpp"
+#include "analysis/influence_run.hpp"
 #include "analysis/patterns.hpp"
 #include "analysis/probe.hpp"
 #include "analysis/surface.hpp"
@@ -79,7 +80,7 @@ std::vector<Figure> declared_figures(const std::string& method, const nlohmann::
   static const std::map<std::string, Declare> by_method{
       {"ablate", ablate::figures},         {"cluster", cluster::figures},   {"compare", compare::figures},
       {"coref", coref::figures},           {"features", features::figures}, {"gradsep", gradsep::figures},
-      {"importance", importance::figures},
+      {"importance", importance::figures}, {"influence", influence::figures},
       {"patterns", patterns::figures},     {"probe", probe::figures},       {"surface", surface::figures},
       {"syntax", syntax::figures},
   };

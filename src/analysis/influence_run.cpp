@@ -254,6 +254,50 @@ json consistency_json(const Consistency& c) {
           {"modal_positions", c.positions}, {"modal_edges", std::move(edges)}};
 }
 
+// A task's name as a key of the figures' records: dots would split a field path.
+std::string task_key(std::string name) {
+  std::replace(name.begin(), name.end(), '.', '_');
+  return name;
+}
+
+// What the figures read (results.summary): per task with examples its accuracy and skip share;
+// per block the skip share of each task's patterns; per ablation method the share of the QoI
+// each task keeps when only that method's nodes stay.
+json figure_summary(const json& tasks, std::int64_t layers) {
+  json by_task = json::array(), by_block = json::array(), by_method = json::object();
+  for (std::int64_t b = 0; b < layers; ++b) by_block.push_back({{"block", b}});
+  for (const auto& t : tasks) {
+    if (t.value("examples", 0) == 0) continue;
+    const auto key = task_key(t["task"].get<std::string>());
+    const auto& all = t["skip_share"].value("all", json::object());
+    by_task.push_back({{"task", t["task"]},
+                       {"examples", t["examples"]},
+                       {"accuracy", t["accuracy"]["all"]["accuracy"]},
+                       {"skip_share", all.value("overall", json(nullptr))},
+                       {"patterns", t["patterns"]}});
+    const auto per_layer = all.value("per_layer", json::array());
+    for (std::int64_t b = 0; b < layers; ++b)
+      by_block[static_cast<std::size_t>(b)][key] = b < static_cast<std::int64_t>(per_layer.size()) ? per_layer[static_cast<std::size_t>(b)] : json(nullptr);
+    if (t.contains("ablation") && t["ablation"].is_object() && t["ablation"].contains("methods"))
+      for (const auto& [method, m] : t["ablation"]["methods"].items()) {
+        auto& row = by_method[method];
+        if (row.is_null()) row = {{"method", method}};
+        row[key] = m.value("qoi_retained", json(nullptr));
+        row["nodes_" + key] = m.value("nodes_per_example", json(nullptr));
+      }
+  }
+  json ablation = json::array();
+  for (auto& [method, row] : by_method.items()) {
+    // Every task in every row, null where a method did not run on it.
+    for (const auto& t : by_task) {
+      const auto key = task_key(t["task"].get<std::string>());
+      if (!row.contains(key)) row[key] = nullptr;
+    }
+    ablation.push_back(row);
+  }
+  return {{"tasks", std::move(by_task)}, {"blocks", std::move(by_block)}, {"ablation", std::move(ablation)}};
+}
+
 }  // namespace
 
 RunOutput run_tasks(const model::Model& model, const std::vector<Task>& tasks, const RunOptions& args,
@@ -470,7 +514,9 @@ RunOutput run_tasks(const model::Model& model, const std::vector<Task>& tasks, c
                  {"ci95", {nan_as_null(c.low), nan_as_null(c.high)}}};
     table += fmt::format("consistency vs accuracy ({}): r = {:.3f} over {} tasks\n", role, c.r, c.n);
   }
+  auto summary = figure_summary(task_docs, model.layers());
   doc.results = {{"tasks", std::move(task_docs)},
+                 {"summary", std::move(summary)},
                  {"consistency_vs_accuracy", std::move(cva)},
                  {"examples", std::move(examples)},
                  {"seconds", {{"analysis", all_seconds},
@@ -479,5 +525,54 @@ RunOutput run_tasks(const model::Model& model, const std::vector<Task>& tasks, c
   return {std::move(doc), std::move(table)};
 }
 
+
+std::vector<Figure> figures(const nlohmann::json& results) {
+  std::vector<Figure> out;
+  if (!results.contains("summary") || results["summary"]["tasks"].empty()) return out;
+  const auto& summary = results["summary"];
+  auto percent = [](const char* path, const char* label, Unit unit) { return FigureField{path, label, unit, "percent"}; };
+  out.push_back({.id = "influence.tasks",
+                 .kind = "table",
+                 .title = "Influence patterns per task: accuracy and skip share",
+                 .caption = "For each task with examples: the model's accuracy (the QoI's sign), and the share of the patterns' "
+                            "block edges that take the skip connection rather than a head. Lu et al. (2021), Tables 1-2 and Fig. "
+                            "4 (docs/methods.md 3): in BERT-base most blocks of the subject-verb agreement patterns skip.",
+                 .rows = "summary.tasks",
+                 .values = {FigureField{"task", "task", Unit::label}, FigureField{"examples", "examples", Unit::count},
+                            percent("accuracy", "accuracy %", Unit::accuracy), percent("skip_share", "skip share %", Unit::fraction),
+                            FigureField{"patterns", "patterns", Unit::count}},
+                 .axis = "percent"});
+  Figure blocks{.id = "influence.skip_by_block",
+                .kind = "lines",
+                .title = "Share of patterns that take the skip connection, per block",
+                .caption = "At each block, the fraction of the task's influence patterns whose edge is the skip connection (the "
+                           "rest go through one head). Lu et al. (2021), Fig. 4: compare the layers where the patterns leave "
+                           "the residual stream.",
+                .rows = "summary.blocks",
+                .x = FigureField{"block", "block", Unit::index},
+                .x_axis = "block (layer)",
+                .axis = "share of patterns (fraction)",
+                .range = std::array<double, 2>{0, 1}};
+  Figure ablation{.id = "influence.ablation",
+                  .kind = "bars",
+                  .title = "QoI retained when only a method's nodes are kept",
+                  .caption = "Per method, the mean quantity of interest (the good minus the bad word's logit) with every node "
+                             "off the method's paths ablated, as a fraction of the full model's; the node budget of each method "
+                             "is in the results (ablation.methods.*.nodes_per_example). Lu et al. (2021), Table 3: influence "
+                             "patterns keep more of the QoI than attention-based paths of the same size.",
+                  .rows = "summary.ablation",
+                  .x = FigureField{"method", "method", Unit::label},
+                  .x_axis = "method",
+                  .axis = "QoI retained (fraction of the full model's)",
+                  .centred = true};
+  for (const auto& t : summary["tasks"]) {
+    const auto name = t["task"].get<std::string>();
+    blocks.values.push_back({task_key(name), name, Unit::fraction});
+    ablation.values.push_back({task_key(name), name, Unit::fraction});
+  }
+  out.push_back(std::move(blocks));
+  if (!summary["ablation"].empty()) out.push_back(std::move(ablation));
+  return out;
+}
 
 }  // namespace bertscope::analysis::influence

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "analysis/document.hpp"
+#include "analysis/figure.hpp"
 #include "analysis/influence_tasks.hpp"
 
 namespace bertscope::analysis::influence {
@@ -57,6 +58,10 @@ struct RunOutput {
   ResultDocument document;  // method "influence"; model is the model's folder
   std::string table;        // the readable summary the CLI prints
 };
+
+// The figures these results make (Lu et al.'s per-task tables and charts; written into the
+// document, analysis/figure.hpp), read from results.summary.
+std::vector<Figure> figures(const nlohmann::json& results);
 
 // Runs every task; `advance` is called once per example done.
 RunOutput run_tasks(const model::Model& model, const std::vector<Task>& tasks, const RunOptions& options,

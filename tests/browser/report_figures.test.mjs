@@ -59,6 +59,9 @@ try {
        ...out('probe.json')]);
   run(['analyze', 'cluster', '--model', model, '--data', lines, ...out('cluster.json')]);
   run(['analyze', 'patterns', '--model', model, '--data', sst2, ...out('patterns.json')]);
+  run(['analyze', 'features', '--model', model, '--data', sst2, ...out('features.json')]);
+  run(['analyze', 'influence', '--model', model, '--data', path.join(testData, 'influence', 'subj_rel.excerpt.tsv'),
+       '--max-examples', '2', '--steps', '4', '--ablation-tokens', '2', ...out('influence.json')]);
   run(['compare', '--model', model, '--model-b', classifier, '--data', sst2, '--pad-to', '128', ...out('compare.json')]);
 
   // Known data: 4 layers x 2 heads; layer 3 (index 2) puts 0.6 on [SEP], every head of it too.
@@ -84,7 +87,7 @@ try {
   };
   writeFileSync(path.join(results, 'synthetic-surface.json'), JSON.stringify(synthetic));
   const docs = ['surface.json', 'syntax.json', 'gradsep.json', 'importance.json', 'ablate.json', 'coref.json', 'probe.json',
-    'patterns.json', 'compare.json', 'cluster.json', 'synthetic-surface.json'];
+    'patterns.json', 'features.json', 'influence.json', 'compare.json', 'cluster.json', 'synthetic-surface.json'];
   const declared = Object.fromEntries(
     docs.map((name) => [name, JSON.parse(readFileSync(path.join(results, name), 'utf8')).figures ?? []]),
   );
