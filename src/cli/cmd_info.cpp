@@ -74,6 +74,14 @@ void add_info_command(CLI::App& app) {
                                  {"p2c", rel.p2c},
                                  {"share_att_key", rel.share_att_key},
                                  {"absolute_positions", c.absolute_positions}};
+    if (c.rotary.enabled) {
+      nlohmann::json types = nlohmann::json::array();
+      for (std::int64_t l = 0; l < c.num_hidden_layers; ++l) types.push_back(c.sliding(l) ? "sliding_attention" : "full_attention");
+      j["rotary"] = {{"global_rope_theta", c.rotary.global_theta},
+                     {"local_rope_theta", c.rotary.local_theta},
+                     {"local_attention", c.local_attention},
+                     {"layer_types", std::move(types)}};
+    }
     if (p.has_classifier()) {
       nlohmann::json labels = nlohmann::json::array();
       for (std::int64_t i = 0; i < c.num_labels; ++i) labels.push_back(c.label(i));
@@ -94,9 +102,9 @@ void add_info_command(CLI::App& app) {
     fmt::print("model          {}\n", args->model);
     fmt::print("family         {}\n", c.model_type);
     fmt::print("architecture   {} (task head: {})\n", j["architecture"].get<std::string>(), head_kind_name(c.head_kind()));
-    fmt::print("encoder        {} layers x {} heads, hidden {} (head dim {}), feed-forward {} ({})\n",
+    fmt::print("encoder        {} layers x {} heads, hidden {} (head dim {}), feed-forward {} ({}{})\n",
                c.num_hidden_layers, c.num_attention_heads, c.hidden_size, c.head_dim(), c.intermediate_size,
-               c.hidden_act);
+               c.hidden_act, c.gated_ffn ? ", gated: act(a) * g" : "");
     if (c.shares_layers)
       fmt::print("sharing        {} config layers in {} group(s) of {} inner layer(s), each run as a layer; embeddings "
                  "{} wide, mapped to {}\n",
@@ -112,6 +120,14 @@ void add_info_command(CLI::App& app) {
                  rel.c2p && rel.p2c ? "+" : "", rel.p2c ? "p2c" : "", rel.span(),
                  rel.position_buckets > 0 ? fmt::format(" log buckets up to {}", rel.max_relative_positions) : "",
                  rel.share_att_key ? "shared" : "own positional", c.absolute_positions ? ", absolute positions too" : "");
+    if (c.rotary.enabled) {
+      std::int64_t sliding = 0;
+      for (std::int64_t l = 0; l < c.num_hidden_layers; ++l) sliding += c.sliding(l);
+      fmt::print("rotary         theta {} on full layers, {} on sliding layers; {} of {} layers see |i - j| <= {} "
+                 "(local_attention {}); pre-norm layers and a final norm\n",
+                 c.rotary.global_theta, c.rotary.local_theta, sliding, c.num_hidden_layers, c.local_attention / 2,
+                 c.local_attention);
+    }
     fmt::print("parameters     {} ({:.1f} M); {:.1f} MB mapped in place, {:.1f} MB converted to float32\n",
                m.weights().parameter_count(), m.weights().parameter_count() / 1e6, m.weights().mapped_bytes() / 1e6,
                m.weights().converted_bytes() / 1e6);
