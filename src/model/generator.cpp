@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstring>
 #include <numbers>
+#include <optional>
 #include <random>
 
 #include <nlohmann/json.hpp>
@@ -269,6 +270,25 @@ std::int64_t tokenizer_vocab_size(const std::filesystem::path& dir) {
   return size;
 }
 
+// ModernBERT's config names its special tokens' ids (cls, sep, pad, bos, eos): those of the
+// tokenizer folder's added tokens [CLS], [SEP], [PAD] where it has them.
+void use_tokenizer_specials(ModelConfig& config, const std::filesystem::path& dir) {
+  if (!std::filesystem::exists(dir / "tokenizer.json")) return;
+  const auto j = io::read_json(dir / "tokenizer.json");
+  if (!j.contains("added_tokens") || !j["added_tokens"].is_array()) return;
+  auto id_of = [&](const char* content) -> std::optional<std::int64_t> {
+    for (const auto& t : j["added_tokens"])
+      if (t.value("content", std::string()) == content && t.contains("id") && t["id"].is_number_integer())
+        return t["id"].get<std::int64_t>();
+    return std::nullopt;
+  };
+  nlohmann::json raw = config.raw;
+  if (const auto cls = id_of("[CLS]")) raw["cls_token_id"] = raw["bos_token_id"] = *cls;
+  if (const auto sep = id_of("[SEP]")) raw["sep_token_id"] = raw["eos_token_id"] = *sep;
+  if (const auto pad = id_of("[PAD]")) raw["pad_token_id"] = *pad;
+  config = parse_config(raw, "generated config");
+}
+
 }  // namespace
 
 void make_model(const GeneratorOptions& o, const std::filesystem::path& out) {
@@ -296,7 +316,8 @@ void make_model(const GeneratorOptions& o, const std::filesystem::path& out) {
   if (std::filesystem::exists(out) && !std::filesystem::is_empty(out))
     fail(ErrorKind::io, "{}: already exists and is not empty", out.string());
 
-  const auto config = generator_config(o, vocab_size);
+  auto config = generator_config(o, vocab_size);
+  if (config.model_type == "modernbert" && !o.tokenizer.empty()) use_tokenizer_specials(config, o.tokenizer);
   const auto params = random_parameters(config, o);
   // Build in a temporary folder beside the target, then rename: no half-written model folder.
   auto tmp = out;
