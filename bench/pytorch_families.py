@@ -46,6 +46,7 @@ import torch.nn.functional as F
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "tools", "reference"))
+from deberta_reference import build_relative_position  # noqa: E402  (transformers' float32 log buckets)
 
 
 # ----------------------------------------------------------------------------------------- loading
@@ -81,22 +82,6 @@ def load(folder):
 
 
 # ----------------------------------------------------------------------------------------- DeBERTa
-def make_log_bucket_position(relative_pos, bucket_size, max_position):
-    sign = torch.sign(relative_pos)
-    mid = bucket_size // 2
-    abs_pos = torch.where((relative_pos < mid) & (relative_pos > -mid), torch.tensor(mid - 1).type_as(relative_pos),
-                          torch.abs(relative_pos))
-    log_pos = torch.ceil(torch.log(abs_pos / mid) / torch.log(torch.tensor((max_position - 1) / mid)) * (mid - 1)) + mid
-    return torch.where(abs_pos <= mid, relative_pos.type_as(log_pos), log_pos * sign)
-
-
-def build_relative_position(q, k, bucket_size, max_position):
-    rel = torch.arange(q)[:, None] - torch.arange(k)[None, :]
-    if bucket_size > 0 and max_position > 0:
-        rel = make_log_bucket_position(rel, bucket_size, max_position)
-    return rel.to(torch.long)
-
-
 def deberta_forward(cfg, w, ids, attention_mask, keep_attn=True):
     b, t = ids.shape
     hidden, heads = cfg["hidden_size"], cfg["num_attention_heads"]

@@ -21,7 +21,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from albert_reference import Albert  # noqa: E402
-from make_roberta_goldens import LENGTHS, write_family_goldens  # noqa: E402
+from make_roberta_goldens import LENGTHS, segment_batch, write_family_goldens  # noqa: E402
 
 SHARP = ["--init-std", "0.2", "--bias-std", "0.1", "--norm-std", "0.1"]
 MODELS = [
@@ -39,19 +39,7 @@ PAD, CLS, SEP = 0, 2, 3
 
 
 def make_batch(vocab, rng):
-    t = max(LENGTHS)
-    ids = np.full((len(LENGTHS), t), PAD, dtype=np.int64)
-    types = np.zeros_like(ids)
-    mask = np.zeros_like(ids)
-    for i, n in enumerate(LENGTHS):
-        seq = rng.integers(5, vocab, size=n)
-        seq[0], seq[n - 1] = CLS, SEP
-        if i in PAIR:
-            seq[PAIR[i][0] - 1] = SEP
-            types[i, PAIR[i][0]:n] = 1
-        ids[i, :n] = seq
-        mask[i, :n] = 1
-    return ids, types, mask
+    return segment_batch(vocab, rng, CLS, SEP, PAD, 5, PAIR)
 
 
 def load(folder):

@@ -23,7 +23,7 @@ import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from deberta_reference import DebertaV2  # noqa: E402
-from make_roberta_goldens import LENGTHS, forward_cases as roberta_forward_cases, write_family_goldens  # noqa: E402
+from make_roberta_goldens import LENGTHS, segment_batch, forward_cases as roberta_forward_cases, write_family_goldens  # noqa: E402
 
 SHARP = ["--init-std", "0.2", "--bias-std", "0.1", "--norm-std", "0.1"]
 MODELS = [
@@ -43,19 +43,7 @@ CLS, SEP, PAD = 1, 2, 0
 
 
 def make_batch(vocab, rng):
-    t = max(LENGTHS)
-    ids = np.full((len(LENGTHS), t), PAD, dtype=np.int64)
-    types = np.zeros_like(ids)
-    mask = np.zeros_like(ids)
-    for i, n in enumerate(LENGTHS):
-        seq = rng.integers(3, vocab, size=n)
-        seq[0], seq[n - 1] = CLS, SEP
-        if i in PAIR:
-            seq[PAIR[i][0] - 1] = SEP
-            types[i, PAIR[i][0]:n] = 1
-        ids[i, :n] = seq
-        mask[i, :n] = 1
-    return ids, types, mask
+    return segment_batch(vocab, rng, CLS, SEP, PAD, 3, PAIR)
 
 
 def load(folder):

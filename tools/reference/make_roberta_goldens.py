@@ -62,6 +62,25 @@ def make_batch(vocab, rng):
     return ids, np.zeros_like(ids), mask
 
 
+def segment_batch(vocab, rng, cls, sep, pad, first_ordinary, pair):
+    """A padded batch of LENGTHS in BERT's layout: [CLS] random ids (from first_ordinary up) [SEP],
+    pad after; the inputs in `pair` ({input: (segment b start, ...)}) get a [SEP] before segment b
+    and token type 1 from it on (ALBERT, DeBERTa, ELECTRA)."""
+    t = max(LENGTHS)
+    ids = np.full((len(LENGTHS), t), pad, dtype=np.int64)
+    types = np.zeros_like(ids)
+    mask = np.zeros_like(ids)
+    for i, n in enumerate(LENGTHS):
+        seq = rng.integers(first_ordinary, vocab, size=n)
+        seq[0], seq[n - 1] = cls, sep
+        if i in pair:
+            seq[pair[i][0] - 1] = sep
+            types[i, pair[i][0]:n] = 1
+        ids[i, :n] = seq
+        mask[i, :n] = 1
+    return ids, types, mask
+
+
 def forward_cases(model, tids, ttypes, tmask, arrays):
     head_mask = torch.tensor([[1.0, 0.0, 0.5], [0.0, 1.0, 2.0]], dtype=torch.float64)
     if model.layers > 2:  # e.g. ALBERT's shared layers, one row per run layer
