@@ -5,7 +5,10 @@
 // the command end to end.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
+#include <filesystem>
+#include <span>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -187,4 +190,48 @@ TEST(SaliencyCli, ClassAndMlmTargetsEndToEnd) {
   bad = test::run_command(fmt::format("{} analyze saliency --model {} --data {}", test::cli(), models().mlm, data));
   EXPECT_NE(bad.status, 0);
   EXPECT_NE(bad.output.find(":1: no mask token ([MASK])"), std::string::npos) << bad.output;
+}
+
+// A task file: its header is not an input, each example carries its gold label (the class name
+// bound to the model) beside the prediction, which is the argmax of the logits at the input.
+TEST(SaliencyCli, TaskFileGivesGoldLabelsAndPredictions) {
+  TempDir dir("saliency-task");
+  const auto data = (dir / "dev.tsv").string();
+  io::write_file_atomic(data, "sentence\tlabel\n" + kTexts[0] + "\t1\n" + kTexts[1] + "\t0\n" + kTexts[2] + "\t2\n");
+  const auto r = test::run_command(fmt::format("{} analyze saliency --model {} --data {} --steps 4 --out {}", test::cli(),
+                                               models().classifier, data, (dir / "out.json").string()));
+  ASSERT_EQ(r.status, 0) << r.output;
+  const auto doc = io::read_json(dir / "out.json");
+  const auto& ex = doc["results"]["examples"];
+  ASSERT_EQ(ex.size(), 3u);
+  const auto m = model::Model::load(models().classifier);
+  // The config names no labels, so the classes are named as the task file writes them.
+  const std::vector<std::string> gold{"1", "0", "2"};
+  for (std::size_t i = 0; i < 3; ++i) {
+    EXPECT_EQ(ex[i]["gold"], gold[i]);
+    EXPECT_EQ(ex[i]["gold_class"], std::stoi(gold[i]));
+    EXPECT_EQ(ex[i]["text"], kTexts[i]);
+    // The default target is the prediction, whose logit is F(x).
+    const auto enc = m.encode(kTexts[i]);
+    const auto input = model::ModelInput::from_encoding(enc);
+    model::RunOptions run;
+    run.classifier_logits = true;
+    const auto out = m.forward(std::span(&input, 1), run);
+    const auto& lg = out[0].classifier_logits.data;
+    const auto best = std::max_element(lg.begin(), lg.end()) - lg.begin();
+    EXPECT_EQ(ex[i]["predicted"], best);
+    EXPECT_EQ(ex[i]["predicted_name"], std::to_string(best));
+    EXPECT_NEAR(ex[i]["f_input"].get<double>(), lg[static_cast<std::size_t>(best)], 1e-4);
+    double z = 0;
+    for (const auto v : lg) z += std::exp(v - lg[static_cast<std::size_t>(best)]);
+    EXPECT_NEAR(ex[i]["predicted_probability"].get<double>(), 1.0 / z, 1e-5);
+  }
+  EXPECT_EQ(doc["data"]["task"]["name"], "sst2");
+  // A label the model does not have: one error naming the file and line.
+  io::write_file_atomic(data, "sentence\tlabel\n" + kTexts[0] + "\t7\n");
+  const auto bad = test::run_command(fmt::format("{} analyze saliency --model {} --data {} --steps 2 --out {}", test::cli(),
+                                                 models().classifier, data, (dir / "bad.json").string()));
+  EXPECT_NE(bad.status, 0);
+  EXPECT_NE(bad.output.find("dev.tsv:2"), std::string::npos) << bad.output;
+  EXPECT_FALSE(std::filesystem::exists(dir / "bad.json"));
 }

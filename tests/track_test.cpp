@@ -6,9 +6,12 @@
 
 #include <fstream>
 
+#include <set>
+
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "figure_checks.hpp"
 #include "io/files.hpp"
 #include "test_util.hpp"
 
@@ -124,7 +127,18 @@ TEST(Track, EachStepEqualsTheSingleModelAnalyses) {
   ASSERT_EQ(res.at("sep").at("per_layer")[0].size(), 2u);
   ASSERT_FALSE(res.at("syntax").at("relations").empty());
   EXPECT_EQ(res.at("agreement").at("tasks"), nlohmann::json::parse(R"(["simple_agrmt.sample", "subj_rel.sample"])"));
-  EXPECT_EQ(res.at("figure").at("steps"), res.at("steps"));
+  // The figures' records: one per step, with the statistics beside it; no machine paths.
+  ASSERT_EQ(res.at("by_step").size(), 3u);
+  EXPECT_EQ(res.at("by_step")[1].at("step"), 4);
+  EXPECT_EQ(res.at("by_step")[1].at("sep_max"), res.at("sep").at("max")[1]);
+  EXPECT_EQ(res.at("by_step")[1].at("sep_layer_1"), res.at("sep").at("per_layer")[1][1]);
+  EXPECT_EQ(res.at("by_step")[1].at("agreement_subj_rel_sample"), res.at("agreement").at("accuracy")[1][1]);
+  EXPECT_EQ(res.at("checkpoints")[1].at("folder"), "step-000004");
+  std::set<std::string> figure_ids;
+  for (const auto& f : doc.at("figures")) figure_ids.insert(f.at("id").get<std::string>());
+  for (const char* id : {"track.loss", "track.positional", "track.sep", "track.syntax_margin", "track.agreement"})
+    EXPECT_TRUE(figure_ids.count(id)) << id;
+  for (const auto& p : test::document_problems(doc)) ADD_FAILURE() << p;
   EXPECT_EQ(res.at("checkpoints")[2].at("step"), 6);
   EXPECT_TRUE(res.at("checkpoints")[2].at("loss").is_number());
 

@@ -8,13 +8,17 @@
 #include "analysis/compare.hpp"
 #include "analysis/coref.hpp"
 #include "analysis/features.hpp"
+#include "analysis/flow.hpp"
 #include "analysis/gradsep.hpp"
 #include "analysis/importance.hpp"
 #include "analysis/influence_run.hpp"
 #include "analysis/patterns.hpp"
 #include "analysis/probe.hpp"
+#include "analysis/rollout.hpp"
+#include "analysis/saliency.hpp"
 #include "analysis/surface.hpp"
 #include "analysis/syntax.hpp"
+#include "analysis/track.hpp"
 
 namespace bertscope::analysis {
 
@@ -30,10 +34,14 @@ const char* unit_name(Unit unit) {
     case Unit::similarity: return "similarity";
     case Unit::divergence: return "divergence";
     case Unit::coordinate: return "coordinate";
+    case Unit::attribution: return "attribution";
+    case Unit::influence: return "influence";
+    case Unit::loss: return "loss";
     case Unit::fraction: return "fraction";
     case Unit::count: return "count";
     case Unit::label: return "label";
     case Unit::index: return "index";
+    case Unit::step: return "step";
     case Unit::runs: return "runs";
     case Unit::seconds: return "seconds";
   }
@@ -41,7 +49,7 @@ const char* unit_name(Unit unit) {
 }
 
 bool is_data_unit(Unit unit) {
-  return unit != Unit::label && unit != Unit::index && unit != Unit::runs && unit != Unit::seconds;
+  return unit != Unit::label && unit != Unit::index && unit != Unit::step && unit != Unit::runs && unit != Unit::seconds;
 }
 
 nlohmann::json FigureField::to_json() const {
@@ -76,13 +84,14 @@ nlohmann::json figures_json(const std::vector<Figure>& figures) {
 
 std::vector<Figure> declared_figures(const std::string& method, const nlohmann::json& results) {
   using Declare = std::function<std::vector<Figure>(const nlohmann::json&)>;
-  // One entry per method that declares figures; the others are drawn by shape (docs/viewer.md).
+  // One entry per method that declares figures (documents of older versions are drawn by shape).
   static const std::map<std::string, Declare> by_method{
       {"ablate", ablate::figures},         {"cluster", cluster::figures},   {"compare", compare::figures},
-      {"coref", coref::figures},           {"features", features::figures}, {"gradsep", gradsep::figures},
-      {"importance", importance::figures}, {"influence", influence::figures},
-      {"patterns", patterns::figures},     {"probe", probe::figures},       {"surface", surface::figures},
-      {"syntax", syntax::figures},
+      {"coref", coref::figures},           {"features", features::figures}, {"flow", flow::figures},
+      {"gradsep", gradsep::figures},       {"importance", importance::figures},
+      {"influence", influence::figures},   {"patterns", patterns::figures}, {"probe", probe::figures},
+      {"rollout", rollout::figures},       {"saliency", saliency::figures}, {"surface", surface::figures},
+      {"syntax", syntax::figures},         {"track", track::figures},
   };
   const auto it = by_method.find(method);
   if (it == by_method.end() || !results.is_object()) return {};

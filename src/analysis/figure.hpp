@@ -27,10 +27,14 @@ enum class Unit {
   similarity,    // cosine similarity
   divergence,    // Jensen-Shannon divergence or a distance
   coordinate,    // a 2-d embedding coordinate
+  attribution,   // a token's share of an output, in the output's units (logits)
+  influence,     // Lu et al.'s path influence, in the quantity of interest's units (logits)
+  loss,          // training loss (cross-entropy, nats per predicted token)
   fraction,      // share of heads or of inputs, 0..1
   count,         // number of heads, tokens, relations, ...
   label,         // a name
-  index,         // a layer, head or step number
+  index,         // a layer, head or token position (0-based; shown 1-based for layers and heads)
+  step,          // a training step
   runs,          // number of runs, passes or draws
   seconds,       // timing
 };
@@ -50,7 +54,9 @@ struct FigureField {
 
 struct Figure {
   std::string id;     // "<method>.<name>", unique in the document; the view id of `bertscope figure`
-  std::string kind;   // lines | bars | heatmap (layer x head) | table | scatter
+  // lines | bars | heatmap (layer x head) | table | scatter | tokens (an input's tokens shaded by
+  // per-token values) | pattern (Lu et al.'s paths over tokens x layers)
+  std::string kind;
   std::string title;
   std::string caption;  // what it shows and how to compare it with the paper's figure
   std::string rows;     // results path of the records drawn; empty: values are results paths
@@ -62,7 +68,9 @@ struct Figure {
   std::optional<std::array<double, 2>> range;  // fixed value range (proportions 0..1), else the data's
   bool centred = false;                        // diverging colours centred on 0
   std::vector<FigureField> references;         // results scalars drawn as dashed horizontal lines
-  nlohmann::json options = nlohmann::json::object();  // kind-specific: table "min", "mark"; scatter "colour"
+  // kind-specific: table "min", "mark"; scatter "colour"; tokens "tokens", "name", "highlight",
+  // "stack"; pattern "tokens", "patterns", "name", "target" (docs/viewer.md)
+  nlohmann::json options = nlohmann::json::object();
 
   nlohmann::json to_json() const;
 };

@@ -118,6 +118,7 @@ Result run(AttentionSource& source, const std::vector<AnalysisInput>& inputs, co
       e.flow = normalised(e.flow_raw);
       const float* row = roll.ptr() + (r.layer * T + e.position) * T;
       e.rollout.assign(row, row + T);
+      e.attention = rollout::head_mean_row(ex.attentions, r.layer, e.position);
     }
     Stats sum;
     for (const auto& s : stats) sum.add(s);
@@ -157,7 +158,8 @@ nlohmann::json to_json(const Result& r) {
                        {"tokens", info.tokens},
                        {"flow", e.flow},
                        {"flow_raw", e.flow_raw},
-                       {"rollout", e.rollout}});
+                       {"rollout", e.rollout},
+                       {"attention", e.attention}});
   }
   nlohmann::json j = {{"layers", r.layers},
                       {"heads", r.heads},
@@ -223,5 +225,33 @@ nlohmann::json params_json(const Options& options, const Result& result) {
            "capacity of (l+1, q) -> (l, k) = rownorm((1 - r) mean_h A^{l,h} + r I)[q, k]; flow[t] = maxflow(output -> "
            "token t) / sum over tokens"}};
 }
+
+// Designated initializers leave a figure's optional members at their defaults.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmissing-field-initializers"
+
+std::vector<Figure> figures(const nlohmann::json& results) {
+  if (!results.contains("examples") || results["examples"].empty()) return {};
+  const auto layer = results.value("layer", std::int64_t{0}) + 1;
+  return {Figure{
+      .id = "flow.tokens",
+      .kind = "tokens",
+      .title = fmt::format("Attention flow beside rollout and raw attention, one output position after layer {}", layer),
+      .caption = fmt::format(
+          "For the output position named in the picker (outlined), each input token shaded by its share of the maximum "
+          "flow from that position down to the token (Abnar & Zuidema 2020: capacities are rollout's residual-augmented "
+          "head-averaged attention; flows normalised to sum 1), rollout's share, and the raw head-averaged attention of "
+          "layer {}; one scale from 0. docs/methods.md 4.2: flow spreads credit more evenly than rollout and follows "
+          "blank-out importance best in the middle layers.",
+          layer),
+      .rows = "examples",
+      .values = {{"flow", "attention flow", Unit::proportion},
+                 {"rollout", "rollout", Unit::proportion},
+                 {"attention", "raw attention (head mean)", Unit::proportion}},
+      .axis = "share of the input token (proportion)",
+      .options = {{"tokens", "tokens"}, {"highlight", "position"}, {"stack", true}, {"name", rollout::position_name()}}}};
+}
+
+#pragma GCC diagnostic pop
 
 }  // namespace bertscope::analysis::flow

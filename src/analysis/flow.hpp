@@ -30,6 +30,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "analysis/figure.hpp"
+
 #include "analysis/attention_source.hpp"
 #include "analysis/rollout.hpp"
 #include "core/tensor.hpp"
@@ -61,6 +63,7 @@ struct Entry {
   std::vector<double> flow;      // normalised: sums to 1
   std::vector<double> flow_raw;  // maximum flow values (each <= 1)
   std::vector<double> rollout;   // the same row of rollout, for comparison
+  std::vector<double> attention;  // the layer's raw head-averaged attention row, for comparison
 };
 
 struct Result {
@@ -83,5 +86,8 @@ nlohmann::json params_json(const Options& options, const Result& result);
 
 nlohmann::json to_json(const Result& result);
 std::string table(const Result& result);
+
+// The figures these results make (analysis/figure.hpp).
+std::vector<Figure> figures(const nlohmann::json& results);
 
 }  // namespace bertscope::analysis::flow

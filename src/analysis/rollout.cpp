@@ -99,6 +99,16 @@ void parse_positions(const std::string& text, Options& o) {
   }
 }
 
+std::vector<double> head_mean_row(const core::Tensor& attentions, std::int64_t layer, std::int64_t position) {
+  const auto H = attentions.dim(1), T = attentions.dim(2);
+  std::vector<double> row(static_cast<std::size_t>(T), 0.0);
+  for (std::int64_t h = 0; h < H; ++h) {
+    const float* a = attentions.ptr() + ((layer * H + h) * T + position) * T;
+    for (std::int64_t j = 0; j < T; ++j) row[static_cast<std::size_t>(j)] += a[j] / static_cast<double>(H);
+  }
+  return row;
+}
+
 namespace {
 
 // Row q of R_layer without forming the matrices: e_q^T Â_layer Â_{layer-1} ... Â_0, O(layer T^2).
@@ -150,12 +160,7 @@ Result run(AttentionSource& source, const std::vector<AnalysisInput>& inputs, co
       double sum = 0;
       for (auto v : e.rollout) sum += v;
       r.max_row_sum_error = std::max(r.max_row_sum_error, std::abs(sum - 1.0));
-      e.attention.assign(static_cast<std::size_t>(T), 0.0);
-      const auto H = ex.attentions.dim(1);
-      for (std::int64_t h = 0; h < H; ++h) {
-        const float* a = ex.attentions.ptr() + ((r.layer * H + h) * T + q) * T;
-        for (std::int64_t j = 0; j < T; ++j) e.attention[static_cast<std::size_t>(j)] += a[j] / static_cast<double>(H);
-      }
+      e.attention = head_mean_row(ex.attentions, r.layer, q);
       r.entries.push_back(std::move(e));
     }
     if (!info.matrix.data.empty())
@@ -255,5 +260,36 @@ nlohmann::json params_json(const Options& options, const Result& result) {
           {"residual", options.residual},
           {"definition", "A_l = rownorm((1 - r) mean_h A^{l,h} + r I); R_0 = A_0, R_l = A_l R_{l-1}"}};
 }
+
+// Designated initializers leave a figure's optional members at their defaults.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmissing-field-initializers"
+
+// The picker's name of an output position: its input's text, the position and its token.
+nlohmann::json position_name() {
+  return {{{"path", "text"}}, {{"prefix", " | output position "}, {"path", "position"}}, {{"prefix", " "}, {"path", "position_token"}}};
+}
+
+std::vector<Figure> figures(const nlohmann::json& results) {
+  if (!results.contains("examples") || results["examples"].empty()) return {};
+  const auto layer = results.value("layer", std::int64_t{0}) + 1;
+  return {Figure{
+      .id = "rollout.tokens",
+      .kind = "tokens",
+      .title = fmt::format("Rollout beside raw attention, one output position after layer {}", layer),
+      .caption = fmt::format(
+          "For the output position named in the picker (outlined), each input token shaded by its share: rollout "
+          "(Abnar & Zuidema 2020: the head-averaged attention with the residual, rownorm(0.5 W + 0.5 I), multiplied "
+          "from layer 1 up to layer {}) and the raw head-averaged attention of layer {} alone. Both rows sum to 1 and "
+          "share one scale from 0. docs/methods.md 4.1: rollout follows blank-out importance better than raw "
+          "attention above the first layer.",
+          layer, layer),
+      .rows = "examples",
+      .values = {{"rollout", "rollout", Unit::proportion}, {"attention", "raw attention (head mean)", Unit::proportion}},
+      .axis = "share of the input token (proportion)",
+      .options = {{"tokens", "tokens"}, {"highlight", "position"}, {"stack", true}, {"name", position_name()}}}};
+}
+
+#pragma GCC diagnostic pop
 
 }  // namespace bertscope::analysis::rollout

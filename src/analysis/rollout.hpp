@@ -18,6 +18,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "analysis/figure.hpp"
+
 #include "analysis/attention_source.hpp"
 #include "core/tensor.hpp"
 
@@ -29,6 +31,10 @@ core::Tensor augmented_attention(const core::Tensor& attentions, double residual
 
 // R_l for every layer from Â [layers, T, T] -> [layers, T, T] (double accumulation).
 core::Tensor rollout(const core::Tensor& augmented);
+
+// W_layer[position, :]: what one query position attends to in one layer, averaged over heads
+// (raw attention, shown beside rollout and flow).
+std::vector<double> head_mean_row(const core::Tensor& attentions, std::int64_t layer, std::int64_t position);
 
 // Which output positions and which layer an analysis reports.
 struct Options {
@@ -84,5 +90,10 @@ nlohmann::json params_json(const Options& options, const Result& result);
 
 nlohmann::json to_json(const Result& result);
 std::string table(const Result& result);
+
+// The picker name of a result's output position (its text, position and token), for figures.
+nlohmann::json position_name();
+// The figures these results make (analysis/figure.hpp).
+std::vector<Figure> figures(const nlohmann::json& results);
 
 }  // namespace bertscope::analysis::rollout

@@ -1,5 +1,7 @@
 #include "analysis/runs.hpp"
 
+#include <fstream>
+
 #include <fmt/format.h>
 
 #include "analysis/heads.hpp"
@@ -220,18 +222,71 @@ Output coref(const Subject& subject, const Common& common, const std::string& fo
   return out;
 }
 
+namespace {
+
+// Whether a file's first line is the header of a labelled task file (sentence/label, ...): text
+// lines never are one, and a task file read as text would explain its header as an input.
+bool has_task_header(const std::string& path) {
+  std::ifstream in(path);
+  std::string first;
+  if (!in || !std::getline(in, first)) return false;
+  if (!first.empty() && first.back() == '\r') first.pop_back();
+  std::vector<std::string> header;
+  for (std::size_t start = 0;;) {
+    const auto tab = first.find('\t', start);
+    header.push_back(first.substr(start, tab == std::string::npos ? std::string::npos : tab - start));
+    if (tab == std::string::npos) break;
+    start = tab + 1;
+  }
+  try {
+    return detect_task(header, path).label_column.has_value();
+  } catch (const Error&) {
+    return false;
+  }
+}
+
+}  // namespace
+
 Output saliency(const model::Model& model, const std::string& model_path, const Common& common, const TextInputOptions& text,
-                const saliency::TargetSpec& target, saliency::Options options) {
+                const std::optional<TaskSpec>& task, const saliency::TargetSpec& target, saliency::Options options) {
   if (options.steps < 1 || options.steps > 100000) fail(ErrorKind::input, "saliency: steps must be in 1..100000, not {}", options.steps);
   const Subject subject{&model, model_path, {}};
-  const auto inputs = load_text_inputs(subject, common.data, text);
+  const bool from_task = task || (!text.segments && has_task_header(common.data));
+  std::optional<TaskData> task_data;
+  LineInputs inputs;
+  if (from_task) {
+    task_data = read_task(common.data, task);
+    inputs.file = common.data;
+    inputs.inputs = task_data->inputs();
+    for (const auto& e : task_data->examples) inputs.lines.push_back(e.line);
+  } else {
+    inputs = load_text_inputs(subject, common.data, text);
+  }
   options.target = saliency::resolve_target(model, target);
   options.batch_size = common.batch_size;
-  const auto r = saliency::run(model, inputs.inputs, options, common.truncate, [&](std::size_t i) { return inputs.where(i); },
-                               common.progress);
+  auto r = saliency::run(model, inputs.inputs, options, common.truncate, [&](std::size_t i) { return inputs.where(i); },
+                         common.progress);
+  if (task_data && task_data->has_labels()) {
+    const bool classifier = model.config().head_kind() == model::HeadKind::sequence_classification && !task_data->spec.regression;
+    TaskLabels labels;
+    if (classifier) labels = bind_labels(*task_data, model.config().num_labels, model.config().id2label);
+    for (auto& a : r.examples) {
+      const auto& e = task_data->examples[a.input];
+      a.gold = e.label;
+      if (!classifier) continue;
+      a.gold_class = labels.classes[a.input];
+      a.gold = labels.class_names[static_cast<std::size_t>(a.gold_class)];
+      if (options.target.kind == saliency::Target::Kind::class_logit)
+        a.predicted_name = labels.class_names[static_cast<std::size_t>(a.predicted)];
+    }
+  }
   Output out{text_document("saliency", describe_model(model, model_path), common, inputs.inputs.size(), text), saliency::table(r)};
   out.document.params.update(saliency::params_json(options, target));
   out.document.params["truncate"] = common.truncate;
+  if (task_data) {
+    out.document.data["task"] = task_data->spec.to_json();
+    out.document.params["inputs"] = "task";
+  }
   out.document.results = saliency::to_json(r);
   return out;
 }

@@ -89,8 +89,10 @@ Output coref(const Subject& subject, const Common& common, const std::string& fo
 
 // Methods that take gradients run the model itself (options.target is resolved from `target`;
 // options.batch_size from common).
+// saliency: --data is a task TSV (gold labels shown beside the predictions) when `task` is given or
+// the file's first line is a task header (sentence/label, ...); else text lines or segments.
 Output saliency(const model::Model& model, const std::string& model_path, const Common& common, const TextInputOptions& inputs,
-                const saliency::TargetSpec& target, saliency::Options options);
+                const std::optional<TaskSpec>& task, const saliency::TargetSpec& target, saliency::Options options);
 Output gradsep(const model::Model& model, const std::string& model_path, const Common& common, const TextInputOptions& inputs,
                gradsep::Options options);
 

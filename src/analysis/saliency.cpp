@@ -117,6 +117,18 @@ Target resolve(const model::Model& m, const model::ModelInput& in, const Target&
   return r;
 }
 
+// The prediction at the input from its logits (a class, or the token at the MLM position).
+void predict(const model::Model& m, const core::Tensor& logits, const Target& t, Attribution& a) {
+  const auto& v = logits.data;
+  const auto best = std::max_element(v.begin(), v.end());
+  a.predicted = static_cast<std::int32_t>(best - v.begin());
+  double sum = 0;
+  for (const auto x : v) sum += std::exp(static_cast<double>(x) - *best);
+  a.predicted_probability = 1.0 / sum;
+  if (is_mlm(t)) a.predicted_name = m.has_tokenizer() ? m.tokenizer().token(a.predicted) : std::to_string(a.predicted);
+  else a.predicted_name = m.config().label(a.predicted);
+}
+
 std::string describe(const model::Model& m, const Target& t) {
   auto name = [&](std::int32_t v) {
     if (is_mlm(t)) return m.has_tokenizer() ? m.tokenizer().token(v) : std::to_string(v);
@@ -233,7 +245,10 @@ Attribution attribute(const model::Model& m, const model::ModelInput& in, const 
       const auto& lg = logits_of(res[k], t);
       const double f = value_of(lg, t);
       const double alpha = points[first + k].first;
-      if (alpha == 1.0) a.f_input = f;
+      if (alpha == 1.0) {
+        a.f_input = f;
+        predict(m, lg, t, a);
+      }
       if (alpha == 0.0) a.f_baseline = f;
       (is_mlm(t) ? seeds[k].mlm_logits : seeds[k].classifier_logits) = seed_of(lg, t);
     }
@@ -321,6 +336,11 @@ nlohmann::json to_json(const Result& r) {
                         {"f_baseline", a.f_baseline},
                         {"grad_x_input", a.grad_x_input},
                         {"grad_norm", a.grad_norm}};
+    e["predicted"] = a.predicted;
+    e["predicted_name"] = a.predicted_name;
+    e["predicted_probability"] = a.predicted_probability;
+    if (a.gold) e["gold"] = *a.gold;
+    if (a.gold_class >= 0) e["gold_class"] = a.gold_class;
     if (a.position >= 0) e["position"] = a.position;
     if (a.minus) e["minus_index"] = *a.minus;
     if (!a.integrated.empty()) {
@@ -439,5 +459,40 @@ nlohmann::json params_json(const Options& o, const TargetSpec& spec) {
   p["rule"] = rule_name(o.rule);
   return p;
 }
+
+// Designated initializers leave a figure's optional members at their defaults.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmissing-field-initializers"
+
+std::vector<Figure> figures(const nlohmann::json& results) {
+  if (!results.contains("examples") || results["examples"].empty()) return {};
+  const auto& first = results["examples"][0];
+  Figure f{.id = "saliency.tokens",
+           .kind = "tokens",
+           .title = "Token attributions to the explained output",
+           .caption = "Each token shaded by its attribution to the output F named in the picker (a class logit, or a "
+                      "vocabulary logit at an MLM position, minus another when asked), on a signed scale centred on 0: "
+                      "red raises F, blue lowers it. Integrated gradients (Sundararajan et al. 2017) sum to F(input) - "
+                      "F(baseline) up to the quadrature error reported in results.completeness; gradient x input is the "
+                      "first-order attribution at the input alone. The picker gives the model's prediction and, for a task "
+                      "file, the gold label.",
+           .rows = "examples",
+           .axis = "attribution (logit units)",
+           .centred = true};
+  if (first.contains("integrated_gradients"))
+    f.values.push_back({"integrated_gradients", "integrated gradients", Unit::attribution});
+  f.values.push_back({"grad_x_input", "gradient x input", Unit::attribution});
+  f.options = {{"tokens", "tokens"},
+               {"highlight", "position"},
+               {"name",
+                {{{"path", "text"}},
+                 {{"prefix", " | F = "}, {"path", "name"}},
+                 {{"prefix", " | predicted "}, {"path", "predicted_name"}},
+                 {{"prefix", " ("}, {"path", "predicted_probability"}, {"format", "percent"}, {"suffix", ")"}},
+                 {{"prefix", " | gold "}, {"path", "gold"}}}}};
+  return {std::move(f)};
+}
+
+#pragma GCC diagnostic pop
 
 }  // namespace bertscope::analysis::saliency

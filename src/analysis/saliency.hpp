@@ -24,6 +24,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "analysis/figure.hpp"
+
 #include "analysis/attention_source.hpp"
 #include "model/model.hpp"
 
@@ -74,6 +76,13 @@ struct Attribution {
   std::int32_t index = 0;
   std::optional<std::int32_t> minus;
   std::string target;          // readable: "class positive", "mlm[7] is - are"
+  // What the model predicts at the input: the class (its label and softmax probability), or the
+  // vocabulary token at an MLM target's position.
+  std::int32_t predicted = -1;
+  std::string predicted_name;
+  double predicted_probability = 0;
+  std::optional<std::string> gold;  // a task file's gold label (its class name when bound to the model)
+  std::int64_t gold_class = -1;     // and its class, when the model is a classifier
   double f_input = 0, f_baseline = 0;
   std::vector<double> grad_x_input, grad_norm;  // [T]
   std::vector<double> integrated;               // [T] when integrated
@@ -114,5 +123,8 @@ nlohmann::json params_json(const Options& options, const TargetSpec& target);
 
 nlohmann::json to_json(const Result& result);
 std::string table(const Result& result);
+
+// The figures these results make (analysis/figure.hpp).
+std::vector<Figure> figures(const nlohmann::json& results);
 
 }  // namespace bertscope::analysis::saliency

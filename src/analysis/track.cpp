@@ -85,6 +85,13 @@ StepStats checkpoint_stats(const Checkpoint& c, const Options& o) {
   return s;
 }
 
+// An agreement task's field in the by_step records ("simple_agrmt.sample" -> agreement_simple_agrmt_sample):
+// dots would split a figure's field path.
+std::string agreement_key(std::string name) {
+  std::replace(name.begin(), name.end(), '.', '_');
+  return "agreement_" + name;
+}
+
 }  // namespace
 
 std::vector<Checkpoint> list_checkpoints(const std::filesystem::path& given) {
@@ -175,8 +182,9 @@ ResultDocument run(const std::filesystem::path& dir, const Options& o, const Pro
     const auto& c = checkpoints[i];
     const auto& s = stats[i];
     steps.push_back(c.step);
+    // The folder's name only: shipped documents carry no path of the machine that made them.
     checkpoint_rows.push_back({{"step", c.step},
-                               {"folder", c.folder.string()},
+                               {"folder", c.folder.filename().string()},
                                {"tokens_seen", c.tokens_seen ? json(*c.tokens_seen) : json(nullptr)},
                                {"loss", c.loss ? json(*c.loss) : json(nullptr)}});
 
@@ -238,22 +246,19 @@ ResultDocument run(const std::filesystem::path& dir, const Options& o, const Pro
     rel_counts.push_back(counts[r]);
   }
 
-  // The figure: one line per statistic over the steps, each with its target as a dashed line.
-  json curves = json::object(), targets = json::object();
-  curves["positional: best head"] = best_pos;
-  targets["positional: best head"] = o.positional_threshold;
-  curves["[SEP]: max layer share"] = sep_max;
-  targets["[SEP]: max layer share"] = o.sep_target;
-  if (!order.empty()) {
-    curves["syntax: best head - baseline (mean)"] = mean_margin;
-    targets["syntax: best head - baseline (mean)"] = o.margin;
-  }
-  for (std::size_t t = 0; t < task_names.size(); ++t) {
-    json v = json::array();
-    for (const auto& s : stats) v.push_back(s.agreement[t]);
-    const auto name = "agreement: " + task_names[t];
-    curves[name] = std::move(v);
-    targets[name] = o.agreement_target;
+  // One record per checkpoint with every statistic the figures draw (figures() below).
+  json by_step = json::array();
+  for (std::size_t i = 0; i < checkpoints.size(); ++i) {
+    json row = {{"step", checkpoints[i].step},
+                {"loss", checkpoint_rows[i]["loss"]},
+                {"positional_best", best_pos[i]},
+                {"positional_heads", over[i]},
+                {"sep_max", sep_max[i]},
+                {"syntax_beats", beats[i]},
+                {"syntax_mean_margin", mean_margin[i]}};
+    for (std::int64_t l = 0; l < layers; ++l) row[fmt::format("sep_layer_{}", l)] = stats[i].sep[static_cast<std::size_t>(l)];
+    for (std::size_t t = 0; t < task_names.size(); ++t) row[agreement_key(task_names[t])] = stats[i].agreement[t];
+    by_step.push_back(std::move(row));
   }
 
   ResultDocument doc;
@@ -286,11 +291,14 @@ ResultDocument run(const std::filesystem::path& dir, const Options& o, const Pro
   doc.results = {
       {"steps", steps},
       {"checkpoints", checkpoint_rows},
-      {"figure",
-       {{"title", "Training dynamics: each statistic against step (dashed: its target)"},
-        {"steps", steps},
-        {"curves", curves},
-        {"targets", targets}}},
+      {"by_step", by_step},
+      {"targets",
+       {{"positional", o.positional_threshold},
+        {"sep", o.sep_target},
+        {"syntax_margin", o.margin},
+        {"syntax_relations", 3},
+        {"agreement", o.agreement_target},
+        {"chance", 0.5}}},
       {"positional",
        {{"prev", prev}, {"next", next}, {"heads_over_threshold", over}, {"best", best_pos}, {"best_head", best_pos_head}}},
       {"sep", {{"per_layer", sep_layers}, {"max", sep_max}}},
@@ -329,5 +337,91 @@ std::string table(const ResultDocument& doc) {
   }
   return out;
 }
+
+// Designated initializers leave a figure's optional members at their defaults.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmissing-field-initializers"
+
+std::vector<Figure> figures(const nlohmann::json& results) {
+  if (!results.contains("by_step") || results["by_step"].empty()) return {};
+  const auto& first = results["by_step"][0];
+  const FigureField step{"step", "step", Unit::step};
+  auto over_steps = [&](std::string id, std::string title, std::string caption, std::string axis) {
+    Figure f{.id = "track." + std::move(id),
+             .kind = "lines",
+             .title = std::move(title),
+             .caption = std::move(caption),
+             .rows = "by_step",
+             .x = step,
+             .x_axis = "training step",
+             .axis = std::move(axis)};
+    f.options = {{"numeric_x", true}};
+    return f;
+  };
+  std::vector<Figure> out;
+  if (!first["loss"].is_null()) {
+    auto f = over_steps("loss", "Training loss at each kept checkpoint",
+                        "The masked-language-model loss the trainer logged at the checkpoint's step (mean cross-entropy over "
+                        "the masked positions of recent batches).",
+                        "training loss (nats per masked token)");
+    f.values = {{"loss", "training loss", Unit::loss}};
+    out.push_back(std::move(f));
+  }
+  auto positional = over_steps(
+      "positional", "Positional heads forming: the best head's attention to the previous or next token",
+      "At each checkpoint, the largest average attention any head pays to the previous or the next token (Clark et al. "
+      "2019, section 3: BERT-base has heads above 0.5); dashed: the threshold that counts a head as positional.",
+      "average attention (proportion)");
+  positional.values = {{"positional_best", "best head", Unit::proportion}};
+  positional.references = {{"targets.positional", "positional threshold", Unit::proportion}};
+  positional.range = std::array<double, 2>{0, 1};
+  out.push_back(std::move(positional));
+  auto heads = over_steps("positional_heads", "Number of positional heads",
+                          "Heads whose average attention to the previous or the next token reaches the threshold.",
+                          "heads (count)");
+  heads.values = {{"positional_heads", "positional heads", Unit::count}};
+  out.push_back(std::move(heads));
+  auto sep = over_steps(
+      "sep", "Attention to [SEP] per layer",
+      "Per layer, the share of all attention that goes to [SEP] tokens (mean over heads and queries), the statistic of "
+      "Clark et al. (2019) Fig. 2 whose middle layers reach about half in BERT-base; dashed: the target.",
+      "share of attention to [SEP] (proportion)");
+  for (std::int64_t l = 0; first.contains(fmt::format("sep_layer_{}", l)); ++l)
+    sep.values.push_back({fmt::format("sep_layer_{}", l), fmt::format("layer {}", l + 1), Unit::proportion});
+  sep.references = {{"targets.sep", "target", Unit::proportion}};
+  sep.range = std::array<double, 2>{0, 1};
+  out.push_back(std::move(sep));
+  if (!first["syntax_mean_margin"].is_null()) {
+    auto margin = over_steps(
+        "syntax_margin", "Syntax: the best head against the best fixed-offset baseline",
+        "Mean over the dependency relations with enough words of (best single head's accuracy - best fixed offset's "
+        "accuracy), as in Clark et al. (2019) Table 1; dashed: the margin a relation must reach to count as beaten.",
+        "accuracy difference (head - baseline)");
+    margin.values = {{"syntax_mean_margin", "mean over relations", Unit::metric_delta}};
+    margin.references = {{"targets.syntax_margin", "margin", Unit::metric_delta}};
+    margin.centred = true;
+    out.push_back(std::move(margin));
+    auto beats = over_steps("syntax_beats", "Relations whose best head beats the baseline by the margin",
+                            "Number of dependency relations (with enough words) whose best single head beats the best "
+                            "fixed-offset baseline by at least the margin; dashed: 3, issue 16's target.",
+                            "relations (count)");
+    beats.values = {{"syntax_beats", "relations beaten", Unit::count}};
+    beats.references = {{"targets.syntax_relations", "target", Unit::count}};
+    out.push_back(std::move(beats));
+  }
+  auto agreement = over_steps(
+      "agreement", "Subject-verb agreement accuracy of the masked LM",
+      "Share of Marvin & Linzen minimal pairs whose grammatical verb gets the higher logit at [MASK] (Goldberg 2019's "
+      "protocol; docs/methods.md 3.4); dashed: the target and chance.",
+      "accuracy (fraction of pairs)");
+  for (const auto& task : results.value("agreement", json::object()).value("tasks", json::array()))
+    agreement.values.push_back({agreement_key(task.get<std::string>()), task.get<std::string>(), Unit::accuracy});
+  agreement.references = {{"targets.agreement", "target", Unit::accuracy}, {"targets.chance", "chance", Unit::accuracy}};
+  agreement.range = std::array<double, 2>{0, 1};
+  if (!agreement.values.empty()) out.push_back(std::move(agreement));
+  return out;
+}
+
+#pragma GCC diagnostic pop
 
 }  // namespace bertscope::analysis::track

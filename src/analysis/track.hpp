@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "analysis/document.hpp"
+#include "analysis/figure.hpp"
 #include "analysis/influence_run.hpp"
 #include "analysis/runs.hpp"
 
@@ -68,5 +69,8 @@ using Progress = std::function<void(std::size_t done, std::size_t total)>;
 ResultDocument run(const std::filesystem::path& dir, const Options& options, const Progress& progress = {});
 
 std::string table(const ResultDocument& document);
+
+// The figures these results make (analysis/figure.hpp).
+std::vector<Figure> figures(const nlohmann::json& results);
 
 }  // namespace bertscope::analysis::track

@@ -300,6 +300,7 @@ Document model_method(const Model& model, const std::string& method, const std::
   if (method == "saliency") {
     auto c = common(r, one_file(method, data), progress);
     auto text = text_inputs(r);
+    const auto task = runs::task_spec(task_choice(r));
     analysis::saliency::TargetSpec target;
     target.cls = r.text("class", "");
     target.minus_cls = r.text("minus_class", "");
@@ -313,7 +314,7 @@ Document model_method(const Model& model, const std::string& method, const std::
     o.rule = analysis::saliency::parse_rule(r.text("rule", "trapezoid"));
     o.integrated = !r.flag("no_ig");
     r.finish();
-    return finished(runs::saliency(m, path, c, text, target, o));
+    return finished(runs::saliency(m, path, c, text, task, target, o));
   }
   if (method == "importance") {
     auto c = common(r, one_file(method, data), progress);

@@ -4,6 +4,7 @@
 #include "analysis/runs.hpp"
 #include "cli/analyze.hpp"
 #include "cli/analyze_text_inputs.hpp"
+#include "cli/task_options.hpp"
 #include "io/error.hpp"
 
 namespace bertscope::cli {
@@ -16,6 +17,7 @@ void add_saliency(CLI::App& analyze) {
   struct Args {
     AnalyzeArgs common;
     SegmentArgs seg;
+    TaskArgs task;
     sl::TargetSpec target;
     std::string baseline = "zero", rule = "trapezoid";
     sl::Options options;
@@ -27,9 +29,11 @@ void add_saliency(CLI::App& analyze) {
       "Token attributions on the input word embeddings: gradient x input and integrated gradients (zero, [PAD] or "
       "[MASK] baseline; the completeness error sum - (F(x) - F(baseline)) is reported per input) for one output F: a "
       "class logit (--class, sequence classifiers), an MLM token logit at a position (--position, --token), or the "
-      "difference of two (--minus-class, --minus-token). --data: one text per line, a tab separating a pair.");
+      "difference of two (--minus-class, --minus-token). --data: one text per line, a tab separating a pair; or a task "
+      "TSV with a header (sentence/label, ...; or the --task options), whose gold labels are shown beside the predictions.");
   add_analyze_options(*cmd, args->common, false);
   add_segment_options(*cmd, args->seg);
+  add_task_options(*cmd, args->task);
   cmd->add_option("--class", args->target.cls, "Class logit to explain: a number or label name, or pred (default: the prediction)");
   cmd->add_option("--minus-class", args->target.minus_cls, "Explain the class logit minus this class's logit");
   cmd->add_option("--position", args->target.position, "MLM target: token position (0-based), or mask for the first [MASK] (default)");
@@ -52,7 +56,7 @@ void add_saliency(CLI::App& analyze) {
     o.rule = sl::parse_rule(args->rule);
     o.integrated = !args->no_ig;
     const auto out = analysis::runs::saliency(*ctx.model, a.model, common_options(a, ctx), text_input_options(args->seg),
-                                              args->target, o);
+                                              task_spec(args->task), args->target, o);
     if (ctx.progress) ctx.progress->finish();
     finish_analyze(a, out.document, out.table);
   });
