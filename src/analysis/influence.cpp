@@ -298,6 +298,13 @@ PathIntegral::PathIntegral(const model::Model& model, const Instance& instance, 
   req.sites = model::SiteSet(layers_);
   req.sites.add(Site::embed_out);
   req.sites.add(Site::layer_out);
+  // h_l at both ends of the path (alpha = 0: the baseline, alpha = 1: the input), for the layer
+  // attributions; recorded in the passes the path makes anyway.
+  model::RunOptions record;
+  record.record = model::SiteSet(layers_);
+  record.record.add(Site::embed_out);
+  record.record.add(Site::layer_out);
+  model::Trace at_baseline, at_input;
   for (std::size_t begin = 0; begin < alphas_.size(); begin += per_chunk) {
     auto chunk = std::make_unique<Chunk>();
     chunk->begin = begin;
@@ -312,8 +319,12 @@ PathIntegral::PathIntegral(const model::Model& model, const Instance& instance, 
       for (std::size_t j = 0; j < in.word_embeddings.data.size(); ++j)
         in.word_embeddings.data[j] = base.data[j] + a * delta_.data[j];
     }
-    const auto results = model::forward_with_tape(model, inputs, {}, tape_options(instance.qoi, chunk->count), chunk->tape);
+    const bool ends = begin == 0 || begin + chunk->count == alphas_.size();
+    auto results = model::forward_with_tape(model, inputs, ends ? record : model::RunOptions{},
+                                            tape_options(instance.qoi, chunk->count), chunk->tape);
     for (std::size_t i = 0; i < chunk->count; ++i) values_[begin + i] = qoi_of(instance.qoi, results[i]);
+    if (begin == 0) at_baseline = std::move(results.front().trace);
+    if (begin + chunk->count == alphas_.size()) at_input = std::move(results.back().trace);
     auto grads = model::backward(model, chunk->tape, seeds(chunk->count), req);
     for (std::size_t i = 0; i < chunk->count; ++i) {
       const auto& g = grads.word_embedding_grads[i];
@@ -324,6 +335,22 @@ PathIntegral::PathIntegral(const model::Model& model, const Instance& instance, 
     chunks_.push_back(std::move(chunk));
   }
   for (auto& a : attributions_) a /= static_cast<double>(alphas_.size());
+
+  // Layer integrated gradients: the mean gradient at h_l times h_l(x) - h_l(b), per position.
+  layer_attributions_.assign(static_cast<std::size_t>(layers_ + 1), std::vector<double>(static_cast<std::size_t>(tokens_), 0.0));
+  for (std::int64_t l = 0; l <= layers_; ++l) {
+    const auto& hx = hidden_site(at_input, l);
+    const auto& hb = hidden_site(at_baseline, l);
+    const auto width = hx.dim(1);
+    std::vector<float> diff(hx.data.size());
+    for (std::size_t j = 0; j < diff.size(); ++j) diff[j] = hx.data[j] - hb.data[j];
+    auto& row = layer_attributions_[static_cast<std::size_t>(l)];
+    for (const auto& trace : unrestricted_.traces) {
+      const auto& g = hidden_site(trace, l);
+      for (std::int64_t p = 0; p < tokens_; ++p) row[static_cast<std::size_t>(p)] += dot(g.ptr() + p * width, diff.data() + p * width, width);
+    }
+    for (auto& v : row) v /= static_cast<double>(alphas_.size());
+  }
 }
 
 double PathIntegral::influence(const Pattern& pattern) const {
@@ -542,6 +569,90 @@ TokenPattern refine(const PathIntegral& integral, std::int32_t source) {
   return out;
 }
 
+// ---------------------------------------------------------------------------------------------
+// The random-pattern optimality test.
+
+namespace {
+
+// splitmix64: a small generator whose sequence is the same with every standard library.
+class SplitMix {
+ public:
+  explicit SplitMix(std::uint64_t seed) : state_(seed) {}
+  std::uint64_t next() {
+    std::uint64_t z = (state_ += 0x9e3779b97f4a7c15ULL);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+  }
+  // Uniform in [0, n): the top 53 bits as a fraction of n (bias far below anything measurable here).
+  std::int32_t below(std::int64_t n) {
+    const double u = static_cast<double>(next() >> 11) * 0x1.0p-53;
+    return static_cast<std::int32_t>(std::min<std::int64_t>(static_cast<std::int64_t>(u * static_cast<double>(n)), n - 1));
+  }
+
+ private:
+  std::uint64_t state_;
+};
+
+}  // namespace
+
+std::uint64_t mix_seed(std::uint64_t seed, std::uint64_t value) {
+  return SplitMix(seed ^ (value * 0xd1b54a32d192ed03ULL + 0x632be59bd9b4e019ULL)).next();
+}
+
+std::vector<Path> random_paths(std::int32_t source, std::int32_t target, std::int64_t layers, std::int64_t tokens,
+                               std::int64_t heads, std::size_t count, std::uint64_t seed) {
+  if (layers < 1 || heads < 1 || source < 0 || source >= tokens || target < 0 || target >= tokens)
+    fail(ErrorKind::input, "random paths from {} to {} need positions below {} tokens, at least one layer and one head",
+         source, target, tokens);
+  SplitMix rng(seed);
+  std::vector<Path> out(count);
+  for (auto& path : out) {
+    path.positions.assign(static_cast<std::size_t>(layers + 1), 0);
+    path.positions.front() = source;
+    for (std::int64_t l = 1; l < layers; ++l) path.positions[static_cast<std::size_t>(l)] = rng.below(tokens);
+    path.positions.back() = target;
+    for (std::int64_t b = 0; b < layers; ++b) {
+      const bool stays = path.positions[static_cast<std::size_t>(b)] == path.positions[static_cast<std::size_t>(b + 1)];
+      // Where the position stays, the value `heads` stands for the skip connection.
+      const auto e = rng.below(stays ? heads + 1 : heads);
+      path.edges.push_back(e == heads ? -1 : e);
+    }
+  }
+  return out;
+}
+
+void summarise_optimality(Optimality& o, int sign) {
+  o.samples = o.random.size();
+  o.random_mean = o.random_best = o.random_max_abs = 0;
+  std::size_t signed_below = 0, abs_below = 0;
+  for (std::size_t r = 0; r < o.random.size(); ++r) {
+    const double v = o.random[r];
+    o.random_mean += v / static_cast<double>(o.random.size());
+    if (r == 0 || sign * v > sign * o.random_best) o.random_best = v;
+    o.random_max_abs = std::max(o.random_max_abs, std::abs(v));
+    signed_below += sign * v <= sign * o.influence;
+    abs_below += std::abs(v) <= std::abs(o.influence);
+  }
+  const double n = static_cast<double>(std::max<std::size_t>(o.random.size(), 1));
+  o.percentile = static_cast<double>(signed_below) / n;
+  o.percentile_abs = static_cast<double>(abs_below) / n;
+  o.beats_all = signed_below == o.random.size();
+  o.beats_all_abs = abs_below == o.random.size();
+}
+
+Optimality optimality_test(const PathIntegral& integral, const TokenPattern& pattern, std::size_t samples, std::uint64_t seed) {
+  Optimality o;
+  // The refined pattern measured as the random ones are (reverse mode alone), so that equal
+  // patterns tie exactly.
+  o.influence = integral.influence(pattern_of(integral, pattern));
+  for (const auto& path : random_paths(pattern.source, integral.instance().qoi.target, integral.layers(), integral.tokens(),
+                                       integral.heads(), samples, seed))
+    o.random.push_back(integral.influence(partial_pattern(integral, path.positions, path.edges)));
+  summarise_optimality(o, pattern.sign);
+  return o;
+}
+
 std::string_view algorithm_name(Algorithm algorithm) {
   return algorithm == Algorithm::sweep ? "sweep" : "per-layer";
 }
@@ -559,6 +670,7 @@ ExampleResult analyse(const model::Model& model, const Instance& instance, const
   r.qoi = integral.qoi();
   r.qoi_baseline = integral.qoi_baseline();
   r.attributions = integral.attributions();
+  r.layer_attributions = integral.layer_attributions();
   r.seconds_integral = seconds_since(start);
   if (!options.patterns) return r;
   start = std::chrono::steady_clock::now();
@@ -588,6 +700,21 @@ ExampleResult analyse(const model::Model& model, const Instance& instance, const
   }
   if (error) std::rethrow_exception(error);
   r.seconds_patterns = seconds_since(start);
+  if (options.optimality_samples == 0) return r;
+  start = std::chrono::steady_clock::now();
+  r.optimality.resize(sources.size());
+#pragma omp parallel for schedule(dynamic) if (sources.size() > 1)
+  for (std::size_t k = 0; k < sources.size(); ++k) {
+    try {
+      r.optimality[k] = optimality_test(integral, r.patterns[k], options.optimality_samples,
+                                        mix_seed(options.optimality_seed, static_cast<std::uint64_t>(sources[k])));
+    } catch (...) {
+#pragma omp critical(influence_error)
+      if (!error) error = std::current_exception();
+    }
+  }
+  if (error) std::rethrow_exception(error);
+  r.seconds_optimality = seconds_since(start);
   return r;
 }
 

@@ -139,6 +139,11 @@ class PathIntegral {
   const std::vector<double>& values() const { return values_; }  // F(e(alpha_k))
   // Integrated-gradients attribution of every token: mean_k dF/de_t (alpha_k) . (x_t - b_t).
   const std::vector<double>& attributions() const { return attributions_; }
+  // Layer integrated-gradients attribution of every block output h_l[p] (Captum's
+  // LayerIntegratedGradients on h_l, same baseline and alpha grid): sum over hidden dims of
+  // (h_l(x) - h_l(b))[p] * mean_k dF/dh_l[p] (alpha_k), the gradients those of the path's own
+  // backward pass. [L+1][T]. h_l is not linear in alpha, so a layer's sum is not F(x) - F(b).
+  const std::vector<std::vector<double>>& layer_attributions() const { return layer_attributions_; }
 
   // I(source, S) in reverse mode only: the restricted word-embedding gradient of the source row
   // times (x - b), averaged over alpha. Independent of the decomposition's forward factors.
@@ -172,9 +177,17 @@ class PathIntegral {
   std::vector<std::unique_ptr<Chunk>> chunks_;
   core::Tensor delta_;  // x - b [T, hidden]
   std::vector<double> values_, attributions_;
+  std::vector<std::vector<double>> layer_attributions_;
   Factors unrestricted_;
 
   std::vector<model::OutputGrad> seeds(std::size_t n) const;
+};
+
+// One path through the graph: positions p_0 (the source) .. p_L (the target) and per block b the
+// edge from p_b to p_{b+1}: a head index, or -1 for the skip connection (only where p_b = p_{b+1}).
+struct Path {
+  std::vector<std::int32_t> positions;
+  std::vector<std::int32_t> edges;
 };
 
 // How GPR computes its node values (methods.md 3.8): `sweep` runs each stage as ONE forward-mode
@@ -226,21 +239,60 @@ Pattern pattern_of(const PathIntegral& integral, const TokenPattern& pattern, bo
 Pattern partial_pattern(const PathIntegral& integral, std::span<const std::int32_t> positions,
                         std::span<const std::int32_t> choices);
 
+// The random-pattern optimality test (Lu et al.'s get_reverse_influence_optimality_test,
+// methods.md 3.8): a refined pattern's influence against that of random path patterns from the
+// same source, each by the restricted derivative averaged over the alpha grid (influence()).
+//
+// `count` random paths from `source` to `target`: p_1..p_{L-1} uniform over the T positions,
+// p_L = target; per block uniform over the H heads, and over the heads and the skip connection
+// where the position stays (a position change needs a head). Deterministic given the seed (its
+// own generator, the same on every platform).
+std::vector<Path> random_paths(std::int32_t source, std::int32_t target, std::int64_t layers, std::int64_t tokens,
+                               std::int64_t heads, std::size_t count, std::uint64_t seed);
+// A seed derived from two values (splitmix64 of their mix): per example, per source token.
+std::uint64_t mix_seed(std::uint64_t seed, std::uint64_t value);
+
+struct Optimality {
+  std::size_t samples = 0;
+  double influence = 0;           // the refined pattern's, by influence() as the random ones
+  std::vector<double> random;     // each random pattern's influence (raw sign)
+  double random_mean = 0;
+  double random_best = 0;         // the random influence with the largest s * I (raw sign)
+  double random_max_abs = 0;      // the largest |I| of a random pattern
+  // Share of random patterns that do not exceed the refined one: by s * I (what GPR maximises
+  // and Lu et al.'s code compares, each influence multiplied by the token's sign) and by |I|. A
+  // random draw equal to the refined pattern ties it, so it counts as not exceeding.
+  double percentile = 0, percentile_abs = 0;
+  bool beats_all = false, beats_all_abs = false;  // no random pattern exceeds it
+};
+// The test for one refined pattern (patterns from random_paths(pattern.source, target, ..., seed)).
+Optimality optimality_test(const PathIntegral& integral, const TokenPattern& pattern, std::size_t samples,
+                           std::uint64_t seed);
+// The summary fields of an Optimality from its influence, the random influences and the sign.
+void summarise_optimality(Optimality& o, int sign);
+
 struct Options {
   IntegralOptions integral;
   bool patterns = true;                 // run GPR (else only the QoI and attributions)
   std::vector<std::int32_t> sources;    // empty: every position except the target
   bool verify = false;                  // recompute each pattern's influence in reverse mode only
   Algorithm algorithm = Algorithm::sweep;
+  // Random patterns per refined pattern for the optimality test (0 = no test); one backward pass
+  // over the alpha points each. Source token t of this example draws from mix_seed(seed, t).
+  std::size_t optimality_samples = 0;
+  std::uint64_t optimality_seed = 1;
 };
 
 struct ExampleResult {
   double qoi = 0, qoi_baseline = 0;
   std::vector<double> attributions;
+  std::vector<std::vector<double>> layer_attributions;  // [L+1][T], PathIntegral::layer_attributions
   std::vector<TokenPattern> patterns;
   std::vector<double> verified;  // with Options::verify: I(source, pattern) from influence(), per pattern
+  std::vector<Optimality> optimality;  // with Options::optimality_samples: per pattern
   double seconds_integral = 0;   // forward passes, attributions
   double seconds_patterns = 0;   // GPR of all source tokens
+  double seconds_optimality = 0; // the optimality tests of all source tokens
   Algorithm algorithm = Algorithm::sweep;  // what ran (per_layer when the sweep was asked but the alpha points took several tapes)
 };
 

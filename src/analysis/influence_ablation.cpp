@@ -265,6 +265,61 @@ Path attention_path(AttentionPath kind, const core::Tensor& att, std::int32_t so
   return path;
 }
 
+std::vector<Path> layer_attribution_paths(std::span<const std::vector<double>> layer_attributions, int sign,
+                                          std::span<const std::int32_t> sources, std::int32_t target,
+                                          const core::Tensor& att) {
+  if (att.shape.size() != 4 || att.dim(2) != att.dim(3))
+    fail(ErrorKind::input, "layer attribution paths: attentions have shape {}, expected [layers, heads, T, T]",
+         core::shape_string(att.shape));
+  const auto L = att.dim(0), T = att.dim(2);
+  if (static_cast<std::int64_t>(layer_attributions.size()) != L + 1)
+    fail(ErrorKind::input, "layer attribution paths: {} layers of attributions for a model of {} blocks (expected {})",
+         layer_attributions.size(), L, L + 1);
+  for (const auto& row : layer_attributions)
+    if (static_cast<std::int64_t>(row.size()) != T)
+      fail(ErrorKind::input, "layer attribution paths: {} attributions in a layer of an input of {} tokens", row.size(), T);
+  if (static_cast<std::int64_t>(sources.size()) > T || target < 0 || target >= T)
+    fail(ErrorKind::input, "layer attribution paths: {} sources and target {} for an input of {} tokens", sources.size(), target, T);
+  const auto k = sources.size();
+  std::vector<Path> paths(k);
+  for (std::size_t j = 0; j < k; ++j) {
+    if (sources[j] < 0 || sources[j] >= T) fail(ErrorKind::input, "layer attribution paths: source {} outside the input's {} tokens", sources[j], T);
+    paths[j].positions.assign(static_cast<std::size_t>(L + 1), target);
+    paths[j].positions[0] = sources[j];
+  }
+  for (std::int64_t l = 1; l < L; ++l) {
+    // The layer's k best positions, best first (stable: ties keep the lower position).
+    const auto& row = layer_attributions[static_cast<std::size_t>(l)];
+    std::vector<std::int32_t> order(static_cast<std::size_t>(T));
+    for (std::int32_t p = 0; p < T; ++p) order[static_cast<std::size_t>(p)] = p;
+    std::stable_sort(order.begin(), order.end(), [&](std::int32_t a, std::int32_t b) {
+      return sign * row[static_cast<std::size_t>(a)] > sign * row[static_cast<std::size_t>(b)];
+    });
+    order.resize(k);
+    std::vector<bool> taken(k, false), placed(k, false);
+    // A path whose position is among them stays there (through the skip connection)...
+    for (std::size_t j = 0; j < k; ++j) {
+      const auto prev = paths[j].positions[static_cast<std::size_t>(l - 1)];
+      for (std::size_t r = 0; r < k; ++r)
+        if (!taken[r] && order[r] == prev) {
+          taken[r] = placed[j] = true;
+          paths[j].positions[static_cast<std::size_t>(l)] = prev;
+          break;
+        }
+    }
+    // ... the others take the remaining positions, best first.
+    std::size_t r = 0;
+    for (std::size_t j = 0; j < k; ++j) {
+      if (placed[j]) continue;
+      while (taken[r]) ++r;
+      taken[r] = true;
+      paths[j].positions[static_cast<std::size_t>(l)] = order[r];
+    }
+  }
+  for (auto& path : paths) path.edges = edges_of(att, path.positions, 1.0);
+  return paths;
+}
+
 std::string_view replacement_name(Replacement replacement) {
   return replacement == Replacement::zero ? "zero" : replacement == Replacement::baseline ? "baseline" : "mean";
 }

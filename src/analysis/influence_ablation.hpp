@@ -18,6 +18,9 @@
 //   flow          attention flow (Abnar & Zuidema): the maximum flow from h_0[source] to
 //                 h_L[target] on the layered graph with capacities Â_b[q, k] from (b, k) to
 //                 (b + 1, q); per layer the node carrying the most of that flow.
+//   layer IG      a stand-in for the paper's "layer-based" baselines: per layer the positions
+//                 with the largest layer integrated-gradients attribution
+//                 (layer_attribution_paths below).
 // Information flows from key to query, so the edge from position k at h_b to position q at
 // h_{b+1} has weight A^{b,h}[q, k] (row = query); Lu et al.'s attention_path.py walks the other
 // way (query -> key). For max_product and rollout a block whose position stays goes through the
@@ -36,13 +39,6 @@
 #include "model/model.hpp"
 
 namespace bertscope::analysis::influence {
-
-// One path: positions p_0 (the source) .. p_L (the target) and per block b the edge from p_b to
-// p_{b+1}: a head index, or -1 for the skip connection (only where p_b = p_{b+1}).
-struct Path {
-  std::vector<std::int32_t> positions;
-  std::vector<std::int32_t> edges;
-};
 
 // The path a refined pattern found.
 Path path_of(const TokenPattern& pattern);
@@ -72,6 +68,21 @@ core::Tensor oriented_attentions(const core::Tensor& attentions, AttentionDirect
 // query); `residual` is Â's identity weight (0.5 as in rollout).
 Path attention_path(AttentionPath kind, const core::Tensor& attentions, std::int32_t source, std::int32_t target,
                     double residual = 0.5);
+
+// The layer-based stand-in of methods.md 3.8 (the paper's "layer-based methods" are not in the
+// authors' code; this is a stand-in, not their baseline): k paths, one per source token given
+// (sources in the order given, e.g. by |attribution|), with the node budget of the k refined
+// patterns. Per layer l = 1..L-1 the k positions whose block output h_l has the largest
+// sign * layer integrated-gradients attribution (ties: the lower position); layer 0 holds the
+// sources, layer L the target. The k positions of a layer go to the paths so that a path stays
+// where it can (its position is among the layer's k) and the others take the remaining positions
+// best first, path by path; a block whose position stays goes through the skip connection, one
+// that moves through the head with the largest attentions[b, h, p_{b+1}, p_b]. `sign` (+1 or -1)
+// is the direction of F(x) - F(b), the change the attributions explain (as GPR's sign rule).
+// layer_attributions: [L+1][T] (PathIntegral::layer_attributions); attentions [L, H, T, T].
+std::vector<Path> layer_attribution_paths(std::span<const std::vector<double>> layer_attributions, int sign,
+                                          std::span<const std::int32_t> sources, std::int32_t target,
+                                          const core::Tensor& attentions);
 
 // What replaces the nodes that are not kept: zero, the node's value when the model runs on the
 // baseline input (every word embedding replaced as on the integrated-gradients path), or the

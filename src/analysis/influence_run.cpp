@@ -110,6 +110,18 @@ json pattern_json(const TokenPattern& p, const Task& task, std::size_t example) 
           {"influence", p.pattern_influence}};
 }
 
+json optimality_json(const Optimality& o) {
+  return {{"samples", o.samples},
+          {"influence", o.influence},
+          {"random_mean", o.random_mean},
+          {"random_best", o.random_best},
+          {"random_max_abs", o.random_max_abs},
+          {"percentile", o.percentile},
+          {"percentile_abs", o.percentile_abs},
+          {"beats_all", o.beats_all},
+          {"beats_all_abs", o.beats_all_abs}};
+}
+
 json accuracy_json(const Accuracy& a) {
   return {{"n", a.n}, {"correct", a.correct}, {"accuracy", a.accuracy}, {"mean_qoi", a.mean_qoi}};
 }
@@ -126,7 +138,7 @@ struct AblationRun {
 };
 
 const std::vector<std::string> kMethods = {"influence",      "greedy_attention", "beam_attention", "max_product_attention",
-                                           "attention_flow", "rollout"};
+                                           "attention_flow", "rollout",          "layer_integrated_gradients"};
 
 AblationRun run_ablation(const model::Model& model, const Task& task, const std::vector<ExampleResult>& results,
                          const RunOptions& args) {
@@ -159,16 +171,28 @@ AblationRun run_ablation(const model::Model& model, const Task& task, const std:
     for (std::size_t k = 0; k < instances.size(); ++k) {
       const auto T = static_cast<std::int64_t>(instances[k].ids.size());
       auto set = empty_node_set(L, T, H);
-      for (const auto* p : chosen[k]) {
-        if (method == "influence") {
-          add_path(set, path_of(*p));
-        } else {
-          const auto kind = method == "greedy_attention"        ? AttentionPath::greedy
-                            : method == "beam_attention"        ? AttentionPath::beam
-                            : method == "max_product_attention" ? AttentionPath::max_product
-                            : method == "attention_flow"        ? AttentionPath::flow
-                                                                : AttentionPath::rollout;
-          add_path(set, attention_path(kind, atts[k], p->source, instances[k].qoi.target, args.residual));
+      if (method == "layer_integrated_gradients") {
+        // The stand-in: one path per chosen source token, its positions by layer attribution.
+        const auto& r = results[run.examples[k]];
+        double delta = 0;  // F(x) - F(b) up to the quadrature error
+        for (double a : r.attributions) delta += a;
+        std::vector<std::int32_t> sources;
+        for (const auto* p : chosen[k]) sources.push_back(p->source);
+        for (const auto& path : layer_attribution_paths(r.layer_attributions, delta < 0 ? -1 : 1, sources,
+                                                        instances[k].qoi.target, atts[k]))
+          add_path(set, path);
+      } else {
+        for (const auto* p : chosen[k]) {
+          if (method == "influence") {
+            add_path(set, path_of(*p));
+          } else {
+            const auto kind = method == "greedy_attention"        ? AttentionPath::greedy
+                              : method == "beam_attention"        ? AttentionPath::beam
+                              : method == "max_product_attention" ? AttentionPath::max_product
+                              : method == "attention_flow"        ? AttentionPath::flow
+                                                                  : AttentionPath::rollout;
+            add_path(set, attention_path(kind, atts[k], p->source, instances[k].qoi.target, args.residual));
+          }
         }
       }
       nodes += static_cast<double>(node_count(set));
@@ -198,9 +222,9 @@ json ablation_json(const AblationRun& run, const std::vector<ExampleResult>& res
   out["full"] = {{"accuracy", full_acc}, {"mean_qoi", full_qoi}};
   table += fmt::format("  ablation ({} examples, top {} source tokens each, others replaced by {}):\n", run.examples.size(),
                        args.ablation_tokens, args.replacement);
-  table += fmt::format("    {:<22} {:>7} {:>9} {:>10} {:>10} {:>9}\n", "kept paths", "nodes", "accuracy", "mean QoI",
+  table += fmt::format("    {:<26} {:>7} {:>9} {:>10} {:>10} {:>9}\n", "kept paths", "nodes", "accuracy", "mean QoI",
                        "QoI kept", "same sign");
-  table += fmt::format("    {:<22} {:>7} {:>9.3f} {:>10.4f} {:>10} {:>9}\n", "(full model)", "all", full_acc, full_qoi, "1", "1");
+  table += fmt::format("    {:<26} {:>7} {:>9.3f} {:>10.4f} {:>10} {:>9}\n", "(full model)", "all", full_acc, full_qoi, "1", "1");
   for (const auto& method : kMethods) {
     const auto& q = run.qoi.at(method);
     std::size_t correct = 0, same = 0;
@@ -218,7 +242,7 @@ json ablation_json(const AblationRun& run, const std::vector<ExampleResult>& res
               {"sign_agreement", static_cast<double>(same) / n},
               {"accuracy_retained", full_acc > 0 ? json(acc / full_acc) : json(nullptr)},
               {"qoi_retained", full_qoi != 0 ? json(mean / full_qoi) : json(nullptr)}};
-    table += fmt::format("    {:<22} {:>7.1f} {:>9.3f} {:>10.4f} {:>10} {:>9.3f}\n", method, run.nodes.at(method), acc, mean,
+    table += fmt::format("    {:<26} {:>7.1f} {:>9.3f} {:>10.4f} {:>10} {:>9.3f}\n", method, run.nodes.at(method), acc, mean,
                          full_qoi != 0 ? fmt::format("{:.3f}", mean / full_qoi) : std::string("-"),
                          static_cast<double>(same) / n);
     out["methods"][method] = std::move(m);
@@ -310,6 +334,7 @@ RunOutput run_tasks(const model::Model& model, const std::vector<Task>& tasks, c
   options.integral.max_rows = args.max_rows;
   options.verify = args.verify;
   options.algorithm = parse_algorithm(args.algorithm);
+  options.optimality_samples = args.patterns ? args.optimality_samples : 0;
   const bool ablate = args.patterns && args.ablation_tokens > 0;
   if (ablate) parse_replacement(args.replacement);  // fail before the long part
 
@@ -329,14 +354,17 @@ RunOutput run_tasks(const model::Model& model, const std::vector<Task>& tasks, c
     std::vector<ExampleResult> results;
     std::size_t missing = 0;
     const auto task_start = std::chrono::steady_clock::now();
-    double seconds_integral = 0, seconds_patterns = 0;
+    double seconds_integral = 0, seconds_patterns = 0, seconds_optimality = 0;
+    const auto task_seed = mix_seed(args.optimality_seed, static_cast<std::uint64_t>(&task - tasks.data()));
     for (std::size_t i = 0; i < task.instances.size(); ++i) {
       auto o = options;
+      o.optimality_seed = mix_seed(task_seed, i);
       o.sources = resolve_sources(spec, task, i, &missing);
       o.patterns = args.patterns && (spec.all || !o.sources.empty());
       results.push_back(analyse(model, task.instances[i], o));
       seconds_integral += results.back().seconds_integral;
       seconds_patterns += results.back().seconds_patterns;
+      seconds_optimality += results.back().seconds_optimality;
       if (advance) advance();
     }
 
@@ -345,6 +373,7 @@ RunOutput run_tasks(const model::Model& model, const std::vector<Task>& tasks, c
     double max_completeness = 0, sum_completeness = 0;
     std::map<std::string, std::vector<const TokenPattern*>> groups;
     std::size_t patterns = 0;
+    std::vector<const Optimality*> optimality;
     for (std::size_t i = 0; i < results.size(); ++i) {
       const auto& r = results[i];
       qoi.push_back(r.qoi);
@@ -368,12 +397,18 @@ RunOutput run_tasks(const model::Model& model, const std::vector<Task>& tasks, c
                  {"attributions", r.attributions},
                  {"attribution_sum", sum},
                  {"completeness_error", err},
+                 {"layer_attributions", r.layer_attributions},
                  {"algorithm", algorithm_name(r.algorithm)},
                  {"seconds", {{"integral", r.seconds_integral}, {"patterns", r.seconds_patterns}}}};
+      if (!r.optimality.empty()) ex["seconds"]["optimality"] = r.seconds_optimality;
       json ps = json::array();
       for (std::size_t k = 0; k < r.patterns.size(); ++k) {
         auto pj = pattern_json(r.patterns[k], task, i);
         if (!r.verified.empty()) pj["verified_influence"] = r.verified[k];
+        if (!r.optimality.empty()) {
+          pj["optimality"] = optimality_json(r.optimality[k]);
+          optimality.push_back(&r.optimality[k]);
+        }
         ps.push_back(std::move(pj));
         groups["all"].push_back(&r.patterns[k]);
         groups[role_or_position(task, i, r.patterns[k].source)].push_back(&r.patterns[k]);
@@ -425,6 +460,32 @@ RunOutput run_tasks(const model::Model& model, const std::vector<Task>& tasks, c
         examples[examples.size() - results.size() + run.examples[k]]["ablation"] = std::move(per);
       }
     }
+    json optimality_summary;
+    if (!optimality.empty()) {
+      const double count = static_cast<double>(optimality.size());
+      double percentile = 0, percentile_abs = 0, influence = 0, random = 0;
+      std::size_t beats = 0, beats_abs = 0;
+      for (const auto* o : optimality) {
+        percentile += o->percentile / count;
+        percentile_abs += o->percentile_abs / count;
+        influence += o->influence / count;
+        random += o->random_mean / count;
+        beats += o->beats_all;
+        beats_abs += o->beats_all_abs;
+      }
+      optimality_summary = {{"samples", args.optimality_samples},
+                            {"patterns", optimality.size()},
+                            {"mean_percentile", percentile},
+                            {"mean_percentile_abs", percentile_abs},
+                            {"beats_all", static_cast<double>(beats) / count},
+                            {"beats_all_abs", static_cast<double>(beats_abs) / count},
+                            {"mean_influence", influence},
+                            {"mean_random_influence", random}};
+      table += fmt::format("  optimality ({} random patterns per pattern): mean percentile {:.3f} by s*I, {:.3f} by |I|; "
+                           "no random pattern beats {} of {} patterns ({:.3f}; by |I| {:.3f})\n",
+                           args.optimality_samples, percentile, percentile_abs, beats, optimality.size(),
+                           static_cast<double>(beats) / count, static_cast<double>(beats_abs) / count);
+    }
     const double seconds = elapsed_seconds(task_start);
     all_seconds += seconds_integral + seconds_patterns;
     all_patterns += patterns;
@@ -442,8 +503,10 @@ RunOutput run_tasks(const model::Model& model, const std::vector<Task>& tasks, c
                           {{"total", seconds},
                            {"integral", seconds_integral},
                            {"patterns", seconds_patterns},
+                           {"optimality", seconds_optimality},
                            {"per_example", results.empty() ? 0.0 : (seconds_integral + seconds_patterns) / n},
                            {"per_source_token", patterns ? seconds_patterns / static_cast<double>(patterns) : 0.0}}}});
+    if (!optimality_summary.is_null()) task_docs.back()["optimality"] = std::move(optimality_summary);
     if (missing) table += fmt::format("  {} requested source roles were not found in an example (no pattern)\n", missing);
   }
   ResultDocument doc;
@@ -496,7 +559,24 @@ RunOutput run_tasks(const model::Model& model, const std::vector<Task>& tasks, c
           {"attention_flow", "per layer the node carrying the most of the max flow h_0[source] -> h_L[target] on Â"},
           {"max_product_attention", "max over paths source -> target of prod_b Â_b[p_b+1, p_b], Â residual-augmented head-averaged"},
           {"rollout", "p_b+1 = argmax_q rollout R_b[q, source]; last block to the target"},
-          {"edges", "attention paths: skip where the position stays (not greedy), else the head with the largest weight"}}}};
+          {"layer_integrated_gradients",
+           "a stand-in for the paper's layer-based baselines (not in Lu et al.'s code, methods.md 3.8): per layer "
+           "1..L-1 the k positions with the largest s * layer integrated-gradients attribution of h_l (Captum's "
+           "LayerIntegratedGradients, same baseline and alpha grid; s the sign of F(x) - F(b)), k = the example's "
+           "chosen source tokens; layer 0 those tokens, layer L the target; k paths that stay where they can"},
+          {"edges", "attention paths and the layer stand-in: skip where the position stays (not greedy, not beam), else "
+                    "the head with the largest weight"}}}};
+  if (options.optimality_samples > 0)
+    doc.params["optimality"] = {
+        {"samples", args.optimality_samples},
+        {"seed", args.optimality_seed},
+        {"definition",
+         "Lu et al.'s get_reverse_influence_optimality_test: per refined pattern, random path patterns from its source "
+         "(p_1..p_L-1 uniform over the positions, p_L the target, per block a uniform head, or head or skip where the "
+         "position stays), each pattern's influence by the restricted reverse-mode derivative averaged over the alpha "
+         "grid (the refined one's too); percentile = share of random patterns not exceeding it by s * I (s the token's "
+         "sign) and by |I|"},
+        {"seeds", "splitmix64; example i of task t draws from mix(mix(seed, t), i), source token p from mix(that, p)"}};
   // Lu et al.'s claim that consistency tracks performance: across the tasks of this run, per
   // source role, the correlation of the modal-pattern share with the task's accuracy.
   json cva = json::object();
@@ -526,8 +606,37 @@ RunOutput run_tasks(const model::Model& model, const std::vector<Task>& tasks, c
 }
 
 
+// Designated initializers leave a figure's optional members at their defaults.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmissing-field-initializers"
+
 std::vector<Figure> figures(const nlohmann::json& results) {
   std::vector<Figure> out;
+  // Each example's patterns, when any example has them (not with --no-patterns).
+  const auto& examples = results.value("examples", json::array());
+  if (std::any_of(examples.begin(), examples.end(), [](const json& e) { return !e.value("patterns", json::array()).empty(); }))
+    out.push_back(
+        {.id = "influence.patterns",
+         .kind = "pattern",
+         .title = "Influence patterns of one example",
+         .caption = "Lu et al. (2021), Fig. 1 and 3: for each source token the path of Guided Pattern Refinement from its "
+                    "embedding (layer 0) to the target at the top, one position per layer; per block the edge goes through "
+                    "the skip connection (dashed) or through one attention head (solid, labelled layer-head, 1-based). "
+                    "Node size: |influence| of the pattern refined up to that layer; colour: its sign (red raises the "
+                    "quantity of interest, logit(good) - logit(bad) at the target, blue lowers it). The picker names the "
+                    "sentence, the target's good and bad words (or classes) and the QoI; choose one source token or all.",
+         .rows = "examples",
+         .values = {{"influence", "pattern influence", Unit::influence}},
+         .axis = "influence (logit units)",
+         .centred = true,
+         .options = {{"tokens", "tokens"},
+                     {"patterns", "patterns"},
+                     {"target", "target"},
+                     {"name",
+                      {{{"path", "text"}},
+                       {{"prefix", " | good "}, {"path", "good"}},
+                       {{"prefix", ", bad "}, {"path", "bad"}},
+                       {{"prefix", " | QoI "}, {"path", "qoi"}, {"format", "number"}}}}}});
   if (!results.contains("summary") || results["summary"]["tasks"].empty()) return out;
   const auto& summary = results["summary"];
   auto percent = [](const char* path, const char* label, Unit unit) { return FigureField{path, label, unit, "percent"}; };
@@ -574,5 +683,7 @@ std::vector<Figure> figures(const nlohmann::json& results) {
   if (!summary["ablation"].empty()) out.push_back(std::move(ablation));
   return out;
 }
+
+#pragma GCC diagnostic pop
 
 }  // namespace bertscope::analysis::influence

@@ -1,7 +1,8 @@
 // A whole influence-pattern run (Lu et al. 2021) over loaded tasks: per example the QoI, each
 // token's integrated-gradients attribution and the Guided Pattern Refinement pattern of every
-// source token; per task accuracy per form, completeness, skip share, consistency and the
-// ablation check against attention paths; and the result document with its parameters.
+// source token; per task accuracy per form, completeness, skip share, consistency, the
+// ablation check against attention paths and a layer-attribution stand-in, optionally the
+// random-pattern optimality test; and the result document with its parameters.
 #pragma once
 
 #include <cstdint>
@@ -50,6 +51,11 @@ struct RunOptions {
   double residual = 0.5;          // identity weight of Â for the attention-path baselines
   std::string attention_direction = "key-to-query";  // or query-to-key (Lu et al.'s code)
   std::size_t batch_size = 16;    // inputs per forward pass for the ablation and attention runs
+  // Random-pattern optimality test (Lu et al.'s get_reverse_influence_optimality_test): this many
+  // random patterns per refined pattern, each one backward pass over the alpha points (0 = off;
+  // Lu et al. used 100). Example i of task t draws from mix_seed(mix_seed(seed, t), i).
+  std::size_t optimality_samples = 0;
+  std::uint64_t optimality_seed = 1;
   // How the tasks were selected (give load_tasks the same; recorded in the parameters).
   agreement::SelectOptions selection = paper_selection();
 };

@@ -20,8 +20,8 @@ struct Args {
   std::size_t batch = 16;
   std::int64_t steps = 50, max_rows = 8192, length = 0;
   std::string baseline = "mask", sources = "all", replacement = "zero", algorithm = "sweep";
-  std::size_t max_examples = 1000, per_form = 250, ablation_tokens = 3;
-  std::uint64_t seed = 1111;
+  std::size_t max_examples = 1000, per_form = 250, ablation_tokens = 3, optimality_samples = 0;
+  std::uint64_t seed = 1111, optimality_seed = 1;
   double residual = 0.5;
   std::string attention_direction = "key-to-query";
   bool no_shuffle = false, split_words = false, no_patterns = false, verify = false, no_ablation = false;
@@ -42,6 +42,8 @@ void run_influence(const Args& args) {
   o.residual = args.residual;
   o.attention_direction = args.attention_direction;
   o.batch_size = args.batch;
+  o.optimality_samples = args.optimality_samples;
+  o.optimality_seed = args.optimality_seed;
   o.selection.length = args.length;
   o.selection.single_pieces = !args.split_words;
   o.selection.per_form = args.per_form;
@@ -71,7 +73,8 @@ void add_influence(CLI::App& analyze) {
       "attribution, and per source token the path of Guided Pattern Refinement (one position per layer, then per block "
       "one head or the skip connection) with its influence per layer; per task the model's accuracy per sentence form, "
       "the share of blocks that go through the skip connection, pattern consistency, and an ablation check that keeps "
-      "only the nodes on the patterns against attention paths with the same node budget.");
+      "only the nodes on the patterns against attention paths and a layer integrated-gradients stand-in with the same "
+      "node budget; optionally the random-pattern optimality test.");
   cmd->add_option("--model", args->model, "Hugging Face model folder (MLM head for agreement data)")->required();
   add_agreement_options(*cmd, args->data);
   cmd->add_option("--out", args->out, "Write the result JSON document here");
@@ -107,6 +110,10 @@ void add_influence(CLI::App& analyze) {
   cmd->add_option("--attention-direction", args->attention_direction,
                   "How attention paths walk: key-to-query (information flow; default) or query-to-key (Lu et al.'s code)")
       ->check(CLI::IsMember({"key-to-query", "query-to-key"}));
+  cmd->add_option("--optimality-samples", args->optimality_samples,
+                  "Random-pattern optimality test (Lu et al.'s, who used 100): compare each pattern's influence with "
+                  "this many random patterns from its source, one backward pass each (0 = off, default)");
+  cmd->add_option("--optimality-seed", args->optimality_seed, "Seed of the optimality test's random patterns (1)");
   cmd->add_option("--batch-size", args->batch, "Inputs per forward pass for the ablation and attention runs")->check(CLI::PositiveNumber);
   cmd->add_option("--max-rows", args->max_rows,
                   "Token rows (alpha points x tokens) per recorded forward pass; more are split (memory)")
