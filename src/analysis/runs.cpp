@@ -276,8 +276,12 @@ Output saliency(const model::Model& model, const std::string& model_path, const 
       if (!classifier) continue;
       a.gold_class = labels.classes[a.input];
       a.gold = labels.class_names[static_cast<std::size_t>(a.gold_class)];
-      if (options.target.kind == saliency::Target::Kind::class_logit)
-        a.predicted_name = labels.class_names[static_cast<std::size_t>(a.predicted)];
+      // One naming of the classes throughout: the task's when the config has none of its own.
+      if (options.target.kind == saliency::Target::Kind::class_logit) {
+        const auto name = [&](std::int32_t k) { return labels.class_names[static_cast<std::size_t>(k)]; };
+        a.predicted_name = name(a.predicted);
+        a.target = "class " + name(a.index) + (a.minus ? " - " + name(*a.minus) : "");
+      }
     }
   }
   Output out{text_document("saliency", describe_model(model, model_path), common, inputs.inputs.size(), text), saliency::table(r)};

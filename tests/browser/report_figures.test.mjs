@@ -63,6 +63,18 @@ try {
   run(['analyze', 'influence', '--model', model, '--data', path.join(testData, 'influence', 'subj_rel.excerpt.tsv'),
        '--max-examples', '2', '--steps', '4', '--ablation-tokens', '2', ...out('influence.json')]);
   run(['compare', '--model', model, '--model-b', classifier, '--data', sst2, '--pad-to', '128', ...out('compare.json')]);
+  const sst2Few = path.join(dir, 'sst2_few.tsv');
+  writeFileSync(sst2Few, readFileSync(sst2, 'utf8').split('\n').slice(0, 4).join('\n') + '\n');
+  run(['analyze', 'saliency', '--model', classifier, '--data', sst2Few, '--steps', '4', ...out('saliency.json')]);
+  run(['analyze', 'rollout', '--model', model, '--data', lines, ...out('rollout.json')]);
+  run(['analyze', 'flow', '--model', model, '--data', lines, ...out('flow.json')]);
+  // Training dynamics over two "checkpoints" of one shape.
+  const ckpts = path.join(dir, 'checkpoints');
+  makeModel(path.join(ckpts, 'step-000010'), { layers: 2, hidden: 32, heads: 2, intermediate: 48, seed: 5 });
+  makeModel(path.join(ckpts, 'step-000020'), { layers: 2, hidden: 32, heads: 2, intermediate: 48, seed: 7 });
+  const repoData = path.join(testData, '..', '..', 'data');
+  run(['track', '--checkpoints', ckpts, '--data', lines, '--lines', '--ud', path.join(clark, 'en_ewt-ud-dev.first60.conllu'),
+       '--min-relation-count', '5', '--agreement', path.join(repoData, 'marvin_linzen', 'simple_agrmt.sample.tsv'), ...out('track.json')]);
 
   // Known data: 4 layers x 2 heads; layer 3 (index 2) puts 0.6 on [SEP], every head of it too.
   const real = JSON.parse(readFileSync(path.join(results, 'surface.json'), 'utf8'));
@@ -86,8 +98,36 @@ try {
     },
   };
   writeFileSync(path.join(results, 'synthetic-surface.json'), JSON.stringify(synthetic));
+  // Known tokens: token 2 raises F by 0.5, token 3 lowers it by 0.5; position 1 is the output position.
+  const saliencyDoc = JSON.parse(readFileSync(path.join(results, 'saliency.json'), 'utf8'));
+  const known = {
+    ...saliencyDoc.results.examples[0],
+    tokens: ['[CLS]', 'good', 'film', 'not', '[SEP]'],
+    integrated_gradients: [0, 0.1, 0.5, -0.5, 0],
+    grad_x_input: [0, 0.05, 0.2, -0.1, 0],
+    position: 1,
+  };
+  writeFileSync(path.join(results, 'synthetic-saliency.json'),
+    JSON.stringify({ ...saliencyDoc, results: { ...saliencyDoc.results, examples: [known] } }));
+  // A known pattern: the source "keys" (1) skips block 1, moves to [MASK] (3) through head 2-2 in
+  // block 2, then skips; the target is position 3.
+  const influenceDoc = JSON.parse(readFileSync(path.join(results, 'influence.json'), 'utf8'));
+  const pattern = {
+    source: 1, token: 'keys', role: 'subject', sign: 1, attribution: 0.4, total: 0.4, positions: [1, 1, 3, 3],
+    edges: ['skip', 1, 'skip'],
+    layers: [
+      { block: 0, edge: 'skip', from: 1, to: 1, influence: 0.3 },
+      { block: 1, edge: 'head', head: 1, label: '2-2', from: 1, to: 3, influence: 0.25 },
+      { block: 2, edge: 'skip', from: 3, to: 3, influence: -0.2 },
+    ],
+    stage1: [0.4, 0.3, 0.25, 0.2], stage1_influence: 0.2, influence: -0.2,
+  };
+  const knownExample = { ...influenceDoc.results.examples[0], tokens: ['[CLS]', 'keys', 'to', '[MASK]', '[SEP]'], target: 3, patterns: [pattern] };
+  writeFileSync(path.join(results, 'synthetic-influence.json'),
+    JSON.stringify({ ...influenceDoc, results: { ...influenceDoc.results, examples: [knownExample] } }));
   const docs = ['surface.json', 'syntax.json', 'gradsep.json', 'importance.json', 'ablate.json', 'coref.json', 'probe.json',
-    'patterns.json', 'features.json', 'influence.json', 'compare.json', 'cluster.json', 'synthetic-surface.json'];
+    'patterns.json', 'features.json', 'influence.json', 'compare.json', 'cluster.json', 'saliency.json', 'rollout.json',
+    'flow.json', 'track.json', 'synthetic-surface.json', 'synthetic-saliency.json', 'synthetic-influence.json'];
   const declared = Object.fromEntries(
     docs.map((name) => [name, JSON.parse(readFileSync(path.join(results, name), 'utf8')).figures ?? []]),
   );
@@ -166,6 +206,46 @@ try {
   const ablate = page.locator('article[data-name="ablate.json"] section.chart[data-view="ablate.heads"]');
   const centred = (await svgFacts(parser, (await download(page, ablate.locator('button.export-svg'))).bytes.toString('utf8'), 'g.colorbar')).marks[0];
   assert.ok(+centred['data-hi'] > 0 && +centred['data-lo'] === -centred['data-hi'], `ablate.heads colour bar ${centred['data-lo']}..${centred['data-hi']}`);
+
+  // Token shading: signed, centred on 0 (red above, blue below), the output position outlined.
+  await page.click('nav.doc-list button[data-name="synthetic-saliency.json"]');
+  const sal = page.locator('article[data-name="synthetic-saliency.json"] section.chart[data-view="saliency.tokens"]');
+  const salSvg = (await download(page, sal.locator('button.export-svg'))).bytes.toString('utf8');
+  const toks = (await svgFacts(parser, salSvg, 'rect.token')).marks;
+  assert.equal(toks.length, 5, 'integrated gradients alone by default: one row of 5 tokens');
+  const rgbOf = (fill) => fill.match(/\d+/g).map(Number);
+  const [r2, , b2] = rgbOf(toks.find((t) => t['data-index'] === '2').fill);
+  const [r3, , b3] = rgbOf(toks.find((t) => t['data-index'] === '3').fill);
+  assert.ok(r2 - b2 > 50, `+0.5 is red, got ${toks[2].fill}`);
+  assert.ok(b3 - r3 > 50, `-0.5 is blue, got ${toks[3].fill}`);
+  const white = rgbOf(toks.find((t) => t["data-index"] === "0").fill);
+  assert.ok(white.every((c) => c > 235), `0 is (nearly) white, got ${white}`);
+  const salBar = (await svgFacts(parser, salSvg, 'g.colorbar')).marks[0];
+  assert.deepEqual([+salBar['data-lo'], +salBar['data-hi']], [-0.5, 0.5], 'the scale is centred on 0');
+  assert.ok(+toks.find((t) => t['data-index'] === '1')['stroke-width'] > 1, 'the output position is outlined');
+  // Rollout opens with both rows (rollout, raw attention) on one scale from 0.
+  await page.click('nav.doc-list button[data-name="rollout.json"]');
+  const roll = page.locator('article[data-name="rollout.json"] section.chart[data-view="rollout.tokens"]');
+  const rollSvg = (await download(page, roll.locator('button.export-svg'))).bytes.toString('utf8');
+  const rollFacts = await svgFacts(parser, rollSvg, 'rect.token');
+  assert.deepEqual([...new Set(rollFacts.marks.map((m) => m['data-field']))], ['rollout', 'raw attention (head mean)']);
+  assert.equal(+(await svgFacts(parser, rollSvg, 'g.colorbar')).marks[0]['data-lo'], 0);
+  // The known pattern: two dashed skips, one solid head edge labelled 2-2 from row 1 to row 3.
+  await page.click('nav.doc-list button[data-name="synthetic-influence.json"]');
+  const pat = page.locator('article[data-name="synthetic-influence.json"] section.chart[data-view="influence.patterns"]');
+  const patSvg = (await download(page, pat.locator('button.export-svg'))).bytes.toString('utf8');
+  const edges = (await svgFacts(parser, patSvg, 'path.edge')).marks;
+  assert.equal(edges.length, 3, 'one edge per block');
+  assert.deepEqual(edges.map((e) => e['data-edge']), ['skip', 'head', 'skip']);
+  assert.ok(edges[0]['stroke-dasharray'] && !edges[1]['stroke-dasharray'], 'skips dashed, the head solid');
+  assert.equal(edges[1]['data-head'], '2-2');
+  const patFacts = await svgFacts(parser, patSvg, 'circle.node');
+  assert.ok(patFacts.texts.includes('2-2'), 'the head edge is labelled');
+  assert.equal(patFacts.marks.length, 4, 'one node per layer');
+  const ys = patFacts.marks.map((m) => +m.cy);
+  assert.ok(ys[0] === ys[1] && ys[2] > ys[1] && ys[2] === ys[3], `nodes at rows 1, 1, 3, 3: ${ys}`);
+  const lastFill = rgbOf(patFacts.marks[3].fill);
+  assert.ok(lastFill[2] > lastFill[0], 'a negative influence is blue');
 
   // `bertscope figure` draws a declared figure by its id.
   const fig = path.join(dir, 'special.svg');

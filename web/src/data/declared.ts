@@ -5,10 +5,13 @@
 // shape instead (detect.ts).
 import { isNumber, isObject, type Json, type Scalar } from './shapes';
 import type { ResultDoc } from './types';
+import { formatValue } from '../render/guides';
 import { BarsView, SeriesView, type Bar, type Series } from '../views/charts';
 import { HeadHeatmapView } from '../views/head_heatmap';
+import { PatternView, type PatternExample, type TokenPatternData } from '../views/pattern';
 import { ScatterView, type Point } from '../views/scatter';
 import { TableView } from '../views/table';
+import { TokensView, type TokenExample } from '../views/tokens';
 import type { View } from '../views/view';
 import { documentDims } from './detect';
 
@@ -21,7 +24,7 @@ export interface FieldDecl {
 
 export interface FigureDecl {
   id: string;
-  kind: 'lines' | 'bars' | 'heatmap' | 'table' | 'scatter';
+  kind: 'lines' | 'bars' | 'heatmap' | 'table' | 'scatter' | 'tokens' | 'pattern';
   title: string;
   caption: string;
   axis: string;
@@ -238,6 +241,81 @@ function scatterView(results: Json, f: FigureDecl): View {
   });
 }
 
+// A record's name in a picker, from the declared parts ({prefix, path, format, suffix}); a part
+// whose field the record lacks is left out (an example without a gold label).
+interface NamePart {
+  path: string;
+  prefix?: string;
+  suffix?: string;
+  format?: 'percent' | 'number';
+}
+
+function nameOf(record: Json, parts: NamePart[] | undefined): string | undefined {
+  if (!parts?.length) return undefined;
+  let out = '';
+  for (const part of parts) {
+    const v = at(record, part.path);
+    if (v === undefined || v === null || isObject(v) || Array.isArray(v)) continue;
+    let text = String(v);
+    if (isNumber(v) && part.format === 'percent') text = `${(100 * v).toFixed(1)}%`;
+    else if (isNumber(v) && part.format === 'number') text = formatValue(v);
+    out += `${part.prefix ?? ''}${text}${part.suffix ?? ''}`;
+  }
+  return out || undefined;
+}
+
+function numbers(v: Json | undefined): (number | null)[] {
+  return Array.isArray(v) ? v.map((x) => num(x)) : [];
+}
+
+function strings(v: Json | undefined): string[] {
+  return Array.isArray(v) ? v.map((x) => String(x)) : [];
+}
+
+// Each record's tokens shaded by its per-token values (one row per value when stacked).
+function tokensView(results: Json, f: FigureDecl): View {
+  const o = f.options ?? {};
+  const tokensPath = typeof o.tokens === 'string' ? o.tokens : 'tokens';
+  const highlight = typeof o.highlight === 'string' ? o.highlight : undefined;
+  const examples: TokenExample[] = rowsOf(results, f).map((r) => {
+    const h = highlight ? num(at(r.record, highlight)) : null;
+    return {
+      name: nameOf(r.record, o.name as NamePart[] | undefined),
+      tokens: strings(at(r.record, tokensPath)),
+      fields: Object.fromEntries(f.values.map((v) => [v.label, numbers(at(r.record, v.path))])),
+      highlight: h ?? undefined,
+    };
+  });
+  if (!examples.length) throw new Error(`figure ${f.id}: results.${f.rows} has no records`);
+  return new TokensView(f.id, f.title, examples, f.values.map((v) => v.label), {
+    stack: o.stack === true,
+    range: f.range,
+    centred: f.centred,
+    label: f.axis,
+  });
+}
+
+// Each record's influence patterns over tokens x layers.
+function patternView(results: Json, f: FigureDecl): View {
+  const o = f.options ?? {};
+  const tokensPath = typeof o.tokens === 'string' ? o.tokens : 'tokens';
+  const patternsPath = typeof o.patterns === 'string' ? o.patterns : 'patterns';
+  const targetPath = typeof o.target === 'string' ? o.target : 'target';
+  const examples: PatternExample[] = [];
+  for (const r of rowsOf(results, f)) {
+    const patterns = at(r.record, patternsPath);
+    if (!Array.isArray(patterns) || !patterns.length) continue;
+    examples.push({
+      name: nameOf(r.record, o.name as NamePart[] | undefined),
+      tokens: strings(at(r.record, tokensPath)),
+      target: num(at(r.record, targetPath)) ?? -1,
+      patterns: patterns as unknown as TokenPatternData[],
+    });
+  }
+  if (!examples.length) throw new Error(`figure ${f.id}: no record of results.${f.rows} has patterns`);
+  return new PatternView(f.id, f.title, examples, f.axis);
+}
+
 // The views of a document's declared figures, in the order declared.
 export function declaredViews(doc: ResultDoc): View[] {
   const results = doc.results as Json;
@@ -249,6 +327,8 @@ export function declaredViews(doc: ResultDoc): View[] {
     else if (f.kind === 'heatmap') view = heatmapView(doc, f);
     else if (f.kind === 'table') view = tableView(results, f);
     else if (f.kind === 'scatter') view = scatterView(results, f);
+    else if (f.kind === 'tokens') view = tokensView(results, f);
+    else if (f.kind === 'pattern') view = patternView(results, f);
     else throw new Error(`figure ${f.id}: this viewer does not draw "${f.kind}" figures yet`);
     if (!view.caption) view.caption = f.caption;
     views.push(view);

@@ -32,7 +32,8 @@ export function paintColorbar(p: Painter, x: number, y: number, h: number, scale
     p.image(x, y, 12, h, { width: 1, height: steps, rgba }, { cls: 'colorbar-ramp' });
     p.rect(x, y, 12, h, { stroke: '#888', lineWidth: 0.5 });
     const s = scaleLinear().domain([scale.lo, scale.hi]).range([y + h, y]);
-    for (const v of s.ticks(Math.max(2, Math.floor(h / 40)))) {
+    // At least four ticks: a bar of +-0.44 asked for two would only label its 0.
+    for (const v of s.ticks(Math.max(4, Math.floor(h / 40)))) {
       const ty = s(v);
       p.line(x + 12, ty, x + 16, ty, { stroke: '#666' });
       p.text(x + 18, ty, formatValue(v), { size: 10, baseline: 'middle', color: '#444' });
@@ -71,18 +72,20 @@ export function titleWidth(s: string): number {
   return textWidth(s, { size: 13, weight: 'bold' }) + 16;
 }
 
-export function paintTitle(p: Painter, x: number, y: number, s: string): void {
-  p.text(x, y, s, { size: 13, weight: 'bold', baseline: 'top', color: '#222', cls: 'title' });
+// A figure's title; with maxWidth, cut to fit it (the whole title stays in the page's caption).
+export function paintTitle(p: Painter, x: number, y: number, s: string, maxWidth?: number): void {
+  const text = maxWidth ? fitLabel(s, maxWidth, 13, 'bold') : s;
+  p.text(x, y, text, { size: 13, weight: 'bold', baseline: 'top', color: '#222', cls: 'title' });
 }
 
 // Truncates a label to fit `width` pixels, with an ellipsis.
-export function fitLabel(s: string, width: number, size: number): string {
-  if (textWidth(s, { size }) <= width) return s;
+export function fitLabel(s: string, width: number, size: number, weight: 'normal' | 'bold' = 'normal'): string {
+  if (textWidth(s, { size, weight }) <= width) return s;
   let lo = 0;
   let hi = s.length;
   while (lo < hi) {
     const mid = (lo + hi + 1) >> 1;
-    if (textWidth(s.slice(0, mid) + '…', { size }) <= width) lo = mid;
+    if (textWidth(s.slice(0, mid) + '…', { size, weight }) <= width) lo = mid;
     else hi = mid - 1;
   }
   return s.slice(0, lo) + '…';
