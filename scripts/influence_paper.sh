@@ -3,9 +3,14 @@
 # example available, up to 1,000 per subtask, 250 per sentence form, one token length per task,
 # seed 1111) and, with a classifier, 220 SST-2 dev examples of 17 tokens; then one summary: skip
 # share per layer and overall, consistency against accuracy, ablation retention of the patterns
-# against every attention baseline, with 95% intervals.
+# against every attention baseline and the layer integrated-gradients stand-in, with 95% intervals.
 #
 #   scripts/influence_paper.sh --model DIR [--classifier DIR] [--data DIR] [--out DIR] [--examples N] [--steps M]
+#                              [--optimality N]
+#
+# --optimality N adds Lu et al.'s random-pattern optimality test (they used 100): N random
+# patterns per refined pattern, one backward pass each, about 10-20 times the cost of GPR itself
+# (docs/analyses/influence.md, Cost); off by default.
 #
 # --data: the full Marvin & Linzen TSVs (default ../shared/data/marvin_linzen_2018; any folder with
 # the same file names). refl_across_gender (Lin et al. 2019) is not among them: a template in its
@@ -15,7 +20,7 @@
 # run resumes at the task it was on. The machine's cores are used by each run's source tokens.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-model="" classifier="" data=../shared/data/marvin_linzen_2018 out=build/influence-paper examples=1000 steps=50
+model="" classifier="" data=../shared/data/marvin_linzen_2018 out=build/influence-paper examples=1000 steps=50 optimality=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --model) model=$2; shift 2 ;;
@@ -24,6 +29,7 @@ while [ $# -gt 0 ]; do
     --out) out=$2; shift 2 ;;
     --examples) examples=$2; shift 2 ;;
     --steps) steps=$2; shift 2 ;;
+    --optimality) optimality=$2; shift 2 ;;
     *) echo "influence_paper.sh: unknown argument $1 (see the header)" >&2; exit 2 ;;
   esac
 done
@@ -37,7 +43,7 @@ run_task() {  # name, then the data and options
   shift
   if [ -f "$out/$name.json" ]; then echo "$name: done before ($out/$name.json)"; return; fi
   local start=$SECONDS
-  "$bin" analyze influence "$@" --steps "$steps" --out "$out/$name.json" > "$out/$name.txt"
+  "$bin" analyze influence "$@" --steps "$steps" --optimality-samples "$optimality" --out "$out/$name.json" > "$out/$name.txt"
   echo "$name: $((SECONDS - start)) s"
 }
 for task in obj_rel_across_anim subj_rel sent_comp prep_anim reflexives_across; do

@@ -1,7 +1,9 @@
 """Summary of scripts/influence_paper.sh's per-task influence documents (OUT/*.json): per task the
 model's accuracy, skip share and pattern consistency; across the agreement tasks the correlation of
-consistency with accuracy; per ablation method the share of examples whose QoI keeps its sign,
-pooled over tasks. Intervals are 95%: Wilson's for shares, Fisher's z for correlations.
+consistency with accuracy; per ablation method (attention paths and the layer integrated-gradients
+stand-in among them) the share of examples whose QoI keeps its sign, pooled over tasks; with the
+optimality test (--optimality N) the share of patterns no random pattern beats and their mean
+percentile, per task and pooled. Intervals are 95%: Wilson's for shares, Fisher's z for correlations.
 Prints a table and writes OUT/summary.json.   influence_summary.py OUT"""
 
 import json
@@ -50,8 +52,9 @@ def main():
         if name.endswith(".json") and name != "summary.json":
             with open(os.path.join(out, name)) as f:
                 docs[name[:-5]] = json.load(f)
-    summary = {"tasks": {}, "consistency_vs_accuracy": {}, "ablation": {}}
+    summary = {"tasks": {}, "consistency_vs_accuracy": {}, "ablation": {}, "optimality": None}
     pooled = {}
+    optimality = {"patterns": 0, "beats_all": 0, "percentile_sum": 0.0, "samples": set()}
     shares, accs = [], []
     print(f"{'task':<22} {'examples':>8} {'accuracy [95%]':>24} {'skip share':>10}  per block{'':>14} subject modal share")
     for name, doc in docs.items():
@@ -70,6 +73,16 @@ def main():
             if cons is not None and name != "sst2":
                 shares.append(cons["modal_share"])
                 accs.append(acc["accuracy"])
+            opt = task.get("optimality")
+            if opt:
+                n_opt = opt["patterns"]
+                beats = round(opt["beats_all"] * n_opt)
+                t["optimality"] = {"samples": opt["samples"], "patterns": n_opt, "mean_percentile": opt["mean_percentile"],
+                                   "beats_all": opt["beats_all"], "beats_all_ci95": wilson(beats, n_opt)}
+                optimality["patterns"] += n_opt
+                optimality["beats_all"] += beats
+                optimality["percentile_sum"] += opt["mean_percentile"] * n_opt
+                optimality["samples"].add(opt["samples"])
             ab = task.get("ablation") or {}
             n = ab.get("examples", 0)
             for method, m in (ab.get("methods") or {}).items():
@@ -89,7 +102,22 @@ def main():
         nodes = [x for x in p["nodes"] if x is not None]
         summary["ablation"][method] = {"sign_kept": share, "ci95": ci, "examples": p["examples"],
                                        "nodes_per_example": sum(nodes) / len(nodes) if nodes else None}
-        print(f"  {method:<24} {'n/a' if share is None else format(share, '.3f')} {fmt_ci(ci)} over {p['examples']} examples")
+        print(f"  {method:<27} {'n/a' if share is None else format(share, '.3f')} {fmt_ci(ci)} over {p['examples']} examples")
+    if optimality["patterns"]:
+        n_opt, beats = optimality["patterns"], optimality["beats_all"]
+        summary["optimality"] = {"samples": sorted(optimality["samples"]), "patterns": n_opt,
+                                 "mean_percentile": optimality["percentile_sum"] / n_opt,
+                                 "beats_all": beats / n_opt, "beats_all_ci95": wilson(beats, n_opt)}
+        print(f"\noptimality: random patterns per pattern {', '.join(map(str, sorted(optimality['samples'])))}; "
+              "share of patterns that no random pattern beats (s * I), per task and pooled")
+        for name, t in summary["tasks"].items():
+            if "optimality" in t:
+                o = t["optimality"]
+                print(f"  {name:<22} {o['beats_all']:.3f} {fmt_ci(o['beats_all_ci95'])} over {o['patterns']} patterns, "
+                      f"mean percentile {o['mean_percentile']:.3f}")
+        o = summary["optimality"]
+        print(f"  {'pooled':<22} {o['beats_all']:.3f} {fmt_ci(o['beats_all_ci95'])} over {n_opt} patterns, "
+              f"mean percentile {o['mean_percentile']:.3f}")
     with open(os.path.join(out, "summary.json"), "w") as f:
         json.dump(summary, f, indent=1)
 

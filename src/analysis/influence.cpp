@@ -628,13 +628,14 @@ void summarise_optimality(Optimality& o, int sign) {
   std::size_t signed_below = 0, abs_below = 0;
   for (std::size_t r = 0; r < o.random.size(); ++r) {
     const double v = o.random[r];
-    o.random_mean += v / static_cast<double>(o.random.size());
+    o.random_mean += v;
     if (r == 0 || sign * v > sign * o.random_best) o.random_best = v;
     o.random_max_abs = std::max(o.random_max_abs, std::abs(v));
     signed_below += sign * v <= sign * o.influence;
     abs_below += std::abs(v) <= std::abs(o.influence);
   }
   const double n = static_cast<double>(std::max<std::size_t>(o.random.size(), 1));
+  o.random_mean /= n;
   o.percentile = static_cast<double>(signed_below) / n;
   o.percentile_abs = static_cast<double>(abs_below) / n;
   o.beats_all = signed_below == o.random.size();

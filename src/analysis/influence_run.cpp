@@ -466,13 +466,17 @@ RunOutput run_tasks(const model::Model& model, const std::vector<Task>& tasks, c
       double percentile = 0, percentile_abs = 0, influence = 0, random = 0;
       std::size_t beats = 0, beats_abs = 0;
       for (const auto* o : optimality) {
-        percentile += o->percentile / count;
-        percentile_abs += o->percentile_abs / count;
-        influence += o->influence / count;
-        random += o->random_mean / count;
+        percentile += o->percentile;
+        percentile_abs += o->percentile_abs;
+        influence += o->influence;
+        random += o->random_mean;
         beats += o->beats_all;
         beats_abs += o->beats_all_abs;
       }
+      percentile /= count;
+      percentile_abs /= count;
+      influence /= count;
+      random /= count;
       optimality_summary = {{"samples", args.optimality_samples},
                             {"patterns", optimality.size()},
                             {"mean_percentile", percentile},
