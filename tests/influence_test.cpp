@@ -1198,6 +1198,15 @@ TEST(InfluenceCli, MarvinLinzenSubjRelAndObjRelEndToEnd) {
   EXPECT_EQ(opt["patterns"], 4);
   EXPECT_GE(opt["mean_percentile"].get<double>(), 0.0);
   EXPECT_LE(opt["beats_all"].get<double>(), 1.0);
+
+  // The data set's mean activation as the replacement, from the command line too.
+  const auto out3 = dir / "mean.json";
+  const auto r3 = test::run_command(fmt::format(
+      "{} analyze influence --model {} --data {} --out {} --max-examples 2 --steps 4 --ablation-tokens 1 "
+      "--ablation-value mean --threads 1",
+      test::cli(), models().tiny, excerpt("subj_rel").string(), out3.string()));
+  ASSERT_EQ(r3.status, 0) << r3.output;
+  EXPECT_EQ(io::read_json(out3)["results"]["tasks"][0]["ablation"]["replacement"], "mean");
 }
 
 TEST(InfluenceCli, ClassifierTaskExplainsTheGoldClassLogitAtCls) {

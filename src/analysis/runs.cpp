@@ -477,8 +477,8 @@ Output influence(const model::Model& model, const std::string& model_path, const
     fail(ErrorKind::input, "influence: attention_residual must be in [0, 1], not {}", options.residual);
   if (options.baseline != "mask" && options.baseline != "zero" && options.baseline != "pad")
     fail(ErrorKind::input, "influence: baseline '{}' is not mask, zero or pad", options.baseline);
-  if (options.replacement != "zero" && options.replacement != "baseline")
-    fail(ErrorKind::input, "influence: ablation value '{}' is not zero or baseline", options.replacement);
+  if (options.replacement != "zero" && options.replacement != "baseline" && options.replacement != "mean")
+    fail(ErrorKind::input, "influence: ablation value '{}' is not zero, baseline or mean", options.replacement);
   const auto tasks = influence::load_tasks(model, data, data_options, options.selection);
   std::size_t total = 0, done = 0;
   for (const auto& t : tasks) total += t.instances.size();

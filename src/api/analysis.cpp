@@ -284,6 +284,8 @@ Document model_method(const Model& model, const std::string& method, const std::
     const auto ablation_tokens = r.count("ablation_tokens", o.ablation_tokens);
     o.ablation_tokens = r.flag("no_ablation") ? 0 : ablation_tokens;
     o.replacement = r.text("ablation_value", o.replacement);
+    o.optimality_samples = r.count("optimality_samples", o.optimality_samples);
+    o.optimality_seed = static_cast<std::uint64_t>(r.count("optimality_seed", static_cast<std::size_t>(o.optimality_seed)));
     o.residual = r.number("attention_residual", o.residual);
     o.attention_direction = r.text("attention_direction", o.attention_direction);
     o.batch_size = r.count("batch_size", o.batch_size);
