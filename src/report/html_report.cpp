@@ -7,6 +7,7 @@
 #include "io/files.hpp"
 #include "report/documents.hpp"
 #include "report/page.hpp"
+#include "report/summary.hpp"
 
 namespace bertscope::report {
 
@@ -32,6 +33,9 @@ ReportSummary write_report(const std::filesystem::path& results_dir, const std::
   const std::string title = options.title.empty() ? fmt::format("bertscope report: {}", dir_name) : options.title;
   nlohmann::json config = {{"mode", "report"}, {"title", title}};
   config["documents"] = documents_json(std::move(docs));
+  // The page opens with the findings (what `bertscope summary` prints), linked to their figures,
+  // and groups the documents by paper and question.
+  config["summary"] = summary_json(summarize(results_dir));
   const auto page = viewer_page(config, title, AssetMode::inlined);
   // A new folder appears only with its page in it (staged, then renamed); into an existing one
   // the page is written atomically.

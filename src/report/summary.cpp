@@ -320,6 +320,34 @@ Finding influence(const json& doc) {
 
 }  // namespace
 
+const std::vector<Section>& sections() {
+  static const std::vector<Section> all = {
+      {"Clark et al. (2019), What Does BERT Look At?",
+       "Where does attention go: neighbours, [CLS], [SEP], punctuation, broad or focused?",
+       {"surface", "gradsep", "cluster"}},
+      {"Clark et al. (2019), What Does BERT Look At?", "Do single heads track syntax and coreference?",
+       {"syntax", "coref", "probe"}},
+      {"Kovaleva et al. (2019), Revealing the Dark Secrets of BERT", "Which self-attention patterns recur?", {"patterns"}},
+      {"Kovaleva et al. (2019), Revealing the Dark Secrets of BERT", "Do heads attend to linguistic features?", {"features"}},
+      {"Kovaleva et al. (2019), Revealing the Dark Secrets of BERT",
+       "What does fine-tuning change, and which heads can be disabled?",
+       {"compare", "ablate"}},
+      {"Lu et al. (2021), Influence Patterns for Explaining Information Flow in BERT",
+       "How does information flow from an input token to the prediction?",
+       {"influence"}},
+      {"Methods beside the papers", "Which heads matter for the task?", {"importance"}},
+      {"Methods beside the papers", "Which input tokens matter for an output?", {"saliency", "rollout", "flow"}},
+      {"Training dynamics", "When do the heads form during training?", {"track"}},
+  };
+  return all;
+}
+
+const Section* section_of(const std::string& method) {
+  for (const auto& s : sections())
+    if (std::find(s.methods.begin(), s.methods.end(), method) != s.methods.end()) return &s;
+  return nullptr;
+}
+
 Summary summarize(const std::filesystem::path& results) {
   Summary s;
   std::vector<std::filesystem::path> files;
@@ -331,7 +359,7 @@ Summary summarize(const std::filesystem::path& results) {
       {"surface", surface}, {"gradsep", gradsep},   {"syntax", syntax},         {"probe", probe},
       {"coref", coref},     {"patterns", patterns}, {"compare", compare},       {"ablate", ablate},
       {"importance", importance}, {"saliency", saliency}, {"flow", flow},    {"influence", influence}};
-  std::map<std::string, std::vector<json>> docs;
+  std::map<std::string, std::vector<std::pair<std::string, json>>> docs;  // method -> (file name, document)
   std::set<std::string> models;
   for (const auto& path : files) {
     json doc;
@@ -350,14 +378,27 @@ Summary summarize(const std::filesystem::path& results) {
       const auto p = str(doc["model"], "path");
       if (!p.empty()) models.insert(p);
     }
-    docs[method].push_back(std::move(doc));
+    docs[method].emplace_back(path.filename().string(), std::move(doc));
   }
-  for (const auto& [method, fn] : known) {
+  // Sections' order first (the papers' order), then any method the table lacks.
+  std::vector<std::pair<std::string, Finding (*)(const json&)>> ordered;
+  for (const auto& sec : sections())
+    for (const auto& m : sec.methods)
+      for (const auto& k : known)
+        if (k.first == m) ordered.push_back(k);
+  for (const auto& k : known)
+    if (!section_of(k.first)) ordered.push_back(k);
+  for (const auto& [method, fn] : ordered) {
     auto it = docs.find(method);
     if (it == docs.end()) continue;
-    for (const auto& doc : it->second) {
+    for (const auto& [file, doc] : it->second) {
       try {
-        s.findings.push_back(fn(doc));
+        auto f = fn(doc);
+        f.document = file;
+        // The document's declared figures are what its numbers are drawn in.
+        for (const auto& fig : doc.value("figures", json::array()))
+          if (fig.is_object() && fig.contains("id") && fig["id"].is_string()) f.figures.push_back(fig["id"].get<std::string>());
+        s.findings.push_back(std::move(f));
       } catch (const std::exception& e) {
         s.skipped.push_back(fmt::format("{}: {}", method, e.what()));
       }
@@ -378,7 +419,16 @@ std::string format_summary(const Summary& summary) {
     for (std::size_t i = 0; i < summary.models.size(); ++i) out += (i ? ", " : "") + summary.models[i];
   }
   out += "\n";
+  std::string paper, question;
   for (const auto& f : summary.findings) {
+    if (const auto* sec = section_of(f.method); sec && sec->paper != paper) {
+      paper = sec->paper;
+      out += "\n== " + paper + " ==\n";
+    }
+    if (const auto* sec = section_of(f.method); sec && sec->question != question) {
+      question = sec->question;
+      out += "\n" + question + "\n";
+    }
     out += "\n" + f.title + "\n";
     for (const auto& l : f.lines) out += "  " + l + "\n";
   }
@@ -391,8 +441,18 @@ std::string format_summary(const Summary& summary) {
 
 nlohmann::json summary_json(const Summary& summary) {
   json j = {{"models", summary.models}, {"findings", json::array()}, {"skipped", summary.skipped}};
-  for (const auto& f : summary.findings)
-    j["findings"].push_back({{"method", f.method}, {"title", f.title}, {"lines", f.lines}, {"numbers", f.numbers}});
+  for (const auto& f : summary.findings) {
+    json item = {{"method", f.method}, {"title", f.title},       {"lines", f.lines},
+                 {"numbers", f.numbers}, {"document", f.document}, {"figures", f.figures}};
+    if (const auto* sec = section_of(f.method)) {
+      item["paper"] = sec->paper;
+      item["question"] = sec->question;
+    }
+    j["findings"].push_back(std::move(item));
+  }
+  j["sections"] = json::array();
+  for (const auto& sec : sections())
+    j["sections"].push_back({{"paper", sec.paper}, {"question", sec.question}, {"methods", sec.methods}});
   return j;
 }
 

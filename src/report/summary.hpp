@@ -12,11 +12,24 @@
 
 namespace bertscope::report {
 
+// The report's and the summary's sections: per paper, the questions it asks and the methods that
+// answer them, in reading order. A method appears once.
+struct Section {
+  std::string paper;
+  std::string question;
+  std::vector<std::string> methods;
+};
+const std::vector<Section>& sections();
+// The section of a method (nullptr for a method of no section).
+const Section* section_of(const std::string& method);
+
 struct Finding {
   std::string method;  // the document's method ("surface", "syntax", ...)
   std::string title;   // one line: what was measured and on what
   std::vector<std::string> lines;
   nlohmann::json numbers;  // the figures the lines quote, for machines
+  std::string document;              // the result file it comes from
+  std::vector<std::string> figures;  // the ids of that document's figures behind the finding
 };
 
 struct Summary {

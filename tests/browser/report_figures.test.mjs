@@ -247,6 +247,36 @@ try {
   const lastFill = rgbOf(patFacts.marks[3].fill);
   assert.ok(lastFill[2] > lastFill[0], 'a negative influence is blue');
 
+  // The report opens with the summary of findings, grouped by paper, linked to their figures.
+  await page.goto(url);
+  const summary = page.locator('article.summary-document');
+  await summary.waitFor();
+  assert.ok((await summary.locator('h3.paper').allTextContents()).some((t) => t.startsWith('Clark et al. (2019)')));
+  await summary.locator('section.finding[data-method="surface"] a[data-view="surface.entropy"]').first().click();
+  await page.locator('article.result-document[data-name] section.chart[data-view="surface.entropy"]').first().waitFor();
+  assert.ok(await page.locator('article.result-document details.params').first().count(), 'parameters in a collapsed block');
+
+  // Figure options, the same names on the command line: no title, another y-axis title, 800 px
+  // wide, grey colours on a fixed range; the colour bar is vector (no image in the SVG).
+  const styled = path.join(dir, 'styled.svg');
+  run(['figure', '--results', path.join(results, 'synthetic-surface.json'), '--view', 'surface.head_attention',
+       '--set', 'title=off', '--set', 'y-label=model layer', '--set', 'width=800', '--set', 'colormap=greys',
+       '--set', 'range=0,0.5', '--set', 'font-size=16', '--out', styled]);
+  const styledSvg = readFileSync(styled, 'utf8');
+  const sf = await svgFacts(parser, styledSvg, 'svg');
+  assert.equal(+sf.marks[0].width, 800, 'the width asked for');
+  assert.ok(!sf.texts.some((t) => t.startsWith('Attention')), 'no title');
+  assert.ok(sf.texts.includes('model layer'), 'the y-axis title given');
+  const styledBar = (await svgFacts(parser, styledSvg, 'g.colorbar')).marks[0];
+  assert.deepEqual([+styledBar['data-lo'], +styledBar['data-hi']], [0, 0.5]);
+  assert.ok(!styledSvg.includes('<image'), 'no raster in a vector figure');
+  const titled = path.join(dir, 'titled.svg');
+  run(['figure', '--results', path.join(results, 'synthetic-surface.json'), '--view', 'surface.special_tokens',
+       '--set', 'title=Figure 2 (ours)', '--out', titled]);
+  assert.ok(readFileSync(titled, 'utf8').includes('>Figure 2 (ours)<'));
+  assert.throws(() => run(['figure', '--results', path.join(results, 'synthetic-surface.json'), '--view',
+    'surface.special_tokens', '--set', 'range=1,0', '--out', path.join(dir, 'bad.svg')]), /LOW,HIGH/);
+
   // `bertscope figure` draws a declared figure by its id.
   const fig = path.join(dir, 'special.svg');
   run(['figure', '--results', path.join(results, 'synthetic-surface.json'), '--view', 'surface.special_tokens', '--out', fig]);

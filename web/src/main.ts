@@ -1,11 +1,12 @@
 // Entry point. The page says what it is in <script id="bertscope-config" type="application/json">:
 //   {"mode": "serve"}                                   the local web app of `bertscope serve`
-//   {"mode": "report", "documents": [...]}              `bertscope report`, data embedded
+//   {"mode": "report", "documents": [...], "summary": {...}}
+//                                                       `bertscope report`, data and findings embedded
 //   {"mode": "figure", "documents": [one], "figure": {view, settings, format, scale}}
 //                                                       one chart rendered headless for `bertscope figure`
 import './style.css';
 import { runFigure, type FigureRequest } from './ui/figure';
-import { runReport } from './ui/report';
+import { runReport, type ReportSummary } from './ui/report';
 import { runServe } from './ui/serve';
 
 export interface EmbeddedDocument {
@@ -18,6 +19,7 @@ interface Config {
   title?: string;
   documents?: EmbeddedDocument[];
   figure?: FigureRequest;
+  summary?: ReportSummary;
 }
 
 function readConfig(): Config {
@@ -30,7 +32,7 @@ function main(): void {
   const cfg = readConfig();
   const root = document.getElementById('app') ?? document.body;
   if (cfg.mode === 'figure') runFigure(cfg.documents ?? [], cfg.figure);
-  else if (cfg.mode === 'report') runReport(root, cfg.title ?? 'bertscope report', cfg.documents ?? []);
+  else if (cfg.mode === 'report') runReport(root, cfg.title ?? 'bertscope report', cfg.documents ?? [], cfg.summary);
   else void runServe(root);
 }
 

@@ -7,6 +7,7 @@ import {
   interpolateViridis,
   schemeTableau10,
 } from 'd3-scale-chromatic';
+import { overridden } from './scale_override';
 
 export type MapName = 'attention' | 'sequential' | 'diverging';
 
@@ -50,6 +51,19 @@ export function categoryColor(i: number): string {
   return categorical[((i % categorical.length) + categorical.length) % categorical.length];
 }
 
+// Attention heads: 16 colours, so that bert-base's 12 heads (and bert-large's 16) each get their
+// own. d3's category10 without its grey (the colour of a head switched off) and olive, extended
+// greedily from the sRGB cube by the largest smallest CIEDE2000 distance to the colours already
+// chosen, among colours of lightness 28-70 (pale lines vanish on white at low opacity): every
+// pair differs by at least as much as category10's closest pair (CIEDE2000 16, CIE76 26).
+export const headPalette: readonly string[] = [
+  '#1f77b4', '#ff7f0e', '#2ca02c', '#d62728', '#9467bd', '#8c564b', '#e377c2', '#17becf',
+  '#005544', '#776600', '#0011dd', '#bbaa77', '#880066', '#99aadd', '#ff8888', '#226600',
+];
+export function headColor(head: number): string {
+  return headPalette[((head % headPalette.length) + headPalette.length) % headPalette.length];
+}
+
 // A value domain and the map that goes with it: a signed range gets the diverging map,
 // centred on 0.
 export interface ValueScale {
@@ -59,7 +73,12 @@ export interface ValueScale {
   t(v: number): number; // value -> [0, 1]
 }
 
+// The scale for these values, as the figure's colormap/range settings have it (scale_override.ts).
 export function valueScale(values: Iterable<number>, forceMap?: ColorMap): ValueScale {
+  return overridden(dataValueScale(values, forceMap));
+}
+
+function dataValueScale(values: Iterable<number>, forceMap?: ColorMap): ValueScale {
   let lo = Infinity;
   let hi = -Infinity;
   for (const v of values) {

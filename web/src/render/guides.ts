@@ -29,7 +29,8 @@ export function paintColorbar(p: Painter, x: number, y: number, h: number, scale
     rgba[i * 4 + 3] = 255;
   }
   p.group('colorbar', { lo: scale.lo, hi: scale.hi }, () => {
-    p.image(x, y, 12, h, { width: 1, height: steps, rgba }, { cls: 'colorbar-ramp' });
+    // Cells, not an image: in SVG each step is a rect, so the bar stays a vector (steps <= 128).
+    p.group('colorbar-ramp', undefined, () => p.cells(x, y, 12, h / steps, { width: 1, height: steps, rgba }, {}));
     p.rect(x, y, 12, h, { stroke: '#888', lineWidth: 0.5 });
     const s = scaleLinear().domain([scale.lo, scale.hi]).range([y + h, y]);
     // At least four ticks: a bar of +-0.44 asked for two would only label its 0.

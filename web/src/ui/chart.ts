@@ -3,8 +3,9 @@
 import { CanvasPainter, SvgPainter } from '../render/painter';
 import { GroupView } from '../views/group';
 import { cellText, TableView } from '../views/table';
-import type { Figure, ParamDef, PointerEvent2, View } from '../views/view';
+import { STYLE_PARAMS, type Figure, type ParamDef, type PointerEvent2, type View } from '../views/view';
 import { clear, download, el, safeName } from './dom';
+import { styledFigure } from './figure_style';
 
 export const PNG_SCALE = 2;
 
@@ -104,7 +105,17 @@ export class ChartFrame {
       if (p.type === 'choice' && (p.options?.length ?? 0) < 2) continue;
       this.controls.append(this.control(p));
     }
+    // Tables have no figure to style.
+    if (!tableOf(this.view)) {
+      const options = el('details', { class: 'figure-options' }, el('summary', {}, 'figure options'));
+      for (const p of STYLE_PARAMS) options.append(this.control(p));
+      options.open = this.optionsOpen;
+      options.addEventListener('toggle', () => (this.optionsOpen = options.open));
+      this.controls.append(options);
+    }
   }
+
+  private optionsOpen = false;
 
   private control(p: ParamDef): HTMLElement {
     const v = this.view;
@@ -131,13 +142,14 @@ export class ChartFrame {
       sel.addEventListener('change', () => set(sel.value));
       input = sel;
     } else {
+      const text = p.type === 'list' || p.type === 'text' || p.type === 'range';
       const box = el('input', {
-        type: p.type === 'list' ? 'text' : 'number',
+        type: text ? 'text' : 'number',
         name: p.name,
         min: p.min,
         max: p.max,
-        step: p.step ?? (p.type === 'int' ? 1 : 'any'),
-        size: p.type === 'list' ? 12 : 6,
+        step: text ? undefined : (p.step ?? (p.type === 'int' ? 1 : 'any')),
+        size: text ? 12 : 6,
       });
       box.value = v.get(p.name);
       box.addEventListener('change', () => set(box.value));
@@ -168,7 +180,7 @@ export class ChartFrame {
     if (table) {
       this.renderTable(table);
     } else {
-      this.figure = v.figure();
+      this.figure = styledFigure(v);
       paintInto(this.canvas, this.figure, window.devicePixelRatio || 1);
       for (const [k, val] of Object.entries(v.describe())) this.canvas.dataset[camel(k)] = String(val);
     }
@@ -214,9 +226,10 @@ export class ChartFrame {
   private point(ev: MouseEvent): { x: number; y: number } {
     const r = this.canvas.getBoundingClientRect();
     const fig = this.figure;
+    const k = fig?.scale ?? 1;
     const sx = fig && r.width ? fig.width / r.width : 1;
     const sy = fig && r.height ? fig.height / r.height : 1;
-    return { x: (ev.clientX - r.left) * sx, y: (ev.clientY - r.top) * sy };
+    return { x: ((ev.clientX - r.left) * sx) / k, y: ((ev.clientY - r.top) * sy) / k };
   }
 
   private send(e: PointerEvent2): boolean {
@@ -302,14 +315,14 @@ export class ChartFrame {
   }
 
   exportPng(): void {
-    const canvas = renderCanvas(this.view.figure(), PNG_SCALE);
+    const canvas = renderCanvas(styledFigure(this.view), PNG_SCALE);
     canvas.toBlob((blob) => {
       if (blob) download(blob, `${this.stem()}.png`);
     }, 'image/png');
   }
 
   exportSvg(): void {
-    download(new Blob([renderSvg(this.view.figure())], { type: 'image/svg+xml' }), `${this.stem()}.svg`);
+    download(new Blob([renderSvg(styledFigure(this.view))], { type: 'image/svg+xml' }), `${this.stem()}.svg`);
   }
 }
 

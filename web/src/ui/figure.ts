@@ -3,8 +3,9 @@
 // encoded, into <pre id="bertscope-output">, which the command reads back with --dump-dom.
 import { documentViews } from '../data/detect';
 import { classify } from '../data/types';
-import type { View } from '../views/view';
+import { STYLE_PARAMS, type View } from '../views/view';
 import { renderCanvas, renderSvg } from './chart';
+import { styledFigure } from './figure_style';
 
 export interface FigureRequest {
   view: string; // a view id ("grid", "heatmap:results.heads"), or a kind when only one view has it
@@ -45,7 +46,7 @@ export function listViews(views: View[]): unknown {
   return views.map((v) => ({
     id: v.id,
     title: v.title,
-    settings: v.params.map((p) => ({
+    settings: [...v.params, ...STYLE_PARAMS].map((p) => ({
       name: p.name,
       type: p.type,
       initial: p.initial,
@@ -67,7 +68,7 @@ export function runFigure(docs: { name: string; json: unknown }[], req: FigureRe
     }
     const view = pickView(views, req.view);
     for (const [k, v] of Object.entries(req.settings)) view.set(k, v);
-    const fig = view.figure();
+    const fig = styledFigure(view);
     if (req.format === 'svg') {
       output('ok', 'svg', bytesToBase64(new TextEncoder().encode(renderSvg(fig))));
     } else {

@@ -98,18 +98,40 @@ export function attentionPanel(name: string, doc: AttentionDoc): Panel {
   return { root, frames };
 }
 
-function summary(doc: ResultDoc): HTMLElement {
-  const dl = el('dl', { class: 'doc-meta' });
-  const add = (k: string, v: unknown) => {
-    if (v === undefined || v === null) return;
-    const text = typeof v === 'string' ? v : JSON.stringify(v);
-    dl.append(el('dt', {}, k), el('dd', {}, text.length > 400 ? `${text.slice(0, 400)}…` : text));
+// A scalar or a short list as text; objects as compact JSON (the parameters block is for reading).
+function valueText(v: unknown): string {
+  if (typeof v === 'string') return v;
+  if (typeof v === 'number' || typeof v === 'boolean' || v === null || v === undefined) return String(v);
+  if (Array.isArray(v) && v.every((x) => typeof x !== 'object' || x === null)) return v.join(', ');
+  return JSON.stringify(v);
+}
+
+// What ran on what, in one line; the parameters in a collapsed table, one row per setting.
+function meta(doc: ResultDoc): HTMLElement[] {
+  const model = doc.model as Record<string, unknown> | undefined;
+  const data = doc.data as Record<string, unknown> | undefined;
+  const modelName = model && typeof model === 'object' ? (model.name ?? model.path ?? model.checkpoints) : undefined;
+  const dataName = data && typeof data === 'object' ? (data.path ?? data.text ?? data.paths) : undefined;
+  const line = [
+    `method ${doc.method}`,
+    modelName !== undefined ? `model ${valueText(modelName)}` : '',
+    dataName !== undefined ? `data ${valueText(dataName)}` : '',
+  ].filter(Boolean);
+  const rows: HTMLElement[] = [];
+  const add = (prefix: string, v: unknown) => {
+    if (v && typeof v === 'object' && !Array.isArray(v)) {
+      for (const [k, x] of Object.entries(v as Record<string, unknown>)) add(prefix ? `${prefix}.${k}` : k, x);
+      return;
+    }
+    const text = valueText(v);
+    rows.push(el('tr', {}, el('th', {}, prefix), el('td', { title: text.length > 300 ? text : undefined }, text.length > 300 ? `${text.slice(0, 300)}…` : text)));
   };
-  add('method', doc.method);
-  add('model', doc.model);
-  add('data', doc.data);
-  add('params', doc.params);
-  return dl;
+  if (doc.params !== undefined) add('', doc.params);
+  const out: HTMLElement[] = [el('p', { class: 'doc-meta' }, line.join(' · '))];
+  if (rows.length) {
+    out.push(el('details', { class: 'params' }, el('summary', {}, 'parameters'), el('table', {}, el('tbody', {}, ...rows))));
+  }
+  return out;
 }
 
 export function resultPanel(name: string, doc: ResultDoc): Panel {
@@ -130,7 +152,7 @@ export function resultPanel(name: string, doc: ResultDoc): Panel {
     'article',
     { class: 'document result-document', 'data-name': name, 'data-method': doc.method },
     el('h2', {}, `${name}`),
-    summary(doc),
+    ...meta(doc),
     ...body,
   );
   for (const f of frames) f.render();

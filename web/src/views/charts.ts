@@ -36,7 +36,7 @@ function paintYAxis(
     p.text(x - 6, y(t), formatValue(t), { size: 10, anchor: 'end', baseline: 'middle', color: '#444' });
   }
   p.line(x, y0, x, y0 + PLOT_H, { stroke: '#666' });
-  p.text(14, y0 + PLOT_H / 2, title, { size: 11, anchor: 'middle', color: '#555', rotate: -90 });
+  p.text(14, y0 + PLOT_H / 2, title, { size: 11, anchor: 'middle', color: '#555', rotate: -90, cls: 'y-axis-title' });
 }
 
 export class BarsView extends View {
@@ -131,7 +131,7 @@ export class BarsView extends View {
           }
         });
         if (this.xName) {
-          p.text(left + (n * bw) / 2, top + PLOT_H + labelH + 16, this.xName, { size: 11, anchor: 'middle', color: '#555' });
+          p.text(left + (n * bw) / 2, top + PLOT_H + labelH + 16, this.xName, { size: 11, anchor: 'middle', color: '#555', cls: 'x-axis-title' });
         }
       },
     };
@@ -303,7 +303,7 @@ export class SeriesView extends View {
             });
           }
         }
-        p.text(left + plotW / 2, top + PLOT_H + 32, this.xName, { size: 11, anchor: 'middle', color: '#555' });
+        p.text(left + plotW / 2, top + PLOT_H + 32, this.xName, { size: 11, anchor: 'middle', color: '#555', cls: 'x-axis-title' });
         for (const { s, i } of shown) {
           const t = target(s);
           if (t === null) continue;

@@ -4,6 +4,7 @@ import { divergingMap, lutIndex, sequentialMap, valueScale, type ColorMap, type 
 import { COLORBAR_WIDTH, formatValue, paintColorbar, paintTitle, titleWidth } from '../render/guides';
 import { textWidth, type Painter } from '../render/painter';
 import { View, choice, headLabel, type Figure, type PointerEvent2 } from './view';
+import { overridden } from '../render/scale_override';
 
 export interface HeadValues {
   fields: string[];
@@ -83,8 +84,8 @@ export class HeadHeatmapView extends View {
       height,
       paint: (p: Painter) => {
         paintTitle(p, 8, 6, title);
-        p.text(left + W / 2, top - 26, 'head', { size: 11, anchor: 'middle', color: '#555' });
-        p.text(14, top + H / 2, 'layer', { size: 11, anchor: 'middle', color: '#555', rotate: -90 });
+        p.text(left + W / 2, top - 26, 'head', { size: 11, anchor: 'middle', color: '#555', cls: 'x-axis-title' });
+        p.text(14, top + H / 2, 'layer', { size: 11, anchor: 'middle', color: '#555', rotate: -90, cls: 'y-axis-title' });
         for (let h = 0; h < this.heads; h++) {
           p.text(left + (h + 0.5) * cell, top - 8, String(h + first), { size: 10, anchor: 'middle', color: '#555' });
         }
@@ -166,7 +167,7 @@ function declaredScale(o: HeadScaleOptions, values: number[], colors: string): V
   if (o.centred) return scaleFor(values, 'diverging');
   if (!o.range) return null;
   const [lo, hi] = o.range;
-  return { map: sequentialMap, lo, hi, t: (v) => (v - lo) / (hi - lo || 1) };
+  return overridden({ map: sequentialMap, lo, hi, t: (v) => (v - lo) / (hi - lo || 1) });
 }
 
 // 'auto' picks the diverging map for signed values; the others force one.
@@ -175,7 +176,7 @@ export function scaleFor(values: number[], colors: string): ValueScale {
     let m = 0;
     for (const v of values) m = Math.max(m, Math.abs(v));
     m = m || 1;
-    return { map: divergingMap, lo: -m, hi: m, t: (v) => (v + m) / (2 * m) };
+    return overridden({ map: divergingMap, lo: -m, hi: m, t: (v) => (v + m) / (2 * m) });
   }
   return colors === 'sequential' ? valueScale(values, sequentialMap) : valueScale(values);
 }

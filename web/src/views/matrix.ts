@@ -104,8 +104,8 @@ export class MatrixView extends View {
         p.rect(left, top, W, H, { stroke: '#999', lineWidth: 0.5 });
         const ra = this.axisNames[d - 2];
         const ca = this.axisNames[d - 1];
-        if (ra) p.text(12, top + H / 2, ra, { size: 11, anchor: 'middle', color: '#555', rotate: -90 });
-        if (ca) p.text(left + W / 2, top + H + 16, ca, { size: 11, anchor: 'middle', color: '#555' });
+        if (ra) p.text(12, top + H / 2, ra, { size: 11, anchor: 'middle', color: '#555', rotate: -90, cls: 'y-axis-title' });
+        if (ca) p.text(left + W / 2, top + H + 16, ca, { size: 11, anchor: 'middle', color: '#555', cls: 'x-axis-title' });
         if (showLabels) {
           for (let i = 0; i < this.rows; i++) {
             p.text(left - 4, top + (i + 0.5) * cell, fitLabel(rowLabels ? rowLabels[i] : String(i), rowLabelW, fontSize), {

@@ -98,10 +98,10 @@ export class ScatterView extends View {
           pa.text(left - 6, y(t), formatValue(t), { size: 10, anchor: 'end', baseline: 'middle', color: '#444' });
         }
         if (this.axes.xLabel) {
-          pa.text(left + PLOT / 2, top + PLOT + 30, this.axes.xLabel, { size: 11, anchor: 'middle', color: '#555' });
+          pa.text(left + PLOT / 2, top + PLOT + 30, this.axes.xLabel, { size: 11, anchor: 'middle', color: '#555', cls: 'x-axis-title' });
         }
         if (this.axes.yLabel) {
-          pa.text(14, top + PLOT / 2, this.axes.yLabel, { size: 11, anchor: 'middle', color: '#555', rotate: -90 });
+          pa.text(14, top + PLOT / 2, this.axes.yLabel, { size: 11, anchor: 'middle', color: '#555', rotate: -90, cls: 'y-axis-title' });
         }
         pa.group('points', { count: pts.length }, () => {
           for (const q of this.placed) {

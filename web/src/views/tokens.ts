@@ -4,6 +4,7 @@
 import { attentionMap, divergingMap, lutIndex, type ValueScale } from '../render/color';
 import { COLORBAR_WIDTH, fitLabel, formatValue, paintColorbar, paintTitle } from '../render/guides';
 import { textWidth, type Painter } from '../render/painter';
+import { overridden } from '../render/scale_override';
 import { scaleFor } from './head_heatmap';
 import { View, choice, type Figure } from './view';
 
@@ -92,12 +93,12 @@ export class TokensView extends View {
     const { range, centred } = this.options;
     if (range) {
       const [lo, hi] = range;
-      return { map: lo < 0 ? divergingMap : attentionMap, lo, hi, t: (v) => (v - lo) / (hi - lo) };
+      return overridden({ map: lo < 0 ? divergingMap : attentionMap, lo, hi, t: (v) => (v - lo) / (hi - lo) });
     }
     const negative = values.some((v) => v < 0);
     if (centred || negative) return scaleFor(values, 'diverging');
     const hi = Math.max(0, ...values) || 1;
-    return { map: attentionMap, lo: 0, hi, t: (v) => v / hi };
+    return overridden({ map: attentionMap, lo: 0, hi, t: (v) => v / hi });
   }
 
   figure(): Figure {

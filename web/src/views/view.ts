@@ -6,6 +6,7 @@ export interface Figure {
   width: number;
   height: number;
   paint(p: Painter): void;
+  scale?: number; // a styled figure's size against the view's own (pointer positions divide by it)
 }
 
 export interface ParamOption {
@@ -16,7 +17,8 @@ export interface ParamOption {
 export interface ParamDef {
   name: string; // as on the command line: layer, head, field, word-level, ...
   label: string;
-  type: 'choice' | 'bool' | 'int' | 'number' | 'list'; // list: comma-separated integers, or "all"
+  // list: comma-separated integers, or "all"; text: any text; range: "auto" or "LOW,HIGH"
+  type: 'choice' | 'bool' | 'int' | 'number' | 'list' | 'text' | 'range';
   options?: ParamOption[]; // choice
   min?: number;
   max?: number;
@@ -36,13 +38,32 @@ export interface PointerEvent2 {
   deltaY?: number; // wheel
 }
 
+// Settings every figure has, beside its own: how it is drawn for a paper rather than what it
+// shows. The page lists them under "figure options"; `bertscope figure --set` takes the same names.
+export const STYLE_PARAMS: ParamDef[] = [
+  { name: 'title', label: 'title', type: 'text', initial: 'on' }, // on, off, or the title's text
+  { name: 'x-label', label: 'x-axis title', type: 'text', initial: '' }, // empty: the figure's own
+  { name: 'y-label', label: 'y-axis title', type: 'text', initial: '' },
+  { name: 'font-size', label: 'font size (px)', type: 'number', min: 6, max: 40, step: 1, initial: '12' },
+  { name: 'width', label: 'width (px, 0 = natural)', type: 'int', min: 0, max: 10000, initial: '0' },
+  { name: 'height', label: 'height (px, 0 = natural)', type: 'int', min: 0, max: 10000, initial: '0' },
+  {
+    name: 'colormap',
+    label: 'colour map',
+    type: 'choice',
+    options: ['auto', 'blues', 'viridis', 'magma', 'greys', 'rdbu', 'puor'].map((v) => ({ value: v, label: v })),
+    initial: 'auto',
+  },
+  { name: 'range', label: 'value range', type: 'range', initial: 'auto' }, // so two figures share one scale
+];
+
 export abstract class View {
   abstract readonly id: string;
   abstract readonly title: string;
   // What the figure shows and how to compare it with the paper (declared figures; shown under it).
   caption = '';
   readonly params: ParamDef[] = [];
-  private store = new Map<string, string>();
+  private store = new Map<string, string>(STYLE_PARAMS.map((p) => [p.name, p.initial]));
   // Called when the view wants another view opened (the grid opens a head's heatmap).
   onNavigate?: (viewId: string, settings: Record<string, string>) => void;
 
@@ -52,7 +73,7 @@ export abstract class View {
   }
 
   param(name: string): ParamDef | undefined {
-    return this.params.find((p) => p.name === name);
+    return this.params.find((p) => p.name === name) ?? STYLE_PARAMS.find((p) => p.name === name);
   }
 
   get(name: string): string {
@@ -81,7 +102,7 @@ export abstract class View {
     const p = this.param(name);
     if (!p) {
       throw new Error(
-        `view ${this.id} has no setting "${name}"; it has: ${this.params.map((q) => q.name).join(', ') || 'none'}`,
+        `view ${this.id} has no setting "${name}"; it has: ${[...this.params, ...STYLE_PARAMS].map((q) => q.name).join(', ')}`,
       );
     }
     let v = value;
@@ -110,6 +131,12 @@ export abstract class View {
         }
         v = [...new Set(items.map(Number))].sort((a, b) => a - b).join(',');
       }
+    } else if (p.type === 'range') {
+      const m = value.trim().match(/^(-?[\d.eE+-]+)\s*,\s*(-?[\d.eE+-]+)$/);
+      if (value.trim() === 'auto') v = 'auto';
+      else if (!m || !Number.isFinite(+m[1]) || !Number.isFinite(+m[2]) || !(+m[1] < +m[2]))
+        throw new Error(`${this.id}: ${name} is "auto" or "LOW,HIGH" with LOW < HIGH, not "${value}"`);
+      else v = `${+m[1]},${+m[2]}`;
     } else if (p.type === 'choice') {
       const opts = p.options ?? [];
       if (!opts.some((o) => o.value === value)) {
