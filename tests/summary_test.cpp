@@ -87,6 +87,20 @@ TEST(Summary, FindingsAreComputedFromTheDocuments) {
   const auto text = report::format_summary(s);
   EXPECT_NE(text.find("broken.json"), std::string::npos);
   EXPECT_NE(text.find("cluster"), std::string::npos);
+
+  // Grouped by paper and question, in the papers' order (Clark's surface before Kovaleva's
+  // ablation), each finding naming its document and that document's figures.
+  EXPECT_EQ(s.findings[0].method, "surface");
+  EXPECT_EQ(surface->document, "surface.json");
+  EXPECT_LT(text.find("== Clark et al. (2019)"), text.find("== Kovaleva et al. (2019)"));
+  auto doc = surface_doc(0.9);
+  doc["figures"] = json::array({{{"id", "surface.special_tokens"}, {"title", "t"}}});
+  write(dir / "surface.json", doc);
+  const auto j = report::summary_json(report::summarize(dir.path()));
+  EXPECT_EQ(j["findings"][0]["figures"], json::array({"surface.special_tokens"}));
+  EXPECT_EQ(j["findings"][0]["paper"], "Clark et al. (2019), What Does BERT Look At?");
+  EXPECT_EQ(j["findings"][1]["question"], "What does fine-tuning change, and which heads can be disabled?");
+  EXPECT_EQ(j["sections"][0]["methods"][0], "surface");
 }
 
 TEST(Summary, AnotherModelGivesAnotherSummary) {
