@@ -38,7 +38,8 @@ if [ "$quick" = 1 ]; then segments=60; sst2=200; importance=100; agreement=2; sa
 else segments=300; sst2=872; importance=300; agreement=6; saliency=24; fi
 head -n $((sst2 + 1)) data/sst2/dev.tsv > "$out/sst2_dev.tsv"
 head -n $((importance + 1)) data/sst2/dev.tsv > "$out/sst2_importance.tsv"
-head -n $((saliency + 1)) data/sst2/dev.tsv | tail -n +2 | cut -f1 > "$out/sst2_sentences.txt"
+head -n $((saliency + 1)) data/sst2/dev.tsv > "$out/sst2_saliency.tsv"
+tail -n +2 "$out/sst2_saliency.tsv" | cut -f1 > "$out/sst2_sentences.txt"
 
 start=$(date +%s)
 steps=0
@@ -81,7 +82,7 @@ step compare         "$bin" compare --model "$model" --model-b "$classifier" --d
 step ablate          "$bin" ablate --model "$classifier" --data "$out/sst2_dev.tsv" --out "$results/ablate.json"
 # Gradients: head importance, attributions, rollout and flow
 step importance      "$bin" analyze importance --model "$classifier" --data "$out/sst2_importance.tsv" --out "$results/importance.json"
-step saliency        "$bin" analyze saliency --model "$classifier" --data "$out/sst2_sentences.txt" --out "$results/saliency.json"
+step saliency        "$bin" analyze saliency --model "$classifier" --data "$out/sst2_saliency.tsv" --out "$results/saliency.json"
 step rollout         "$bin" analyze rollout --model "$classifier" --data "$out/sst2_sentences.txt" --out "$results/rollout.json"
 step flow            "$bin" analyze flow --model "$classifier" --data "$out/sst2_sentences.txt" --out "$results/flow.json"
 # Lu et al. 2021
@@ -94,6 +95,8 @@ step traces          "$bin" run --model "$model" --text "The keys to the cabinet
 step traces-pair     "$bin" run --model "$model" --text "The author that the guards like laughs." \
                        --text-pair "The authors that the guard likes laugh." --out "$results/trace_agreement.npz"
 
+# The model's training dynamics, when its folder ships them (bertscope track's document).
+[ -f "$model/training_dynamics.json" ] && cp "$model/training_dynamics.json" "$results/track.json"
 "$bin" report --results "$results" --out "$out/report" --title "bertscope: $(basename "$model") and $(basename "$classifier")" > /dev/null
 echo "report: $out/report/index.html; results: $results/; tables: $out/logs/ ($(($(date +%s) - start)) s)"
 echo
