@@ -18,7 +18,7 @@ namespace {
 
 void add_serve_command(CLI::App& app) {
   struct Args {
-    std::string model, results, host = "127.0.0.1";
+    std::string model, model_b, results, host = "127.0.0.1";
     int port = 8000, threads = 0, http_threads = 8, parallel_runs = 2;
     std::size_t max_body = 1 << 20, max_tokens = 0;
     bool quiet = false, allow_remote = false;
@@ -28,9 +28,13 @@ void add_serve_command(CLI::App& app) {
   auto* cmd = app.add_subcommand(
       "serve",
       "Local web viewer: type a sentence (or a pair) and see its attention (all-heads grid, one head's heatmap, "
-      "token-to-token lines); open result files. Listens on 127.0.0.1 unless --host says otherwise. API: "
+      "token-to-token lines, query and key vectors) and the model's outputs; with --model-b, two models side by "
+      "side and their difference; open result files. Listens on 127.0.0.1 unless --host says otherwise. API: "
       "docs/viewer.md.");
   cmd->add_option("--model", args->model, "Hugging Face model folder to run");
+  cmd->add_option("--model-b", args->model_b,
+                  "A second model folder to compare with --model on the same input (e.g. pre-trained vs fine-tuned): "
+                  "same vocabulary and layers x heads");
   cmd->add_option("--results", args->results, "Folder of result documents (.json) and trace files (.npz) to offer");
   cmd->add_option("--host", args->host,
                   "Address to listen on (default 127.0.0.1: this machine only; another needs --allow-remote)");
@@ -58,12 +62,18 @@ void add_serve_command(CLI::App& app) {
       fmt::print(stderr, "bertscope: warning: listening on {}: whoever can reach it can run the model and read the "
                          "results (no authentication)\n", args->host);
     apply_threads(args->threads);
-    std::optional<model::Model> m;
-    if (!args->model.empty()) {
-      m.emplace(model::Model::load(args->model));
-      if (!m->has_tokenizer())
-        fail(ErrorKind::model, "{}: the model folder has no vocab.txt or tokenizer.json, so typed text cannot be run",
-             args->model);
+    if (!args->model_b.empty() && args->model.empty()) fail(ErrorKind::input, "--model-b needs --model (the model it is compared with)");
+    const auto load = [](const std::string& dir) {
+      auto loaded = model::Model::load(dir);
+      if (!loaded.has_tokenizer())
+        fail(ErrorKind::model, "{}: the model folder has no vocab.txt or tokenizer.json, so typed text cannot be run", dir);
+      return loaded;
+    };
+    std::optional<model::Model> m, b;
+    if (!args->model.empty()) m.emplace(load(args->model));
+    if (!args->model_b.empty()) {
+      b.emplace(load(args->model_b));
+      server::check_comparable(*m, *b);
     }
     server::ServerOptions opt;
     opt.host = args->host;
@@ -85,10 +95,10 @@ void add_serve_command(CLI::App& app) {
     sigaddset(&signals, SIGTERM);
     pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
-    server::Server srv(m ? &*m : nullptr, opt);
+    server::Server srv(m ? &*m : nullptr, opt, b ? &*b : nullptr);
     const int port = srv.bind();
-    fmt::print("bertscope: serving http://{}:{}/{}{}\n", args->host.find(':') != std::string::npos ? "[" + args->host + "]" : args->host,
-               port, m ? fmt::format(" (model {})", args->model) : "",
+    fmt::print("bertscope: serving http://{}:{}/{}{}{}\n", args->host.find(':') != std::string::npos ? "[" + args->host + "]" : args->host,
+               port, m ? fmt::format(" (model {})", args->model) : "", b ? fmt::format(" (model B {})", args->model_b) : "",
                args->results.empty() ? "" : fmt::format(" (results {})", args->results));
     std::fflush(stdout);
     std::thread waiter([&srv, signals] {

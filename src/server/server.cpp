@@ -4,6 +4,8 @@
 #include <atomic>
 #include <cctype>
 #include <chrono>
+#include <cmath>
+#include <numeric>
 #include <optional>
 #include <string_view>
 #include <semaphore>
@@ -18,6 +20,7 @@
 #include "io/files.hpp"
 #include "report/assets.hpp"
 #include "report/attention_json.hpp"
+#include "report/codec.hpp"
 #include "report/documents.hpp"
 #include "report/page.hpp"
 
@@ -83,10 +86,108 @@ int status_of(const Error& e) {
   }
 }
 
+// The task head whose outputs the page shows: the MLM head (predictions at mask tokens) or a
+// sequence classifier (class probabilities); none for other heads or when the weights lack it.
+model::HeadKind output_head(const model::Model& m) {
+  const auto kind = m.config().head_kind();
+  if (kind == model::HeadKind::masked_lm && m.params().has_mlm_head()) return kind;
+  if (kind == model::HeadKind::sequence_classification && m.params().has_classifier()) return kind;
+  return model::HeadKind::none;
+}
+
+const char* head_name(model::HeadKind kind) {
+  switch (kind) {
+    case model::HeadKind::masked_lm: return "masked_lm";
+    case model::HeadKind::sequence_classification: return "sequence_classification";
+    default: return "none";
+  }
+}
+
+constexpr std::size_t kTopPredictions = 5;
+
+// The head's outputs for one input: the top predictions at every mask token, or the class
+// probabilities with their labels (docs/viewer.md, POST /api/run).
+nlohmann::json model_outputs(const model::Model& m, const model::Encoding& enc, const model::ForwardResult& r,
+                             model::HeadKind head) {
+  nlohmann::json out = {{"head", head_name(head)}};
+  if (head == model::HeadKind::masked_lm) {
+    auto masked = nlohmann::json::array();
+    const auto& tok = m.tokenizer();
+    for (std::size_t p = 0; p < enc.ids.size() && !r.mlm_logits.data.empty(); ++p) {
+      if (enc.ids[p] != tok.mask_id()) continue;
+      const auto vocab = r.mlm_logits.shape.back();
+      const std::span<const float> row(r.mlm_logits.ptr() + static_cast<std::int64_t>(p) * vocab, static_cast<std::size_t>(vocab));
+      const float hi = *std::max_element(row.begin(), row.end());
+      double sum = 0;
+      for (float x : row) sum += std::exp(static_cast<double>(x - hi));
+      std::vector<std::int32_t> ids(row.size());
+      std::iota(ids.begin(), ids.end(), 0);
+      const auto k = std::min(kTopPredictions, ids.size());
+      std::partial_sort(ids.begin(), ids.begin() + static_cast<std::ptrdiff_t>(k), ids.end(),
+                        [&](std::int32_t a, std::int32_t b) { return row[static_cast<std::size_t>(a)] > row[static_cast<std::size_t>(b)]; });
+      auto top = nlohmann::json::array();
+      for (std::size_t i = 0; i < k; ++i) {
+        const auto id = ids[i];
+        top.push_back({{"token", tok.token(id)},
+                       {"id", id},
+                       {"probability", std::exp(static_cast<double>(row[static_cast<std::size_t>(id)] - hi)) / sum}});
+      }
+      masked.push_back({{"position", p}, {"token", enc.tokens[p]}, {"top", std::move(top)}});
+    }
+    out["mask_token"] = tok.settings().mask_token;
+    out["masked"] = std::move(masked);
+  } else if (head == model::HeadKind::sequence_classification) {
+    const auto& c = m.config();
+    const auto logits = r.classifier_logits.span();
+    auto classes = nlohmann::json::array();
+    if (c.problem_type == "regression") {
+      out["activation"] = "none";
+      for (std::size_t i = 0; i < logits.size(); ++i)
+        classes.push_back({{"label", c.label(static_cast<std::int64_t>(i))}, {"logit", logits[i]}, {"value", logits[i]}});
+    } else if (c.problem_type == "multi_label_classification") {
+      out["activation"] = "sigmoid";
+      for (std::size_t i = 0; i < logits.size(); ++i)
+        classes.push_back({{"label", c.label(static_cast<std::int64_t>(i))},
+                           {"logit", logits[i]},
+                           {"probability", 1 / (1 + std::exp(-static_cast<double>(logits[i])))}});
+    } else {
+      out["activation"] = "softmax";
+      const float hi = *std::max_element(logits.begin(), logits.end());
+      double sum = 0;
+      for (float x : logits) sum += std::exp(static_cast<double>(x - hi));
+      for (std::size_t i = 0; i < logits.size(); ++i)
+        classes.push_back({{"label", c.label(static_cast<std::int64_t>(i))},
+                           {"logit", logits[i]},
+                           {"probability", std::exp(static_cast<double>(logits[i] - hi)) / sum}});
+    }
+    out["classes"] = std::move(classes);
+  }
+  return out;
+}
+
+// A per-head site of every layer ([heads, tokens, head_dim] each) as one packed array of shape
+// [layers, heads, tokens, head_dim].
+nlohmann::json packed_sites(const model::Model& m, const model::Trace& trace, model::Site site, std::size_t tokens,
+                            report::Precision precision) {
+  const auto d = m.config().head_dim();
+  std::vector<float> values;
+  values.reserve(static_cast<std::size_t>(m.layers() * m.heads() * d) * tokens);
+  for (std::int64_t l = 0; l < m.layers(); ++l) {
+    const auto* t = trace.find(site, l);
+    if (!t) fail(ErrorKind::internal, "{} was not recorded", model::site_name(site, l));
+    values.insert(values.end(), t->data.begin(), t->data.end());
+  }
+  return {{"dtype", precision == report::Precision::float16 ? "float16" : "float32"},
+          {"shape", {m.layers(), m.heads(), static_cast<std::int64_t>(tokens), d}},
+          {"encoding", "base64"},
+          {"data", precision == report::Precision::float16 ? report::pack_f16_base64(values) : report::pack_f32_base64(values)}};
+}
+
 }  // namespace
 
 struct Server::Impl {
   const model::Model* model;
+  const model::Model* model_b;
   ServerOptions opt;
   httplib::Server http;
   std::counting_semaphore<> runs;
@@ -94,10 +195,14 @@ struct Server::Impl {
   std::string page;
   int listen_fd = -1;
 
-  Impl(const model::Model* m, ServerOptions o)
-      : model(m), opt(std::move(o)), runs(std::max(1, opt.max_parallel_runs)) {
+  Impl(const model::Model* m, ServerOptions o, const model::Model* b)
+      : model(m), model_b(b), opt(std::move(o)), runs(std::max(1, opt.max_parallel_runs)) {
+    if (model_b) {
+      if (!model) fail(ErrorKind::input, "a second model (--model-b) needs a first one (--model)");
+      check_comparable(*model, *model_b);
+    }
     if (model) {
-      const auto limit = model->max_length();
+      const auto limit = model_b ? std::min(model->max_length(), model_b->max_length()) : model->max_length();
       max_tokens = opt.max_tokens == 0 ? limit : std::min(opt.max_tokens, limit);
     }
     page = report::viewer_page({{"mode", "serve"}}, "bertscope", report::AssetMode::linked);
@@ -138,20 +243,37 @@ struct Server::Impl {
     return std::nullopt;
   }
 
-  nlohmann::json model_info() const {
-    if (!model) return {{"loaded", false}, {"max_body_bytes", opt.max_body_bytes}};
-    const auto& c = model->config();
-    return {{"loaded", true},
-            {"name", model->dir().filename().string()},
-            {"path", model->dir().string()},
+  nlohmann::json model_description(const model::Model& m) const {
+    const auto& c = m.config();
+    return {{"name", m.dir().filename().string()},
+            {"path", m.dir().string()},
             {"layers", c.num_hidden_layers},
             {"heads", c.num_attention_heads},
             {"hidden", c.hidden_size},
             {"intermediate", c.intermediate_size},
             {"vocab_size", c.vocab_size},
             {"architectures", c.architectures},
-            {"max_tokens", max_tokens},
-            {"max_body_bytes", opt.max_body_bytes}};
+            {"head", head_name(output_head(m))}};
+  }
+
+  nlohmann::json model_info() const {
+    if (!model) return {{"loaded", false}, {"max_body_bytes", opt.max_body_bytes}};
+    auto info = model_description(*model);
+    info["loaded"] = true;
+    info["max_tokens"] = max_tokens;
+    info["max_body_bytes"] = opt.max_body_bytes;
+    if (model_b) info["b"] = model_description(*model_b);
+    return info;
+  }
+
+  // The body's optional boolean `key`; nullopt after answering 400 when it is not a boolean.
+  static std::optional<bool> flag(const nlohmann::json& body, const char* key, httplib::Response& res) {
+    if (!body.contains(key) || body[key].is_null()) return false;
+    if (!body[key].is_boolean()) {
+      send_error(res, 400, fmt::format(R"("{}" must be true or false)", key));
+      return std::nullopt;
+    }
+    return body[key].get<bool>();
   }
 
   void run_model(const httplib::Request& req, httplib::Response& res) {
@@ -176,18 +298,50 @@ struct Server::Impl {
       if (!body["precision"].is_string()) return send_error(res, 400, R"("precision" must be "float16" or "float32")");
       precision = report::parse_precision(body["precision"].get<std::string>());
     }
+    const auto truncate = flag(body, "truncate", res);
+    if (!truncate) return;
+    const auto vectors = flag(body, "vectors", res);
+    if (!vectors) return;
+    const model::Model* m = model;
+    std::string slot = "a";
+    if (body.contains("model") && !body["model"].is_null()) {
+      const auto& which = body["model"];
+      if (which == "b" && !model_b)
+        return send_error(res, 400, R"("model": "b" needs a second model (serve --model-b DIR))");
+      if (which != "a" && which != "b") return send_error(res, 400, R"("model" must be "a" or "b")");
+      slot = which.get<std::string>();
+      if (slot == "b") m = model_b;
+    }
     if (text.find_first_not_of(" \t\r\n") == std::string::npos) return send_error(res, 400, R"("text" is empty)");
     if (io::find_invalid_utf8(text) != std::string::npos || (pair && io::find_invalid_utf8(*pair) != std::string::npos))
       return send_error(res, 400, "the text is not valid UTF-8");
 
-    const auto enc = model->encode(text, pair ? std::optional<std::string_view>(*pair) : std::nullopt, false);
-    if (enc.size() > max_tokens)
-      return send_error(res, 422,
-                        fmt::format("the input has {} tokens; this server takes at most {} (serve --max-tokens)",
-                                    enc.size(), max_tokens));
+    // Tokenized without a limit first, so that a refusal can say how long the input is; the
+    // page then offers to truncate it (longest segment first) to the limit.
+    const auto pair_view = pair ? std::optional<std::string_view>(*pair) : std::nullopt;
+    auto enc = m->tokenizer().encode(text, pair_view, model::EncodeOptions{0, false});
+    if (enc.size() > max_tokens) {
+      if (!*truncate)
+        return send_json(res, 422,
+                         {{"error", fmt::format("the input has {} tokens; this server takes at most {} (serve "
+                                                "--max-tokens, or truncate it)",
+                                                enc.size(), max_tokens)},
+                          {"tokens", enc.size()},
+                          {"max_tokens", max_tokens}});
+      enc = m->tokenizer().encode(text, pair_view, model::EncodeOptions{max_tokens, true});
+    }
+    const auto head = output_head(*m);
     model::RunOptions ro;
-    ro.record = model::SiteSet(model->layers());
+    ro.record = model::SiteSet(m->layers());
     ro.record.add(model::Site::attn_probs);
+    if (*vectors) {
+      ro.record.add(model::Site::attn_query);
+      ro.record.add(model::Site::attn_key);
+    }
+    // The MLM head's [tokens, vocabulary] logits only when there is a mask to predict.
+    const auto mask_id = m->tokenizer().mask_id();
+    ro.mlm_logits = head == model::HeadKind::masked_lm && std::find(enc.ids.begin(), enc.ids.end(), mask_id) != enc.ids.end();
+    ro.classifier_logits = head == model::HeadKind::sequence_classification;
     const auto in = model::ModelInput::from_encoding(enc);
     std::vector<model::ForwardResult> out;
     {
@@ -203,15 +357,24 @@ struct Server::Impl {
         std::counting_semaphore<>& s;
         ~Release() { s.release(); }
       } release{runs};
-      out = model->forward(std::span(&in, 1), ro);
+      out = m->forward(std::span(&in, 1), ro);
     }
+    const auto& trace = out[0].trace;
     report::AttentionInput ai;
     ai.encoding = &enc;
     ai.text.push_back(text);
     if (pair) ai.text.push_back(*pair);
-    for (std::int64_t l = 0; l < model->layers(); ++l) ai.layers.push_back(out[0].trace.find(model::Site::attn_probs, l));
-    ai.model = {{"name", model->dir().filename().string()}, {"layers", model->layers()}, {"heads", model->heads()}};
-    send_json(res, 200, report::attention_document(ai, precision));
+    for (std::int64_t l = 0; l < m->layers(); ++l) ai.layers.push_back(trace.find(model::Site::attn_probs, l));
+    ai.model = {{"name", m->dir().filename().string()}, {"layers", m->layers()}, {"heads", m->heads()}, {"slot", slot}};
+    auto doc = report::attention_document(ai, precision);
+    if (enc.num_truncated > 0) doc["truncated"] = enc.num_truncated;
+    doc["outputs"] = model_outputs(*m, enc, out[0], head);
+    if (*vectors) {
+      doc["head_dim"] = m->config().head_dim();
+      doc["query"] = packed_sites(*m, trace, model::Site::attn_query, enc.size(), precision);
+      doc["key"] = packed_sites(*m, trace, model::Site::attn_key, enc.size(), precision);
+    }
+    send_json(res, 200, doc);
   }
 
   std::vector<std::filesystem::path> result_files() const {
@@ -333,8 +496,8 @@ struct Server::Impl {
   }
 };
 
-Server::Server(const model::Model* model, ServerOptions options)
-    : impl_(std::make_unique<Impl>(model, std::move(options))) {}
+Server::Server(const model::Model* model, ServerOptions options, const model::Model* model_b)
+    : impl_(std::make_unique<Impl>(model, std::move(options), model_b)) {}
 
 Server::~Server() { stop(); }
 
@@ -365,5 +528,29 @@ void Server::stop() {
 bool Server::running() const { return impl_->http.is_running(); }
 
 nlohmann::json Server::model_info() const { return impl_->model_info(); }
+
+void check_comparable(const model::Model& a, const model::Model& b) {
+  const auto name = [](const model::Model& m) { return io::quote(m.dir().string()); };
+  if (a.layers() != b.layers() || a.heads() != b.heads())
+    fail(ErrorKind::input, "cannot compare {} ({} layers x {} heads) with {} ({} layers x {} heads): the heads must match",
+         name(a), a.layers(), a.heads(), name(b), b.layers(), b.heads());
+  const auto& ta = a.tokenizer();
+  const auto& tb = b.tokenizer();
+  const auto& sa = ta.settings();
+  const auto& sb = tb.settings();
+  auto differs = [&]() -> std::string {
+    if (ta.vocab_size() != tb.vocab_size()) return fmt::format("{} and {} tokens in the vocabulary", ta.vocab_size(), tb.vocab_size());
+    for (std::size_t id = 0; id < ta.vocab_size(); ++id) {
+      const auto i = static_cast<std::int32_t>(id);
+      if (ta.token(i) != tb.token(i)) return fmt::format("token {} is {} in one, {} in the other", id, io::quote(ta.token(i)), io::quote(tb.token(i)));
+    }
+    if (sa.lowercase != sb.lowercase || sa.strip_accents != sb.strip_accents) return "one lowercases or strips accents, the other not";
+    if (sa.cls_token != sb.cls_token || sa.sep_token != sb.sep_token || sa.mask_token != sb.mask_token)
+      return "their special tokens differ";
+    return {};
+  }();
+  if (!differs.empty())
+    fail(ErrorKind::input, "cannot compare {} with {}: the same input must give the same tokens, but {}", name(a), name(b), differs);
+}
 
 }  // namespace bertscope::server

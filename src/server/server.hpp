@@ -3,7 +3,9 @@
 // given, and nothing else. The API is specified in docs/viewer.md. Only its user reaches it: a
 // request must name this server in its Host header (no DNS rebinding), POSTs must be JSON and,
 // when they carry an Origin, come from this server's own page; runs beyond the parallel limit
-// are answered 503 after a short wait instead of queueing without bound.
+// are answered 503 after a short wait instead of queueing without bound. With a second model
+// (serve --model-b), a run names which of the two it uses, so the page can show both and their
+// difference for the same input.
 #pragma once
 
 #include <cstddef>
@@ -42,8 +44,10 @@ struct ServerOptions {
 
 class Server {
  public:
-  // `model` may be null (results only); it must outlive the server.
-  Server(const model::Model* model, ServerOptions options);
+  // `model` may be null (results only); `model_b`, when given, is a second model for comparison
+  // runs (it needs `model`, the same vocabulary and the same layers x heads: check_comparable).
+  // Both must outlive the server.
+  Server(const model::Model* model, ServerOptions options, const model::Model* model_b = nullptr);
   ~Server();
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;
@@ -63,5 +67,9 @@ class Server {
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };
+
+// Throws Error(input) naming the first difference when `b` cannot be compared with `a` head by
+// head on the same tokens: another vocabulary or tokenizer settings, other layers or heads.
+void check_comparable(const model::Model& a, const model::Model& b);
 
 }  // namespace bertscope::server

@@ -1,6 +1,77 @@
-// Attention of one input, at token or word level.
+// Attention of one input, at token or word level; and what `serve` adds to it: the model's
+// outputs and the heads' query and key vectors.
 import { readRange, unpack, type Storage } from './decode';
-import type { AttentionDoc } from './types';
+import type { AttentionDoc, PackedArray } from './types';
+
+export interface MaskPrediction {
+  token: string;
+  id: number;
+  probability: number;
+}
+
+// The task head's outputs for the input (POST /api/run, docs/viewer.md).
+export interface ModelOutputs {
+  head: 'masked_lm' | 'sequence_classification' | 'none';
+  mask_token?: string;
+  masked?: { position: number; token: string; top: MaskPrediction[] }[];
+  activation?: 'softmax' | 'sigmoid' | 'none';
+  classes?: { label: string; logit: number; probability?: number; value?: number }[];
+}
+
+// An attention document as `serve` answers it.
+export interface ServedAttentionDoc extends AttentionDoc {
+  truncated?: number; // tokens cut from an over-long input ("truncate": true)
+  outputs?: ModelOutputs;
+  head_dim?: number;
+  query?: PackedArray; // [layers, heads, T, head_dim], bias added, unscaled
+  key?: PackedArray;
+}
+
+// Per-head query and key vectors of one input, for the neuron view. They are decoded when first
+// read, so an input whose vectors are never looked at costs no time to show.
+export class HeadVectors {
+  readonly dim: number;
+  private decoded: { q: Storage; k: Storage } | null = null;
+
+  constructor(
+    readonly attn: AttentionSet,
+    private readonly query: PackedArray,
+    private readonly key: PackedArray,
+  ) {
+    const want = [attn.layers, attn.heads, attn.length];
+    for (const [name, a] of [['query', query], ['key', key]] as const) {
+      if (a.shape.length !== 4 || want.some((n, i) => a.shape[i] !== n)) {
+        throw new Error(`${name}: shape [${a.shape.join(', ')}], expected [${want.join(', ')}, head_dim]`);
+      }
+    }
+    if (query.shape[3] !== key.shape[3]) throw new Error(`query and key vectors of ${query.shape[3]} and ${key.shape[3]} dimensions`);
+    this.dim = query.shape[3];
+  }
+
+  // Head (layer, head)'s vectors, [T x dim] row-major.
+  queries(layer: number, head: number): Float32Array {
+    return this.block(this.storage().q, layer, head);
+  }
+  keys(layer: number, head: number): Float32Array {
+    return this.block(this.storage().k, layer, head);
+  }
+
+  private storage(): { q: Storage; k: Storage } {
+    this.decoded ??= { q: unpack(this.query, 'query'), k: unpack(this.key, 'key') };
+    return this.decoded;
+  }
+
+  private block(s: Storage, layer: number, head: number): Float32Array {
+    const n = this.attn.length * this.dim;
+    return readRange(s, (layer * this.attn.heads + head) * n, n);
+  }
+}
+
+// The vectors of a served document, or null when it has none.
+export function headVectors(attn: AttentionSet): HeadVectors | null {
+  const d = attn.doc as ServedAttentionDoc;
+  return d.query && d.key ? new HeadVectors(attn, d.query, d.key) : null;
+}
 
 // A position on the axes of a map: one token, or one word (its word pieces merged).
 export interface Unit {

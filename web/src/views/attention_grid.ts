@@ -1,6 +1,7 @@
 // All heads at once: a layers x heads grid of thumbnails of the attention maps. Each thumbnail
 // is max-pooled down to at most `thumb` pixels a side (so one sharp weight in a 512-token map
-// still shows) and coloured against its own maximum. Click a thumbnail to open the head.
+// still shows) and coloured against its own maximum. Click a thumbnail to open the head; the
+// layer the other views show is outlined.
 import { maxOf, type AttentionSet, type AttentionView } from '../data/attention';
 import { attentionMap, lutIndex } from '../render/color';
 import { formatValue, paintTitle, titleWidth } from '../render/guides';
@@ -71,6 +72,8 @@ export class AttentionGridView extends View {
       options: choice(['map', 'one'], ['each map to its max', '0 to 1']),
       initial: 'map',
     });
+    // The layer the page's other views show (-1: none), outlined so the grid says where they are.
+    this.define({ name: 'layer', label: 'current layer', type: 'int', min: -1, max: attn.layers - 1, initial: '-1', interactive: true });
   }
 
   private view(): AttentionView {
@@ -118,12 +121,13 @@ export class AttentionGridView extends View {
     const width = Math.max(LEFT + heads * (c + GAP) + 8, titleWidth(title));
     const height = TOP + layers * (c + GAP) + 8;
     const hover = this.hover;
+    const current = this.getInt('layer');
     return {
       width,
       height,
       paint: (p: Painter) => {
         paintTitle(p, 8, 6, title);
-        p.text(LEFT + (heads * (c + GAP)) / 2, TOP - 24, 'head', { size: 11, anchor: 'middle', color: '#555' });
+        p.text(LEFT + (heads * (c + GAP)) / 2, TOP - 19, 'head', { size: 11, anchor: 'middle', color: '#555' });
         p.text(12, TOP + (layers * (c + GAP)) / 2, 'layer', {
           size: 11,
           anchor: 'middle',
@@ -144,6 +148,14 @@ export class AttentionGridView extends View {
               data: { layer: l, head: h, label: headLabel(l, h), max: formatValue(thumbs.maxima[l * heads + h]) },
             });
           }
+        }
+        if (current >= 0) {
+          p.rect(LEFT - 3, TOP + current * (c + GAP) - 3, heads * (c + GAP) + 2, c + 6, {
+            stroke: '#555',
+            lineWidth: 1,
+            dash: [3, 2],
+            cls: 'current-layer',
+          });
         }
         if (hover) {
           const [l, h] = hover;
@@ -186,6 +198,7 @@ export class AttentionGridView extends View {
     else if (e.type === 'click') {
       const at = this.hit(e.x, e.y);
       if (at && this.onNavigate) {
+        super.set('layer', String(at[0]));
         this.onNavigate('heatmap', { layer: String(at[0]), head: String(at[1]) });
       }
     }
