@@ -158,4 +158,9 @@ TEST(ClarkCluster, CommandOnRandomModel) {
   EXPECT_EQ(r["inputs"], 2);
   EXPECT_EQ(r["rows"], 9 + 14);  // 7 + 2 and 11 + 3 tokens
   EXPECT_NE(printed.find("stress"), std::string::npos);
+  // Each head's behaviour is analyze surface's label on the same inputs (Fig. 6's colours).
+  const auto s = tc::run_json(fmt::format("analyze surface --model {} --data {}", model.string(), data.string()), dir / "s.json");
+  ASSERT_FALSE(s.is_null());
+  for (std::size_t a = 0; a < 8; ++a) EXPECT_EQ(r["heads"][a]["behaviour"], s["results"]["heads"][a]["behaviour"]) << a;
+  EXPECT_EQ(j["figures"][0]["options"]["colour"], nlohmann::json::array({"behaviour"}));
 }

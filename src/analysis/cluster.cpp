@@ -135,12 +135,16 @@ Result Accumulator::result() const {
 Result run(AttentionSource& source, const std::vector<AnalysisInput>& inputs, const SourceOptions& source_options,
            const Options& options, const std::function<std::string(std::size_t)>& data_where) {
   Accumulator acc(source.layers(), source.heads(), options);
+  // The surface statistics ride along (O(heads T^2) per input beside the O(heads^2 T^2) distances).
+  surface::Accumulator behaviour(source.layers(), source.heads(), {});
   source.run(inputs, source_options, [&](AttentionExample& ex) {
     surface::check_trace_text(source, ex, inputs[ex.index], data_where);
     acc.add(ex.attentions);
+    behaviour.add(ex.encoding, ex.attentions);
   });
   auto r = acc.result();
   r.skipped_too_long = source.skipped();
+  if (r.inputs > 0) r.behaviours = behaviour.result().labels;
   return r;
 }
 
@@ -153,6 +157,7 @@ nlohmann::json to_json(const Result& r) {
     nlohmann::json xy = nlohmann::json::array();
     for (std::size_t c = 0; c < r.mds.dimensions; ++c) xy.push_back(r.mds.coordinates[a * r.mds.dimensions + c]);
     j["coordinates"] = xy;
+    if (a < r.behaviours.size()) j["behaviour"] = r.behaviours[a];
     heads.push_back(j);
     matrix.push_back(std::vector<double>(r.distances.begin() + static_cast<std::ptrdiff_t>(a * n),
                                          r.distances.begin() + static_cast<std::ptrdiff_t>((a + 1) * n)));
@@ -223,15 +228,17 @@ std::vector<Figure> figures(const nlohmann::json& results) {
                  .title = "Heads embedded by the distances between their attention",
                  .caption = "Multidimensional scaling of the Jensen-Shannon divergences between the heads' attention "
                             "distributions: heads close together attend alike. Equal scales on both axes, so distances read "
-                            "true; coloured by layer. Clark et al. (2019), Fig. 6 (docs/methods.md 1.8): heads of one layer "
-                            "sit together, with clusters of broad, next, previous, [CLS], [SEP] and punctuation heads.",
+                            "true; coloured by each head's behaviour on the same inputs (analyze surface's labels; or by "
+                            "layer). Clark et al. (2019), Fig. 6 (docs/methods.md 1.8): heads of one layer sit together, "
+                            "with clusters of broad, next, previous, [CLS], [SEP] and punctuation heads.",
                  .rows = "heads",
                  .x = FigureField{"coordinates.0", "MDS 1", Unit::coordinate},
                  .x_axis = "MDS dimension 1",
                  .values = {FigureField{"coordinates.1", "MDS 2", Unit::coordinate}},
                  .axis = "MDS dimension 2",
                  .options = {{"numeric_x", true}, {"equal", true}}});
-  (void)results;
+  const auto& heads = results.value("heads", nlohmann::json::array());
+  if (!heads.empty() && heads[0].contains("behaviour")) out.back().options["colour"] = {"behaviour"};
   return out;
 }
 

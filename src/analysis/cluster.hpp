@@ -36,6 +36,9 @@ struct Result {
   std::size_t rows = 0;           // query rows summed over (per head pair)
   std::size_t skipped_too_long = 0;
   MdsResult mds;
+  // Each head's behaviour on the same inputs (analyze surface's labels: broad, prev, next, cls, sep,
+  // punct, none), to colour the MDS as Clark et al.'s Fig. 6; empty when not computed.
+  std::vector<std::string> behaviours;
 };
 
 // ln x for positive normal floats, accurate to about 1 ulp (Cephes' logf polynomial) and written

@@ -31,7 +31,8 @@ export class ScatterView extends View {
   ) {
     super();
     const hasLayer = points.some((p) => p.layer !== undefined);
-    const options = [...(hasLayer ? ['layer'] : []), ...categoryFields, 'none'];
+    // A declared category (the heads' behaviour) first: it is what the figure is coloured by.
+    const options = [...categoryFields, ...(hasLayer ? ['layer'] : []), 'none'];
     this.define({ name: 'color-by', label: 'colour by', type: 'choice', options: choice(options), initial: options[0] });
     this.define({ name: 'labels', label: 'labels', type: 'bool', initial: 'false' });
   }
