@@ -21,6 +21,8 @@ draw() {
   "$bin" figure --results "$results/$doc" --view "$view" "${sets[@]}" --format svg --out "$dest/$view.svg" > /dev/null
   echo "$dest/$view.svg"
 }
+# All heads on one sentence (the viewer's grid; its thumbnails are the attention maps themselves)
+draw trace_keys.npz grid
 # Clark et al. (2019): Fig. 2 (special tokens per layer), Fig. 4 (entropy), Fig. 3 (gradients), Fig. 6 (MDS)
 draw surface.json surface.special_tokens width=640
 draw surface.json surface.entropy width=640
