@@ -5,6 +5,7 @@ import { maxOf, type AttentionSet, type AttentionView } from '../data/attention'
 import { attentionMap, divergingMap, lutIndex, type ColorMap, type ValueScale } from '../render/color';
 import { COLORBAR_WIDTH, fitLabel, formatValue, paintColorbar, paintTitle, titleWidth } from '../render/guides';
 import type { Painter, Raster } from '../render/painter';
+import { defaultThumb } from './attention_grid';
 import { View, choice, headLabel, type Figure, type PointerEvent2 } from './view';
 
 const PLOT = 240;
@@ -216,7 +217,7 @@ export class DifferenceGridView extends View {
     super();
     this.caption = `Every head's B − A (B: ${models.nameB}, A: ${models.nameA}), max-pooled by size; red where B attends more. Click a head to see A, B and B − A side by side.`;
     this.define({ name: 'word-level', label: 'words', type: 'bool', initial: 'false' });
-    this.define({ name: 'thumb', label: 'size', type: 'choice', options: choice([32, 48, 64, 96]), initial: '64' });
+    this.define({ name: 'thumb', label: 'size', type: 'choice', options: choice([32, 48, 64, 96]), initial: String(defaultThumb(models.a.layers)) });
     this.define({
       name: 'scale',
       label: 'colour',

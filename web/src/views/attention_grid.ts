@@ -11,6 +11,13 @@ import { View, choice, headLabel, type Figure, type PointerEvent2 } from './view
 const GAP = 4;
 const LEFT = 58;
 const TOP = 48;
+// The grid's default thumbnails keep it within a screen: 64 px for bert-base's 12 layers, 32 px
+// for bert-large's 24.
+const GRID_HEIGHT = 880;
+
+export function defaultThumb(layers: number): number {
+  return [64, 48].find((t) => layers * (t + GAP) <= GRID_HEIGHT) ?? 32;
+}
 
 interface Thumbs {
   key: string;
@@ -63,7 +70,7 @@ export class AttentionGridView extends View {
       label: 'size',
       type: 'choice',
       options: choice([32, 48, 64, 96, 128]),
-      initial: '64',
+      initial: String(defaultThumb(attn.layers)),
     });
     this.define({
       name: 'scale',
