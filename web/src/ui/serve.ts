@@ -113,7 +113,7 @@ export async function runServe(root: HTMLElement): Promise<void> {
       const [a, b] = await Promise.all([request('a'), compare ? request('b') : Promise.resolve(undefined)]);
       const t1 = performance.now();
       const served: ServedRun = { a, b };
-      showPanel(() => servePanel('input', served).root, 'input');
+      showPanel(() => servePanel('input', served), 'input');
       const t2 = performance.now();
       document.body.dataset.requestMs = (t1 - t0).toFixed(1);
       document.body.dataset.runMs = (t2 - t0).toFixed(1);

@@ -58,7 +58,7 @@ function attentionViewsOf(set: AttentionSet): View[] {
   return views;
 }
 
-export function servePanel(name: string, run: ServedRun): { root: HTMLElement; frames: ChartFrame[] } {
+export function servePanel(name: string, run: ServedRun): HTMLElement {
   const nameA = modelName(run.a, 'A');
   const nameB = run.b ? modelName(run.b, 'B') : '';
   const setA = new AttentionSet(run.a);
@@ -196,5 +196,5 @@ export function servePanel(name: string, run: ServedRun): { root: HTMLElement; f
     stack,
   );
   show('grid');
-  return { root, frames };
+  return root;
 }
