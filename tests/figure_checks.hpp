@@ -42,7 +42,7 @@ inline std::vector<std::string> figure_problems(const nlohmann::json& fig, const
   const auto id = fig.value("id", std::string("?"));
   auto bad = [&](const std::string& what) { out.push_back(fmt::format("{}: {}", id, what)); };
   const auto kind = fig.value("kind", std::string());
-  if (!std::set<std::string>{"lines", "bars", "heatmap", "table", "scatter", "tokens", "pattern"}.count(kind))
+  if (!std::set<std::string>{"lines", "bars", "heatmap", "table", "scatter", "tokens", "pattern", "map"}.count(kind))
     bad(fmt::format("unknown kind '{}'", kind));
   for (const char* key : {"title", "caption", "axis"})
     if (fig.value(key, std::string()).empty()) bad(fmt::format("no {}", key));
@@ -103,7 +103,7 @@ inline std::vector<std::string> figure_problems(const nlohmann::json& fig, const
   };
   const auto options = fig.value("options", nlohmann::json::object());
   // Token figures draw one value per token: each record's token list and its values line up.
-  if (kind == "tokens" || kind == "pattern") {
+  if (kind == "tokens" || kind == "pattern" || kind == "map") {
     const auto tokens = options.value("tokens", std::string());
     if (tokens.empty()) bad("a token figure without options.tokens");
     for (const auto& [k, rec] : rows) {
@@ -112,12 +112,15 @@ inline std::vector<std::string> figure_problems(const nlohmann::json& fig, const
         bad(fmt::format("record {} has no token list '{}'", k, tokens));
         continue;
       }
-      if (kind == "tokens")
-        for (const auto& f : fig.value("values", nlohmann::json::array())) {
-          const auto* v = figures_at(*rec, f.value("path", std::string()));
-          if (v && (!v->is_array() || v->size() != t->size()))
-            bad(fmt::format("record {}: '{}' has not one value per token", k, f.value("path", std::string())));
-        }
+      for (const auto& f : fig.value("values", nlohmann::json::array())) {
+        const auto* v = figures_at(*rec, f.value("path", std::string()));
+        if (kind == "tokens" && v && (!v->is_array() || v->size() != t->size()))
+          bad(fmt::format("record {}: '{}' has not one value per token", k, f.value("path", std::string())));
+        // A map is [tokens][tokens].
+        if (kind == "map" && v && (!v->is_array() || v->size() != t->size() ||
+                                   std::any_of(v->begin(), v->end(), [&](const nlohmann::json& r) { return !r.is_array() || r.size() != t->size(); })))
+          bad(fmt::format("record {}: '{}' is not a [tokens][tokens] map", k, f.value("path", std::string())));
+      }
     }
     for (const auto& part : options.value("name", nlohmann::json::array()))
       if (!part.contains("path")) bad("a name part without a path");

@@ -275,6 +275,23 @@ TEST(KovalevaPatterns, CountsSharesPerHead) {
   EXPECT_EQ(j["heads"][1]["majority"], "diagonal");
   EXPECT_EQ(j["heads"][1]["label"], "1-2");
   EXPECT_DOUBLE_EQ(j["class_share"]["vertical"][0][0].get<double>(), 1.0);
+  // Per layer: layer 0 is half vertical, half diagonal; layer 1 half block, half heterogeneous.
+  EXPECT_DOUBLE_EQ(j["by_layer"][0]["vertical"].get<double>(), 0.5);
+  EXPECT_DOUBLE_EQ(j["by_layer"][1]["block"].get<double>(), 0.5);
+  EXPECT_DOUBLE_EQ(j["by_layer"][1]["diagonal"].get<double>(), 0.0);
+  // Without tokens no example maps are kept; with them, the first map of each type is.
+  EXPECT_TRUE(j["examples"].empty());
+  std::vector<std::string> tokens(static_cast<std::size_t>(t), "w");
+  PatternCounts named(2, 2);
+  named.add(att, r, {}, nullptr, &tokens);
+  const auto e = named.to_json()["examples"];
+  ASSERT_EQ(e.size(), 4u);
+  for (const auto& x : e) {
+    const auto k = x["layer"].get<std::size_t>() * 2 + x["head"].get<std::size_t>();
+    EXPECT_EQ(x["type"], (std::vector<std::string>{"vertical", "diagonal", "block", "heterogeneous"})[k]);
+    EXPECT_EQ(x["map"].size(), static_cast<std::size_t>(t));
+    EXPECT_NEAR(x["map"][2][3].get<double>(), maps[k][2 * static_cast<std::size_t>(t) + 3], 1e-4);
+  }
 }
 
 namespace {

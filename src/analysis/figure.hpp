@@ -55,7 +55,8 @@ struct FigureField {
 struct Figure {
   std::string id;     // "<method>.<name>", unique in the document; the view id of `bertscope figure`
   // lines | bars | heatmap (layer x head) | table | scatter | tokens (an input's tokens shaded by
-  // per-token values) | pattern (Lu et al.'s paths over tokens x layers)
+  // per-token values) | pattern (Lu et al.'s paths over tokens x layers) | map (each record's
+  // [tokens][tokens] matrix, one record at a time)
   std::string kind;
   std::string title;
   std::string caption;  // what it shows and how to compare it with the paper's figure

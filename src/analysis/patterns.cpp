@@ -447,7 +447,8 @@ PatternCounts::PatternCounts(std::int64_t layers, std::int64_t heads)
       feature_sums_(static_cast<std::size_t>(layers * heads) * kMapFeatureNames.size(), 0.0) {}
 
 void PatternCounts::add(const core::Tensor& att, const TokenRoles& roles, const RuleThresholds& thresholds,
-                        const LearnedClassifier* learned) {
+                        const LearnedClassifier* learned, const std::vector<std::string>* tokens) {
+  constexpr std::int64_t kExampleTokens = 40;
   const auto t = roles.size();
   if (att.shape != core::Shape{layers_, heads_, t, t})
     fail(ErrorKind::internal, "pattern counts: attentions {} for {} x {} heads and {} tokens",
@@ -457,6 +458,10 @@ void PatternCounts::add(const core::Tensor& att, const TokenRoles& roles, const 
     const auto f = map_features(a, t, roles);
     const auto cls = learned ? learned->predict(feature_vector(a, t, roles)) : classify_rules(f, thresholds);
     ++counts_[static_cast<std::size_t>(lh) * kClassCount + static_cast<std::size_t>(cls)];
+    auto& example = examples_[static_cast<std::size_t>(cls)];
+    if (example.input < 0 && tokens && static_cast<std::int64_t>(tokens->size()) == t && t <= kExampleTokens) {
+      example = {inputs_, lh / heads_, lh % heads_, *tokens, std::vector<float>(a, a + t * t)};
+    }
     const auto values = as_array(f);
     for (std::size_t k = 0; k < values.size(); ++k) feature_sums_[static_cast<std::size_t>(lh) * values.size() + k] += values[k];
   }
@@ -509,8 +514,37 @@ nlohmann::json PatternCounts::to_json() const {
       j["majority"] = kClassNames[best];
       heads.push_back(j);
     }
-  return {{"inputs", inputs_},  {"maps", inputs_ * layers_ * heads_}, {"share", share},
-          {"heads", heads},     {"class_share", class_share},         {"mean_features", features}};
+  // Per layer, the share of its maps of each type (Kovaleva et al. report the types per task; per
+  // layer shows where in the network each type lives).
+  nlohmann::json by_layer = nlohmann::json::array();
+  for (std::int64_t l = 0; l < layers_; ++l) {
+    nlohmann::json row = {{"layer", l}};
+    for (std::size_t c = 0; c < kClassCount; ++c) {
+      std::int64_t k = 0;
+      for (std::int64_t h = 0; h < heads_; ++h) k += count(l, h, static_cast<PatternClass>(c));
+      row[std::string(kClassNames[c])] = static_cast<double>(k) / (n * static_cast<double>(heads_));
+    }
+    by_layer.push_back(std::move(row));
+  }
+  nlohmann::json examples = nlohmann::json::array();
+  for (std::size_t c = 0; c < kClassCount; ++c) {
+    const auto& e = examples_[c];
+    if (e.input < 0) continue;
+    const auto t = e.tokens.size();
+    nlohmann::json map = nlohmann::json::array();
+    for (std::size_t i = 0; i < t; ++i) {
+      nlohmann::json row = nlohmann::json::array();
+      // Four decimals: far below what a colour shows, and a 40-token map stays ~10 KB.
+      for (std::size_t j = 0; j < t; ++j) row.push_back(std::round(1e4 * e.map[i * t + j]) / 1e4);
+      map.push_back(std::move(row));
+    }
+    auto j = head_json(e.layer, e.head);
+    j.update({{"type", kClassNames[c]}, {"input", e.input}, {"tokens", e.tokens}, {"map", std::move(map)}});
+    examples.push_back(std::move(j));
+  }
+  return {{"inputs", inputs_},         {"maps", inputs_ * layers_ * heads_}, {"share", share},
+          {"heads", heads},            {"class_share", class_share},         {"mean_features", features},
+          {"by_layer", by_layer},      {"examples", examples}};
 }
 
 }  // namespace bertscope::analysis::patterns
@@ -547,6 +581,34 @@ std::vector<Figure> figures(const nlohmann::json& results) {
     for (const auto& [name, matrix] : results["class_share"].items())
       heads.values.push_back({"class_share." + name, name, Unit::fraction});
   if (!heads.values.empty()) out.push_back(std::move(heads));
+  if (results.contains("by_layer") && !results["by_layer"].empty()) {
+    Figure layers{.id = "patterns.by_layer",
+                  .kind = "lines",
+                  .title = "Pattern types per layer",
+                  .caption = "For each layer, the share of its attention maps (inputs x its heads) of each type. Kovaleva et "
+                             "al. (2019) give the shares per task (Fig. 2); per layer shows where each type lives: vertical "
+                             "maps (attention to [CLS]/[SEP]) are expected to grow in the upper layers.",
+                  .rows = "by_layer",
+                  .x = FigureField{"layer", "layer", Unit::index},
+                  .x_axis = "layer",
+                  .axis = "share of the layer's maps (fraction)",
+                  .range = std::array<double, 2>{0, 1}};
+    for (const auto& c : kClassNames) layers.values.push_back({std::string(c), std::string(c), Unit::fraction});
+    out.push_back(std::move(layers));
+  }
+  if (results.contains("examples") && !results["examples"].empty())
+    out.push_back({.id = "patterns.examples",
+                   .kind = "map",
+                   .title = "One attention map of each pattern type",
+                   .caption = "For each type, the first map of an input of at most 40 tokens that the classifier put in it "
+                              "(rows: queries, columns: the keys they attend to; 0..1). Kovaleva et al. (2019), Fig. 1: "
+                              "vertical, diagonal, vertical + diagonal, block, heterogeneous.",
+                   .rows = "examples",
+                   .values = {FigureField{"map", "attention", Unit::proportion}},
+                   .axis = "attention weight (proportion)",
+                   .range = std::array<double, 2>{0, 1},
+                   .options = {{"tokens", "tokens"},
+                               {"name", {{{"path", "type"}}, {{"prefix", ": head "}, {"path", "label"}}, {{"prefix", ", input "}, {"path", "input"}}}}}});
   return out;
 }
 

@@ -151,8 +151,9 @@ class PatternCounts {
   PatternCounts(std::int64_t layers, std::int64_t heads);
   // Classifies every head's map of one input (attentions [layers, heads, T, T]) with the
   // learned classifier when given, else the rules.
+  // `tokens` (optional) lets the first short map of each type be kept as that type's example.
   void add(const core::Tensor& attentions, const TokenRoles& roles, const RuleThresholds& thresholds,
-           const LearnedClassifier* learned);
+           const LearnedClassifier* learned, const std::vector<std::string>* tokens = nullptr);
   std::int64_t count(std::int64_t layer, std::int64_t head, PatternClass c) const;
   std::int64_t inputs() const { return inputs_; }
   // {"share": {class: fraction of all maps}, "heads": [...per head counts, shares, majority...],
@@ -163,6 +164,14 @@ class PatternCounts {
   std::int64_t layers_, heads_, inputs_ = 0;
   std::vector<std::int64_t> counts_;  // [layer][head][class]
   std::vector<double> feature_sums_;  // [layer][head][feature of MapFeatures]
+  // One example map per type (Kovaleva et al.'s Fig. 1): the first of an input of at most
+  // kExampleTokens tokens, so the figure stays readable and the document small.
+  struct Example {
+    std::int64_t input = -1, layer = 0, head = 0;
+    std::vector<std::string> tokens;
+    std::vector<float> map;  // [T][T]
+  };
+  std::array<Example, kClassCount> examples_;
 };
 
 // The figures these results make (the paper's first); written into the document (analysis/figure.hpp).

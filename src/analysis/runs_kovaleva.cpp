@@ -140,7 +140,7 @@ Output patterns(const Subject& subject, const Common& common, const std::optiona
   pt::PatternCounts counts(L, H);
   const pt::LearnedClassifier* classifier = learned ? &*learned : nullptr;
   source.run(inputs, plain_source_options(common), [&](AttentionExample& ex) {
-    counts.add(ex.attentions, pt::token_roles(ex.encoding), thresholds, classifier);
+    counts.add(ex.attentions, pt::token_roles(ex.encoding), thresholds, classifier, &ex.encoding.tokens);
   });
 
   Output out;

@@ -7,7 +7,9 @@ import { isNumber, isObject, type Json, type Scalar } from './shapes';
 import type { ResultDoc } from './types';
 import { formatValue } from '../render/guides';
 import { BarsView, SeriesView, type Bar, type Series } from '../views/charts';
+import { GroupView } from '../views/group';
 import { HeadHeatmapView } from '../views/head_heatmap';
+import { MatrixView } from '../views/matrix';
 import { PatternView, type PatternExample, type TokenPatternData } from '../views/pattern';
 import { ScatterView, type Point } from '../views/scatter';
 import { TableView } from '../views/table';
@@ -24,7 +26,7 @@ export interface FieldDecl {
 
 export interface FigureDecl {
   id: string;
-  kind: 'lines' | 'bars' | 'heatmap' | 'table' | 'scatter' | 'tokens' | 'pattern';
+  kind: 'lines' | 'bars' | 'heatmap' | 'table' | 'scatter' | 'tokens' | 'pattern' | 'map';
   title: string;
   caption: string;
   axis: string;
@@ -316,6 +318,24 @@ function patternView(results: Json, f: FigureDecl): View {
   return new PatternView(f.id, f.title, examples, f.axis);
 }
 
+// Each record's [tokens][tokens] matrix (an example attention map), one record at a time.
+function mapView(results: Json, f: FigureDecl): View {
+  const o = f.options ?? {};
+  const tokensPath = typeof o.tokens === 'string' ? o.tokens : 'tokens';
+  const members = new Map<string, View>();
+  rowsOf(results, f).forEach((r, i) => {
+    const tokens = strings(at(r.record, tokensPath));
+    const map = at(r.record, f.values[0].path);
+    const name = nameOf(r.record, o.name as NamePart[] | undefined) ?? `${i + 1}`;
+    const view = new MatrixView(`${f.id}#${i}`, f.title, map, [tokens.length, tokens.length], [tokens, tokens], ['query', 'key'], f.axis);
+    members.set(name, view);
+  });
+  if (!members.size) throw new Error(`figure ${f.id}: results.${f.rows} has no records`);
+  const group = new GroupView(f.id, f.title, members);
+  if (f.range) for (const v of members.values()) v.set('range', `${f.range[0]},${f.range[1]}`);
+  return group;
+}
+
 // The views of a document's declared figures, in the order declared.
 export function declaredViews(doc: ResultDoc): View[] {
   const results = doc.results as Json;
@@ -329,6 +349,7 @@ export function declaredViews(doc: ResultDoc): View[] {
     else if (f.kind === 'scatter') view = scatterView(results, f);
     else if (f.kind === 'tokens') view = tokensView(results, f);
     else if (f.kind === 'pattern') view = patternView(results, f);
+    else if (f.kind === 'map') view = mapView(results, f);
     else throw new Error(`figure ${f.id}: this viewer does not draw "${f.kind}" figures yet`);
     if (!view.caption) view.caption = f.caption;
     views.push(view);

@@ -173,6 +173,8 @@ export class ChartFrame {
   render(): void {
     const t0 = performance.now();
     const v = this.view;
+    // A view whose settings changed their own list (a legend click choosing heads) gets new controls.
+    if (v.paramsVersion() !== this.controlsVersion) this.buildControls();
     const table = tableOf(v);
     this.canvas.hidden = table !== null;
     this.tableHolder.hidden = table === null;

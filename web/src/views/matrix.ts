@@ -22,6 +22,7 @@ export class MatrixView extends View {
     private readonly shape: number[],
     private readonly labels: (string[] | undefined)[],
     private readonly axisNames: string[],
+    private readonly valueName?: string, // what the colours mean, with the unit (declared figures)
   ) {
     super();
     for (let d = 0; d < shape.length - 2; d++) {
@@ -91,7 +92,7 @@ export class MatrixView extends View {
     const title = sliceName ? `${this.title} (${sliceName})` : this.title;
     return {
       width: Math.max(left + W + 20 + COLORBAR_WIDTH, titleWidth(title)),
-      height: top + Math.max(H, 80) + 24,
+      height: top + Math.max(H, 80) + 24 + (this.valueName ? 18 : 0),
       paint: (p: Painter) => {
         paintTitle(p, 8, 6, title);
         p.group('matrix', { rows: this.rows, cols: this.cols }, () => {
@@ -135,6 +136,9 @@ export class MatrixView extends View {
           }
         }
         paintColorbar(p, left + W + 20, top, Math.max(H, 80), scale);
+        if (this.valueName) {
+          p.text(8, top + Math.max(H, 80) + 32, this.valueName, { size: 11, color: '#555', baseline: 'middle', cls: 'axis-title' });
+        }
       },
     };
   }
