@@ -86,6 +86,15 @@ try {
   assert.equal(await heat.getAttribute('data-layer'), '1');
   assert.equal(await heat.getAttribute('data-head'), '2');
   await shot(page, '04-trace-heatmap');
+  // The layer chosen in one view is the others' too.
+  const heatLayer = 'article[data-name="trace.npz"] section.chart[data-view="heatmap"] select[name="layer"]';
+  await page.selectOption(heatLayer, '1');
+  await page.click('article[data-name="trace.npz"] nav.tabs button[data-tab="lines"]');
+  const linesState = async () =>
+    JSON.parse(await page.locator('article[data-name="trace.npz"] section.chart[data-view="lines"]').getAttribute('data-state'));
+  assert.equal((await linesState()).layer, '1', 'the line view follows the heatmap\'s layer');
+  await page.click('article[data-name="trace.npz"] nav.tabs button[data-tab="heatmap"]');
+  await page.selectOption(heatLayer, '0');
 
   const doc = JSON.parse(await page.evaluate(() => document.getElementById('bertscope-config').textContent)).documents.find(
     (d) => d.name === 'trace.npz',

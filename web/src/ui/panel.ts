@@ -71,6 +71,20 @@ export function attentionPanel(name: string, doc: AttentionDoc): Panel {
       show(id);
     };
   }
+  // The layer stays in sync across the views (as in serve): the others take it and repaint when shown.
+  for (const f of frames) {
+    f.root.addEventListener('change', (ev) => {
+      const target = ev.target as HTMLInputElement | null;
+      if (!target || target.name !== 'layer' || !f.view.param('layer')) return;
+      const layer = f.view.get('layer');
+      for (const g of frames) {
+        if (g === f || !g.view.param('layer') || g.view.get('layer') === layer) continue;
+        g.view.set('layer', layer);
+        g.syncControls();
+        rendered.delete(g.view.id);
+      }
+    });
+  }
   // Word-level merging applies to all three views at once; hidden views repaint when shown.
   const words = el('input', { type: 'checkbox', name: 'word-level-all' });
   words.addEventListener('change', () => {
