@@ -75,4 +75,15 @@ std::string render_figure(ViewerDocument doc, const FigureRequest& request, cons
   return io::base64_decode(body, fmt::format("{}: rendered figure", name));
 }
 
+std::map<std::string, std::string> render_all_figures(ViewerDocument doc, FigureRequest request, const ChromiumRun& run) {
+  const std::string name = doc.name;
+  request.view = "*";
+  const auto json = render_figure(std::move(doc), request, run);
+  std::map<std::string, std::string> out;
+  const auto parsed = nlohmann::json::parse(json);  // named: items() of a temporary would dangle
+  for (const auto& [id, data] : parsed.items())
+    out[id] = io::base64_decode(data.get<std::string>(), fmt::format("{}: figure {}", name, id));
+  return out;
+}
+
 }  // namespace bertscope::report

@@ -277,13 +277,38 @@ try {
   assert.throws(() => run(['figure', '--results', path.join(results, 'synthetic-surface.json'), '--view',
     'surface.special_tokens', '--set', 'range=1,0', '--out', path.join(dir, 'bad.svg')]), /LOW,HIGH/);
 
+  // `bertscope figure --all` writes every declared figure (tables excepted) as SVG and as PNG; the
+  // SVGs are vector (no raster: colour bars are cells) and carry their titles.
+  let files = 0;
+  for (const name of docs) {
+    const charts = declared[name].filter((f) => f.kind !== 'table');
+    for (const format of ['svg', 'png']) {
+      const folder = path.join(dir, `all-${format}-${name}`);
+      run(['figure', '--results', path.join(results, name), '--all', '--format', format, '--out', folder]);
+      for (const f of charts) {
+        const file = path.join(folder, `${f.id}.${format}`);
+        const bytes = readFileSync(file);
+        if (format === 'png') {
+          assert.ok(bytes.subarray(1, 4).toString() === 'PNG' && bytes.length > 1000, `${name} ${f.id}: not a PNG`);
+        } else {
+          const text = bytes.toString('utf8');
+          assert.ok(!text.includes('<image'), `${name} ${f.id}: a raster in the SVG`);
+          const facts = await svgFacts(parser, text, 'text.title');
+          assert.equal(facts.error, undefined, `${name} ${f.id}: invalid SVG`);
+          assert.ok(facts.texts.some((t) => t.startsWith(f.title.slice(0, 20))), `${name} ${f.id}: no title`);
+        }
+        files++;
+      }
+    }
+  }
+
   // `bertscope figure` draws a declared figure by its id.
   const fig = path.join(dir, 'special.svg');
   run(['figure', '--results', path.join(results, 'synthetic-surface.json'), '--view', 'surface.special_tokens', '--out', fig]);
   assert.ok(readFileSync(fig, 'utf8').includes('Attention to [CLS], [SEP] and punctuation per layer'));
 
   assert.deepEqual(problems, []);
-  console.log(`browser_report_figures: ${figures} declared figures drawn; all checks passed`);
+  console.log(`browser_report_figures: ${figures} declared figures drawn, ${files} files by figure --all; all checks passed`);
 } finally {
   if (browser) await browser.close();
   cleanup(dir);

@@ -3,12 +3,15 @@
 // encoded, into <pre id="bertscope-output">, which the command reads back with --dump-dom.
 import { documentViews } from '../data/detect';
 import { classify } from '../data/types';
+import { TableView } from '../views/table';
 import { STYLE_PARAMS, type View } from '../views/view';
 import { renderCanvas, renderSvg } from './chart';
 import { styledFigure } from './figure_style';
 
 export interface FigureRequest {
-  view: string; // a view id ("grid", "heatmap:results.heads"), or a kind when only one view has it
+  // a view id ("grid", "heatmap:results.heads"), or a kind when only one view has it; "*": every
+  // view (tables excepted), answered as a JSON object of view id -> base64 file
+  view: string;
   settings: Record<string, string>;
   format: 'svg' | 'png' | 'list';
   scale?: number; // PNG pixels per figure unit
@@ -66,15 +69,28 @@ export function runFigure(docs: { name: string; json: unknown }[], req: FigureRe
       output('ok', 'list', bytesToBase64(new TextEncoder().encode(JSON.stringify(listViews(views)))));
       return;
     }
+    const encode = (view: View): string => {
+      const fig = styledFigure(view);
+      if (req.format === 'svg') return bytesToBase64(new TextEncoder().encode(renderSvg(fig)));
+      const url = renderCanvas(fig, req.scale ?? 2).toDataURL('image/png');
+      return url.slice(url.indexOf(',') + 1);
+    };
+    if (req.view === '*') {
+      // Every figure; a setting applies to the views that have it and must fit at least one.
+      const figures = views.filter((v) => !(v instanceof TableView));
+      for (const k of Object.keys(req.settings))
+        if (!figures.some((v) => v.param(k))) throw new Error(`no figure of this document has a setting "${k}"`);
+      const out: Record<string, string> = {};
+      for (const view of figures) {
+        for (const [k, v] of Object.entries(req.settings)) if (view.param(k)) view.set(k, v);
+        out[view.id] = encode(view);
+      }
+      output('ok', req.format, bytesToBase64(new TextEncoder().encode(JSON.stringify(out))));
+      return;
+    }
     const view = pickView(views, req.view);
     for (const [k, v] of Object.entries(req.settings)) view.set(k, v);
-    const fig = styledFigure(view);
-    if (req.format === 'svg') {
-      output('ok', 'svg', bytesToBase64(new TextEncoder().encode(renderSvg(fig))));
-    } else {
-      const url = renderCanvas(fig, req.scale ?? 2).toDataURL('image/png');
-      output('ok', 'png', url.slice(url.indexOf(',') + 1));
-    }
+    output('ok', req.format, encode(view));
   } catch (e) {
     output('error', req?.format ?? '', e instanceof Error ? e.message : String(e));
   }
