@@ -287,6 +287,53 @@ std::string task_key(std::string name) {
 // What the figures read (results.summary): per task with examples its accuracy and skip share;
 // per block the skip share of each task's patterns; per ablation method the share of the QoI
 // each task keeps when only that method's nodes stay.
+// Per task, each source role's modal pattern (the path most instances follow) as a pattern record
+// the viewer draws: over the tokens of the task's first example (the selection keeps one length,
+// so positions line up across its examples), nodes sized by the share of instances that follow it.
+json modal_patterns(const json& tasks, const json& examples) {
+  json out = json::array();
+  for (const auto& t : tasks) {
+    if (!t.contains("consistency") || !t["consistency"].is_object() || t["consistency"].empty()) continue;
+    const auto name = t["task"].get<std::string>();
+    const auto first = std::find_if(examples.begin(), examples.end(), [&](const json& e) { return e.value("task", "") == name; });
+    if (first == examples.end()) continue;
+    json patterns = json::array();
+    for (const auto& [role, c] : t["consistency"].items()) {
+      const auto& pos = c.value("modal_positions", json::array());
+      const auto& edges = c.value("modal_edges", json::array());
+      if (pos.size() != edges.size() + 1 || pos.empty()) continue;
+      const double share = c.value("modal_share", 0.0);
+      json layers = json::array();
+      for (std::size_t b = 0; b < edges.size(); ++b) {
+        json layer = {{"block", b}, {"from", pos[b]}, {"to", pos[b + 1]}, {"influence", share}};
+        if (edges[b].is_number()) {
+          layer["edge"] = "head";
+          layer["head"] = edges[b];
+          layer["label"] = head_label(static_cast<std::int64_t>(b), edges[b].get<std::int64_t>());
+        } else {
+          layer["edge"] = "skip";
+        }
+        layers.push_back(std::move(layer));
+      }
+      const auto source = pos[0].get<std::size_t>();
+      const auto& tokens = (*first)["tokens"];
+      patterns.push_back({{"source", source},
+                          {"token", fmt::format("{} ({})", role, source < tokens.size() ? tokens[source].get<std::string>() : "?")},
+                          {"attribution", share},
+                          {"influence", share},
+                          {"instances", c.value("instances", 0)},
+                          {"layers", std::move(layers)}});
+    }
+    if (patterns.empty()) continue;
+    out.push_back({{"task", name},
+                   {"tokens", (*first)["tokens"]},
+                   {"target", (*first)["target"]},
+                   {"instances", t.value("examples", 0)},
+                   {"patterns", std::move(patterns)}});
+  }
+  return out;
+}
+
 json figure_summary(const json& tasks, std::int64_t layers) {
   json by_task = json::array(), by_block = json::array(), by_method = json::object();
   for (std::int64_t b = 0; b < layers; ++b) by_block.push_back({{"block", b}});
@@ -599,6 +646,7 @@ RunOutput run_tasks(const model::Model& model, const std::vector<Task>& tasks, c
     table += fmt::format("consistency vs accuracy ({}): r = {:.3f} over {} tasks\n", role, c.r, c.n);
   }
   auto summary = figure_summary(task_docs, model.layers());
+  summary["modal"] = modal_patterns(task_docs, examples);
   doc.results = {{"tasks", std::move(task_docs)},
                  {"summary", std::move(summary)},
                  {"consistency_vs_accuracy", std::move(cva)},
@@ -643,6 +691,22 @@ std::vector<Figure> figures(const nlohmann::json& results) {
                        {{"prefix", " | QoI "}, {"path", "qoi"}, {"format", "number"}}}}}});
   if (!results.contains("summary") || results["summary"]["tasks"].empty()) return out;
   const auto& summary = results["summary"];
+  if (!summary.value("modal", json::array()).empty())
+    out.push_back({.id = "influence.modal",
+                   .kind = "pattern",
+                   .title = "The modal pattern of each source role, per task",
+                   .caption = "For each task and each source role (the subject, the attractor, ...), the pattern most of the "
+                              "task's instances follow, drawn over the tokens of the task's first example; node area: the share "
+                              "of instances that follow it exactly (Lu et al. (2021), Fig. 4 and section 5's consistency; "
+                              "docs/methods.md 3.5 and 3.8). A share near 1 means the model routes that role alike everywhere.",
+                   .rows = "summary.modal",
+                   .values = {{"influence", "share of instances", Unit::fraction}},
+                   .axis = "share of instances following the modal pattern (fraction)",
+                   .options = {{"tokens", "tokens"},
+                               {"patterns", "patterns"},
+                               {"target", "target"},
+                               {"key", "dashed: skip; solid: a head (layer-head); node area: share of instances following the pattern"},
+                               {"name", {{{"path", "task"}}, {{"prefix", ": "}, {"path", "instances"}, {"suffix", " instances"}}}}}});
   auto percent = [](const char* path, const char* label, Unit unit) { return FigureField{path, label, unit, "percent"}; };
   out.push_back({.id = "influence.tasks",
                  .kind = "table",

@@ -315,7 +315,7 @@ function patternView(results: Json, f: FigureDecl): View {
     });
   }
   if (!examples.length) throw new Error(`figure ${f.id}: no record of results.${f.rows} has patterns`);
-  return new PatternView(f.id, f.title, examples, f.axis);
+  return new PatternView(f.id, f.title, examples, f.axis, typeof o.key === 'string' ? o.key : undefined);
 }
 
 // Each record's [tokens][tokens] matrix (an example attention map), one record at a time.

@@ -45,6 +45,7 @@ export class PatternView extends View {
     readonly title: string,
     private readonly examples: PatternExample[],
     private readonly axis = 'influence',
+    private readonly key = 'dashed: skip; solid: a head (layer-head); node area: |influence|; red raises the QoI, blue lowers it; node values:',
   ) {
     super();
     if (examples.length > 1) {
@@ -136,7 +137,7 @@ export class PatternView extends View {
         p.text(
           8,
           top + ex.tokens.length * ROW + 18,
-          'dashed: skip; solid: a head (layer-head); node area: |influence|; red raises the QoI, blue lowers it; node values:',
+          this.key,
           { size: 10, color: '#555', baseline: 'middle', cls: 'key' },
         );
         p.text(8, top + ex.tokens.length * ROW + 32, this.axis, { size: 10, color: '#555', baseline: 'middle', cls: 'axis-title' });
