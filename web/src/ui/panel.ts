@@ -21,7 +21,7 @@ function shortText(s: string): string {
   return s.length > 300 ? `${s.slice(0, 300)}…` : s;
 }
 
-function describeInput(doc: AttentionDoc): HTMLElement {
+export function describeInput(doc: AttentionDoc): HTMLElement {
   const parts: (HTMLElement | string)[] = [];
   if (doc.text !== undefined) parts.push(el('span', { class: 'text-a', title: doc.text }, shortText(doc.text)));
   if (doc.text_pair) parts.push(' / ', el('span', { class: 'text-b', title: doc.text_pair }, shortText(doc.text_pair)));

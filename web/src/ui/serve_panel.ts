@@ -12,6 +12,7 @@ import { NeuronView } from '../views/neuron';
 import type { View } from '../views/view';
 import { ChartFrame } from './chart';
 import { el } from './dom';
+import { describeInput } from './panel';
 import { modelOutputs } from './model_outputs';
 
 export interface ServedRun {
@@ -35,21 +36,6 @@ function modelName(doc: ServedAttentionDoc, fallback: string): string {
   return typeof name === 'string' && name ? name : fallback;
 }
 
-function shortText(s: string): string {
-  return s.length > 300 ? `${s.slice(0, 300)}…` : s;
-}
-
-function describeInput(doc: ServedAttentionDoc): HTMLElement {
-  const parts: (HTMLElement | string)[] = [];
-  if (doc.text !== undefined) parts.push(el('span', { class: 'text-a', title: doc.text }, shortText(doc.text)));
-  if (doc.text_pair) parts.push(' / ', el('span', { class: 'text-b', title: doc.text_pair }, shortText(doc.text_pair)));
-  return el(
-    'p',
-    { class: 'input-summary' },
-    ...parts,
-    el('span', { class: 'dims' }, ` (${doc.length} tokens, ${doc.layers} layers x ${doc.heads} heads)`),
-  );
-}
 
 function attentionViewsOf(set: AttentionSet): View[] {
   const views: View[] = [new AttentionGridView(set), new AttentionHeatmapView(set), new AttentionLinesView(set)];

@@ -5,7 +5,7 @@ import { maxOf, type AttentionSet, type AttentionView } from '../data/attention'
 import { attentionMap, divergingMap, lutIndex, type ColorMap, type ValueScale } from '../render/color';
 import { COLORBAR_WIDTH, fitLabel, formatValue, paintColorbar, paintTitle, titleWidth } from '../render/guides';
 import type { Painter, Raster } from '../render/painter';
-import { defaultThumb } from './attention_grid';
+import { defaultThumb, gridHit, GRID_GAP, GRID_LEFT, GRID_TOP } from './attention_grid';
 import { View, choice, headLabel, type Figure, type PointerEvent2 } from './view';
 
 const PLOT = 240;
@@ -180,9 +180,7 @@ export class AttentionCompareView extends View {
   }
 }
 
-const GAP = 4;
-const GRID_LEFT = 58;
-const GRID_TOP = 48;
+const GAP = GRID_GAP;
 
 // Max-pools an n x n signed map into s x s by absolute value: the sign of the largest change in
 // each block survives.
@@ -303,12 +301,7 @@ export class DifferenceGridView extends View {
   }
 
   private hit(x: number, y: number): [number, number] | null {
-    const c = this.getInt('thumb');
-    const h = Math.floor((x - GRID_LEFT) / (c + GAP));
-    const l = Math.floor((y - GRID_TOP) / (c + GAP));
-    if (h < 0 || l < 0 || h >= this.models.a.heads || l >= this.models.a.layers) return null;
-    if (x - GRID_LEFT - h * (c + GAP) > c || y - GRID_TOP - l * (c + GAP) > c) return null;
-    return [l, h];
+    return gridHit(x, y, this.getInt('thumb'), this.models.a.layers, this.models.a.heads);
   }
 
   override pointer(e: PointerEvent2): boolean {

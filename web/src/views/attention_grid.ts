@@ -15,6 +15,19 @@ const TOP = 48;
 // for bert-large's 24.
 const GRID_HEIGHT = 880;
 
+// The (layer, head) of the thumbnail under (x, y) in a grid of `cell`-pixel thumbnails whose
+// first one sits at (GRID_LEFT, GRID_TOP); null between thumbnails or outside the grid.
+export const GRID_LEFT = LEFT;
+export const GRID_TOP = TOP;
+export const GRID_GAP = GAP;
+export function gridHit(x: number, y: number, cell: number, layers: number, heads: number): [number, number] | null {
+  const h = Math.floor((x - LEFT) / (cell + GAP));
+  const l = Math.floor((y - TOP) / (cell + GAP));
+  if (h < 0 || l < 0 || h >= heads || l >= layers) return null;
+  if (x - LEFT - h * (cell + GAP) > cell || y - TOP - l * (cell + GAP) > cell) return null;
+  return [l, h];
+}
+
 export function defaultThumb(layers: number): number {
   return [64, 48].find((t) => layers * (t + GAP) <= GRID_HEIGHT) ?? 32;
 }
@@ -190,12 +203,7 @@ export class AttentionGridView extends View {
   }
 
   private hit(x: number, y: number): [number, number] | null {
-    const c = this.cell();
-    const h = Math.floor((x - LEFT) / (c + GAP));
-    const l = Math.floor((y - TOP) / (c + GAP));
-    if (h < 0 || l < 0 || h >= this.attn.heads || l >= this.attn.layers) return null;
-    if (x - LEFT - h * (c + GAP) > c || y - TOP - l * (c + GAP) > c) return null;
-    return [l, h];
+    return gridHit(x, y, this.cell(), this.attn.layers, this.attn.heads);
   }
 
   override pointer(e: PointerEvent2): boolean {

@@ -5,7 +5,7 @@
 import { categoryColor } from '../render/color';
 import { fitLabel, formatValue, paintTitle, titleWidth } from '../render/guides';
 import type { Painter } from '../render/painter';
-import { View, choice, type Figure } from './view';
+import { View, type Figure } from './view';
 
 export interface PathNode {
   layer: number;
@@ -40,18 +40,7 @@ export class PathsView extends View {
     private readonly examples: PathExample[],
   ) {
     super();
-    if (examples.length > 1) {
-      this.define({
-        name: 'index',
-        label: 'example',
-        type: 'choice',
-        options: choice(
-          examples.map((_, i) => i),
-          examples.map((e, i) => `${i}${e.name ? `: ${e.name}` : ''}`),
-        ),
-        initial: '0',
-      });
-    }
+    this.defineExamplePicker(examples.map((e, i) => `${i}${e.name ? `: ${e.name}` : ''}`));
     const most = Math.max(...examples.map((e) => e.paths.length));
     this.define({ name: 'top', label: 'paths shown', type: 'int', min: 1, max: Math.max(1, most), initial: String(Math.max(1, most)) });
   }

@@ -48,18 +48,7 @@ export class PatternView extends View {
     private readonly key = 'dashed: skip; solid: a head (layer-head); node area: |influence|; red raises the QoI, blue lowers it; node values:',
   ) {
     super();
-    if (examples.length > 1) {
-      this.define({
-        name: 'index',
-        label: 'example',
-        type: 'choice',
-        options: choice(
-          examples.map((_, i) => i),
-          examples.map((e, i) => `${i + 1}: ${e.name ?? e.tokens.join(' ')}`),
-        ),
-        initial: '0',
-      });
-    }
+    this.defineExamplePicker(examples.map((e, i) => `${i + 1}: ${e.name ?? e.tokens.join(' ')}`));
     const most = examples.reduce((m, e) => Math.max(m, e.tokens.length), 0);
     this.define({
       name: 'source',

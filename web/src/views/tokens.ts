@@ -46,18 +46,7 @@ export class TokensView extends View {
     private readonly options: TokensOptions = {},
   ) {
     super();
-    if (examples.length > 1) {
-      this.define({
-        name: 'index',
-        label: 'example',
-        type: 'choice',
-        options: choice(
-          examples.map((_, i) => i),
-          examples.map((e, i) => `${i + 1}: ${e.name ?? `${e.tokens.slice(0, 8).join(' ')}…`}`),
-        ),
-        initial: '0',
-      });
-    }
+    this.defineExamplePicker(examples.map((e, i) => `${i + 1}: ${e.name ?? `${e.tokens.slice(0, 8).join(' ')}…`}`));
     const values = fields.length > 1 ? [...fields, ALL] : fields;
     const labels = fields.length > 1 ? [...fields, 'all, one row each'] : fields;
     this.define({

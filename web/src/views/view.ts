@@ -72,6 +72,21 @@ export abstract class View {
     this.store.set(p.name, p.initial);
   }
 
+  // The `index` setting that picks one of several examples (none for a single one), by these names.
+  protected defineExamplePicker(names: string[]): void {
+    if (names.length < 2) return;
+    this.define({
+      name: 'index',
+      label: 'example',
+      type: 'choice',
+      options: choice(
+        names.map((_, i) => i),
+        names,
+      ),
+      initial: '0',
+    });
+  }
+
   param(name: string): ParamDef | undefined {
     return this.params.find((p) => p.name === name) ?? STYLE_PARAMS.find((p) => p.name === name);
   }
