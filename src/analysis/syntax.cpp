@@ -293,11 +293,17 @@ std::vector<Figure> figures(const nlohmann::json& results) {
              .title = std::string("Accuracy of each head per relation, ") +
                       (std::string(direction) == "dep_to_head" ? "dependent to head" : "head to dependent"),
              .caption = "How often each head's most-attended word is the syntactic head (dependent to head) or a "
-                        "dependent (head to dependent) of the word, for one relation at a time, on a fixed 0..1 scale.",
+                        "dependent (head to dependent) of the word, for one relation at a time (those the table lists), on "
+                        "a fixed 0..1 scale.",
              .axis = "accuracy (proportion correct)",
              .range = std::array<double, 2>{0, 1}};
+    // The relations the table shows (enough words to mean something), in its order: the picker
+    // is then a short list, not one entry per rare relation.
+    const auto& relations = results.value("relations", nlohmann::json::object());
     for (const auto& name : results.value("order", nlohmann::json::array())) {
       const auto rel = name.get<std::string>();
+      const auto it = relations.find(rel);
+      if (it == relations.end() || it->value("count", std::int64_t{0}) < min_count) continue;
       f.values.push_back({fmt::format("relations.{}.per_head.{}", rel, direction), rel, Unit::accuracy});
     }
     if (!f.values.empty()) out.push_back(std::move(f));

@@ -125,9 +125,32 @@ try {
   const knownExample = { ...influenceDoc.results.examples[0], tokens: ['[CLS]', 'keys', 'to', '[MASK]', '[SEP]'], target: 3, patterns: [pattern] };
   writeFileSync(path.join(results, 'synthetic-influence.json'),
     JSON.stringify({ ...influenceDoc, results: { ...influenceDoc.results, examples: [knownExample] } }));
+  // Known syntax: 'all' beats its baseline, nsubj misses it, a rare relation is hidden; the
+  // results' order (all first), accuracies in percent.
+  const syntaxDoc = JSON.parse(readFileSync(path.join(results, 'syntax.json'), 'utf8'));
+  const rel = (count, best, base) => ({
+    count, best: { accuracy: best, direction: 'dep_to_head', layer: 1, head: 0, label: '2-1' },
+    baseline: { accuracy: base, offset: -1, per_offset: {} }, per_head: { dep_to_head: [[best, 0], [0, 0]], head_to_dep: [[0, 0], [0, 0]] },
+  });
+  writeFileSync(path.join(results, 'synthetic-syntax.json'), JSON.stringify({
+    // The table as syntax declares it for a treebank of 10,000 words or more: relations under 100 hidden.
+    ...syntaxDoc, figures: syntaxDoc.figures.filter((f) => f.id === 'syntax.relations')
+      .map((f) => ({ ...f, options: { ...f.options, min: { path: 'count', value: 100 } } })),
+    results: { words: 20000, sentences: 1000, order: ['all', 'nsubj', 'rare'],
+      relations: { nsubj: rel(200, 0.6, 0.7), all: rel(20000, 0.5, 0.3), rare: rel(5, 0.9, 0.1) } },
+  }));
+  // Known MDS: heads at (0, 0), (10, 0) and (0, 1); equal axes draw 10 units across as 10 up.
+  const clusterDoc = JSON.parse(readFileSync(path.join(results, 'cluster.json'), 'utf8'));
+  const mdsHeads = [[0, 0], [10, 0], [0, 1], [5, 0.5]].map((c, k) => ({
+    layer: Math.floor(k / 2), head: k % 2, label: `${Math.floor(k / 2) + 1}-${(k % 2) + 1}`, behaviour: k === 1 ? 'next' : 'broad', coordinates: c,
+  }));
+  writeFileSync(path.join(results, 'synthetic-cluster.json'), JSON.stringify({
+    ...clusterDoc, figures: clusterDoc.figures, model: { ...clusterDoc.model, layers: 2, heads: 2 }, results: { ...clusterDoc.results, heads: mdsHeads },
+  }));
   const docs = ['surface.json', 'syntax.json', 'gradsep.json', 'importance.json', 'ablate.json', 'coref.json', 'probe.json',
     'patterns.json', 'features.json', 'influence.json', 'compare.json', 'cluster.json', 'saliency.json', 'rollout.json',
-    'flow.json', 'track.json', 'synthetic-surface.json', 'synthetic-saliency.json', 'synthetic-influence.json'];
+    'flow.json', 'track.json', 'synthetic-surface.json', 'synthetic-saliency.json', 'synthetic-influence.json',
+    'synthetic-syntax.json', 'synthetic-cluster.json'];
   const declared = Object.fromEntries(
     docs.map((name) => [name, JSON.parse(readFileSync(path.join(results, name), 'utf8')).figures ?? []]),
   );
@@ -206,6 +229,25 @@ try {
   const ablate = page.locator('article[data-name="ablate.json"] section.chart[data-view="ablate.heads"]');
   const centred = (await svgFacts(parser, (await download(page, ablate.locator('button.export-svg'))).bytes.toString('utf8'), 'g.colorbar')).marks[0];
   assert.ok(+centred['data-hi'] > 0 && +centred['data-lo'] === -centred['data-hi'], `ablate.heads colour bar ${centred['data-lo']}..${centred['data-hi']}`);
+
+  // The syntax table: the results' order, percent, a beats/misses mark, the rare relation hidden.
+  await page.click('nav.doc-list button[data-name="synthetic-syntax.json"]');
+  const synRows = await page.locator('article[data-name="synthetic-syntax.json"] section.chart[data-view="syntax.relations"] table tbody tr')
+    .evaluateAll((trs) => trs.map((tr) => [...tr.querySelectorAll('td')].map((td) => td.textContent)));
+  assert.deepEqual(synRows.map((r) => r[0]), ['all', 'nsubj'], `rows ${JSON.stringify(synRows)}`);
+  assert.ok(synRows[0].includes('50') && synRows[0].includes('30'), `percent: ${synRows[0]}`);
+  assert.equal(synRows[0].at(-1), 'beats');
+  assert.equal(synRows[1].at(-1), 'misses');
+  // The MDS on equal axes: a unit is as long across as up, and the heads are coloured by behaviour.
+  await page.click('nav.doc-list button[data-name="synthetic-cluster.json"]');
+  const mds = page.locator('article[data-name="synthetic-cluster.json"] section.chart[data-view="cluster.mds"]');
+  const mdsSvg = (await download(page, mds.locator('button.export-svg'))).bytes.toString('utf8');
+  const pts = (await svgFacts(parser, mdsSvg, 'circle.point')).marks;
+  const at = (x, y) => pts.find((q) => +q['data-x'] === x && +q['data-y'] === y);
+  const across = Math.abs(+at(10, 0).cx - +at(0, 0).cx) / 10;
+  const up = Math.abs(+at(0, 1).cy - +at(0, 0).cy) / 1;
+  assert.ok(Math.abs(across - up) < 0.01 * across, `equal axes: ${across} px per unit across, ${up} up`);
+  assert.notEqual(at(10, 0).fill, at(0, 0).fill, 'the next head and the broad heads differ in colour');
 
   // Token shading: signed, centred on 0 (red above, blue below), the output position outlined.
   await page.click('nav.doc-list button[data-name="synthetic-saliency.json"]');
