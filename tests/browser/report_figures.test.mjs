@@ -147,10 +147,17 @@ try {
   writeFileSync(path.join(results, 'synthetic-cluster.json'), JSON.stringify({
     ...clusterDoc, figures: clusterDoc.figures, model: { ...clusterDoc.model, layers: 2, heads: 2 }, results: { ...clusterDoc.results, heads: mdsHeads },
   }));
+  // Known pruning curve: 0.9 unpruned, 0.8 at a tenth of the heads, 0.4 at half; threshold 0.81.
+  const importanceDoc = JSON.parse(readFileSync(path.join(results, 'importance.json'), 'utf8'));
+  writeFileSync(path.join(results, 'synthetic-importance.json'), JSON.stringify({
+    ...importanceDoc, figures: importanceDoc.figures.filter((f) => f.id === 'importance.pruning'),
+    results: { ...importanceDoc.results, baseline_metric: 0.9, threshold_metric: 0.81,
+      curve: [[0, 0.9], [0.1, 0.8], [0.5, 0.4]].map(([fraction_masked, metric], step) => ({ step, fraction_masked, metric })) },
+  }));
   const docs = ['surface.json', 'syntax.json', 'gradsep.json', 'importance.json', 'ablate.json', 'coref.json', 'probe.json',
     'patterns.json', 'features.json', 'influence.json', 'compare.json', 'cluster.json', 'saliency.json', 'rollout.json',
     'flow.json', 'track.json', 'synthetic-surface.json', 'synthetic-saliency.json', 'synthetic-influence.json',
-    'synthetic-syntax.json', 'synthetic-cluster.json'];
+    'synthetic-syntax.json', 'synthetic-cluster.json', 'synthetic-importance.json'];
   const declared = Object.fromEntries(
     docs.map((name) => [name, JSON.parse(readFileSync(path.join(results, name), 'utf8')).figures ?? []]),
   );
@@ -248,6 +255,22 @@ try {
   const up = Math.abs(+at(0, 1).cy - +at(0, 0).cy) / 1;
   assert.ok(Math.abs(across - up) < 0.01 * across, `equal axes: ${across} px per unit across, ${up} up`);
   assert.notEqual(at(10, 0).fill, at(0, 0).fill, 'the next head and the broad heads differ in colour');
+
+  // The pruning curve: each point at its fraction (numeric x) and metric, the two references drawn.
+  await page.click('nav.doc-list button[data-name="synthetic-importance.json"]');
+  const prune = page.locator('article[data-name="synthetic-importance.json"] section.chart[data-view="importance.pruning"]');
+  const pruneSvg = (await download(page, prune.locator('button.export-svg'))).bytes.toString('utf8');
+  const parea = (await svgFacts(parser, pruneSvg, 'g.plot-area')).marks[0];
+  const py = (v) => +parea['data-y0px'] + ((v - +parea['data-y0']) * (+parea['data-y1px'] - +parea['data-y0px'])) / (+parea['data-y1'] - +parea['data-y0']);
+  const ppts = (await svgFacts(parser, pruneSvg, 'circle.point')).marks.sort((a, b) => +a['data-index'] - +b['data-index']);
+  assert.equal(ppts.length, 3);
+  [0.9, 0.8, 0.4].forEach((v, k) => assert.ok(Math.abs(+ppts[k].cy - py(v)) < 0.01, `point ${k} at ${ppts[k].cy}, expected ${py(v)}`));
+  const gap1 = +ppts[1].cx - +ppts[0].cx;
+  const gap2 = +ppts[2].cx - +ppts[1].cx;
+  assert.ok(gap1 > 0 && Math.abs(gap2 - 4 * gap1) < 0.01, `placed by fraction (0, 0.1, 0.5): gaps ${gap1} and ${gap2}`);
+  const prefs = await svgFacts(parser, pruneSvg, 'line.reference-line');
+  assert.equal(prefs.marks.length, 2, 'unpruned and threshold lines');
+  assert.ok(prefs.marks.some((m) => Math.abs(+m.y1 - py(0.81)) < 0.01), 'the threshold at 0.81');
 
   // Token shading: signed, centred on 0 (red above, blue below), the output position outlined.
   await page.click('nav.doc-list button[data-name="synthetic-saliency.json"]');
