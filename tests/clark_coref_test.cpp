@@ -210,6 +210,13 @@ TEST(ClarkCoref, GapEndToEndOnRandomModel) {
   EXPECT_EQ(r["anaphors"]["pronoun"], scored);
   EXPECT_EQ(r["per_head"]["all"].size(), 2u);
   EXPECT_NE(printed.find("rule_sieve"), std::string::npos);
+  // GAP has pronouns only: the tables show no empty proper/nominal columns and hide their rows.
+  EXPECT_EQ(r["best"]["proper"]["anaphors"], 0);
+  const auto& best = j["figures"][0];
+  ASSERT_EQ(best["id"], "coref.best");
+  EXPECT_EQ(best["values"].size(), 4u);  // type, head, accuracy, pronoun
+  EXPECT_EQ(best["values"][3]["label"], "pronoun %");
+  EXPECT_EQ(best["options"]["min"]["path"], "anaphors");
   // Conversion to the simple format gives the same analysis.
   const auto conv = test::run_command(fmt::format("{} coref-convert --gap {} --out {}", test::cli(),
                                                   tc::clark_data("gap-development.first8.tsv").string(),

@@ -308,6 +308,7 @@ nlohmann::json to_json(const Result& r) {
       if (c > cb) best_k = k;
     }
     auto j = head_json(static_cast<std::int64_t>(best_k) / r.heads, static_cast<std::int64_t>(best_k) % r.heads);
+    j["anaphors"] = total;
     if (k_count) {
       j["accuracy"] = ratio(col < 0 ? sum3(r.correct[best_k]) : r.correct[best_k][static_cast<std::size_t>(col)], total);
       j["by_type"] = by_type(r.correct[best_k], r.total);
@@ -392,7 +393,13 @@ namespace bertscope::analysis::coref {
 
 // Clark et al. Table 2: the best head per anaphor type, the baselines, and every head's accuracy.
 std::vector<Figure> figures(const nlohmann::json& results) {
-  const auto percent = [](const char* path, const char* label) { return FigureField{path, label, Unit::accuracy, "percent"}; };
+  const auto percent = [](const std::string& path, const std::string& label) {
+    return FigureField{path, label, Unit::accuracy, "percent"};
+  };
+  // Only the anaphor types the data has (GAP has pronouns alone): no empty rows or columns.
+  std::vector<std::string> types;
+  for (const char* type : {"pronoun", "proper", "nominal"})
+    if (results.value("anaphors", nlohmann::json::object()).value(type, std::int64_t{1}) > 0) types.emplace_back(type);
   std::vector<Figure> out;
   out.push_back({.id = "coref.best",
                  .kind = "table",
@@ -402,18 +409,19 @@ std::vector<Figure> figures(const nlohmann::json& results) {
                             "73, nominal 58). Types with no anaphors in the data have no accuracy.",
                  .rows = "best",
                  .values = {FigureField{"@key", "anaphor type", Unit::label}, FigureField{"", "head", Unit::label, "head"},
-                            percent("accuracy", "accuracy %"), percent("by_type.pronoun", "pronoun %"),
-                            percent("by_type.proper", "proper %"), percent("by_type.nominal", "nominal %")},
-                 .axis = "accuracy (%)"});
+                            percent("accuracy", "accuracy %")},
+                 .axis = "accuracy (%)",
+                 .options = {{"min", {{"path", "anaphors"}, {"value", 1}}}}});
+  for (const auto& t : types) out.back().values.push_back(percent("by_type." + t, t + " %"));
   out.push_back({.id = "coref.baselines",
                  .kind = "table",
                  .title = "Coreference baselines",
                  .caption = "The baselines of Clark et al.'s Table 2 on the same anaphors (nearest candidate, head word match, "
                             "...), in percent, to set beside the best head.",
                  .rows = "baselines",
-                 .values = {FigureField{"@key", "baseline", Unit::label}, percent("all", "all %"), percent("pronoun", "pronoun %"),
-                            percent("proper", "proper %"), percent("nominal", "nominal %")},
+                 .values = {FigureField{"@key", "baseline", Unit::label}, percent("all", "all %")},
                  .axis = "accuracy (%)"});
+  for (const auto& t : types) out.back().values.push_back(percent(t, t + " %"));
   Figure heads{.id = "coref.heads",
                .kind = "heatmap",
                .title = "Coreference accuracy per head",
@@ -421,8 +429,9 @@ std::vector<Figure> figures(const nlohmann::json& results) {
                           "fixed 0..1 scale.",
                .axis = "accuracy (proportion correct)",
                .range = std::array<double, 2>{0, 1}};
-  for (const char* type : {"all", "pronoun", "proper", "nominal"})
-    if (results.contains("per_head") && results["per_head"].contains(type))
+  for (const auto& type : std::vector<std::string>{"all", "pronoun", "proper", "nominal"})
+    if (results.contains("per_head") && results["per_head"].contains(type) &&
+        (type == "all" || std::find(types.begin(), types.end(), type) != types.end()))
       heads.values.push_back({fmt::format("per_head.{}", type), type, Unit::accuracy});
   if (!heads.values.empty()) out.push_back(std::move(heads));
   return out;
