@@ -1296,3 +1296,19 @@ TEST(InfluenceLibrary, RunTasksWritesTheCommandsDocument) {
   EXPECT_NE(test::error_message([&] { inf::parse_sources("subject,,2"); }).find("an empty item"), std::string::npos);
   EXPECT_NE(test::error_message([&] { inf::parse_sources("verb"); }).find("unknown role"), std::string::npos);
 }
+
+// Found by fuzz/fuzz_agreement: a word that starts with "{" but is not a whole "{slot}" (here
+// "{attrc}ator") was taken for the next slot by generate(), reading past the slots (a heap
+// overflow under ASan). Such a word is text, as parse_template already treated it.
+TEST(AgreementData, FuzzTemplateWordStartingWithABraceIsText) {
+  TempDir dir("agreement-template-brace");
+  const auto path = dir / "brace.json";
+  write_file(path, R"({"name": "refl_brace",
+    "text": "some {subject} who can dress our {attrc}ator can clean [MASK] .",
+    "slots": {"subject": [["king", "queen"], ["boy", "girl"]]},
+    "agrees_with": "subject",
+    "target": [["himself", "herself"]]})");
+  const auto d = ag::read_template(path);
+  ASSERT_EQ(d.examples.size(), 4u);  // 2 subjects x 2 numbers
+  for (const auto& e : d.examples) EXPECT_EQ(e.words[6], "{attrc}ator");
+}

@@ -198,5 +198,20 @@ TEST(IoFiles, QuotedKeepsMessagesOnOneLine) {
   EXPECT_EQ(quote(split), "\"" + std::string(299, 'x') + "\"... (306 bytes)");
 }
 
+
+// Found by fuzz/fuzz_shard_index: a number too large for a double is reported by nlohmann's
+// parser as out_of_range.406, not parse_error, and escaped read_json.
+TEST(IoFiles, ReadJsonNumberOverflowIsAFormatError) {
+  TempDir dir;
+  const auto file = dir / "big.json";
+  write_raw(file, "22e22222222222222222222223{\"weight_map\": {}}");
+  std::string message = error_of(ErrorKind::format, [&] { read_json(file); });
+  EXPECT_TRUE(StartsWith(message, file.string() + ": invalid JSON: ")) << message;
+  EXPECT_TRUE(Contains(message, "number overflow")) << message;
+  write_raw(file, "{\"hidden_size\": 1e999}");
+  message = error_of(ErrorKind::format, [&] { read_json(file); });
+  EXPECT_TRUE(StartsWith(message, file.string() + ": invalid JSON: ")) << message;
+}
+
 }  // namespace
 }  // namespace bertscope::io

@@ -463,5 +463,12 @@ print("ok")
   EXPECT_EQ(result.output, "ok\n");
 }
 
+
+// The same overflow (out_of_range.406 from nlohmann's parser) in a safetensors header.
+TEST_F(SafetensorsErrors, HeaderNumberOverflowIsAFormatError) {
+  const std::string message = open_error(raw_file("{\"t\": 1e999}", ""));
+  EXPECT_TRUE(Contains(message, "safetensors header is not valid JSON")) << message;
+}
+
 }  // namespace
 }  // namespace bertscope::io

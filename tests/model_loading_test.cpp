@@ -762,3 +762,19 @@ TEST(ModelFamilies, ModernbertConfigViewsAndRefusals) {
   EXPECT_EQ(std::count(too_long.output.begin(), too_long.output.end(), '\n'), 1) << too_long.output;
   EXPECT_FALSE(fs::exists(trace));
 }
+
+// Found by fuzz/fuzz_config: writing back a config.json whose "torch_dtype" (or another key
+// config_to_json writes) holds a value of another JSON type threw a nlohmann type_error; it is
+// now one Error(model).
+TEST(ModelFamilies, FuzzConfigKeyOfTheWrongTypeIsAnErrorWhenWrittenBack) {
+  const auto j = nlohmann::json::parse(R"({"model_type": "bert", "hidden_size": 8, "num_hidden_layers": 1,
+    "num_attention_heads": 2, "intermediate_size": 16, "vocab_size": 10, "torch_dtype": 2})");
+  const auto config = model::parse_config(j, "fuzz/config.json");
+  try {
+    (void)model::config_to_json(config);
+    ADD_FAILURE() << "no error";
+  } catch (const Error& e) {
+    EXPECT_EQ(static_cast<int>(e.kind()), static_cast<int>(ErrorKind::model)) << e.what();
+    EXPECT_NE(std::string(e.what()).find("a key has a value of the wrong type"), std::string::npos) << e.what();
+  }
+}

@@ -132,3 +132,26 @@ TEST(TokenizerBadInput, CommandLineSaysOneLineAndFails) {
       << r.output;
   EXPECT_EQ(dir.entries(), std::vector<std::string>{"tokenizer.json"});
 }
+
+// Found by fuzz/fuzz_tokenizer_json: a TemplateProcessing special token whose entry in
+// "special_tokens" is not an object read missing keys through const operator[] (undefined
+// behaviour, a heap overflow under ASan), and values of the wrong JSON type escaped as nlohmann
+// exceptions. Each is now one Error(format) naming the file.
+TEST(TokenizerBadInput, FuzzTemplateSpecialTokensOfTheWrongShape) {
+  bertscope::test::TempDir dir("tok-fuzz-template");
+  const auto file = dir.path() / "tokenizer.json";
+  const std::string model = R"("model": {"type": "WordPiece", "unk_token": "[UNK]", "continuing_subword_prefix": "##",
+    "max_input_chars_per_word": 100, "vocab": {"[UNK]": 0, "[CLS]": 1, "a": 2}})";
+  const auto with_specials = [&](const std::string& specials) {
+    return "{" + model + R"(, "post_processor": {"type": "TemplateProcessing",
+      "single": [{"SpecialToken": {"id": "[CLS]", "type_id": 0}}, {"Sequence": {"id": "A", "type_id": 0}}],
+      "pair": [{"Sequence": {"id": "A", "type_id": 0}}, {"Sequence": {"id": "B", "type_id": 1}}],
+      "special_tokens": )" + specials + "}}";
+  };
+  for (const std::string specials : {R"({"[CLS]": 7})", R"({"[CLS]": {"id": "[CLS]"}})",
+                                     R"({"[CLS]": {"id": "[CLS]", "ids": ["x"], "tokens": ["[CLS]"]}})", "5"}) {
+    write_bad_input(file, with_specials(specials));
+    const auto message = bad_input_error([&] { (void)model::Tokenizer::from_folder(dir.path()); }, ErrorKind::format);
+    EXPECT_NE(message.find(file.string()), std::string::npos) << specials << ": " << message;
+  }
+}

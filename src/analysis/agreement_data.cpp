@@ -270,7 +270,7 @@ AgreementData read_blimp(const std::filesystem::path& path, const ReadOptions& o
     nlohmann::json j;
     try {
       j = nlohmann::json::parse(lines[i]);
-    } catch (const nlohmann::json::parse_error& e) {
+    } catch (const nlohmann::json::exception& e) {  // parse_error, or out_of_range.406 for "1e999"
       fail(ErrorKind::format, "{}:{}: invalid JSON: {}", path.string(), i + 1, e.what());
     }
     if (!j.is_object() || !j.contains("sentence_good") || !j.contains("sentence_bad") || !j["sentence_good"].is_string() ||
@@ -359,7 +359,7 @@ std::vector<AgreementExample> generate(const AgreementTemplate& t) {
   // Slots in text order; nouns take both numbers, the others follow their noun.
   std::vector<const TemplateSlot*> order;
   for (const auto& w : t.text)
-    if (w.size() > 2 && w.front() == '{')
+    if (w.size() > 2 && w.front() == '{' && w.back() == '}')
       for (const auto& s : t.slots)
         if ("{" + s.name + "}" == w) order.push_back(&s);
   std::vector<std::size_t> nouns;  // indices into `order`
@@ -390,7 +390,7 @@ std::vector<AgreementExample> generate(const AgreementTemplate& t) {
           if (w == "[MASK]") {
             ex.mask_word = ex.words.size();
             ex.words.push_back(w);
-          } else if (w.size() > 2 && w.front() == '{') {
+          } else if (w.size() > 2 && w.front() == '{' && w.back() == '}') {
             const auto* s = order[slot];
             const auto& pair = s->words[choice[slot]];
             const bool pl = plural.at(s->agrees_with.empty() ? s->name : s->agrees_with);

@@ -80,7 +80,7 @@ class DocReader {
     nlohmann::json j;
     try {
       j = nlohmann::json::parse(line_text);
-    } catch (const nlohmann::json::parse_error& e) {
+    } catch (const nlohmann::json::exception& e) {  // parse_error, or out_of_range.406 for "1e999"
       error(fmt::format("invalid JSON: {}", e.what()));
     }
     if (!j.is_object()) error("expected one JSON object per line (a document)");

@@ -97,6 +97,9 @@ nlohmann::json read_json(const std::filesystem::path& path) {
     auto [line, column] = json_error_position(content, e.byte);
     fail(ErrorKind::format, "{}:{}:{}: invalid JSON: {}", path.string(), line, column,
          one_line(json_error_detail(e.what())));
+  } catch (const nlohmann::json::out_of_range& e) {
+    // A number too large for a double ("1e999") is reported by the parser as out_of_range.406.
+    fail(ErrorKind::format, "{}: invalid JSON: {}", path.string(), one_line(json_error_detail(e.what())));
   }
 }
 

@@ -74,6 +74,10 @@ nlohmann::json parse_header(const std::filesystem::path& path, std::string_view 
     std::string detail = quote(what);
     fail(ErrorKind::format, "{}: safetensors header is not valid JSON: {}", path.string(),
          detail.substr(1, detail.size() - 2));
+  } catch (const nlohmann::json::out_of_range& e) {  // a number too large for a double: out_of_range.406
+    std::string detail = quote(e.what());
+    fail(ErrorKind::format, "{}: safetensors header is not valid JSON: {}", path.string(),
+         detail.substr(1, detail.size() - 2));
   }
 }
 

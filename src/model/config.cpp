@@ -186,7 +186,8 @@ ModelConfig load_config(const std::filesystem::path& config_json) {
   return parse_config(io::read_json(config_json), config_json.string());
 }
 
-nlohmann::json config_to_json(const ModelConfig& c) {
+namespace {
+nlohmann::json config_to_json_unchecked(const ModelConfig& c) {
   nlohmann::json j = c.raw.is_object() ? c.raw : nlohmann::json::object();
   const auto& family = arch::family(c);
   const auto key = [&](const char* common) { return family.key(common); };
@@ -221,6 +222,19 @@ nlohmann::json config_to_json(const ModelConfig& c) {
   if (!c.problem_type.empty()) j["problem_type"] = c.problem_type;
   family.write_config(c, j);
   return j;
+}
+}  // namespace
+
+nlohmann::json config_to_json(const ModelConfig& c) {
+  // The loaded config.json is written back with its other keys; one of the keys written here
+  // that holds a value of another JSON type (e.g. "torch_dtype": 2) is reported, not thrown as a
+  // nlohmann exception.
+  try {
+    return config_to_json_unchecked(c);
+  } catch (const nlohmann::json::exception& e) {
+    fail(ErrorKind::model, "config.json of this {} model: a key has a value of the wrong type: {}", c.model_type,
+         e.what());
+  }
 }
 
 }  // namespace bertscope::model

@@ -243,8 +243,11 @@ struct Reader {
         piece.type_id = t->value("type_id", 0);
         auto sp = specials.find(name);
         if (sp == specials.end()) bad(component, fmt::format("special token \"{}\" is not in \"special_tokens\"", name));
-        const auto& ids = (*sp)["ids"];
-        const auto& tokens = (*sp)["tokens"];
+        static const json missing;
+        const auto ids_it = sp->is_object() ? sp->find("ids") : sp->end();
+        const auto tokens_it = sp->is_object() ? sp->find("tokens") : sp->end();
+        const auto& ids = ids_it != sp->end() ? *ids_it : missing;
+        const auto& tokens = tokens_it != sp->end() ? *tokens_it : missing;
         if (!ids.is_array() || !tokens.is_array() || ids.size() != tokens.size()) {
           bad(component, fmt::format("special token \"{}\" needs \"ids\" and \"tokens\" of one length", name));
         }
@@ -313,15 +316,25 @@ bool present(const json& doc, const char* key) {
   return it != doc.end() && !it->is_null();
 }
 
+Pipeline pipeline_components(const Reader& r, const json& doc) {
+  return Pipeline(present(doc, "normalizer") ? r.normalizer(doc["normalizer"]) : nullptr,
+                  present(doc, "pre_tokenizer") ? r.pre_tokenizer(doc["pre_tokenizer"]) : nullptr, r.model(doc["model"]),
+                  present(doc, "post_processor") ? r.post_processor(doc["post_processor"]) : nullptr, r.added_tokens(doc));
+}
 }  // namespace
 
 Pipeline pipeline_from_json(const json& doc, const std::filesystem::path& file, const LoadOptions& options) {
   const Reader r{file, options};
   if (!doc.is_object()) fail(ErrorKind::format, "{}: expected a JSON object at the top level", file.string());
   if (!present(doc, "model")) fail(ErrorKind::format, "{}: no \"model\" object", file.string());
-  return Pipeline(present(doc, "normalizer") ? r.normalizer(doc["normalizer"]) : nullptr,
-                  present(doc, "pre_tokenizer") ? r.pre_tokenizer(doc["pre_tokenizer"]) : nullptr, r.model(doc["model"]),
-                  present(doc, "post_processor") ? r.post_processor(doc["post_processor"]) : nullptr, r.added_tokens(doc));
+  // A value of the wrong JSON type that a component reads without checking (get<...>, value(...))
+  // is a malformed file like any other: one Error naming the file, not a nlohmann exception.
+  try {
+    return pipeline_components(r, doc);
+  } catch (const nlohmann::json::exception& e) {
+    fail(ErrorKind::format, "{}: {}", file.string(), e.what());
+  }
 }
+
 
 }  // namespace bertscope::tokenizer
