@@ -778,3 +778,17 @@ TEST(ModelFamilies, FuzzConfigKeyOfTheWrongTypeIsAnErrorWhenWrittenBack) {
     EXPECT_NE(std::string(e.what()).find("a key has a value of the wrong type"), std::string::npos) << e.what();
   }
 }
+
+// Found by fuzz/fuzz_config: a family key read without a type check ("pooler_hidden_act": 4 in a
+// DeBERTa config) escaped parse_config as a nlohmann type_error; it is one Error naming the file.
+TEST(ModelFamilies, FuzzConfigKeyOfTheWrongTypeIsAnErrorWhenParsed) {
+  const auto j = nlohmann::json::parse(R"({"model_type": "deberta-v2", "hidden_size": 8, "num_hidden_layers": 1,
+    "num_attention_heads": 2, "intermediate_size": 16, "vocab_size": 10, "pooler_hidden_act": 4})");
+  try {
+    (void)model::parse_config(j, "fuzz/config.json");
+    ADD_FAILURE() << "no error";
+  } catch (const Error& e) {
+    EXPECT_EQ(static_cast<int>(e.kind()), static_cast<int>(ErrorKind::model)) << e.what();
+    EXPECT_EQ(std::string(e.what()).rfind("fuzz/config.json: a key has a value of the wrong type", 0), 0u) << e.what();
+  }
+}

@@ -93,7 +93,8 @@ std::string ModelConfig::label(std::int64_t id) const {
   return it != id2label.end() ? it->second : "LABEL_" + std::to_string(id);
 }
 
-ModelConfig parse_config(const nlohmann::json& j, const std::string& src) {
+namespace {
+ModelConfig parse_config_unchecked(const nlohmann::json& j, const std::string& src) {
   if (!j.is_object()) fail(ErrorKind::model, "{}: expected a JSON object", src);
   ModelConfig c;
   c.raw = j;
@@ -170,6 +171,17 @@ ModelConfig parse_config(const nlohmann::json& j, const std::string& src) {
   }
   c.num_labels = config_int(j, "num_labels", c.num_labels, src, 1);
   return c;
+}
+}  // namespace
+
+ModelConfig parse_config(const nlohmann::json& j, const std::string& src) {
+  // A key a family reads with its JSON type unchecked (e.g. "pooler_hidden_act": 4) is a
+  // malformed config like any other: one Error naming the file, not a nlohmann exception.
+  try {
+    return parse_config_unchecked(j, src);
+  } catch (const nlohmann::json::exception& e) {
+    fail(ErrorKind::model, "{}: a key has a value of the wrong type: {}", src, e.what());
+  }
 }
 
 std::vector<float> sinusoidal_position_table(std::int64_t positions, std::int64_t dim) {
