@@ -32,10 +32,16 @@ ReportSummary write_report(const std::filesystem::path& results_dir, const std::
   if (dir_name.empty()) dir_name = std::filesystem::absolute(results_dir).lexically_normal().parent_path().filename().string();
   const std::string title = options.title.empty() ? fmt::format("bertscope report: {}", dir_name) : options.title;
   nlohmann::json config = {{"mode", "report"}, {"title", title}};
-  config["documents"] = documents_json(std::move(docs));
   // The page opens with the findings (what `bertscope summary` prints), linked to their figures,
-  // and groups the documents by paper and question.
-  config["summary"] = summary_json(summarize(results_dir));
+  // and groups the documents by paper and question: from the .json documents already read.
+  std::vector<std::pair<std::string, nlohmann::json>> results;
+  for (const auto& d : docs)
+    if (std::filesystem::path(d.name).extension() == ".json") results.emplace_back(d.name, d.json);
+  std::vector<std::string> unreadable;
+  for (const auto& k : summary.skipped)
+    if (k.path.extension() == ".json") unreadable.push_back(fmt::format("{}: {}", k.path.filename().string(), k.reason));
+  config["summary"] = summary_json(summarize(results, std::move(unreadable)));
+  config["documents"] = documents_json(std::move(docs));
   const auto page = viewer_page(config, title, AssetMode::inlined);
   // A new folder appears only with its page in it (staged, then renamed); into an existing one
   // the page is written atomically.

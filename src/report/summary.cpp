@@ -349,11 +349,25 @@ const Section* section_of(const std::string& method) {
 }
 
 Summary summarize(const std::filesystem::path& results) {
-  Summary s;
   std::vector<std::filesystem::path> files;
   for (const auto& e : std::filesystem::directory_iterator(results))
     if (e.is_regular_file() && e.path().extension() == ".json") files.push_back(e.path());
   std::sort(files.begin(), files.end());
+  std::vector<std::pair<std::string, json>> documents;
+  std::vector<std::string> unreadable;
+  for (const auto& path : files) {
+    try {
+      documents.emplace_back(path.filename().string(), io::read_json(path));
+    } catch (const std::exception& e) {
+      unreadable.push_back(fmt::format("{}: {}", path.filename().string(), e.what()));
+    }
+  }
+  return summarize(documents, std::move(unreadable));
+}
+
+Summary summarize(const std::vector<std::pair<std::string, json>>& documents, std::vector<std::string> unreadable) {
+  Summary s;
+  s.skipped = std::move(unreadable);
   // The order of the paper sections, whatever the file names.
   const std::vector<std::pair<std::string, Finding (*)(const json&)>> known = {
       {"surface", surface}, {"gradsep", gradsep},   {"syntax", syntax},         {"probe", probe},
@@ -361,24 +375,17 @@ Summary summarize(const std::filesystem::path& results) {
       {"importance", importance}, {"saliency", saliency}, {"flow", flow},    {"influence", influence}};
   std::map<std::string, std::vector<std::pair<std::string, json>>> docs;  // method -> (file name, document)
   std::set<std::string> models;
-  for (const auto& path : files) {
-    json doc;
-    try {
-      doc = io::read_json(path);
-    } catch (const std::exception& e) {
-      s.skipped.push_back(fmt::format("{}: {}", path.filename().string(), e.what()));
-      continue;
-    }
+  for (const auto& [name, doc] : documents) {
     const auto method = str(doc, "method");
     if (method.empty() || !doc.contains("results")) {
-      s.skipped.push_back(fmt::format("{}: not a result document", path.filename().string()));
+      s.skipped.push_back(fmt::format("{}: not a result document", name));
       continue;
     }
     if (doc.contains("model") && doc["model"].is_object()) {
       const auto p = str(doc["model"], "path");
       if (!p.empty()) models.insert(p);
     }
-    docs[method].emplace_back(path.filename().string(), std::move(doc));
+    docs[method].emplace_back(name, doc);
   }
   // Sections' order first (the papers' order), then any method the table lacks.
   std::vector<std::pair<std::string, Finding (*)(const json&)>> ordered;

@@ -40,6 +40,9 @@ struct Summary {
 
 // Reads every *.json result document of `results` (not recursive).
 Summary summarize(const std::filesystem::path& results);
+// The same from documents already read (file name, JSON), in file-name order; `unreadable` lists
+// the files that could not be read, as "NAME: reason".
+Summary summarize(const std::vector<std::pair<std::string, nlohmann::json>>& documents, std::vector<std::string> unreadable = {});
 
 std::string format_summary(const Summary& summary);
 nlohmann::json summary_json(const Summary& summary);

@@ -5,7 +5,7 @@ import { maxOf, type AttentionSet, type AttentionView } from '../data/attention'
 import { attentionMap, divergingMap, lutIndex, type ColorMap, type ValueScale } from '../render/color';
 import { COLORBAR_WIDTH, fitLabel, formatValue, paintColorbar, paintTitle, titleWidth } from '../render/guides';
 import type { Painter, Raster } from '../render/painter';
-import { defaultThumb, gridHit, GRID_GAP, GRID_LEFT, GRID_TOP } from './attention_grid';
+import { defaultThumb, gridHit, gridPointer, GRID_GAP, GRID_LEFT, GRID_TOP } from './attention_grid';
 import { View, choice, headLabel, type Figure, type PointerEvent2 } from './view';
 
 const PLOT = 240;
@@ -306,15 +306,11 @@ export class DifferenceGridView extends View {
 
   override pointer(e: PointerEvent2): boolean {
     const before = this.hover;
-    if (e.type === 'leave') this.hover = null;
-    else if (e.type === 'move') this.hover = this.hit(e.x, e.y);
-    else if (e.type === 'click') {
-      const at = this.hit(e.x, e.y);
-      if (at && this.onNavigate) {
-        super.set('layer', String(at[0]));
-        this.onNavigate('compare', { layer: String(at[0]), head: String(at[1]) });
-      }
-    }
+    this.hover = gridPointer(e, before, (x, y) => this.hit(x, y), (l, h) => {
+      if (!this.onNavigate) return;
+      super.set('layer', String(l));
+      this.onNavigate('compare', { layer: String(l), head: String(h) });
+    });
     return before?.[0] !== this.hover?.[0] || before?.[1] !== this.hover?.[1];
   }
 

@@ -28,6 +28,23 @@ export function gridHit(x: number, y: number, cell: number, layers: number, head
   return [l, h];
 }
 
+// Hover and click on a grid of heads: the head under the pointer after event `e` (the previous
+// one when the event is neither), and a click on a head calls `open` with it.
+export function gridPointer(
+  e: PointerEvent2,
+  hovered: [number, number] | null,
+  hit: (x: number, y: number) => [number, number] | null,
+  open: (layer: number, head: number) => void,
+): [number, number] | null {
+  if (e.type === 'leave') return null;
+  if (e.type === 'move') return hit(e.x, e.y);
+  if (e.type === 'click') {
+    const at = hit(e.x, e.y);
+    if (at) open(at[0], at[1]);
+  }
+  return hovered;
+}
+
 export function defaultThumb(layers: number): number {
   return [64, 48].find((t) => layers * (t + GAP) <= GRID_HEIGHT) ?? 32;
 }
@@ -208,15 +225,11 @@ export class AttentionGridView extends View {
 
   override pointer(e: PointerEvent2): boolean {
     const before = this.hover;
-    if (e.type === 'leave') this.hover = null;
-    else if (e.type === 'move') this.hover = this.hit(e.x, e.y);
-    else if (e.type === 'click') {
-      const at = this.hit(e.x, e.y);
-      if (at && this.onNavigate) {
-        super.set('layer', String(at[0]));
-        this.onNavigate('heatmap', { layer: String(at[0]), head: String(at[1]) });
-      }
-    }
+    this.hover = gridPointer(e, before, (x, y) => this.hit(x, y), (l, h) => {
+      if (!this.onNavigate) return;
+      super.set('layer', String(l));
+      this.onNavigate('heatmap', { layer: String(l), head: String(h) });
+    });
     return before?.[0] !== this.hover?.[0] || before?.[1] !== this.hover?.[1];
   }
 
