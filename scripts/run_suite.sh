@@ -44,6 +44,9 @@ tail -n +2 "$out/sst2_saliency.tsv" | cut -f1 > "$out/sst2_sentences.txt"
 start=$(date +%s)
 steps=0
 total=18
+# Held-out masked-LM accuracy when the model has a masked-LM head (A Tale of Two Cities, the prose
+# sample, is one of the four books bertscope-mini's training left out).
+mlm=0; grep -q 'ForMaskedLM' "$model/config.json" && mlm=1 && total=$((total + 1))
 # Progress (step, time, time so far) on stderr when it is a terminal; quiet in pipes and CI.
 tty=0; [ -t 2 ] && tty=1
 # One analysis; its table goes to OUT/logs/NAME.txt, its stderr to OUT/logs/NAME.err.
@@ -68,6 +71,8 @@ ewt_dev=data/ud_ewt/en_ewt-ud-dev.conllu
 ewt_test=data/ud_ewt/en_ewt-ud-test.first500.conllu
 
 step info            "$bin" info --model "$model"
+[ $mlm = 1 ] && step mlm-eval  "$bin" evaluate mlm --model "$model" --corpus "$prose" --seq-len 128 --instances 128 \
+                       --out "$results/mlm_eval.json"
 # Clark et al. 2019
 step surface         "$bin" analyze surface --model "$model" --data "$prose" --segments --max-segments $segments --out "$results/surface.json"
 step cluster         "$bin" analyze cluster --model "$model" --data "$prose" --segments --max-segments $segments --out "$results/cluster.json"

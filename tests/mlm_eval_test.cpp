@@ -210,7 +210,7 @@ TEST(MlmEval, CommandWritesReportInstancesAndCard) {
   // A report from before the protocol, with a machine's absolute paths.
   io::write_file_atomic(fs::path(model_dir) / "train_report.json",
                         nlohmann::json{{"steps", 3},
-                                       {"hyperparameters", {{"task", "mlm"}}},
+                                       {"hyperparameters", {{"task", "mlm"}, {"steps", 10}}},
                                        {"train_corpus", {{"files", {"/work/shared/data/train.txt"}}, {"documents", 1}, {"tokens", 7}}},
                                        {"held_out", {{"files", {"/work/shared/data/held.txt"}}, {"mlm_loss", 5.0}, {"mlm_accuracy", 0.2}, {"predictions", 9}}}}
                             .dump());
@@ -240,6 +240,8 @@ TEST(MlmEval, CommandWritesReportInstancesAndCard) {
   EXPECT_EQ(report["held_out_80_10_10_at_training"]["mlm_accuracy"], 0.2);
   EXPECT_NE(card.find("every selected position is replaced by [MASK]"), std::string::npos) << card;
   EXPECT_NE(card.find(fmt::format("{:.1f}%", 100 * res["mlm_accuracy"].get<double>())), std::string::npos) << card;
+  // A run stopped before its schedule's end (train --stop-after) says so.
+  EXPECT_NE(card.find("stopped at step 3 of a 10-step schedule"), std::string::npos) << card;
 }
 
 TEST(MlmEval, CommandBadInput) {

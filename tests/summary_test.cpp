@@ -113,3 +113,45 @@ TEST(Summary, AnotherModelGivesAnotherSummary) {
   EXPECT_NE(ta.find("1-1 (0.90)"), std::string::npos) << ta;
   EXPECT_NE(tb.find("1-1 (0.60)"), std::string::npos) << tb;
 }
+
+// Issue 16's targets, printed by the main job: held-out MLM accuracy, and the last checkpoint's
+// statistics against the targets the track document carries (reached or not, with counts).
+TEST(Summary, TheModelsFiguresAgainstTheTargets) {
+  test::TempDir dir("summary-model");
+  write(dir / "mlm_eval.json",
+        {{"method", "mlm_eval"},
+         {"results", {{"files", {"held_out.txt"}}, {"mlm_accuracy", 0.362}, {"mlm_loss", 3.3}, {"positions", 1234},
+                      {"sequences", 64}, {"unigram_accuracy", 0.054}, {"unigram_loss", 7.1}}}});
+  json last = {{"step", 4750}, {"positional_heads", 6}, {"positional_best", 0.95}, {"sep_max", 0.032}, {"syntax_beats", 13},
+               {"agreement_simple_agrmt", 0.9}, {"agreement_subj_rel", 0.45}};
+  write(dir / "track.json",
+        {{"method", "track"},
+         {"params", {{"min_relation_count", 100}}},
+         {"data", {{"agreement", {{{"task", "simple_agrmt"}, {"examples", 40}}, {{"task", "subj_rel"}, {"examples", 1000}}}}}},
+         {"results",
+          {{"by_step", {{{"step", 250}}, last}},
+           {"targets", {{"positional", 0.5}, {"sep", 0.2}, {"syntax_margin", 0.05}, {"syntax_relations", 3}, {"agreement", 0.8}, {"chance", 0.5}}},
+           {"agreement", {{"tasks", {"simple_agrmt", "subj_rel"}}}}}}});
+  const auto rel = [](int count, double best, double base) {
+    return json{{"count", count}, {"best", {{"accuracy", best}, {"label", "2-1"}, {"direction", "dep_to_head"}}},
+                {"baseline", {{"accuracy", base}, {"offset", -1}}}};
+  };
+  const json relations = {{"all", rel(5000, 0.4, 0.2)}, {"nsubj", rel(200, 0.6, 0.5)}, {"det", rel(150, 0.52, 0.5)},
+                          {"rare", rel(50, 0.9, 0.1)}};
+  write(dir / "syntax.json", {{"method", "syntax"}, {"results", {{"sentences", 10}, {"relations", relations}}}});
+  const auto s = report::summarize(dir.path());
+  const auto text = report::format_summary(s);
+  EXPECT_NE(text.find("by 5 points or more for 1 of 2 relations with at least 100 words: nsubj"), std::string::npos) << text;
+  EXPECT_NE(text.find("top-1 accuracy 36.2% over 1234 positions replaced by the mask token"), std::string::npos) << text;
+  EXPECT_NE(text.find("unigram baseline on the same positions: accuracy 5.4%"), std::string::npos) << text;
+  EXPECT_NE(text.find("6 heads attend to the previous or next token with weight >= 0.50 (best 0.950; target: 2 such heads, reached)"),
+            std::string::npos) << text;
+  EXPECT_NE(text.find("most attention to [SEP] in a layer: 3.2% (target 20.0%, not reached)"), std::string::npos) << text;
+  EXPECT_NE(text.find("for 13 relations with >= 100 words (target 3, reached)"), std::string::npos) << text;
+  EXPECT_NE(text.find("agreement simple_agrmt: 90.0% of 40 examples (target >= 80.0%, reached)"), std::string::npos) << text;
+  EXPECT_NE(text.find("agreement subj_rel: 45.0% of 1000 examples (target above chance 50.0%, not reached)"), std::string::npos) << text;
+  const auto* t = find(s, "track");
+  ASSERT_NE(t, nullptr);
+  EXPECT_EQ(t->numbers["step"], 4750);
+  EXPECT_EQ(t->numbers["agreement"]["subj_rel"]["examples"], 1000);
+}

@@ -103,6 +103,12 @@ void write_model_card(const std::filesystem::path& dir, const std::string& title
           "`AutoModelForSequenceClassification.from_pretrained`) and by bertscope.\n\n";
   card += "## Training\n\n";
   card += fmt::format("- steps: {}\n", report.value("steps", 0));
+  // A run stopped early (train --stop-after) says so: its learning rate never decayed to 0.
+  const auto planned = report.value("hyperparameters", nlohmann::json::object()).value("steps", std::int64_t{0});
+  if (planned > report.value("steps", std::int64_t{0}))
+    card += fmt::format("- stopped at step {} of a {}-step schedule (warm-up, then linear decay to 0 at step {}); the same "
+                        "command with --stop-after {} continues it exactly\n",
+                        report.value("steps", 0), planned, planned, planned);
   if (report.contains("tokens_seen")) card += fmt::format("- tokens seen: {}\n", report["tokens_seen"].get<std::int64_t>());
   if (report.contains("sequences_seen")) card += fmt::format("- sequences seen: {}\n", report["sequences_seen"].get<std::int64_t>());
   if (report.contains("final_train_loss")) card += fmt::format("- final training loss: {:.4f}\n", report["final_train_loss"].get<double>());

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Makes bertscope-mini and bertscope-mini-sst2 (issue 16's retraining): a WordPiece vocabulary of
 # 16,000 learned from the training books, a 6-layer, 8-head, 256-wide BERT pre-trained with bf16
-# matrix products for 7,000 steps of 128 x 128 tokens (about 115 M tokens, about 8 CPU-hours on 2
-# quiet cores), the held-out figures, the training dynamics over the steps it keeps, and the SST-2
+# matrix products on a 7,000-step schedule of 128 x 128 tokens, stopped at step 4,750 (about 78 M
+# tokens; see STOP_AFTER below), the held-out figures, the training dynamics over the steps it keeps, and the SST-2
 # fine-tune. Run it in the background (nice it); re-running it resumes exactly where it stopped.
 #
 #   tools/train/bertscope-mini.sh [DATA_DIR] [WORK_DIR]
@@ -27,18 +27,28 @@ eval_files=()
 for h in "${held_out[@]}"; do eval_files+=("$books/$h"); done
 
 # The vocabulary, from the training books only (deterministic: the same books give the same file).
+# bertscope-mini ships step 4,750 of the 7,000-step schedule: by then it had reached the targets
+# it reaches (issue 16), and the run had taken about 11 hours on this project's 2 shared cores,
+# past the issue's 8 CPU-hours (the rest would take about 3 quiet hours more). The schedule stays that of 7,000 steps, so STOP_AFTER=7000 continues the same run
+# exactly to its end.
+stop_after=${STOP_AFTER:-4750}
 [ -f "$work/vocab/vocab.txt" ] || "$bin" train vocab --corpus "${train[@]}" --vocab-size 16000 --out "$work/vocab"
 "$bin" train mlm --config tools/train/bertscope-mini.config.json --vocab "$work/vocab/vocab.txt" \
   --corpus "${train[@]}" --eval-corpus "${eval_files[@]}" --out "$work/mini" \
   --steps 7000 --batch 128 --seq-len 128 --lr 6e-4 --warmup 400 --seed 1 --precision bf16 \
-  --checkpoint-every 25 --eval-instances 1024 --save-dtype f16 --keep-every 250 --keep-dtype f16
+  --checkpoint-every 25 --eval-instances 1024 --save-dtype f16 --keep-every 250 --keep-dtype f16 \
+  --stop-after "$stop_after"
 "$bin" export --model "$work/mini" --out "$work/bertscope-mini" --dtype f16
 # The card's held-out figures measured on the shipped float16 weights (every selected position masked).
 "$bin" evaluate mlm --model "$work/bertscope-mini" --corpus "${eval_files[@]}" --unigram-corpus "${train[@]}" \
   --instances 1024 --seq-len 128 --bert-masking --dump-instances "$work/mini-eval-instances.npz" \
   --out "$work/mini-eval.json" --update-model-card
-# Training dynamics: the main job's head statistics at each kept step (28 of them, in $work/mini/steps).
-"$bin" track --checkpoints "$work/mini" --out "$work/bertscope-mini/training_dynamics.json"
+# Training dynamics: the main job's head statistics at each kept step (19 of them, in $work/mini/steps),
+# agreement on Marvin & Linzen's full simple and subject-relative-clause files (up to 1,000
+# examples of each, drawn evenly over their forms).
+ml=$data/marvin_linzen_2018
+"$bin" track --checkpoints "$work/mini" --agreement "$ml/simple_agrmt.tsv" "$ml/subj_rel.tsv" \
+  --out "$work/bertscope-mini/training_dynamics.json"
 
 # SST-2: GLUE train as split in ../shared/data (10% + 90% parts): the 10% part and the first
 # 25,265 sentences of the 90% part, 32,000 sentences in all.
