@@ -244,24 +244,46 @@ namespace bertscope::analysis::compare {
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wmissing-field-initializers"
 
+// A model's name in titles and legends: the last part of its folder as given (model.a.path),
+// "model A" when the document does not say.
+static std::string model_name(const nlohmann::json& model, const char* side, const char* fallback) {
+  const auto it = model.is_object() ? model.find(side) : model.end();
+  if (it == model.end() || !it->is_object() || !it->contains("path") || !(*it)["path"].is_string()) return fallback;
+  auto path = (*it)["path"].get<std::string>();
+  while (path.size() > 1 && (path.back() == '/' || path.back() == '\\')) path.pop_back();
+  const auto slash = path.find_last_of("/\\");
+  auto name = slash == std::string::npos ? path : path.substr(slash + 1);
+  return name.empty() ? fallback : name;
+}
+
 // Kovaleva et al. Fig. 5 (cosine similarity of the two models' maps) and Fig. 6 (attention to
 // special tokens in each model).
-std::vector<Figure> figures(const nlohmann::json& results) {
-  const auto share = [](std::string path, const char* label) { return FigureField{std::move(path), label, Unit::proportion}; };
+std::vector<Figure> figures(const nlohmann::json& results, const nlohmann::json& model) {
+  const auto share = [](std::string path, std::string label) {
+    return FigureField{std::move(path), std::move(label), Unit::proportion};
+  };
+  // Kovaleva et al. name the two models (pre-trained, fine-tuned); so do the figures.
+  const auto a = model_name(model, "a", "model A"), b = model_name(model, "b", "model B");
+  const auto label_a = fmt::format("A: {}", a), label_b = fmt::format("B: {}", b);
+  const auto pair = fmt::format("{} (A) and {} (B)", a, b);
   std::vector<Figure> out;
   out.push_back({.id = "compare.cosine",
                  .kind = "heatmap",
-                 .title = "Cosine similarity of each head's maps in the two models",
-                 .caption = "Mean cosine similarity between a head's flattened attention maps in model A and model B (the "
-                            "document's model.a and model.b), layers down, heads across. Kovaleva et al. (2019), Fig. 5 "
-                            "(docs/methods.md 2.4): after fine-tuning the last two layers change most.",
+                 .title = fmt::format("Cosine similarity of each head's maps in {}", pair),
+                 .caption = fmt::format("Mean cosine similarity between a head's flattened attention maps in model A ({}) "
+                                        "and model B ({}) (the document's model.a and model.b), layers down, heads across. "
+                                        "Kovaleva et al. (2019), Fig. 5 (docs/methods.md 2.4): after fine-tuning the last "
+                                        "two layers change most.",
+                                        a, b),
                  .values = {FigureField{"cosine", "cosine similarity", Unit::similarity}},
                  .axis = "cosine similarity",
                  .range = std::array<double, 2>{0, 1}});
   out.push_back({.id = "compare.cosine_layers",
                  .kind = "lines",
-                 .title = "Cosine similarity of the two models' maps per layer",
-                 .caption = "The layer means of the per-head cosine similarity between model A and model B.",
+                 .title = fmt::format("Cosine similarity of the maps of {} per layer", pair),
+                 .caption = fmt::format("The layer means of the per-head cosine similarity between model A ({}) and "
+                                        "model B ({}).",
+                                        a, b),
                  .x = FigureField{"", "layer", Unit::index},
                  .x_axis = "layer",
                  .values = {FigureField{"cosine_layer_mean", "mean over heads", Unit::similarity}},
@@ -271,24 +293,24 @@ std::vector<Figure> figures(const nlohmann::json& results) {
     if (!results.contains("special") || !results["special"]["a"].contains(token)) continue;
     out.push_back({.id = fmt::format("compare.{}_layers", token),
                    .kind = "lines",
-                   .title = fmt::format("Attention to {} per layer, model A and model B", label),
-                   .caption = fmt::format("Attention received by {} (mean over the inputs and the heads of a layer) in both "
-                                          "models. Kovaleva et al. (2019), Fig. 6 (docs/methods.md 2.5).",
-                                          label),
+                   .title = fmt::format("Attention to {} per layer, {}", label, pair),
+                   .caption = fmt::format("Attention received by {} (mean over the inputs and the heads of a layer) in model "
+                                          "A ({}) and model B ({}). Kovaleva et al. (2019), Fig. 6 (docs/methods.md 2.5).",
+                                          label, a, b),
                    .x = FigureField{"", "layer", Unit::index},
                    .x_axis = "layer",
-                   .values = {share(fmt::format("special.a.{}.layers", token), "model A"),
-                              share(fmt::format("special.b.{}.layers", token), "model B")},
+                   .values = {share(fmt::format("special.a.{}.layers", token), label_a),
+                              share(fmt::format("special.b.{}.layers", token), label_b)},
                    .axis = "attention received (proportion)",
                    .range = std::array<double, 2>{0, 1}});
     out.push_back({.id = fmt::format("compare.{}_heads", token),
                    .kind = "heatmap",
-                   .title = fmt::format("Attention to {} per head", label),
-                   .caption = fmt::format("Attention received by {} per head in model A or model B, on a fixed 0..1 scale "
-                                          "(Kovaleva et al. 2019, Fig. 6).",
-                                          label),
-                   .values = {share(fmt::format("special.a.{}.heads", token), "model A"),
-                              share(fmt::format("special.b.{}.heads", token), "model B")},
+                   .title = fmt::format("Attention to {} per head, {}", label, pair),
+                   .caption = fmt::format("Attention received by {} per head in model A ({}) or model B ({}), on a fixed 0..1 "
+                                          "scale (Kovaleva et al. 2019, Fig. 6).",
+                                          label, a, b),
+                   .values = {share(fmt::format("special.a.{}.heads", token), label_a),
+                              share(fmt::format("special.b.{}.heads", token), label_b)},
                    .axis = "attention received (proportion)",
                    .range = std::array<double, 2>{0, 1}});
   }

@@ -87,6 +87,7 @@ Result run(const model::Model& a, const model::Model& b, const std::vector<Analy
            const Options& options);
 
 // The figures these results make (the paper's first); written into the document (analysis/figure.hpp).
-std::vector<Figure> figures(const nlohmann::json& results);
+// `model` is the document's model ({"a": {"path": ...}, "b": ...}): the figures name both models.
+std::vector<Figure> figures(const nlohmann::json& results, const nlohmann::json& model = nlohmann::json::object());
 
 }  // namespace bertscope::analysis::compare

@@ -82,19 +82,23 @@ nlohmann::json figures_json(const std::vector<Figure>& figures) {
   return out;
 }
 
-std::vector<Figure> declared_figures(const std::string& method, const nlohmann::json& results) {
+std::vector<Figure> declared_figures(const std::string& method, const nlohmann::json& results,
+                                     const nlohmann::json& model) {
   using Declare = std::function<std::vector<Figure>(const nlohmann::json&)>;
   // One entry per method that declares figures (documents of older versions are drawn by shape).
   static const std::map<std::string, Declare> by_method{
-      {"ablate", ablate::figures},         {"cluster", cluster::figures},   {"compare", compare::figures},
-      {"coref", coref::figures},           {"features", features::figures}, {"flow", flow::figures},
+      {"ablate", ablate::figures},         {"cluster", cluster::figures},   {"coref", coref::figures},
+      {"features", features::figures},     {"flow", flow::figures},
       {"gradsep", gradsep::figures},       {"importance", importance::figures},
       {"influence", influence::figures},   {"patterns", patterns::figures}, {"probe", probe::figures},
       {"rollout", rollout::figures},       {"saliency", saliency::figures}, {"surface", surface::figures},
       {"syntax", syntax::figures},         {"track", track::figures},
   };
+  if (!results.is_object()) return {};
+  // compare names its two models in titles and legends, from the document's model.
+  if (method == "compare") return compare::figures(results, model);
   const auto it = by_method.find(method);
-  if (it == by_method.end() || !results.is_object()) return {};
+  if (it == by_method.end()) return {};
   return it->second(results);
 }
 

@@ -76,8 +76,10 @@ struct Figure {
   nlohmann::json to_json() const;
 };
 
-// The figures a method declares for these results (empty for methods that declare none yet).
-std::vector<Figure> declared_figures(const std::string& method, const nlohmann::json& results);
+// The figures a method declares for these results (empty for methods that declare none yet);
+// `model` is the document's model (compare names its two models in titles and legends).
+std::vector<Figure> declared_figures(const std::string& method, const nlohmann::json& results,
+                                     const nlohmann::json& model = nlohmann::json::object());
 nlohmann::json figures_json(const std::vector<Figure>& figures);
 
 }  // namespace bertscope::analysis
