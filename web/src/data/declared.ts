@@ -139,12 +139,20 @@ function linesView(results: Json, f: FigureDecl): View {
 
 function barsView(results: Json, f: FigureDecl): View {
   const rows = rowsOf(results, f);
+  // options.note: a number beside each bar's label, from the record's field `path` ("{value}"
+  // stands for the shown value's path), e.g. each ablation method's node budget for that task.
+  const note = f.options?.note as { path: string; prefix?: string; suffix?: string } | undefined;
+  const noteOf = (r: Row, v: FieldDecl): string | undefined => {
+    const n = note ? num(fieldOf(r, note.path.replace(/\{value\}/g, v.path))) : null;
+    return n === null ? undefined : `${note!.prefix ?? ''}${formatValue(n)}${note!.suffix ?? ''}`;
+  };
   const bars = (label: string): Bar[] => {
     const v = f.values.find((x) => x.label === label) ?? f.values[0];
     if (rows.length) {
       return rows.map((r, i) => ({
         label: positionLabel(f.x, f.x && f.x.path ? fieldOf(r, f.x.path) : undefined, i),
         value: num(fieldOf(r, v.path)) ?? 0,
+        note: noteOf(r, v),
       }));
     }
     const arr = at(results, v.path);

@@ -9,6 +9,12 @@ import { View, choice, type Figure } from './view';
 export interface Bar {
   label: string;
   value: number;
+  note?: string; // shown beside the label (a method's node budget)
+}
+
+// A bar's label as drawn: the name, then its note in parentheses.
+function barText(b: Bar): string {
+  return b.note ? `${b.label} (${b.note})` : b.label;
 }
 
 export interface BarSource {
@@ -80,7 +86,7 @@ export class BarsView extends View {
     if (order === 'asc') bars.sort((a, b) => a.value - b.value);
     const n = bars.length;
     const bw = Math.max(6, Math.min(48, Math.floor(640 / Math.max(1, n))));
-    const longest = Math.max(0, ...bars.map((b) => textWidth(b.label, { size: 11 })));
+    const longest = Math.max(0, ...bars.map((b) => textWidth(barText(b), { size: 11 })));
     const rotate = longest > bw - 4;
     const labelH = rotate ? Math.min(120, longest * 0.75 + 10) : 18;
     const left = 64;
@@ -111,9 +117,9 @@ export class BarsView extends View {
               p.rect(x, y0, bw - 4, h, {
                 fill: this.options.centred ? (b.value < 0 ? '#4393c3' : '#d6604d') : b.value < 0 ? '#d6604d' : '#4e79a7',
                 cls: 'bar',
-                data: { label: b.label, value: b.value },
+                data: { label: b.label, value: b.value, ...(b.note ? { note: b.note } : {}) },
               });
-              this.hits.push({ x, y: top, w: bw - 4, h: PLOT_H, text: `${b.label}: ${formatValue(b.value)}` });
+              this.hits.push({ x, y: top, w: bw - 4, h: PLOT_H, text: `${barText(b)}: ${formatValue(b.value)}` });
             });
           });
         });
@@ -125,9 +131,9 @@ export class BarsView extends View {
         bars.forEach((b, i) => {
           const x = left + i * bw + bw / 2;
           if (rotate) {
-            p.text(x, top + PLOT_H + 6, fitLabel(b.label, 150, 11), { size: 11, anchor: 'end', baseline: 'middle', rotate: -45 });
+            p.text(x, top + PLOT_H + 6, fitLabel(barText(b), 150, 11), { size: 11, anchor: 'end', baseline: 'middle', rotate: -45 });
           } else {
-            p.text(x, top + PLOT_H + 14, b.label, { size: 11, anchor: 'middle' });
+            p.text(x, top + PLOT_H + 14, barText(b), { size: 11, anchor: 'middle' });
           }
         });
         if (this.xName) {
