@@ -734,14 +734,17 @@ std::vector<Figure> figures(const nlohmann::json& results) {
                   .kind = "bars",
                   .title = "QoI retained when only a method's nodes are kept",
                   .caption = "Per method, the mean quantity of interest (the good minus the bad word's logit) with every node "
-                             "off the method's paths ablated, as a fraction of the full model's; the node budget of each method "
-                             "is in the results (ablation.methods.*.nodes_per_example). Lu et al. (2021), Table 3: influence "
-                             "patterns keep more of the QoI than attention-based paths of the same size.",
+                             "off the method's paths ablated, as a fraction of the full model's; beside each method its node "
+                             "budget, the mean number of nodes kept per example (ablation.methods.*.nodes_per_example). Lu et "
+                             "al. (2021), Table 3: influence patterns keep more of the QoI than attention-based paths of the "
+                             "same size.",
                   .rows = "summary.ablation",
                   .x = FigureField{"method", "method", Unit::label},
                   .x_axis = "method",
                   .axis = "QoI retained (fraction of the full model's)",
-                  .centred = true};
+                  .centred = true,
+                  // Each bar's label names its node budget: the row's "nodes_<task key>".
+                  .options = {{"note", {{"path", "nodes_{value}"}, {"suffix", " nodes"}}}}};
   for (const auto& t : summary["tasks"]) {
     const auto name = t["task"].get<std::string>();
     blocks.values.push_back({task_key(name), name, Unit::fraction});
