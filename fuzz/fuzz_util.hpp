@@ -46,6 +46,24 @@ inline std::filesystem::path write_input(const std::uint8_t* data, std::size_t s
   return path;
 }
 
+// Copies fuzz/companions/`name` (the fixed half of a tokenizer folder, written by
+// fuzz/make_corpus.py) into the scratch folder as `as`, once per process.
+inline void put_companion(const std::string& name, const std::string& as) {
+#ifdef BERTSCOPE_FUZZ_COMPANIONS
+  std::filesystem::copy_file(std::filesystem::path(BERTSCOPE_FUZZ_COMPANIONS) / name, scratch_dir() / as,
+                             std::filesystem::copy_options::overwrite_existing);
+#else
+  (void)name, (void)as;
+  std::abort();
+#endif
+}
+
+// Removes scratch_dir()/`name` (a file another input left there).
+inline void remove_input(const std::string& name) {
+  std::error_code ec;
+  std::filesystem::remove(scratch_dir() / name, ec);
+}
+
 // Runs `parse`; a bertscope::Error is an expected outcome, its message must not be empty.
 template <typename F>
 void expect_error_or_success(F&& parse) {

@@ -163,3 +163,199 @@ put("shard_index", "two_shards.json", json.dumps({"metadata": {"total_size": 196
     "bert.embeddings.LayerNorm.weight": "shard-2.safetensors"}}, indent=2))
 put("shard_index", "one_shard.json", json.dumps({"weight_map": {
     "bert.embeddings.word_embeddings.weight": "shard-1.safetensors"}}))
+
+
+# --- issue 21, second pass: merges.txt / vocab.json, tokenizer_config.json, SentencePiece models,
+# result documents, the server's request bodies. Companion files that a harness keeps fixed
+# (the other half of a tokenizer folder) go to fuzz/companions/.
+COMPANIONS = os.path.join(ROOT, "fuzz", "companions")
+
+
+def companion(name, data):
+    os.makedirs(COMPANIONS, exist_ok=True)
+    with open(os.path.join(COMPANIONS, name), "wb") as f:
+        f.write(data if isinstance(data, bytes) else data.encode())
+
+
+# vocab.json + merges.txt (RoBERTa / GPT-2 byte-level BPE): the test tokenizer's first tokens
+# and the merges among them. First byte: even = the merges.txt is fuzzed (fixed vocab.json),
+# odd = the vocab.json is fuzzed (fixed merges.txt).
+def small_bpe(keep=900, max_merges=200):
+    vocab = json.load(open(os.path.join(ROOT, "tests/data/tokenizers/roberta-bpe/vocab.json"), encoding="utf-8"))
+    kept = dict(sorted(vocab.items(), key=lambda kv: kv[1])[:keep])
+    kept["<mask>"] = len(kept)  # RoBERTa's last token
+    lines = open(os.path.join(ROOT, "tests/data/tokenizers/roberta-bpe/merges.txt"), encoding="utf-8").read().split("\n")
+    merges = [lines[0]]
+    for line in lines[1:]:
+        parts = line.split(" ")
+        if len(parts) == 2 and parts[0] in kept and parts[1] in kept and parts[0] + parts[1] in kept:
+            merges.append(line)
+        if len(merges) > max_merges:
+            break
+    return json.dumps(kept, ensure_ascii=False, separators=(",", ":")), "\n".join(merges) + "\n"
+
+
+bpe_vocab, bpe_merges = small_bpe()
+companion("vocab.json", bpe_vocab)
+companion("merges.txt", bpe_merges)
+put("merges", "roberta_merges.txt", b"\x00" + bpe_merges.encode())
+put("merges", "roberta_merges_head.txt", b"\x00" + "\n".join(bpe_merges.split("\n")[:20]).encode() + b"\n")
+put("merges", "roberta_vocab.json", b"\x01" + bpe_vocab.encode())
+
+# tokenizer_config.json beside each kind of tokenizer folder (first byte % 4: vocab.txt,
+# tokenizer.json, vocab.json + merges.txt, spiece.model).
+companion("vocab.txt", "\n".join(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "<pad>", "<unk>", "<s>", "</s>", "<mask>",
+                                   "the", "cat", "hello", ",", "!", ".", "'", "s", "a", "pair", "##s", "##ing", "un",
+                                   "##aff", "##able", "12", "w", "##ö", "##rl", "##d", "你", "好"]) + "\n")
+configs = {
+    "bert_base_cased.json": head("tests/data/bert-base-cased/tokenizer_config.json"),
+    "albert.json": head("tests/data/tokenizers/albert-cased-unigram/tokenizer_config.json"),
+    "debertav3.json": head("tests/data/tokenizers/debertav3-unigram/tokenizer_config.json"),
+}
+modernbert = json.load(open(os.path.join(ROOT, "tests/data/tokenizers/modernbert-bpe/tokenizer_config.json")))
+modernbert["added_tokens_decoder"] = dict(list(modernbert.get("added_tokens_decoder", {}).items())[:6])
+configs["modernbert.json"] = json.dumps(modernbert, indent=1)
+configs["added_tokens.json"] = json.dumps({"do_lower_case": True, "strip_accents": None, "model_max_length": 512,
+                                           "unk_token": {"content": "[UNK]", "special": True}, "add_prefix_space": True,
+                                           "added_tokens_decoder": {"0": {"content": "[PAD]", "special": True},
+                                                                    "40": {"content": "<new>", "lstrip": True}}},
+                                          indent=1)
+for i, (name, text) in enumerate(sorted(configs.items())):
+    put("tokenizer_config", name, bytes([i % 4]) + (text if isinstance(text, bytes) else text.encode()))
+
+
+# SentencePiece models: the test models cut to their first pieces, without the normaliser's
+# precompiled charsmap (230 KB) and self-test data, by rewriting the protobuf (ModelProto:
+# 1 pieces, 2 trainer_spec, 3 normalizer_spec (2: precompiled_charsmap), 4 self_test_data).
+# First byte: even = spiece.model (ALBERT), odd = sentencepiece.bpe.model (XLM-R).
+def pb_fields(buf):
+    at, out = 0, []
+    def varint():
+        nonlocal at
+        v, shift = 0, 0
+        while True:
+            b = buf[at]; at += 1
+            v |= (b & 0x7F) << shift
+            shift += 7
+            if not b & 0x80:
+                return v
+    while at < len(buf):
+        start = at
+        key = varint()
+        wire = key & 7
+        if wire == 0:
+            varint()
+        elif wire == 1:
+            at += 8
+        elif wire == 5:
+            at += 4
+        elif wire == 2:
+            n = varint()
+            at += n
+        else:
+            raise ValueError("wire type %d" % wire)
+        out.append((key >> 3, wire, buf[start:at]))
+    return out
+
+
+def pb_payload(field_bytes):
+    at = 0
+    while field_bytes[at] & 0x80:  # key
+        at += 1
+    at += 1
+    n, shift = 0, 0
+    while True:
+        b = field_bytes[at]; at += 1
+        n |= (b & 0x7F) << shift
+        shift += 7
+        if not b & 0x80:
+            return field_bytes[at:at + n]
+
+
+def pb_len_field(number, payload):
+    key, n = (number << 3) | 2, len(payload)
+    def enc(v):
+        out = b""
+        while True:
+            if v < 0x80:
+                return out + bytes([v])
+            out += bytes([(v & 0x7F) | 0x80]); v >>= 7
+    return enc(key) + enc(n) + payload
+
+
+def small_spm(path, keep=120):
+    data = open(os.path.join(ROOT, path), "rb").read()
+    out, pieces = b"", 0
+    for number, wire, raw in pb_fields(data):
+        if number == 1:
+            pieces += 1
+            if pieces <= keep:
+                out += raw
+        elif number == 3 and wire == 2:
+            spec = b"".join(r for n, w, r in pb_fields(pb_payload(raw)) if n != 2)
+            out += pb_len_field(3, spec)
+        elif number in (2, 5):
+            out += raw
+    return out
+
+
+spm_albert = small_spm("tests/data/tokenizers/albert-spiece/spiece.model")
+companion("spiece.model", spm_albert)
+put("sentencepiece", "albert_spiece.model", b"\x00" + spm_albert)
+put("sentencepiece", "albert_lower_spiece.model", b"\x00" + small_spm("tests/data/tokenizers/albert-lower-unigram/spiece.model", 60))
+put("sentencepiece", "xlmr_sentencepiece.bpe.model", b"\x01" + small_spm("tests/data/tokenizers/xlmr-unigram/sentencepiece.bpe.model"))
+put("sentencepiece", "debertav3_spm.model", b"\x01" + small_spm("tests/data/tokenizers/debertav3-unigram/spm.model", 80))
+
+# Result documents (report / summary): one per method the summary reads, in the shape the
+# analyses write (docs/results.md), with a 2-layer x 2-head model's numbers; and an attention
+# document as `run` / the server write it.
+def hd(layer, head, **kw):
+    return dict({"layer": layer, "head": head, "label": f"{layer + 1}-{head + 1}"}, **kw)
+
+
+model_info = {"path": "models/bertscope-mini", "layers": 2, "heads": 2}
+results_docs = {
+    "surface": {"inputs": 10, "uniform_entropy": 3.2,
+                "heads": [hd(0, 0, behaviour="prev", prev=0.8, next=0.05, cls=0.02, sep=0.1, punct=0.01, entropy=1.1),
+                          hd(0, 1, behaviour="sep", prev=0.1, next=0.05, cls=0.02, sep=0.7, punct=0.01, entropy=1.5),
+                          hd(1, 0, behaviour="broad", prev=0.1, next=0.1, cls=0.1, sep=0.2, punct=0.1, entropy=3.0)],
+                "layers": [{"layer": 0, "sep": 0.4}, {"layer": 1, "sep": 0.2}]},
+    "syntax": {"sentences": 20, "relations": {
+        "all": {"count": 300, "best": hd(1, 1, accuracy=0.4, direction="dependent->head"), "baseline": {"accuracy": 0.3, "offset": -1}},
+        "nsubj": {"count": 120, "best": hd(0, 1, accuracy=0.6, direction="head->dependent"), "baseline": {"accuracy": 0.4, "offset": 1}},
+        "det": {"count": 40, "best": hd(0, 0, accuracy=0.9, direction="dependent->head"), "baseline": {"accuracy": 0.8, "offset": 1}}}},
+    "probe": {"probes": {"attn": {"uas": 0.5}, "attn+words": {"uas": 0.6}}, "baselines": {"right_branching": {"uas": 0.3}}},
+    "coref": {"documents": 4, "best": {"all": hd(1, 0, accuracy=0.5)}, "baselines": {"nearest": {"all": 0.3}},
+              "anaphors": {"all": 40}},
+    "patterns": {"inputs": 8, "class_share": {"vertical": [[0.5, 0.2], [0.1, 0.3]], "diagonal": [[0.2, 0.4], [0.5, 0.1]]},
+                 "heads": [hd(0, 0, majority="vertical"), hd(1, 1, majority="diagonal")]},
+    "compare": {"cosine_layer_mean": [0.99, 0.95], "lowest": [hd(1, 1, cosine=0.8), hd(0, 1, cosine=0.9)]},
+    "ablate": {"metric": "accuracy", "baseline": 0.8, "head_delta": [[0.01, -0.02], [0.0, 0.03]], "layer_delta": [-0.01, 0.02],
+               "improving_heads": [hd(0, 0, delta=0.01), hd(1, 1, delta=0.03)], "random_head": {"mean_delta": 0.005}},
+    "importance": {"examples": 50, "metric": "accuracy", "threshold_metric": 0.72, "baseline_metric": 0.8,
+                   "per_head": [hd(0, 0, importance=0.3), hd(1, 0, importance=0.7)],
+                   "curve": [{"fraction_masked": 0.25, "above_threshold": True}, {"fraction_masked": 0.5, "above_threshold": False}]},
+    "saliency": {"examples": [{"tokens": ["[CLS]", "a", "[SEP]"]}],
+                 "completeness": {"steps": 50, "mean_relative_error": 0.01, "max_relative_error": 0.03}},
+    "flow": {"inputs": 3, "cost": {"seconds_per_output_node": 0.002, "dinic_phases": 40}},
+    "influence": {"tasks": [{"task": "subj_rel", "accuracy": {"all": {"n": 20, "accuracy": 0.9}},
+                             "skip_share": {"all": {"overall": 0.6, "per_layer": [0.5, 0.7], "patterns": 20}},
+                             "consistency": {"subject": {"modal_share": 0.7, "instances": 20}},
+                             "ablation": {"methods": {"pattern": {"sign_agreement": 0.95}}}}]},
+    "gradsep": {"layers": [{"layer": 0, "sep": 0.001, "other": 0.01}, {"layer": 1, "sep": 0.02, "other": 0.01}]},
+}
+for method, res in results_docs.items():
+    put("results", method + ".json", json.dumps({"method": method, "model": model_info, "data": {"path": f"data/{method}.txt"},
+                                                 "params": {}, "results": res,
+                                                 "figures": [{"id": method + "-heads", "kind": "heads"}]}, indent=1))
+put("results", "attention.json", json.dumps({"kind": "attention", "tokens": ["[CLS]", "hi", "[SEP]"],
+                                             "model": {"name": "m", "layers": 1, "heads": 1},
+                                             "attention": {"encoding": "float16", "shape": [1, 1, 3, 3], "data": "AAAAAAAA"}}))
+put("results", "not_a_result.json", json.dumps({"method": "cluster", "results": {}}))
+
+# POST /api/run bodies (first byte: bit 0 = a second model is loaded, bit 1 = a 64-byte limit).
+put("run_request", "text.json", b"\x00" + json.dumps({"text": "The cat sat on the [MASK]."}).encode())
+put("run_request", "pair.json", b"\x01" + json.dumps({"text": "Is it raining?", "text_pair": "No, it is sunny.", "precision": "float32",
+                                                      "truncate": True, "vectors": False, "model": "b"}).encode())
+put("run_request", "nulls.json", b"\x00" + json.dumps({"text": "naïve 你好", "text_pair": None, "truncate": None, "model": None}).encode())
+put("run_request", "small_limit.json", b"\x02" + json.dumps({"text": "a" * 80}).encode())

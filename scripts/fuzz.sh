@@ -20,7 +20,8 @@ if ! [[ $SECONDS_EACH =~ ^[0-9]+$ ]] || [ "$SECONDS_EACH" -lt 1 ]; then
   echo "usage: scripts/fuzz.sh [seconds-per-harness] [harness...]" >&2
   exit 2
 fi
-ALL=(safetensors shard_index npz config tokenizer_json vocab conllu tsv coref agreement)
+ALL=(safetensors shard_index npz config tokenizer_json vocab conllu tsv coref agreement merges tokenizer_config
+  sentencepiece results run_request)
 HARNESSES=("$@")
 [ ${#HARNESSES[@]} -eq 0 ] && HARNESSES=("${ALL[@]}")
 for h in "${HARNESSES[@]}"; do

@@ -24,6 +24,7 @@
 #include "model/model.hpp"
 #include "report/assets.hpp"
 #include "report/codec.hpp"
+#include "server/run_request.hpp"
 #include "server/server.hpp"
 #include "test_util.hpp"
 
@@ -557,3 +558,37 @@ TEST(ServerWithoutModel, ServesResultsAndRefusesRuns) {
 }
 
 }  // namespace
+
+// The body of POST /api/run parsed apart from the server (server::parse_run_request, which the
+// handler calls and fuzz/fuzz_run_request.cpp fuzzes): what each refusal answers.
+TEST(ServerRunRequest, ParsesTheBodyOrSaysWhyNot) {
+  using server::parse_run_request;
+  using server::RequestRefusal;
+  using server::RunRequest;
+  const auto refusal = [](std::string_view body, bool have_b = false, std::size_t limit = 1 << 20) {
+    const auto r = parse_run_request(body, limit, have_b);
+    return std::holds_alternative<RequestRefusal>(r) ? std::get<RequestRefusal>(r) : RequestRefusal{0, ""};
+  };
+  const auto ok = parse_run_request(R"({"text": "a b", "text_pair": "c", "precision": "float32", "truncate": true,
+                                        "vectors": null, "model": "b"})",
+                                    1 << 20, true);
+  ASSERT_TRUE(std::holds_alternative<RunRequest>(ok));
+  const auto& r = std::get<RunRequest>(ok);
+  EXPECT_EQ(r.text, "a b");
+  EXPECT_EQ(r.text_pair, std::optional<std::string>("c"));
+  EXPECT_EQ(r.precision, report::Precision::float32);
+  EXPECT_TRUE(r.truncate);
+  EXPECT_FALSE(r.vectors);
+  EXPECT_EQ(r.model, "b");
+  EXPECT_EQ(refusal(R"({"text": "abc"})", false, 4).status, 413);
+  EXPECT_EQ(refusal("[1, 2]").status, 400);
+  EXPECT_EQ(refusal("{\"text\": 1e999}").status, 400);
+  EXPECT_EQ(refusal(R"({"text": 3})").message, R"("text" must be a string)");
+  EXPECT_EQ(refusal(R"({"text": "a", "text_pair": 1})").message, R"("text_pair" must be a string or null)");
+  EXPECT_EQ(refusal(R"({"text": "a", "precision": "float8"})").status, 422);
+  EXPECT_EQ(refusal(R"({"text": "a", "vectors": 1})").message, R"("vectors" must be true or false)");
+  EXPECT_EQ(refusal(R"({"text": "a", "model": "b"})").message, R"("model": "b" needs a second model (serve --model-b DIR))");
+  EXPECT_EQ(refusal(R"({"text": "a", "model": 2})", true).message, R"("model" must be "a" or "b")");
+  EXPECT_EQ(refusal(R"({"text": " \t"})").message, R"("text" is empty)");
+  EXPECT_EQ(refusal("{\"text\": \"\xff\"}").message, R"(the body must be a JSON object: {"text": "...", "text_pair": "..."})");
+}

@@ -23,6 +23,7 @@
 #include "report/codec.hpp"
 #include "report/documents.hpp"
 #include "report/page.hpp"
+#include "server/run_request.hpp"
 
 namespace bertscope::server {
 
@@ -266,62 +267,24 @@ struct Server::Impl {
     return info;
   }
 
-  // The body's optional boolean `key`; nullopt after answering 400 when it is not a boolean.
-  static std::optional<bool> flag(const nlohmann::json& body, const char* key, httplib::Response& res) {
-    if (!body.contains(key) || body[key].is_null()) return false;
-    if (!body[key].is_boolean()) {
-      send_error(res, 400, fmt::format(R"("{}" must be true or false)", key));
-      return std::nullopt;
-    }
-    return body[key].get<bool>();
-  }
-
   void run_model(const httplib::Request& req, httplib::Response& res) {
     if (!model) return send_error(res, 409, "this server has no model (start it with --model DIR)");
-    if (req.body.size() > opt.max_body_bytes)
-      return send_error(res, 413,
-                        fmt::format("request body of {} bytes; the limit is {} bytes (serve --max-body-bytes)",
-                                    req.body.size(), opt.max_body_bytes));
-    const auto body = nlohmann::json::parse(req.body, nullptr, false);
-    if (body.is_discarded() || !body.is_object())
-      return send_error(res, 400, R"(the body must be a JSON object: {"text": "...", "text_pair": "..."})");
-    if (!body.contains("text") || !body["text"].is_string())
-      return send_error(res, 400, R"("text" must be a string)");
-    const auto text = body["text"].get<std::string>();
-    std::optional<std::string> pair;
-    if (body.contains("text_pair") && !body["text_pair"].is_null()) {
-      if (!body["text_pair"].is_string()) return send_error(res, 400, R"("text_pair" must be a string or null)");
-      pair = body["text_pair"].get<std::string>();
-    }
-    auto precision = report::Precision::float16;
-    if (body.contains("precision")) {
-      if (!body["precision"].is_string()) return send_error(res, 400, R"("precision" must be "float16" or "float32")");
-      precision = report::parse_precision(body["precision"].get<std::string>());
-    }
-    const auto truncate = flag(body, "truncate", res);
-    if (!truncate) return;
-    const auto vectors = flag(body, "vectors", res);
-    if (!vectors) return;
-    const model::Model* m = model;
-    std::string slot = "a";
-    if (body.contains("model") && !body["model"].is_null()) {
-      const auto& which = body["model"];
-      if (which == "b" && !model_b)
-        return send_error(res, 400, R"("model": "b" needs a second model (serve --model-b DIR))");
-      if (which != "a" && which != "b") return send_error(res, 400, R"("model" must be "a" or "b")");
-      slot = which.get<std::string>();
-      if (slot == "b") m = model_b;
-    }
-    if (text.find_first_not_of(" \t\r\n") == std::string::npos) return send_error(res, 400, R"("text" is empty)");
-    if (io::find_invalid_utf8(text) != std::string::npos || (pair && io::find_invalid_utf8(*pair) != std::string::npos))
-      return send_error(res, 400, "the text is not valid UTF-8");
+    auto parsed = parse_run_request(req.body, opt.max_body_bytes, model_b != nullptr);
+    if (const auto* refusal = std::get_if<RequestRefusal>(&parsed)) return send_error(res, refusal->status, refusal->message);
+    const auto& request = std::get<RunRequest>(parsed);
+    const auto& text = request.text;
+    const auto& pair = request.text_pair;
+    const auto precision = request.precision;
+    const bool truncate = request.truncate, vectors = request.vectors;
+    const std::string& slot = request.model;
+    const model::Model* m = slot == "b" ? model_b : model;
 
     // Tokenized without a limit first, so that a refusal can say how long the input is; the
     // page then offers to truncate it (longest segment first) to the limit.
     const auto pair_view = pair ? std::optional<std::string_view>(*pair) : std::nullopt;
     auto enc = m->tokenizer().encode(text, pair_view, model::EncodeOptions{0, false});
     if (enc.size() > max_tokens) {
-      if (!*truncate)
+      if (!truncate)
         return send_json(res, 422,
                          {{"error", fmt::format("the input has {} tokens; this server takes at most {} (serve "
                                                 "--max-tokens, or truncate it)",
@@ -334,7 +297,7 @@ struct Server::Impl {
     model::RunOptions ro;
     ro.record = model::SiteSet(m->layers());
     ro.record.add(model::Site::attn_probs);
-    if (*vectors) {
+    if (vectors) {
       ro.record.add(model::Site::attn_query);
       ro.record.add(model::Site::attn_key);
     }
@@ -369,7 +332,7 @@ struct Server::Impl {
     auto doc = report::attention_document(ai, precision);
     if (enc.num_truncated > 0) doc["truncated"] = enc.num_truncated;
     doc["outputs"] = model_outputs(*m, enc, out[0], head);
-    if (*vectors) {
+    if (vectors) {
       doc["head_dim"] = m->config().head_dim();
       doc["query"] = packed_sites(*m, trace, model::Site::attn_query, enc.size(), precision);
       doc["key"] = packed_sites(*m, trace, model::Site::attn_key, enc.size(), precision);
