@@ -104,6 +104,21 @@ TEST(TokenizerBadInput, TruncatedSentencePieceModel) {
   EXPECT_NE(message.find((dir / "sentencepiece.bpe.model").string()), std::string::npos) << message;
 }
 
+// Found by fuzz_sentencepiece (issue 21): a piece that is a NUL byte passes libsentencepiece's
+// protobuf checks, then its trie builder (darts-clone) throws Darts::Details::Exception
+// ("zero-length key"), which left the loader as a foreign exception (std::terminate in the CLI).
+TEST(TokenizerBadInput, FuzzSentencePiecePieceThatIsANulByte) {
+  test::TempDir dir("bad-spm-nul");
+  std::ifstream in(kBadInputData / "xlmr-unigram/sentencepiece.bpe.model", std::ios::binary);
+  std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  // One more ModelProto.pieces entry (field 1): {piece (1): "\0", score (2): 0.0f}.
+  bytes += std::string("\x0a\x08\x0a\x01\x00\x15\x00\x00\x00\x00", 10);
+  write_bad_input(dir / "sentencepiece.bpe.model", bytes);
+  const auto message = bad_input_error([&] { (void)model::Tokenizer::from_folder(dir.path()); }, ErrorKind::format);
+  EXPECT_NE(message.find((dir / "sentencepiece.bpe.model").string()), std::string::npos) << message;
+  EXPECT_NE(message.find("zero-length key"), std::string::npos) << message;
+}
+
 TEST(TokenizerBadInput, BadRegexAndCharsmap) {
   const auto doc = bad_input_json(kBadInputData / "xlmr-unigram/tokenizer.json");
   test::TempDir dir("bad-regex");

@@ -16,7 +16,14 @@ std::unique_ptr<sentencepiece::SentencePieceProcessor> load(const std::filesyste
   std::error_code ec;
   if (!std::filesystem::is_regular_file(path, ec)) fail(ErrorKind::io, "{}: no such file", path.string());
   auto processor = std::make_unique<sentencepiece::SentencePieceProcessor>();
-  const auto status = processor->Load(path.string());
+  sentencepiece::util::Status status;
+  try {
+    status = processor->Load(path.string());
+  } catch (const std::exception& e) {
+    // The library validates the protobuf but not every piece: an empty piece makes its trie
+    // builder (darts-clone) throw "zero-length key" (found by fuzz_sentencepiece, issue 21).
+    fail(ErrorKind::format, "{}: not a readable SentencePiece model (truncated or corrupt?): {}", path.string(), e.what());
+  }
   if (!status.ok()) {
     fail(ErrorKind::format, "{}: not a readable SentencePiece model (truncated or corrupt?): {}", path.string(),
          status.ToString());
