@@ -119,6 +119,25 @@ TEST(TokenizerBadInput, FuzzSentencePiecePieceThatIsANulByte) {
   EXPECT_NE(message.find("zero-length key"), std::string::npos) << message;
 }
 
+// Found with fuzz_tokenizer_config (issue 21): tokenizer_config.json's add_prefix_space (beside
+// vocab.json + merges.txt) and keep_accents (beside spiece.model) of another type than a boolean
+// threw nlohmann's type_error out of the loader instead of an Error naming the file.
+TEST(TokenizerBadInput, FuzzTokenizerConfigFlagsOfTheWrongType) {
+  test::TempDir dir("bad-tokenizer-config");
+  const auto check = [&](const fs::path& folder, const std::string& config, const std::string& key) {
+    write_bad_input(folder / "tokenizer_config.json", config);
+    const auto message = bad_input_error([&] { (void)model::Tokenizer::from_folder(folder); }, ErrorKind::format);
+    EXPECT_NE(message.find((folder / "tokenizer_config.json").string()), std::string::npos) << message;
+    EXPECT_NE(message.find(key), std::string::npos) << message;
+  };
+  fs::create_directories(dir / "roberta");
+  for (const char* name : {"vocab.json", "merges.txt"}) fs::copy_file(kBadInputData / "roberta-bpe" / name, dir / "roberta" / name);
+  check(dir / "roberta", R"({"add_prefix_space": "yes"})", "add_prefix_space");
+  fs::create_directories(dir / "albert");
+  fs::copy_file(kBadInputData / "albert-spiece" / "spiece.model", dir / "albert" / "spiece.model");
+  check(dir / "albert", R"({"keep_accents": 1})", "keep_accents");
+}
+
 TEST(TokenizerBadInput, BadRegexAndCharsmap) {
   const auto doc = bad_input_json(kBadInputData / "xlmr-unigram/tokenizer.json");
   test::TempDir dir("bad-regex");

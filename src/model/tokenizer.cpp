@@ -229,7 +229,7 @@ Tokenizer Tokenizer::from_folder(const std::filesystem::path& dir, std::optional
   } else if (is_file(vocab_json) && is_file(merges_txt)) {
     use_roberta_names(loaded.settings);
     if (have_config) apply_tokenizer_config(config, *config_doc, loaded);
-    const bool add_prefix_space = config_doc ? config_doc->value("add_prefix_space", false) : false;
+    const bool add_prefix_space = config_doc ? json_bool(*config_doc, "add_prefix_space", false, config) : false;
     tok.pipeline_ = std::make_shared<tokenizer::Pipeline>(tokenizer::roberta_pipeline(vocab_json, merges_txt, add_prefix_space));
     if (loaded.special_source.empty()) loaded.special_source = vocab_json;
   } else if (auto model = spm_model(); model && model->filename() == "spiece.model") {
@@ -241,8 +241,8 @@ Tokenizer Tokenizer::from_folder(const std::filesystem::path& dir, std::optional
     s.pad_token = "<pad>";
     s.mask_token = "[MASK]";
     if (have_config) apply_tokenizer_config(config, *config_doc, loaded);
-    const bool lower = config_doc ? config_doc->value("do_lower_case", true) : true;
-    const bool keep_accents = config_doc ? config_doc->value("keep_accents", false) : false;
+    const bool lower = config_doc ? json_bool(*config_doc, "do_lower_case", true, config) : true;
+    const bool keep_accents = config_doc ? json_bool(*config_doc, "keep_accents", false, config) : false;
     tok.pipeline_ = std::make_shared<tokenizer::Pipeline>(tokenizer::albert_pipeline(*model, lower, keep_accents));
     if (loaded.special_source.empty()) loaded.special_source = *model;
   } else if (auto model = spm_model()) {
