@@ -155,3 +155,33 @@ TEST(Summary, TheModelsFiguresAgainstTheTargets) {
   EXPECT_EQ(t->numbers["step"], 4750);
   EXPECT_EQ(t->numbers["agreement"]["subj_rel"]["examples"], 1000);
 }
+
+// Found by fuzz_results (issue 21; the fix is in b35de68): a document of a known method without
+// the fields its finding reads looked them up with const json::operator[] (undefined behaviour
+// for a missing key, which nlohmann only asserts in debug builds), numbers beyond int's range
+// were cast to int (undefined behaviour), and a field of another type was skipped with
+// nlohmann's bare message, naming neither the file nor the method.
+TEST(Summary, FuzzDocumentsWithMissingOrMistypedFieldsAreReadOrSkippedByName) {
+  std::vector<std::pair<std::string, json>> docs;
+  for (const char* method : {"surface", "gradsep", "syntax", "probe", "coref", "patterns", "compare", "ablate", "importance",
+                             "saliency", "flow", "influence"}) {
+    docs.emplace_back(std::string(method) + "_empty.json", json{{"method", method}, {"results", json::object()}});
+    docs.emplace_back(std::string(method) + "_array.json", json{{"method", method}, {"results", json::array({1, "x"})}});
+    docs.emplace_back(std::string(method) + "_number.json", json{{"method", method}, {"results", 7}});
+  }
+  docs.emplace_back("huge.json", json{{"method", "surface"},
+                                      {"results", {{"inputs", 1e300},
+                                                   {"heads", {{{"layer", 1e300}, {"head", -1e300}, {"behaviour", "prev"}, {"prev", 0.5}}}},
+                                                   {"layers", {{{"layer", 1e300}, {"sep", 0.5}}}}}}});
+  docs.emplace_back("typed.json", json{{"method", "ablate"}, {"results", {{"layer_delta", {"a"}}}}});
+  const auto s = report::summarize(docs);
+  for (const auto& reason : s.skipped) EXPECT_EQ(reason.find("json.exception"), std::string::npos) << reason;
+  const auto* surface = find(s, "surface");
+  ASSERT_NE(surface, nullptr);
+  bool huge = false, typed = false;
+  for (const auto& f : s.findings) huge |= f.document == "huge.json";
+  for (const auto& reason : s.skipped)
+    typed |= reason.rfind("typed.json: a ablate document the summary cannot read: type must be number", 0) == 0;
+  EXPECT_TRUE(huge);
+  EXPECT_TRUE(typed) << report::format_summary(s);
+}
