@@ -1,9 +1,14 @@
 #include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 
+#include <algorithm>
+#include <stdexcept>
 #include <string>
 
 #include "io/files.hpp"
+#include "io/staged_folder.hpp"
 #include "io_test_support.hpp"
 
 namespace bertscope::io {
@@ -66,6 +71,87 @@ TEST(IoFiles, WriteFileAtomicFailureNamesTargetAndLeavesOldFile) {
   message = error_of(ErrorKind::io, [&] { write_file_atomic(dir / "target_is_dir", "data"); });
   EXPECT_TRUE(Contains(message, (dir / "target_is_dir").string()));
   EXPECT_EQ(dir.entries(), std::vector<std::string>{"target_is_dir"});
+}
+
+// A disk that fills up while a file is written, as unprivileged tests can have it: a file size
+// limit (RLIMIT_FSIZE) of `bytes`, with SIGXFSZ ignored, turns writes past it into a short write
+// followed by EFBIG, as ENOSPC does on a full disk (tests/full_disk.sh has a real one).
+class FileSizeLimit {
+ public:
+  explicit FileSizeLimit(rlim_t bytes) {
+    getrlimit(RLIMIT_FSIZE, &old_);
+    old_handler_ = signal(SIGXFSZ, SIG_IGN);
+    rlimit limit = old_;
+    limit.rlim_cur = bytes;
+    setrlimit(RLIMIT_FSIZE, &limit);
+  }
+  ~FileSizeLimit() {
+    setrlimit(RLIMIT_FSIZE, &old_);
+    signal(SIGXFSZ, old_handler_);
+  }
+
+ private:
+  rlimit old_{};
+  sighandler_t old_handler_{};
+};
+
+std::vector<std::string> names_in(const std::filesystem::path& dir) {
+  std::vector<std::string> names;
+  for (const auto& e : std::filesystem::directory_iterator(dir)) names.push_back(e.path().filename().string());
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+TEST(IoFiles, WriteFileAtomicOnAFullDiskIsOneErrorAndLeavesNothing) {
+  TempDir dir;
+  write_raw(dir / "old.txt", "old");
+  std::string message;
+  {
+    FileSizeLimit limit(100);
+    message = error_of(ErrorKind::io, [&] { write_file_atomic(dir / "out.txt", std::string(5000, 'x')); });
+    EXPECT_TRUE(Contains(error_of(ErrorKind::io, [&] { write_file_atomic(dir / "old.txt", std::string(5000, 'y')); }),
+                         "old.txt"));
+  }
+  EXPECT_TRUE(Contains(message, (dir / "out.txt").string())) << message;
+  EXPECT_TRUE(Contains(message, "File too large")) << message;
+  // No partial file, no temporary file; the old file keeps its content.
+  EXPECT_EQ(names_in(dir.path()), std::vector<std::string>{"old.txt"});
+  EXPECT_EQ(read_raw(dir / "old.txt"), "old");
+}
+
+TEST(StagedFolder, AnErrorRemovesTheStagingFolderItCreated) {
+  TempDir dir;
+  try {
+    StagedFolder staged(dir / "out", "manifest\n");
+    write_file_atomic(staged.path() / "000000.npz", "complete");
+    throw std::runtime_error("no space left");
+  } catch (const std::runtime_error&) {
+  }
+  EXPECT_TRUE(names_in(dir.path()).empty());
+
+  // A staging folder a killed run left (destroyed without an error here) is resumed, and kept
+  // when the resumed run fails in turn.
+  { StagedFolder killed(dir / "out", "manifest\n"); }
+  EXPECT_EQ(names_in(dir.path()), std::vector<std::string>{".out.partial"});
+  try {
+    StagedFolder staged(dir / "out", "manifest\n");
+    EXPECT_TRUE(staged.resumed());
+    throw std::runtime_error("no space left");
+  } catch (const std::runtime_error&) {
+  }
+  EXPECT_EQ(names_in(dir.path()), std::vector<std::string>{".out.partial"});
+}
+
+TEST(StagedFolder, AManifestThatCannotBeWrittenNamesTheTargetAndLeavesNothing) {
+  TempDir dir;
+  std::string message;
+  {
+    FileSizeLimit limit(4);
+    message = error_of(ErrorKind::io, [&] { StagedFolder staged(dir / "out", "a manifest longer than the limit\n"); });
+  }
+  EXPECT_TRUE(StartsWith(message, (dir / "out").string() + ": ")) << message;
+  EXPECT_TRUE(Contains(message, "File too large")) << message;
+  EXPECT_TRUE(names_in(dir.path()).empty());
 }
 
 TEST(IoFiles, ReadJsonParsesAndKeepsUnicode) {

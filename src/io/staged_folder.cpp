@@ -1,6 +1,7 @@
 #include "io/staged_folder.hpp"
 
 #include <fstream>
+#include <exception>
 #include <sstream>
 #include <system_error>
 
@@ -30,7 +31,7 @@ std::string read_all(const std::filesystem::path& p) {
 }  // namespace
 
 StagedFolder::StagedFolder(std::filesystem::path target, const std::string& manifest)
-    : target_(std::move(target)), staging_(beside(target_, ".partial")) {
+    : target_(std::move(target)), staging_(beside(target_, ".partial")), uncaught_(std::uncaught_exceptions()) {
   std::error_code ec;
   if (std::filesystem::exists(target_, ec) && !std::filesystem::is_directory(target_, ec))
     fail(ErrorKind::io, "{}: exists and is not a folder", target_.string());
@@ -43,9 +44,21 @@ StagedFolder::StagedFolder(std::filesystem::path target, const std::string& mani
   if (ec) fail(ErrorKind::io, "{}: cannot clear the unfinished output {}: {}", target_.string(), staging_.string(), ec.message());
   std::filesystem::create_directories(staging_, ec);
   if (ec) fail(ErrorKind::io, "{}: cannot create {}: {}", target_.string(), staging_.string(), ec.message());
-  AtomicOutput out(staging_ / kManifest);
-  out.write(manifest);
-  out.commit();
+  try {
+    AtomicOutput out(staging_ / kManifest);
+    out.write(manifest);
+    out.commit();
+  } catch (const Error& e) {
+    // No manifest (a full disk): an empty folder nothing can resume.
+    std::filesystem::remove_all(staging_, ec);
+    fail(e.kind(), "{}: {}", target_.string(), e.what());
+  }
+}
+
+StagedFolder::~StagedFolder() {
+  if (committed_ || resumed_ || std::uncaught_exceptions() <= uncaught_) return;
+  std::error_code ec;
+  std::filesystem::remove_all(staging_, ec);
 }
 
 void StagedFolder::commit() {
@@ -59,6 +72,7 @@ void StagedFolder::commit() {
   }
   std::filesystem::rename(staging_, target_, ec);
   if (ec) fail(ErrorKind::io, "{}: cannot move the finished output into place: {}", target_.string(), ec.message());
+  committed_ = true;
   std::filesystem::remove_all(old, ec);
 }
 

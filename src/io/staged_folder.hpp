@@ -2,7 +2,9 @@
 // beside its target and renamed onto the target when complete, so a killed command leaves no
 // target (or the previous one) rather than part of a new one. The staging folder holds a
 // manifest saying what produced it; a later run with the same manifest resumes it (the files in
-// it are complete, each written atomically), any other run starts it afresh.
+// it are complete, each written atomically), any other run starts it afresh. A run that fails
+// with an error (a full disk, a bad input) removes the staging folder it created, so it leaves
+// nothing behind; a killed run leaves it to be resumed, and a resumed one keeps it.
 #pragma once
 
 #include <filesystem>
@@ -15,6 +17,10 @@ class StagedFolder {
   // Creates the staging folder, or resumes it when its manifest equals `manifest`. Throws
   // Error(io) naming the target.
   StagedFolder(std::filesystem::path target, const std::string& manifest);
+  // Destroyed by an exception before commit(), removes the staging folder unless it was resumed.
+  ~StagedFolder();
+  StagedFolder(const StagedFolder&) = delete;
+  StagedFolder& operator=(const StagedFolder&) = delete;
   // Where to write the folder's files.
   const std::filesystem::path& path() const { return staging_; }
   bool resumed() const { return resumed_; }
@@ -24,6 +30,8 @@ class StagedFolder {
  private:
   std::filesystem::path target_, staging_;
   bool resumed_ = false;
+  bool committed_ = false;
+  int uncaught_ = 0;  // std::uncaught_exceptions() when constructed
 };
 
 }  // namespace bertscope::io
