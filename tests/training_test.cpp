@@ -2,6 +2,8 @@
 // interrupted and resumed ends with exactly the weights of an uninterrupted run; bf16 training
 // follows float32 within noise.
 #include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/resource.h>
 
 #include <fstream>
 #include <tuple>
@@ -115,6 +117,36 @@ TEST(Training, ResumedRunEqualsUninterruptedRun) {
   const auto a = read_params(dir / "straight" / "checkpoint"), b = read_params(dir / "resumed" / "checkpoint");
   ASSERT_EQ(a.size(), b.size());
   for (const auto& [name, t] : a) ASSERT_EQ(t.data, b.at(name).data) << name;
+}
+
+// A disk that fills up at the first checkpoint (simulated with a file size limit, RLIMIT_FSIZE,
+// as in IoFiles.WriteFileAtomicOnAFullDiskIsOneErrorAndLeavesNothing; tests/full_disk.sh has a
+// real one): one Error naming the file, and neither the half-written checkpoint.staging nor the
+// training folder this run created is left behind (tests/full_disk.sh, issue 21).
+TEST(Training, FullDiskAtTheFirstCheckpointLeavesNothing) {
+  TempDir dir("train");
+  const TinyMlm t(dir);
+  model::GeneratorOptions g;
+  g.seed = 5;
+  auto o = TinyMlm::options(16, 2, 2, 1e-3, 1);
+  o.checkpoint_every = 1;
+  rlimit old{};
+  getrlimit(RLIMIT_FSIZE, &old);
+  const auto old_handler = signal(SIGXFSZ, SIG_IGN);
+  rlimit limit = old;
+  limit.rlim_cur = 2048;
+  setrlimit(RLIMIT_FSIZE, &limit);
+  std::string message;
+  try {
+    model::train_mlm(t.config, model::random_parameters(t.config, g), t.tok, t.corpus, nullptr, o, dir / "out");
+  } catch (const Error& e) {
+    message = e.what();
+  }
+  setrlimit(RLIMIT_FSIZE, &old);
+  signal(SIGXFSZ, old_handler);
+  EXPECT_NE(message.find((dir / "out" / "checkpoint.staging").string()), std::string::npos) << message;
+  EXPECT_NE(message.find("File too large"), std::string::npos) << message;
+  EXPECT_FALSE(std::filesystem::exists(dir / "out")) << message;
 }
 
 TEST(Training, ClassifierLearnsSeparableTask) {

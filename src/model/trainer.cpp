@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <exception>
 #include <numeric>
 
 #include <fmt/format.h>
@@ -32,6 +33,42 @@ struct TrainableModel {
 
 const char* kState = "trainer_state.json";
 
+// Runs `write` to fill the staging folder `staging`; when it fails (a full disk), the half-written
+// folder is removed before the error goes on: nothing could resume from it.
+template <typename F>
+void write_staging(const std::filesystem::path& staging, F&& write) {
+  try {
+    write();
+  } catch (...) {
+    std::error_code ec;
+    std::filesystem::remove_all(staging, ec);
+    throw;
+  }
+}
+
+// The training folder. When this run created it and fails before anything was kept in it (a
+// full disk at the first checkpoint), it is removed again, so a failed run leaves nothing behind;
+// a folder with a checkpoint stays, to be resumed.
+class RunFolder {
+ public:
+  explicit RunFolder(const std::filesystem::path& dir)
+      : dir_(dir), created_(!std::filesystem::exists(dir)), uncaught_(std::uncaught_exceptions()) {
+    std::filesystem::create_directories(dir);
+  }
+  ~RunFolder() {
+    if (!created_ || std::uncaught_exceptions() <= uncaught_) return;
+    std::error_code ec;
+    if (std::filesystem::is_empty(dir_, ec) && !ec) std::filesystem::remove(dir_, ec);
+  }
+  RunFolder(const RunFolder&) = delete;
+  RunFolder& operator=(const RunFolder&) = delete;
+
+ private:
+  std::filesystem::path dir_;
+  bool created_;
+  int uncaught_;
+};
+
 // A checkpoint is written to a staging folder and swapped in with renames, so an interrupted
 // write leaves the previous checkpoint intact.
 void write_checkpoint(const std::filesystem::path& dir, const ModelConfig& config,
@@ -39,9 +76,11 @@ void write_checkpoint(const std::filesystem::path& dir, const ModelConfig& confi
                       const nlohmann::json& state) {
   const auto final_dir = dir / "checkpoint", staging = dir / "checkpoint.staging", old = dir / "checkpoint.old";
   std::filesystem::remove_all(staging);
-  save_hf_folder(config, params, tokenizer, staging);
-  adam.save(staging / "optimizer.safetensors");
-  io::write_file_atomic(staging / kState, state.dump(1) + "\n");
+  write_staging(staging, [&] {
+    save_hf_folder(config, params, tokenizer, staging);
+    adam.save(staging / "optimizer.safetensors");
+    io::write_file_atomic(staging / kState, state.dump(1) + "\n");
+  });
   std::filesystem::remove_all(old);
   if (std::filesystem::exists(final_dir)) std::filesystem::rename(final_dir, old);
   std::filesystem::rename(staging, final_dir);
@@ -57,8 +96,10 @@ void keep_step(const std::filesystem::path& dir, const ModelConfig& config,
   const auto final_dir = kept_step_folder(dir, step_info.at("step").get<std::int64_t>());
   const auto staging = final_dir.parent_path() / ("." + final_dir.filename().string() + ".staging");
   std::filesystem::remove_all(staging);
-  save_hf_folder(config, params, tokenizer, staging, dtype);
-  io::write_file_atomic(staging / "step.json", step_info.dump(1) + "\n");
+  write_staging(staging, [&] {
+    save_hf_folder(config, params, tokenizer, staging, dtype);
+    io::write_file_atomic(staging / "step.json", step_info.dump(1) + "\n");
+  });
   std::filesystem::remove_all(final_dir);
   std::filesystem::rename(staging, final_dir);
 }
@@ -211,7 +252,7 @@ MlmTrainResult train_mlm(const ModelConfig& config, std::map<std::string, core::
                          {"adam", adam_json(o.adam)}};
   if (!data.segment_pairs) options["segment_pairs"] = false;
   if (o.precision == Precision::bf16) options["precision"] = "bf16";  // f32 runs keep their old options
-  std::filesystem::create_directories(dir);
+  const RunFolder run_folder(dir);
   MlmTrainResult result;
   nlohmann::json history = nlohmann::json::array();
   std::int64_t tokens_seen = 0;
@@ -326,7 +367,7 @@ ClassifyTrainResult train_classifier(const ModelConfig& config, std::map<std::st
                                {"seed", o.seed},         {"examples", train.size()},  {"regression", o.regression},
                                {"adam", adam_json(adam_opt)}};
   if (o.precision == Precision::bf16) options["precision"] = "bf16";
-  std::filesystem::create_directories(dir);
+  const RunFolder run_folder(dir);
   ClassifyTrainResult result;
   if (auto ckpt = find_checkpoint(dir)) {
     const auto state = io::read_json(*ckpt / kState);
