@@ -69,12 +69,10 @@ try {
        '--min-relation-count', '5', '--agreement', path.join(testData, '..', '..', 'data', 'marvin_linzen', 'simple_agrmt.sample.tsv'),
        ...out('track.json')]);
   const real = (name) => JSON.parse(readFileSync(path.join(results, `real-${name}`), 'utf8'));
-  const docs = [];
   // A document with the method's own declarations (those of the real run unless `figures` says)
   // and known results.
   const write = (name, doc, known, extra = {}) => {
     writeFileSync(path.join(results, name), JSON.stringify({ ...doc, ...extra, results: known }));
-    docs.push(name);
   };
   const ids = (doc) => doc.figures.map((f) => f.id);
   const L = 4;
