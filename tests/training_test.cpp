@@ -119,6 +119,26 @@ TEST(Training, ResumedRunEqualsUninterruptedRun) {
   for (const auto& [name, t] : a) ASSERT_EQ(t.data, b.at(name).data) << name;
 }
 
+// A recipe run again after its --stop-after step (tools/train/bertscope-mini.sh twice) takes no
+// step more: the checkpoint, its weights and the last loss stay those of the stopping step.
+TEST(Training, RerunAtItsStopStepTakesNoStep) {
+  TempDir dir("train");
+  const TinyMlm t(dir);
+  model::GeneratorOptions g;
+  g.seed = 4;
+  auto o = TinyMlm::options(32, 4, 8, 1e-3, 2);
+  o.stop_after = 3;
+  const auto first = model::train_mlm(t.config, model::random_parameters(t.config, g), t.tok, t.corpus, nullptr, o, dir / "run");
+  EXPECT_EQ(first.steps, 3);
+  const auto before = read_params(dir / "run" / "checkpoint");
+  const auto again = model::train_mlm(t.config, model::random_parameters(t.config, g), t.tok, t.corpus, nullptr, o, dir / "run");
+  EXPECT_EQ(again.start_step, 3);
+  EXPECT_EQ(again.steps, 3);
+  EXPECT_EQ(again.last_loss, first.last_loss);
+  EXPECT_EQ(io::read_json(dir / "run" / "checkpoint" / "trainer_state.json")["step"], 3);
+  for (const auto& [name, w] : read_params(dir / "run" / "checkpoint")) ASSERT_EQ(w.data, before.at(name).data) << name;
+}
+
 // A disk that fills up at the first checkpoint (simulated with a file size limit, RLIMIT_FSIZE,
 // as in IoFiles.WriteFileAtomicOnAFullDiskIsOneErrorAndLeavesNothing; tests/full_disk.sh has a
 // real one): one Error naming the file, and neither the half-written checkpoint.staging nor the

@@ -263,13 +263,21 @@ MlmTrainResult train_mlm(const ModelConfig& config, std::map<std::string, core::
     result.start_step = state.at("step").get<std::int64_t>();
     tokens_seen = state.value("tokens_seen", std::int64_t{0});
     history = state.value("history", nlohmann::json::array());
+    result.last_loss = state.value("last_loss", history.empty() ? 0.0 : history.back()[1].get<double>());
+  }
+  // Rerun after --stop-after was reached (a recipe run twice): nothing to do, not one step more.
+  if (o.stop_after > 0 && result.start_step >= o.stop_after && result.start_step < o.steps) {
+    result.steps = result.start_step;
+    result.tokens_seen = tokens_seen;
+    return result;
   }
   TrainableModel tm(config, std::move(init));
   AdamW adam(o.adam, tm.params());
   if (result.start_step > 0) adam.load(*find_checkpoint(dir) / "optimizer.safetensors");
   ProgressClock clock(result.start_step, o.steps);
   auto save = [&](std::int64_t step) {
-    nlohmann::json state{{"step", step}, {"options", options}, {"tokens_seen", tokens_seen}, {"history", history}};
+    nlohmann::json state{{"step", step},       {"options", options},          {"tokens_seen", tokens_seen},
+                         {"history", history}, {"last_loss", result.last_loss}};
     write_checkpoint(dir, config, tm.params(), tokenizer, adam, state);
   };
   for (std::int64_t step = result.start_step; step < o.steps; ++step) {
@@ -374,6 +382,11 @@ ClassifyTrainResult train_classifier(const ModelConfig& config, std::map<std::st
     check_resume(state, options, *ckpt);
     init = load_params(*ckpt, config);
     result.start_step = state.at("step").get<std::int64_t>();
+    result.last_loss = state.value("last_loss", 0.0);
+  }
+  if (o.stop_after > 0 && result.start_step >= o.stop_after && result.start_step < total) {
+    result.steps = result.start_step;
+    return result;
   }
   TrainableModel tm(config, std::move(init));
   AdamW adam(adam_opt, tm.params());
@@ -433,7 +446,7 @@ ClassifyTrainResult train_classifier(const ModelConfig& config, std::map<std::st
     if (progress) progress(clock.at(step, loss, info, tokens));
     const bool stop = o.stop_after > 0 && step + 1 >= o.stop_after;
     if ((o.checkpoint_every > 0 && (step + 1) % o.checkpoint_every == 0) || step + 1 == total || stop) {
-      nlohmann::json state{{"step", step + 1}, {"options", options}};
+      nlohmann::json state{{"step", step + 1}, {"options", options}, {"last_loss", loss}};
       write_checkpoint(dir, config, tm.params(), tokenizer, adam, state);
     }
     if (stop) {
