@@ -53,7 +53,8 @@ ml=$data/marvin_linzen_2018
 # SST-2: GLUE train as split in ../shared/data (10% + 90% parts): the 10% part and the first
 # 25,265 sentences of the 90% part, 32,000 sentences in all.
 sst2=$work/sst2_train_part10_plus_first25265_of_part90.tsv
-{ cat "$data/sst2/sst2_glue_train_part10.tsv"; tail -n +2 "$data/sst2/sst2_glue_train_part90.tsv" | head -n 25265; } > "$sst2"
+# (awk reads the whole file: `tail | head` would end tail with SIGPIPE, an error under pipefail)
+{ cat "$data/sst2/sst2_glue_train_part10.tsv"; awk 'NR > 1 && NR <= 25266' "$data/sst2/sst2_glue_train_part90.tsv"; } > "$sst2"
 "$bin" train classify --model "$work/bertscope-mini" --data "$sst2" --dev data/sst2/dev.tsv --out "$work/sst2" \
   --epochs 1 --batch 32 --max-length 64 --lr 1e-4 --warmup 100 --seed 1 --checkpoint-every 100 --save-dtype f16
 "$bin" export --model "$work/sst2" --out "$work/bertscope-mini-sst2" --dtype f16
