@@ -296,8 +296,9 @@ TEST(InfluenceRefinement, SweepGivesThePerLayerPatterns) {
                                            "--init-std 0.15 --bias-std 0.1", test::uncased_vocab())), 15},
       {make_model(dir, "six", fmt::format("--vocab {} --layers 6 --hidden 32 --heads 4 --intermediate 48 --seed 85 "
                                           "--init-std 0.12 --bias-std 0.1", test::uncased_vocab())), 15},
-      // The shipped model (tests/data/../../models), trained: its values are not a random model's.
-      {(test::data_dir().parent_path().parent_path() / "models" / "bertscope-mini").string(), 2}};
+      // The shipped model (tests/data/../../models), trained: its values are not a random model's (one
+      // instance: 6 x 8 heads make each refinement costly).
+      {(test::data_dir().parent_path().parent_path() / "models" / "bertscope-mini").string(), 1}};
   std::size_t tokens = 0, differing = 0;
   for (const auto& [folder, count] : cases) {
     const auto m = model::Model::load(folder);
