@@ -542,7 +542,10 @@ nlohmann::json PatternCounts::to_json() const {
     j.update({{"type", kClassNames[c]}, {"input", e.input}, {"tokens", e.tokens}, {"map", std::move(map)}});
     examples.push_back(std::move(j));
   }
-  return {{"inputs", inputs_},         {"maps", inputs_ * layers_ * heads_}, {"share", share},
+  nlohmann::json types = nlohmann::json::array();  // the paper's order, which JSON objects lose
+  for (const auto& c : kClassNames) types.push_back(std::string(c));
+  return {{"types", types},
+          {"inputs", inputs_},         {"maps", inputs_ * layers_ * heads_}, {"share", share},
           {"heads", heads},            {"class_share", class_share},         {"mean_features", features},
           {"by_layer", by_layer},      {"examples", examples}};
 }
@@ -565,6 +568,7 @@ std::vector<Figure> figures(const nlohmann::json& results) {
                             "types. Kovaleva et al. (2019), Fig. 2 (docs/methods.md 2.2): the heterogeneous share ranges from "
                             "32% (MRPC) to 61% (QQP) in fine-tuned BERT-base.",
                  .rows = "share",
+                 .order = "types",
                  .x = FigureField{"@key", "pattern type", Unit::label},
                  .x_axis = "pattern type",
                  .values = {FigureField{"", "share of maps", Unit::fraction}},
@@ -578,8 +582,9 @@ std::vector<Figure> figures(const nlohmann::json& results) {
                .axis = "share of inputs (fraction)",
                .range = std::array<double, 2>{0, 1}};
   if (results.contains("class_share"))
-    for (const auto& [name, matrix] : results["class_share"].items())
-      heads.values.push_back({"class_share." + name, name, Unit::fraction});
+    for (const auto& c : kClassNames)  // the paper's order
+      if (results["class_share"].contains(std::string(c)))
+        heads.values.push_back({"class_share." + std::string(c), std::string(c), Unit::fraction});
   if (!heads.values.empty()) out.push_back(std::move(heads));
   if (results.contains("by_layer") && !results["by_layer"].empty()) {
     Figure layers{.id = "patterns.by_layer",

@@ -7,6 +7,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 
 export const SKIP = 77;
 
@@ -50,6 +51,35 @@ export async function launchBrowser() {
   const require = createRequire(path.join(nodeModules, 'noop.js'));
   const { chromium } = require('playwright-core');
   return chromium.launch({ executablePath, headless: true, args: CHROMIUM_ARGS });
+}
+
+// A report's page opened in a fresh browser: `page` shows it, `parser` parses exported SVGs
+// (svgFacts), `problems` collects console errors and requests outside the report.
+export async function openReport(reportDir) {
+  const browser = await launchBrowser();
+  const context = await browser.newContext({ acceptDownloads: true, viewport: { width: 1400, height: 1000 } });
+  const page = await context.newPage();
+  const parser = await context.newPage();
+  const url = pathToFileURL(path.join(reportDir, 'index.html')).href;
+  const problems = watch(page, (u) => u === url || u.startsWith('blob:') || u.startsWith('data:'));
+  await page.goto(url);
+  await page.waitForSelector('nav.doc-list button');
+  return { browser, page, parser, url, problems };
+}
+
+// Every text of an SVG, and the attributes of the elements matching `selector`.
+export async function svgFacts(page, text, selector) {
+  return page.evaluate(
+    ({ text, selector }) => {
+      const doc = new DOMParser().parseFromString(text, 'image/svg+xml');
+      const err = doc.querySelector('parsererror');
+      if (err) return { error: err.textContent };
+      const texts = [...doc.querySelectorAll('text')].map((t) => t.textContent);
+      const marks = [...doc.querySelectorAll(selector)].map((e) => Object.fromEntries([...e.attributes].map((a) => [a.name, a.value])));
+      return { texts, marks };
+    },
+    { text, selector },
+  );
 }
 
 export function tempDir(tag) {

@@ -6,38 +6,11 @@
 // draws a declared figure by its id.
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { pathToFileURL } from 'node:url';
-import {
-  assert,
-  cleanup,
-  download,
-  launchBrowser,
-  makeModel,
-  run,
-  screenshots,
-  shot,
-  tempDir,
-  testData,
-  watch,
-} from './harness.mjs';
+import { assert, cleanup, download, makeModel, openReport, run, screenshots, shot, svgFacts, tempDir, testData } from './harness.mjs';
 
 const dir = tempDir('report-figures');
 let browser = null;
 
-// Every text of an SVG, and the attributes of the elements matching `selector`.
-async function svgFacts(page, text, selector) {
-  return page.evaluate(
-    ({ text, selector }) => {
-      const doc = new DOMParser().parseFromString(text, 'image/svg+xml');
-      const err = doc.querySelector('parsererror');
-      if (err) return { error: err.textContent };
-      const texts = [...doc.querySelectorAll('text')].map((t) => t.textContent);
-      const marks = [...doc.querySelectorAll(selector)].map((e) => Object.fromEntries([...e.attributes].map((a) => [a.name, a.value])));
-      return { texts, marks };
-    },
-    { text, selector },
-  );
-}
 
 try {
   screenshots('report_figures');
@@ -165,14 +138,9 @@ try {
 
   const report = path.join(dir, 'report');
   run(['report', '--results', results, '--out', report]);
-  browser = await launchBrowser();
-  const context = await browser.newContext({ acceptDownloads: true, viewport: { width: 1400, height: 1000 } });
-  const page = await context.newPage();
-  const parser = await context.newPage();
-  const url = pathToFileURL(path.join(report, 'index.html')).href;
-  const problems = watch(page, (u) => u === url || u.startsWith('blob:') || u.startsWith('data:'));
-  await page.goto(url);
-  await page.waitForSelector('nav.doc-list button');
+  const opened = await openReport(report);
+  browser = opened.browser;
+  const { page, parser, url, problems } = opened;
 
   let figures = 0;
   for (const name of docs) {

@@ -13,27 +13,12 @@
 // targets dashed.
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { pathToFileURL } from 'node:url';
-import { assert, cleanup, download, launchBrowser, makeModel, run, screenshots, shot, tempDir, testData, watch } from './harness.mjs';
+import { assert, cleanup, download, makeModel, openReport, run, screenshots, shot, svgFacts, tempDir, testData } from './harness.mjs';
 
 const dir = tempDir('report-known');
 let browser = null;
 const started = Date.now();
 
-// Every text of an SVG, and the attributes of the elements matching `selector`.
-async function svgFacts(page, text, selector) {
-  return page.evaluate(
-    ({ text, selector }) => {
-      const doc = new DOMParser().parseFromString(text, 'image/svg+xml');
-      const err = doc.querySelector('parsererror');
-      if (err) return { error: err.textContent };
-      const texts = [...doc.querySelectorAll('text')].map((t) => t.textContent);
-      const marks = [...doc.querySelectorAll(selector)].map((e) => Object.fromEntries([...e.attributes].map((a) => [a.name, a.value])));
-      return { texts, marks };
-    },
-    { text, selector },
-  );
-}
 
 const close = (a, b, tol = 0.01) => Math.abs(a - b) <= tol;
 const near = (a, b, what, tol = 0.01) => assert.ok(close(+a, +b, tol), `${what}: ${a}, expected ${b}`);
@@ -268,14 +253,9 @@ try {
   // ---------------------------------------------------------------------------------------------
   const report = path.join(dir, 'report');
   run(['report', '--results', results, '--out', report]);
-  browser = await launchBrowser();
-  const context = await browser.newContext({ acceptDownloads: true, viewport: { width: 1400, height: 1000 } });
-  const page = await context.newPage();
-  const parser = await context.newPage();
-  const url = pathToFileURL(path.join(report, 'index.html')).href;
-  const problems = watch(page, (u) => u === url || u.startsWith('blob:') || u.startsWith('data:'));
-  await page.goto(url);
-  await page.waitForSelector('nav.doc-list button');
+  const opened = await openReport(report);
+  browser = opened.browser;
+  const { page, parser, url, problems } = opened;
 
   let checked = 0;
   const charts = new Set();
@@ -481,13 +461,13 @@ try {
   // Kovaleva Fig. 2: the share of each type (this task), each layer's shares, one map per type.
   {
     const c = await chart('known-patterns.json', 'patterns.share');
-    await checkBars(c, [...types].sort().map((t) => [t, share[t]])); // the object's keys, sorted
+    await checkBars(c, types.map((t) => [t, share[t]])); // the paper's order (results.types)
     assert.ok(c.texts.includes('1'), 'the share axis runs to 1');
     const l = await chart('known-patterns.json', 'patterns.by_layer');
     const y = (await checkLines(l, Object.fromEntries(types.map((t) => [t, byLayer.map((s) => s[t])])))).y;
     assert.deepEqual(y.domain, [0, 1], 'fixed 0..1');
     const hm = await chart('known-patterns.json', 'patterns.heads');
-    await checkCells(hm, grid((ly) => byLayer[ly].block), [0, 1]); // the first type (alphabetical): block
+    await checkCells(hm, grid((ly) => byLayer[ly].vertical), [0, 1]); // the first type (the paper's order): vertical
     // The example maps: a picker with one entry per type, in the results' order; the first drawn
     // cell by cell with its tokens on both axes.
     const ex = await chart('known-patterns.json', 'patterns.examples');
