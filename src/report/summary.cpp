@@ -219,7 +219,14 @@ Finding patterns(const json& doc) {
   const auto& r = at(doc, "results");
   Finding f{"patterns", fmt::format("Attention pattern types (Kovaleva et al. 2019) on {} inputs of {}", count(r, "inputs", 0), data_name(doc)), {}, json::object()};
   std::string s;
-  for (const auto& [type, grid] : at(r, "class_share").items()) {
+  // The paper's order of the types (results.types) where the document gives it, else the keys'.
+  std::vector<std::string> order;
+  for (const auto& t : r.value("types", json::array()))
+    if (t.is_string() && at(r, "class_share").contains(t.get<std::string>())) order.push_back(t.get<std::string>());
+  if (order.empty())
+    for (const auto& [type, grid] : at(r, "class_share").items()) order.push_back(type);
+  for (const auto& type : order) {
+    const auto& grid = at(r, "class_share")[type];
     double sum = 0;
     int n = 0;
     for (const auto& row : grid)
