@@ -13,6 +13,9 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <map>
 #include <string>
 #include <string_view>
 
@@ -46,12 +49,21 @@ inline std::filesystem::path write_input(const std::uint8_t* data, std::size_t s
   return path;
 }
 
-// Copies fuzz/companions/`name` (the fixed half of a tokenizer folder, written by
-// fuzz/make_corpus.py) into the scratch folder as `as`, once per process.
+// Writes fuzz/companions/`name` (the fixed half of a tokenizer folder, written by
+// fuzz/make_corpus.py) into the scratch folder as `as`. The companion is read once per process
+// and written like an input: std::filesystem::copy_file's kernel copy can fail with EINTR when
+// libFuzzer's timer signal arrives, which is the harness's failure, not the parser's.
 inline void put_companion(const std::string& name, const std::string& as) {
 #ifdef BERTSCOPE_FUZZ_COMPANIONS
-  std::filesystem::copy_file(std::filesystem::path(BERTSCOPE_FUZZ_COMPANIONS) / name, scratch_dir() / as,
-                             std::filesystem::copy_options::overwrite_existing);
+  static auto& cache = *new std::map<std::string, std::string>();
+  auto it = cache.find(name);
+  if (it == cache.end()) {
+    std::ifstream in(std::filesystem::path(BERTSCOPE_FUZZ_COMPANIONS) / name, std::ios::binary);
+    if (!in) std::abort();
+    std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    it = cache.emplace(name, std::move(bytes)).first;
+  }
+  write_input(reinterpret_cast<const std::uint8_t*>(it->second.data()), it->second.size(), as);
 #else
   (void)name, (void)as;
   std::abort();
