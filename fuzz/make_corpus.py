@@ -228,29 +228,32 @@ for i, (name, text) in enumerate(sorted(configs.items())):
 # precompiled charsmap (230 KB) and self-test data, by rewriting the protobuf (ModelProto:
 # 1 pieces, 2 trainer_spec, 3 normalizer_spec (2: precompiled_charsmap), 4 self_test_data).
 # First byte: even = spiece.model (ALBERT), odd = sentencepiece.bpe.model (XLM-R).
+def pb_varint(buf, at):
+    """The protobuf varint at buf[at]: (value, the position after it)."""
+    v, shift = 0, 0
+    while True:
+        b = buf[at]
+        at += 1
+        v |= (b & 0x7F) << shift
+        shift += 7
+        if not b & 0x80:
+            return v, at
+
+
 def pb_fields(buf):
     at, out = 0, []
-    def varint():
-        nonlocal at
-        v, shift = 0, 0
-        while True:
-            b = buf[at]; at += 1
-            v |= (b & 0x7F) << shift
-            shift += 7
-            if not b & 0x80:
-                return v
     while at < len(buf):
         start = at
-        key = varint()
+        key, at = pb_varint(buf, at)
         wire = key & 7
         if wire == 0:
-            varint()
+            _, at = pb_varint(buf, at)
         elif wire == 1:
             at += 8
         elif wire == 5:
             at += 4
         elif wire == 2:
-            n = varint()
+            n, at = pb_varint(buf, at)
             at += n
         else:
             raise ValueError("wire type %d" % wire)
@@ -259,17 +262,9 @@ def pb_fields(buf):
 
 
 def pb_payload(field_bytes):
-    at = 0
-    while field_bytes[at] & 0x80:  # key
-        at += 1
-    at += 1
-    n, shift = 0, 0
-    while True:
-        b = field_bytes[at]; at += 1
-        n |= (b & 0x7F) << shift
-        shift += 7
-        if not b & 0x80:
-            return field_bytes[at:at + n]
+    _, at = pb_varint(field_bytes, 0)  # the key
+    n, at = pb_varint(field_bytes, at)
+    return field_bytes[at:at + n]
 
 
 def pb_len_field(number, payload):
