@@ -2,6 +2,8 @@
 # Installs the Debian packages bertscope needs that are not installed yet. Idempotent.
 set -euo pipefail
 
+# clang, libclang-rt-dev, libomp-dev: the libFuzzer harnesses (scripts/fuzz.sh) build with clang,
+# which only recommends libFuzzer's runtime and needs its own OpenMP runtime for -fopenmp.
 # ocl-icd-opencl-dev: Debian's libdnnl-dev only recommends it, but its CMake config
 # (dnnl-config.cmake) requires OpenCL, and we install without recommends.
 packages=(
@@ -13,6 +15,7 @@ packages=(
   python3-dev pybind11-dev python3-pybind11 python3-pytest
   python3-nbclient python3-nbformat python3-ipykernel python3-matplotlib python3-pandas python3-tqdm
   chromium
+  clang libclang-rt-dev libomp-dev
 )
 # The web viewer is built with Node.js and npm. A Node.js from NodeSource bundles npm and
 # conflicts with Debian's npm package, so a working command counts as installed.

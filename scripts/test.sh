@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what is missing, builds bertscope and runs the whole test suite: the optimised
 # build (oneDNN), the same suite under AddressSanitizer + UndefinedBehaviorSanitizer, and the
-# encoder parity tests on the portable CBLAS fallback.
+# encoder parity tests on the portable CBLAS fallback; then every libFuzzer harness for a few
+# seconds from its seed corpus (docs/fuzzing.md: the long runs are scripts/fuzz.sh on its own).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
@@ -23,3 +24,7 @@ UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 
 scripts/build.sh cblas bertscope_parity_tests
 ctest --test-dir build/cblas --output-on-failure -j "$jobs" -R 'EncoderGolden|Kernel'
+
+# Each harness replays its seed corpus, then mutates for FUZZ_SECONDS (10) with a fixed seed, so a
+# failure here is reproducible: scripts/fuzz.sh names the reproducer it wrote.
+FUZZ_FLAGS="-seed=1 ${FUZZ_FLAGS:-}" scripts/fuzz.sh "${FUZZ_SECONDS:-10}"
