@@ -4,6 +4,8 @@ set -euo pipefail
 
 # clang, libclang-rt-dev, libomp-dev: the libFuzzer harnesses (scripts/fuzz.sh) build with clang,
 # which only recommends libFuzzer's runtime and needs its own OpenMP runtime for -fopenmp.
+# libopenmpi-dev, openmpi-bin: runs across processes and machines under mpirun (docs/distributed.md);
+# a build without them runs everything in one process.
 # ocl-icd-opencl-dev: Debian's libdnnl-dev only recommends it, but its CMake config
 # (dnnl-config.cmake) requires OpenCL, and we install without recommends.
 packages=(
@@ -16,6 +18,7 @@ packages=(
   python3-nbclient python3-nbformat python3-ipykernel python3-matplotlib python3-pandas python3-tqdm
   chromium
   clang libclang-rt-dev libomp-dev
+  libopenmpi-dev openmpi-bin
 )
 # The web viewer is built with Node.js and npm. A Node.js from NodeSource bundles npm and
 # conflicts with Debian's npm package, so a working command counts as installed.

@@ -16,6 +16,9 @@ struct ResultDocument {
   nlohmann::json data;     // data file(s), counts
   nlohmann::json params;   // every option that changed the result, including which variant ran
   nlohmann::json results;
+  // How the run was executed, not what it found (e.g. {"processes": 3} under mpirun, how many items
+  // a resumed run reused); written only when set. Results never depend on it.
+  nlohmann::json execution;
 
   nlohmann::json to_json() const;
 };

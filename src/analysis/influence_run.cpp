@@ -10,6 +10,7 @@
 
 #include "analysis/heads.hpp"
 #include "analysis/influence_ablation.hpp"
+#include "dist/runner.hpp"
 #include "io/error.hpp"
 
 namespace bertscope::analysis::influence {
@@ -128,6 +129,90 @@ json accuracy_json(const Accuracy& a) {
 
 double elapsed_seconds(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+// One example's result as bytes (CBOR; doubles and floats round-trip exactly), to travel between
+// the processes of a run and to sit in its checkpoint folder.
+json token_pattern_json(const TokenPattern& p) {
+  return {{"source", p.source},       {"sign", p.sign},        {"attribution", p.attribution},
+          {"total", p.total},         {"positions", p.positions}, {"stage1", p.stage1},
+          {"choices", p.choices},     {"stage2", p.stage2},    {"pattern_influence", p.pattern_influence},
+          {"stage1_influence", p.stage1_influence}};
+}
+
+std::string encode_result(const ExampleResult& r) {
+  json patterns = json::array(), optimality = json::array();
+  for (const auto& p : r.patterns) patterns.push_back(token_pattern_json(p));
+  for (const auto& o : r.optimality)
+    optimality.push_back({{"samples", o.samples},
+                          {"influence", o.influence},
+                          {"random", o.random},
+                          {"random_mean", o.random_mean},
+                          {"random_best", o.random_best},
+                          {"random_max_abs", o.random_max_abs},
+                          {"percentile", o.percentile},
+                          {"percentile_abs", o.percentile_abs},
+                          {"beats_all", o.beats_all},
+                          {"beats_all_abs", o.beats_all_abs}});
+  const json j = {{"qoi", r.qoi},
+                  {"qoi_baseline", r.qoi_baseline},
+                  {"attributions", r.attributions},
+                  {"layer_attributions", r.layer_attributions},
+                  {"patterns", std::move(patterns)},
+                  {"verified", r.verified},
+                  {"optimality", std::move(optimality)},
+                  {"seconds", {r.seconds_integral, r.seconds_patterns, r.seconds_optimality}},
+                  {"algorithm", algorithm_name(r.algorithm)}};
+  const auto bytes = json::to_cbor(j);
+  return {bytes.begin(), bytes.end()};
+}
+
+ExampleResult decode_result(const std::string& bytes) {
+  try {
+    const auto j = json::from_cbor(bytes);
+    ExampleResult r;
+    r.qoi = j.at("qoi").get<double>();
+    r.qoi_baseline = j.at("qoi_baseline").get<double>();
+    r.attributions = j.at("attributions").get<std::vector<double>>();
+    r.layer_attributions = j.at("layer_attributions").get<std::vector<std::vector<double>>>();
+    for (const auto& pj : j.at("patterns")) {
+      TokenPattern p;
+      p.source = pj.at("source").get<std::int32_t>();
+      p.sign = pj.at("sign").get<int>();
+      p.attribution = pj.at("attribution").get<double>();
+      p.total = pj.at("total").get<double>();
+      p.positions = pj.at("positions").get<std::vector<std::int32_t>>();
+      p.stage1 = pj.at("stage1").get<std::vector<double>>();
+      p.choices = pj.at("choices").get<std::vector<std::int32_t>>();
+      p.stage2 = pj.at("stage2").get<std::vector<double>>();
+      p.pattern_influence = pj.at("pattern_influence").get<double>();
+      p.stage1_influence = pj.at("stage1_influence").get<double>();
+      r.patterns.push_back(std::move(p));
+    }
+    r.verified = j.at("verified").get<std::vector<double>>();
+    for (const auto& oj : j.at("optimality")) {
+      Optimality o;
+      o.samples = oj.at("samples").get<std::size_t>();
+      o.influence = oj.at("influence").get<double>();
+      o.random = oj.at("random").get<std::vector<double>>();
+      o.random_mean = oj.at("random_mean").get<double>();
+      o.random_best = oj.at("random_best").get<double>();
+      o.random_max_abs = oj.at("random_max_abs").get<double>();
+      o.percentile = oj.at("percentile").get<double>();
+      o.percentile_abs = oj.at("percentile_abs").get<double>();
+      o.beats_all = oj.at("beats_all").get<bool>();
+      o.beats_all_abs = oj.at("beats_all_abs").get<bool>();
+      r.optimality.push_back(std::move(o));
+    }
+    const auto& s = j.at("seconds");
+    r.seconds_integral = s.at(0).get<double>();
+    r.seconds_patterns = s.at(1).get<double>();
+    r.seconds_optimality = s.at(2).get<double>();
+    r.algorithm = parse_algorithm(j.at("algorithm").get<std::string>());
+    return r;
+  } catch (const json::exception& e) {
+    fail(ErrorKind::format, "a stored influence result is damaged ({}); remove the run's checkpoint folder", e.what());
+  }
 }
 
 // Ablation of one task: per method, the QoI of every example that has patterns.
@@ -372,7 +457,9 @@ json figure_summary(const json& tasks, std::int64_t layers) {
 }  // namespace
 
 RunOutput run_tasks(const model::Model& model, const std::vector<Task>& tasks, const RunOptions& args,
-                    const std::function<void()>& advance) {
+                    const std::function<void()>& advance, dist::Runner* distributed) {
+  dist::Runner one;
+  auto& runner = distributed ? *distributed : one;
   const auto spec = parse_sources(args.sources);
   const auto& select = args.selection;
   Options options;
@@ -403,16 +490,26 @@ RunOutput run_tasks(const model::Model& model, const std::vector<Task>& tasks, c
     const auto task_start = std::chrono::steady_clock::now();
     double seconds_integral = 0, seconds_patterns = 0, seconds_optimality = 0;
     const auto task_seed = mix_seed(args.optimality_seed, static_cast<std::uint64_t>(&task - tasks.data()));
+    std::vector<Options> per_example(task.instances.size(), options);
     for (std::size_t i = 0; i < task.instances.size(); ++i) {
-      auto o = options;
+      auto& o = per_example[i];
       o.optimality_seed = mix_seed(task_seed, i);
       o.sources = resolve_sources(spec, task, i, &missing);
       o.patterns = args.patterns && (spec.all || !o.sources.empty());
-      results.push_back(analyse(model, task.instances[i], o));
+    }
+    // Each example depends on itself alone, so the processes of a run (dist::Runner) can take any
+    // of them; every process gets every result back and computes the aggregates below itself.
+    const auto encoded = runner.map(
+        fmt::format("task-{}", &task - tasks.data()), task.instances.size(), 1,
+        [&](std::size_t i) { return encode_result(analyse(model, task.instances[i], per_example[i])); },
+        [&](std::size_t k) {
+          for (std::size_t j = 0; j < k && advance; ++j) advance();
+        });
+    for (const auto& bytes : encoded) {
+      results.push_back(decode_result(bytes));
       seconds_integral += results.back().seconds_integral;
       seconds_patterns += results.back().seconds_patterns;
       seconds_optimality += results.back().seconds_optimality;
-      if (advance) advance();
     }
 
     // Aggregates: accuracy per form, completeness, skip share and consistency per source role.

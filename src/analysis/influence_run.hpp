@@ -13,6 +13,7 @@
 #include "analysis/document.hpp"
 #include "analysis/figure.hpp"
 #include "analysis/influence_tasks.hpp"
+#include "dist/runner.hpp"
 
 namespace bertscope::analysis::influence {
 
@@ -69,8 +70,10 @@ struct RunOutput {
 // document, analysis/figure.hpp), read from results.summary.
 std::vector<Figure> figures(const nlohmann::json& results);
 
-// Runs every task; `advance` is called once per example done.
+// Runs every task; `advance` is called once per example done. `runner` spreads the examples over
+// the processes of the run and keeps them in its checkpoint folder (dist/runner.hpp; stages
+// "task-0", "task-1", ...); without one, everything runs here and nothing is kept.
 RunOutput run_tasks(const model::Model& model, const std::vector<Task>& tasks, const RunOptions& options,
-                    const std::function<void()>& advance = {});
+                    const std::function<void()>& advance = {}, dist::Runner* runner = nullptr);
 
 }  // namespace bertscope::analysis::influence

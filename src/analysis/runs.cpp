@@ -467,7 +467,8 @@ influence::DataOptions data_options(const AgreementChoice& c) {
 }
 
 Output influence(const model::Model& model, const std::string& model_path, const std::vector<std::string>& data,
-                 const influence::DataOptions& data_options, const influence::RunOptions& options, const Progress& progress) {
+                 const influence::DataOptions& data_options, const influence::RunOptions& options, const Progress& progress,
+                 dist::Runner* runner) {
   // The CLI's option checks, here so that every caller gets them before any work.
   influence::parse_sources(options.sources);
   if (options.steps < 1) fail(ErrorKind::input, "influence: steps must be at least 1, not {}", options.steps);
@@ -482,9 +483,11 @@ Output influence(const model::Model& model, const std::string& model_path, const
   const auto tasks = influence::load_tasks(model, data, data_options, options.selection);
   std::size_t total = 0, done = 0;
   for (const auto& t : tasks) total += t.instances.size();
-  auto run = influence::run_tasks(model, tasks, options, [&] {
-    if (progress) progress(++done, total);
-  });
+  auto run = influence::run_tasks(
+      model, tasks, options, [&] {
+        if (progress) progress(++done, total);
+      },
+      runner);
   run.document.model["path"] = model_path;
   return {std::move(run.document), std::move(run.table)};
 }

@@ -158,6 +158,6 @@ influence::DataOptions data_options(const AgreementChoice& choice);
 // A whole influence run over data files (progress: examples done of all selected).
 Output influence(const model::Model& model, const std::string& model_path, const std::vector<std::string>& data,
                  const influence::DataOptions& data_options, const influence::RunOptions& options,
-                 const Progress& progress = {});
+                 const Progress& progress = {}, dist::Runner* runner = nullptr);
 
 }  // namespace bertscope::analysis::runs

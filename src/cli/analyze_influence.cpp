@@ -4,6 +4,8 @@
 #include "analysis/runs.hpp"
 #include "cli/agreement_options.hpp"
 #include "cli/commands.hpp"
+#include "cli/distributed.hpp"
+#include "dist/processes.hpp"
 #include "cli/progress.hpp"
 #include "report/results.hpp"
 
@@ -25,6 +27,7 @@ struct Args {
   double residual = 0.5;
   std::string attention_direction = "key-to-query";
   bool no_shuffle = false, split_words = false, no_patterns = false, verify = false, no_ablation = false;
+  bool resume = false;
 };
 
 void run_influence(const Args& args) {
@@ -51,15 +54,22 @@ void run_influence(const Args& args) {
   o.selection.seed = args.seed;
   o.selection.shuffle = !args.no_shuffle;
   inf::parse_sources(o.sources);  // a bad --sources fails before the model loads
+  auto inputs = args.data.data;
+  inputs.push_back(args.model);
+  dist::Runner runner(checkpoint_of(args.out, args.resume, inputs));
   const auto model = model::Model::load(args.model);
   std::unique_ptr<Progress> progress;
-  const auto run = analysis::runs::influence(model, args.model, args.data.data, analysis::runs::data_options(args.data.choice), o,
-                                             [&](std::size_t done, std::size_t total) {
-                                               if (!progress) progress = std::make_unique<Progress>("influence", static_cast<std::int64_t>(total));
-                                               progress->advance();
-                                             });
+  auto run = analysis::runs::influence(model, args.model, args.data.data, analysis::runs::data_options(args.data.choice), o,
+                                       [&](std::size_t, std::size_t total) {
+                                         if (!progress) progress = std::make_unique<Progress>("influence", static_cast<std::int64_t>(total));
+                                         progress->advance();
+                                       },
+                                       &runner);
   if (progress) progress->finish();
+  run.document.execution = execution_record(runner);
+  if (!dist::writer()) return;
   if (!args.out.empty()) report::write_results(args.out, run.document);
+  runner.finish();
   fmt::print("{}", run.table);
   if (!args.out.empty()) fmt::print("wrote {}\n", args.out);
 }
@@ -119,6 +129,7 @@ void add_influence(CLI::App& analyze) {
                   "Token rows (alpha points x tokens) per recorded forward pass; more are split (memory)")
       ->check(CLI::PositiveNumber);
   add_threads_option(*cmd, args->threads);
+  add_resume_option(*cmd, args->resume);
   cmd->callback([args] { run_influence(*args); });
 }
 

@@ -22,6 +22,7 @@ ResultDocument read_results(const std::filesystem::path& path) {
   d.data = j.value("data", nlohmann::json());
   d.params = j.value("params", nlohmann::json());
   d.results = j["results"];
+  d.execution = j.value("execution", nlohmann::json());
   return d;
 }
 

@@ -1,0 +1,114 @@
+#!/usr/bin/env bash
+# Runs under mpirun give the one-process document (docs/distributed.md): each distributed command
+# with 2 and 3 processes (oversubscribed on this machine) against one process, documents compared
+# after dropping `execution` and the seconds each example took; then a run whose process 1 is
+# killed in the middle fails without a result document and `--resume` finishes it with the
+# uninterrupted run's result.
+#
+#   tests/distributed.sh BERTSCOPE_BINARY WORK_DIR MPIEXEC
+#
+# Exits 77 (skipped) when MPIEXEC is empty (CMake found no MPI).
+set -euo pipefail
+bin=$1 work=$2 mpiexec=${3:-}
+[ -n "$mpiexec" ] && [ -x "$mpiexec" ] || { echo "distributed.sh: no mpiexec (built without MPI): skipped"; exit 77; }
+repo=$(cd "$(dirname "$0")/.." && pwd)
+py=/usr/bin/python3
+rm -rf "$work"
+mkdir -p "$work"
+fail() { echo "distributed.sh: $*" >&2; exit 1; }
+mpi=("$mpiexec" --oversubscribe)
+[ "$(id -u)" -eq 0 ] && mpi+=(--allow-run-as-root)
+# Shared-memory and TCP transports only: no warnings about absent InfiniBand or UCX devices.
+export OMPI_MCA_btl=self,vader,tcp OMPI_MCA_pml=ob1 OMPI_MCA_btl_base_warn_component_unused=0
+
+"$bin" make-model --layers 3 --hidden 48 --heads 3 --intermediate 64 --seed 5 \
+  --vocab "$repo/tests/data/bert-base-uncased/vocab.txt" --out "$work/m" >/dev/null
+data=("$repo/tests/data/influence/subj_rel.excerpt.tsv" "$repo/tests/data/influence/obj_rel_across_anim.excerpt.tsv")
+
+# The two documents are the same but for how they ran (execution) and timings (seconds).
+same_document() {
+  "$py" - "$1" "$2" "$3" <<'EOF'
+import json, sys
+def strip(x):
+    if isinstance(x, dict):
+        return {k: strip(v) for k, v in x.items() if k not in ("seconds", "execution") and not k.startswith("seconds_")}
+    if isinstance(x, list):
+        return [strip(v) for v in x]
+    return x
+a, b = (json.load(open(p)) for p in sys.argv[1:3])
+processes = int(sys.argv[3])
+if b.get("execution", {}).get("processes") != processes:
+    sys.exit(f"{sys.argv[2]}: execution.processes is {b.get('execution')}, expected {processes}")
+sa, sb = strip(a), strip(b)
+if sa != sb:
+    def diff(x, y, path="$"):
+        if type(x) != type(y): return f"{path}: {x!r} vs {y!r}"
+        if isinstance(x, dict):
+            for k in sorted(set(x) | set(y)):
+                if k not in x or k not in y: return f"{path}.{k}: only in one document"
+                d = diff(x[k], y[k], f"{path}.{k}")
+                if d: return d
+        elif isinstance(x, list):
+            if len(x) != len(y): return f"{path}: {len(x)} vs {len(y)} items"
+            for i, (u, v) in enumerate(zip(x, y)):
+                d = diff(u, v, f"{path}[{i}]")
+                if d: return d
+        elif x != y: return f"{path}: {x!r} vs {y!r}"
+        return None
+    sys.exit(f"{sys.argv[1]} and {sys.argv[2]} differ: {diff(sa, sb)}")
+EOF
+}
+
+# --- influence: 1, 2 and 3 processes -----------------------------------------------------------
+influence=(analyze influence --model "$work/m" --data "${data[@]}" --max-examples 10 --steps 8 --threads 1)
+"$bin" "${influence[@]}" --out "$work/influence-1.json" >/dev/null || fail "influence, one process, failed"
+for n in 2 3; do
+  "${mpi[@]}" -n $n "$bin" "${influence[@]}" --out "$work/influence-$n.json" >"$work/influence-$n.log" 2>&1 ||
+    { cat "$work/influence-$n.log" >&2; fail "influence under mpirun -n $n failed"; }
+  same_document "$work/influence-1.json" "$work/influence-$n.json" $n || fail "influence: $n processes differ from one"
+  [ ! -e "$work/.influence-$n.json.parts" ] || fail "influence -n $n left its checkpoint folder"
+  # Only process 0 prints: one table, one "wrote" line.
+  [ "$(grep -c '^wrote ' "$work/influence-$n.log")" -eq 1 ] || fail "influence -n $n: not exactly one 'wrote' line"
+done
+echo "influence: 2 and 3 processes give the one-process document"
+
+# --- a killed process: no document, then --resume finishes the run -----------------------------
+long=(analyze influence --model "$work/m" --data "${data[@]}" --max-examples 40 --steps 16 --threads 1)
+"$bin" "${long[@]}" --out "$work/long-1.json" >/dev/null || fail "long influence, one process, failed"
+out=$work/long-3.json parts=$work/.long-3.json.parts
+"${mpi[@]}" -n 3 "$bin" "${long[@]}" --out "$out" >"$work/killed.log" 2>&1 &
+launcher=$!
+# Wait until some examples are kept, then kill process 1 (found by its MPI rank).
+victim=""
+for _ in $(seq 600); do
+  kept=$( (find "$parts" -name "*.part" 2>/dev/null || true) | wc -l)
+  if [ "$kept" -ge 4 ]; then
+    for p in $(pgrep -f "$bin analyze influence" || true); do
+      if tr '\0' '\n' < "/proc/$p/environ" 2>/dev/null | grep -qx 'OMPI_COMM_WORLD_RANK=1'; then victim=$p; fi
+    done
+    [ -n "$victim" ] && break
+  fi
+  sleep 0.1
+done
+[ -n "$victim" ] || { kill "$launcher" 2>/dev/null; fail "no process 1 to kill (the run ended first?)"; }
+kill -9 "$victim"
+if wait "$launcher"; then fail "the run with a killed process succeeded"; fi
+[ ! -e "$out" ] || fail "the run with a killed process wrote $out"
+grep -q "rank 1" "$work/killed.log" || { cat "$work/killed.log" >&2; fail "the launcher's message does not name rank 1"; }
+kept=$(find "$parts" -name '*.part' | wc -l)
+[ "$kept" -ge 4 ] || fail "only $kept checkpoint files survived the kill"
+# Resumed with another process count: the examples kept are reused, the rest computed.
+"${mpi[@]}" -n 2 "$bin" "${long[@]}" --out "$out" --resume >"$work/resumed.log" 2>&1 ||
+  { cat "$work/resumed.log" >&2; fail "the resumed run failed"; }
+same_document "$work/long-1.json" "$out" 2 || fail "the resumed run differs from the uninterrupted one"
+"$py" -c "import json,sys; e=json.load(open(sys.argv[1]))['execution']; sys.exit(0 if e.get('resumed_items',0)>0 else 'nothing reused: %s' % e)" "$out" ||
+  fail "the resumed run reused nothing"
+[ ! -e "$parts" ] || fail "the resumed run left its checkpoint folder"
+echo "a killed process: no document; --resume (2 processes) completes it as the uninterrupted run"
+
+# --- --resume with other options is refused -----------------------------------------------------
+"$bin" "${influence[@]}" --out "$work/r.json" >/dev/null
+mkdir -p "$work/.r.json.parts" && echo '{"format":"bertscope-checkpoint 1","key":"other"}' > "$work/.r.json.parts/manifest.json"
+if "$bin" "${influence[@]}" --out "$work/r.json" --resume >/dev/null 2>"$work/refused.log"; then fail "a foreign checkpoint was accepted"; fi
+grep -q "another model, data or options" "$work/refused.log" || { cat "$work/refused.log" >&2; fail "no clear refusal"; }
+echo "a checkpoint of other options is refused"
