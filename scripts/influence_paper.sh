@@ -6,7 +6,12 @@
 # against every attention baseline and the layer integrated-gradients stand-in, with 95% intervals.
 #
 #   scripts/influence_paper.sh --model DIR [--classifier DIR] [--data DIR] [--out DIR] [--examples N] [--steps M]
-#                              [--optimality N]
+#                              [--optimality N] [--launcher "mpirun -n 4 ..."] [--threads T]
+#
+# --launcher runs each task under that MPI launcher (docs/distributed.md; e.g. "mpirun -n 2" on
+# this 2-core machine with --threads 1, or "srun" inside a Slurm job): the examples are spread
+# over its processes and the documents are those of one process. --threads is passed to every
+# process (default: all cores each).
 #
 # --optimality N adds Lu et al.'s random-pattern optimality test (they used 100): N random
 # patterns per refined pattern, one backward pass each, about 10-20 times the cost of GPR itself
@@ -16,11 +21,13 @@
 # the same file names). refl_across_gender (Lin et al. 2019) is not among them: a template in its
 # form with our own gendered word lists stands in (data/influence/refl_across_gender.template.json;
 # its forms' letters S/P read masculine/feminine). One task per run of `bertscope analyze
-# influence`, written to OUT/TASK.json: re-running skips the tasks already written, so a stopped
-# run resumes at the task it was on. The machine's cores are used by each run's source tokens.
+# influence`, written to OUT/TASK.json: re-running skips the tasks already written and resumes the
+# task it was on at the example it stopped on (--resume: the examples done are kept in
+# OUT/.TASK.json.parts/).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 model="" classifier="" data=../shared/data/marvin_linzen_2018 out=build/influence-paper examples=1000 steps=50 optimality=0
+launcher="" threads=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --model) model=$2; shift 2 ;;
@@ -30,6 +37,8 @@ while [ $# -gt 0 ]; do
     --examples) examples=$2; shift 2 ;;
     --steps) steps=$2; shift 2 ;;
     --optimality) optimality=$2; shift 2 ;;
+    --launcher) launcher=$2; shift 2 ;;
+    --threads) threads=$2; shift 2 ;;
     *) echo "influence_paper.sh: unknown argument $1 (see the header)" >&2; exit 2 ;;
   esac
 done
@@ -43,7 +52,9 @@ run_task() {  # name, then the data and options
   shift
   if [ -f "$out/$name.json" ]; then echo "$name: done before ($out/$name.json)"; return; fi
   local start=$SECONDS
-  "$bin" analyze influence "$@" --steps "$steps" --optimality-samples "$optimality" --out "$out/$name.json" > "$out/$name.txt"
+  # shellcheck disable=SC2086 # the launcher is a command line of its own
+  $launcher "$bin" analyze influence "$@" --steps "$steps" --optimality-samples "$optimality" --threads "$threads" \
+    --out "$out/$name.json" --resume > "$out/$name.txt"
   echo "$name: $((SECONDS - start)) s"
 }
 for task in obj_rel_across_anim subj_rel sent_comp prep_anim reflexives_across; do

@@ -106,6 +106,22 @@ same_document "$work/long-1.json" "$out" 2 || fail "the resumed run differs from
 [ ! -e "$parts" ] || fail "the resumed run left its checkpoint folder"
 echo "a killed process: no document; --resume (2 processes) completes it as the uninterrupted run"
 
+# --- a process that fails: one line naming it, no document -------------------------------------
+for k in 1 0; do
+  rm -f "$work/failed.json"
+  if BERTSCOPE_DIST_FAIL=$k "${mpi[@]}" -x BERTSCOPE_DIST_FAIL -n 3 "$bin" "${influence[@]}" --out "$work/failed.json" \
+      >"$work/failed-$k.out" 2>"$work/failed-$k.err"; then
+    fail "a run whose process $k failed succeeded"
+  fi
+  [ ! -e "$work/failed.json" ] || fail "a run whose process $k failed wrote its document"
+  lines=$(grep -c '^bertscope: error:' "$work/failed-$k.err" || true)
+  [ "$lines" -eq 1 ] || { cat "$work/failed-$k.err" >&2; fail "process $k failed: $lines error lines, expected 1"; }
+  expected="bertscope: error: injected failure"
+  [ $k -eq 0 ] || expected="bertscope: error: process $k of 3: injected failure"
+  grep -q "^$expected" "$work/failed-$k.err" || { cat "$work/failed-$k.err" >&2; fail "process $k failed: no line '$expected'"; }
+done
+echo "a failing process: one error line naming it, no document"
+
 # --- --resume with other options is refused -----------------------------------------------------
 "$bin" "${influence[@]}" --out "$work/r.json" >/dev/null
 mkdir -p "$work/.r.json.parts" && echo '{"format":"bertscope-checkpoint 1","key":"other"}' > "$work/.r.json.parts/manifest.json"

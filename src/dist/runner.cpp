@@ -4,10 +4,10 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
 #include <exception>
 #include <mutex>
-#include <optional>
 #include <thread>
 
 #include <fmt/format.h>
@@ -195,6 +195,14 @@ std::vector<std::string> Runner::map(const std::string& stage, std::size_t n, st
   if (!valid_stage(stage)) fail(ErrorKind::internal, "invalid stage name {}", io::quote(stage));
   detail::checkpoint("");  // every process is here, alive
   const auto processes = static_cast<std::size_t>(size());
+  // Fault injection for the tests of the failure path (tests/distributed.sh):
+  // BERTSCOPE_DIST_FAIL=K makes process K fail at the first item it computes.
+  const char* inject = std::getenv("BERTSCOPE_DIST_FAIL");
+  const bool failing = inject != nullptr && std::string(inject) == std::to_string(rank());
+  auto compute_item = [&](std::size_t i) {
+    if (failing) fail(ErrorKind::input, "injected failure (BERTSCOPE_DIST_FAIL) at item {} of {}", i, stage);
+    return compute(i);
+  };
 
   if (rank() != 0) {
 #if BERTSCOPE_WITH_MPI
@@ -216,7 +224,7 @@ std::vector<std::string> Runner::map(const std::string& stage, std::size_t n, st
       std::vector<Item> items;
       try {
         for (std::uint64_t i = assign[0]; i < assign[0] + assign[1]; ++i) {
-          results[i] = compute(static_cast<std::size_t>(i));
+          results[i] = compute_item(static_cast<std::size_t>(i));
           items.push_back({i, &results[i]});
         }
       } catch (const std::exception& e) {
@@ -339,7 +347,7 @@ std::vector<std::string> Runner::map(const std::string& stage, std::size_t n, st
       if (chunk.empty()) break;
       std::vector<Item> items;
       for (auto i : chunk) {
-        auto r = compute(i);
+        auto r = compute_item(i);
         {
           std::lock_guard lock(ledger.mutex());
           results[i] = std::move(r);
