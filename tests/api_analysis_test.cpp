@@ -32,8 +32,10 @@ const ApiAnalysisModels& api_analysis_models() {
   return m;
 }
 
-// Timings differ from run to run; everything else must not.
+// Timings differ from run to run; everything else must not. `execution` says how the command ran
+// (its processes, docs/distributed.md), which the API's in-process run does not record.
 nlohmann::json api_without_seconds(nlohmann::json j) {
+  j.erase("execution");
   std::function<void(nlohmann::json&)> drop = [&](nlohmann::json& v) {
     if (v.is_object()) {
       for (const char* key : {"seconds", "seconds_per_output_node"}) v.erase(key);

@@ -72,6 +72,19 @@ for n in 2 3; do
 done
 echo "influence: 2 and 3 processes give the one-process document"
 
+# --- ablate: 1, 2 and 3 processes ---------------------------------------------------------------
+"$bin" make-model --layers 3 --hidden 48 --heads 4 --intermediate 64 --seed 6 --labels 2 \
+  --vocab "$repo/tests/data/bert-base-uncased/vocab.txt" --out "$work/clf" >/dev/null
+head -41 "$repo/data/sst2/dev.tsv" > "$work/sst2.tsv"
+ablate=(ablate --model "$work/clf" --data "$work/sst2.tsv" --batch-size 4 --random-draws 3 --random-size 2 --threads 1)
+"$bin" "${ablate[@]}" --out "$work/ablate-1.json" >/dev/null || fail "ablate, one process, failed"
+for n in 2 3; do
+  "${mpi[@]}" -n $n "$bin" "${ablate[@]}" --out "$work/ablate-$n.json" >"$work/ablate-$n.log" 2>&1 ||
+    { cat "$work/ablate-$n.log" >&2; fail "ablate under mpirun -n $n failed"; }
+  same_document "$work/ablate-1.json" "$work/ablate-$n.json" $n || fail "ablate: $n processes differ from one"
+done
+echo "ablate: 2 and 3 processes give the one-process document"
+
 # --- a killed process: no document, then --resume finishes the run -----------------------------
 long=(analyze influence --model "$work/m" --data "${data[@]}" --max-examples 40 --steps 16 --threads 1)
 "$bin" "${long[@]}" --out "$work/long-1.json" >/dev/null || fail "long influence, one process, failed"

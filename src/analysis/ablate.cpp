@@ -205,22 +205,52 @@ Result run(const model::Model& m, const TaskData& data, const Options& opt) {
   std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) { return inputs[a].ids.size() < inputs[b].ids.size(); });
   const auto start = std::chrono::steady_clock::now();
   const auto batch_size = std::max<std::size_t>(opt.batch_size, 1);
-  for (std::size_t first = 0; first < order.size(); first += batch_size) {
-    const auto last = std::min(order.size(), first + batch_size);
-    std::vector<model::ModelInput> batch;
-    for (auto i = first; i < last; ++i) batch.push_back(inputs[order[i]]);
-    const auto o = sweep(m, batch, so, &r.cost);
-    auto store = [&](std::size_t config, const core::Tensor& logits) {
-      for (auto i = first; i < last; ++i)
-        std::memcpy(outputs[config].data() + order[i] * static_cast<std::size_t>(K),
-                    logits.ptr() + (i - first) * static_cast<std::size_t>(K), static_cast<std::size_t>(K) * sizeof(float));
-    };
-    std::size_t config = 0;
-    store(config++, o.baseline);
-    for (const auto& t : o.heads) store(config++, t);
-    for (const auto& t : o.layers) store(config++, t);
-    for (const auto& t : o.sets) store(config++, t);
-    if (opt.progress) opt.progress(last, order.size());
+  const auto batches = (order.size() + batch_size - 1) / batch_size;
+  // One item per batch of the length-sorted order, so every process runs exactly the batches a
+  // single process runs (dist::Runner): each batch's logits under every configuration, as floats,
+  // then its two cost counters.
+  const auto row_bytes = static_cast<std::size_t>(K) * sizeof(float);
+  dist::Runner one;
+  auto& runner = opt.runner ? *opt.runner : one;
+  std::size_t done = 0;
+  const auto encoded = runner.map(
+      "batches", batches, 4,
+      [&](std::size_t b) {
+        const auto first = b * batch_size, last = std::min(order.size(), first + batch_size);
+        std::vector<model::ModelInput> batch;
+        for (auto i = first; i < last; ++i) batch.push_back(inputs[order[i]]);
+        Cost cost;
+        const auto o = sweep(m, batch, so, &cost);
+        std::string bytes;
+        auto put = [&](const core::Tensor& logits) {
+          bytes.append(reinterpret_cast<const char*>(logits.ptr()), (last - first) * row_bytes);
+        };
+        put(o.baseline);
+        for (const auto& t : o.heads) put(t);
+        for (const auto& t : o.layers) put(t);
+        for (const auto& t : o.sets) put(t);
+        bytes.append(reinterpret_cast<const char*>(&cost.layer_evaluations), sizeof(std::int64_t));
+        bytes.append(reinterpret_cast<const char*>(&cost.full_pass_evaluations), sizeof(std::int64_t));
+        return bytes;
+      },
+      [&](std::size_t k) {
+        done = std::min(order.size(), done + k * batch_size);
+        if (opt.progress) opt.progress(done, order.size());
+      });
+  for (std::size_t b = 0; b < batches; ++b) {
+    const auto first = b * batch_size, last = std::min(order.size(), first + batch_size);
+    const auto& bytes = encoded[b];
+    if (bytes.size() != configs * (last - first) * row_bytes + 2 * sizeof(std::int64_t))
+      fail(ErrorKind::format, "ablate: the stored results of batch {} have {} bytes, not the {} expected", b, bytes.size(),
+           configs * (last - first) * row_bytes + 2 * sizeof(std::int64_t));
+    const char* at = bytes.data();
+    for (std::size_t config = 0; config < configs; ++config)
+      for (auto i = first; i < last; ++i, at += row_bytes)
+        std::memcpy(outputs[config].data() + order[i] * static_cast<std::size_t>(K), at, row_bytes);
+    std::int64_t counters[2];
+    std::memcpy(counters, at, sizeof counters);
+    r.cost.layer_evaluations += counters[0];
+    r.cost.full_pass_evaluations += counters[1];
   }
   r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 

@@ -26,6 +26,7 @@
 #include "analysis/figure.hpp"
 #include "analysis/task_data.hpp"
 #include "core/tensor.hpp"
+#include "dist/runner.hpp"
 #include "model/model.hpp"
 
 namespace bertscope::analysis::ablate {
@@ -84,6 +85,9 @@ struct Options {
   std::int64_t random_size = 1;    // heads per random set
   std::uint64_t seed = 0;
   std::function<void(std::size_t done, std::size_t total)> progress;  // examples done
+  // Spreads the batches over the processes of the run and keeps them for --resume (stage
+  // "batches"; dist/runner.hpp); none: everything here, nothing kept. Not a result option.
+  dist::Runner* runner = nullptr;
 };
 
 struct Result {

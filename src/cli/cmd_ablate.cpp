@@ -3,6 +3,8 @@
 #include "analysis/ablate.hpp"
 #include "analysis/runs.hpp"
 #include "cli/commands.hpp"
+#include "cli/distributed.hpp"
+#include "dist/processes.hpp"
 #include "cli/progress.hpp"
 #include "cli/task_options.hpp"
 #include "report/results.hpp"
@@ -19,7 +21,7 @@ void add_ablate_command(CLI::App& app) {
     std::int64_t random_size = 1;
     std::uint64_t seed = 0;
     int threads = 0;
-    bool truncate = false, no_layers = false, full_passes = false;
+    bool truncate = false, no_layers = false, full_passes = false, resume = false;
   };
   auto args = std::make_shared<Args>();
   auto* cmd = app.add_subcommand(
@@ -44,8 +46,10 @@ void add_ablate_command(CLI::App& app) {
   cmd->add_option("--batch-size", args->batch, "Inputs per forward pass")->check(CLI::PositiveNumber);
   cmd->add_flag("--truncate", args->truncate, "Truncate over-long inputs instead of failing");
   add_threads_option(*cmd, args->threads);
+  add_resume_option(*cmd, args->resume);
   cmd->callback([args] {
     apply_threads(args->threads);
+    dist::Runner runner(checkpoint_of(args->out, args->resume, {args->model, args->data}));
     const auto m = model::Model::load(args->model);
     analysis::ablate::Options opt;
     opt.mode = analysis::ablate::parse_mode(args->mode);
@@ -56,6 +60,7 @@ void add_ablate_command(CLI::App& app) {
     opt.random_draws = args->random_draws;
     opt.random_size = args->random_size;
     opt.seed = args->seed;
+    opt.runner = &runner;
     std::unique_ptr<Progress> progress;
     std::int64_t last = 0;
     opt.progress = [&](std::size_t done, std::size_t total) {
@@ -63,9 +68,12 @@ void add_ablate_command(CLI::App& app) {
       progress->advance(static_cast<std::int64_t>(done) - last);
       last = static_cast<std::int64_t>(done);
     };
-    const auto out = analysis::runs::ablate(m, args->model, args->data, task_spec(args->task), opt);
+    auto out = analysis::runs::ablate(m, args->model, args->data, task_spec(args->task), opt);
     if (progress) progress->finish();
+    out.document.execution = execution_record(runner);
+    if (!dist::writer()) return;
     if (!args->out.empty()) report::write_results(args->out, out.document);
+    runner.finish();
     fmt::print("{}", out.table);
     if (!args->out.empty()) fmt::print("wrote {}\n", args->out);
   });
