@@ -85,6 +85,23 @@ for n in 2 3; do
 done
 echo "ablate: 2 and 3 processes give the one-process document"
 
+# --- importance (classifier with its masking curve; MLM objective on text): 1, 2 and 3 processes --
+awk 'NF && ++n <= 24' "$repo/data/prose/a_tale_of_two_cities.sentences.txt" > "$work/text.txt"
+importance_clf=(analyze importance --model "$work/clf" --data "$work/sst2.tsv" --batch-size 4 --threads 1)
+importance_mlm=(analyze importance --model "$work/m" --data "$work/text.txt" --batch-size 4 --no-curve --threads 1)
+"$bin" "${importance_clf[@]}" --out "$work/importance-clf-1.json" >/dev/null || fail "importance (classifier), one process, failed"
+"$bin" "${importance_mlm[@]}" --out "$work/importance-mlm-1.json" >/dev/null || fail "importance (MLM), one process, failed"
+for n in 2 3; do
+  for kind in clf mlm; do
+    name=importance_$kind[@]
+    "${mpi[@]}" -n $n "$bin" "${!name}" --out "$work/importance-$kind-$n.json" >"$work/importance-$kind-$n.log" 2>&1 ||
+      { cat "$work/importance-$kind-$n.log" >&2; fail "importance ($kind) under mpirun -n $n failed"; }
+    same_document "$work/importance-$kind-1.json" "$work/importance-$kind-$n.json" $n ||
+      fail "importance ($kind): $n processes differ from one"
+  done
+done
+echo "importance: 2 and 3 processes give the one-process document (classifier with its curve, MLM)"
+
 # --- a killed process: no document, then --resume finishes the run -----------------------------
 long=(analyze influence --model "$work/m" --data "${data[@]}" --max-examples 40 --steps 16 --threads 1)
 "$bin" "${long[@]}" --out "$work/long-1.json" >/dev/null || fail "long influence, one process, failed"

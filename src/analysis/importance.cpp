@@ -189,64 +189,130 @@ Pass score(const model::Model& m, const Task& task, const core::Tensor& head_mas
     run.record = model::SiteSet(L);
     run.record.add(model::Site::attn_probs);
   }
-  for (std::size_t first = 0; first < n; first += batch_size) {
-    const auto last = std::min(n, first + batch_size);
-    std::vector<model::ModelInput> batch;
-    model::TapeOptions topt;
-    topt.mlm_logits = mlm;
-    topt.classifier_logits = !mlm;
-    for (auto i = first; i < last; ++i) {
-      const auto& ex = task.examples[order[i]];
-      batch.push_back(ex.input);
-      if (mlm) topt.mlm_positions.push_back(ex.positions);
-    }
-    model::ForwardTape tape;
-    auto results = model::forward_with_tape(m, batch, run, topt, tape);
-    std::vector<model::OutputGrad> seeds(batch.size());
-    for (std::size_t b = 0; b < batch.size(); ++b) {
-      const auto k = order[first + b];
-      const auto& ex = task.examples[k];
-      auto& res = results[b];
-      model::LossGrad lg;
-      if (mlm) {
-        lg = model::mlm_cross_entropy(res.mlm_logits, ex.labels);
-        seeds[b].mlm_logits = std::move(lg.grad);
-        // Only the predictions are kept: a pass over a corpus would not fit its MLM logits.
-        const auto v = res.mlm_logits.dim(1), P = res.mlm_logits.dim(0);
-        outputs[k] = core::Tensor({P});
-        for (std::int64_t p = 0; p < P; ++p) {
-          const float* row = res.mlm_logits.ptr() + p * v;
-          outputs[k].data[static_cast<std::size_t>(p)] = static_cast<float>(std::max_element(row, row + v) - row);
+  // One dist::Runner item per batch of the length-sorted order (the batches one process runs):
+  // per example its index, loss, kept outputs, head-mask gradient and per-head entropy sums, folded
+  // below in batch order, so every sum is the single-process sum.
+  const auto batches = (n + batch_size - 1) / batch_size;
+  const auto LH = static_cast<std::size_t>(L * H);
+  dist::Runner one;
+  auto& runner = o.runner ? *o.runner : one;
+  std::size_t done = 0;
+  const auto encoded = runner.map(
+      fmt::format("pass-{}", pass_number), batches, 2,
+      [&](std::size_t batch_index) {
+        const auto first = batch_index * batch_size, last = std::min(n, first + batch_size);
+        std::vector<model::ModelInput> batch;
+        model::TapeOptions topt;
+        topt.mlm_logits = mlm;
+        topt.classifier_logits = !mlm;
+        for (auto i = first; i < last; ++i) {
+          const auto& ex = task.examples[order[i]];
+          batch.push_back(ex.input);
+          if (mlm) topt.mlm_positions.push_back(ex.positions);
         }
-      } else {
-        lg = task.objective == Objective::regression ? model::regression_mse(res.classifier_logits, ex.target)
-                                                     : model::class_cross_entropy(res.classifier_logits, ex.label);
-        seeds[b].classifier_logits = std::move(lg.grad);
-        outputs[k] = std::move(res.classifier_logits);
-      }
-      losses[k] = lg.loss;
-      if (entropy) {
-        // run_bertology: -sum_k p ln p (0 ln 0 = 0) per query row, summed over rows and examples.
-        const auto t = static_cast<std::int64_t>(ex.input.ids.size());
-        for (std::int64_t l = 0; l < L; ++l) {
-          const auto* probs = res.trace.find(model::Site::attn_probs, l);
-          if (!probs) fail(ErrorKind::internal, "importance: the pass did not record layer {}'s attention", l);
-          for (std::int64_t h = 0; h < H; ++h) {
-            double s = 0;
-            const float* p = probs->ptr() + h * t * t;
-            for (std::int64_t i = 0; i < t * t; ++i)
-              if (p[i] > 0) s -= static_cast<double>(p[i]) * std::log(static_cast<double>(p[i]));
-            ent[index(l, h, H)] += s;
+        model::ForwardTape tape;
+        auto results = model::forward_with_tape(m, batch, run, topt, tape);
+        std::vector<model::OutputGrad> seeds(batch.size());
+        std::vector<double> batch_losses(batch.size());
+        std::vector<core::Tensor> batch_outputs(batch.size());
+        std::vector<double> batch_entropy(entropy ? batch.size() * LH : 0, 0.0);
+        for (std::size_t b = 0; b < batch.size(); ++b) {
+          const auto& ex = task.examples[order[first + b]];
+          auto& res = results[b];
+          model::LossGrad lg;
+          if (mlm) {
+            lg = model::mlm_cross_entropy(res.mlm_logits, ex.labels);
+            seeds[b].mlm_logits = std::move(lg.grad);
+            // Only the predictions are kept: a pass over a corpus would not fit its MLM logits.
+            const auto v = res.mlm_logits.dim(1), P = res.mlm_logits.dim(0);
+            batch_outputs[b] = core::Tensor({P});
+            for (std::int64_t q = 0; q < P; ++q) {
+              const float* row = res.mlm_logits.ptr() + q * v;
+              batch_outputs[b].data[static_cast<std::size_t>(q)] = static_cast<float>(std::max_element(row, row + v) - row);
+            }
+          } else {
+            lg = task.objective == Objective::regression ? model::regression_mse(res.classifier_logits, ex.target)
+                                                         : model::class_cross_entropy(res.classifier_logits, ex.label);
+            seeds[b].classifier_logits = std::move(lg.grad);
+            batch_outputs[b] = std::move(res.classifier_logits);
+          }
+          batch_losses[b] = lg.loss;
+          if (entropy) {
+            // run_bertology: -sum_k p ln p (0 ln 0 = 0) per query row, summed over rows and examples.
+            const auto t = static_cast<std::int64_t>(ex.input.ids.size());
+            for (std::int64_t l = 0; l < L; ++l) {
+              const auto* probs = res.trace.find(model::Site::attn_probs, l);
+              if (!probs) fail(ErrorKind::internal, "importance: the pass did not record layer {}'s attention", l);
+              for (std::int64_t h = 0; h < H; ++h) {
+                double e = 0;
+                const float* p = probs->ptr() + h * t * t;
+                for (std::int64_t i = 0; i < t * t; ++i)
+                  if (p[i] > 0) e -= static_cast<double>(p[i]) * std::log(static_cast<double>(p[i]));
+                batch_entropy[b * LH + index(l, h, H)] = e;
+              }
+            }
           }
         }
+        model::GradRequest req;
+        req.head_mask_per_input = true;
+        const auto back = model::backward(m, tape, seeds, req);
+        std::string bytes;
+        auto put = [&](const void* data, std::size_t size) { bytes.append(static_cast<const char*>(data), size); };
+        for (std::size_t b = 0; b < batch.size(); ++b) {
+          const std::uint64_t outputs_size = batch_outputs[b].data.size();
+          put(&batch_losses[b], sizeof(double));
+          const std::uint64_t rank = batch_outputs[b].shape.size();
+          put(&outputs_size, sizeof outputs_size);
+          put(&rank, sizeof rank);
+          for (auto d : batch_outputs[b].shape) put(&d, sizeof d);
+          put(batch_outputs[b].data.data(), outputs_size * sizeof(float));
+          put(back.head_mask_grads[b].data.data(), LH * sizeof(float));
+          if (entropy) put(batch_entropy.data() + b * LH, LH * sizeof(double));
+        }
+        return bytes;
+      },
+      [&](std::size_t k) {
+        done = std::min(n, done + k * batch_size);
+        if (o.progress) o.progress(pass_number, done, n);
+      });
+  for (std::size_t batch_index = 0; batch_index < batches; ++batch_index) {
+    const auto first = batch_index * batch_size, last = std::min(n, first + batch_size);
+    const auto& bytes = encoded[batch_index];
+    std::size_t at = 0;
+    auto get = [&](void* data, std::size_t size) {
+      if (bytes.size() - at < size) fail(ErrorKind::format, "importance: the stored results of batch {} are truncated", batch_index);
+      std::memcpy(data, bytes.data() + at, size);
+      at += size;
+    };
+    for (auto i = first; i < last; ++i) {
+      const auto k = order[i];
+      std::uint64_t outputs_size = 0;
+      get(&losses[k], sizeof(double));
+      std::uint64_t rank = 0;
+      get(&outputs_size, sizeof outputs_size);
+      get(&rank, sizeof rank);
+      if (rank > 4 || outputs_size > bytes.size())
+        fail(ErrorKind::format, "importance: the stored results of batch {} are damaged", batch_index);
+      core::Shape shape(static_cast<std::size_t>(rank));
+      std::uint64_t elements = 1;
+      for (auto& d : shape) {
+        get(&d, sizeof d);
+        if (d < 0 || static_cast<std::uint64_t>(d) > bytes.size()) fail(ErrorKind::format, "importance: the stored results of batch {} are damaged", batch_index);
+        elements *= static_cast<std::uint64_t>(d);
+      }
+      if (elements != outputs_size) fail(ErrorKind::format, "importance: the stored results of batch {} are damaged", batch_index);
+      outputs[k] = core::Tensor(shape);
+      get(outputs[k].data.data(), outputs_size * sizeof(float));
+      std::vector<float> g(LH);
+      get(g.data(), LH * sizeof(float));
+      grads[k].assign(g.begin(), g.end());
+      if (entropy) {
+        std::vector<double> e(LH);
+        get(e.data(), LH * sizeof(double));
+        for (std::size_t j = 0; j < LH; ++j) ent[j] += e[j];
       }
     }
-    model::GradRequest req;
-    req.head_mask_per_input = true;
-    const auto back = model::backward(m, tape, seeds, req);
-    for (std::size_t b = 0; b < batch.size(); ++b)
-      grads[order[first + b]].assign(back.head_mask_grads[b].data.begin(), back.head_mask_grads[b].data.end());
-    if (o.progress) o.progress(pass_number, last, n);
+    if (at != bytes.size()) fail(ErrorKind::format, "importance: the stored results of batch {} are damaged", batch_index);
   }
 
   for (const auto& ex : task.examples) pass.tokens += static_cast<std::int64_t>(ex.input.ids.size());

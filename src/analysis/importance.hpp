@@ -37,6 +37,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "dist/runner.hpp"
 #include "analysis/attention_source.hpp"
 #include "analysis/figure.hpp"
 #include "analysis/task_data.hpp"
@@ -99,6 +100,9 @@ struct Options {
   std::size_t batch_size = 16;      // inputs per forward/backward pass (does not change any result)
   // Called after each batch: pass number (0 = all heads), examples done, examples in total.
   std::function<void(std::size_t pass, std::size_t done, std::size_t total)> progress;
+  // Spreads each pass's batches over the processes of the run and keeps them for --resume
+  // (stages "pass-0", "pass-1", ...; dist/runner.hpp); none: all here. Not a result option.
+  dist::Runner* runner = nullptr;
 };
 
 // One scoring of every example under a head mask.

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include "dist/processes.hpp"
 #include "io/error.hpp"
 
 namespace bertscope::cli {
@@ -54,6 +55,9 @@ analysis::runs::Common common_options(const AnalyzeArgs& args, AnalyzeContext& c
 }
 
 void finish_analyze(const AnalyzeArgs& args, const report::ResultDocument& doc, const std::string& table) {
+  // Under mpirun only process 0 writes and prints (a method that does not spread its work yet is
+  // computed by every process alike).
+  if (!dist::writer()) return;
   if (!args.out.empty()) report::write_results(args.out, doc);
   fmt::print("{}", table);
   if (!args.out.empty()) fmt::print("wrote {}\n", args.out);

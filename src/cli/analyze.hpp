@@ -37,7 +37,8 @@ analysis::runs::Subject subject(const AnalyzeArgs& args, const AnalyzeContext& c
 // Batching, truncation and a progress display that starts when the library reports its total.
 analysis::runs::Common common_options(const AnalyzeArgs& args, AnalyzeContext& ctx);
 
-// Writes the document to --out (when given) and prints the readable table on stdout.
+// Writes the document to --out (when given) and prints the readable table on stdout (process 0
+// of a run under mpirun only).
 void finish_analyze(const AnalyzeArgs& args, const report::ResultDocument& doc, const std::string& table);
 
 }  // namespace bertscope::cli

@@ -4,6 +4,7 @@
 #include "analysis/runs.hpp"
 #include "cli/analyze.hpp"
 #include "cli/analyze_text_inputs.hpp"
+#include "cli/distributed.hpp"
 #include "cli/task_options.hpp"
 #include "io/error.hpp"
 
@@ -22,7 +23,7 @@ void add_importance(CLI::App& analyze) {
     im::Options options;
     im::MlmMasking masking;
     bool no_normalize = false, no_layer_normalize = false, no_global_normalize = false, no_curve = false,
-         no_entropy = false;
+         no_entropy = false, resume = false;
   };
   auto args = std::make_shared<Args>();
   auto* cmd = analyze.add_subcommand(
@@ -58,6 +59,7 @@ void add_importance(CLI::App& analyze) {
   cmd->add_option("--mask-prob", args->masking.mask_prob, "MLM objective: fraction of tokens masked (0.15)")
       ->check(CLI::Range(1e-9, 1.0));
   cmd->add_option("--mask-seed", args->masking.seed, "MLM objective: seed of the masking (0)");
+  add_resume_option(*cmd, args->resume);
   cmd->callback([args] {
     auto& a = args->common;
     auto ctx = open_analyze(a, "importance");
@@ -78,10 +80,14 @@ void add_importance(CLI::App& analyze) {
       progress->advance(static_cast<std::int64_t>(done - last));
       last = done;
     };
-    const auto out = analysis::runs::importance(*ctx.model, a.model, common_options(a, ctx), task_spec(args->task),
-                                                text_input_options(args->seg), args->objective, args->masking, o);
+    dist::Runner runner(checkpoint_of(a.out, args->resume, {a.model, a.data}));
+    o.runner = &runner;
+    auto out = analysis::runs::importance(*ctx.model, a.model, common_options(a, ctx), task_spec(args->task),
+                                          text_input_options(args->seg), args->objective, args->masking, o);
     if (progress) progress->finish();
+    out.document.execution = execution_record(runner);
     finish_analyze(a, out.document, out.table);
+    runner.finish();
   });
 }
 
