@@ -9,7 +9,7 @@
 #   - ablate on a random 12-layer, 12-head classifier (384 wide) over ABLATE SST-2 dev examples.
 # Wall time of the whole command (model loading and MPI start-up included).
 #
-#   bench/distributed_scaling.sh [EXAMPLES=40] [ABLATE=64] [REPEATS=2]
+#   bench/distributed_scaling.sh [EXAMPLES=40] [ABLATE=64] [REPEATS=2] [PARTS="influence ablate"]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bin=build/release/bertscope
@@ -17,7 +17,7 @@ source bench/common.sh
 scripts/build.sh release bertscope >/dev/null
 command -v mpirun >/dev/null || { echo "distributed_scaling.sh: no mpirun (apt-get install openmpi-bin)" >&2; exit 2; }
 export OMP_WAIT_POLICY=PASSIVE OMPI_MCA_btl=self,vader,tcp OMPI_MCA_pml=ob1
-examples=${1:-40} ablate_examples=${2:-64} repeats=${3:-2}
+examples=${1:-40} ablate_examples=${2:-64} repeats=${3:-2} parts=${4:-influence ablate}
 mpi=(mpirun --bind-to none)
 [ "$(id -u)" -eq 0 ] && mpi+=(--allow-run-as-root)
 tmp=$(mktemp -d)
@@ -55,8 +55,12 @@ measure() {  # name, command...
     printf "%-9s plain 1x1 %7.1f s | mpirun -n 1 %7.1f s (overhead %+.1f%%) | mpirun -n 2 x 1 thread %7.1f s: speed-up %.2fx over plain, %.2fx over -n 1\n",
       n, p, o, 100 * (o / p - 1), t, p / t, o / t }'
 }
-echo "influence: $examples examples of bertscope-mini (6 x 8 x 256), all source tokens, 50 steps; $repeats repeats, medians"
-measure influence "${influence[@]}"
-echo "ablate: $ablate_examples SST-2 examples, random 12 x 12 x 384 classifier, every head and layer; $repeats repeats, medians"
-measure ablate "${ablate[@]}"
+if [[ " $parts " == *" influence "* ]]; then
+  echo "influence: $examples examples of bertscope-mini (6 x 8 x 256), all source tokens, 50 steps; $repeats repeats, medians"
+  measure influence "${influence[@]}"
+fi
+if [[ " $parts " == *" ablate "* ]]; then
+  echo "ablate: $ablate_examples SST-2 examples, random 12 x 12 x 384 classifier, every head and layer; $repeats repeats, medians"
+  measure ablate "${ablate[@]}"
+fi
 echo "$(peak_line < <("$bin" bench --model "$clf" --threads 2 --json --batch 1 --seq 16 --record none))"

@@ -31,11 +31,24 @@ TEST(DistRunner, OneProcessComputesEveryItemInOrder) {
   EXPECT_TRUE(bertscope::dist::writer());
   Runner runner;
   std::size_t advanced = 0;
-  const auto results = runner.map("stage", 37, 4, item, [&](std::size_t k) { advanced += k; });
+  const auto results = runner.map("stage", 37, {4}, item, [&](std::size_t k) { advanced += k; });
   ASSERT_EQ(results.size(), 37u);
   for (std::size_t i = 0; i < 37; ++i) EXPECT_EQ(results[i], item(i)) << i;
   EXPECT_EQ(advanced, 37u);
-  EXPECT_TRUE(runner.map("empty", 0, 4, item).empty());
+  EXPECT_TRUE(runner.map("empty", 0, {4}, item).empty());
+}
+
+TEST(DistRunner, CostliestLastHandsOutFromTheEndAndReturnsItemOrder) {
+  Runner runner;
+  std::vector<std::size_t> computed;
+  const auto results = runner.map("sorted", 10, {.max_chunk = 3, .costliest_last = true}, [&](std::size_t i) {
+    computed.push_back(i);
+    return item(i);
+  });
+  // Guided sizes (what is left over twice the processes, at most 3) taken from the end; each
+  // chunk runs in index order.
+  EXPECT_EQ(computed, (std::vector<std::size_t>{7, 8, 9, 4, 5, 6, 2, 3, 1, 0}));
+  for (std::size_t i = 0; i < 10; ++i) EXPECT_EQ(results[i], item(i)) << i;
 }
 
 TEST(DistRunner, AStoppedRunResumesFromItsCheckpointWithTheSameResults) {
@@ -43,8 +56,8 @@ TEST(DistRunner, AStoppedRunResumesFromItsCheckpointWithTheSameResults) {
   const Checkpoint checkpoint{dir / ".out.json.parts", false, "key 1"};
   {
     Runner runner(checkpoint);
-    runner.map("first", 5, 2, item);  // a whole stage done before the stop
-    EXPECT_THROW(runner.map("second", 20, 3,
+    runner.map("first", 5, {2}, item);  // a whole stage done before the stop
+    EXPECT_THROW(runner.map("second", 20, {3},
                             [](std::size_t i) -> std::string {
                               if (i == 13) throw std::runtime_error("stop at item 13");
                               return item(i);
@@ -61,10 +74,10 @@ TEST(DistRunner, AStoppedRunResumesFromItsCheckpointWithTheSameResults) {
     ++computed;
     return item(i);
   };
-  const auto first = runner.map("first", 5, 2, counting);
+  const auto first = runner.map("first", 5, {2}, counting);
   EXPECT_EQ(computed, 0u);
   std::size_t advanced = 0;
-  const auto second = runner.map("second", 20, 3, counting, [&](std::size_t k) { advanced += k; });
+  const auto second = runner.map("second", 20, {3}, counting, [&](std::size_t k) { advanced += k; });
   EXPECT_EQ(computed, 20u - (runner.reused() - 5));
   EXPECT_GE(runner.reused(), 5u + 12u);  // every item before 13 was written (chunks end at the failure)
   EXPECT_EQ(advanced, 20u);
@@ -78,10 +91,10 @@ TEST(DistRunner, AStoppedRunResumesFromItsCheckpointWithTheSameResults) {
 TEST(DistRunner, WithoutResumeAnOldCheckpointIsClearedNotReused) {
   const auto dir = fresh_dir("fresh");
   const Checkpoint checkpoint{dir / ".parts", false, "key"};
-  { Runner(checkpoint).map("s", 4, 1, item); }
+  { Runner(checkpoint).map("s", 4, {1}, item); }
   std::size_t computed = 0;
   Runner runner(checkpoint);
-  runner.map("s", 4, 1, [&](std::size_t i) {
+  runner.map("s", 4, {1}, [&](std::size_t i) {
     ++computed;
     return item(i);
   });
@@ -92,7 +105,7 @@ TEST(DistRunner, WithoutResumeAnOldCheckpointIsClearedNotReused) {
 
 TEST(DistRunner, ACheckpointOfOtherOptionsIsRefusedNamingTheFolder) {
   const auto dir = fresh_dir("key");
-  { Runner(Checkpoint{dir / ".parts", false, "options A"}).map("s", 3, 1, item); }
+  { Runner(Checkpoint{dir / ".parts", false, "options A"}).map("s", 3, {1}, item); }
   try {
     Runner runner(Checkpoint{dir / ".parts", true, "options B"});
     FAIL() << "a checkpoint made with other options was accepted";
@@ -106,7 +119,7 @@ TEST(DistRunner, ACheckpointOfOtherOptionsIsRefusedNamingTheFolder) {
 TEST(DistRunner, ADamagedPartFileIsOneErrorNamingIt) {
   const auto dir = fresh_dir("damaged");
   const Checkpoint checkpoint{dir / ".parts", false, "k"};
-  { Runner(checkpoint).map("s", 6, 2, item); }
+  { Runner(checkpoint).map("s", 6, {2}, item); }
   // Truncate one part, and give another an item index past the stage's end.
   std::vector<fs::path> parts;
   for (const auto& e : fs::directory_iterator(checkpoint.folder / "s")) parts.push_back(e.path());
@@ -117,7 +130,7 @@ TEST(DistRunner, ADamagedPartFileIsOneErrorNamingIt) {
   auto resumed = checkpoint;
   resumed.resume = true;
   try {
-    Runner(resumed).map("s", 6, 2, item);
+    Runner(resumed).map("s", 6, {2}, item);
     FAIL() << "a truncated part file was read";
   } catch (const bertscope::Error& e) {
     EXPECT_NE(std::string(e.what()).find(parts[0].string()), std::string::npos) << e.what();
@@ -125,7 +138,7 @@ TEST(DistRunner, ADamagedPartFileIsOneErrorNamingIt) {
   // The same file read as a stage of fewer items: its indices are out of range.
   fs::remove(parts[0]);
   try {
-    Runner(resumed).map("s", 2, 2, item);
+    Runner(resumed).map("s", 2, {2}, item);
     FAIL() << "an item index past the stage was accepted";
   } catch (const bertscope::Error& e) {
     EXPECT_NE(std::string(e.what()).find("out of range"), std::string::npos) << e.what();
@@ -136,7 +149,7 @@ TEST(DistRunner, ADamagedPartFileIsOneErrorNamingIt) {
 TEST(DistRunner, AFailureInAnItemIsThrownUnchanged) {
   Runner runner;
   try {
-    runner.map("s", 4, 1, [](std::size_t i) -> std::string {
+    runner.map("s", 4, {1}, [](std::size_t i) -> std::string {
       if (i == 2) throw bertscope::Error(bertscope::ErrorKind::input, "item 2 is bad");
       return item(i);
     });
@@ -144,7 +157,7 @@ TEST(DistRunner, AFailureInAnItemIsThrownUnchanged) {
   } catch (const bertscope::Error& e) {
     EXPECT_STREQ(e.what(), "item 2 is bad");
   }
-  EXPECT_THROW(runner.map("bad/name", 1, 1, item), bertscope::Error);
+  EXPECT_THROW(runner.map("bad/name", 1, {1}, item), bertscope::Error);
 }
 
 }  // namespace

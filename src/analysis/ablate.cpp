@@ -214,7 +214,7 @@ Result run(const model::Model& m, const TaskData& data, const Options& opt) {
   auto& runner = opt.runner ? *opt.runner : one;
   std::size_t done = 0;
   const auto encoded = runner.map(
-      "batches", batches, 4,
+      "batches", batches, {.max_chunk = 1, .costliest_last = true},
       [&](std::size_t b) {
         const auto first = b * batch_size, last = std::min(order.size(), first + batch_size);
         std::vector<model::ModelInput> batch;

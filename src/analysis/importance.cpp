@@ -198,7 +198,7 @@ Pass score(const model::Model& m, const Task& task, const core::Tensor& head_mas
   auto& runner = o.runner ? *o.runner : one;
   std::size_t done = 0;
   const auto encoded = runner.map(
-      fmt::format("pass-{}", pass_number), batches, 2,
+      fmt::format("pass-{}", pass_number), batches, {.max_chunk = 1, .costliest_last = true},
       [&](std::size_t batch_index) {
         const auto first = batch_index * batch_size, last = std::min(n, first + batch_size);
         std::vector<model::ModelInput> batch;

@@ -500,7 +500,7 @@ RunOutput run_tasks(const model::Model& model, const std::vector<Task>& tasks, c
     // Each example depends on itself alone, so the processes of a run (dist::Runner) can take any
     // of them; every process gets every result back and computes the aggregates below itself.
     const auto encoded = runner.map(
-        fmt::format("task-{}", &task - tasks.data()), task.instances.size(), 1,
+        fmt::format("task-{}", &task - tasks.data()), task.instances.size(), {.max_chunk = 1},
         [&](std::size_t i) { return encode_result(analyse(model, task.instances[i], per_example[i])); },
         [&](std::size_t k) {
           for (std::size_t j = 0; j < k && advance; ++j) advance();

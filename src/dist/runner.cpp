@@ -100,10 +100,12 @@ constexpr int kTagAssign = 73;   // 0 -> worker: first item, count, stop flag
 // The items of one map on process 0: what is left to hand out, what has arrived, who failed.
 class Ledger {
  public:
-  Ledger(std::size_t n, std::vector<bool> done, std::size_t processes, std::size_t max_chunk)
-      : done_(std::move(done)), results_(n), processes_(processes), max_chunk_(std::max<std::size_t>(max_chunk, 1)) {
+  Ledger(std::size_t n, std::vector<bool> done, std::size_t processes, const Schedule& schedule)
+      : done_(std::move(done)), results_(n), processes_(processes), max_chunk_(std::max<std::size_t>(schedule.max_chunk, 1)),
+        step_(schedule.costliest_last ? -1 : 1) {
     for (std::size_t i = 0; i < n; ++i)
       if (!done_[i]) pending_.push_back(i);
+    if (schedule.costliest_last) std::reverse(pending_.begin(), pending_.end());
   }
 
   // The next chunk: consecutive pending items, guided size (what is left over twice the
@@ -115,9 +117,11 @@ class Ledger {
     auto size = std::clamp<std::size_t>(left / (2 * processes_), 1, max_chunk_);
     std::vector<std::size_t> chunk;
     while (chunk.size() < size && next_ < pending_.size()) {
-      if (!chunk.empty() && pending_[next_] != chunk.back() + 1) break;  // keep chunks contiguous
+      // Keep chunks contiguous: a chunk travels as its first item and its size.
+      if (!chunk.empty() && static_cast<std::ptrdiff_t>(pending_[next_]) != static_cast<std::ptrdiff_t>(chunk.back()) + step_) break;
       chunk.push_back(pending_[next_++]);
     }
+    std::sort(chunk.begin(), chunk.end());
     return chunk;
   }
 
@@ -144,6 +148,7 @@ class Ledger {
   std::vector<std::string> results_;
   std::vector<std::size_t> pending_;
   std::size_t next_ = 0, processes_, max_chunk_;
+  std::ptrdiff_t step_;  // +1: items handed out in index order; -1: from the last
   std::mutex mutex_;
   bool failed_ = false;
   std::string line_;
@@ -189,7 +194,7 @@ void Runner::finish() {
   fs::remove_all(checkpoint_.folder, ec);  // a folder left behind only costs disk space
 }
 
-std::vector<std::string> Runner::map(const std::string& stage, std::size_t n, std::size_t max_chunk,
+std::vector<std::string> Runner::map(const std::string& stage, std::size_t n, const Schedule& schedule,
                                      const std::function<std::string(std::size_t)>& compute,
                                      const std::function<void(std::size_t)>& advance) {
   if (!valid_stage(stage)) fail(ErrorKind::internal, "invalid stage name {}", io::quote(stage));
@@ -267,7 +272,7 @@ std::vector<std::string> Runner::map(const std::string& stage, std::size_t n, st
     if (ec) fail(ErrorKind::io, "cannot create {}: {}", stage_dir.string(), ec.message());
   }
   reused_ += reused;
-  Ledger ledger(n, done, processes, max_chunk);
+  Ledger ledger(n, done, processes, schedule);
   auto& results = ledger.results();
   for (std::size_t i = 0; i < n; ++i)
     if (done[i]) results[i] = std::move(found[i]);

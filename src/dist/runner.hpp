@@ -33,17 +33,25 @@ struct Checkpoint {
 // The checkpoint folder of a result written to `out`: `.NAME.parts` beside it.
 std::filesystem::path checkpoint_folder(const std::filesystem::path& out);
 
+// How a stage's items are handed out: chunks of at most `max_chunk` items (a chunk's results travel
+// and are written together); `costliest_last` when an item's cost grows with its index (batches of
+// a length-sorted order): they are then handed out from the last, the longest first, so that the
+// processes finish together instead of one ending on the longest item.
+struct Schedule {
+  std::size_t max_chunk = 1;
+  bool costliest_last = false;
+};
+
 class Runner {
  public:
   explicit Runner(Checkpoint checkpoint = {});
 
   // Computes items [0, n) of `stage` (a name unique within the command, [A-Za-z0-9_.-]) and
-  // returns every item's result in item order, on every process. Chunks hold at most `max_chunk`
-  // items (results of one chunk travel and are written together). `advance(k)` is called on
+  // returns every item's result in item order, on every process. `advance(k)` is called on
   // process 0 as k more items are done (by any process, or found in the checkpoint), never from
   // two threads at once. An exception from `compute` on any process stops the run: process 0
   // throws an Error naming the process (its own exception unchanged), the others Stopped.
-  std::vector<std::string> map(const std::string& stage, std::size_t n, std::size_t max_chunk,
+  std::vector<std::string> map(const std::string& stage, std::size_t n, const Schedule& schedule,
                                const std::function<std::string(std::size_t)>& compute,
                                const std::function<void(std::size_t)>& advance = {});
 
