@@ -60,7 +60,7 @@ EOF
 }
 
 # --- influence: 1, 2 and 3 processes -----------------------------------------------------------
-influence=(analyze influence --model "$work/m" --data "${data[@]}" --max-examples 10 --steps 8 --threads 1)
+influence=(analyze influence --model "$work/m" --data "${data[@]}" --max-examples 10 --steps 8 --optimality-samples 3 --threads 1)
 "$bin" "${influence[@]}" --out "$work/influence-1.json" >/dev/null || fail "influence, one process, failed"
 for n in 2 3; do
   "${mpi[@]}" -n $n "$bin" "${influence[@]}" --out "$work/influence-$n.json" >"$work/influence-$n.log" 2>&1 ||

@@ -143,17 +143,11 @@ json token_pattern_json(const TokenPattern& p) {
 std::string encode_result(const ExampleResult& r) {
   json patterns = json::array(), optimality = json::array();
   for (const auto& p : r.patterns) patterns.push_back(token_pattern_json(p));
-  for (const auto& o : r.optimality)
-    optimality.push_back({{"samples", o.samples},
-                          {"influence", o.influence},
-                          {"random", o.random},
-                          {"random_mean", o.random_mean},
-                          {"random_best", o.random_best},
-                          {"random_max_abs", o.random_max_abs},
-                          {"percentile", o.percentile},
-                          {"percentile_abs", o.percentile_abs},
-                          {"beats_all", o.beats_all},
-                          {"beats_all_abs", o.beats_all_abs}});
+  for (const auto& o : r.optimality) {
+    auto oj = optimality_json(o);  // the document's fields, and the random draws it leaves out
+    oj["random"] = o.random;
+    optimality.push_back(std::move(oj));
+  }
   const json j = {{"qoi", r.qoi},
                   {"qoi_baseline", r.qoi_baseline},
                   {"attributions", r.attributions},
