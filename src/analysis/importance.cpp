@@ -279,8 +279,9 @@ Pass score(const model::Model& m, const Task& task, const core::Tensor& head_mas
     const auto first = batch_index * batch_size, last = std::min(n, first + batch_size);
     const auto& bytes = encoded[batch_index];
     std::size_t at = 0;
+    auto damaged = [&] { fail(ErrorKind::format, "importance: the stored results of batch {} are damaged", batch_index); };
     auto get = [&](void* data, std::size_t size) {
-      if (bytes.size() - at < size) fail(ErrorKind::format, "importance: the stored results of batch {} are truncated", batch_index);
+      if (bytes.size() - at < size) damaged();
       std::memcpy(data, bytes.data() + at, size);
       at += size;
     };
@@ -291,16 +292,15 @@ Pass score(const model::Model& m, const Task& task, const core::Tensor& head_mas
       std::uint64_t rank = 0;
       get(&outputs_size, sizeof outputs_size);
       get(&rank, sizeof rank);
-      if (rank > 4 || outputs_size > bytes.size())
-        fail(ErrorKind::format, "importance: the stored results of batch {} are damaged", batch_index);
+      if (rank > 4 || outputs_size > bytes.size()) damaged();
       core::Shape shape(static_cast<std::size_t>(rank));
       std::uint64_t elements = 1;
       for (auto& d : shape) {
         get(&d, sizeof d);
-        if (d < 0 || static_cast<std::uint64_t>(d) > bytes.size()) fail(ErrorKind::format, "importance: the stored results of batch {} are damaged", batch_index);
+        if (d < 0 || static_cast<std::uint64_t>(d) > bytes.size()) damaged();
         elements *= static_cast<std::uint64_t>(d);
       }
-      if (elements != outputs_size) fail(ErrorKind::format, "importance: the stored results of batch {} are damaged", batch_index);
+      if (elements != outputs_size) damaged();
       outputs[k] = core::Tensor(shape);
       get(outputs[k].data.data(), outputs_size * sizeof(float));
       std::vector<float> g(LH);
@@ -312,7 +312,7 @@ Pass score(const model::Model& m, const Task& task, const core::Tensor& head_mas
         for (std::size_t j = 0; j < LH; ++j) ent[j] += e[j];
       }
     }
-    if (at != bytes.size()) fail(ErrorKind::format, "importance: the stored results of batch {} are damaged", batch_index);
+    if (at != bytes.size()) damaged();
   }
 
   for (const auto& ex : task.examples) pass.tokens += static_cast<std::int64_t>(ex.input.ids.size());

@@ -100,10 +100,11 @@ constexpr int kTagAssign = 73;   // 0 -> worker: first item, count, stop flag
 // The items of one map on process 0: what is left to hand out, what has arrived, who failed.
 class Ledger {
  public:
-  Ledger(std::size_t n, std::vector<bool> done, std::size_t processes, const Schedule& schedule)
-      : done_(std::move(done)), results_(n), processes_(processes), max_chunk_(std::max<std::size_t>(schedule.max_chunk, 1)),
+  // `results` holds the items already `done` (found in the checkpoint folder).
+  Ledger(std::vector<std::string> results, std::vector<bool> done, std::size_t processes, const Schedule& schedule)
+      : done_(std::move(done)), results_(std::move(results)), processes_(processes), max_chunk_(std::max<std::size_t>(schedule.max_chunk, 1)),
         step_(schedule.costliest_last ? -1 : 1) {
-    for (std::size_t i = 0; i < n; ++i)
+    for (std::size_t i = 0; i < results_.size(); ++i)
       if (!done_[i]) pending_.push_back(i);
     if (schedule.costliest_last) std::reverse(pending_.begin(), pending_.end());
   }
@@ -272,11 +273,8 @@ std::vector<std::string> Runner::map(const std::string& stage, std::size_t n, co
     if (ec) fail(ErrorKind::io, "cannot create {}: {}", stage_dir.string(), ec.message());
   }
   reused_ += reused;
-  Ledger ledger(n, done, processes, schedule);
+  Ledger ledger(std::move(found), std::move(done), processes, schedule);
   auto& results = ledger.results();
-  for (std::size_t i = 0; i < n; ++i)
-    if (done[i]) results[i] = std::move(found[i]);
-  found.clear();
   std::mutex advance_mutex;
   auto advanced = [&](std::size_t k) {
     if (!advance || k == 0) return;
