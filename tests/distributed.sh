@@ -127,7 +127,10 @@ if wait "$launcher"; then fail "the run with a killed process succeeded"; fi
 grep -q "rank 1" "$work/killed.log" || { cat "$work/killed.log" >&2; fail "the launcher's message does not name rank 1"; }
 kept=$(find "$parts" -name '*.part' | wc -l)
 [ "$kept" -ge 4 ] || fail "only $kept checkpoint files survived the kill"
-# Resumed with another process count: the examples kept are reused, the rest computed.
+# Resumed with another process count: the examples kept are reused, the rest computed. The model's
+# files are touched first: the checkpoint is keyed by the inputs' content, so a run resumes in a
+# fresh clone, where every file is new.
+sleep 1.1 && touch "$work/m"/*
 "${mpi[@]}" -n 2 "$bin" "${long[@]}" --out "$out" --resume >"$work/resumed.log" 2>&1 ||
   { cat "$work/resumed.log" >&2; fail "the resumed run failed"; }
 same_document "$work/long-1.json" "$out" 2 || fail "the resumed run differs from the uninterrupted one"

@@ -42,6 +42,32 @@ TEST(IoFiles, ReadFileErrorsNameTheFile) {
   EXPECT_TRUE(Contains(message, "directory"));
 }
 
+TEST(IoFiles, FileFingerprintFollowsTheBytesNotTheFile) {
+  TempDir dir;
+  // Longer than the 1 MiB read block and not a whole number of words, so the tail and the
+  // carry between reads are both exercised.
+  std::string bytes((1 << 20) + 13, '\0');
+  for (std::size_t i = 0; i < bytes.size(); ++i) bytes[i] = static_cast<char>((i * 2654435761u) >> 13);
+  write_raw(dir / "a", bytes);
+  write_raw(dir / "copy", bytes);
+  EXPECT_EQ(file_fingerprint(dir / "a"), file_fingerprint(dir / "copy"));
+  std::string changed = bytes;
+  changed[(1 << 20) + 5] ^= 1;  // one bit in the tail
+  write_raw(dir / "b", changed);
+  EXPECT_NE(file_fingerprint(dir / "a"), file_fingerprint(dir / "b"));
+  changed = bytes;
+  changed[3] ^= 1;
+  write_raw(dir / "b", changed);
+  EXPECT_NE(file_fingerprint(dir / "a"), file_fingerprint(dir / "b"));
+  write_raw(dir / "b", bytes + std::string(1, '\0'));  // one trailing zero byte
+  EXPECT_NE(file_fingerprint(dir / "a"), file_fingerprint(dir / "b"));
+  write_raw(dir / "e1", "");
+  write_raw(dir / "e2", std::string(8, '\0'));
+  EXPECT_NE(file_fingerprint(dir / "e1"), file_fingerprint(dir / "e2"));
+  std::string message = error_of(ErrorKind::io, [&] { file_fingerprint(dir / "missing"); });
+  EXPECT_TRUE(Contains(message, (dir / "missing").string()));
+}
+
 TEST(IoFiles, WriteFileAtomicReplacesContentAndLeavesNoTemporaryFile) {
   TempDir dir;
   write_file_atomic(dir / "out.txt", "first version, longer than the second");

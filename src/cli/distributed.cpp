@@ -4,8 +4,11 @@
 #include <filesystem>
 #include <system_error>
 
+#include <fmt/format.h>
+
 #include "dist/processes.hpp"
 #include "io/error.hpp"
+#include "io/files.hpp"
 
 namespace bertscope::cli {
 
@@ -16,11 +19,10 @@ std::vector<std::string>& recorded_command_line() {
   return args;
 }
 
+// An input's content, not its modification time: a run stopped in one checkout resumes in a fresh
+// clone of it, where every file is new but the same.
 nlohmann::json file_stamp(const std::filesystem::path& path) {
-  std::error_code ec;
-  const auto size = std::filesystem::file_size(path, ec);
-  const auto time = std::filesystem::last_write_time(path, ec);
-  return {{"path", path.string()}, {"size", ec ? 0 : size}, {"mtime", ec ? 0 : time.time_since_epoch().count()}};
+  return {{"path", path.string()}, {"content", fmt::format("{:016x}", io::file_fingerprint(path))}};
 }
 
 }  // namespace

@@ -1,6 +1,7 @@
 // Reading and writing whole files safely: atomic writes, UTF-8-checked text, JSON.
 #pragma once
 
+#include <cstdint>
 #include <filesystem>
 #include <string>
 #include <string_view>
@@ -12,6 +13,11 @@ namespace bertscope::io {
 
 // The whole file as bytes; throws Error(io) naming the file when it is missing or unreadable.
 std::string read_file(const std::filesystem::path& path);
+
+// A 64-bit fingerprint of the file's bytes (not cryptographic; it tells whether an input changed
+// between a stopped run and its resume even when the file was copied or checked out again, which
+// a modification time does not). Reads the file in blocks; errors as read_file.
+std::uint64_t file_fingerprint(const std::filesystem::path& path);
 
 // Writes `content` to a temporary file beside `path`, flushes it, then renames it onto `path`,
 // so a reader never sees a partial file and a failure leaves any old file untouched.
