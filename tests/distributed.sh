@@ -102,6 +102,71 @@ for n in 2 3; do
 done
 echo "importance: 2 and 3 processes give the one-process document (classifier with its curve, MLM)"
 
+# --- attention analyses (surface, syntax, cluster): 1, 2 and 3 processes -----------------------
+# Batches of 3 make several blocks, handed out to the processes and folded in input order.
+surface=(analyze surface --model "$work/m" --data "$work/text.txt" --batch-size 3 --threads 1)
+syntax=(analyze syntax --model "$work/m" --data "$repo/tests/data/clark/en_ewt-ud-dev.first60.conllu" --batch-size 4 --threads 1)
+cluster=(analyze cluster --model "$work/m" --data "$work/text.txt" --batch-size 3 --threads 1)
+for method in surface syntax cluster; do
+  name=$method[@]
+  "$bin" "${!name}" --out "$work/$method-1.json" >/dev/null || fail "$method, one process, failed"
+  for n in 2 3; do
+    "${mpi[@]}" -n $n "$bin" "${!name}" --out "$work/$method-$n.json" >"$work/$method-$n.log" 2>&1 ||
+      { cat "$work/$method-$n.log" >&2; fail "$method under mpirun -n $n failed"; }
+    same_document "$work/$method-1.json" "$work/$method-$n.json" $n || fail "$method: $n processes differ from one"
+    [ ! -e "$work/.$method-$n.json.parts" ] || fail "$method -n $n left its checkpoint folder"
+    [ "$(grep -c '^wrote ' "$work/$method-$n.log")" -eq 1 ] || fail "$method -n $n: not exactly one 'wrote' line"
+  done
+done
+echo "surface, syntax, cluster: 2 and 3 processes give the one-process document"
+
+# --- train mlm and train classify: data-parallel over 2 and 3 processes -------------------------
+# The same global batch split over the processes: each step's gradients are summed over them, so
+# the losses follow the one-process run's up to float32 summation order, and the weights too.
+# classify's batch of 13 over 40 examples leaves a last batch of 1: two of 3 processes are idle.
+train_mlm=(train mlm --model "$work/m" --corpus "$work/text.txt" --steps 4 --batch 6 --seq-len 32 --checkpoint-every 2 --threads 1)
+train_clf=(train classify --model "$work/clf" --data "$work/sst2.tsv" --epochs 1 --batch 13 --max-length 32 --threads 1)
+close_training() {  # one-process folder, N-process folder
+  "$py" - "$1" "$2" <<'PY'
+import json, struct, sys
+import numpy as np
+def tensors(path):
+    raw = open(path, "rb").read()
+    n = struct.unpack("<Q", raw[:8])[0]
+    header = json.loads(raw[8:8 + n])
+    out = {}
+    for name, t in header.items():
+        if name == "__metadata__": continue
+        a, b = t["data_offsets"]
+        out[name] = np.frombuffer(raw[8 + n + a:8 + n + b], dtype=np.float32)
+    return out
+one, many = sys.argv[1], sys.argv[2]
+sa, sb = (json.load(open(f"{d}/checkpoint/trainer_state.json")) for d in (one, many))
+if sa["step"] != sb["step"]: sys.exit(f"steps differ: {sa['step']} vs {sb['step']}")
+la = [h[1] for h in sa.get("history", [])] + [sa["last_loss"]]
+lb = [h[1] for h in sb.get("history", [])] + [sb["last_loss"]]
+rel = max(abs(x - y) / abs(x) for x, y in zip(la, lb))
+if rel > 1e-7: sys.exit(f"losses differ beyond float32 summation noise: {la} vs {lb}")
+wa, wb = tensors(f"{one}/model.safetensors"), tensors(f"{many}/model.safetensors")
+if wa.keys() != wb.keys(): sys.exit("the models hold other tensors")
+worst = max(float(np.max(np.abs(wa[k] - wb[k]))) for k in wa)
+if worst > 1e-6: sys.exit(f"weights differ by up to {worst:g}")
+print(f"losses within {rel:.2g} relative, weights within {worst:.2g}")
+PY
+}
+for kind in mlm clf; do
+  name=train_$kind[@]
+  "$bin" "${!name}" --out "$work/train-$kind-1" >/dev/null 2>"$work/train-$kind-1.err" ||
+    { cat "$work/train-$kind-1.err" >&2; fail "train $kind, one process, failed"; }
+  for n in 2 3; do
+    "${mpi[@]}" -n $n "$bin" "${!name}" --out "$work/train-$kind-$n" >"$work/train-$kind-$n.log" 2>&1 ||
+      { cat "$work/train-$kind-$n.log" >&2; fail "train $kind under mpirun -n $n failed"; }
+    figures=$(close_training "$work/train-$kind-1" "$work/train-$kind-$n") || fail "train $kind: $n processes stray from one"
+    echo "train $kind -n $n: $figures"
+  done
+done
+echo "train mlm, train classify: 2 and 3 processes follow the one-process run"
+
 # --- a killed process: no document, then --resume finishes the run -----------------------------
 long=(analyze influence --model "$work/m" --data "${data[@]}" --max-examples 40 --steps 16 --threads 1)
 "$bin" "${long[@]}" --out "$work/long-1.json" >/dev/null || fail "long influence, one process, failed"

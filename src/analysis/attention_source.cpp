@@ -1,5 +1,6 @@
 #include "analysis/attention_source.hpp"
 
+#include <algorithm>
 #include <cstring>
 
 #include <fmt/format.h>
@@ -66,12 +67,19 @@ std::string AttentionSource::example_name(std::size_t index) const {
 
 void AttentionSource::run(const std::vector<AnalysisInput>& inputs, const SourceOptions& opt,
                           const std::function<void(AttentionExample&)>& fn) {
+  run_range(inputs, 0, inputs.size(), opt, fn);
+}
+
+void AttentionSource::run_range(const std::vector<AnalysisInput>& inputs, std::size_t first, std::size_t last,
+                                const SourceOptions& opt, const std::function<void(AttentionExample&)>& fn) {
   skipped_ = 0;
+  last = std::min(last, inputs.size());
+  first = std::min(first, last);
   if (memory_) {
     if (memory_->size() != inputs.size())
       fail(ErrorKind::input, "attention in memory: {} inputs for {} data inputs (one per data input, in order)",
            memory_->size(), inputs.size());
-    for (std::size_t i = 0; i < inputs.size(); ++i) {
+    for (std::size_t i = first; i < last; ++i) {
       const auto& m = (*memory_)[i];
       AttentionExample ex;
       ex.index = i;
@@ -84,7 +92,7 @@ void AttentionSource::run(const std::vector<AnalysisInput>& inputs, const Source
     return;
   }
   if (!traces_.empty()) {
-    for (std::size_t i = 0; i < inputs.size(); ++i) {
+    for (std::size_t i = first; i < last; ++i) {
       const auto path = trace_path(traces_, i);
       if (!std::filesystem::exists(path))
         fail(ErrorKind::io, "{}: missing; the traces folder must hold one file per data input ({} inputs)",
@@ -143,7 +151,7 @@ void AttentionSource::run(const std::vector<AnalysisInput>& inputs, const Source
     batch_enc.clear();
     if (opt.progress) opt.progress(done, inputs.size());
   };
-  for (std::size_t i = 0; i < inputs.size(); ++i) {
+  for (std::size_t i = first; i < last; ++i) {
     const auto& in = inputs[i];
     model::Encoding enc;
     const bool too_long = [&] {
@@ -171,7 +179,7 @@ void AttentionSource::run(const std::vector<AnalysisInput>& inputs, const Source
     batch_enc.push_back(std::move(enc));
     if (batch_enc.size() >= opt.batch_size) flush(i + 1);
   }
-  flush(inputs.size());
+  flush(last);
 }
 
 }  // namespace bertscope::analysis

@@ -74,6 +74,10 @@ class AttentionSource {
   // the tokenizer's when a model is also given.
   void run(const std::vector<AnalysisInput>& inputs, const SourceOptions& options,
            const std::function<void(AttentionExample&)>& fn);
+  // The same for inputs [first, last) only (examples keep their index in `inputs`): one block of
+  // a run spread over processes (analysis/blocks.hpp). skipped() counts this range's.
+  void run_range(const std::vector<AnalysisInput>& inputs, std::size_t first, std::size_t last,
+                 const SourceOptions& options, const std::function<void(AttentionExample&)>& fn);
 
   std::size_t skipped() const { return skipped_; }
   std::int64_t layers() const { return layers_; }

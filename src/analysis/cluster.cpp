@@ -7,9 +7,11 @@
 
 #include <fmt/format.h>
 
+#include "analysis/blocks.hpp"
 #include "analysis/heads.hpp"
 #include "analysis/surface.hpp"
 #include "analysis/word_attention.hpp"
+#include "dist/pack.hpp"
 #include "io/error.hpp"
 
 namespace bertscope::analysis::cluster {
@@ -132,18 +134,54 @@ Result Accumulator::result() const {
   return r;
 }
 
+std::string Accumulator::save() const {
+  dist::Packer p;
+  p.put(sums_);
+  p.put<std::uint64_t>(inputs_);
+  p.put<std::uint64_t>(rows_);
+  return p.take();
+}
+
+void Accumulator::merge(std::string_view saved, const std::string& what) {
+  dist::Unpacker u(saved, what);
+  const auto sums = u.get_vector<double>();
+  if (sums.size() != sums_.size())
+    fail(ErrorKind::format, "{} hold sums of another model ({} values, expected {})", what, sums.size(), sums_.size());
+  for (std::size_t i = 0; i < sums.size(); ++i) sums_[i] += sums[i];
+  inputs_ += u.get<std::uint64_t>();
+  rows_ += u.get<std::uint64_t>();
+  u.done();
+}
+
 Result run(AttentionSource& source, const std::vector<AnalysisInput>& inputs, const SourceOptions& source_options,
-           const Options& options, const std::function<std::string(std::size_t)>& data_where) {
+           const Options& options, const std::function<std::string(std::size_t)>& data_where, dist::Runner* runner) {
   Accumulator acc(source.layers(), source.heads(), options);
   // The surface statistics ride along (O(heads T^2) per input beside the O(heads^2 T^2) distances).
   surface::Accumulator behaviour(source.layers(), source.heads(), {});
-  source.run(inputs, source_options, [&](AttentionExample& ex) {
-    surface::check_trace_text(source, ex, inputs[ex.index], data_where);
-    acc.add(ex.attentions);
-    behaviour.add(ex.encoding, ex.attentions);
-  });
+  const auto skipped = run_blocks(
+      source, inputs, source_options, runner, "cluster",
+      [&](const ExampleVisitor& visit) {
+        Accumulator block(source.layers(), source.heads(), options);
+        surface::Accumulator block_behaviour(source.layers(), source.heads(), {});
+        visit([&](AttentionExample& ex) {
+          surface::check_trace_text(source, ex, inputs[ex.index], data_where);
+          block.add(ex.attentions);
+          block_behaviour.add(ex.encoding, ex.attentions);
+        });
+        dist::Packer p;
+        p.put(std::string_view(block.save()));
+        p.put(std::string_view(block_behaviour.save()));
+        return p.take();
+      },
+      [&](std::size_t b, std::string_view saved) {
+        const auto what = fmt::format("cluster: the stored sums of block {}", b);
+        dist::Unpacker u(saved, what);
+        acc.merge(u.get_string(), what);
+        behaviour.merge(u.get_string(), what);
+        u.done();
+      });
   auto r = acc.result();
-  r.skipped_too_long = source.skipped();
+  r.skipped_too_long = skipped;
   if (r.inputs > 0) r.behaviours = behaviour.result().labels;
   return r;
 }

@@ -14,11 +14,13 @@
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
 #include "analysis/attention_source.hpp"
+#include "dist/runner.hpp"
 #include "analysis/figure.hpp"
 #include "analysis/mds.hpp"
 
@@ -54,6 +56,10 @@ class Accumulator {
   Accumulator(std::int64_t layers, std::int64_t heads, Options options);
   void add(const core::Tensor& attentions);  // [layers, heads, T, T]
   Result result() const;                     // runs the MDS
+  // The sums so far as bytes, and adding another accumulator's (of the same shape and options)
+  // to these: one block of a run spread over processes (analysis/blocks.hpp).
+  std::string save() const;
+  void merge(std::string_view saved, const std::string& what);
 
  private:
   std::int64_t layers_, heads_;
@@ -62,8 +68,10 @@ class Accumulator {
   std::size_t inputs_ = 0, rows_ = 0;
 };
 
+// `runner`: spreads the inputs over the run's processes (analysis/blocks.hpp); null: one process.
 Result run(AttentionSource& source, const std::vector<AnalysisInput>& inputs, const SourceOptions& source_options,
-           const Options& options, const std::function<std::string(std::size_t)>& data_where = {});
+           const Options& options, const std::function<std::string(std::size_t)>& data_where = {},
+           dist::Runner* runner = nullptr);
 
 // The document's parameters: every option that changed the result, and the definitions used.
 nlohmann::json params_json(const Options& options);

@@ -130,7 +130,8 @@ Output surface(const Subject& subject, const Common& common, const TextInputOpti
   const auto inputs = load_text_inputs(subject, common.data, text);
   auto so = source_options(common);
   so.zero_type_ids = text.zero_type_ids;
-  const auto r = surface::run(source, inputs.inputs, so, options, [&](std::size_t i) { return inputs.where(i); });
+  const auto r =
+      surface::run(source, inputs.inputs, so, options, [&](std::size_t i) { return inputs.where(i); }, common.runner);
   Output out;
   auto& doc = out.document;
   doc.method = "surface";
@@ -147,7 +148,7 @@ Output surface(const Subject& subject, const Common& common, const TextInputOpti
 Output syntax(const Subject& subject, const Common& common, const syntax::Options& options, std::size_t table_rows) {
   const auto sentences = io::read_conllu(common.data);
   auto source = open_source(subject);
-  const auto r = syntax::run(source, sentences, common.data, source_options(common), options);
+  const auto r = syntax::run(source, sentences, common.data, source_options(common), options, common.runner);
   Output out;
   auto& doc = out.document;
   doc.method = "syntax";
@@ -166,7 +167,8 @@ Output cluster(const Subject& subject, const Common& common, const TextInputOpti
   const auto inputs = load_text_inputs(subject, common.data, text);
   auto so = source_options(common);
   so.zero_type_ids = text.zero_type_ids;
-  const auto r = cluster::run(source, inputs.inputs, so, options, [&](std::size_t i) { return inputs.where(i); });
+  const auto r =
+      cluster::run(source, inputs.inputs, so, options, [&](std::size_t i) { return inputs.where(i); }, common.runner);
   Output out{text_document("cluster", describe(subject, source), common, inputs.inputs.size(), text), cluster::table(r)};
   out.document.params.update(cluster::params_json(options));
   out.document.params["too_long"] = common.truncate ? "truncate" : "skip";

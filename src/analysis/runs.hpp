@@ -55,6 +55,9 @@ struct Common {
   std::size_t batch_size = 16;
   bool truncate = false;  // over-long inputs: truncate them, else skip and count them
   Progress progress;
+  // Spreads the inputs over the run's processes and keeps a checkpoint (methods that take it:
+  // surface, syntax, cluster); null: one process, nothing kept.
+  dist::Runner* runner = nullptr;
 };
 
 struct Output {

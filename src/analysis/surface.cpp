@@ -5,8 +5,10 @@
 
 #include <fmt/format.h>
 
+#include "analysis/blocks.hpp"
 #include "analysis/heads.hpp"
 #include "analysis/word_attention.hpp"
+#include "dist/pack.hpp"
 #include "io/error.hpp"
 #include "io/files.hpp"
 
@@ -154,6 +156,34 @@ Result Accumulator::result() const {
   return r;
 }
 
+std::string Accumulator::save() const {
+  dist::Packer p;
+  p.put(sums_);
+  p.put(sep_sums_);
+  p.put<std::uint64_t>(inputs_);
+  p.put<std::uint64_t>(with_sep_);
+  p.put<std::uint64_t>(without_tokens_);
+  p.put(log_n_);
+  p.put(tokens_);
+  return p.take();
+}
+
+void Accumulator::merge(std::string_view saved, const std::string& what) {
+  dist::Unpacker u(saved, what);
+  const auto sums = u.get_vector<double>();
+  const auto sep_sums = u.get_vector<double>();
+  if (sums.size() != sums_.size() || sep_sums.size() != sep_sums_.size())
+    fail(ErrorKind::format, "{} hold sums of another model ({} values, expected {})", what, sums.size(), sums_.size());
+  for (std::size_t i = 0; i < sums.size(); ++i) sums_[i] += sums[i];
+  for (std::size_t i = 0; i < sep_sums.size(); ++i) sep_sums_[i] += sep_sums[i];
+  inputs_ += u.get<std::uint64_t>();
+  with_sep_ += u.get<std::uint64_t>();
+  without_tokens_ += u.get<std::uint64_t>();
+  log_n_ += u.get<double>();
+  tokens_ += u.get<double>();
+  u.done();
+}
+
 void check_trace_text(const AttentionSource& source, const AttentionExample& ex, const AnalysisInput& in,
                       const std::function<std::string(std::size_t)>& data_where) {
   if (source.model() || ex.text.empty() || in.encoding || !in.words.empty()) return;
@@ -167,14 +197,21 @@ void check_trace_text(const AttentionSource& source, const AttentionExample& ex,
 }
 
 Result run(AttentionSource& source, const std::vector<AnalysisInput>& inputs, const SourceOptions& source_options,
-           const Options& options, const std::function<std::string(std::size_t)>& data_where) {
+           const Options& options, const std::function<std::string(std::size_t)>& data_where, dist::Runner* runner) {
   Accumulator acc(source.layers(), source.heads(), options);
-  source.run(inputs, source_options, [&](AttentionExample& ex) {
-    check_trace_text(source, ex, inputs[ex.index], data_where);
-    acc.add(ex.encoding, ex.attentions);
-  });
+  const auto skipped = run_blocks(
+      source, inputs, source_options, runner, "surface",
+      [&](const ExampleVisitor& visit) {
+        Accumulator block(source.layers(), source.heads(), options);
+        visit([&](AttentionExample& ex) {
+          check_trace_text(source, ex, inputs[ex.index], data_where);
+          block.add(ex.encoding, ex.attentions);
+        });
+        return block.save();
+      },
+      [&](std::size_t b, std::string_view saved) { acc.merge(saved, fmt::format("surface: the stored sums of block {}", b)); });
   auto r = acc.result();
-  r.skipped_too_long = source.skipped();
+  r.skipped_too_long = skipped;
   return r;
 }
 

@@ -18,11 +18,13 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
 #include "analysis/attention_source.hpp"
+#include "dist/runner.hpp"
 #include "analysis/figure.hpp"
 
 namespace bertscope::analysis::surface {
@@ -73,6 +75,10 @@ class Accumulator {
   Accumulator(std::int64_t layers, std::int64_t heads, Options options);
   void add(const model::Encoding& encoding, const core::Tensor& attentions);  // [layers, heads, T, T]
   Result result() const;
+  // The sums so far as bytes, and adding another accumulator's (of the same shape and options)
+  // to these: one block of a run spread over processes (analysis/blocks.hpp).
+  std::string save() const;
+  void merge(std::string_view saved, const std::string& what);
 
  private:
   std::int64_t layers_, heads_;
@@ -89,8 +95,10 @@ std::string head_label_of(const HeadStats& s, const Options& options);
 // Runs the source over the inputs. With trace files and inputs that carry text, each trace's
 // stored `text` must equal the input's (else Error(format) naming the trace file and
 // `data_where(i)`).
+// `runner`: spreads the inputs over the run's processes (analysis/blocks.hpp); null: one process.
 Result run(AttentionSource& source, const std::vector<AnalysisInput>& inputs, const SourceOptions& source_options,
-           const Options& options, const std::function<std::string(std::size_t)>& data_where = {});
+           const Options& options, const std::function<std::string(std::size_t)>& data_where = {},
+           dist::Runner* runner = nullptr);
 
 // The check above, shared with `cluster`: throws when a trace's stored text contradicts the input.
 void check_trace_text(const AttentionSource& source, const AttentionExample& example, const AnalysisInput& input,

@@ -4,7 +4,9 @@
 
 #include <fmt/format.h>
 
+#include "analysis/blocks.hpp"
 #include "analysis/heads.hpp"
+#include "dist/pack.hpp"
 #include "io/error.hpp"
 
 namespace bertscope::analysis::syntax {
@@ -135,31 +137,70 @@ Result Accumulator::result() const {
   return r;
 }
 
+std::string Accumulator::save() const {
+  dist::Packer p;
+  p.put<std::uint64_t>(relations_.size());
+  for (const auto& r : relations_) {
+    p.put(std::string_view(r.name));
+    p.put<std::uint64_t>(r.count);
+    for (const auto& c : r.correct) p.put(c);
+    p.put(r.offset_correct);
+  }
+  for (auto n : {sentences_, words_, truncated_, not_scored_, without_tokens_}) p.put<std::uint64_t>(n);
+  return p.take();
+}
+
+void Accumulator::merge(std::string_view saved, const std::string& what) {
+  dist::Unpacker u(saved, what);
+  const auto n = u.get<std::uint64_t>();
+  for (std::uint64_t i = 0; i < n; ++i) {
+    auto& r = relation(u.get_string());
+    r.count += u.get<std::uint64_t>();
+    for (auto& c : r.correct) {
+      const auto more = u.get_vector<std::size_t>();
+      if (more.size() != c.size()) fail(ErrorKind::format, "{} hold counts of another model", what);
+      for (std::size_t k = 0; k < c.size(); ++k) c[k] += more[k];
+    }
+    const auto more = u.get_vector<std::size_t>();
+    if (more.size() != r.offset_correct.size()) fail(ErrorKind::format, "{} hold counts of other offsets", what);
+    for (std::size_t o = 0; o < more.size(); ++o) r.offset_correct[o] += more[o];
+  }
+  for (auto* total : {&sentences_, &words_, &truncated_, &not_scored_, &without_tokens_}) *total += u.get<std::uint64_t>();
+  u.done();
+}
+
 double accuracy(const Relation& r, Direction d, std::size_t k) {
   return r.count ? static_cast<double>(r.correct[d][k]) / static_cast<double>(r.count) : 0.0;
 }
 
 Result run(AttentionSource& source, const std::vector<io::ConlluSentence>& sentences, const std::string& data_file,
-           const SourceOptions& source_options, const Options& options) {
+           const SourceOptions& source_options, const Options& options, dist::Runner* runner) {
   std::vector<AnalysisInput> inputs;
   inputs.reserve(sentences.size());
   for (const auto& s : sentences) inputs.push_back(conllu_input(s));
   Accumulator acc(source.layers(), source.heads(), options);
-  std::size_t without_tokens = 0;
-  source.run(inputs, source_options, [&](AttentionExample& ex) {
-    const auto& cs = sentences[ex.index];
-    const auto where = fmt::format("{}:{}", data_file, cs.line);
-    const auto a = align_sentence(ex.encoding, cs.words.size(), source_options.truncate, example_source(source, ex.index), where);
-    if (a.words_without_tokens > 0) {
-      ++without_tokens;
-      return;
-    }
-    const auto maps = word_level_attention(ex.attentions, a.units, options.from);
-    acc.add(make_sentence(cs, options), maps, a.words);
-  });
+  const auto skipped = run_blocks(
+      source, inputs, source_options, runner, "syntax",
+      [&](const ExampleVisitor& visit) {
+        Accumulator block(source.layers(), source.heads(), options);
+        visit([&](AttentionExample& ex) {
+          const auto& cs = sentences[ex.index];
+          const auto where = fmt::format("{}:{}", data_file, cs.line);
+          const auto a =
+              align_sentence(ex.encoding, cs.words.size(), source_options.truncate, example_source(source, ex.index), where);
+          if (a.words_without_tokens > 0) {
+            block.count_without_tokens();
+            return;
+          }
+          const auto maps = word_level_attention(ex.attentions, a.units, options.from);
+          block.add(make_sentence(cs, options), maps, a.words);
+        });
+        return block.save();
+      },
+      [&](std::size_t b, std::string_view saved) { acc.merge(saved, fmt::format("syntax: the stored counts of block {}", b)); });
   auto r = acc.result();
-  r.skipped_too_long = source.skipped();
-  r.skipped_words_without_tokens = without_tokens;
+  r.skipped_too_long = skipped;
+  r.skipped_words_without_tokens = acc.without_tokens();
   return r;
 }
 

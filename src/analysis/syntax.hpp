@@ -19,11 +19,13 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
 #include "analysis/attention_source.hpp"
+#include "dist/runner.hpp"
 #include "analysis/figure.hpp"
 #include "analysis/word_attention.hpp"
 #include "io/conllu.hpp"
@@ -80,7 +82,14 @@ class Accumulator {
   Accumulator(std::int64_t layers, std::int64_t heads, Options options);
   // word_maps: [layers, heads, U, U] for the sentence's first `covered` words (U = covered + 2).
   void add(const Sentence& sentence, const core::Tensor& word_maps, std::size_t covered);
+  // A sentence with a word that has no token: not scored, counted.
+  void count_without_tokens() { ++without_tokens_; }
+  std::size_t without_tokens() const { return without_tokens_; }
   Result result() const;
+  // The sums so far as bytes, and adding another accumulator's (of the same shape and options)
+  // to these: one block of a run spread over processes (analysis/blocks.hpp).
+  std::string save() const;
+  void merge(std::string_view saved, const std::string& what);
 
  private:
   Relation& relation(const std::string& name);
@@ -88,13 +97,15 @@ class Accumulator {
   Options options_;
   std::vector<Relation> relations_;
   std::size_t sentences_ = 0, words_ = 0, truncated_ = 0, not_scored_ = 0;
+  std::size_t without_tokens_ = 0;
 };
 
 // Runs the analysis over a treebank. `data_file` names the CoNLL-U file in errors about traces.
 // Over-long sentences are skipped and counted when source_options.skip_too_long, else truncated
 // when source_options.truncate (words past the cut are not scored), else an error.
+// `runner`: spreads the sentences over the run's processes (analysis/blocks.hpp); null: one process.
 Result run(AttentionSource& source, const std::vector<io::ConlluSentence>& sentences, const std::string& data_file,
-           const SourceOptions& source_options, const Options& options);
+           const SourceOptions& source_options, const Options& options, dist::Runner* runner = nullptr);
 
 double accuracy(const Relation& relation, Direction direction, std::size_t head_index);
 

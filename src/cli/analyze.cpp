@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include "cli/distributed.hpp"
 #include "dist/processes.hpp"
 #include "io/error.hpp"
 
@@ -24,12 +25,22 @@ void add_analyze_options(CLI::App& cmd, AnalyzeArgs& args, bool traces_allowed) 
   add_threads_option(cmd, args.threads);
 }
 
+void add_distributed_options(CLI::App& cmd, AnalyzeArgs& args) {
+  args.distributed = true;
+  add_resume_option(cmd, args.resume);
+}
+
 AnalyzeContext open_analyze(const AnalyzeArgs& args, const std::string& label) {
   apply_threads(args.threads);
   if (args.model.empty() && args.traces.empty()) fail(ErrorKind::input, "give --model DIR or --traces DIR");
   AnalyzeContext ctx;
   if (!args.model.empty()) ctx.model = std::make_unique<model::Model>(model::Model::load(args.model));
   ctx.label = label;
+  if (args.distributed) {
+    std::vector<std::string> inputs{args.data};
+    inputs.push_back(args.model.empty() ? args.traces : args.model);
+    ctx.runner = std::make_unique<dist::Runner>(checkpoint_of(args.out, args.resume, inputs));
+  }
   return ctx;
 }
 
@@ -42,6 +53,7 @@ analysis::runs::Common common_options(const AnalyzeArgs& args, AnalyzeContext& c
   c.data = args.data;
   c.batch_size = args.batch;
   c.truncate = args.truncate;
+  c.runner = ctx.runner.get();
   // The total is known only once the library has read the inputs: the display starts then.
   auto* progress = &ctx.progress;
   std::int64_t last = 0;
@@ -54,11 +66,13 @@ analysis::runs::Common common_options(const AnalyzeArgs& args, AnalyzeContext& c
   return c;
 }
 
-void finish_analyze(const AnalyzeArgs& args, const report::ResultDocument& doc, const std::string& table) {
+void finish_analyze(const AnalyzeArgs& args, AnalyzeContext& ctx, report::ResultDocument doc, const std::string& table) {
+  if (ctx.runner) doc.execution = execution_record(*ctx.runner);
   // Under mpirun only process 0 writes and prints (a method that does not spread its work yet is
   // computed by every process alike).
   if (!dist::writer()) return;
   if (!args.out.empty()) report::write_results(args.out, doc);
+  if (ctx.runner) ctx.runner->finish();
   fmt::print("{}", table);
   if (!args.out.empty()) fmt::print("wrote {}\n", args.out);
 }

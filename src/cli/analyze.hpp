@@ -8,6 +8,7 @@
 #include "analysis/runs.hpp"
 #include "cli/commands.hpp"
 #include "cli/progress.hpp"
+#include "dist/runner.hpp"
 #include "model/model.hpp"
 #include "report/results.hpp"
 
@@ -18,17 +19,23 @@ struct AnalyzeArgs {
   std::size_t batch = 16;
   int threads = 0;
   bool truncate = false;
+  // Set by add_distributed_options: the method spreads its inputs over the processes of a run
+  // under mpirun and keeps a checkpoint for --resume.
+  bool distributed = false, resume = false;
 };
 
 // Adds --model/--traces (one of them required unless `traces_allowed` is false: then --model
 // is required), --data (required), --out, --batch-size, --truncate, --threads.
 void add_analyze_options(CLI::App& cmd, AnalyzeArgs& args, bool traces_allowed = true);
+// For a method whose run takes Common::runner: --resume, and a runner in its context.
+void add_distributed_options(CLI::App& cmd, AnalyzeArgs& args);
 
 // The model (when --model was given; else --traces must be) and the progress display.
 struct AnalyzeContext {
   std::unique_ptr<model::Model> model;
   std::unique_ptr<Progress> progress;
   std::string label;  // the progress display's
+  std::unique_ptr<dist::Runner> runner;  // distributed methods only; its checkpoint is beside --out
 };
 AnalyzeContext open_analyze(const AnalyzeArgs& args, const std::string& label);
 
@@ -37,8 +44,9 @@ analysis::runs::Subject subject(const AnalyzeArgs& args, const AnalyzeContext& c
 // Batching, truncation and a progress display that starts when the library reports its total.
 analysis::runs::Common common_options(const AnalyzeArgs& args, AnalyzeContext& ctx);
 
-// Writes the document to --out (when given) and prints the readable table on stdout (process 0
-// of a run under mpirun only).
-void finish_analyze(const AnalyzeArgs& args, const report::ResultDocument& doc, const std::string& table);
+// Records how the run went (execution: processes, reused items), writes the document to --out
+// (when given) and prints the readable table on stdout (process 0 of a run under mpirun only),
+// then removes the checkpoint.
+void finish_analyze(const AnalyzeArgs& args, AnalyzeContext& ctx, report::ResultDocument doc, const std::string& table);
 
 }  // namespace bertscope::cli

@@ -24,6 +24,7 @@ void add_cluster(CLI::App& analyze) {
       "(smoothed 0.999 p + 0.001/n), summed over all query tokens of the data in one streaming pass, and a 2-D metric "
       "MDS layout of the heads (SMACOF from classical MDS). --data as for `analyze surface`.");
   add_analyze_options(*cmd, args->common);
+  add_distributed_options(*cmd, args->common);
   add_segment_options(*cmd, args->seg);
   cmd->add_option("--smoothing", args->options.smoothing, "s in (1 - s) p + s / n (Clark: 0.001)");
   cmd->add_option("--mds-iterations", args->options.mds.max_iterations, "SMACOF iterations at most (1000)")
@@ -34,7 +35,7 @@ void add_cluster(CLI::App& analyze) {
     auto ctx = open_analyze(a, "cluster");
     const auto out = analysis::runs::cluster(subject(a, ctx), common_options(a, ctx), text_input_options(args->seg), args->options);
     if (ctx.progress) ctx.progress->finish();
-    finish_analyze(a, out.document, out.table);
+    finish_analyze(a, ctx, out.document, out.table);
   });
 }
 

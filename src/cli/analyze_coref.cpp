@@ -39,7 +39,7 @@ void add_coref(CLI::App& analyze) {
     auto ctx = open_analyze(a, "coref");
     const auto out = analysis::runs::coref(subject(a, ctx), common_options(a, ctx), args->format, args->options);
     if (ctx.progress) ctx.progress->finish();
-    finish_analyze(a, out.document, out.table);
+    finish_analyze(a, ctx, out.document, out.table);
   });
 }
 

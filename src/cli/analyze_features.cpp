@@ -43,7 +43,7 @@ void add_features(CLI::App& analyze) {
     const analysis::runs::FeatureChoice choice{args->features, args->links, args->pairing, args->missing, args->span_filter};
     const auto out = analysis::runs::features(subject(a, ctx), common_options(a, ctx), task_spec(args->task), choice);
     if (ctx.progress) ctx.progress->finish();
-    finish_analyze(a, out.document, out.table);
+    finish_analyze(a, ctx, out.document, out.table);
   });
 }
 

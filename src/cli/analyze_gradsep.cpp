@@ -37,7 +37,7 @@ void add_gradsep(CLI::App& analyze) {
     const auto out = analysis::runs::gradsep(*ctx.model, a.model, common_options(a, ctx), text_input_options(args->seg),
                                              args->options);
     if (ctx.progress) ctx.progress->finish();
-    finish_analyze(a, out.document, out.table);
+    finish_analyze(a, ctx, out.document, out.table);
   });
 }
 

@@ -86,7 +86,7 @@ void add_importance(CLI::App& analyze) {
                                           text_input_options(args->seg), args->objective, args->masking, o);
     if (progress) progress->finish();
     out.document.execution = execution_record(runner);
-    finish_analyze(a, out.document, out.table);
+    finish_analyze(a, ctx, out.document, out.table);
     runner.finish();
   });
 }

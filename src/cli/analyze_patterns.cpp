@@ -42,7 +42,7 @@ void add_patterns(CLI::App& analyze) {
     const analysis::runs::PatternChoice choice{args->thresholds, args->labels, args->save_classifier, args->classifier, args->folds};
     const auto out = analysis::runs::patterns(subject(a, ctx), common_options(a, ctx), task_spec(args->task), choice);
     if (ctx.progress) ctx.progress->finish();
-    finish_analyze(a, out.document, out.table);
+    finish_analyze(a, ctx, out.document, out.table);
   });
 }
 

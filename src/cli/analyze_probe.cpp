@@ -50,7 +50,7 @@ void add_probe(CLI::App& analyze) {
     const analysis::runs::ProbeChoice choice{args->dev, args->dev_traces, args->vectors, args->weights, args->kinds};
     const auto out = analysis::runs::probe(subject(a, ctx), common_options(a, ctx), choice, args->options);
     if (ctx.progress) ctx.progress->finish();
-    finish_analyze(a, out.document, out.table);
+    finish_analyze(a, ctx, out.document, out.table);
   });
 }
 

@@ -39,7 +39,7 @@ void add_rollout(CLI::App& analyze) {
     auto ctx = open_analyze(a, "rollout");
     const auto out = analysis::runs::rollout(subject(a, ctx), common_options(a, ctx), text_input_options(args->seg), args->options);
     if (ctx.progress) ctx.progress->finish();
-    finish_analyze(a, out.document, out.table);
+    finish_analyze(a, ctx, out.document, out.table);
   });
 }
 

@@ -58,7 +58,7 @@ void add_saliency(CLI::App& analyze) {
     const auto out = analysis::runs::saliency(*ctx.model, a.model, common_options(a, ctx), text_input_options(args->seg),
                                               task_spec(args->task), args->target, o);
     if (ctx.progress) ctx.progress->finish();
-    finish_analyze(a, out.document, out.table);
+    finish_analyze(a, ctx, out.document, out.table);
   });
 }
 

@@ -24,6 +24,7 @@ void add_surface(CLI::App& analyze) {
       "or running text with --segments. Inputs longer than the model allows are skipped and counted (--truncate cuts "
       "them instead).");
   add_analyze_options(*cmd, args->common);
+  add_distributed_options(*cmd, args->common);
   add_segment_options(*cmd, args->seg);
   cmd->add_option("--punct-tokens", args->options.punct_tokens, "Tokens that count as punctuation (default: . ,)");
   cmd->add_option("--position-threshold", args->options.position_threshold, "prev/next label when above (0.5)");
@@ -35,7 +36,7 @@ void add_surface(CLI::App& analyze) {
     const auto out = analysis::runs::surface(subject(a, ctx), common_options(a, ctx), text_input_options(args->seg),
                                              args->options);
     if (ctx.progress) ctx.progress->finish();
-    finish_analyze(a, out.document, out.table);
+    finish_analyze(a, ctx, out.document, out.table);
   });
 }
 

@@ -26,6 +26,7 @@ void add_syntax(CLI::App& analyze) {
       "scored). With --traces, trace i must hold sentence i with word_ids indexing its CoNLL-U words, as "
       "`bertscope run --input FILE.conllu` writes.");
   add_analyze_options(*cmd, args->common);
+  add_distributed_options(*cmd, args->common);
   cmd->add_option("--from", args->from,
                   "Attention from a split word: mean of its pieces' rows (the paper) or first piece's row (Clark's code)")
       ->check(CLI::IsMember({"mean", "first"}));
@@ -39,7 +40,7 @@ void add_syntax(CLI::App& analyze) {
     auto ctx = open_analyze(a, "syntax");
     const auto out = analysis::runs::syntax(subject(a, ctx), common_options(a, ctx), args->options, args->rows);
     if (ctx.progress) ctx.progress->finish();
-    finish_analyze(a, out.document, out.table);
+    finish_analyze(a, ctx, out.document, out.table);
   });
 }
 

@@ -9,6 +9,7 @@
 #include "cli/commands.hpp"
 #include "cli/model_card.hpp"
 #include "cli/progress.hpp"
+#include "dist/processes.hpp"
 #include "io/error.hpp"
 #include "model/arch/family.hpp"
 #include "io/files.hpp"
@@ -133,10 +134,12 @@ void add_train_mlm(CLI::App& train) {
     const auto corpus = model::MlmCorpus::from_files(train_files, *tokenizer);
     std::optional<model::MlmCorpus> held_out;
     if (!eval_files.empty()) held_out = model::MlmCorpus::from_files(eval_files, *tokenizer);
-    fmt::print(stderr, "corpus: {} documents, {} tokens{}\n", corpus.documents(), corpus.tokens(),
-               held_out ? fmt::format("; held out: {} documents, {} tokens", held_out->documents(), held_out->tokens()) : "");
+    if (dist::writer())
+      fmt::print(stderr, "corpus: {} documents, {} tokens{}\n", corpus.documents(), corpus.tokens(),
+                 held_out ? fmt::format("; held out: {} documents, {} tokens", held_out->documents(), held_out->tokens()) : "");
     const auto r = model::train_mlm(cfg, std::move(init), *tokenizer, corpus, held_out ? &*held_out : nullptr, args->opt,
                                     args->out, training_progress());
+    if (!dist::writer()) return;  // the model, report and card: one copy, by process 0
     // The final model: the checkpoint's weights in the requested dtype, at OUT's top level.
     const auto final_model = model::Model::load(std::filesystem::path(args->out) / "checkpoint");
     model::save_hf_folder(cfg, final_model.weights().to_tensors(cfg), *tokenizer, args->out, parse_dtype(args->save_dtype));
@@ -254,6 +257,7 @@ void add_train_classify(CLI::App& train) {
     args->opt.regression = train_data.spec.regression;
     const auto r = model::train_classifier(cfg, std::move(params), tok, train_set, dev_set, args->opt, args->out,
                                            training_progress());
+    if (!dist::writer()) return;  // the model, report and card: one copy, by process 0
     const auto final_model = model::Model::load(std::filesystem::path(args->out) / "checkpoint");
     model::save_hf_folder(cfg, final_model.weights().to_tensors(cfg), tok, args->out, parse_dtype(args->save_dtype));
     nlohmann::json report{{"task", train_data.spec.to_json()},

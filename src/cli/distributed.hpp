@@ -20,9 +20,9 @@ void set_command_line(int argc, char** argv);
 void add_resume_option(CLI::App& command, bool& resume);
 
 // The checkpoint of a run that writes `out` ("" = no checkpoint; --resume then is an error). Its
-// key is the command line without --resume and --threads, plus the size and modification time of
+// key is the command line without --resume and --threads, plus a fingerprint of the content of
 // every input file (a folder: the files in it), so a resumed run whose options or inputs changed
-// is refused instead of mixing old and new results.
+// is refused instead of mixing old and new results, and one in a fresh clone is not.
 dist::Checkpoint checkpoint_of(const std::string& out, bool resume, const std::vector<std::string>& inputs);
 
 // The document's execution record: processes, and the items a resumed run reused.

@@ -85,7 +85,37 @@ std::string synchronise(const std::string& error) {
 #endif
 }
 
+template <class T>
+void sum_in_rank_order(std::vector<T>& values, const std::string& error) {
+  detail::checkpoint(error);
+  auto& w = world();
+  if (w.size == 1) return;
+#if BERTSCOPE_WITH_MPI
+  constexpr int tag = 7301;
+  // Every process must hold as many values as process 0; one that does not fails the step on all.
+  const std::uint64_t count = values.size();
+  std::vector<std::uint64_t> counts(static_cast<std::size_t>(w.size));
+  detail::allgather_gently(&count, counts.data());
+  detail::checkpoint(count == counts[0] ? std::string()
+                                        : fmt::format("has {} values to add, process 0 has {}", count, counts[0]));
+  const auto bytes = values.size() * sizeof(T);
+  if (w.rank == 0) {
+    for (int r = 1; r < w.size; ++r) {
+      const auto theirs = detail::receive_bytes(r, tag);
+      const auto* other = reinterpret_cast<const T*>(theirs.data());
+      for (std::size_t i = 0; i < values.size(); ++i) values[i] += other[i];
+    }
+  } else {
+    detail::send_bytes(reinterpret_cast<const char*>(values.data()), bytes, 0, tag);
+  }
+  detail::broadcast_gently(reinterpret_cast<char*>(values.data()), bytes, 0);
+#endif
+}
+
 }  // namespace
+
+void sum_over_processes(std::vector<float>& values, const std::string& error) { sum_in_rank_order(values, error); }
+void sum_over_processes(std::vector<double>& values, const std::string& error) { sum_in_rank_order(values, error); }
 
 int rank() { return world().rank; }
 int size() { return world().size; }

@@ -10,6 +10,7 @@
 
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 namespace bertscope::dist {
 
@@ -24,6 +25,15 @@ class Stopped : public std::runtime_error {
  public:
   Stopped() : std::runtime_error("stopped: another process of this run failed") {}
 };
+
+// Data-parallel training's all-reduce: every process's `values` (of one length everywhere) summed
+// over the processes in process order, into `values` on every process. Process 0 adds the others'
+// in rank order and sends the sum back, so every process holds the same bits and the sum does not
+// depend on message timing. A synchronisation point first: `error` non-empty marks this process as
+// failed, and then every process throws (process 0 an Error with the first failure's line, the
+// others Stopped). With one process: nothing to add; a non-empty `error` throws it.
+void sum_over_processes(std::vector<float>& values, const std::string& error = {});
+void sum_over_processes(std::vector<double>& values, const std::string& error = {});
 
 // The end of a command on every process, together. `error` is this process's failure ("" when
 // it succeeded; `stopped` when it ended with Stopped). Returns the one line process 0 prints for

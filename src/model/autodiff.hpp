@@ -52,6 +52,12 @@ struct NodeReplacement {
 struct TapeOptions {
   bool train = false;           // dropout as in BERT pre-training/fine-tuning (config's probabilities)
   std::uint64_t dropout_seed = 0;
+  // This batch is a slice of a larger one (data-parallel training): the larger batch's token
+  // rows, attention-probability elements (heads x T^2 per input) and inputs before it, so the
+  // slice draws the larger batch's dropout masks (layers/dropout.hpp).
+  struct {
+    std::int64_t rows = 0, probs = 0, inputs = 0;
+  } dropout_before;
   bool mlm_logits = false;      // keep the MLM head on the tape (logits returned in the results)
   // When given (one list per input), the MLM head runs only at these positions and each
   // input's logits are [positions, vocab] in this order (training needs only masked tokens).

@@ -206,7 +206,8 @@ std::vector<ForwardResult> Encoder::run(const Model& model, std::span<const Mode
                            std::any_of(opt.hooks.begin(), opt.hooks.end(), [](const SiteHook* h) { return h->replaces(); });
     if (taped->train)
       dropout = {c.raw.value("hidden_dropout_prob", 0.1), c.raw.value("attention_probs_dropout_prob", 0.1),
-                 taped->dropout_seed};
+                 taped->dropout_seed, taped->dropout_before.rows, taped->dropout_before.probs,
+                 taped->dropout_before.inputs};
     tape->head_mask.assign(static_cast<std::size_t>(layers * heads), 1.0f);
     if (!opt.head_mask.data.empty()) std::copy(opt.head_mask.data.begin(), opt.head_mask.data.end(), tape->head_mask.begin());
     for (auto* h : opt.hooks)
@@ -279,7 +280,7 @@ std::vector<ForwardResult> Encoder::run(const Model& model, std::span<const Mode
             std::fill_n(x + (batch.row(b) + static_cast<std::int64_t>(i)) * hidden, hidden, 0.0f);
       }
       if (tape) {
-        tape->embed_drop = dropout.mask(n * hidden, dropout.hidden_p, 1);
+        tape->embed_drop = dropout.mask(n * hidden, dropout.hidden_p, 1, dropout.rows_before * hidden);
         layers::apply_dropout(x, tape->embed_drop);
       }
       if (opt.start_layer == 0) rec.rows(Site::embed_norm, 0, x, hidden);  // the same values as embed.out
@@ -291,7 +292,7 @@ std::vector<ForwardResult> Encoder::run(const Model& model, std::span<const Mode
       layers::embeddings_forward(p, embedding_inputs, batch, width, static_cast<float>(c.layer_norm_eps), embed, narrow.data(),
                                  tape ? &tape->embed : nullptr);
       if (tape) {
-        tape->embed_drop = dropout.mask(n * width, dropout.hidden_p, 1);
+        tape->embed_drop = dropout.mask(n * width, dropout.hidden_p, 1, dropout.rows_before * width);
         layers::apply_dropout(narrow.data(), tape->embed_drop);
       }
       if (opt.start_layer == 0) rec.rows(Site::embed_norm, 0, narrow.data(), width);
@@ -372,7 +373,9 @@ std::vector<ForwardResult> Encoder::run(const Model& model, std::span<const Mode
     if (tape) {
       tape->classifier = true;
       auto& drop = token_cls ? tape->token_drop : tape->pooled_drop;
-      if (!rtd) drop = dropout.mask(static_cast<std::int64_t>(in.size()), dropout.hidden_p, token_cls ? 7 : 8);
+      if (!rtd)
+        drop = dropout.mask(static_cast<std::int64_t>(in.size()), dropout.hidden_p, token_cls ? 7 : 8,
+                            (token_cls ? dropout.rows_before : dropout.inputs_before) * hidden);
       layers::apply_dropout(in.data(), drop);
       if (!token_cls) tape->pooled = pooled;
     }

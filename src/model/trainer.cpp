@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/random.hpp"
+#include "dist/processes.hpp"
 #include "io/error.hpp"
 #include "io/files.hpp"
 #include "model/arch/family.hpp"
@@ -74,6 +75,7 @@ class RunFolder {
 void write_checkpoint(const std::filesystem::path& dir, const ModelConfig& config,
                       const std::map<std::string, core::Tensor>& params, const Tokenizer& tokenizer, const AdamW& adam,
                       const nlohmann::json& state) {
+  if (!dist::writer()) return;  // one copy, by process 0 of a data-parallel run
   const auto final_dir = dir / "checkpoint", staging = dir / "checkpoint.staging", old = dir / "checkpoint.old";
   std::filesystem::remove_all(staging);
   write_staging(staging, [&] {
@@ -93,6 +95,7 @@ void write_checkpoint(const std::filesystem::path& dir, const ModelConfig& confi
 void keep_step(const std::filesystem::path& dir, const ModelConfig& config,
                const std::map<std::string, core::Tensor>& params, const Tokenizer& tokenizer, io::DType dtype,
                const nlohmann::json& step_info) {
+  if (!dist::writer()) return;  // one copy, by process 0 of a data-parallel run
   const auto final_dir = kept_step_folder(dir, step_info.at("step").get<std::int64_t>());
   const auto staging = final_dir.parent_path() / ("." + final_dir.filename().string() + ".staging");
   std::filesystem::remove_all(staging);
@@ -201,6 +204,57 @@ void drop_frozen_grads(const ModelConfig& config, std::map<std::string, core::Te
 
 }  // namespace
 
+namespace {
+
+// Data-parallel training (mpirun): every process builds the whole global batch's inputs (cheap,
+// from the seed) and runs its share [first, last) of them; their gradients are summed over the
+// processes, so each step is the single-process step up to summation order.
+struct Share {
+  std::size_t first = 0, last = 0;
+};
+Share my_share(std::size_t n) {
+  const auto p = static_cast<std::size_t>(dist::size()), r = static_cast<std::size_t>(dist::rank());
+  return {n * r / p, n * (r + 1) / p};
+}
+
+void check_shareable(std::int64_t batch) {
+  if (dist::size() > batch)
+    fail(ErrorKind::input, "a global batch of {} inputs cannot be shared by {} processes (give --batch {} or more)", batch,
+         dist::size(), dist::size());
+}
+
+// The dropout offsets of the share: what the global batch holds before it (layers/dropout.hpp).
+void set_dropout_before(TapeOptions& topt, const std::vector<ModelInput>& global, Share share, std::int64_t heads) {
+  for (std::size_t i = 0; i < share.first; ++i) {
+    const auto t = static_cast<std::int64_t>(global[i].ids.size());
+    topt.dropout_before.rows += t;
+    topt.dropout_before.probs += heads * t * t;
+  }
+  topt.dropout_before.inputs = static_cast<std::int64_t>(share.first);
+}
+
+// The shares' gradients and losses summed over the processes into every process's (nothing to do
+// with one process). `error`: this process's failure in the step, which fails the step everywhere.
+void sum_over_shares(std::map<std::string, core::Tensor>& grads, double& loss, const std::string& error) {
+  if (dist::size() == 1) return;
+  std::size_t total = 0;
+  for (const auto& g : grads) total += g.second.data.size();
+  std::vector<float> flat;
+  flat.reserve(total);
+  for (const auto& g : grads) flat.insert(flat.end(), g.second.data.begin(), g.second.data.end());
+  dist::sum_over_processes(flat, error);
+  std::size_t at = 0;
+  for (auto& g : grads) {
+    std::copy_n(flat.begin() + static_cast<std::ptrdiff_t>(at), g.second.data.size(), g.second.data.begin());
+    at += g.second.data.size();
+  }
+  std::vector<double> losses{loss};
+  dist::sum_over_processes(losses);
+  loss = losses[0];
+}
+
+}  // namespace
+
 void add_classifier_head(const ModelConfig& config, std::map<std::string, core::Tensor>& params, std::uint64_t seed) {
   std::uint64_t state = core::mix64(seed ^ 0xc1a551f1e7ull);
   auto normal = [&] {
@@ -280,13 +334,10 @@ MlmTrainResult train_mlm(const ModelConfig& config, std::map<std::string, core::
                          {"history", history}, {"last_loss", result.last_loss}};
     write_checkpoint(dir, config, tm.params(), tokenizer, adam, state);
   };
+  check_shareable(o.batch);
   for (std::int64_t step = result.start_step; step < o.steps; ++step) {
-    std::vector<ModelInput> inputs;
+    std::vector<ModelInput> all;
     std::vector<MlmInstance> insts;
-    TapeOptions topt;
-    topt.train = true;
-    topt.dropout_seed = core::mix64(o.data.seed ^ core::mix64(static_cast<std::uint64_t>(step) + 17));
-    topt.mlm_logits = true;
     std::int64_t masked = 0, tokens = 0;
     for (std::int64_t i = 0; i < o.batch; ++i) {
       auto in = make_mlm_instance(train, tokenizer, data, step, i);
@@ -295,33 +346,51 @@ MlmTrainResult train_mlm(const ModelConfig& config, std::map<std::string, core::
       ModelInput mi;
       mi.ids = in.ids;
       mi.type_ids = in.type_ids;
-      inputs.push_back(std::move(mi));
-      topt.mlm_positions.push_back(in.positions);
+      all.push_back(std::move(mi));
       insts.push_back(std::move(in));
     }
-    ForwardTape tape;
-    RunOptions run;
-    run.precision = o.precision;
-    const auto out = forward_with_tape(tm.model, inputs, run, topt, tape);
-    std::vector<OutputGrad> seeds(inputs.size());
+    const auto share = my_share(all.size());
+    TapeOptions topt;
+    topt.train = true;
+    topt.dropout_seed = core::mix64(o.data.seed ^ core::mix64(static_cast<std::uint64_t>(step) + 17));
+    topt.mlm_logits = true;
+    set_dropout_before(topt, all, share, config.num_attention_heads);
+    std::vector<ModelInput> inputs(all.begin() + static_cast<std::ptrdiff_t>(share.first),
+                                   all.begin() + static_cast<std::ptrdiff_t>(share.last));
+    for (auto i = share.first; i < share.last; ++i) topt.mlm_positions.push_back(insts[i].positions);
     double loss = 0;
-    for (std::size_t b = 0; b < insts.size(); ++b) {
-      // The batch loss is the mean over all masked tokens of the batch, as transformers computes it.
-      const auto k = static_cast<double>(insts[b].labels.size());
-      auto lg = mlm_cross_entropy(out[b].mlm_logits, insts[b].labels, k / static_cast<double>(masked));
-      loss += lg.loss * k / static_cast<double>(masked);
-      seeds[b].mlm_logits = std::move(lg.grad);
+    std::map<std::string, core::Tensor> param_grads;
+    std::string error;
+    try {
+      ForwardTape tape;
+      RunOptions run;
+      run.precision = o.precision;
+      const auto out = forward_with_tape(tm.model, inputs, run, topt, tape);
+      std::vector<OutputGrad> seeds(inputs.size());
+      for (std::size_t b = 0; b < inputs.size(); ++b) {
+        // The batch loss is the mean over all masked tokens of the batch, as transformers computes it.
+        const auto& inst = insts[share.first + b];
+        const auto k = static_cast<double>(inst.labels.size());
+        auto lg = mlm_cross_entropy(out[b].mlm_logits, inst.labels, k / static_cast<double>(masked));
+        loss += lg.loss * k / static_cast<double>(masked);
+        seeds[b].mlm_logits = std::move(lg.grad);
+      }
+      GradRequest req;
+      req.params = true;
+      auto grads = backward(tm.model, tape, seeds, req);
+      drop_frozen_grads(config, grads.param_grads);
+      param_grads = std::move(grads.param_grads);
+    } catch (const std::exception& e) {
+      if (dist::size() == 1) throw;
+      error = e.what();
     }
-    GradRequest req;
-    req.params = true;
-    auto grads = backward(tm.model, tape, seeds, req);
-    drop_frozen_grads(config, grads.param_grads);
-    const auto info = adam.step(tm.params(), grads.param_grads);
+    sum_over_shares(param_grads, loss, error);
+    const auto info = adam.step(tm.params(), param_grads);
     tm.model.weights_changed();
     tokens_seen += tokens;
     result.last_loss = loss;
     if (step % 10 == 0 || step + 1 == o.steps) history.push_back({step + 1, loss});
-    if (progress) progress(clock.at(step, loss, info, tokens));
+    if (progress && dist::writer()) progress(clock.at(step, loss, info, tokens));
     const bool stop = o.stop_after > 0 && step + 1 >= o.stop_after;
     // Kept before the checkpoint: a crash between the two redoes the step and writes it again.
     if (o.keep_every > 0 && (step + 1) % o.keep_every == 0)
@@ -337,7 +406,7 @@ MlmTrainResult train_mlm(const ModelConfig& config, std::map<std::string, core::
   if (o.steps == result.start_step) save(o.steps);
   result.steps = o.steps;
   result.tokens_seen = tokens_seen;
-  if (held_out)
+  if (held_out && dist::writer())  // reported by process 0 alone
     result.eval = evaluate_mlm(tm.model, tokenizer, *held_out, &train, mlm_eval_options(o));
   return result;
 }
@@ -408,7 +477,7 @@ ClassifyTrainResult train_classifier(const ModelConfig& config, std::map<std::st
     }
     const auto first = (step % steps_per_epoch) * o.batch;
     const auto last = std::min<std::int64_t>(static_cast<std::int64_t>(train.size()), first + o.batch);
-    std::vector<ModelInput> inputs;
+    std::vector<ModelInput> all;
     std::int64_t tokens = 0;
     for (auto i = first; i < last; ++i) {
       const auto& ex = train[static_cast<std::size_t>(order[static_cast<std::size_t>(i)])];
@@ -416,34 +485,51 @@ ClassifyTrainResult train_classifier(const ModelConfig& config, std::map<std::st
       mi.ids = ex.ids;
       mi.type_ids = ex.type_ids;
       tokens += static_cast<std::int64_t>(ex.ids.size());
-      inputs.push_back(std::move(mi));
+      all.push_back(std::move(mi));
     }
+    auto share = my_share(all.size());
+    // An epoch's last batch may be smaller than the processes. A process whose share is empty
+    // runs the batch's first input with weight 0: zero gradients, of the same parameters.
+    const bool idle = share.first == share.last;
+    if (idle) share = {0, 1};
     TapeOptions topt;
     topt.train = true;
     topt.dropout_seed = core::mix64(o.seed ^ core::mix64(static_cast<std::uint64_t>(step) + 5));
     topt.classifier_logits = true;
-    ForwardTape tape;
-    RunOptions run;
-    run.precision = o.precision;
-    const auto out = forward_with_tape(tm.model, inputs, run, topt, tape);
-    std::vector<OutputGrad> seeds(inputs.size());
+    set_dropout_before(topt, all, share, config.num_attention_heads);
+    std::vector<ModelInput> inputs(all.begin() + static_cast<std::ptrdiff_t>(share.first),
+                                   all.begin() + static_cast<std::ptrdiff_t>(share.last));
     double loss = 0;
-    const double scale = 1.0 / static_cast<double>(inputs.size());
-    for (std::size_t b = 0; b < inputs.size(); ++b) {
-      const auto& ex = train[static_cast<std::size_t>(order[static_cast<std::size_t>(first) + b])];
-      auto lg = o.regression ? regression_mse(out[b].classifier_logits, static_cast<float>(ex.value), scale)
-                             : class_cross_entropy(out[b].classifier_logits, static_cast<std::int32_t>(ex.label), scale);
-      loss += lg.loss * scale;
-      seeds[b].classifier_logits = std::move(lg.grad);
+    std::map<std::string, core::Tensor> param_grads;
+    std::string error;
+    try {
+      ForwardTape tape;
+      RunOptions run;
+      run.precision = o.precision;
+      const auto out = forward_with_tape(tm.model, inputs, run, topt, tape);
+      std::vector<OutputGrad> seeds(inputs.size());
+      const double scale = idle ? 0.0 : 1.0 / static_cast<double>(all.size());
+      for (std::size_t b = 0; b < inputs.size(); ++b) {
+        const auto& ex = train[static_cast<std::size_t>(order[static_cast<std::size_t>(first) + share.first + b])];
+        auto lg = o.regression ? regression_mse(out[b].classifier_logits, static_cast<float>(ex.value), scale)
+                               : class_cross_entropy(out[b].classifier_logits, static_cast<std::int32_t>(ex.label), scale);
+        loss += lg.loss * scale;
+        seeds[b].classifier_logits = std::move(lg.grad);
+      }
+      GradRequest req;
+      req.params = true;
+      auto grads = backward(tm.model, tape, seeds, req);
+      drop_frozen_grads(config, grads.param_grads);
+      param_grads = std::move(grads.param_grads);
+    } catch (const std::exception& e) {
+      if (dist::size() == 1) throw;
+      error = e.what();
     }
-    GradRequest req;
-    req.params = true;
-    auto grads = backward(tm.model, tape, seeds, req);
-    drop_frozen_grads(config, grads.param_grads);
-    const auto info = adam.step(tm.params(), grads.param_grads);
+    sum_over_shares(param_grads, loss, error);
+    const auto info = adam.step(tm.params(), param_grads);
     tm.model.weights_changed();
     result.last_loss = loss;
-    if (progress) progress(clock.at(step, loss, info, tokens));
+    if (progress && dist::writer()) progress(clock.at(step, loss, info, tokens));
     const bool stop = o.stop_after > 0 && step + 1 >= o.stop_after;
     if ((o.checkpoint_every > 0 && (step + 1) % o.checkpoint_every == 0) || step + 1 == total || stop) {
       nlohmann::json state{{"step", step + 1}, {"options", options}, {"last_loss", loss}};

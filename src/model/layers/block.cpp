@@ -48,7 +48,7 @@ AttentionBranch attention_branch(const LinearContext& lc, const LayerParams& lp,
     at.x_in = copy_of(a_in, n * hidden);
     for (auto* b : {&at.q, &at.k, &at.v, &at.ctx}) *b = core::FloatBuffer(static_cast<std::size_t>(n * hidden));
     ab = {at.q.data(), at.k.data(), at.v.data(), buf.probs.data(), at.ctx.data()};
-    at.dropout = dropout.mask(batch.probs_size(), dropout.attention_p, stream + 1);
+    at.dropout = dropout.mask(batch.probs_size(), dropout.attention_p, stream + 1, dropout.probs_before);
     if (!at.dropout.empty()) layer_edits.dropout = &at.dropout;
     tape->mid = core::FloatBuffer(static_cast<std::size_t>(n * hidden));
     mid = tape->mid.data();
@@ -60,7 +60,7 @@ AttentionBranch attention_branch(const LinearContext& lc, const LayerParams& lp,
   linear_forward(lc, ab.ctx, n, hidden, lp.attn_out_w, lp.attn_out_b, hidden, attn, nullptr, x16);
   rec.rows(Site::attn_out, layer, attn, hidden);
   if (tape) {
-    tape->attn_drop = dropout.mask(n * hidden, dropout.hidden_p, stream + 2);
+    tape->attn_drop = dropout.mask(n * hidden, dropout.hidden_p, stream + 2, dropout.rows_before * hidden);
     apply_dropout(attn, tape->attn_drop);
   }
   const float* skip = x;
@@ -82,7 +82,8 @@ float* ffn_branch(const LinearContext& lc, const LayerParams& lp, std::int64_t l
   feed_forward_forward(lc, lp, layer, n, s.ffn, f_in, buf.inter.data(), out, rec, lc.bf16 ? &buf.x16 : nullptr,
                        lc.bf16 ? &buf.inter16 : nullptr, tape ? &tape->ffn : nullptr);
   if (tape) {
-    tape->ffn_drop = dropout.mask(n * s.attention.hidden, dropout.hidden_p, stream + 3);
+    tape->ffn_drop =
+        dropout.mask(n * s.attention.hidden, dropout.hidden_p, stream + 3, dropout.rows_before * s.attention.hidden);
     apply_dropout(out, tape->ffn_drop);
   }
   return out;
