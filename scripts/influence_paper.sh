@@ -6,7 +6,7 @@
 # against every attention baseline and the layer integrated-gradients stand-in, with 95% intervals.
 #
 #   scripts/influence_paper.sh --model DIR [--classifier DIR] [--data DIR] [--out DIR] [--examples N] [--steps M]
-#                              [--optimality N] [--launcher "mpirun -n 4 ..."] [--threads T]
+#                              [--optimality N] [--launcher "mpirun -n 4 ..."] [--threads T] [--gzip]
 #
 # --launcher runs each task under that MPI launcher (docs/distributed.md; e.g. "mpirun -n 2" on
 # this 2-core machine with --threads 1, or "srun" inside a Slurm job): the examples are spread
@@ -23,11 +23,12 @@
 # its forms' letters S/P read masculine/feminine). One task per run of `bertscope analyze
 # influence`, written to OUT/TASK.json: re-running skips the tasks already written and resumes the
 # task it was on at the example it stopped on (--resume: the examples done are kept in
-# OUT/.TASK.json.parts/).
+# OUT/.TASK.json.parts/). --gzip keeps each finished document as OUT/TASK.json.gz (a sixth of the
+# size: what a run kept in a repository across sessions commits; the summary reads either).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 model="" classifier="" data=../shared/data/marvin_linzen_2018 out=build/influence-paper examples=1000 steps=50 optimality=0
-launcher="" threads=0
+launcher="" threads=0 gzip=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --model) model=$2; shift 2 ;;
@@ -39,6 +40,7 @@ while [ $# -gt 0 ]; do
     --optimality) optimality=$2; shift 2 ;;
     --launcher) launcher=$2; shift 2 ;;
     --threads) threads=$2; shift 2 ;;
+    --gzip) gzip=1; shift ;;
     *) echo "influence_paper.sh: unknown argument $1 (see the header)" >&2; exit 2 ;;
   esac
 done
@@ -50,12 +52,15 @@ per_form=$(( (examples + 3) / 4 ))
 run_task() {  # name, then the data and options
   local name=$1
   shift
-  if [ -f "$out/$name.json" ]; then echo "$name: done before ($out/$name.json)"; return; fi
+  for done in "$out/$name.json" "$out/$name.json.gz"; do
+    if [ -f "$done" ]; then echo "$name: done before ($done)"; return; fi
+  done
   local start=$SECONDS
   # shellcheck disable=SC2086 # the launcher is a command line of its own
   $launcher "$bin" analyze influence "$@" --steps "$steps" --optimality-samples "$optimality" --threads "$threads" \
     --out "$out/$name.json" --resume > "$out/$name.txt"
   echo "$name: $((SECONDS - start)) s"
+  if [ "$gzip" = 1 ]; then gzip -9 "$out/$name.json"; fi
 }
 for task in obj_rel_across_anim subj_rel sent_comp prep_anim reflexives_across; do
   [ -f "$data/$task.tsv" ] || { echo "influence_paper.sh: $data/$task.tsv missing (--data)" >&2; exit 1; }

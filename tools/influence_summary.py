@@ -6,6 +6,7 @@ optimality test (--optimality N) the share of patterns no random pattern beats a
 percentile, per task and pooled. Intervals are 95%: Wilson's for shares, Fisher's z for correlations.
 Prints a table and writes OUT/summary.json.   influence_summary.py OUT"""
 
+import gzip
 import json
 import math
 import os
@@ -49,9 +50,13 @@ def main():
     out = sys.argv[1]
     docs = {}
     for name in sorted(os.listdir(out)):
-        if name.endswith(".json") and name != "summary.json":
-            with open(os.path.join(out, name)) as f:
-                docs[name[:-5]] = json.load(f)
+        # A task's document, or its gzipped copy (influence_paper.sh --gzip, for a run kept in git).
+        task = name[:-5] if name.endswith(".json") else name[:-8] if name.endswith(".json.gz") else None
+        if task is None or task == "summary" or task in docs:
+            continue
+        opener = gzip.open if name.endswith(".gz") else open
+        with opener(os.path.join(out, name), "rt") as f:
+            docs[task] = json.load(f)
     summary = {"tasks": {}, "consistency_vs_accuracy": {}, "ablation": {}, "optimality": None}
     pooled = {}
     optimality = {"patterns": 0, "beats_all": 0, "percentile_sum": 0.0, "samples": set()}
