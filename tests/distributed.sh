@@ -102,12 +102,21 @@ for n in 2 3; do
 done
 echo "importance: 2 and 3 processes give the one-process document (classifier with its curve, MLM)"
 
-# --- attention analyses (surface, syntax, cluster): 1, 2 and 3 processes -----------------------
+# --- analyses in blocks, batches or inputs (surface, syntax, cluster, rollout, flow, patterns,
+# features, gradsep, saliency, coref): 1, 2 and 3 processes ---------------------------------------
 # Batches of 3 make several blocks, handed out to the processes and folded in input order.
 surface=(analyze surface --model "$work/m" --data "$work/text.txt" --batch-size 3 --threads 1)
 syntax=(analyze syntax --model "$work/m" --data "$repo/tests/data/clark/en_ewt-ud-dev.first60.conllu" --batch-size 4 --threads 1)
 cluster=(analyze cluster --model "$work/m" --data "$work/text.txt" --batch-size 3 --threads 1)
-for method in surface syntax cluster; do
+rollout=(analyze rollout --model "$work/m" --data "$work/text.txt" --batch-size 3 --matrix --threads 1)
+flow=(analyze flow --model "$work/m" --data "$work/text.txt" --batch-size 3 --threads 1)
+patterns=(analyze patterns --model "$work/clf" --data "$work/sst2.tsv" --batch-size 4 --threads 1)
+features=(analyze features --model "$work/clf" --data "$work/sst2.tsv" --batch-size 4 --threads 1)
+gradsep=(analyze gradsep --model "$work/m" --data "$work/text.txt" --batch-size 3 --threads 1)
+saliency=(analyze saliency --model "$work/clf" --data "$work/sst2.tsv" --steps 8 --threads 1)
+head -21 "$repo/data/gap/gap-validation.tsv" > "$work/gap.tsv"
+coref=(analyze coref --model "$work/m" --data "$work/gap.tsv" --batch-size 4 --threads 1)
+for method in surface syntax cluster rollout flow patterns features gradsep saliency coref; do
   name=$method[@]
   "$bin" "${!name}" --out "$work/$method-1.json" >/dev/null || fail "$method, one process, failed"
   for n in 2 3; do
@@ -118,7 +127,41 @@ for method in surface syntax cluster; do
     [ "$(grep -c '^wrote ' "$work/$method-$n.log")" -eq 1 ] || fail "$method -n $n: not exactly one 'wrote' line"
   done
 done
-echo "surface, syntax, cluster: 2 and 3 processes give the one-process document"
+echo "surface, syntax, cluster, rollout, flow, patterns, features, gradsep, saliency, coref: 2 and 3 processes give the one-process document"
+
+# --- compare (two models; one item per batch): 1, 2 and 3 processes -----------------------------
+"$bin" make-model --layers 3 --hidden 48 --heads 4 --intermediate 64 --seed 7 --labels 2 \
+  --vocab "$repo/tests/data/bert-base-uncased/vocab.txt" --out "$work/clf-b" >/dev/null
+compare=(compare --model "$work/clf" --model-b "$work/clf-b" --data "$work/sst2.tsv" --batch-size 3 --threads 1)
+"$bin" "${compare[@]}" --out "$work/compare-1.json" >/dev/null || fail "compare, one process, failed"
+for n in 2 3; do
+  "${mpi[@]}" -n $n "$bin" "${compare[@]}" --out "$work/compare-$n.json" >"$work/compare-$n.log" 2>&1 ||
+    { cat "$work/compare-$n.log" >&2; fail "compare under mpirun -n $n failed"; }
+  same_document "$work/compare-1.json" "$work/compare-$n.json" $n || fail "compare: $n processes differ from one"
+done
+echo "compare: 2 and 3 processes give the one-process document"
+
+# --- run --input (one trace file per input, written by the process that ran its batch) ---------
+"$bin" run --model "$work/m" --input "$work/text.txt" --batch-size 4 --out "$work/traces-1" --threads 1 >/dev/null ||
+  fail "run --input, one process, failed"
+for n in 2 3; do
+  "${mpi[@]}" -n $n "$bin" run --model "$work/m" --input "$work/text.txt" --batch-size 4 --out "$work/traces-$n" --threads 1 \
+    >"$work/run-$n.log" 2>&1 || { cat "$work/run-$n.log" >&2; fail "run --input under mpirun -n $n failed"; }
+  # The arrays, exactly (the zip entries carry their write time, so the files' bytes differ).
+  "$py" - "$work/traces-1" "$work/traces-$n" <<'PY' || fail "run --input: $n processes wrote other traces than one"
+import os, sys
+import numpy as np
+one, many = sys.argv[1], sys.argv[2]
+if sorted(os.listdir(one)) != sorted(os.listdir(many)): sys.exit("other trace files")
+for name in sorted(os.listdir(one)):
+    a, b = np.load(os.path.join(one, name)), np.load(os.path.join(many, name))
+    if sorted(a.files) != sorted(b.files): sys.exit(f"{name}: other arrays")
+    for k in a.files:
+        if a[k].shape != b[k].shape or not (a[k] == b[k]).all(): sys.exit(f"{name}: {k} differs")
+PY
+  [ "$(grep -c '^wrote ' "$work/run-$n.log")" -eq 1 ] || fail "run --input -n $n: not exactly one 'wrote' line"
+done
+echo "run --input: 2 and 3 processes write the one-process traces, every array equal"
 
 # --- train mlm and train classify: data-parallel over 2 and 3 processes -------------------------
 # The same global batch split over the processes: each step's gradients are summed over them, so

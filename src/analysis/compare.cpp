@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include "analysis/heads.hpp"
+#include "dist/pack.hpp"
 #include "io/error.hpp"
 #include "io/files.hpp"
 
@@ -144,7 +145,28 @@ nlohmann::json Result::to_json() const {
           {"special", {{"a", special_a.to_json()}, {"b", special_b.to_json()}}}};
 }
 
-Result run(const model::Model& a, const model::Model& b, const std::vector<AnalysisInput>& inputs, const Options& opt) {
+std::string SpecialAttention::save() const {
+  dist::Packer p;
+  p.put(inputs_);
+  p.put(cls_);
+  p.put(sep_);
+  p.put(punct_);
+  return p.take();
+}
+
+void SpecialAttention::merge(std::string_view saved, const std::string& what) {
+  dist::Unpacker u(saved, what);
+  inputs_ += u.get<std::int64_t>();
+  for (auto* sums : {&cls_, &sep_, &punct_}) {
+    const auto more = u.get_vector<double>();
+    if (more.size() != sums->size()) fail(ErrorKind::format, "{} hold sums of another model", what);
+    for (std::size_t i = 0; i < more.size(); ++i) (*sums)[i] += more[i];
+  }
+  u.done();
+}
+
+Result run(const model::Model& a, const model::Model& b, const std::vector<AnalysisInput>& inputs, const Options& opt,
+           dist::Runner* runner) {
   check_compatible(a, b);
   const auto L = a.layers(), H = a.heads();
   Result r{L, H, 0, opt.pad_to, std::vector<double>(static_cast<std::size_t>(L * H), 0.0), SpecialAttention(L, H),
@@ -156,70 +178,105 @@ Result run(const model::Model& a, const model::Model& b, const std::vector<Analy
   const model::EncodeOptions enc_opt{opt.pad_to > 0 ? static_cast<std::size_t>(opt.pad_to) : model_limit, opt.truncate};
   auto describe = [&](std::size_t i) { return opt.describe ? opt.describe(i) : fmt::format("input {}", i + 1); };
 
+  // Every input's encoding and model input first (cheap, and on every process), so the batches
+  // are known before any runs: they end at batch_size inputs, or earlier when the two models'
+  // maps would pass the memory budget (padded to 200 tokens, bert-base keeps 23 MB of maps per
+  // input and model).
+  std::vector<model::Encoding> encodings;
+  std::vector<model::ModelInput> model_inputs;
+  for (std::size_t i = 0; i < inputs.size(); ++i) {
+    const auto& in = inputs[i];
+    try {
+      if (in.encoding) {
+        if (in.encoding->size() > enc_opt.max_length)
+          fail(ErrorKind::input, "{} tokens; at most {}", in.encoding->size(), enc_opt.max_length);
+        encodings.push_back(*in.encoding);
+      } else if (!in.words.empty()) {
+        encodings.push_back(tok.encode_words(in.words, enc_opt));
+      } else {
+        encodings.push_back(tok.encode(in.text, in.pair ? std::optional<std::string_view>(*in.pair) : std::nullopt, enc_opt));
+      }
+    } catch (const Error& e) {
+      throw Error(e.kind(), fmt::format("{}: {}", describe(i), e.what()));
+    }
+    auto mi = model::ModelInput::from_encoding(encodings.back());
+    if (opt.pad_to > 0) {
+      // A padded transformers batch: [PAD] ids, type id 0, attention_mask 0.
+      const auto t = mi.ids.size(), s = static_cast<std::size_t>(opt.pad_to);
+      if (mi.type_ids.empty()) mi.type_ids.assign(t, 0);
+      mi.attention_mask.assign(t, 1);
+      mi.ids.resize(s, tok.pad_id());
+      mi.type_ids.resize(s, 0);
+      mi.attention_mask.resize(s, 0);
+    }
+    model_inputs.push_back(std::move(mi));
+  }
+  const auto batch_size = std::max<std::size_t>(opt.batch_size, 1);
+  std::vector<std::size_t> starts;  // batch k is inputs [starts[k], starts[k + 1])
+  for (std::size_t first = 0; first < inputs.size();) {
+    starts.push_back(first);
+    std::int64_t map_floats = 0;
+    auto i = first;
+    while (i < inputs.size() && i - first < batch_size && map_floats < opt.max_map_floats) {
+      const auto t = static_cast<std::int64_t>(model_inputs[i].ids.size());
+      map_floats += 2 * L * H * t * t;
+      ++i;
+    }
+    first = i;
+  }
+  starts.push_back(inputs.size());
+  if (inputs.empty()) fail(ErrorKind::input, "compare: no inputs");
+
   model::RunOptions run;
   run.record = model::SiteSet(L);
   run.record.add(model::Site::attn_probs);
-  const auto batch_size = std::max<std::size_t>(opt.batch_size, 1);
-  std::size_t first = 0;
-  while (first < inputs.size()) {
-    std::vector<model::Encoding> encodings;
-    std::vector<model::ModelInput> batch;
-    // A batch also ends when the two models' maps would pass the memory budget: padded to 200
-    // tokens, bert-base keeps 23 MB of maps per input and model.
-    std::int64_t map_floats = 0;
-    auto i = first;
-    for (; i < inputs.size() && batch.size() < batch_size; ++i) {
-      const auto& in = inputs[i];
-      try {
-        if (in.encoding) {
-          if (in.encoding->size() > enc_opt.max_length)
-            fail(ErrorKind::input, "{} tokens; at most {}", in.encoding->size(), enc_opt.max_length);
-          encodings.push_back(*in.encoding);
-        } else if (!in.words.empty()) {
-          encodings.push_back(tok.encode_words(in.words, enc_opt));
-        } else {
-          encodings.push_back(tok.encode(in.text, in.pair ? std::optional<std::string_view>(*in.pair) : std::nullopt, enc_opt));
+  // One item per batch, spread over the run's processes (dist::Runner): each input's cosines,
+  // then the batch's special-token sums of both models; folded below in input order.
+  dist::Runner one;
+  auto& items = runner ? *runner : one;
+  const auto batches = starts.size() - 1;
+  const auto stored = items.map(
+      "batches", batches, {.max_chunk = 4, .costliest_last = false},
+      [&](std::size_t k) {
+        const std::vector<model::ModelInput> batch(model_inputs.begin() + static_cast<std::ptrdiff_t>(starts[k]),
+                                                   model_inputs.begin() + static_cast<std::ptrdiff_t>(starts[k + 1]));
+        const auto ra = a.forward(batch, run);
+        const auto rb = b.forward(batch, run);
+        SpecialAttention special_a(L, H), special_b(L, H);
+        std::vector<double> cosines;
+        for (std::size_t j = 0; j < batch.size(); ++j) {
+          for (std::int64_t l = 0; l < L; ++l) {
+            const auto* pa = ra[j].trace.find(model::Site::attn_probs, l);
+            const auto* pb = rb[j].trace.find(model::Site::attn_probs, l);
+            const auto s = pa->dim(1);
+            for (std::int64_t h = 0; h < H; ++h) cosines.push_back(cosine(pa->ptr() + h * s * s, pb->ptr() + h * s * s, s * s));
+          }
+          special_a.add(ra[j].trace, encodings[starts[k] + j]);
+          special_b.add(rb[j].trace, encodings[starts[k] + j]);
         }
-      } catch (const Error& e) {
-        throw Error(e.kind(), fmt::format("{}: {}", describe(i), e.what()));
-      }
-      auto mi = model::ModelInput::from_encoding(encodings.back());
-      if (opt.pad_to > 0) {
-        // A padded transformers batch: [PAD] ids, type id 0, attention_mask 0.
-        const auto t = mi.ids.size(), s = static_cast<std::size_t>(opt.pad_to);
-        if (mi.type_ids.empty()) mi.type_ids.assign(t, 0);
-        mi.attention_mask.assign(t, 1);
-        mi.ids.resize(s, tok.pad_id());
-        mi.type_ids.resize(s, 0);
-        mi.attention_mask.resize(s, 0);
-      }
-      const auto t = static_cast<std::int64_t>(mi.ids.size());
-      map_floats += 2 * L * H * t * t;
-      batch.push_back(std::move(mi));
-      if (map_floats >= opt.max_map_floats) {
-        ++i;
-        break;
-      }
-    }
-    const auto last = i;
-    first = last;
-    const auto ra = a.forward(batch, run);
-    const auto rb = b.forward(batch, run);
-    for (std::size_t k = 0; k < batch.size(); ++k) {
-      for (std::int64_t l = 0; l < L; ++l) {
-        const auto* pa = ra[k].trace.find(model::Site::attn_probs, l);
-        const auto* pb = rb[k].trace.find(model::Site::attn_probs, l);
-        const auto s = pa->dim(1);
-        for (std::int64_t h = 0; h < H; ++h)
-          r.cosine[static_cast<std::size_t>(l * H + h)] += cosine(pa->ptr() + h * s * s, pb->ptr() + h * s * s, s * s);
-      }
-      r.special_a.add(ra[k].trace, encodings[k]);
-      r.special_b.add(rb[k].trace, encodings[k]);
-      ++r.inputs;
-    }
-    if (opt.progress) opt.progress(last, inputs.size());
+        dist::Packer p;
+        p.put(cosines);
+        p.put(std::string_view(special_a.save()));
+        p.put(std::string_view(special_b.save()));
+        return p.take();
+      },
+      [&, done = std::size_t{0}](std::size_t k) mutable {
+        done += k;
+        if (opt.progress) opt.progress(std::min(inputs.size(), done * batch_size), inputs.size());
+      });
+  for (std::size_t k = 0; k < batches; ++k) {
+    const auto what = fmt::format("compare: the stored results of batch {}", k);
+    dist::Unpacker u(stored[k], what);
+    const auto cosines = u.get_vector<double>();
+    const auto n = starts[k + 1] - starts[k];
+    if (cosines.size() != n * static_cast<std::size_t>(L * H)) fail(ErrorKind::format, "{} are of another model", what);
+    for (std::size_t j = 0; j < n; ++j)
+      for (std::size_t lh = 0; lh < r.cosine.size(); ++lh) r.cosine[lh] += cosines[j * r.cosine.size() + lh];
+    r.special_a.merge(u.get_string(), what);
+    r.special_b.merge(u.get_string(), what);
+    u.done();
+    r.inputs += n;
   }
-  if (r.inputs == 0) fail(ErrorKind::input, "compare: no inputs");
   for (auto& v : r.cosine) v /= static_cast<double>(r.inputs);
   return r;
 }

@@ -16,6 +16,7 @@
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -23,6 +24,7 @@
 #include "analysis/attention_source.hpp"
 #include "analysis/figure.hpp"
 #include "core/tensor.hpp"
+#include "dist/runner.hpp"
 #include "model/model.hpp"
 
 namespace bertscope::analysis::compare {
@@ -50,6 +52,10 @@ class SpecialAttention {
   void add(const model::Trace& trace, const model::Encoding& encoding);
   // {"cls"|"sep"|"punct": {"heads": [layers][heads], "layers": [layers] (mean over heads)}, "inputs": n}
   nlohmann::json to_json() const;
+  // The sums so far as bytes, and adding another's (of the same shape): one batch of a run spread
+  // over processes.
+  std::string save() const;
+  void merge(std::string_view saved, const std::string& what);
 
  private:
   void add_map(std::size_t lh, const float* a, std::int64_t stride, const model::Encoding& encoding);
@@ -83,8 +89,9 @@ nlohmann::json params_json(const Options& options, const Result& result);
 
 // Runs both models on every input (tokenized with A's tokenizer; errors name the input through
 // Options::describe) in batches, keeping one batch of maps at a time.
+// `runner`: spreads the batches over the run's processes (dist::Runner); null: one process.
 Result run(const model::Model& a, const model::Model& b, const std::vector<AnalysisInput>& inputs,
-           const Options& options);
+           const Options& options, dist::Runner* runner = nullptr);
 
 // The figures these results make (the paper's first); written into the document (analysis/figure.hpp).
 // `model` is the document's model ({"a": {"path": ...}, "b": ...}): the figures name both models.

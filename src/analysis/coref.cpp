@@ -3,10 +3,13 @@
 #include <algorithm>
 #include <cstdlib>
 #include <set>
+#include <type_traits>
 
 #include <fmt/format.h>
 
+#include "analysis/blocks.hpp"
 #include "analysis/heads.hpp"
+#include "dist/pack.hpp"
 #include "io/error.hpp"
 
 namespace bertscope::analysis::coref {
@@ -216,7 +219,7 @@ std::size_t words_within_budget(const std::vector<std::string>& words, const mod
 }
 
 Result run(AttentionSource& source, const std::vector<io::CorefDocument>& docs, const std::string& data_file,
-           const SourceOptions& source_options, const Options& options) {
+           const SourceOptions& source_options, const Options& options, dist::Runner* runner) {
   Result r;
   r.layers = source.layers();
   r.heads = source.heads();
@@ -244,36 +247,67 @@ Result run(AttentionSource& source, const std::vector<io::CorefDocument>& docs, 
   SourceOptions so = source_options;
   so.truncate = false;  // documents are cut above, at word boundaries
   so.skip_too_long = false;
-  source.run(inputs, so, [&](AttentionExample& ex) {
-    const auto& doc = docs[ex.index];
-    const auto a = align_sentence(ex.encoding, inputs[ex.index].words.size(), !m, example_source(source, ex.index),
-                                  fmt::format("{}:{}", data_file, doc.line));
-    if (a.words_without_tokens > 0) {
-      ++r.skipped_words_without_tokens;
-      return;
-    }
-    if (!m && a.words < doc.words.size()) ++r.truncated_documents;
-    ++r.documents;
-    const auto q = make_queries(doc, a.words);
-    r.anaphors_cut += q.cut;
-    r.no_gold_candidate += q.no_gold_candidate;
-    if (q.queries.empty()) return;
-    const auto maps = word_level_attention(ex.attentions, a.units, options.from);
-    const auto u = static_cast<std::int64_t>(a.units.size());
-    for (const auto& query : q.queries) {
-      const auto type = q.mentions[query.anaphor].type;
-      ++r.total[type];
-      ++(query.candidate_mode ? r.candidate_queries : r.antecedent_queries);
-      for (std::size_t k = 0; k < k_count; ++k)
-        if (head_correct(maps.ptr() + static_cast<std::int64_t>(k) * u * u, u, q, query)) ++r.correct[k][type];
-      const auto cluster = q.mentions[query.anaphor].cluster;
-      const std::int64_t picks[3] = {baseline_nearest(q, query), baseline_head_match(q, query, doc.words),
-                                     baseline_sieve(q, query, doc.words)};
-      for (std::size_t b = 0; b < 3; ++b)
-        if (picks[b] >= 0 && q.mentions[static_cast<std::size_t>(picks[b])].cluster == cluster)
-          ++r.baselines[baseline_names()[b]][type];
-    }
-  });
+  // A block's counts (its documents' queries), added to the run's in input order.
+  const auto counts = [](dist::Packer* p, dist::Unpacker* u, Result& c) {
+    auto field = [&](auto& value) {
+      if (p) p->put(value);
+      else value += u->get<std::remove_reference_t<decltype(value)>>();
+    };
+    auto array = [&](std::array<std::size_t, 3>& a) {
+      for (auto& v : a) field(v);
+    };
+    array(c.total);
+    for (auto& k : c.correct) array(k);
+    for (const auto& name : baseline_names()) array(c.baselines[name]);
+    for (auto* v : {&c.documents, &c.antecedent_queries, &c.candidate_queries, &c.truncated_documents, &c.anaphors_cut,
+                    &c.no_gold_candidate, &c.skipped_words_without_tokens})
+      field(*v);
+  };
+  run_blocks(
+      source, inputs, so, runner, "coref",
+      [&](const ExampleVisitor& visit) {
+        Result part;
+        part.correct.assign(k_count, {});
+        for (const auto& name : baseline_names()) part.baselines[name] = {};
+        visit([&](AttentionExample& ex) {
+          const auto& doc = docs[ex.index];
+          const auto a = align_sentence(ex.encoding, inputs[ex.index].words.size(), !m, example_source(source, ex.index),
+                                        fmt::format("{}:{}", data_file, doc.line));
+          if (a.words_without_tokens > 0) {
+            ++part.skipped_words_without_tokens;
+            return;
+          }
+          if (!m && a.words < doc.words.size()) ++part.truncated_documents;
+          ++part.documents;
+          const auto q = make_queries(doc, a.words);
+          part.anaphors_cut += q.cut;
+          part.no_gold_candidate += q.no_gold_candidate;
+          if (q.queries.empty()) return;
+          const auto maps = word_level_attention(ex.attentions, a.units, options.from);
+          const auto u = static_cast<std::int64_t>(a.units.size());
+          for (const auto& query : q.queries) {
+            const auto type = q.mentions[query.anaphor].type;
+            ++part.total[type];
+            ++(query.candidate_mode ? part.candidate_queries : part.antecedent_queries);
+            for (std::size_t k = 0; k < k_count; ++k)
+              if (head_correct(maps.ptr() + static_cast<std::int64_t>(k) * u * u, u, q, query)) ++part.correct[k][type];
+            const auto cluster = q.mentions[query.anaphor].cluster;
+            const std::int64_t picks[3] = {baseline_nearest(q, query), baseline_head_match(q, query, doc.words),
+                                           baseline_sieve(q, query, doc.words)};
+            for (std::size_t b = 0; b < 3; ++b)
+              if (picks[b] >= 0 && q.mentions[static_cast<std::size_t>(picks[b])].cluster == cluster)
+                ++part.baselines[baseline_names()[b]][type];
+          }
+        });
+        dist::Packer p;
+        counts(&p, nullptr, part);
+        return p.take();
+      },
+      [&](std::size_t b, std::string_view saved) {
+        dist::Unpacker u(saved, fmt::format("coref: the stored counts of block {}", b));
+        counts(nullptr, &u, r);
+        u.done();
+      });
   return r;
 }
 

@@ -37,6 +37,7 @@
 #include <nlohmann/json.hpp>
 
 #include "analysis/attention_source.hpp"
+#include "dist/runner.hpp"
 #include "analysis/figure.hpp"
 #include "analysis/word_attention.hpp"
 #include "io/coref.hpp"
@@ -106,8 +107,9 @@ struct Result {
 // Truncates a document's words to the token budget with the model's tokenizer: how many words fit.
 std::size_t words_within_budget(const std::vector<std::string>& words, const model::Tokenizer& tokenizer, std::size_t budget);
 
+// `runner`: spreads the documents over the run's processes (analysis/blocks.hpp); null: one process.
 Result run(AttentionSource& source, const std::vector<io::CorefDocument>& documents, const std::string& data_file,
-           const SourceOptions& source_options, const Options& options);
+           const SourceOptions& source_options, const Options& options, dist::Runner* runner = nullptr);
 
 // The document's parameters: every option that changed the result, and the definitions used.
 nlohmann::json params_json(const Options& options);

@@ -10,6 +10,7 @@
 
 #include "analysis/heads.hpp"
 #include "io/conllu.hpp"
+#include "dist/pack.hpp"
 #include "io/error.hpp"
 #include "io/files.hpp"
 #include "io/text_inputs.hpp"
@@ -621,6 +622,33 @@ void Accumulator::add(const Example& ex, const model::Encoding& e, const core::T
       links_[k].a[static_cast<std::size_t>(lh)] += best;
     }
   }
+}
+
+std::string Accumulator::save() const {
+  dist::Packer p;
+  p.put<std::uint64_t>(total_);
+  for (const auto* group : {&features_, &links_})
+    for (const auto& sums : *group) {
+      p.put(sums.a);
+      p.put(sums.b);
+      p.put<std::uint64_t>(sums.inputs);
+    }
+  return p.take();
+}
+
+void Accumulator::merge(std::string_view saved, const std::string& what) {
+  dist::Unpacker u(saved, what);
+  total_ += u.get<std::uint64_t>();
+  for (auto* group : {&features_, &links_})
+    for (auto& sums : *group) {
+      const auto a = u.get_vector<double>();
+      const auto b = u.get_vector<double>();
+      if (a.size() != sums.a.size() || b.size() != sums.b.size()) fail(ErrorKind::format, "{} hold sums of another model", what);
+      for (std::size_t i = 0; i < a.size(); ++i) sums.a[i] += a[i];
+      for (std::size_t i = 0; i < b.size(); ++i) sums.b[i] += b[i];
+      sums.inputs += u.get<std::uint64_t>();
+    }
+  u.done();
 }
 
 nlohmann::json Accumulator::to_json() const {

@@ -165,6 +165,10 @@ class Accumulator {
   // score matrices [layers][heads], the 5 top heads, the 99th percentile over heads (numpy's
   // linear interpolation) and the heads above it.
   nlohmann::json to_json() const;
+  // The sums so far as bytes, and adding another accumulator's (of the same shape and options)
+  // to these: one block of a run spread over processes (analysis/blocks.hpp).
+  std::string save() const;
+  void merge(std::string_view saved, const std::string& what);
 
  private:
   struct Sums {

@@ -9,6 +9,7 @@
 #include <fmt/ranges.h>
 
 #include "analysis/maxflow.hpp"
+#include "analysis/blocks.hpp"
 #include "analysis/surface.hpp"
 #include "io/error.hpp"
 
@@ -91,54 +92,89 @@ std::vector<double> normalised(const std::vector<double>& raw) {
 }  // namespace
 
 Result run(AttentionSource& source, const std::vector<AnalysisInput>& inputs, const SourceOptions& so, const Options& o,
-           const std::function<std::string(std::size_t)>& data_where) {
+           const std::function<std::string(std::size_t)>& data_where, dist::Runner* runner) {
   Result r;
   r.layers = source.layers();
   r.heads = source.heads();
   r.layer = rollout::resolve_layer(o.where.layer, r.layers);
   r.residual = o.where.residual;
   r.warm_start = o.warm_start;
-  source.run(inputs, so, [&](AttentionExample& ex) {
-    surface::check_trace_text(source, ex, inputs[ex.index], data_where);
-    const auto T = ex.attentions.dim(2);
-    r.max_tokens = std::max(r.max_tokens, T);
-    const auto aug = rollout::augmented_attention(ex.attentions, o.where.residual);
-    const auto roll = rollout::rollout(aug);
-    const auto positions = rollout::resolve_positions(o.where, T, ex.index);
-    std::vector<Entry> entries(positions.size());
-    std::vector<Stats> stats(positions.size());
-    const auto start = std::chrono::steady_clock::now();
-    // Output nodes are independent networks: one per thread.
-#pragma omp parallel for schedule(dynamic)
-    for (std::size_t k = 0; k < positions.size(); ++k) {
-      auto& e = entries[k];
-      e.input = ex.index;
-      e.position = positions[k];
-      e.flow_raw = max_flows(aug, r.layer, e.position, o.warm_start, &stats[k]);
-      e.flow = normalised(e.flow_raw);
-      const float* row = roll.ptr() + (r.layer * T + e.position) * T;
-      e.rollout.assign(row, row + T);
-      e.attention = rollout::head_mean_row(ex.attentions, r.layer, e.position);
+  // A block's part: its inputs, entries, solver statistics and longest input.
+  const auto block = [&](const ExampleVisitor& visit) {
+    Result part;
+    visit([&](AttentionExample& ex) {
+      surface::check_trace_text(source, ex, inputs[ex.index], data_where);
+      const auto T = ex.attentions.dim(2);
+      part.max_tokens = std::max(part.max_tokens, T);
+      const auto aug = rollout::augmented_attention(ex.attentions, o.where.residual);
+      const auto roll = rollout::rollout(aug);
+      const auto positions = rollout::resolve_positions(o.where, T, ex.index);
+      std::vector<Entry> entries(positions.size());
+      std::vector<Stats> stats(positions.size());
+      const auto start = std::chrono::steady_clock::now();
+      // Output nodes are independent networks: one per thread.
+  #pragma omp parallel for schedule(dynamic)
+      for (std::size_t k = 0; k < positions.size(); ++k) {
+        auto& e = entries[k];
+        e.input = ex.index;
+        e.position = positions[k];
+        e.flow_raw = max_flows(aug, r.layer, e.position, o.warm_start, &stats[k]);
+        e.flow = normalised(e.flow_raw);
+        const float* row = roll.ptr() + (r.layer * T + e.position) * T;
+        e.rollout.assign(row, row + T);
+        e.attention = rollout::head_mean_row(ex.attentions, r.layer, e.position);
+      }
+      Stats sum;
+      for (const auto& s : stats) sum.add(s);
+      // Wall time, not the per-thread sum.
+      sum.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      part.stats.add(sum);
+      rollout::InputInfo info;
+      info.index = ex.index;
+      info.tokens = ex.encoding.tokens;
+      info.text = rollout::input_text(inputs[ex.index], ex.encoding);
+      if (o.where.all_positions || o.where.matrices) {
+        info.matrix = core::Tensor({static_cast<std::int64_t>(positions.size()), T});
+        for (std::size_t k = 0; k < positions.size(); ++k)
+          for (std::int64_t t = 0; t < T; ++t)
+            info.matrix.data[k * static_cast<std::size_t>(T) + static_cast<std::size_t>(t)] = static_cast<float>(entries[k].flow[static_cast<std::size_t>(t)]);
+      }
+      part.inputs.push_back(std::move(info));
+      for (auto& e : entries) part.entries.push_back(std::move(e));
+    });
+    dist::Packer p;
+    p.put<std::uint64_t>(part.inputs.size());
+    for (const auto& info : part.inputs) rollout::pack(p, info);
+    p.put<std::uint64_t>(part.entries.size());
+    for (const auto& e : part.entries) {
+      p.put<std::uint64_t>(e.input);
+      p.put(e.position);
+      p.put(e.flow);
+      p.put(e.flow_raw);
+      p.put(e.rollout);
+      p.put(e.attention);
     }
-    Stats sum;
-    for (const auto& s : stats) sum.add(s);
-    // Wall time, not the per-thread sum.
-    sum.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    r.stats.add(sum);
-    rollout::InputInfo info;
-    info.index = ex.index;
-    info.tokens = ex.encoding.tokens;
-    info.text = rollout::input_text(inputs[ex.index], ex.encoding);
-    if (o.where.all_positions || o.where.matrices) {
-      info.matrix = core::Tensor({static_cast<std::int64_t>(positions.size()), T});
-      for (std::size_t k = 0; k < positions.size(); ++k)
-        for (std::int64_t t = 0; t < T; ++t)
-          info.matrix.data[k * static_cast<std::size_t>(T) + static_cast<std::size_t>(t)] = static_cast<float>(entries[k].flow[static_cast<std::size_t>(t)]);
+    p.put(part.stats);
+    p.put(part.max_tokens);
+    return p.take();
+  };
+  r.skipped_too_long = run_blocks(source, inputs, so, runner, "flow", block, [&](std::size_t b, std::string_view bytes) {
+    dist::Unpacker u(bytes, fmt::format("flow: the stored results of block {}", b));
+    for (auto n = u.get<std::uint64_t>(); n > 0; --n) r.inputs.push_back(rollout::unpack_input(u));
+    for (auto n = u.get<std::uint64_t>(); n > 0; --n) {
+      Entry e;
+      e.input = u.get<std::uint64_t>();
+      e.position = u.get<std::int64_t>();
+      e.flow = u.get_vector<double>();
+      e.flow_raw = u.get_vector<double>();
+      e.rollout = u.get_vector<double>();
+      e.attention = u.get_vector<double>();
+      r.entries.push_back(std::move(e));
     }
-    r.inputs.push_back(std::move(info));
-    for (auto& e : entries) r.entries.push_back(std::move(e));
+    r.stats.add(u.get<Stats>());
+    r.max_tokens = std::max(r.max_tokens, u.get<std::int64_t>());
+    u.done();
   });
-  r.skipped_too_long = source.skipped();
   return r;
 }
 

@@ -77,8 +77,10 @@ struct Result {
   std::int64_t max_tokens = 0;
 };
 
+// `runner`: spreads the inputs over the run's processes (analysis/blocks.hpp); null: one process.
 Result run(AttentionSource& source, const std::vector<AnalysisInput>& inputs, const SourceOptions& source_options,
-           const Options& options, const std::function<std::string(std::size_t)>& data_where = {});
+           const Options& options, const std::function<std::string(std::size_t)>& data_where = {},
+           dist::Runner* runner = nullptr);
 
 // The document's parameters: every option that changed the result (the layer as resolved for
 // the model), and the definitions used.

@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 
 #include "analysis/heads.hpp"
+#include "dist/pack.hpp"
 #include "io/error.hpp"
 #include "model/autodiff.hpp"
 
@@ -107,7 +108,7 @@ InputGradients input_gradients(const model::Model& m, const importance::Example&
 
 Result run(const model::Model& m, const std::vector<AnalysisInput>& inputs, const Options& o, bool truncate,
            const std::function<std::string(std::size_t)>& where,
-           const std::function<void(std::size_t, std::size_t)>& progress) {
+           const std::function<void(std::size_t, std::size_t)>& progress, dist::Runner* runner) {
   const auto start = std::chrono::steady_clock::now();
   const auto task = importance::mlm_task(m, inputs, o.masking, truncate, where);
   // The original token strings (before masking), for the key categories.
@@ -134,15 +135,51 @@ Result run(const model::Model& m, const std::vector<AnalysisInput>& inputs, cons
   double loss = 0;
   const auto n = task.examples.size();
   const auto batch = std::max<std::size_t>(o.batch_size, 1);
-  for (std::size_t first = 0; first < n; first += batch) {
-    const auto last = std::min(n, first + batch);
-    std::vector<const importance::Example*> exs;
-    std::vector<const std::vector<std::string>*> toks;
-    for (auto i = first; i < last; ++i) {
-      exs.push_back(&task.examples[i]);
-      toks.push_back(&tokens[i]);
+  const auto batches = (n + batch - 1) / batch;
+  // One item per batch, spread over the run's processes (dist::Runner): its inputs' gradients,
+  // summed below in input order as in one process.
+  dist::Runner one;
+  auto& r_runner = runner ? *runner : one;
+  std::size_t done = 0;
+  const auto stored = r_runner.map(
+      "batches", batches, {.max_chunk = 4, .costliest_last = false},
+      [&](std::size_t b) {
+        const auto first = b * batch, last = std::min(n, first + batch);
+        std::vector<const importance::Example*> exs;
+        std::vector<const std::vector<std::string>*> toks;
+        for (auto i = first; i < last; ++i) {
+          exs.push_back(&task.examples[i]);
+          toks.push_back(&tokens[i]);
+        }
+        dist::Packer p;
+        for (const auto& g : batch_gradients(m, exs, toks, o)) {
+          p.put(g.layer_mean);
+          p.put(g.head_mean);
+          p.put(g.keys);
+          p.put(g.loss);
+          p.put(g.masked);
+        }
+        return p.take();
+      },
+      [&](std::size_t k) {
+        done = std::min(n, done + k * batch);
+        if (progress) progress(done, n);
+      });
+  for (std::size_t b = 0; b < batches; ++b) {
+    const auto first = b * batch, last = std::min(n, first + batch);
+    dist::Unpacker u(stored[b], fmt::format("gradsep: the stored gradients of batch {}", b));
+    std::vector<InputGradients> grads(last - first);
+    for (auto& g : grads) {
+      g.layer_mean = u.get_vector<std::array<double, kCategories>>();
+      g.head_mean = u.get_vector<std::array<double, kCategories>>();
+      g.keys = u.get<std::array<std::int64_t, kCategories>>();
+      g.loss = u.get<double>();
+      g.masked = u.get<std::int64_t>();
+      if (g.layer_mean.size() != static_cast<std::size_t>(L) || g.head_mean.size() != static_cast<std::size_t>(L * H))
+        fail(ErrorKind::format, "gradsep: the stored gradients of batch {} are of another model", b);
     }
-    for (const auto& g : batch_gradients(m, exs, toks, o)) {
+    u.done();
+    for (const auto& g : grads) {
       loss += g.loss;
       r.masked_tokens += g.masked;
       for (std::size_t c = 0; c < kCategories; ++c) {
@@ -152,7 +189,6 @@ Result run(const model::Model& m, const std::vector<AnalysisInput>& inputs, cons
         for (std::int64_t k = 0; k < L * H; ++k) head_sum[static_cast<std::size_t>(k)][c] += g.head_mean[static_cast<std::size_t>(k)][c];
       }
     }
-    if (progress) progress(last, n);
   }
   for (std::size_t c = 0; c < kCategories; ++c) {
     const auto d = static_cast<double>(r.inputs_with[c]);

@@ -27,6 +27,7 @@
 #include "analysis/attention_source.hpp"
 #include "analysis/figure.hpp"
 #include "analysis/importance.hpp"
+#include "dist/runner.hpp"
 #include "model/model.hpp"
 
 namespace bertscope::analysis::gradsep {
@@ -67,9 +68,11 @@ struct Result {
   double seconds = 0;
 };
 
+// `runner`: spreads the batches over the run's processes (dist::Runner); null: one process.
 Result run(const model::Model& model, const std::vector<AnalysisInput>& inputs, const Options& options, bool truncate,
            const std::function<std::string(std::size_t)>& where = {},
-           const std::function<void(std::size_t done, std::size_t total)>& progress = {});
+           const std::function<void(std::size_t done, std::size_t total)>& progress = {},
+           dist::Runner* runner = nullptr);
 
 // results.layers (per-layer list: sep, punct, other), results.per_layer (name -> [L] lines),
 // results.per_head (name -> [L][H] matrices), counts.

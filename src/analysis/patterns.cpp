@@ -10,6 +10,7 @@
 #include <fmt/ranges.h>
 
 #include "analysis/heads.hpp"
+#include "dist/pack.hpp"
 #include "io/error.hpp"
 #include "io/files.hpp"
 #include "io/tsv.hpp"
@@ -470,6 +471,46 @@ void PatternCounts::add(const core::Tensor& att, const TokenRoles& roles, const 
 
 std::int64_t PatternCounts::count(std::int64_t layer, std::int64_t head, PatternClass c) const {
   return counts_[static_cast<std::size_t>(layer * heads_ + head) * kClassCount + static_cast<std::size_t>(c)];
+}
+
+std::string PatternCounts::save() const {
+  dist::Packer p;
+  p.put(inputs_);
+  p.put(counts_);
+  p.put(feature_sums_);
+  for (const auto& e : examples_) {
+    p.put(e.input);
+    p.put(e.layer);
+    p.put(e.head);
+    p.put(e.tokens);
+    p.put(e.map);
+  }
+  return p.take();
+}
+
+void PatternCounts::merge(std::string_view saved, const std::string& what) {
+  dist::Unpacker u(saved, what);
+  const auto inputs = u.get<std::int64_t>();
+  const auto counts = u.get_vector<std::int64_t>();
+  const auto sums = u.get_vector<double>();
+  if (counts.size() != counts_.size() || sums.size() != feature_sums_.size())
+    fail(ErrorKind::format, "{} hold counts of another model", what);
+  for (std::size_t i = 0; i < counts.size(); ++i) counts_[i] += counts[i];
+  for (std::size_t i = 0; i < sums.size(); ++i) feature_sums_[i] += sums[i];
+  for (auto& mine : examples_) {
+    Example e;
+    e.input = u.get<std::int64_t>();
+    e.layer = u.get<std::int64_t>();
+    e.head = u.get<std::int64_t>();
+    e.tokens = u.get_strings();
+    e.map = u.get_vector<float>();
+    if (mine.input < 0 && e.input >= 0) {
+      e.input += inputs_;
+      mine = std::move(e);
+    }
+  }
+  inputs_ += inputs;
+  u.done();
 }
 
 nlohmann::json PatternCounts::to_json() const {

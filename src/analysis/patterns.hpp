@@ -159,6 +159,11 @@ class PatternCounts {
   // {"share": {class: fraction of all maps}, "heads": [...per head counts, shares, majority...],
   //  "class_share": {class: [layers][heads]}, "mean_features": {feature: [layers][heads]}}
   nlohmann::json to_json() const;
+  // The counts so far as bytes, and adding those of the inputs that follow (a later block of a
+  // run spread over processes, analysis/blocks.hpp): its example maps count only where this has
+  // none yet, with their input numbers moved past this one's inputs.
+  std::string save() const;
+  void merge(std::string_view saved, const std::string& what);
 
  private:
   std::int64_t layers_, heads_, inputs_ = 0;

@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include "analysis/blocks.hpp"
 #include "analysis/surface.hpp"
 #include "core/gemm.hpp"
 #include "io/error.hpp"
@@ -131,47 +132,94 @@ std::vector<double> rollout_row(const core::Tensor& aug, std::int64_t layer, std
 
 }  // namespace
 
+void pack(dist::Packer& p, const InputInfo& info) {
+  p.put<std::uint64_t>(info.index);
+  p.put(info.tokens);
+  p.put(std::string_view(info.text));
+  p.put(info.matrix.shape);
+  p.put(info.matrix.data);
+}
+
+InputInfo unpack_input(dist::Unpacker& u) {
+  InputInfo info;
+  info.index = u.get<std::uint64_t>();
+  info.tokens = u.get_strings();
+  info.text = u.get_string();
+  info.matrix.shape = u.get_vector<std::int64_t>();
+  info.matrix.data = u.get_vector<float, core::FloatBuffer::allocator_type>();
+  return info;
+}
+
 Result run(AttentionSource& source, const std::vector<AnalysisInput>& inputs, const SourceOptions& so, const Options& o,
-           const std::function<std::string(std::size_t)>& data_where) {
+           const std::function<std::string(std::size_t)>& data_where, dist::Runner* runner) {
   Result r;
   r.layers = source.layers();
   r.heads = source.heads();
   r.layer = resolve_layer(o.layer, r.layers);
   r.residual = o.residual;
-  source.run(inputs, so, [&](AttentionExample& ex) {
-    surface::check_trace_text(source, ex, inputs[ex.index], data_where);
-    const auto T = ex.attentions.dim(2);
-    const auto aug = augmented_attention(ex.attentions, o.residual);
-    InputInfo info;
-    info.index = ex.index;
-    info.tokens = ex.encoding.tokens;
-    info.text = input_text(inputs[ex.index], ex.encoding);
-    const auto positions = resolve_positions(o, T, ex.index);
-    if (o.matrices || o.all_positions) {
-      const auto all = rollout(aug);
-      info.matrix = core::Tensor({T, T});
-      std::copy(all.ptr() + r.layer * T * T, all.ptr() + (r.layer + 1) * T * T, info.matrix.ptr());
+  // A block's part: its inputs and entries, and its largest row-sum error.
+  const auto block = [&](const ExampleVisitor& visit) {
+    Result part;
+    visit([&](AttentionExample& ex) {
+      surface::check_trace_text(source, ex, inputs[ex.index], data_where);
+      const auto T = ex.attentions.dim(2);
+      const auto aug = augmented_attention(ex.attentions, o.residual);
+      InputInfo info;
+      info.index = ex.index;
+      info.tokens = ex.encoding.tokens;
+      info.text = input_text(inputs[ex.index], ex.encoding);
+      const auto positions = resolve_positions(o, T, ex.index);
+      if (o.matrices || o.all_positions) {
+        const auto all = rollout(aug);
+        info.matrix = core::Tensor({T, T});
+        std::copy(all.ptr() + r.layer * T * T, all.ptr() + (r.layer + 1) * T * T, info.matrix.ptr());
+      }
+      for (auto q : positions) {
+        Entry e;
+        e.input = ex.index;
+        e.position = q;
+        e.rollout = rollout_row(aug, r.layer, q);
+        double sum = 0;
+        for (auto v : e.rollout) sum += v;
+        part.max_row_sum_error = std::max(part.max_row_sum_error, std::abs(sum - 1.0));
+        e.attention = head_mean_row(ex.attentions, r.layer, q);
+        part.entries.push_back(std::move(e));
+      }
+      if (!info.matrix.data.empty())
+        for (std::int64_t i = 0; i < T; ++i) {
+          double sum = 0;
+          for (std::int64_t j = 0; j < T; ++j) sum += info.matrix.data[static_cast<std::size_t>(i * T + j)];
+          part.max_row_sum_error = std::max(part.max_row_sum_error, std::abs(sum - 1.0));
+        }
+      part.inputs.push_back(std::move(info));
+    });
+    dist::Packer p;
+    p.put<std::uint64_t>(part.inputs.size());
+    for (const auto& info : part.inputs) pack(p, info);
+    p.put<std::uint64_t>(part.entries.size());
+    for (const auto& e : part.entries) {
+      p.put<std::uint64_t>(e.input);
+      p.put(e.position);
+      p.put(e.rollout);
+      p.put(e.attention);
     }
-    for (auto q : positions) {
+    p.put(part.max_row_sum_error);
+    return p.take();
+  };
+  r.skipped_too_long = run_blocks(source, inputs, so, runner, "rollout", block, [&](std::size_t b, std::string_view bytes) {
+    dist::Unpacker u(bytes, fmt::format("rollout: the stored results of block {}", b));
+    for (auto n = u.get<std::uint64_t>(); n > 0; --n) r.inputs.push_back(unpack_input(u));
+    for (auto n = u.get<std::uint64_t>(); n > 0; --n) {
       Entry e;
-      e.input = ex.index;
-      e.position = q;
-      e.rollout = rollout_row(aug, r.layer, q);
-      double sum = 0;
-      for (auto v : e.rollout) sum += v;
-      r.max_row_sum_error = std::max(r.max_row_sum_error, std::abs(sum - 1.0));
-      e.attention = head_mean_row(ex.attentions, r.layer, q);
+      e.input = u.get<std::uint64_t>();
+      e.position = u.get<std::int64_t>();
+      e.rollout = u.get_vector<double>();
+      e.attention = u.get_vector<double>();
       r.entries.push_back(std::move(e));
     }
-    if (!info.matrix.data.empty())
-      for (std::int64_t i = 0; i < T; ++i) {
-        double sum = 0;
-        for (std::int64_t j = 0; j < T; ++j) sum += info.matrix.data[static_cast<std::size_t>(i * T + j)];
-        r.max_row_sum_error = std::max(r.max_row_sum_error, std::abs(sum - 1.0));
-      }
-    r.inputs.push_back(std::move(info));
+    r.max_row_sum_error = std::max(r.max_row_sum_error, u.get<double>());
+    u.done();
   });
-  r.skipped_too_long = source.skipped();
   return r;
 }
 

@@ -21,6 +21,8 @@
 #include "analysis/figure.hpp"
 
 #include "analysis/attention_source.hpp"
+#include "dist/pack.hpp"
+#include "dist/runner.hpp"
 #include "core/tensor.hpp"
 
 namespace bertscope::analysis::rollout {
@@ -81,8 +83,14 @@ struct Result {
   double max_row_sum_error = 0;  // max |row sum - 1| over every R computed (a self-check)
 };
 
+// `runner`: spreads the inputs over the run's processes (analysis/blocks.hpp); null: one process.
 Result run(AttentionSource& source, const std::vector<AnalysisInput>& inputs, const SourceOptions& source_options,
-           const Options& options, const std::function<std::string(std::size_t)>& data_where = {});
+           const Options& options, const std::function<std::string(std::size_t)>& data_where = {},
+           dist::Runner* runner = nullptr);
+
+// An input's record as bytes and back: how a block's results travel between processes (flow too).
+void pack(dist::Packer& p, const InputInfo& info);
+InputInfo unpack_input(dist::Unpacker& u);
 
 // The document's parameters: every option that changed the result (the layer as resolved for
 // the model), and the definitions used.

@@ -182,7 +182,8 @@ Output rollout(const Subject& subject, const Common& common, const TextInputOpti
   const auto inputs = load_text_inputs(subject, common.data, text);
   auto so = source_options(common, false);
   so.zero_type_ids = text.zero_type_ids;
-  const auto r = rollout::run(source, inputs.inputs, so, options, [&](std::size_t i) { return inputs.where(i); });
+  const auto r =
+      rollout::run(source, inputs.inputs, so, options, [&](std::size_t i) { return inputs.where(i); }, common.runner);
   Output out{text_document("rollout", describe(subject, source), common, inputs.inputs.size(), text), rollout::table(r)};
   out.document.params.update(rollout::params_json(options, r));
   out.document.results = rollout::to_json(r);
@@ -196,7 +197,8 @@ Output flow(const Subject& subject, const Common& common, const TextInputOptions
   const auto inputs = load_text_inputs(subject, common.data, text);
   auto so = source_options(common, false);
   so.zero_type_ids = text.zero_type_ids;
-  const auto r = flow::run(source, inputs.inputs, so, options, [&](std::size_t i) { return inputs.where(i); });
+  const auto r =
+      flow::run(source, inputs.inputs, so, options, [&](std::size_t i) { return inputs.where(i); }, common.runner);
   Output out{text_document("flow", describe(subject, source), common, inputs.inputs.size(), text), flow::table(r)};
   out.document.params.update(flow::params_json(options, r));
   out.document.results = flow::to_json(r);
@@ -212,7 +214,7 @@ Output coref(const Subject& subject, const Common& common, const std::string& fo
   else if (format == "jsonl") docs = io::read_coref(common.data);
   else fail(ErrorKind::input, "coreference format '{}' is not auto, jsonl, gap or conll2012", format_choice);
   auto source = open_source(subject);
-  const auto r = coref::run(source, docs, common.data, source_options(common, false), options);
+  const auto r = coref::run(source, docs, common.data, source_options(common, false), options, common.runner);
   Output out;
   auto& doc = out.document;
   doc.method = "coref";
@@ -267,7 +269,7 @@ Output saliency(const model::Model& model, const std::string& model_path, const 
   options.target = saliency::resolve_target(model, target);
   options.batch_size = common.batch_size;
   auto r = saliency::run(model, inputs.inputs, options, common.truncate, [&](std::size_t i) { return inputs.where(i); },
-                         common.progress);
+                         common.progress, common.runner);
   if (task_data && task_data->has_labels()) {
     const bool classifier = model.config().head_kind() == model::HeadKind::sequence_classification && !task_data->spec.regression;
     TaskLabels labels;
@@ -313,7 +315,7 @@ Output gradsep(const model::Model& model, const std::string& model_path, const C
   }
   options.batch_size = common.batch_size;
   const auto r = gradsep::run(model, inputs.inputs, options, common.truncate, [&](std::size_t i) { return inputs.where(i); },
-                              common.progress);
+                              common.progress, common.runner);
   Output out{text_document("gradsep", describe_model(model, model_path), common, inputs.inputs.size(), text), gradsep::table(r)};
   out.document.params.update(gradsep::params_json(options));
   out.document.results = gradsep::to_json(r);

@@ -56,7 +56,8 @@ struct Common {
   bool truncate = false;  // over-long inputs: truncate them, else skip and count them
   Progress progress;
   // Spreads the inputs over the run's processes and keeps a checkpoint (methods that take it:
-  // surface, syntax, cluster); null: one process, nothing kept.
+  // surface, syntax, cluster, rollout, flow, patterns, features, gradsep, saliency, coref,
+  // compare); null: one process, nothing kept.
   dist::Runner* runner = nullptr;
 };
 

@@ -3,6 +3,7 @@
 
 #include <fmt/format.h>
 
+#include "analysis/blocks.hpp"
 #include "analysis/runs.hpp"
 #include "io/error.hpp"
 
@@ -139,9 +140,16 @@ Output patterns(const Subject& subject, const Common& common, const std::optiona
 
   pt::PatternCounts counts(L, H);
   const pt::LearnedClassifier* classifier = learned ? &*learned : nullptr;
-  source.run(inputs, plain_source_options(common), [&](AttentionExample& ex) {
-    counts.add(ex.attentions, pt::token_roles(ex.encoding), thresholds, classifier, &ex.encoding.tokens);
-  });
+  run_blocks(
+      source, inputs, plain_source_options(common), common.runner, "patterns",
+      [&](const ExampleVisitor& visit) {
+        pt::PatternCounts block(L, H);
+        visit([&](AttentionExample& ex) {
+          block.add(ex.attentions, pt::token_roles(ex.encoding), thresholds, classifier, &ex.encoding.tokens);
+        });
+        return block.save();
+      },
+      [&](std::size_t b, std::string_view saved) { counts.merge(saved, fmt::format("patterns: the stored counts of block {}", b)); });
 
   Output out;
   auto& doc = out.document;
@@ -205,9 +213,14 @@ Output features(const Subject& subject, const Common& common, const std::optiona
   const auto inputs = data.inputs();
   auto source = open_source(subject);
   ft::Accumulator acc(source.layers(), source.heads(), opt);
-  source.run(inputs, plain_source_options(common), [&](AttentionExample& ex) {
-    acc.add(data.examples[ex.index], ex.encoding, ex.attentions);
-  });
+  run_blocks(
+      source, inputs, plain_source_options(common), common.runner, "features",
+      [&](const ExampleVisitor& visit) {
+        ft::Accumulator block(source.layers(), source.heads(), opt);
+        visit([&](AttentionExample& ex) { block.add(data.examples[ex.index], ex.encoding, ex.attentions); });
+        return block.save();
+      },
+      [&](std::size_t b, std::string_view saved) { acc.merge(saved, fmt::format("features: the stored sums of block {}", b)); });
 
   Output out;
   auto& doc = out.document;
@@ -235,7 +248,7 @@ Output compare(const model::Model& a, const std::string& a_path, const model::Mo
   opt.truncate = common.truncate;
   opt.describe = [&](std::size_t i) { return fmt::format("{}:{}", common.data, data.examples[i].line); };
   opt.progress = common.progress;
-  const auto r = compare::run(a, b, inputs, opt);
+  const auto r = compare::run(a, b, inputs, opt, common.runner);
 
   Output out;
   auto& doc = out.document;

@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include "dist/pack.hpp"
 #include "io/error.hpp"
 #include "model/autodiff.hpp"
 
@@ -288,32 +289,107 @@ Attribution attribute(const model::Model& m, const model::ModelInput& in, const 
   return a;
 }
 
+namespace {
+
+// An attribution as bytes and back: how an example's result travels between processes.
+std::string pack(const Attribution& a) {
+  dist::Packer p;
+  p.put<std::uint64_t>(a.input);
+  p.put(a.tokens);
+  p.put(std::string_view(a.text));
+  p.put(a.position);
+  p.put(a.index);
+  p.put<std::int8_t>(a.minus.has_value());
+  p.put(a.minus.value_or(0));
+  p.put(std::string_view(a.target));
+  p.put(a.predicted);
+  p.put(std::string_view(a.predicted_name));
+  p.put(a.predicted_probability);
+  p.put<std::int8_t>(a.gold.has_value());
+  p.put(std::string_view(a.gold.value_or("")));
+  p.put(a.gold_class);
+  p.put(a.f_input);
+  p.put(a.f_baseline);
+  p.put(a.grad_x_input);
+  p.put(a.grad_norm);
+  p.put(a.integrated);
+  p.put(a.integrated_sum);
+  p.put(a.completeness_error);
+  p.put(a.completeness_abs_error);
+  p.put(a.path_points);
+  return p.take();
+}
+
+Attribution unpack(std::string_view bytes, std::size_t i) {
+  dist::Unpacker u(bytes, fmt::format("saliency: the stored result of input {}", i + 1));
+  Attribution a;
+  a.input = u.get<std::uint64_t>();
+  a.tokens = u.get_strings();
+  a.text = u.get_string();
+  a.position = u.get<std::int64_t>();
+  a.index = u.get<std::int32_t>();
+  const bool minus = u.get<std::int8_t>() != 0;
+  const auto minus_index = u.get<std::int32_t>();
+  if (minus) a.minus = minus_index;
+  a.target = u.get_string();
+  a.predicted = u.get<std::int32_t>();
+  a.predicted_name = u.get_string();
+  a.predicted_probability = u.get<double>();
+  const bool gold = u.get<std::int8_t>() != 0;
+  auto gold_name = u.get_string();
+  if (gold) a.gold = std::move(gold_name);
+  a.gold_class = u.get<std::int64_t>();
+  a.f_input = u.get<double>();
+  a.f_baseline = u.get<double>();
+  a.grad_x_input = u.get_vector<double>();
+  a.grad_norm = u.get_vector<double>();
+  a.integrated = u.get_vector<double>();
+  a.integrated_sum = u.get<double>();
+  a.completeness_error = u.get<double>();
+  a.completeness_abs_error = u.get<double>();
+  a.path_points = u.get<std::int64_t>();
+  u.done();
+  return a;
+}
+
+}  // namespace
+
 Result run(const model::Model& m, const std::vector<AnalysisInput>& inputs, const Options& o, bool truncate,
            const std::function<std::string(std::size_t)>& where,
-           const std::function<void(std::size_t, std::size_t)>& progress) {
+           const std::function<void(std::size_t, std::size_t)>& progress, dist::Runner* runner) {
   check_model(m, o.target);
   const auto start = std::chrono::steady_clock::now();
   Result r;
   r.options = o;
   const auto& tok = m.tokenizer();
   const model::EncodeOptions enc_opt{m.max_length(), truncate};
-  for (std::size_t i = 0; i < inputs.size(); ++i) {
-    const auto& in = inputs[i];
-    const auto here = [&] { return where ? where(i) : fmt::format("input {}", i + 1); };
-    model::Encoding enc;
-    try {
-      if (in.encoding) enc = *in.encoding;
-      else if (!in.words.empty()) enc = tok.encode_words(in.words, enc_opt);
-      else enc = tok.encode(in.text, in.pair ? std::optional<std::string_view>(*in.pair) : std::nullopt, enc_opt);
-      auto a = attribute(m, model::ModelInput::from_encoding(enc), o, &enc);
-      a.input = i;
-      a.text = in.encoding ? fmt::format("{}", fmt::join(enc.tokens, " ")) : (in.pair ? in.text + "\t" + *in.pair : in.text);
-      r.examples.push_back(std::move(a));
-    } catch (const Error& err) {
-      throw Error(err.kind(), fmt::format("{}: {}", here(), err.what()));
-    }
-    if (progress) progress(i + 1, inputs.size());
-  }
+  // One item per input, spread over the run's processes (dist::Runner).
+  dist::Runner one;
+  auto& items = runner ? *runner : one;
+  std::size_t done = 0;
+  const auto stored = items.map(
+      "inputs", inputs.size(), {.max_chunk = 4, .costliest_last = false},
+      [&](std::size_t i) {
+        const auto& in = inputs[i];
+        const auto here = [&] { return where ? where(i) : fmt::format("input {}", i + 1); };
+        try {
+          model::Encoding enc;
+          if (in.encoding) enc = *in.encoding;
+          else if (!in.words.empty()) enc = tok.encode_words(in.words, enc_opt);
+          else enc = tok.encode(in.text, in.pair ? std::optional<std::string_view>(*in.pair) : std::nullopt, enc_opt);
+          auto a = attribute(m, model::ModelInput::from_encoding(enc), o, &enc);
+          a.input = i;
+          a.text = in.encoding ? fmt::format("{}", fmt::join(enc.tokens, " ")) : (in.pair ? in.text + "\t" + *in.pair : in.text);
+          return pack(a);
+        } catch (const Error& err) {
+          throw Error(err.kind(), fmt::format("{}: {}", here(), err.what()));
+        }
+      },
+      [&](std::size_t k) {
+        done += k;
+        if (progress) progress(done, inputs.size());
+      });
+  for (std::size_t i = 0; i < stored.size(); ++i) r.examples.push_back(unpack(stored[i], i));
   if (o.integrated && !r.examples.empty()) {
     for (const auto& a : r.examples) {
       r.mean_completeness_error += a.completeness_error / static_cast<double>(r.examples.size());

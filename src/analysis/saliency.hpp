@@ -27,6 +27,7 @@
 #include "analysis/figure.hpp"
 
 #include "analysis/attention_source.hpp"
+#include "dist/runner.hpp"
 #include "model/model.hpp"
 
 namespace bertscope::analysis::saliency {
@@ -113,9 +114,11 @@ struct Result {
   double seconds = 0;
 };
 
+// `runner`: spreads the inputs over the run's processes (dist::Runner); null: one process.
 Result run(const model::Model& model, const std::vector<AnalysisInput>& inputs, const Options& options, bool truncate,
            const std::function<std::string(std::size_t)>& where = {},
-           const std::function<void(std::size_t done, std::size_t total)>& progress = {});
+           const std::function<void(std::size_t done, std::size_t total)>& progress = {},
+           dist::Runner* runner = nullptr);
 
 // The document's parameters: the target as the user named it, every option that changed the
 // result, and the definitions used.

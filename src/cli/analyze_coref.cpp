@@ -27,6 +27,7 @@ void add_coref(CLI::App& analyze) {
       "(JSON Lines), a GAP .tsv or a CoNLL-2012 *_conll file (see docs/analyses/clark.md). Documents are cut to "
       "--max-tokens word pieces.");
   add_analyze_options(*cmd, args->common);
+  add_distributed_options(*cmd, args->common);
   cmd->add_option("--format", args->format, "Data format: auto (from the name), jsonl, gap or conll2012")
       ->check(CLI::IsMember({"auto", "jsonl", "gap", "conll2012"}));
   cmd->add_option("--from", args->from, "Attention from a split word: mean of its pieces (the paper) or first piece")

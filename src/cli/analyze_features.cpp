@@ -24,6 +24,7 @@ void add_features(CLI::App& analyze) {
       "link, the largest attention from one token set to another (e.g. FrameNet frame element -> target, subject -> "
       "verb). Without --feature/--link the paper's features for the data format are used.");
   add_analyze_options(*cmd, args->common);
+  add_distributed_options(*cmd, args->common);
   add_task_options(*cmd, args->task);
   cmd->add_option("--feature", args->features,
                   "NAME=SELECTOR (cls, sep, neg, pron, noun, verb, subj, obj, words:a,b, words@FILE, upos:X, xpos:X, "

@@ -28,6 +28,7 @@ void add_flow(CLI::App& analyze) {
       "it). All tokens of one output position are solved on one network: Dinic's algorithm, warm-started from the "
       "previous token's flow. --data: one text per line (a tab separates a pair), or running text with --segments.");
   add_analyze_options(*cmd, args->common);
+  add_distributed_options(*cmd, args->common);
   add_segment_options(*cmd, args->seg);
   cmd->add_option("--layer", args->options.where.layer, "0-based layer whose output is explained (default -1: the last)");
   cmd->add_option("--positions", args->positions, "Output positions: comma-separated (0 = [CLS], -1 = last) or all");

@@ -26,6 +26,7 @@ void add_gradsep(CLI::App& analyze) {
       "unmasked token. Inputs are masked as in BERT pre-training (15%, 80/10/10, --mask-seed). --data: running text "
       "with --segments (Clark's [CLS] A [SEP] B [SEP] segments), or one text per line (a tab separates a pair).");
   add_analyze_options(*cmd, args->common, false);
+  add_distributed_options(*cmd, args->common);
   add_segment_options(*cmd, args->seg);
   cmd->add_option("--mask-prob", args->options.masking.mask_prob, "Fraction of tokens masked (0.15)")->check(CLI::Range(1e-9, 1.0));
   cmd->add_option("--mask-seed", args->options.masking.seed, "Seed of the masking (0)");

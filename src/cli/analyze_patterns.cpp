@@ -24,6 +24,7 @@ void add_patterns(CLI::App& analyze) {
       "block, heterogeneous. Transparent rules on measurable map features by default; --labels trains a classifier "
       "on maps you labelled yourself (--save-classifier keeps it, --classifier applies a saved one).");
   add_analyze_options(*cmd, args->common);
+  add_distributed_options(*cmd, args->common);
   add_task_options(*cmd, args->task);
   cmd->add_option("--threshold", args->thresholds,
                   "Rule threshold NAME=VALUE (vertical 0.5, diagonal 0.5, mix 0.15, mix_total 0.6, block 0.6, block_entropy 0.3); "

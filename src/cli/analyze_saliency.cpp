@@ -32,6 +32,7 @@ void add_saliency(CLI::App& analyze) {
       "difference of two (--minus-class, --minus-token). --data: one text per line, a tab separating a pair; or a task "
       "TSV with a header (sentence/label, ...; or the --task options), whose gold labels are shown beside the predictions.");
   add_analyze_options(*cmd, args->common, false);
+  add_distributed_options(*cmd, args->common);
   add_segment_options(*cmd, args->seg);
   add_task_options(*cmd, args->task);
   cmd->add_option("--class", args->target.cls, "Class logit to explain: a number or label name, or pred (default: the prediction)");

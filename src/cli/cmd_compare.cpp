@@ -2,8 +2,10 @@
 
 #include "analysis/runs.hpp"
 #include "cli/commands.hpp"
+#include "cli/distributed.hpp"
 #include "cli/progress.hpp"
 #include "cli/task_options.hpp"
+#include "dist/processes.hpp"
 #include "report/results.hpp"
 
 namespace bertscope::cli {
@@ -17,7 +19,7 @@ void add_compare_command(CLI::App& app) {
     std::int64_t pad_to = 0;
     std::size_t batch = 16;
     int threads = 0;
-    bool truncate = false;
+    bool truncate = false, resume = false;
   };
   auto args = std::make_shared<Args>();
   auto* cmd = app.add_subcommand(
@@ -39,14 +41,17 @@ void add_compare_command(CLI::App& app) {
   cmd->add_option("--batch-size", args->batch, "Inputs per forward pass")->check(CLI::PositiveNumber);
   cmd->add_flag("--truncate", args->truncate, "Truncate over-long inputs instead of failing");
   add_threads_option(*cmd, args->threads);
+  add_resume_option(*cmd, args->resume);
   cmd->callback([args] {
     apply_threads(args->threads);
+    dist::Runner runner(checkpoint_of(args->out, args->resume, {args->model, args->model_b, args->data}));
     const auto a = model::Model::load(args->model);
     const auto b = model::Model::load(args->model_b);
     analysis::runs::Common common;
     common.data = args->data;
     common.batch_size = args->batch;
     common.truncate = args->truncate;
+    common.runner = &runner;
     std::unique_ptr<Progress> progress;
     std::int64_t last = 0;
     common.progress = [&](std::size_t done, std::size_t total) {
@@ -54,9 +59,12 @@ void add_compare_command(CLI::App& app) {
       progress->advance(static_cast<std::int64_t>(done) - last);
       last = static_cast<std::int64_t>(done);
     };
-    const auto out = analysis::runs::compare(a, args->model, b, args->model_b, common, task_spec(args->task), args->pad_to);
+    auto out = analysis::runs::compare(a, args->model, b, args->model_b, common, task_spec(args->task), args->pad_to);
     if (progress) progress->finish();
+    out.document.execution = execution_record(runner);
+    if (!dist::writer()) return;  // one document and table, from process 0
     if (!args->out.empty()) report::write_results(args->out, out.document);
+    runner.finish();
     fmt::print("{}", out.table);
     if (!args->out.empty()) fmt::print("wrote {}\n", args->out);
   });

@@ -2,6 +2,7 @@
 #include <malloc.h>
 #include <memory>
 #include <numeric>
+#include <optional>
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
@@ -10,6 +11,8 @@
 #include "cli/commands.hpp"
 #include "cli/inputs.hpp"
 #include "cli/progress.hpp"
+#include "dist/processes.hpp"
+#include "dist/runner.hpp"
 #include "io/conllu.hpp"
 #include "io/error.hpp"
 #include "io/npz.hpp"
@@ -177,40 +180,58 @@ void add_run_command(CLI::App& app) {
         std::filesystem::absolute(args->model).string(), std::filesystem::absolute(args->input).string(), input_size,
         input_time, args->record, args->truncate, args->no_logits, args->python, fmt::join(args->mask_heads, ","),
         args->mask_scale, fmt::join(args->uniform_heads, ","), fmt::join(args->skip_layers, ","));
-    io::StagedFolder staged(args->out, manifest);
+    // Under mpirun, process 0 holds the staged folder and every process writes the traces of the
+    // batches it takes into it (several machines need a shared folder); the hand-out of each
+    // window's batches starts with all processes together, after process 0 made the folder.
+    std::optional<io::StagedFolder> staged;
+    if (dist::writer()) staged.emplace(args->out, manifest);
+    const auto staging = io::StagedFolder::staging_path(args->out);
     const auto batch_size = static_cast<std::size_t>(args->batch);
-    std::size_t written = 0;
+    std::size_t written = 0, windows = 0;
     std::unique_ptr<Progress> progress;
+    dist::Runner runner;  // no checkpoint: the trace files already written are run's own
     // Length bucketing: within a window of inputs, batches are formed from inputs of similar
     // length, so the batched attention products see equal lengths; packed batches waste no
     // work on padding either way. Traces are written by input number, whatever the order.
-    auto trace_path = [&](std::size_t index) { return staged.path() / fmt::format("{:06d}.npz", index); };
+    auto trace_path = [&](std::size_t index) { return staging / fmt::format("{:06d}.npz", index); };
     auto run_window = [&](std::vector<EncodedInput>& all) {
       // Inputs whose trace a killed run already wrote (each file is written atomically) are done.
+      // Every process sees the same files here: the window's hand-out has not started.
       std::vector<EncodedInput> items;
       for (auto& item : all)
-        if (!staged.resumed() || !std::filesystem::exists(trace_path(item.index))) items.push_back(std::move(item));
+        if (!std::filesystem::exists(trace_path(item.index))) items.push_back(std::move(item));
       written += all.size() - items.size();
-      progress->advance(static_cast<std::int64_t>(all.size() - items.size()));
+      if (progress) progress->advance(static_cast<std::int64_t>(all.size() - items.size()));
       std::vector<std::size_t> order(items.size());
       std::iota(order.begin(), order.end(), 0);
       std::stable_sort(order.begin(), order.end(),
                        [&](auto a, auto b) { return items[a].encoding.size() < items[b].encoding.size(); });
-      for (std::size_t start = 0; start < order.size(); start += batch_size) {
-        const auto end = std::min(order.size(), start + batch_size);
-        std::vector<model::ModelInput> batch;
-        for (auto i = start; i < end; ++i) batch.push_back(model::ModelInput::from_encoding(items[order[i]].encoding));
-        const auto results = m.forward(batch, opt);
-        for (auto i = start; i < end; ++i) {
-          const auto& item = items[order[i]];
-          std::vector<std::string> texts{item.input.text};
-          if (item.input.pair) texts.push_back(*item.input.pair);
-          model::write_trace_file(trace_path(item.index), {&item.encoding, &batch[i - start], &results[i - start], texts, kind},
-                                  c.num_hidden_layers);
-        }
-        written += end - start;
-        progress->advance(static_cast<std::int64_t>(end - start));
-      }
+      const auto batches = (order.size() + batch_size - 1) / batch_size;
+      std::size_t shown = 0;  // of this window's inputs
+      runner.map(
+          fmt::format("window-{}", windows++), batches, {.max_chunk = 1, .costliest_last = true},
+          [&](std::size_t b) {
+            const auto start = b * batch_size, end = std::min(order.size(), start + batch_size);
+            std::vector<model::ModelInput> batch;
+            for (auto i = start; i < end; ++i) batch.push_back(model::ModelInput::from_encoding(items[order[i]].encoding));
+            const auto results = m.forward(batch, opt);
+            for (auto i = start; i < end; ++i) {
+              const auto& item = items[order[i]];
+              std::vector<std::string> texts{item.input.text};
+              if (item.input.pair) texts.push_back(*item.input.pair);
+              model::write_trace_file(trace_path(item.index),
+                                      {&item.encoding, &batch[i - start], &results[i - start], texts, kind},
+                                      c.num_hidden_layers);
+            }
+            return std::string();
+          },
+          [&](std::size_t k) {
+            // k more batches done; only the last batch of the order may be short.
+            const auto now = std::min(order.size(), shown + k * batch_size);
+            if (progress) progress->advance(static_cast<std::int64_t>(now - shown));
+            shown = now;
+          });
+      written += order.size();
       // main() keeps freed memory for reuse (no page faults per batch); once per window, give
       // back what fragmentation left unused so the peak does not creep with the corpus.
       ::malloc_trim(0);
@@ -227,8 +248,9 @@ void add_run_command(CLI::App& app) {
       progress = std::make_unique<Progress>("run", static_cast<std::int64_t>(total));
       for_each_window(tm, args->input, args->truncate, 32 * batch_size, run_window);
     }
-    progress->finish();
-    staged.commit();
+    if (progress) progress->finish();
+    if (!dist::writer()) return;
+    staged->commit();
     fmt::print("wrote {} trace files to {}\n", written, args->out);
   });
 }

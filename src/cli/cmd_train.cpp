@@ -149,7 +149,8 @@ void add_train_mlm(CLI::App& train) {
                           {"sequences_seen", r.steps * args->opt.batch},
                           {"final_train_loss", r.last_loss},
                           {"train_corpus", {{"files", report_file_names(args->corpus)}, {"documents", corpus.documents()}, {"tokens", corpus.tokens()}}},
-                          {"hyperparameters", io::read_json(std::filesystem::path(args->out) / "checkpoint" / "trainer_state.json")["options"]}};
+                          {"hyperparameters", io::read_json(std::filesystem::path(args->out) / "checkpoint" / "trainer_state.json")["options"]},
+                          {"execution", {{"processes", dist::size()}}}};
     if (r.eval) {
       report["held_out"] = model::mlm_eval_json(*r.eval, model::mlm_eval_options(args->opt), *tokenizer);
       report["held_out"]["files"] = report_file_names(args->eval_corpus);
@@ -264,7 +265,8 @@ void add_train_classify(CLI::App& train) {
                           {"train", {{"file", report_file_name(args->data)}, {"examples", train_set.size()}}},
                           {"steps", r.steps},
                           {"final_train_loss", r.last_loss},
-                          {"hyperparameters", io::read_json(std::filesystem::path(args->out) / "checkpoint" / "trainer_state.json")["options"]}};
+                          {"hyperparameters", io::read_json(std::filesystem::path(args->out) / "checkpoint" / "trainer_state.json")["options"]},
+                          {"execution", {{"processes", dist::size()}}}};
     if (dev_data) {
       const auto logits = model::classifier_logits(cfg, final_model.weights().to_tensors(cfg), dev_set, args->opt.batch);
       std::vector<float> flat;

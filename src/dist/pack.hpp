@@ -7,6 +7,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <type_traits>
@@ -23,8 +24,8 @@ class Packer {
     static_assert(std::is_trivially_copyable_v<T>);
     bytes_.append(reinterpret_cast<const char*>(&value), sizeof(T));
   }
-  template <class T>
-  void put(const std::vector<T>& values) {
+  template <class T, class A>
+  void put(const std::vector<T, A>& values) {
     static_assert(std::is_trivially_copyable_v<T>);
     put<std::uint64_t>(values.size());
     bytes_.append(reinterpret_cast<const char*>(values.data()), values.size() * sizeof(T));
@@ -32,6 +33,10 @@ class Packer {
   void put(std::string_view text) {
     put<std::uint64_t>(text.size());
     bytes_.append(text);
+  }
+  void put(const std::vector<std::string>& texts) {
+    put<std::uint64_t>(texts.size());
+    for (const auto& t : texts) put(std::string_view(t));
   }
   std::string take() { return std::move(bytes_); }
 
@@ -51,12 +56,12 @@ class Unpacker {
     std::memcpy(&value, take(sizeof(T)), sizeof(T));
     return value;
   }
-  template <class T>
-  std::vector<T> get_vector() {
+  template <class T, class A = std::allocator<T>>
+  std::vector<T, A> get_vector() {
     static_assert(std::is_trivially_copyable_v<T>);
     const auto n = get<std::uint64_t>();
     if (n > (bytes_.size() - at_) / (sizeof(T) ? sizeof(T) : 1)) damaged();
-    std::vector<T> values(n);
+    std::vector<T, A> values(n);
     if (n > 0) std::memcpy(values.data(), take(n * sizeof(T)), n * sizeof(T));
     return values;
   }
@@ -64,6 +69,13 @@ class Unpacker {
     const auto n = get<std::uint64_t>();
     if (n > bytes_.size() - at_) damaged();
     return std::string(take(n), n);
+  }
+  std::vector<std::string> get_strings() {
+    const auto n = get<std::uint64_t>();
+    if (n > (bytes_.size() - at_) / sizeof(std::uint64_t)) damaged();
+    std::vector<std::string> texts(n);
+    for (auto& t : texts) t = get_string();
+    return texts;
   }
   // All bytes were read: throws when some are left (a reader that disagrees with its writer).
   void done() const {

@@ -30,6 +30,8 @@ std::string read_all(const std::filesystem::path& p) {
 
 }  // namespace
 
+std::filesystem::path StagedFolder::staging_path(const std::filesystem::path& target) { return beside(target, ".partial"); }
+
 StagedFolder::StagedFolder(std::filesystem::path target, const std::string& manifest)
     : target_(std::move(target)), staging_(beside(target_, ".partial")), uncaught_(std::uncaught_exceptions()) {
   std::error_code ec;

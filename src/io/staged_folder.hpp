@@ -23,6 +23,9 @@ class StagedFolder {
   StagedFolder& operator=(const StagedFolder&) = delete;
   // Where to write the folder's files.
   const std::filesystem::path& path() const { return staging_; }
+  // The staging folder of `target` (what path() is): where the other processes of a distributed
+  // run write their files while process 0 holds the StagedFolder.
+  static std::filesystem::path staging_path(const std::filesystem::path& target);
   bool resumed() const { return resumed_; }
   // Replaces the target by the staged folder (a previous target is removed after the rename).
   void commit();
