@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# Runs under mpirun give the one-process document (docs/distributed.md): each distributed command
+# Runs under mpirun give the one-process result (docs/distributed.md): every distributed command
+# (influence, ablate, importance, the analyses in blocks, batches or inputs, compare, run --input)
 # with 2 and 3 processes (oversubscribed on this machine) against one process, documents compared
-# after dropping `execution` and the seconds each example took; then a run whose process 1 is
-# killed in the middle fails without a result document and `--resume` finishes it with the
-# uninterrupted run's result.
+# after dropping `execution` and the seconds each example took; train mlm and train classify
+# follow the one-process losses and weights within float32 summation noise; then a run whose
+# process 1 is killed in the middle fails without a result document and `--resume` finishes it
+# with the uninterrupted run's result.
 #
 #   tests/distributed.sh BERTSCOPE_BINARY WORK_DIR MPIEXEC
 #
@@ -103,7 +105,7 @@ done
 echo "importance: 2 and 3 processes give the one-process document (classifier with its curve, MLM)"
 
 # --- analyses in blocks, batches or inputs (surface, syntax, cluster, rollout, flow, patterns,
-# features, gradsep, saliency, coref): 1, 2 and 3 processes ---------------------------------------
+# features, gradsep, saliency, coref; compare, of two models): 1, 2 and 3 processes ---------------
 # Batches of 3 make several blocks, handed out to the processes and folded in input order.
 surface=(analyze surface --model "$work/m" --data "$work/text.txt" --batch-size 3 --threads 1)
 syntax=(analyze syntax --model "$work/m" --data "$repo/tests/data/clark/en_ewt-ud-dev.first60.conllu" --batch-size 4 --threads 1)
@@ -116,7 +118,10 @@ gradsep=(analyze gradsep --model "$work/m" --data "$work/text.txt" --batch-size 
 saliency=(analyze saliency --model "$work/clf" --data "$work/sst2.tsv" --steps 8 --threads 1)
 head -21 "$repo/data/gap/gap-validation.tsv" > "$work/gap.tsv"
 coref=(analyze coref --model "$work/m" --data "$work/gap.tsv" --batch-size 4 --threads 1)
-for method in surface syntax cluster rollout flow patterns features gradsep saliency coref; do
+"$bin" make-model --layers 3 --hidden 48 --heads 4 --intermediate 64 --seed 7 --labels 2 \
+  --vocab "$repo/tests/data/bert-base-uncased/vocab.txt" --out "$work/clf-b" >/dev/null
+compare=(compare --model "$work/clf" --model-b "$work/clf-b" --data "$work/sst2.tsv" --batch-size 3 --threads 1)
+for method in surface syntax cluster rollout flow patterns features gradsep saliency coref compare; do
   name=$method[@]
   "$bin" "${!name}" --out "$work/$method-1.json" >/dev/null || fail "$method, one process, failed"
   for n in 2 3; do
@@ -127,19 +132,8 @@ for method in surface syntax cluster rollout flow patterns features gradsep sali
     [ "$(grep -c '^wrote ' "$work/$method-$n.log")" -eq 1 ] || fail "$method -n $n: not exactly one 'wrote' line"
   done
 done
-echo "surface, syntax, cluster, rollout, flow, patterns, features, gradsep, saliency, coref: 2 and 3 processes give the one-process document"
+echo "surface, syntax, cluster, rollout, flow, patterns, features, gradsep, saliency, coref, compare: 2 and 3 processes give the one-process document"
 
-# --- compare (two models; one item per batch): 1, 2 and 3 processes -----------------------------
-"$bin" make-model --layers 3 --hidden 48 --heads 4 --intermediate 64 --seed 7 --labels 2 \
-  --vocab "$repo/tests/data/bert-base-uncased/vocab.txt" --out "$work/clf-b" >/dev/null
-compare=(compare --model "$work/clf" --model-b "$work/clf-b" --data "$work/sst2.tsv" --batch-size 3 --threads 1)
-"$bin" "${compare[@]}" --out "$work/compare-1.json" >/dev/null || fail "compare, one process, failed"
-for n in 2 3; do
-  "${mpi[@]}" -n $n "$bin" "${compare[@]}" --out "$work/compare-$n.json" >"$work/compare-$n.log" 2>&1 ||
-    { cat "$work/compare-$n.log" >&2; fail "compare under mpirun -n $n failed"; }
-  same_document "$work/compare-1.json" "$work/compare-$n.json" $n || fail "compare: $n processes differ from one"
-done
-echo "compare: 2 and 3 processes give the one-process document"
 
 # --- run --input (one trace file per input, written by the process that ran its batch) ---------
 "$bin" run --model "$work/m" --input "$work/text.txt" --batch-size 4 --out "$work/traces-1" --threads 1 >/dev/null ||

@@ -164,7 +164,7 @@ fs::path checkpoint_folder(const fs::path& out) {
   return out.parent_path() / ("." + name + ".parts");
 }
 
-Runner::Runner(Checkpoint checkpoint) : checkpoint_(std::move(checkpoint)) {
+Runner::Runner(Checkpoint checkpoint) : checkpoint_(std::move(checkpoint)), uncaught_(std::uncaught_exceptions()) {
   if (checkpoint_.folder.empty() || !writer()) return;
   const auto& dir = checkpoint_.folder;
   const auto manifest = dir / "manifest.json";
@@ -186,10 +186,24 @@ Runner::Runner(Checkpoint checkpoint) : checkpoint_(std::move(checkpoint)) {
   }
   fs::create_directories(dir, ec);
   if (ec) fail(ErrorKind::io, "cannot create the checkpoint folder {}: {}", dir.string(), ec.message());
-  io::write_file_atomic(manifest, nlohmann::json{{"format", "bertscope-checkpoint 1"}, {"key", checkpoint_.key}}.dump(1) + "\n");
+  created_ = true;
+  try {
+    io::write_file_atomic(manifest,
+                          nlohmann::json{{"format", "bertscope-checkpoint 1"}, {"key", checkpoint_.key}}.dump(1) + "\n");
+  } catch (...) {
+    fs::remove_all(dir, ec);  // the destructor does not run for a constructor that throws
+    throw;
+  }
+}
+
+Runner::~Runner() {
+  if (!created_ || finished_ || std::uncaught_exceptions() <= uncaught_) return;
+  std::error_code ec;
+  fs::remove_all(checkpoint_.folder, ec);
 }
 
 void Runner::finish() {
+  finished_ = true;
   if (checkpoint_.folder.empty() || !writer()) return;
   std::error_code ec;
   fs::remove_all(checkpoint_.folder, ec);  // a folder left behind only costs disk space

@@ -45,6 +45,13 @@ struct Schedule {
 class Runner {
  public:
   explicit Runner(Checkpoint checkpoint = {});
+  // Destroyed by an exception before finish() (the command failed with an error: a full disk, a
+  // bad input), removes the checkpoint folder it created, as staged outputs do, so a failure
+  // leaves nothing behind; a folder it resumed is kept. A killed run (or one whose process died:
+  // mpirun ends the others by signal) runs no destructor and keeps its folder for --resume.
+  ~Runner();
+  Runner(const Runner&) = delete;
+  Runner& operator=(const Runner&) = delete;
 
   // Computes items [0, n) of `stage` (a name unique within the command, [A-Za-z0-9_.-]) and
   // returns every item's result in item order, on every process. `advance(k)` is called on
@@ -63,6 +70,8 @@ class Runner {
  private:
   Checkpoint checkpoint_;
   std::size_t reused_ = 0;
+  bool created_ = false, finished_ = false;
+  int uncaught_ = 0;  // std::uncaught_exceptions() when constructed
 };
 
 }  // namespace bertscope::dist

@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cmath>
 #include <exception>
+#include <functional>
 #include <numeric>
 
 #include <fmt/format.h>
@@ -233,6 +234,28 @@ void set_dropout_before(TapeOptions& topt, const std::vector<ModelInput>& global
   topt.dropout_before.inputs = static_cast<std::int64_t>(share.first);
 }
 
+// The parameter gradients of a share's backward pass from `seeds` (frozen parameters dropped).
+std::map<std::string, core::Tensor> parameter_gradients(const ModelConfig& config, const Model& model,
+                                                        const ForwardTape& tape, const std::vector<OutputGrad>& seeds) {
+  GradRequest req;
+  req.params = true;
+  auto grads = backward(model, tape, seeds, req);
+  drop_frozen_grads(config, grads.param_grads);
+  return std::move(grads.param_grads);
+}
+
+// Runs this process's share of a step. With several processes a failure is returned rather than
+// thrown: sum_over_shares then fails the step on every process, so none waits for it.
+std::string run_share(const std::function<void()>& share) {
+  try {
+    share();
+    return {};
+  } catch (const std::exception& e) {
+    if (dist::size() == 1) throw;
+    return e.what();
+  }
+}
+
 // The shares' gradients and losses summed over the processes into every process's (nothing to do
 // with one process). `error`: this process's failure in the step, which fails the step everywhere.
 void sum_over_shares(std::map<std::string, core::Tensor>& grads, double& loss, const std::string& error) {
@@ -360,8 +383,7 @@ MlmTrainResult train_mlm(const ModelConfig& config, std::map<std::string, core::
     for (auto i = share.first; i < share.last; ++i) topt.mlm_positions.push_back(insts[i].positions);
     double loss = 0;
     std::map<std::string, core::Tensor> param_grads;
-    std::string error;
-    try {
+    const auto error = run_share([&] {
       ForwardTape tape;
       RunOptions run;
       run.precision = o.precision;
@@ -375,15 +397,8 @@ MlmTrainResult train_mlm(const ModelConfig& config, std::map<std::string, core::
         loss += lg.loss * k / static_cast<double>(masked);
         seeds[b].mlm_logits = std::move(lg.grad);
       }
-      GradRequest req;
-      req.params = true;
-      auto grads = backward(tm.model, tape, seeds, req);
-      drop_frozen_grads(config, grads.param_grads);
-      param_grads = std::move(grads.param_grads);
-    } catch (const std::exception& e) {
-      if (dist::size() == 1) throw;
-      error = e.what();
-    }
+      param_grads = parameter_gradients(config, tm.model, tape, seeds);
+    });
     sum_over_shares(param_grads, loss, error);
     const auto info = adam.step(tm.params(), param_grads);
     tm.model.weights_changed();
@@ -501,8 +516,7 @@ ClassifyTrainResult train_classifier(const ModelConfig& config, std::map<std::st
                                    all.begin() + static_cast<std::ptrdiff_t>(share.last));
     double loss = 0;
     std::map<std::string, core::Tensor> param_grads;
-    std::string error;
-    try {
+    const auto error = run_share([&] {
       ForwardTape tape;
       RunOptions run;
       run.precision = o.precision;
@@ -516,15 +530,8 @@ ClassifyTrainResult train_classifier(const ModelConfig& config, std::map<std::st
         loss += lg.loss * scale;
         seeds[b].classifier_logits = std::move(lg.grad);
       }
-      GradRequest req;
-      req.params = true;
-      auto grads = backward(tm.model, tape, seeds, req);
-      drop_frozen_grads(config, grads.param_grads);
-      param_grads = std::move(grads.param_grads);
-    } catch (const std::exception& e) {
-      if (dist::size() == 1) throw;
-      error = e.what();
-    }
+      param_grads = parameter_gradients(config, tm.model, tape, seeds);
+    });
     sum_over_shares(param_grads, loss, error);
     const auto info = adam.step(tm.params(), param_grads);
     tm.model.weights_changed();
