@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs under mpirun give the one-process result (docs/distributed.md): every distributed command
-# (influence, ablate, importance, the analyses in blocks, batches or inputs, compare, run --input)
+# (influence, ablate, importance, the analyses in blocks, batches or inputs, probe, compare, run --input)
 # with 2 and 3 processes (oversubscribed on this machine) against one process, documents compared
 # after dropping `execution` and the seconds each example took; train mlm and train classify
 # follow the one-process losses and weights within float32 summation noise; then a run whose
@@ -17,6 +17,9 @@ repo=$(cd "$(dirname "$0")/.." && pwd)
 py=/usr/bin/python3
 rm -rf "$work"
 mkdir -p "$work"
+# Absolute paths: some runs below start in a folder of their own.
+bin=$(cd "$(dirname "$bin")" && pwd)/$(basename "$bin")
+work=$(cd "$work" && pwd)
 fail() { echo "distributed.sh: $*" >&2; exit 1; }
 mpi=("$mpiexec" --oversubscribe)
 [ "$(id -u)" -eq 0 ] && mpi+=(--allow-run-as-root)
@@ -134,6 +137,31 @@ for method in surface syntax cluster rollout flow patterns features gradsep sali
 done
 echo "surface, syntax, cluster, rollout, flow, patterns, features, gradsep, saliency, coref, compare: 2 and 3 processes give the one-process document"
 
+
+# --- analyze probe: training windows of attention passes spread over the processes, every process
+# training alike; the weights file too is the one-process file -----------------------------------
+printf '%s\n' "the 0.1 -0.2 0.3" ", 0.5 0.0 -0.1" ". -0.3 0.2 0.2" "to 0.0 0.4 -0.5" "and 0.2 0.2 0.1" "of -0.1 -0.4 0.3" \
+  > "$work/vectors.txt"
+probe=(analyze probe --model "$work/m" --data "$repo/tests/data/clark/en_ewt-ud-dev.first60.conllu"
+  --dev "$repo/tests/data/clark/handmade.conllu" --word-vectors "$work/vectors.txt" --hidden 8 --epochs 2
+  --batch-size 2 --threads 1)
+# Each run in a folder of its own, so that the documents name the same weights file (w.npz).
+mkdir -p "$work/probe-1" "$work/probe-2" "$work/probe-3"
+(cd "$work/probe-1" && "$bin" "${probe[@]}" --weights w.npz --out p.json >/dev/null) || fail "probe, one process, failed"
+for n in 2 3; do
+  (cd "$work/probe-$n" && "${mpi[@]}" -n $n "$bin" "${probe[@]}" --weights w.npz --out p.json >log 2>&1) ||
+    { cat "$work/probe-$n/log" >&2; fail "probe under mpirun -n $n failed"; }
+  same_document "$work/probe-1/p.json" "$work/probe-$n/p.json" $n || fail "probe: $n processes differ from one"
+  # The same arrays, byte for byte (the archives' time stamps differ).
+  "$py" - "$work/probe-1/w.npz" "$work/probe-$n/w.npz" <<'EOF' || fail "probe: the weights of $n processes differ from one"
+import sys, zipfile
+a, b = (zipfile.ZipFile(p) for p in sys.argv[1:3])
+if sorted(a.namelist()) != sorted(b.namelist()) or any(a.read(n) != b.read(n) for n in a.namelist()):
+    sys.exit("the weights differ")
+EOF
+  [ "$(grep -c '^wrote ' "$work/probe-$n/log")" -eq 1 ] || fail "probe -n $n: not exactly one 'wrote' line"
+done
+echo "probe: 2 and 3 processes give the one-process document and weights"
 
 # --- run --input (one trace file per input, written by the process that ran its batch) ---------
 "$bin" run --model "$work/m" --input "$work/text.txt" --batch-size 4 --out "$work/traces-1" --threads 1 >/dev/null ||

@@ -12,18 +12,27 @@ std::size_t run_blocks(AttentionSource& source, const std::vector<AnalysisInput>
                        dist::Runner* runner, const std::string& stage,
                        const std::function<std::string(const ExampleVisitor& visit)>& summarize,
                        const std::function<void(std::size_t block, std::string_view summary)>& fold) {
+  return run_blocks(source, inputs, 0, inputs.size(), options, runner, stage, summarize, fold);
+}
+
+std::size_t run_blocks(AttentionSource& source, const std::vector<AnalysisInput>& inputs, std::size_t start,
+                       std::size_t end, const SourceOptions& options, dist::Runner* runner, const std::string& stage,
+                       const std::function<std::string(const ExampleVisitor& visit)>& summarize,
+                       const std::function<void(std::size_t block, std::string_view summary)>& fold) {
+  end = std::min(end, inputs.size());
+  start = std::min(start, end);
   const auto block_size = std::max<std::size_t>(options.batch_size, 1);
-  const auto blocks = (inputs.size() + block_size - 1) / block_size;
+  const auto blocks = (end - start + block_size - 1) / block_size;
   SourceOptions block_options = options;
   block_options.progress = nullptr;  // progress is counted in blocks, once for the whole run
   dist::Runner one;
   auto& r = runner ? *runner : one;
-  std::size_t done = 0;
+  std::size_t done = start;
   // A block's item: the count of inputs it skipped, then its summary.
   const auto items = r.map(
       stage, blocks, {.max_chunk = 16, .costliest_last = false},
       [&](std::size_t b) {
-        const auto first = b * block_size, last = std::min(inputs.size(), first + block_size);
+        const auto first = start + b * block_size, last = std::min(end, first + block_size);
         ExampleVisitor visit = [&](const std::function<void(AttentionExample&)>& fn) {
           source.run_range(inputs, first, last, block_options, fn);
         };
@@ -34,7 +43,7 @@ std::size_t run_blocks(AttentionSource& source, const std::vector<AnalysisInput>
         return item;
       },
       [&](std::size_t k) {
-        done = std::min(inputs.size(), done + k * block_size);
+        done = std::min(end, done + k * block_size);
         if (options.progress) options.progress(done, inputs.size());
       });
   std::size_t skipped = 0;

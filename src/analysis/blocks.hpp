@@ -29,4 +29,13 @@ std::size_t run_blocks(AttentionSource& source, const std::vector<AnalysisInput>
                        const std::function<std::string(const ExampleVisitor& visit)>& summarize,
                        const std::function<void(std::size_t block, std::string_view summary)>& fold);
 
+// The same over inputs [first, last) alone, cut into blocks from `first` (block numbers count
+// from 0 there); progress reports inputs done counted from input 0, out of inputs.size(). What
+// streams a corpus through several stages (a probe trains on one window of blocks after
+// another) calls it once per window, with a stage name of its own each time.
+std::size_t run_blocks(AttentionSource& source, const std::vector<AnalysisInput>& inputs, std::size_t first,
+                       std::size_t last, const SourceOptions& options, dist::Runner* runner, const std::string& stage,
+                       const std::function<std::string(const ExampleVisitor& visit)>& summarize,
+                       const std::function<void(std::size_t block, std::string_view summary)>& fold);
+
 }  // namespace bertscope::analysis

@@ -10,7 +10,10 @@
 #include <fmt/format.h>
 #include <utf8proc.h>
 
+#include "analysis/blocks.hpp"
 #include "analysis/heads.hpp"
+#include "dist/pack.hpp"
+#include "dist/processes.hpp"
 #include "io/error.hpp"
 #include "io/files.hpp"
 
@@ -542,11 +545,22 @@ void Probe::save(io::NpzWriter& npz) const {
 
 namespace {
 
-// Streams the examples of a treebank: through the attention source when a probe needs attention,
-// straight from the sentences otherwise.
+// Blocks per process in one window of the attention passes: a window's word-level maps are held
+// by every process at once, so this bounds memory (a window of 16-sentence blocks of EWT on
+// bert-base is about 50 MB per process); each window ends with every process waiting for the
+// slowest block, so it must not be too small either.
+constexpr std::size_t kWindowBlocks = 8;
+
+// Streams the examples of a treebank, in sentence order, on every process: through the attention
+// source when a probe needs attention, straight from the sentences otherwise. The attention passes
+// are spread over the run's processes (analysis/blocks.hpp) a window of blocks at a time; each
+// block's word-level maps travel to every process, and every process trains (or scores) on them
+// alike, so the probes are those of a one-process run. Training is sequential (one Adam step per
+// sentence), hence windows rather than one pass that would hold a whole treebank's maps.
 void for_each_example(AttentionSource& source, const std::vector<io::ConlluSentence>& sentences, const std::string& file,
                       const SourceOptions& so, const Options& options, bool need_attention, const WordVectors* vectors,
-                      Result& r, const std::function<void(const Example&)>& fn) {
+                      dist::Runner& runner, const std::string& stage, Result& r,
+                      const std::function<void(const Example&)>& fn) {
   if (!need_attention) {
     for (const auto& s : sentences) fn(make_example({}, s, vectors));
     return;
@@ -561,17 +575,55 @@ void for_each_example(AttentionSource& source, const std::vector<io::ConlluSente
   SourceOptions o = so;
   o.skip_too_long = true;  // a probe needs every word of a sentence: over-long ones are skipped
   o.truncate = false;
-  source.run(inputs, o, [&](AttentionExample& ex) {
-    const auto& s = sentences[ex.index];
-    const auto a = align_sentence(ex.encoding, s.words.size(), false, example_source(source, ex.index),
-                                  fmt::format("{}:{}", file, s.line));
-    if (a.words_without_tokens > 0) {
-      ++r.skipped_words_without_tokens;
-      return;
-    }
-    fn(make_example(word_level_attention(ex.attentions, a.units, options.from), s, vectors));
-  });
-  r.skipped_too_long += source.skipped();
+  const auto window = std::max<std::size_t>(o.batch_size, 1) * kWindowBlocks * static_cast<std::size_t>(dist::size());
+  for (std::size_t start = 0; start < inputs.size(); start += window) {
+    const auto end = std::min(inputs.size(), start + window);
+    // A block's bytes: its examples' count, then per example its sentence, whether it was kept
+    // (0: a word without tokens) and its word-level maps.
+    auto summarize = [&](const ExampleVisitor& visit) {
+      dist::Packer body;
+      std::uint64_t count = 0;
+      visit([&](AttentionExample& ex) {
+        ++count;
+        const auto& s = sentences[ex.index];
+        const auto a = align_sentence(ex.encoding, s.words.size(), false, example_source(source, ex.index),
+                                      fmt::format("{}:{}", file, s.line));
+        body.put<std::uint64_t>(ex.index);
+        body.put<std::uint8_t>(a.words_without_tokens == 0);
+        if (a.words_without_tokens > 0) return;
+        const auto maps = word_level_attention(ex.attentions, a.units, options.from);
+        body.put(maps.shape);
+        body.put(maps.data);
+      });
+      dist::Packer head;
+      head.put(count);
+      return head.take() + body.take();
+    };
+    auto fold = [&](std::size_t b, std::string_view bytes) {
+      dist::Unpacker u(bytes, fmt::format("probe: the word-level attention of {}, block {} of {}", file, b, stage));
+      const auto count = u.get<std::uint64_t>();
+      for (std::uint64_t e = 0; e < count; ++e) {
+        const auto index = u.get<std::uint64_t>();
+        const bool kept = u.get<std::uint8_t>() != 0;
+        if (index < start || index >= end)
+          fail(ErrorKind::format, "probe: block {} of {} names sentence {}, outside its window", b, stage, index);
+        if (!kept) {
+          ++r.skipped_words_without_tokens;
+          continue;
+        }
+        core::Tensor maps;
+        maps.shape = u.get_vector<std::int64_t>();
+        maps.data = u.get_vector<float, core::FloatBuffer::allocator_type>();
+        if (core::numel(maps.shape) != static_cast<std::int64_t>(maps.data.size()))
+          fail(ErrorKind::format, "probe: block {} of {}: maps of shape {} hold {} values", b, stage,
+               core::shape_string(maps.shape), maps.data.size());
+        fn(make_example(maps, sentences[index], vectors));
+      }
+      u.done();
+    };
+    r.skipped_too_long += run_blocks(source, inputs, start, end, o, &runner,
+                                     fmt::format("{}.{}", stage, start / window), summarize, fold);
+  }
 }
 
 }  // namespace
@@ -601,6 +653,7 @@ Result run(AttentionSource& train_source, const std::vector<io::ConlluSentence>&
       for (const auto& w : lowercase_words(*set))
         if (seen.insert(w).second) ++(vectors->find(w) ? r.word_vectors_found : r.word_vectors_missing);
   }
+  dist::Runner runner;  // no checkpoint: a probe's state after a window is not kept (see the header)
   std::vector<Probe> probes;
   for (auto k : options.kinds) probes.emplace_back(k, r.layers, r.heads, vectors ? vectors->dim : 0, options);
   std::vector<double> loss(probes.size(), 0.0);
@@ -608,7 +661,8 @@ Result run(AttentionSource& train_source, const std::vector<io::ConlluSentence>&
     std::fill(loss.begin(), loss.end(), 0.0);
     r.train_sentences = r.train_words = 0;
     r.skipped_too_long = r.skipped_words_without_tokens = 0;
-    for_each_example(train_source, train, train_file, so, options, need_attention, vectors, r, [&](const Example& e) {
+    for_each_example(train_source, train, train_file, so, options, need_attention, vectors, runner,
+                     fmt::format("probe.train.{}", epoch), r, [&](const Example& e) {
       for (std::size_t p = 0; p < probes.size(); ++p) loss[p] += probes[p].train_step(e);
       ++r.train_sentences;
       r.train_words += static_cast<std::size_t>(e.words);
@@ -617,7 +671,8 @@ Result run(AttentionSource& train_source, const std::vector<io::ConlluSentence>&
   std::vector<std::size_t> correct(probes.size(), 0), correct_all(probes.size(), 0);
   std::size_t words_all = 0, right_branching = 0;
   std::vector<double> s;
-  for_each_example(dev_source, dev, dev_file, so, options, need_attention, vectors, r, [&](const Example& e) {
+  for_each_example(dev_source, dev, dev_file, so, options, need_attention, vectors, runner, "probe.dev", r,
+                   [&](const Example& e) {
     const auto m = static_cast<std::size_t>(e.words);
     for (std::size_t p = 0; p < probes.size(); ++p) {
       probes[p].scores(e, s);
@@ -648,7 +703,7 @@ Result run(AttentionSource& train_source, const std::vector<io::ConlluSentence>&
     pr.head_weights = probes[p].head_weights();
     r.probes.push_back(std::move(pr));
   }
-  if (!weights_out.empty()) {
+  if (!weights_out.empty() && dist::writer()) {  // every process holds the same probes: process 0 writes them
     io::NpzWriter npz(weights_out);
     for (const auto& p : probes) p.save(npz);
     npz.commit();

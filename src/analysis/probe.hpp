@@ -130,7 +130,10 @@ struct Result {
 };
 
 // Trains every probe of options.kinds on `train` (streamed from train_source) and evaluates on
-// `dev`. Weights go to `weights_out` (.npz) when it is not empty.
+// `dev`. Weights go to `weights_out` (.npz) when it is not empty. Under mpirun the attention
+// passes are spread over the processes a window of sentences at a time and every process trains
+// alike on the windows' maps, in sentence order (the result is the one-process result); nothing is
+// kept for --resume, since a probe's state depends on every sentence before it.
 Result run(AttentionSource& train_source, const std::vector<io::ConlluSentence>& train, const std::string& train_file,
            AttentionSource& dev_source, const std::vector<io::ConlluSentence>& dev, const std::string& dev_file,
            const WordVectors* vectors, const SourceOptions& source_options, const Options& options,

@@ -68,8 +68,7 @@ analysis::runs::Common common_options(const AnalyzeArgs& args, AnalyzeContext& c
 
 void finish_analyze(const AnalyzeArgs& args, AnalyzeContext& ctx, report::ResultDocument doc, const std::string& table) {
   if (ctx.runner) doc.execution = execution_record(*ctx.runner);
-  // Under mpirun only process 0 writes and prints (a method that does not spread its work yet is
-  // computed by every process alike).
+  // Under mpirun only process 0 writes and prints; every process holds the merged result.
   if (!dist::writer()) return;
   if (!args.out.empty()) report::write_results(args.out, doc);
   if (ctx.runner) ctx.runner->finish();

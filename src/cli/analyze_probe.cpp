@@ -3,6 +3,7 @@
 #include "analysis/probe.hpp"
 #include "analysis/runs.hpp"
 #include "cli/analyze.hpp"
+#include "cli/distributed.hpp"
 #include "io/conllu.hpp"
 #include "io/error.hpp"
 
@@ -48,8 +49,9 @@ void add_probe(CLI::App& analyze) {
     args->options.from = analysis::parse_from_word(args->from);
     auto ctx = open_analyze(a, "probe");
     const analysis::runs::ProbeChoice choice{args->dev, args->dev_traces, args->vectors, args->weights, args->kinds};
-    const auto out = analysis::runs::probe(subject(a, ctx), common_options(a, ctx), choice, args->options);
+    auto out = analysis::runs::probe(subject(a, ctx), common_options(a, ctx), choice, args->options);
     if (ctx.progress) ctx.progress->finish();
+    out.document.execution = execution_record();  // spread over the processes, nothing kept to resume
     finish_analyze(a, ctx, out.document, out.table);
   });
 }

@@ -27,5 +27,7 @@ dist::Checkpoint checkpoint_of(const std::string& out, bool resume, const std::v
 
 // The document's execution record: processes, and the items a resumed run reused.
 nlohmann::json execution_record(const dist::Runner& runner);
+// That of a command spread over the processes without a checkpoint (analyze probe).
+nlohmann::json execution_record();
 
 }  // namespace bertscope::cli
