@@ -1,5 +1,6 @@
 #include <algorithm>
 #include <chrono>
+#include <memory>
 #include <cmath>
 #include <optional>
 #include <random>
@@ -77,7 +78,7 @@ struct GemmCeiling {
 // feed-forward weights, in order) and nothing else, so the weights stream through the caches as
 // they do in a forward pass. The hot-weight figure repeats one weight per shape, which stays in
 // cache; it is reported for comparison because it overstates what any forward pass can reach.
-GemmCeiling gemm_ceiling(const model::Model& m, std::int64_t tokens, bool bf16) {
+GemmCeiling gemm_ceiling(const model::Model& m, std::int64_t tokens, bool bf16, bool prepack) {
   const auto& c = m.config();
   const std::int64_t h = c.hidden_size, inter = c.intermediate_size, inter_in = c.gated_ffn ? 2 * inter : inter;
   std::mt19937 rng(7);
@@ -92,6 +93,7 @@ GemmCeiling gemm_ceiling(const model::Model& m, std::int64_t tokens, bool bf16) 
     const float* w;
     std::vector<core::bf16> w16;
     std::int64_t k, n;
+    std::unique_ptr<core::PackedWeight> packed;  // as the forward multiplies them (packed unless --no-prepack)
   };
   std::vector<Product> products;
   for (const auto& lp : m.params().layers) {
@@ -99,13 +101,19 @@ GemmCeiling gemm_ceiling(const model::Model& m, std::int64_t tokens, bool bf16) 
     products.push_back({lp.ffn_in_w.data, {}, h, inter_in});
     products.push_back({lp.ffn_out_w.data, {}, inter, h});
   }
-  if (bf16)
-    for (auto& p : products) {
+  for (auto& p : products) {
+    if (bf16) {
       p.w16.resize(static_cast<std::size_t>(p.k * p.n));
       core::to_bf16(p.w, p.k * p.n, p.w16.data());
     }
+    if (prepack)
+      p.packed = bf16 ? std::make_unique<core::PackedWeight>(p.w16.data(), p.n, p.k)
+                      : std::make_unique<core::PackedWeight>(p.w, p.n, p.k);
+  }
   auto product = [&](const Product& p) {
-    if (bf16) core::linear_bf16(x16.data(), tokens, p.k, p.w16.data(), nullptr, p.n, y.data());
+    if (bf16 && p.packed) core::linear_bf16(x16.data(), tokens, p.k, *p.packed, nullptr, p.n, y.data());
+    else if (bf16) core::linear_bf16(x16.data(), tokens, p.k, p.w16.data(), nullptr, p.n, y.data());
+    else if (p.packed) core::linear(x.data(), tokens, p.k, *p.packed, nullptr, p.n, y.data());
     else core::linear(x.data(), tokens, p.k, p.w, nullptr, p.n, y.data());
   };
   auto flops_of = [&](const Product& p) { return 2.0 * static_cast<double>(tokens * p.k * p.n); };
@@ -160,7 +168,7 @@ void add_bench_command(CLI::App& app) {
     std::int64_t batch = 8, seq = 128;
     int threads = 0, iterations = 0;
     double seconds = 3.0;
-    bool json = false, ceiling = false, backward = false, train = false;
+    bool json = false, ceiling = false, backward = false, train = false, no_prepack = false;
   };
   auto args = std::make_shared<Args>();
   auto* cmd = app.add_subcommand(
@@ -186,10 +194,14 @@ void add_bench_command(CLI::App& app) {
                 "replaced by the mask token, dropout, a taped forward with the MLM head at the masked positions, "
                 "cross-entropy, every parameter's gradient, an AdamW update (needs the MLM head)")
       ->excludes(backward);
+  cmd->add_flag("--no-prepack", args->no_prepack,
+                "Multiply the weights as stored instead of packed into the GEMM kernels' layout (the reference of a "
+                "side-by-side comparison)");
   add_threads_option(*cmd, args->threads);
   cmd->callback([args] {
     apply_threads(args->threads);
-    const auto m = model::Model::load(args->model);
+    auto m = model::Model::load(args->model);
+    m.set_prepack(!args->no_prepack);
     const auto& c = m.config();
     if (args->seq > c.max_tokens())
       fail(ErrorKind::input, "--seq {} exceeds the {} positions of the model", args->seq, c.max_tokens());
@@ -288,7 +300,11 @@ void add_bench_command(CLI::App& app) {
       (void)model::forward_with_tape(m, inputs, opt, {}, tape);
       (void)model::backward(m, tape, seeds, request);
     };
-    step();  // warm-up: page in the weights, size the buffers
+    // Warm-up: pages the weights in, sizes the buffers, packs the weights (timed: the first pass's cost).
+    const auto warm_start = std::chrono::steady_clock::now();
+    step();
+    const double first_pass_ms =
+        1e3 * std::chrono::duration<double>(std::chrono::steady_clock::now() - warm_start).count();
     // The machine's peak right before and right after the timing: the yardstick of the figure.
     const auto peak_before = core::measure_peak(core::num_threads());
     core::OpProfile profile;
@@ -322,6 +338,9 @@ void add_bench_command(CLI::App& app) {
                      {"tokens_per_s", tokens / elapsed},
                      {"gflops", flops / elapsed / 1e9},
                      {"peak_rss_mb", peak_rss_mb()},
+                     {"prepacked", !args->no_prepack},
+                     {"packed_weights_mb", static_cast<double>(m.packed_weight_bytes()) / (1024.0 * 1024.0)},
+                     {"first_pass_ms", first_pass_ms},
                      {"op_share", shares}};
     if (!bf16_error.is_null()) j["bf16_vs_f32"] = bf16_error;
     {
@@ -339,7 +358,7 @@ void add_bench_command(CLI::App& app) {
       j["peak_fraction"] = hi > 0 ? flops / elapsed / 1e9 / hi : 0.0;
     }
     if (args->ceiling) {
-      const auto ceiling = gemm_ceiling(m, args->batch * args->seq, args->precision == "bf16");
+      const auto ceiling = gemm_ceiling(m, args->batch * args->seq, args->precision == "bf16", !args->no_prepack);
       j["gemm_ceiling_gflops"] = ceiling.model_order_gflops;
       j["gemm_hot_weight_gflops"] = ceiling.hot_weight_gflops;
       j["ceiling_fraction"] = flops / elapsed / 1e9 / ceiling.model_order_gflops;

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "core/gemm.hpp"
+#include "core/tensor.hpp"
 #include "io/error.hpp"
 
 #if defined(BERTSCOPE_GEMM_DNNL)
@@ -35,9 +36,10 @@ dnnl::engine& engine() {
 struct Cached {
   dnnl::matmul primitive;
   memory::desc scratch;
+  memory::desc weights;  // the layout the primitive reads its weights in
 };
 
-enum class Kind { linear, scores, context };
+enum class Kind { linear, linear_packed, scores, context };
 
 using Key = std::tuple<Kind, dt, std::int64_t, std::int64_t, std::int64_t, std::int64_t, std::int64_t, int, bool, float>;
 
@@ -51,7 +53,7 @@ std::shared_ptr<Cached> cached(const K& key, const std::function<dnnl::matmul::p
   // Shapes vary with batch composition; a bound keeps the cache from growing without limit.
   if (cache.size() > 512) cache.clear();
   auto pd = make();
-  auto entry = std::make_shared<Cached>(Cached{dnnl::matmul(pd), pd.scratchpad_desc()});
+  auto entry = std::make_shared<Cached>(Cached{dnnl::matmul(pd), pd.scratchpad_desc(), pd.weights_desc()});
   cache.emplace(key, entry);
   return entry;
 }
@@ -78,13 +80,64 @@ dnnl::algorithm algorithm_of(Activation a) {
 
 float alpha_of(Activation a) { return a == Activation::silu ? 1.0f : a == Activation::gelu_quick ? 1.702f : 0.0f; }
 
-void linear_any(dt type, const void* x, std::int64_t m, std::int64_t k, const void* w, const float* bias,
-                std::int64_t n, float* y, const Activation* post) {
+// y = post(x W^T + bias); `packed` given: W in the layout the primitive prefers (packed once).
+void linear_any(dt type, const void* x, std::int64_t m, std::int64_t k, const void* w, PackedWeight::Impl* packed,
+                const float* bias, std::int64_t n, float* y, const Activation* post);
+
+}  // namespace
+
+struct PackedWeight::Impl {
+  dt type;
+  const void* source;
+  std::int64_t n, k;
+  std::mutex mutex;
+  struct Variant {
+    memory::desc desc;
+    FloatBuffer bytes;  // 64-byte aligned
+  };
+  std::vector<std::unique_ptr<Variant>> variants;  // usually one; another only if a shape's kernel wants another layout
+  std::size_t packed_bytes = 0;
+
+  // The weights in layout `want`: the source itself when it is stored that way already.
+  const void* in_layout(const memory::desc& want) {
+    const memory::desc plain({k, n}, type, tag::ba);
+    if (want == plain) return source;
+    std::lock_guard<std::mutex> lock(mutex);
+    for (const auto& v : variants)
+      if (v->desc == want) return v->bytes.data();
+    auto v = std::make_unique<Variant>();
+    v->desc = want;
+    v->bytes.resize((want.get_size() + sizeof(float) - 1) / sizeof(float));
+    dnnl::stream stream(engine());
+    memory from(plain, engine(), const_cast<void*>(source)), to(want, engine(), v->bytes.data());
+    dnnl::reorder(from, to).execute(stream, from, to);
+    stream.wait();
+    packed_bytes += want.get_size();
+    variants.push_back(std::move(v));
+    return variants.back()->bytes.data();
+  }
+};
+
+PackedWeight::PackedWeight(const float* w, std::int64_t n, std::int64_t k)
+    : impl_(new Impl{dt::f32, w, n, k, {}, {}, 0}) {}
+PackedWeight::PackedWeight(const bf16* w, std::int64_t n, std::int64_t k)
+    : impl_(new Impl{dt::bf16, w, n, k, {}, {}, 0}) {}
+PackedWeight::~PackedWeight() = default;
+std::size_t PackedWeight::packed_bytes() const {
+  std::lock_guard<std::mutex> lock(impl_->mutex);
+  return impl_->packed_bytes;
+}
+
+namespace {
+
+void linear_any(dt type, const void* x, std::int64_t m, std::int64_t k, const void* w, PackedWeight::Impl* packed,
+                const float* bias, std::int64_t n, float* y, const Activation* post) {
   if (m == 0) return;
   const int post_id = post ? static_cast<int>(*post) : -1;
-  const Key key{Kind::linear, type, m, n, k, 0, 0, post_id, bias != nullptr, 0.0f};
+  const Key key{packed ? Kind::linear_packed : Kind::linear, type, m, n, k, 0, 0, post_id, bias != nullptr, 0.0f};
   auto c = cached(key, [&] {
-    memory::desc xd({m, k}, type, tag::ab), wd({k, n}, type, tag::ba), yd({m, n}, dt::f32, tag::ab);
+    // Packed: the primitive chooses the weights' layout (tag::any); else W^T as stored.
+    memory::desc xd({m, k}, type, tag::ab), wd({k, n}, type, packed ? tag::any : tag::ba), yd({m, n}, dt::f32, tag::ab);
     memory::desc bd({1, n}, dt::f32, tag::ab);
     dnnl::primitive_attr attr;
     attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
@@ -96,9 +149,14 @@ void linear_any(dt type, const void* x, std::int64_t m, std::int64_t k, const vo
     auto desc = bias ? dnnl::matmul::desc(xd, wd, bd, yd) : dnnl::matmul::desc(xd, wd, yd);
     return dnnl::matmul::primitive_desc(desc, attr, engine());
   });
-  memory::desc xd({m, k}, type, tag::ab), wd({k, n}, type, tag::ba), yd({m, n}, dt::f32, tag::ab);
+  memory::desc xd({m, k}, type, tag::ab), yd({m, n}, dt::f32, tag::ab);
+  memory wm = packed ? [&] {
+    const auto want = c->weights;
+    return memory(want, engine(), const_cast<void*>(packed->in_layout(want)));
+  }()
+                     : memory(memory::desc({k, n}, type, tag::ba), engine(), const_cast<void*>(w));
   std::unordered_map<int, memory> args{{DNNL_ARG_SRC, memory(xd, engine(), const_cast<void*>(x))},
-                                       {DNNL_ARG_WEIGHTS, memory(wd, engine(), const_cast<void*>(w))},
+                                       {DNNL_ARG_WEIGHTS, wm},
                                        {DNNL_ARG_DST, memory(yd, engine(), y)}};
   if (bias) args.insert({DNNL_ARG_BIAS, memory(memory::desc({1, n}, dt::f32, tag::ab), engine(), const_cast<float*>(bias))});
   execute(*c, std::move(args));
@@ -108,12 +166,26 @@ void linear_any(dt type, const void* x, std::int64_t m, std::int64_t k, const vo
 
 void linear(const float* x, std::int64_t m, std::int64_t k, const float* w, const float* bias, std::int64_t n,
             float* y, const Activation* post) {
-  linear_any(dt::f32, x, m, k, w, bias, n, y, post);
+  linear_any(dt::f32, x, m, k, w, nullptr, bias, n, y, post);
 }
 
 void linear_bf16(const bf16* x, std::int64_t m, std::int64_t k, const bf16* w, const float* bias, std::int64_t n,
                  float* y, const Activation* post) {
-  linear_any(dt::bf16, x, m, k, w, bias, n, y, post);
+  linear_any(dt::bf16, x, m, k, w, nullptr, bias, n, y, post);
+}
+
+void linear(const float* x, std::int64_t m, std::int64_t k, const PackedWeight& w, const float* bias, std::int64_t n,
+            float* y, const Activation* post) {
+  if (w.impl_->type != dt::f32 || w.impl_->n != n || w.impl_->k != k)
+    fail(ErrorKind::internal, "packed weight of {} x {} used as a float32 {} x {}", w.impl_->n, w.impl_->k, n, k);
+  linear_any(dt::f32, x, m, k, w.impl_->source, w.impl_.get(), bias, n, y, post);
+}
+
+void linear_bf16(const bf16* x, std::int64_t m, std::int64_t k, const PackedWeight& w, const float* bias,
+                 std::int64_t n, float* y, const Activation* post) {
+  if (w.impl_->type != dt::bf16 || w.impl_->n != n || w.impl_->k != k)
+    fail(ErrorKind::internal, "packed weight of {} x {} used as a bfloat16 {} x {}", w.impl_->n, w.impl_->k, n, k);
+  linear_any(dt::bf16, x, m, k, w.impl_->source, w.impl_.get(), bias, n, y, post);
 }
 
 bool bf16_supported() { return true; }
@@ -193,6 +265,28 @@ void linear_bf16(const bf16*, std::int64_t, std::int64_t, const bf16*, const flo
 }
 
 bool bf16_supported() { return false; }
+
+struct PackedWeight::Impl {
+  const void* source;
+  bool is_bf16;
+  std::int64_t n, k;
+};
+PackedWeight::PackedWeight(const float* w, std::int64_t n, std::int64_t k) : impl_(new Impl{w, false, n, k}) {}
+PackedWeight::PackedWeight(const bf16* w, std::int64_t n, std::int64_t k) : impl_(new Impl{w, true, n, k}) {}
+PackedWeight::~PackedWeight() = default;
+std::size_t PackedWeight::packed_bytes() const { return 0; }
+
+void linear(const float* x, std::int64_t m, std::int64_t k, const PackedWeight& w, const float* bias, std::int64_t n,
+            float* y, const Activation* post) {
+  if (w.impl_->is_bf16 || w.impl_->n != n || w.impl_->k != k)
+    fail(ErrorKind::internal, "packed weight of {} x {} used as a float32 {} x {}", w.impl_->n, w.impl_->k, n, k);
+  linear(x, m, k, static_cast<const float*>(w.impl_->source), bias, n, y, post);
+}
+
+void linear_bf16(const bf16*, std::int64_t, std::int64_t, const PackedWeight&, const float*, std::int64_t, float*,
+                 const Activation*) {
+  fail(ErrorKind::input, "--precision bf16 needs the oneDNN backend; this build uses CBLAS");
+}
 
 void gemm_bf16(bool, bool, std::int64_t, std::int64_t, std::int64_t, const bf16*, std::int64_t, const bf16*,
                std::int64_t, bool, float*, std::int64_t) {

@@ -5,12 +5,39 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 
 #include "core/kernels.hpp"
 
 namespace bertscope::core {
 
 using bf16 = std::uint16_t;  // bfloat16 bits
+
+// A weight matrix W [N,K] (row-major, as a PyTorch Linear stores it) to be multiplied in the
+// layout oneDNN's kernels prefer for it (blocked, so each kernel call reads contiguous panels):
+// reordered once, at the first product that needs it, and kept. The source must stay alive and
+// unchanged while this lives (a model drops its packed weights when its weights change). Packing
+// is lazy so that a memory-mapped model whose caller runs a few layers only packs those; it costs
+// one more copy of each packed matrix in memory. Safe to use from several threads at once. The
+// CBLAS fallback multiplies the source as it is.
+class PackedWeight {
+ public:
+  PackedWeight(const float* w, std::int64_t n, std::int64_t k);
+  PackedWeight(const bf16* w, std::int64_t n, std::int64_t k);
+  ~PackedWeight();
+  PackedWeight(const PackedWeight&) = delete;
+  PackedWeight& operator=(const PackedWeight&) = delete;
+  std::size_t packed_bytes() const;  // memory held by the packed copies so far
+
+  struct Impl;
+
+ private:
+  friend void linear(const float*, std::int64_t, std::int64_t, const PackedWeight&, const float*, std::int64_t, float*,
+                     const Activation*);
+  friend void linear_bf16(const bf16*, std::int64_t, std::int64_t, const PackedWeight&, const float*, std::int64_t,
+                          float*, const Activation*);
+  std::unique_ptr<Impl> impl_;
+};
 
 // y[M,N] = x[M,K] W^T + bias, W stored [N,K] as in a PyTorch Linear; bias may be null;
 // `post` (optional) is applied to y in the same pass.
@@ -22,6 +49,13 @@ void linear(const float* x, std::int64_t m, std::int64_t k, const float* w, cons
 void linear_bf16(const bf16* x, std::int64_t m, std::int64_t k, const bf16* w, const float* bias, std::int64_t n,
                  float* y, const Activation* post = nullptr);
 bool bf16_supported();  // the backend can run linear_bf16 and gemm_bf16
+
+// The same products with packed weights (`w` made from the same N x K matrix, float32 for linear
+// and bfloat16 for linear_bf16). Equal to the unpacked products up to the kernels' summation order.
+void linear(const float* x, std::int64_t m, std::int64_t k, const PackedWeight& w, const float* bias, std::int64_t n,
+            float* y, const Activation* post = nullptr);
+void linear_bf16(const bf16* x, std::int64_t m, std::int64_t k, const PackedWeight& w, const float* bias,
+                 std::int64_t n, float* y, const Activation* post = nullptr);
 
 // C[M,N] (+)= op(A)[M,K] op(B)[K,N] with bfloat16 A and B and float32 accumulation and C (the
 // reverse pass of bf16 training); op = transpose when the flag is set, lda/ldb/ldc the row

@@ -53,26 +53,44 @@ layers::PoolerShape Encoder::pooler_shape(const ModelConfig& c) {
 
 layers::LinearContext Encoder::linear_context(const Model& model, bool bf16, core::OpProfile* profile) {
   auto& caches = *model.caches_;
-  if (bf16) {
-    std::lock_guard<std::mutex> lock(caches.bf16_mutex);
-    if (caches.bf16_version != model.weights_version_) {
-      auto convert = [&](const Param& w) {
-        auto& out = caches.bf16_weights[w.data];
-        out.resize(static_cast<std::size_t>(w.size()));
-        core::to_bf16(w.data, w.size(), out.data());
-      };
-      for (const auto& lp : model.params().layers)
-        for (const Param* w : {&lp.query_w, &lp.key_w, &lp.value_w, &lp.attn_out_w, &lp.ffn_in_w, &lp.ffn_out_w})
-          convert(*w);
-      if (model.params().has_embedding_mapping()) convert(model.params().mapping_w);
-      if (model.params().has_mlm_head()) {
-        convert(model.params().mlm_dense_w);
-        convert(model.params().mlm_decoder_w);  // the word embeddings when tied
-      }
-      caches.bf16_version = model.weights_version_;
+  // Every weight that goes through layers::linear_forward.
+  auto for_each_weight = [&](const auto& fn) {
+    for (const auto& lp : model.params().layers)
+      for (const Param* w : {&lp.query_w, &lp.key_w, &lp.value_w, &lp.attn_out_w, &lp.ffn_in_w, &lp.ffn_out_w}) fn(*w);
+    if (model.params().has_embedding_mapping()) fn(model.params().mapping_w);
+    if (model.params().has_mlm_head()) {
+      fn(model.params().mlm_dense_w);
+      fn(model.params().mlm_decoder_w);  // the word embeddings when tied
     }
+  };
+  const bool pack = model.prepack_ && model.weights_version_ == 0;
+  std::lock_guard<std::mutex> lock(caches.bf16_mutex);
+  if (bf16 && caches.bf16_version != model.weights_version_) {
+    caches.packed_bf16.clear();  // they point into the copies made again here
+    for_each_weight([&](const Param& w) {
+      auto& out = caches.bf16_weights[w.data];
+      out.resize(static_cast<std::size_t>(w.size()));
+      core::to_bf16(w.data, w.size(), out.data());
+    });
+    caches.bf16_version = model.weights_version_;
   }
-  return {bf16, &caches.bf16_weights, profile};
+  if (pack && caches.packed.empty())
+    for_each_weight([&](const Param& w) {
+      if (!caches.packed.count(w.data))
+        caches.packed.emplace(w.data, std::make_unique<core::PackedWeight>(w.data, w.shape[0], w.shape[1]));
+    });
+  if (pack && bf16 && caches.packed_bf16.empty())
+    for_each_weight([&](const Param& w) {
+      if (!caches.packed_bf16.count(w.data))
+        caches.packed_bf16.emplace(
+            w.data, std::make_unique<core::PackedWeight>(caches.bf16_weights.at(w.data).data(), w.shape[0], w.shape[1]));
+    });
+  layers::LinearContext lc{bf16, &caches.bf16_weights, profile};
+  if (pack) {
+    lc.packed = &caches.packed;
+    if (bf16) lc.packed_bf16 = &caches.packed_bf16;
+  }
+  return lc;
 }
 
 layers::MlmHeadShape Encoder::mlm_shape(const ModelConfig& c) {

@@ -32,6 +32,11 @@ struct Model::Caches {
   std::mutex bf16_mutex;
   std::uint64_t bf16_version = ~std::uint64_t{0};  // the Model's weights_version_ they were made from
   std::map<const float*, std::vector<core::bf16>> bf16_weights;
+  // The linear weights packed for the matmul kernels (float32, and the bf16 copies), by float32
+  // storage. Made while the model's weights have never changed (a loaded model): training changes
+  // them every step, where packing again would cost more than it saves. Packing itself is lazy
+  // (core::PackedWeight), so a mapped model that runs a few layers packs only those.
+  std::map<const float*, std::unique_ptr<core::PackedWeight>> packed, packed_bf16;
 
   std::unique_ptr<EncoderWorkspace> take();
   void give_back(std::unique_ptr<EncoderWorkspace> ws);

@@ -30,6 +30,14 @@ Model Model::load(const std::filesystem::path& dir, std::optional<TokenizerFlavo
   return Model(std::move(config), std::move(weights), std::move(tokenizer), dir);
 }
 
+std::size_t Model::packed_weight_bytes() const {
+  std::lock_guard<std::mutex> lock(caches_->bf16_mutex);
+  std::size_t bytes = 0;
+  for (const auto* map : {&caches_->packed, &caches_->packed_bf16})
+    for (const auto& [_, w] : *map) bytes += w->packed_bytes();
+  return bytes;
+}
+
 const Tokenizer& Model::tokenizer() const {
   if (!tokenizer_) fail(ErrorKind::model, "{}: the model folder has no vocab.txt or tokenizer.json", dir_.string());
   return *tokenizer_;

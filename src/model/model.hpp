@@ -100,6 +100,11 @@ class Model {
   // Says the parameters changed in place (a training step), so derived copies (the bf16
   // weights of the fast path) are made again before the next pass uses them.
   void weights_changed() { ++weights_version_; }
+  // Forward products read the linear weights packed into the GEMM kernels' layout (on by default;
+  // packed lazily, while the weights have never changed: core::PackedWeight). Off: as stored
+  // (a benchmark's side-by-side reference). Set before the first pass.
+  void set_prepack(bool on) { prepack_ = on; }
+  std::size_t packed_weight_bytes() const;  // memory the packed copies hold so far
   const EncoderParams& params() const { return weights_.params(); }
   const std::filesystem::path& dir() const { return dir_; }
   bool has_tokenizer() const { return tokenizer_.has_value(); }
@@ -118,13 +123,14 @@ class Model {
 
  private:
   friend class Encoder;  // the forward driver (model/encoder.cpp) uses the caches
-  struct Caches;  // reusable activation buffers and the bf16 weight copies; safe across threads
+  struct Caches;  // reusable activation buffers, the bf16 weight copies, packed weights; safe across threads
   ModelConfig config_;
   Weights weights_;
   std::optional<Tokenizer> tokenizer_;
   std::filesystem::path dir_;
   std::shared_ptr<Caches> caches_;
   std::uint64_t weights_version_ = 0;
+  bool prepack_ = true;
 };
 
 }  // namespace bertscope::model

@@ -327,7 +327,13 @@ void attention_forward(const LinearContext& lc, const LayerParams& lp, std::int6
     }
     // Then the differentiable ones (the head mask), which the gradient passes run again.
     rec.run_hooks(Site::attn_probs, layer, buf.probs, 0, SiteRecorder::Hooks::differentiable);
-    if (tape) tape->applied.assign(buf.probs, buf.probs + size);
+    if (tape) {
+      // Without dropout or a hook that changed them they are the softmax's: keep one copy.
+      if (std::equal(buf.probs, buf.probs + size, tape->soft.begin()))
+        core::FloatBuffer().swap(tape->applied);
+      else
+        tape->applied.assign(buf.probs, buf.probs + size);
+    }
   }
   rec.record_blocks(Site::attn_probs, layer, buf.probs);
   core::ScopedOp op(lc.profile, core::OpClass::attention);
@@ -348,12 +354,12 @@ void attention_vjp(const LinearContext& lc, const LayerParams& lp, std::int64_t 
     const float* dctx_h = d_ctx + row0 * hidden + h * d;
     core::gemm(false, true, t, t, d, 1.0f, dctx_h, hidden, tape.v.data() + row0 * hidden + h * d, hidden, 0.0f,
                d_probs + block, t);
-    core::gemm(true, false, t, d, t, 1.0f, tape.applied.data() + block, t, dctx_h, hidden, 0.0f,
+    core::gemm(true, false, t, d, t, 1.0f, tape.applied_data() + block, t, dctx_h, hidden, 0.0f,
                dv + row0 * hidden + h * d, hidden);
   });
   // Recorded, then the hooks (the head mask's derivative among them) turn it into dL/d(the
   // probabilities before the differentiable hooks).
-  rec.blocks(Site::attn_probs, layer, d_probs, tape.applied.data());
+  rec.blocks(Site::attn_probs, layer, d_probs, tape.applied_data());
   // Through dropout to the softmax output, then softmax's Jacobian; a replaced head's scores
   // get nothing.
   for_each_head(batch, heads, [&](const HeadJob& head) {
@@ -446,12 +452,12 @@ void attention_jvp(const LayerParams& lp, std::int64_t layer, const Batch& batch
       for (std::int64_t i = 0; i < t * t; ++i) tp[i] *= tape.dropout[static_cast<std::size_t>(block + i)];
   });
   // The differentiable hooks (the head mask) and the request's, then the record.
-  rec.blocks(Site::attn_probs, layer, t_probs, tape.applied.data());
+  rec.blocks(Site::attn_probs, layer, t_probs, tape.applied_data());
   // ctx = P V: t_ctx = P t_V + t_P V.
   for_each_head(batch, heads, [&](const HeadJob& head) {
     const auto [job, h, t, row0, block] = head;
     float* tctx_h = t_ctx + row0 * hidden + h * d;
-    core::gemm(false, false, t, d, t, 1.0f, tape.applied.data() + block, t, tv + row0 * hidden + h * d, hidden, 0.0f,
+    core::gemm(false, false, t, d, t, 1.0f, tape.applied_data() + block, t, tv + row0 * hidden + h * d, hidden, 0.0f,
                tctx_h, hidden);
     core::gemm(false, false, t, d, t, 1.0f, t_probs + block, t, tape.v.data() + row0 * hidden + h * d, hidden, 1.0f,
                tctx_h, hidden);

@@ -34,11 +34,13 @@ struct AttentionShape {
 struct AttentionTape {
   core::FloatBuffer x_in, q, k, v;     // [rows, hidden]
   core::FloatBuffer soft;              // softmax output, per input [heads, t, t] back to back
-  core::FloatBuffer applied;           // the probabilities the context used: after dropout and every hook
+  core::FloatBuffer applied;           // the probabilities the context used, after dropout and every hook; empty when equal to soft
   core::FloatBuffer dropout;           // multipliers of the probabilities (empty: none)
   std::vector<std::uint8_t> replaced;  // per (input, head): a non-differentiable hook changed it: no gradient to the scores
   core::FloatBuffer ctx;               // [rows, hidden]
   std::shared_ptr<const RelativePositions> relative;  // DeBERTa: the forward's, shared by every layer
+  // The probabilities the context used (soft itself when nothing changed them: one copy kept).
+  const float* applied_data() const { return applied.empty() ? soft.data() : applied.data(); }
 };
 
 // What one layer's probabilities receive, in this order: padding mask, softmax, dropout, the

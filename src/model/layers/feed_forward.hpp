@@ -15,7 +15,9 @@
 namespace bertscope::model::layers {
 
 struct FeedForwardTape {
-  core::FloatBuffer pre, act;  // [rows, intermediate] before and after the activation (gated: pre [rows, 2 intermediate])
+  // [rows, intermediate] before and after the activation (gated: pre [rows, 2 intermediate]); act
+  // is kept only when a hook at ffn.act could have changed it (empty: act(pre), computed again).
+  core::FloatBuffer pre, act;
 };
 
 // Gated (GeGLU, ModernBERT): the first product gives [a, g], 2 x intermediate wide, and the
@@ -28,7 +30,8 @@ struct FeedForwardShape {
 };
 
 // x [rows, hidden] -> y [rows, hidden]; `mid` [rows, in_width()] holds the activations
-// (the tape's when taped). x16/mid16 are the bf16 staging buffers of x and mid.
+// (kept by the tape only where a hook at ffn.act may change them). x16/mid16 are the bf16
+// staging buffers of x and mid.
 void feed_forward_forward(const LinearContext& lc, const LayerParams& lp, std::int64_t layer, std::int64_t rows,
                           const FeedForwardShape& s, const float* x, float* mid, float* y, SiteRecorder& rec,
                           std::vector<core::bf16>* x16, std::vector<core::bf16>* mid16, FeedForwardTape* tape);

@@ -8,12 +8,23 @@ void linear_forward(const LinearContext& ctx, const float* x, std::int64_t m, st
                     const Param& b, std::int64_t out, float* y, const core::Activation* act,
                     std::vector<core::bf16>* x16, bool x_converted) {
   core::ScopedOp op(ctx.profile, core::OpClass::linear);
+  auto packed = [&](const auto* map) -> const core::PackedWeight* {
+    if (!map) return nullptr;
+    const auto it = map->find(w.data);
+    return it == map->end() ? nullptr : it->second.get();
+  };
   if (!ctx.bf16) {
-    core::linear(x, m, in, w.data, b.data, out, y, act);
+    if (const auto* pw = packed(ctx.packed))
+      core::linear(x, m, in, *pw, b.data, out, y, act);
+    else
+      core::linear(x, m, in, w.data, b.data, out, y, act);
     return;
   }
   if (!x_converted) core::to_bf16(x, m * in, x16->data());
-  core::linear_bf16(x16->data(), m, in, ctx.bf16_weights->at(w.data).data(), b.data, out, y, act);
+  if (const auto* pw = packed(ctx.packed_bf16))
+    core::linear_bf16(x16->data(), m, in, *pw, b.data, out, y, act);
+  else
+    core::linear_bf16(x16->data(), m, in, ctx.bf16_weights->at(w.data).data(), b.data, out, y, act);
 }
 
 namespace {

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <vector>
 
 #include "core/kernels.hpp"
@@ -19,6 +20,10 @@ struct LinearContext {
   bool bf16 = false;
   const std::map<const float*, std::vector<core::bf16>>* bf16_weights = nullptr;  // by float32 storage
   core::OpProfile* profile = nullptr;
+  // Packed weights for the forward products, by float32 storage (null, or a weight not listed:
+  // multiplied as stored). The reverse products read the weights as stored.
+  const std::map<const float*, std::unique_ptr<core::PackedWeight>>* packed = nullptr;
+  const std::map<const float*, std::unique_ptr<core::PackedWeight>>* packed_bf16 = nullptr;
 };
 
 // y = act(x W^T + b) over m rows. With bf16, x is first converted into x16, unless the caller
