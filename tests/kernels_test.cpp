@@ -2,8 +2,10 @@
 // of any vector width. Tolerances are stated per kernel.
 #include <gtest/gtest.h>
 
+#include <array>
 #include <bit>
 #include <cmath>
+#include <exception>
 #include <random>
 #include <vector>
 
@@ -161,6 +163,53 @@ TEST(Kernel, Bf16LinearIsCloseToFloat) {
   linear_bf16(x16.data(), m, k, w16.data(), nullptr, n, y.data());
   const auto ref = reference_linear(x, m, k, w, {}, n);
   for (std::size_t i = 0; i < y.size(); ++i) ASSERT_NEAR(y[i], ref[i], 0.15);  // bf16 keeps 8 mantissa bits
+}
+
+TEST(Kernel, PackedWeightsGiveTheUnpackedProduct) {
+  // BERT-like and odd shapes, several row counts per weight (each may pick its own kernel and
+  // layout: the packed weight keeps one copy per layout asked for).
+  for (auto [k, n] : std::vector<std::array<std::int64_t, 2>>{{768, 768}, {768, 3072}, {3072, 768}, {33, 65}, {1, 7}}) {
+    const auto w = random_vector(static_cast<std::size_t>(n * k), 1.0f, 2);
+    const auto b = random_vector(static_cast<std::size_t>(n), 1.0f, 3);
+    const PackedWeight packed(w.data(), n, k);
+    for (std::int64_t m : {1, 5, 128, 1024}) {
+      const auto x = random_vector(static_cast<std::size_t>(m * k), 1.0f, 1);
+      const auto ref = reference_linear(x, m, k, w, b, n);
+      std::vector<float> plain(static_cast<std::size_t>(m * n)), y(plain.size());
+      const Activation gelu = Activation::gelu_erf;
+      for (const Activation* act : {static_cast<const Activation*>(nullptr), &gelu}) {
+        linear(x.data(), m, k, w.data(), b.data(), n, plain.data(), act);
+        linear(x.data(), m, k, packed, b.data(), n, y.data(), act);
+        for (std::size_t i = 0; i < y.size(); ++i) {
+          // The same product up to the kernels' summation order.
+          ASSERT_NEAR(y[i], plain[i], 2e-6 * std::sqrt(double(k)) * 4) << m << "x" << k << "x" << n;
+          if (!act) ASSERT_NEAR(y[i], ref[i], 2e-6 * std::sqrt(double(k)) * 4) << m << "x" << k << "x" << n;
+        }
+      }
+    }
+  }
+  // A packed weight used with another shape is refused before anything is read.
+  EXPECT_THROW(linear(nullptr, 1, 5, PackedWeight(static_cast<const float*>(nullptr), 4, 4), nullptr, 4, nullptr),
+               std::exception);
+}
+
+TEST(Kernel, PackedBf16WeightsGiveTheUnpackedProduct) {
+  if (!bf16_supported()) GTEST_SKIP() << "bf16 needs the oneDNN backend";
+  const std::int64_t k = 768, n = 3072;
+  auto w = random_vector(static_cast<std::size_t>(n * k), 1.0f, 2);
+  std::vector<std::uint16_t> w16(w.size());
+  to_bf16(w.data(), n * k, w16.data());
+  const PackedWeight packed(w16.data(), n, k);
+  for (std::int64_t m : {1, 128, 1024}) {
+    auto x = random_vector(static_cast<std::size_t>(m * k), 1.0f, 1);
+    std::vector<std::uint16_t> x16(x.size());
+    to_bf16(x.data(), m * k, x16.data());
+    std::vector<float> plain(static_cast<std::size_t>(m * n)), y(plain.size());
+    linear_bf16(x16.data(), m, k, w16.data(), nullptr, n, plain.data());
+    linear_bf16(x16.data(), m, k, packed, nullptr, n, y.data());
+    // Products of bf16 values are exact in float32; only the summation order may differ.
+    for (std::size_t i = 0; i < y.size(); ++i) ASSERT_NEAR(y[i], plain[i], 1e-4 * std::sqrt(double(k))) << m;
+  }
 }
 
 TEST(Kernel, Bf16GemmIsTheExactProductOfRoundedInputs) {

@@ -14,6 +14,10 @@
 #include "io/error.hpp"
 
 #if defined(BERTSCOPE_GEMM_DNNL)
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <cstdint>
 #include <oneapi/dnnl/dnnl.hpp>
 #endif
 
@@ -30,6 +34,15 @@ using dt = memory::data_type;
 dnnl::engine& engine() {
   static dnnl::engine e(dnnl::engine::kind::cpu, 0);
   return e;
+}
+
+// Drops the whole pages of [p, p + bytes) from this process's memory. Only for read-only
+// file-backed mappings: their pages come back from the file when read again.
+void release_pages(const void* p, std::size_t bytes) {
+  const auto page = static_cast<std::uintptr_t>(::sysconf(_SC_PAGESIZE));
+  const auto begin = (reinterpret_cast<std::uintptr_t>(p) + page - 1) / page * page;
+  const auto end = (reinterpret_cast<std::uintptr_t>(p) + bytes) / page * page;
+  if (end > begin) ::madvise(reinterpret_cast<void*>(begin), end - begin, MADV_DONTNEED);
 }
 
 // Primitives run with a user scratchpad so concurrent calls never share oneDNN's global one.
@@ -90,6 +103,7 @@ struct PackedWeight::Impl {
   dt type;
   const void* source;
   std::int64_t n, k;
+  bool release_source = false;
   std::mutex mutex;
   struct Variant {
     memory::desc desc;
@@ -114,14 +128,15 @@ struct PackedWeight::Impl {
     stream.wait();
     packed_bytes += want.get_size();
     variants.push_back(std::move(v));
+    if (release_source) release_pages(source, static_cast<std::size_t>(n * k) * sizeof(float));
     return variants.back()->bytes.data();
   }
 };
 
-PackedWeight::PackedWeight(const float* w, std::int64_t n, std::int64_t k)
-    : impl_(new Impl{dt::f32, w, n, k, {}, {}, 0}) {}
+PackedWeight::PackedWeight(const float* w, std::int64_t n, std::int64_t k, bool release_source)
+    : impl_(new Impl{dt::f32, w, n, k, release_source, {}, {}, 0}) {}
 PackedWeight::PackedWeight(const bf16* w, std::int64_t n, std::int64_t k)
-    : impl_(new Impl{dt::bf16, w, n, k, {}, {}, 0}) {}
+    : impl_(new Impl{dt::bf16, w, n, k, false, {}, {}, 0}) {}
 PackedWeight::~PackedWeight() = default;
 std::size_t PackedWeight::packed_bytes() const {
   std::lock_guard<std::mutex> lock(impl_->mutex);
@@ -271,7 +286,7 @@ struct PackedWeight::Impl {
   bool is_bf16;
   std::int64_t n, k;
 };
-PackedWeight::PackedWeight(const float* w, std::int64_t n, std::int64_t k) : impl_(new Impl{w, false, n, k}) {}
+PackedWeight::PackedWeight(const float* w, std::int64_t n, std::int64_t k, bool) : impl_(new Impl{w, false, n, k}) {}
 PackedWeight::PackedWeight(const bf16* w, std::int64_t n, std::int64_t k) : impl_(new Impl{w, true, n, k}) {}
 PackedWeight::~PackedWeight() = default;
 std::size_t PackedWeight::packed_bytes() const { return 0; }

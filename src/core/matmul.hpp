@@ -22,7 +22,9 @@ using bf16 = std::uint16_t;  // bfloat16 bits
 // CBLAS fallback multiplies the source as it is.
 class PackedWeight {
  public:
-  PackedWeight(const float* w, std::int64_t n, std::int64_t k);
+  // `release_source`: the source lies in a read-only file mapping, whose pages are dropped from
+  // this process's memory once packed (read again from the file if anything reads the source).
+  PackedWeight(const float* w, std::int64_t n, std::int64_t k, bool release_source = false);
   PackedWeight(const bf16* w, std::int64_t n, std::int64_t k);
   ~PackedWeight();
   PackedWeight(const PackedWeight&) = delete;

@@ -62,6 +62,7 @@ class SafetensorsFile {
   bool contains(const std::string& name) const;
   const TensorRecord& get(const std::string& name) const;  // throws Error naming file and tensor
   const std::map<std::string, std::string>& metadata() const;  // the "__metadata__" entry
+  const MappedFile& mapping() const { return *file_; }
 
  private:
   std::shared_ptr<MappedFile> file_;

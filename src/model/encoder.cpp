@@ -51,7 +51,7 @@ layers::PoolerShape Encoder::pooler_shape(const ModelConfig& c) {
   return {c.hidden_size, c.pooler_activation, c.pooling, c.pooler_norm, static_cast<float>(c.layer_norm_eps)};
 }
 
-layers::LinearContext Encoder::linear_context(const Model& model, bool bf16, core::OpProfile* profile) {
+layers::LinearContext Encoder::linear_context(const Model& model, bool bf16, core::OpProfile* profile, bool packed) {
   auto& caches = *model.caches_;
   // Every weight that goes through layers::linear_forward.
   auto for_each_weight = [&](const auto& fn) {
@@ -63,7 +63,7 @@ layers::LinearContext Encoder::linear_context(const Model& model, bool bf16, cor
       fn(model.params().mlm_decoder_w);  // the word embeddings when tied
     }
   };
-  const bool pack = model.prepack_ && model.weights_version_ == 0;
+  const bool pack = packed && model.prepack_ && model.weights_version_ == 0;
   std::lock_guard<std::mutex> lock(caches.bf16_mutex);
   if (bf16 && caches.bf16_version != model.weights_version_) {
     caches.packed_bf16.clear();  // they point into the copies made again here
@@ -77,7 +77,8 @@ layers::LinearContext Encoder::linear_context(const Model& model, bool bf16, cor
   if (pack && caches.packed.empty())
     for_each_weight([&](const Param& w) {
       if (!caches.packed.count(w.data))
-        caches.packed.emplace(w.data, std::make_unique<core::PackedWeight>(w.data, w.shape[0], w.shape[1]));
+        caches.packed.emplace(w.data, std::make_unique<core::PackedWeight>(w.data, w.shape[0], w.shape[1],
+                                                                           model.weights().mapped(w.data)));
     });
   if (pack && bf16 && caches.packed_bf16.empty())
     for_each_weight([&](const Param& w) {
@@ -209,7 +210,9 @@ std::vector<ForwardResult> Encoder::run(const Model& model, std::span<const Mode
   auto* prof = opt.profile;
   const bool bf16 = opt.precision == Precision::bf16;
   auto& caches = *model.caches_;
-  const auto lc = linear_context(model, bf16, prof);
+  // Taped passes multiply the weights as stored: their reverse passes read them so, and two
+  // resident copies would cost more memory than packing saves time there.
+  const auto lc = linear_context(model, bf16, prof, tape == nullptr);
 
   layers::Dropout dropout;
   const std::vector<std::vector<NodeReplacement>> no_replacements;

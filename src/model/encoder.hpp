@@ -33,9 +33,10 @@ struct Model::Caches {
   std::uint64_t bf16_version = ~std::uint64_t{0};  // the Model's weights_version_ they were made from
   std::map<const float*, std::vector<core::bf16>> bf16_weights;
   // The linear weights packed for the matmul kernels (float32, and the bf16 copies), by float32
-  // storage. Made while the model's weights have never changed (a loaded model): training changes
-  // them every step, where packing again would cost more than it saves. Packing itself is lazy
-  // (core::PackedWeight), so a mapped model that runs a few layers packs only those.
+  // storage, for untaped forward passes. Made while the model's weights have never changed (a
+  // loaded model): training changes them every step, where packing again would cost more than it
+  // saves. Packing itself is lazy (core::PackedWeight), so a mapped model that runs a few layers
+  // packs only those, and a mapped source's pages are dropped once packed.
   std::map<const float*, std::unique_ptr<core::PackedWeight>> packed, packed_bf16;
 
   std::unique_ptr<EncoderWorkspace> take();
@@ -85,7 +86,9 @@ class Encoder {
   static layers::MlmHeadShape mlm_shape(const ModelConfig& c);
   // How the linear layers of a pass multiply: float32, or bf16 with the model's current weights
   // in bf16 (made again after Model::weights_changed).
-  static layers::LinearContext linear_context(const Model& model, bool bf16, core::OpProfile* profile = nullptr);
+  // `packed`: the forward products may read packed weights (model.set_prepack, Caches::packed).
+  static layers::LinearContext linear_context(const Model& model, bool bf16, core::OpProfile* profile = nullptr,
+                                              bool packed = false);
 };
 
 }  // namespace bertscope::model

@@ -299,6 +299,15 @@ std::map<std::string, core::Tensor>& Weights::owned_tensors() {
 
 std::int64_t Weights::mapped_bytes() const { return mapped_bytes_; }
 
+bool Weights::mapped(const void* p) const {
+  const auto* b = static_cast<const std::byte*>(p);
+  for (const auto& f : files_) {
+    const auto& m = f->mapping();
+    if (m.data() && b >= m.data() && b < m.data() + m.size()) return true;
+  }
+  return false;
+}
+
 std::int64_t Weights::converted_bytes() const {
   std::int64_t n = 0;
   for (const auto& b : converted_)

@@ -109,6 +109,7 @@ class Weights {
   std::int64_t parameter_count() const;            // distinct parameters, tied decoder counted once
   std::int64_t mapped_bytes() const;               // bytes used in place from the mapping
   std::int64_t converted_bytes() const;            // bytes converted to float32 copies
+  bool mapped(const void* p) const;                // p lies in a mapped file (read-only, file-backed)
   const std::vector<std::string>& unused_tensors() const { return unused_; }  // e.g. an NSP head
 
  private:
