@@ -11,6 +11,9 @@
 #     and the run's share of it (peak_fraction), flagged unsteady when it moved by over 10%
 #   forward float32 vs PyTorch at 1x128 and 8x128 (attention + hidden states recorded), and the
 #     share of the GEMM ceiling measured in the same run        (bench/compare_pytorch.sh)
+#   forward float32 vs ONNX Runtime and PyTorch, last hidden only and with every map recorded
+#     (bench/compare_onnx.sh; skipped with a note when onnxruntime-node is not installed)
+#   prepacked weights vs the stored layout at 8x128 (bench --no-prepack)
 #   backward (taped forward + all parameter gradients) vs PyTorch autograd at 8x128
 #   bf16 fast path vs float32 at 8x128
 #   the cost of recording every attention map vs recording nothing
@@ -33,6 +36,23 @@ ours --batch 1 --seq 16 --iterations 1 | peak_line
 
 echo "== forward, float32, vs PyTorch (bench/compare_pytorch.sh $model $rounds)"
 BERTSCOPE=$bin bench/compare_pytorch.sh "$model" "$rounds"
+
+echo "== forward, float32, vs ONNX Runtime and PyTorch (bench/compare_onnx.sh $model $rounds)"
+if [ -f bench/onnx/node_modules/onnxruntime-node/package.json ]; then
+  BERTSCOPE=$bin bench/compare_onnx.sh "$model" "$rounds"
+else
+  echo "skipped: onnxruntime-node is not installed (cd bench/onnx && npm install --ignore-scripts)"
+fi
+
+echo "== prepacked weights vs the stored layout, 8x128, attention + hidden states recorded (alternating, medians)"
+: > /tmp/bench_pack_on.$$; : > /tmp/bench_pack_off.$$
+for r in $(seq "$rounds"); do
+  ours --batch 8 --seq 128 | field tokens_per_s >> /tmp/bench_pack_on.$$
+  ours --batch 8 --seq 128 --no-prepack | field tokens_per_s >> /tmp/bench_pack_off.$$
+done
+on=$(median < /tmp/bench_pack_on.$$) off=$(median < /tmp/bench_pack_off.$$)
+printf "packed %.0f tokens/s, stored layout %.0f: %.2fx\n" "$on" "$off" "$(echo "$on / $off" | bc -l)"
+rm -f /tmp/bench_pack_*.$$
 
 echo "== backward: taped forward + every parameter gradient, 8x128"
 : > /tmp/bench_bwd_ours.$$; : > /tmp/bench_bwd_torch.$$
