@@ -331,7 +331,9 @@ TEST(EncoderGolden, ModernbertFinalNormWindowPaddingAndLongInput) {
         for (std::int64_t h = 0; h < m.heads(); ++h)
           for (std::int64_t i = 0; i < t; ++i)
             for (std::int64_t j = 0; j < t; ++j)
-              if (half >= 0 && std::abs(i - j) > half) ASSERT_EQ(probs.data[(h * t + i) * t + j], 0.0f) << l << " " << i << " " << j;
+              if (half >= 0 && std::abs(i - j) > half) {
+                ASSERT_EQ(probs.data[(h * t + i) * t + j], 0.0f) << l << " " << i << " " << j;
+              }
       }
     }
     EXPECT_LE(worst, allowed(errs, "pre_final_norm"));

@@ -183,7 +183,9 @@ TEST(Kernel, PackedWeightsGiveTheUnpackedProduct) {
         for (std::size_t i = 0; i < y.size(); ++i) {
           // The same product up to the kernels' summation order.
           ASSERT_NEAR(y[i], plain[i], 2e-6 * std::sqrt(double(k)) * 4) << m << "x" << k << "x" << n;
-          if (!act) ASSERT_NEAR(y[i], ref[i], 2e-6 * std::sqrt(double(k)) * 4) << m << "x" << k << "x" << n;
+          if (!act) {
+            ASSERT_NEAR(y[i], ref[i], 2e-6 * std::sqrt(double(k)) * 4) << m << "x" << k << "x" << n;
+          }
         }
       }
     }
