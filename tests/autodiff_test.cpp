@@ -108,7 +108,8 @@ model::LossGrad replaced_token_bce(const core::Tensor& logits, std::span<const s
   return r;
 }
 
-Run run_golden(GradGolden& g, const std::vector<std::vector<model::FlowMask>>& masks = {}) {
+// `consume`: the backward pass that frees the tape as it goes (a tape used once).
+Run run_golden(GradGolden& g, const std::vector<std::vector<model::FlowMask>>& masks = {}, bool consume = false) {
   const auto& m = *g.model;
   const bool classifier = g.entry["classifier"].get<bool>();
   const bool rtd = g.entry.value("replaced_token_detection", false);
@@ -148,13 +149,33 @@ Run run_golden(GradGolden& g, const std::vector<std::vector<model::FlowMask>>& m
   req.params = req.head_mask = req.word_embeddings = true;
   req.sites = model::SiteSet::parse("attn.probs", m.layers());
   req.flow_masks = masks;
-  r.grads = model::backward(m, tape, seeds, req);
+  r.grads = consume ? model::backward(m, std::move(tape), seeds, req) : model::backward(m, tape, seeds, req);
   return r;
 }
 
 }  // namespace
 
 class GradientGolden : public ::testing::TestWithParam<std::string> {};
+
+// Freeing each layer's tape once the reverse pass has gone below it changes nothing: every
+// gradient is the one the kept tape gives, bit for bit.
+TEST_P(GradientGolden, AConsumedTapeGivesTheSameGradients) {
+  auto& g = grad_golden(GetParam());
+  const auto kept = run_golden(g), consumed = run_golden(g, {}, true);
+  ASSERT_EQ(kept.grads.param_grads.size(), consumed.grads.param_grads.size());
+  for (const auto& [name, t] : kept.grads.param_grads) EXPECT_EQ(consumed.grads.param_grads.at(name).data, t.data) << name;
+  EXPECT_EQ(consumed.grads.head_mask_grad.data, kept.grads.head_mask_grad.data);
+  ASSERT_EQ(consumed.grads.word_embedding_grads.size(), kept.grads.word_embedding_grads.size());
+  for (std::size_t b = 0; b < kept.grads.word_embedding_grads.size(); ++b)
+    EXPECT_EQ(consumed.grads.word_embedding_grads[b].data, kept.grads.word_embedding_grads[b].data) << b;
+  for (std::size_t b = 0; b < kept.grads.site_grads.size(); ++b)
+    for (std::int64_t l = 0; l < g.model->layers(); ++l) {
+      const auto* a = kept.grads.site_grads[b].find(model::Site::attn_probs, l);
+      const auto* c = consumed.grads.site_grads[b].find(model::Site::attn_probs, l);
+      ASSERT_TRUE(a && c) << b << " " << l;
+      EXPECT_EQ(a->data, c->data) << b << " " << l;
+    }
+}
 
 TEST_P(GradientGolden, MatchesAutogradWithinRelative1e4) {
   auto& g = grad_golden(GetParam());

@@ -287,7 +287,7 @@ void add_bench_command(CLI::App& app) {
           const auto k = static_cast<double>(labels[b].size());
           grads[b].mlm_logits = model::mlm_cross_entropy(out[b].mlm_logits, labels[b], k / static_cast<double>(masked_total)).grad;
         }
-        const auto g = model::backward(tm, tape, grads, request);
+        const auto g = model::backward(tm, std::move(tape), grads, request);
         (void)adam->step(tm.mutable_weights().owned_tensors(), g.param_grads);
         tm.weights_changed();
         return;
@@ -298,7 +298,7 @@ void add_bench_command(CLI::App& app) {
       }
       model::ForwardTape tape;
       (void)model::forward_with_tape(m, inputs, opt, {}, tape);
-      (void)model::backward(m, tape, seeds, request);
+      (void)model::backward(m, std::move(tape), seeds, request);  // used once: freed as the pass goes down
     };
     // Warm-up: pages the weights in, sizes the buffers, packs the weights (timed: the first pass's cost).
     const auto warm_start = std::chrono::steady_clock::now();
@@ -338,6 +338,7 @@ void add_bench_command(CLI::App& app) {
                      {"tokens_per_s", tokens / elapsed},
                      {"gflops", flops / elapsed / 1e9},
                      {"peak_rss_mb", peak_rss_mb()},
+                     {"peak_buffers_mb", static_cast<double>(core::buffer_bytes_peak()) / (1024.0 * 1024.0)},
                      {"prepacked", !args->no_prepack},
                      {"packed_weights_mb", static_cast<double>(m.packed_weight_bytes()) / (1024.0 * 1024.0)},
                      {"first_pass_ms", first_pass_ms},

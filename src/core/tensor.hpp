@@ -13,6 +13,15 @@
 namespace bertscope::core {
 
 // Allocator that aligns to a cache line so vector kernels can use aligned loads.
+// Bytes held in AlignedAllocator buffers (every tensor and workspace) now and at most since the
+// last reset: what the benchmarks report beside peak RSS, to tell live data from the rest.
+std::size_t buffer_bytes();
+std::size_t buffer_bytes_peak();
+void reset_buffer_bytes_peak();
+namespace detail {
+void count_buffer_bytes(std::ptrdiff_t delta);
+}
+
 template <typename T>
 struct AlignedAllocator {
   using value_type = T;
@@ -20,8 +29,15 @@ struct AlignedAllocator {
   AlignedAllocator() = default;
   template <typename U>
   AlignedAllocator(const AlignedAllocator<U>&) {}
-  T* allocate(std::size_t n) { return static_cast<T*>(::operator new(n * sizeof(T), alignment)); }
-  void deallocate(T* p, std::size_t) { ::operator delete(p, alignment); }
+  T* allocate(std::size_t n) {
+    T* p = static_cast<T*>(::operator new(n * sizeof(T), alignment));
+    detail::count_buffer_bytes(static_cast<std::ptrdiff_t>(n * sizeof(T)));
+    return p;
+  }
+  void deallocate(T* p, std::size_t n) {
+    ::operator delete(p, alignment);
+    detail::count_buffer_bytes(-static_cast<std::ptrdiff_t>(n * sizeof(T)));
+  }
   // Default-initialise: growing a buffer does not zero memory about to be overwritten (each
   // zeroed page would be written twice). Zero explicitly where zeros are needed.
   template <typename U>

@@ -73,8 +73,29 @@ std::vector<ForwardResult> forward_with_tape(const Model& model, std::span<const
   return Encoder::run(model, inputs, run, &options, &tape.impl());
 }
 
+namespace {
+
+// `consumed`: the tape's own Impl, whose layers are freed as the reverse pass leaves them.
+BackwardResult backward_pass(const Model& model, const ForwardTape& tape, std::span<const OutputGrad> seeds,
+                             const GradRequest& req, ForwardTape::Impl* consumed);
+
+}  // namespace
+
 BackwardResult backward(const Model& model, const ForwardTape& tape, std::span<const OutputGrad> seeds,
                         const GradRequest& req) {
+  return backward_pass(model, tape, seeds, req, nullptr);
+}
+
+BackwardResult backward(const Model& model, ForwardTape&& tape, std::span<const OutputGrad> seeds,
+                        const GradRequest& req) {
+  ForwardTape consumed = std::move(tape);
+  return backward_pass(model, consumed, seeds, req, &consumed.impl());
+}
+
+namespace {
+
+BackwardResult backward_pass(const Model& model, const ForwardTape& tape, std::span<const OutputGrad> seeds,
+                             const GradRequest& req, ForwardTape::Impl* consumed) {
   const auto& c = model.config();
   const auto& p = model.params();
   const auto& tp = checked_tape(model, tape, seeds.size(), req.flow_masks, "backward");
@@ -182,6 +203,12 @@ BackwardResult backward(const Model& model, const ForwardTape& tape, std::span<c
     if (lt.skipped) continue;
     layers::block_vjp(lc, p.layers[static_cast<std::size_t>(l)], l, batch, Encoder::block_shape(c, l), lt, dx.data(),
                       buf, rec, grads);
+    if (consumed) {  // nothing below reads this layer's tape but the shared relative positions
+      auto& own = consumed->layers[static_cast<std::size_t>(l)];
+      auto relative = std::move(own.attention.relative);
+      own = layers::BlockTape{};
+      own.attention.relative = std::move(relative);
+    }
   }
   // DeBERTa: every layer's positional projections added into the gradient of the shared,
   // normalised relative embeddings; through their LayerNorm to the table.
@@ -257,6 +284,8 @@ BackwardResult backward(const Model& model, const ForwardTape& tape, std::span<c
   }
   return out;
 }
+
+}  // namespace
 
 TangentResult jvp(const Model& model, const ForwardTape& tape, std::span<const Tensor> tangents, const SiteSet& sites,
                   const std::vector<std::vector<FlowMask>>& masks, const SiteHooks& extra_hooks) {

@@ -234,12 +234,13 @@ void set_dropout_before(TapeOptions& topt, const std::vector<ModelInput>& global
   topt.dropout_before.inputs = static_cast<std::int64_t>(share.first);
 }
 
-// The parameter gradients of a share's backward pass from `seeds` (frozen parameters dropped).
+// The parameter gradients of a share's backward pass from `seeds` (frozen parameters dropped); the
+// tape, used once, is freed layer by layer as the pass goes down.
 std::map<std::string, core::Tensor> parameter_gradients(const ModelConfig& config, const Model& model,
-                                                        const ForwardTape& tape, const std::vector<OutputGrad>& seeds) {
+                                                        ForwardTape&& tape, const std::vector<OutputGrad>& seeds) {
   GradRequest req;
   req.params = true;
-  auto grads = backward(model, tape, seeds, req);
+  auto grads = backward(model, std::move(tape), seeds, req);
   drop_frozen_grads(config, grads.param_grads);
   return std::move(grads.param_grads);
 }
@@ -397,7 +398,7 @@ MlmTrainResult train_mlm(const ModelConfig& config, std::map<std::string, core::
         loss += lg.loss * k / static_cast<double>(masked);
         seeds[b].mlm_logits = std::move(lg.grad);
       }
-      param_grads = parameter_gradients(config, tm.model, tape, seeds);
+      param_grads = parameter_gradients(config, tm.model, std::move(tape), seeds);
     });
     sum_over_shares(param_grads, loss, error);
     const auto info = adam.step(tm.params(), param_grads);
@@ -530,7 +531,7 @@ ClassifyTrainResult train_classifier(const ModelConfig& config, std::map<std::st
         loss += lg.loss * scale;
         seeds[b].classifier_logits = std::move(lg.grad);
       }
-      param_grads = parameter_gradients(config, tm.model, tape, seeds);
+      param_grads = parameter_gradients(config, tm.model, std::move(tape), seeds);
     });
     sum_over_shares(param_grads, loss, error);
     const auto info = adam.step(tm.params(), param_grads);
