@@ -64,7 +64,7 @@ layers::LinearContext Encoder::linear_context(const Model& model, bool bf16, cor
     }
   };
   const bool pack = packed && model.prepack_ && model.weights_version_ == 0;
-  std::lock_guard<std::mutex> lock(caches.bf16_mutex);
+  std::lock_guard<std::mutex> lock(caches.derived_mutex);
   if (bf16 && caches.bf16_version != model.weights_version_) {
     caches.packed_bf16.clear();  // they point into the copies made again here
     for_each_weight([&](const Param& w) {

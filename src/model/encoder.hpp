@@ -29,7 +29,7 @@ struct EncoderWorkspace {
 struct Model::Caches {
   std::mutex mutex;
   std::vector<std::unique_ptr<EncoderWorkspace>> free;
-  std::mutex bf16_mutex;
+  std::mutex derived_mutex;  // guards the derived weights below: bf16 copies and packed weights
   std::uint64_t bf16_version = ~std::uint64_t{0};  // the Model's weights_version_ they were made from
   std::map<const float*, std::vector<core::bf16>> bf16_weights;
   // The linear weights packed for the matmul kernels (float32, and the bf16 copies), by float32

@@ -31,7 +31,7 @@ Model Model::load(const std::filesystem::path& dir, std::optional<TokenizerFlavo
 }
 
 std::size_t Model::packed_weight_bytes() const {
-  std::lock_guard<std::mutex> lock(caches_->bf16_mutex);
+  std::lock_guard<std::mutex> lock(caches_->derived_mutex);
   std::size_t bytes = 0;
   for (const auto* map : {&caches_->packed, &caches_->packed_bf16})
     for (const auto& [_, w] : *map) bytes += w->packed_bytes();
