@@ -1,10 +1,13 @@
 # Sourced by the bench scripts: run from the repository root with the bertscope binary in $bin.
 
+# glibc malloc that keeps freed memory instead of re-faulting it each call, as bertscope sets it
+# for itself (src/api/init.cpp): the references get the same.
+malloc_tunables=glibc.malloc.mmap_threshold=33554432:glibc.malloc.trim_threshold=1073741824:glibc.malloc.mmap_max=0
+
 # PyTorch as a careful user runs it: passive OpenMP waiting (else its OpenMP and OpenBLAS
-# threads fight), and glibc malloc that keeps freed memory instead of re-faulting it each call.
+# threads fight), and the malloc tuning above.
 torch_run() {
-  env OMP_WAIT_POLICY=PASSIVE OMP_NUM_THREADS="${THREADS:-2}" \
-    GLIBC_TUNABLES=glibc.malloc.mmap_threshold=33554432:glibc.malloc.trim_threshold=1073741824 \
+  env OMP_WAIT_POLICY=PASSIVE OMP_NUM_THREADS="${THREADS:-2}" GLIBC_TUNABLES="$malloc_tunables" \
     /usr/bin/python3 bench/pytorch_bert.py --threads "${THREADS:-2}" "$@"
 }
 

@@ -72,7 +72,7 @@ run_capped() {
 # PyTorch as bench/common.sh's torch_run runs it (passive OpenMP waiting, glibc malloc keeping freed
 # memory), with this family script.
 torch_families=(env OMP_WAIT_POLICY=PASSIVE OMP_NUM_THREADS="$threads"
-  GLIBC_TUNABLES=glibc.malloc.mmap_threshold=33554432:glibc.malloc.trim_threshold=1073741824
+  GLIBC_TUNABLES="$malloc_tunables"
   /usr/bin/python3 bench/pytorch_families.py --threads "$threads")
 
 why() {  # one line on a failed run: exit status (124 = time limit) and the last error line

@@ -55,7 +55,7 @@ done
 
 tmp=$(mktemp -d /tmp/bertscope_onnx.XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
-ort() { node bench/onnx_bert.mjs --threads "$threads" --seconds "$seconds" "$@"; }
+ort() { env GLIBC_TUNABLES="$malloc_tunables" node bench/onnx_bert.mjs --threads "$threads" --seconds "$seconds" "$@"; }
 
 # The peak line first, from a short run.
 "$bin" bench --model "$model" --batch 1 --seq 16 --threads "$threads" --iterations 1 --json | peak_line

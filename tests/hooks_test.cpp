@@ -6,7 +6,9 @@
 
 #include <cmath>
 #include <functional>
+#include <memory>
 
+#include "core/matmul.hpp"
 #include "model/autodiff.hpp"
 #include "model/generator.hpp"
 #include "model/hooks.hpp"
@@ -439,5 +441,45 @@ TEST(SiteHooks, HookBypassesALayerDecidedBelowIt) {
     EXPECT_GT(max_abs_diff(a[i].last_hidden.span(), plain[i].last_hidden.span()), 1e-3);
     for (auto p : a[i].trace.find(model::Site::attn_probs, 1)->span()) EXPECT_EQ(p, 0.0f);
     EXPECT_EQ(max_abs_diff(ga.word_embedding_grads[i].span(), gb.word_embedding_grads[i].span()), 0.0);
+  }
+}
+
+// The bf16 path converts a norm's output and the feed-forward activations to bf16 as they are
+// made, unless something reads or changes them in float32 first: observer hooks at every site
+// involved turn those fusions off, and the result must not change; a hook that changes a layer's
+// output must be seen by the next layer's bf16 products.
+TEST(SiteHooks, Bf16FusedConversionsRespectHooks) {
+  if (!core::bf16_supported()) GTEST_SKIP() << "bf16 needs the oneDNN backend";
+  HookModel h;
+  model::RunOptions fast;
+  fast.precision = model::Precision::bf16;
+  const auto fused = h.model.forward(h.inputs, fast);
+  std::vector<std::unique_ptr<LambdaHook>> observers;
+  model::RunOptions plain = fast;
+  for (std::int64_t l = 0; l < h.model.layers(); ++l)
+    for (auto site : {model::Site::resid_mid, model::Site::layer_out, model::Site::ffn_act}) {
+      observers.push_back(std::make_unique<LambdaHook>(site, l, model::Pass::forward, [](const model::SiteValues&) {}));
+      plain.hooks.push_back(observers.back().get());
+    }
+  const auto unfused = h.model.forward(h.inputs, plain);
+  const auto exact = h.model.forward(h.inputs);
+  for (std::size_t b = 0; b < 2; ++b) {
+    EXPECT_LE(max_abs_diff(fused[b].last_hidden.span(), unfused[b].last_hidden.span()), 1e-6) << "input " << b;
+    EXPECT_LT(max_abs_diff(fused[b].last_hidden.span(), exact[b].last_hidden.span()), 0.1) << "input " << b;
+  }
+  // Adding 1 to layer 0's output: the bf16 pass follows the float32 pass with the same hook.
+  LambdaHook shift(model::Site::layer_out, 0, model::Pass::forward, [](const model::SiteValues& v) {
+    for (std::int64_t b = 0; b < v.inputs(); ++b)
+      for (auto& x : v.of(b)) x += 1.0f;
+  }, true);
+  model::RunOptions shifted_fast = fast, shifted_exact;
+  shifted_fast.hooks = {&shift};
+  shifted_exact.hooks = {&shift};
+  const auto a = h.model.forward(h.inputs, shifted_fast);
+  const auto e = h.model.forward(h.inputs, shifted_exact);
+  for (std::size_t b = 0; b < 2; ++b) {
+    const double err = max_abs_diff(a[b].last_hidden.span(), e[b].last_hidden.span());
+    const double effect = max_abs_diff(e[b].last_hidden.span(), exact[b].last_hidden.span());
+    EXPECT_LT(err, 0.1 * effect) << "input " << b << ": bf16 error " << err << ", the hook's effect " << effect;
   }
 }

@@ -163,6 +163,14 @@ void SoftmaxRowsImpl(float* HWY_RESTRICT x, std::int64_t rows, std::int64_t cols
   for (std::int64_t r = 0; r < rows; ++r) SoftmaxRow(x + r * cols, cols);
 }
 
+// float32 -> bfloat16 bits, rounding to nearest even (as to_bf16).
+void RoundToBf16(const float* HWY_RESTRICT x, std::int64_t n, std::uint16_t* HWY_RESTRICT out) {
+  for (std::int64_t i = 0; i < n; ++i) {
+    const std::uint32_t bits = std::bit_cast<std::uint32_t>(x[i]);
+    out[i] = static_cast<std::uint16_t>((bits + 0x7fffu + ((bits >> 16) & 1u)) >> 16);
+  }
+}
+
 // One row of LayerNorm(a + b); b may be null. Two passes (mean, then centred squares) in float
 // lanes keep the variance accurate without double arithmetic.
 void NormRow(const float* HWY_RESTRICT a, const float* HWY_RESTRICT b, std::int64_t n, const float* gamma,
@@ -203,10 +211,12 @@ void NormRow(const float* HWY_RESTRICT a, const float* HWY_RESTRICT b, std::int6
 }
 
 void AddLayerNormImpl(const float* a, const float* b, std::int64_t rows, std::int64_t cols, const float* gamma,
-                      const float* beta, float eps, float* y) {
+                      const float* beta, float eps, float* y, std::uint16_t* y16) {
 #pragma omp parallel for schedule(static) if (rows * cols > 16384)
-  for (std::int64_t r = 0; r < rows; ++r)
+  for (std::int64_t r = 0; r < rows; ++r) {
     NormRow(a + r * cols, b ? b + r * cols : nullptr, cols, gamma, beta, eps, y + r * cols);
+    if (y16) RoundToBf16(y + r * cols, cols, y16 + r * cols);
+  }
 }
 
 const char* TargetName() { return hwy::TargetName(HWY_TARGET); }
@@ -230,13 +240,13 @@ void softmax_rows(float* x, std::int64_t rows, std::int64_t cols) {
 }
 
 void layer_norm(const float* x, std::int64_t rows, std::int64_t cols, const float* gamma, const float* beta,
-                float eps, float* y) {
-  HWY_DYNAMIC_DISPATCH(AddLayerNormImpl)(x, nullptr, rows, cols, gamma, beta, eps, y);
+                float eps, float* y, std::uint16_t* y16) {
+  HWY_DYNAMIC_DISPATCH(AddLayerNormImpl)(x, nullptr, rows, cols, gamma, beta, eps, y, y16);
 }
 
 void add_layer_norm(const float* a, const float* b, std::int64_t rows, std::int64_t cols, const float* gamma,
-                    const float* beta, float eps, float* y) {
-  HWY_DYNAMIC_DISPATCH(AddLayerNormImpl)(a, b, rows, cols, gamma, beta, eps, y);
+                    const float* beta, float eps, float* y, std::uint16_t* y16) {
+  HWY_DYNAMIC_DISPATCH(AddLayerNormImpl)(a, b, rows, cols, gamma, beta, eps, y, y16);
 }
 
 void activate(Activation act, float* x, std::int64_t n) {

@@ -14,12 +14,13 @@ enum class Activation { gelu_erf, gelu_tanh, relu, silu, gelu_quick };
 void softmax_rows(float* x, std::int64_t rows, std::int64_t cols);
 
 // y = LayerNorm(x) * gamma + beta per row, biased variance as PyTorch; x and y may alias.
+// `y16` (optional): y also in bfloat16 (as to_bf16 rounds), written while each row is in cache.
 void layer_norm(const float* x, std::int64_t rows, std::int64_t cols, const float* gamma, const float* beta,
-                float eps, float* y);
+                float eps, float* y, std::uint16_t* y16 = nullptr);
 
 // y = LayerNorm(a + b) per row (the residual add fused into the norm); y may alias a or b.
 void add_layer_norm(const float* a, const float* b, std::int64_t rows, std::int64_t cols, const float* gamma,
-                    const float* beta, float eps, float* y);
+                    const float* beta, float eps, float* y, std::uint16_t* y16 = nullptr);
 
 // In-place activation over n values.
 void activate(Activation act, float* x, std::int64_t n);

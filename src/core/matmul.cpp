@@ -95,7 +95,7 @@ float alpha_of(Activation a) { return a == Activation::silu ? 1.0f : a == Activa
 
 // y = post(x W^T + bias); `packed` given: W in the layout the primitive prefers (packed once).
 void linear_any(dt type, const void* x, std::int64_t m, std::int64_t k, const void* w, PackedWeight::Impl* packed,
-                const float* bias, std::int64_t n, float* y, const Activation* post);
+                const float* bias, std::int64_t n, void* y, dt y_type, const Activation* post);
 
 }  // namespace
 
@@ -146,13 +146,14 @@ std::size_t PackedWeight::packed_bytes() const {
 namespace {
 
 void linear_any(dt type, const void* x, std::int64_t m, std::int64_t k, const void* w, PackedWeight::Impl* packed,
-                const float* bias, std::int64_t n, float* y, const Activation* post) {
+                const float* bias, std::int64_t n, void* y, dt y_type, const Activation* post) {
   if (m == 0) return;
   const int post_id = post ? static_cast<int>(*post) : -1;
-  const Key key{packed ? Kind::linear_packed : Kind::linear, type, m, n, k, 0, 0, post_id, bias != nullptr, 0.0f};
+  const Key key{packed ? Kind::linear_packed : Kind::linear, type, m, n, k, static_cast<std::int64_t>(y_type), 0,
+                post_id, bias != nullptr, 0.0f};
   auto c = cached(key, [&] {
     // Packed: the primitive chooses the weights' layout (tag::any); else W^T as stored.
-    memory::desc xd({m, k}, type, tag::ab), wd({k, n}, type, packed ? tag::any : tag::ba), yd({m, n}, dt::f32, tag::ab);
+    memory::desc xd({m, k}, type, tag::ab), wd({k, n}, type, packed ? tag::any : tag::ba), yd({m, n}, y_type, tag::ab);
     memory::desc bd({1, n}, dt::f32, tag::ab);
     dnnl::primitive_attr attr;
     attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
@@ -164,7 +165,7 @@ void linear_any(dt type, const void* x, std::int64_t m, std::int64_t k, const vo
     auto desc = bias ? dnnl::matmul::desc(xd, wd, bd, yd) : dnnl::matmul::desc(xd, wd, yd);
     return dnnl::matmul::primitive_desc(desc, attr, engine());
   });
-  memory::desc xd({m, k}, type, tag::ab), yd({m, n}, dt::f32, tag::ab);
+  memory::desc xd({m, k}, type, tag::ab), yd({m, n}, y_type, tag::ab);
   memory wm = packed ? [&] {
     const auto want = c->weights;
     return memory(want, engine(), const_cast<void*>(packed->in_layout(want)));
@@ -181,26 +182,38 @@ void linear_any(dt type, const void* x, std::int64_t m, std::int64_t k, const vo
 
 void linear(const float* x, std::int64_t m, std::int64_t k, const float* w, const float* bias, std::int64_t n,
             float* y, const Activation* post) {
-  linear_any(dt::f32, x, m, k, w, nullptr, bias, n, y, post);
+  linear_any(dt::f32, x, m, k, w, nullptr, bias, n, y, dt::f32, post);
 }
 
 void linear_bf16(const bf16* x, std::int64_t m, std::int64_t k, const bf16* w, const float* bias, std::int64_t n,
                  float* y, const Activation* post) {
-  linear_any(dt::bf16, x, m, k, w, nullptr, bias, n, y, post);
+  linear_any(dt::bf16, x, m, k, w, nullptr, bias, n, y, dt::f32, post);
+}
+
+void linear_bf16(const bf16* x, std::int64_t m, std::int64_t k, const bf16* w, const float* bias, std::int64_t n,
+                 bf16* y, const Activation* post) {
+  linear_any(dt::bf16, x, m, k, w, nullptr, bias, n, y, dt::bf16, post);
 }
 
 void linear(const float* x, std::int64_t m, std::int64_t k, const PackedWeight& w, const float* bias, std::int64_t n,
             float* y, const Activation* post) {
   if (w.impl_->type != dt::f32 || w.impl_->n != n || w.impl_->k != k)
     fail(ErrorKind::internal, "packed weight of {} x {} used as a float32 {} x {}", w.impl_->n, w.impl_->k, n, k);
-  linear_any(dt::f32, x, m, k, w.impl_->source, w.impl_.get(), bias, n, y, post);
+  linear_any(dt::f32, x, m, k, w.impl_->source, w.impl_.get(), bias, n, y, dt::f32, post);
 }
 
 void linear_bf16(const bf16* x, std::int64_t m, std::int64_t k, const PackedWeight& w, const float* bias,
                  std::int64_t n, float* y, const Activation* post) {
   if (w.impl_->type != dt::bf16 || w.impl_->n != n || w.impl_->k != k)
     fail(ErrorKind::internal, "packed weight of {} x {} used as a bfloat16 {} x {}", w.impl_->n, w.impl_->k, n, k);
-  linear_any(dt::bf16, x, m, k, w.impl_->source, w.impl_.get(), bias, n, y, post);
+  linear_any(dt::bf16, x, m, k, w.impl_->source, w.impl_.get(), bias, n, y, dt::f32, post);
+}
+
+void linear_bf16(const bf16* x, std::int64_t m, std::int64_t k, const PackedWeight& w, const float* bias,
+                 std::int64_t n, bf16* y, const Activation* post) {
+  if (w.impl_->type != dt::bf16 || w.impl_->n != n || w.impl_->k != k)
+    fail(ErrorKind::internal, "packed weight of {} x {} used as a bfloat16 {} x {}", w.impl_->n, w.impl_->k, n, k);
+  linear_any(dt::bf16, x, m, k, w.impl_->source, w.impl_.get(), bias, n, y, dt::bf16, post);
 }
 
 bool bf16_supported() { return true; }
@@ -299,6 +312,16 @@ void linear(const float* x, std::int64_t m, std::int64_t k, const PackedWeight& 
 }
 
 void linear_bf16(const bf16*, std::int64_t, std::int64_t, const PackedWeight&, const float*, std::int64_t, float*,
+                 const Activation*) {
+  fail(ErrorKind::input, "--precision bf16 needs the oneDNN backend; this build uses CBLAS");
+}
+
+void linear_bf16(const bf16*, std::int64_t, std::int64_t, const bf16*, const float*, std::int64_t, bf16*,
+                 const Activation*) {
+  fail(ErrorKind::input, "--precision bf16 needs the oneDNN backend; this build uses CBLAS");
+}
+
+void linear_bf16(const bf16*, std::int64_t, std::int64_t, const PackedWeight&, const float*, std::int64_t, bf16*,
                  const Activation*) {
   fail(ErrorKind::input, "--precision bf16 needs the oneDNN backend; this build uses CBLAS");
 }

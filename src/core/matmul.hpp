@@ -38,6 +38,8 @@ class PackedWeight {
                      const Activation*);
   friend void linear_bf16(const bf16*, std::int64_t, std::int64_t, const PackedWeight&, const float*, std::int64_t,
                           float*, const Activation*);
+  friend void linear_bf16(const bf16*, std::int64_t, std::int64_t, const PackedWeight&, const float*, std::int64_t,
+                          bf16*, const Activation*);
   std::unique_ptr<Impl> impl_;
 };
 
@@ -58,6 +60,13 @@ void linear(const float* x, std::int64_t m, std::int64_t k, const PackedWeight& 
             float* y, const Activation* post = nullptr);
 void linear_bf16(const bf16* x, std::int64_t m, std::int64_t k, const PackedWeight& w, const float* bias,
                  std::int64_t n, float* y, const Activation* post = nullptr);
+
+// The same rounded to bfloat16 on output (round to nearest even, as to_bf16), for a result that
+// only feeds the next bf16 product: it is never written or read in float32.
+void linear_bf16(const bf16* x, std::int64_t m, std::int64_t k, const bf16* w, const float* bias, std::int64_t n,
+                 bf16* y, const Activation* post = nullptr);
+void linear_bf16(const bf16* x, std::int64_t m, std::int64_t k, const PackedWeight& w, const float* bias,
+                 std::int64_t n, bf16* y, const Activation* post = nullptr);
 
 // C[M,N] (+)= op(A)[M,K] op(B)[K,N] with bfloat16 A and B and float32 accumulation and C (the
 // reverse pass of bf16 training); op = transpose when the flag is set, lda/ldb/ldc the row

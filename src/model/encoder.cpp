@@ -342,8 +342,12 @@ std::vector<ForwardResult> Encoder::run(const Model& model, std::span<const Mode
     for (std::int64_t b = 0; b < count; ++b) max_t = std::max(max_t, batch.length(b));
     relative = std::make_shared<const layers::RelativePositions>(layers::relative_positions(c, p, max_t));
   }
+  ws.block.x16_is_input = false;
   for (std::int64_t l = opt.start_layer; l < layers; ++l) {
     auto* block_tape = tape ? &tape->layers[static_cast<std::size_t>(l)] : nullptr;
+    // The bf16 copy of this block's output may be made by its last norm when the next block's
+    // Q, K, V are the next to read the output (no hook at layer.out, the next block runs).
+    ws.block.out16 = bf16 && !tape && l + 1 < layers && !rec.hooked(Site::layer_out, l) && !rec.bypassed(l + 1);
     if (rec.bypassed(l)) {
       // A skipped layer applies no attention: its recorded probabilities are all zero.
       for (std::int64_t b = 0; b < count && rec.wants(Site::attn_probs, l); ++b) rec.block(Site::attn_probs, l, b);

@@ -270,9 +270,9 @@ void streamed_context(const Batch& batch, const AttentionShape& s, std::span<con
 void attention_forward(const LinearContext& lc, const LayerParams& lp, std::int64_t layer, const Batch& batch,
                        const AttentionShape& s, const float* x, const AttentionBuffers& buf,
                        const AttentionEdits& edits, SiteRecorder& rec, std::vector<core::bf16>* x16,
-                       AttentionTape* tape) {
+                       AttentionTape* tape, bool x_converted) {
   const auto n = batch.rows(), hidden = s.hidden, heads = s.heads, d = s.head_dim;
-  linear_forward(lc, x, n, hidden, lp.query_w, lp.query_b, hidden, buf.q, nullptr, x16, false);
+  linear_forward(lc, x, n, hidden, lp.query_w, lp.query_b, hidden, buf.q, nullptr, x16, x_converted);
   linear_forward(lc, x, n, hidden, lp.key_w, lp.key_b, hidden, buf.k, nullptr, x16, true);
   linear_forward(lc, x, n, hidden, lp.value_w, lp.value_b, hidden, buf.v, nullptr, x16, true);
   if (s.rope_theta > 0) {

@@ -63,10 +63,11 @@ struct AttentionBuffers {
 
 // x [rows, hidden] -> ctx [rows, hidden] (heads side by side); records attn.query/key/value/
 // scores/probs. With a tape, fills everything but x_in and ctx's copy, which the caller owns.
+// `x_converted`: on the bf16 path x16 already holds x in bfloat16.
 void attention_forward(const LinearContext& lc, const LayerParams& lp, std::int64_t layer, const Batch& batch,
                        const AttentionShape& s, const float* x, const AttentionBuffers& buf,
                        const AttentionEdits& edits, SiteRecorder& rec, std::vector<core::bf16>* x16,
-                       AttentionTape* tape);
+                       AttentionTape* tape, bool x_converted = false);
 
 // Reverse: from d(ctx) adds d(x) into dx and the projections' parameter gradients into grads
 // (DeBERTa's also into the gradient of the shared relative embeddings, keyed by their storage

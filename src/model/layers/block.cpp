@@ -37,7 +37,8 @@ struct AttentionBranch {
 
 AttentionBranch attention_branch(const LinearContext& lc, const LayerParams& lp, std::int64_t layer, const Batch& batch,
                                  const BlockShape& s, const float* a_in, const float* x, BlockBuffers& buf,
-                                 const AttentionEdits& edits, const Dropout& dropout, SiteRecorder& rec, BlockTape* tape) {
+                                 const AttentionEdits& edits, const Dropout& dropout, SiteRecorder& rec, BlockTape* tape,
+                                 bool a_in16 = false) {
   const auto n = batch.rows(), hidden = s.attention.hidden;
   const std::uint64_t stream = 100 + 10 * static_cast<std::uint64_t>(layer);
   AttentionBuffers ab{buf.q.data(), buf.k.data(), buf.v.data(), buf.probs.data(), buf.ctx.data()};
@@ -54,7 +55,8 @@ AttentionBranch attention_branch(const LinearContext& lc, const LayerParams& lp,
     mid = tape->mid.data();
   }
   auto* x16 = lc.bf16 ? &buf.x16 : nullptr;
-  attention_forward(lc, lp, layer, batch, s.attention, a_in, ab, layer_edits, rec, x16, tape ? &tape->attention : nullptr);
+  attention_forward(lc, lp, layer, batch, s.attention, a_in, ab, layer_edits, rec, x16, tape ? &tape->attention : nullptr,
+                    a_in16 && x16);
   rec.per_head(Site::attn_context, layer, ab.ctx, s.attention.head_dim);
   float* attn = buf.attn.data();
   linear_forward(lc, ab.ctx, n, hidden, lp.attn_out_w, lp.attn_out_b, hidden, attn, nullptr, x16);
@@ -75,12 +77,12 @@ AttentionBranch attention_branch(const LinearContext& lc, const LayerParams& lp,
 // The feed-forward branch of both placements: FFN(f_in) into buf.out, then its dropout.
 float* ffn_branch(const LinearContext& lc, const LayerParams& lp, std::int64_t layer, const Batch& batch,
                   const BlockShape& s, const float* f_in, BlockBuffers& buf, const Dropout& dropout, SiteRecorder& rec,
-                  BlockTape* tape) {
+                  BlockTape* tape, bool f_in16 = false) {
   const auto n = batch.rows();
   const std::uint64_t stream = 100 + 10 * static_cast<std::uint64_t>(layer);
   float* out = buf.out.data();
   feed_forward_forward(lc, lp, layer, n, s.ffn, f_in, buf.inter.data(), out, rec, lc.bf16 ? &buf.x16 : nullptr,
-                       lc.bf16 ? &buf.inter16 : nullptr, tape ? &tape->ffn : nullptr);
+                       lc.bf16 ? &buf.inter16 : nullptr, tape ? &tape->ffn : nullptr, f_in16 && lc.bf16);
   if (tape) {
     tape->ffn_drop =
         dropout.mask(n * s.attention.hidden, dropout.hidden_p, stream + 3, dropout.rows_before * s.attention.hidden);
@@ -201,19 +203,27 @@ void pre_norm_jvp(const LayerParams& lp, std::int64_t layer, const Batch& batch,
 void block_forward(const LinearContext& lc, const LayerParams& lp, std::int64_t layer, const Batch& batch,
                    const BlockShape& s, float* x, BlockBuffers& buf, const AttentionEdits& edits,
                    const Dropout& dropout, SiteRecorder& rec, BlockTape* tape) {
+  const bool in16 = buf.x16_is_input && lc.bf16 && !tape;
+  buf.x16_is_input = false;
   if (s.pre_norm) return pre_norm_forward(lc, lp, layer, batch, s, x, buf, edits, dropout, rec, tape);
   const auto n = batch.rows(), hidden = s.attention.hidden;
-  const auto branch = attention_branch(lc, lp, layer, batch, s, x, x, buf, edits, dropout, rec, tape);
+  const auto branch = attention_branch(lc, lp, layer, batch, s, x, x, buf, edits, dropout, rec, tape, in16);
   float* mid = branch.mid;
+  // bf16 path: each norm also writes its output in bf16 for the product that reads it next,
+  // where no hook may change the output in between (saves a conversion pass over it).
+  const bool mid16 = lc.bf16 && !tape && !rec.hooked(Site::resid_mid, layer);
   {
     core::ScopedOp op(lc.profile, core::OpClass::norm);
     norm_forward(branch.attn, branch.skip, n, hidden, lp.attn_norm_g.data, lp.attn_norm_b.data, s.eps, mid,
-                 tape ? &tape->norm1 : nullptr);
+                 tape ? &tape->norm1 : nullptr, mid16 ? buf.x16.data() : nullptr);
   }
   rec.rows(Site::resid_mid, layer, mid, hidden);
-  const float* out = ffn_branch(lc, lp, layer, batch, s, mid, buf, dropout, rec, tape);
+  const float* out = ffn_branch(lc, lp, layer, batch, s, mid, buf, dropout, rec, tape, mid16);
+  const bool out16 = buf.out16 && lc.bf16 && !tape;
   core::ScopedOp op(lc.profile, core::OpClass::norm);
-  norm_forward(out, mid, n, hidden, lp.out_norm_g.data, lp.out_norm_b.data, s.eps, x, tape ? &tape->norm2 : nullptr);
+  norm_forward(out, mid, n, hidden, lp.out_norm_g.data, lp.out_norm_b.data, s.eps, x, tape ? &tape->norm2 : nullptr,
+               out16 ? buf.x16.data() : nullptr);
+  buf.x16_is_input = out16;
 }
 
 void block_vjp(const LinearContext& lc, const LayerParams& lp, std::int64_t layer, const Batch& batch, const BlockShape& s,

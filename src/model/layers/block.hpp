@@ -40,6 +40,10 @@ struct BlockTape {
 struct BlockBuffers {
   core::FloatBuffer q, k, v, ctx, attn, mid, out, probs, inter, extra;
   std::vector<core::bf16> x16, inter16;
+  // bf16 path, post-norm blocks: the encoder lets LN2 write the block output's bf16 copy into
+  // x16 (`out16`: nothing may change the output before the next block's Q, K, V read it), and
+  // the next block then finds its input converted (`x16_is_input`).
+  bool out16 = false, x16_is_input = false;
   void reserve(std::int64_t rows, std::int64_t hidden, std::int64_t intermediate, std::int64_t probs_size, bool bf16);
 };
 

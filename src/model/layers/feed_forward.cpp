@@ -42,7 +42,8 @@ void gate_grad(const FeedForwardShape& s, const float* pre, std::int64_t rows, c
 
 void feed_forward_forward(const LinearContext& lc, const LayerParams& lp, std::int64_t layer, std::int64_t rows,
                           const FeedForwardShape& s, const float* x, float* mid, float* y, SiteRecorder& rec,
-                          std::vector<core::bf16>* x16, std::vector<core::bf16>* mid16, FeedForwardTape* tape) {
+                          std::vector<core::bf16>* x16, std::vector<core::bf16>* mid16, FeedForwardTape* tape,
+                          bool x_converted) {
   const auto width = s.in_width();
   if (s.gated) {
     core::FloatBuffer scratch;
@@ -54,15 +55,24 @@ void feed_forward_forward(const LinearContext& lc, const LayerParams& lp, std::i
       scratch = core::FloatBuffer(static_cast<std::size_t>(rows * width));
       pre = scratch.data();
     }
-    linear_forward(lc, x, rows, s.hidden, lp.ffn_in_w, lp.ffn_in_b, width, pre, nullptr, x16);
+    linear_forward(lc, x, rows, s.hidden, lp.ffn_in_w, lp.ffn_in_b, width, pre, nullptr, x16, x_converted);
     gate(s, pre, rows, mid);
   } else if (tape) {
     tape->pre = core::FloatBuffer(static_cast<std::size_t>(rows * s.intermediate));
-    linear_forward(lc, x, rows, s.hidden, lp.ffn_in_w, lp.ffn_in_b, s.intermediate, tape->pre.data(), nullptr, x16);
+    linear_forward(lc, x, rows, s.hidden, lp.ffn_in_w, lp.ffn_in_b, s.intermediate, tape->pre.data(), nullptr, x16,
+                   x_converted);
     std::copy(tape->pre.begin(), tape->pre.end(), mid);
     core::activate(s.act, mid, rows * s.intermediate);
+  } else if (lc.bf16 && !rec.active(Site::ffn_act, layer)) {
+    // Nothing reads the activations but W_out's bf16 product: written in bf16 alone (a third
+    // of the float32 bytes written and read again for the conversion).
+    linear_forward_bf16(lc, x, rows, s.hidden, lp.ffn_in_w, lp.ffn_in_b, s.intermediate, mid16->data(), &s.act, x16,
+                        x_converted);
+    linear_forward(lc, nullptr, rows, s.intermediate, lp.ffn_out_w, lp.ffn_out_b, s.hidden, y, nullptr, mid16, true);
+    rec.rows(Site::ffn_out, layer, y, s.hidden);
+    return;
   } else {
-    linear_forward(lc, x, rows, s.hidden, lp.ffn_in_w, lp.ffn_in_b, s.intermediate, mid, &s.act, x16);
+    linear_forward(lc, x, rows, s.hidden, lp.ffn_in_w, lp.ffn_in_b, s.intermediate, mid, &s.act, x16, x_converted);
   }
   rec.rows(Site::ffn_act, layer, mid, s.intermediate);
   // The tape keeps the activations only where a hook may have changed them: else the reverse

@@ -31,10 +31,12 @@ struct FeedForwardShape {
 
 // x [rows, hidden] -> y [rows, hidden]; `mid` [rows, in_width()] holds the activations
 // (kept by the tape only where a hook at ffn.act may change them). x16/mid16 are the bf16
-// staging buffers of x and mid.
+// staging buffers of x and mid (`x_converted`: x16 holds x already). On the bf16 path without a
+// tape, activations nothing records or hooks are written in bf16 only, into mid16.
 void feed_forward_forward(const LinearContext& lc, const LayerParams& lp, std::int64_t layer, std::int64_t rows,
                           const FeedForwardShape& s, const float* x, float* mid, float* y, SiteRecorder& rec,
-                          std::vector<core::bf16>* x16, std::vector<core::bf16>* mid16, FeedForwardTape* tape);
+                          std::vector<core::bf16>* x16, std::vector<core::bf16>* mid16, FeedForwardTape* tape,
+                          bool x_converted = false);
 
 // Reverse: d(x) (+)= from dy; `d_mid` [rows, in_width()] scratch; x is the forward's input.
 void feed_forward_vjp(const LinearContext& lc, const LayerParams& lp, std::int64_t layer, std::int64_t rows, const FeedForwardShape& s,

@@ -4,15 +4,22 @@
 
 namespace bertscope::model::layers {
 
+namespace {
+
+const core::PackedWeight* packed_of(const std::map<const float*, std::unique_ptr<core::PackedWeight>>* map,
+                                    const Param& w) {
+  if (!map) return nullptr;
+  const auto it = map->find(w.data);
+  return it == map->end() ? nullptr : it->second.get();
+}
+
+}  // namespace
+
 void linear_forward(const LinearContext& ctx, const float* x, std::int64_t m, std::int64_t in, const Param& w,
                     const Param& b, std::int64_t out, float* y, const core::Activation* act,
                     std::vector<core::bf16>* x16, bool x_converted) {
   core::ScopedOp op(ctx.profile, core::OpClass::linear);
-  auto packed = [&](const auto* map) -> const core::PackedWeight* {
-    if (!map) return nullptr;
-    const auto it = map->find(w.data);
-    return it == map->end() ? nullptr : it->second.get();
-  };
+  auto packed = [&](const auto* map) { return packed_of(map, w); };
   if (!ctx.bf16) {
     if (const auto* pw = packed(ctx.packed))
       core::linear(x, m, in, *pw, b.data, out, y, act);
@@ -25,6 +32,17 @@ void linear_forward(const LinearContext& ctx, const float* x, std::int64_t m, st
     core::linear_bf16(x16->data(), m, in, *pw, b.data, out, y, act);
   else
     core::linear_bf16(x16->data(), m, in, ctx.bf16_weights->at(w.data).data(), b.data, out, y, act);
+}
+
+void linear_forward_bf16(const LinearContext& ctx, const float* x, std::int64_t m, std::int64_t in, const Param& w,
+                         const Param& b, std::int64_t out, core::bf16* y16, const core::Activation* act,
+                         std::vector<core::bf16>* x16, bool x_converted) {
+  core::ScopedOp op(ctx.profile, core::OpClass::linear);
+  if (!x_converted) core::to_bf16(x, m * in, x16->data());
+  if (const auto* pw = packed_of(ctx.packed_bf16, w))
+    core::linear_bf16(x16->data(), m, in, *pw, b.data, out, y16, act);
+  else
+    core::linear_bf16(x16->data(), m, in, ctx.bf16_weights->at(w.data).data(), b.data, out, y16, act);
 }
 
 namespace {

@@ -32,6 +32,12 @@ void linear_forward(const LinearContext& ctx, const float* x, std::int64_t m, st
                     const Param& b, std::int64_t out, float* y, const core::Activation* act = nullptr,
                     std::vector<core::bf16>* x16 = nullptr, bool x_converted = false);
 
+// The same on the bf16 path with the result rounded to bfloat16 into y16 (a result only the next
+// product reads: never held in float32). Needs ctx.bf16.
+void linear_forward_bf16(const LinearContext& ctx, const float* x, std::int64_t m, std::int64_t in, const Param& w,
+                         const Param& b, std::int64_t out, core::bf16* y16, const core::Activation* act,
+                         std::vector<core::bf16>* x16, bool x_converted = false);
+
 // Reverse: dx (+)= dy W (skipped when dx is null); dW += dy^T x and db += column sums of dy
 // (skipped when dw is null). dy [m, out], x [m, in]. With a bf16 context (a tape recorded in
 // bf16) both products take bfloat16 inputs (dy, x and the weights' bf16 copies) and accumulate

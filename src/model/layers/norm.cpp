@@ -34,12 +34,12 @@ void norm_input_grad(const float* dy, const NormTape& tape, const float* g, std:
 }  // namespace
 
 void norm_forward(const float* x, const float* skip, std::int64_t rows, std::int64_t cols, const float* g,
-                  const float* b, float eps, float* y, NormTape* tape) {
+                  const float* b, float eps, float* y, NormTape* tape, std::uint16_t* y16) {
   if (!tape) {
     if (skip)
-      core::add_layer_norm(x, skip, rows, cols, g, b, eps, y);
+      core::add_layer_norm(x, skip, rows, cols, g, b, eps, y, y16);
     else
-      core::layer_norm(x, rows, cols, g, b, eps, y);
+      core::layer_norm(x, rows, cols, g, b, eps, y, y16);
     return;
   }
   tape->xhat = core::FloatBuffer(static_cast<std::size_t>(rows * cols));
@@ -67,6 +67,7 @@ void norm_forward(const float* x, const float* skip, std::int64_t rows, std::int
       y[r * cols + j] = h * g[j] + b[j];
     }
   }
+  if (y16) core::to_bf16(y, rows * cols, y16);
 }
 
 void norm_vjp(const float* dy, const NormTape& tape, const float* g, std::int64_t rows, std::int64_t cols, float* din,

@@ -15,8 +15,9 @@ struct NormTape {
 
 // y = LN(x (+ skip)) * g + b; x, skip and y may alias. With a tape, x-hat and 1/std are kept
 // (and the statistics accumulated in double, as the tape always has).
+// `y16` (optional): y also in bfloat16, for a bf16 product that reads it next.
 void norm_forward(const float* x, const float* skip, std::int64_t rows, std::int64_t cols, const float* g,
-                  const float* b, float eps, float* y, NormTape* tape = nullptr);
+                  const float* b, float eps, float* y, NormTape* tape = nullptr, std::uint16_t* y16 = nullptr);
 
 // d(input) = rstd * (dxh - mean(dxh) - xhat * mean(dxh * xhat)), dxh = dy * g; accumulates dg
 // and db when given. The input of a residual sum receives the same gradient in both terms.
