@@ -483,3 +483,38 @@ TEST(SiteHooks, Bf16FusedConversionsRespectHooks) {
     EXPECT_LT(err, 0.1 * effect) << "input " << b << ": bf16 error " << err << ", the hook's effect " << effect;
   }
 }
+
+// Recorded attention probabilities are computed in their recorded blocks unless a hook reads or
+// changes the scores or probabilities: an observer at attn.probs turns that off, and the maps
+// and outputs must be the same to the bit (padded input included).
+TEST(SiteHooks, AttentionComputedInItsRecordEqualsTheCopiedRecord) {
+  HookModel h;
+  h.inputs.push_back(h.inputs[0]);
+  h.inputs[2].attention_mask = {1, 1, 1, 1, 0, 0};
+  model::RunOptions direct;
+  direct.record = model::SiteSet::parse("attn.probs,hidden", h.model.layers());
+  std::vector<std::unique_ptr<LambdaHook>> observers;
+  model::RunOptions copied = direct;
+  for (std::int64_t l = 0; l < h.model.layers(); ++l) {
+    observers.push_back(std::make_unique<LambdaHook>(model::Site::attn_probs, l, model::Pass::forward,
+                                                     [](const model::SiteValues&) {}));
+    copied.hooks.push_back(observers.back().get());
+  }
+  const auto a = h.model.forward(h.inputs, direct);
+  const auto b = h.model.forward(h.inputs, copied);
+  for (std::size_t i = 0; i < h.inputs.size(); ++i) {
+    EXPECT_EQ(max_abs_diff(a[i].last_hidden.span(), b[i].last_hidden.span()), 0.0) << "input " << i;
+    for (std::int64_t l = 0; l < h.model.layers(); ++l) {
+      const auto* pa = a[i].trace.find(model::Site::attn_probs, l);
+      const auto* pb = b[i].trace.find(model::Site::attn_probs, l);
+      ASSERT_TRUE(pa && pb);
+      EXPECT_EQ(pa->shape, pb->shape);
+      EXPECT_EQ(max_abs_diff(pa->span(), pb->span()), 0.0) << "input " << i << " layer " << l;
+    }
+  }
+  // The padded keys of input 2 get exactly zero.
+  const auto* p = a[2].trace.find(model::Site::attn_probs, 0);
+  for (std::int64_t head = 0; head < 3; ++head)
+    for (std::int64_t q = 0; q < 6; ++q)
+      for (std::int64_t k = 4; k < 6; ++k) EXPECT_EQ(p->data[static_cast<std::size_t>((head * 6 + q) * 6 + k)], 0.0f);
+}

@@ -288,6 +288,28 @@ void attention_forward(const LinearContext& lc, const LayerParams& lp, std::int6
     streamed_context(batch, s, edits.inputs, buf.q, buf.k, buf.v, buf.ctx);
     return;
   }
+  // Recorded probabilities that nothing else reads or changes on the way (no score record or
+  // hook, no probability hook, no dropout, tape or positional terms): each input's scores,
+  // softmax and context run in its recorded block, which is then never copied (a pass over all
+  // maps saved; the same products and softmax per input, so the same values).
+  if (!tape && !edits.relative && !edits.dropout && !edits.mask_query_rows && rec.wants(Site::attn_probs, layer) &&
+      !rec.active(Site::attn_scores, layer) && !rec.hooked(Site::attn_probs, layer)) {
+    std::vector<float*> blocks(static_cast<std::size_t>(batch.size()));
+    for (std::int64_t b = 0; b < batch.size(); ++b) blocks[static_cast<std::size_t>(b)] = rec.block(Site::attn_probs, layer, b, false);
+    core::ScopedOp op(lc.profile, core::OpClass::attention);
+    for (std::int64_t b = 0; b < batch.size(); ++b) {
+      const auto t = batch.length(b), row0 = batch.row(b);
+      float* block = blocks[static_cast<std::size_t>(b)];
+      core::attention_scores(buf.q + row0 * hidden, buf.k + row0 * hidden, 1, heads, t, d, hidden, s.scale, block);
+      const KeyMask km{edits.inputs[static_cast<std::size_t>(b)].attention_mask, s.window_half};
+      if (!km.any(t))
+        core::softmax_rows(block, heads * t, t);
+      else
+        for (std::int64_t h = 0; h < heads; ++h) (void)masked_softmax_rows(km, 0, t, 0, t, block + h * t * t);
+      core::attention_context(block, buf.v + row0 * hidden, 1, heads, t, d, hidden, buf.ctx + row0 * hidden);
+    }
+    return;
+  }
   {
     core::ScopedOp op(lc.profile, core::OpClass::attention);
     for (const auto& g : batch.groups) {

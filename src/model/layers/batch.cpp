@@ -79,9 +79,9 @@ void SiteRecorder::record_block(Site site, std::int64_t layer, const float* bloc
   std::memcpy(dst, blocks + batch_.probs(b), static_cast<std::size_t>(batch_.heads * t * t) * sizeof(float));
 }
 
-float* SiteRecorder::block(Site site, std::int64_t layer, std::int64_t b) {
+float* SiteRecorder::block(Site site, std::int64_t layer, std::int64_t b, bool zero) {
   const auto t = batch_.length(b);
-  return trace(b).write(site, layer, {batch_.heads, t, t});
+  return trace(b).write(site, layer, {batch_.heads, t, t}, zero);
 }
 
 }  // namespace bertscope::model::layers

@@ -75,8 +75,8 @@ class SiteRecorder {
                  const float* forward = nullptr, std::uint8_t* constant = nullptr);
   // Whether a hook asks the forward pass to replace the layer by the identity.
   bool bypassed(std::int64_t layer) const;
-  // Each input's block, allocated for the caller to fill (zero-filled).
-  float* block(Site site, std::int64_t layer, std::int64_t b);
+  // Each input's block, allocated for the caller to fill (zero-filled unless `zero` is false).
+  float* block(Site site, std::int64_t layer, std::int64_t b, bool zero = true);
   Trace& trace(std::int64_t b) { return *traces_[static_cast<std::size_t>(b)]; }
 
  private:
