@@ -1,5 +1,7 @@
 #include "model/layers/linear.hpp"
 
+#include <algorithm>
+
 #include "core/gemm.hpp"
 
 namespace bertscope::model::layers {
@@ -76,9 +78,16 @@ void linear_vjp(const LinearContext& ctx, const float* dy, std::int64_t m, std::
     if (!dw) return;
     core::gemm(true, false, out, in, m, 1.0f, dy, out, x, in, 1.0f, dw, in);
   }
-  if (db)
+  if (!db) return;
+  // Column sums split over the threads by column blocks: each column still sums its rows in
+  // order, so the result does not depend on the thread count.
+  constexpr std::int64_t kColumns = 256;
+#pragma omp parallel for schedule(static) if (m * out > 65536)
+  for (std::int64_t j0 = 0; j0 < out; j0 += kColumns) {
+    const auto j1 = std::min(out, j0 + kColumns);
     for (std::int64_t r = 0; r < m; ++r)
-      for (std::int64_t j = 0; j < out; ++j) db[j] += dy[r * out + j];
+      for (std::int64_t j = j0; j < j1; ++j) db[j] += dy[r * out + j];
+  }
 }
 
 void linear_jvp(const float* tx, std::int64_t m, std::int64_t in, const Param& w, std::int64_t out, float* ty) {
