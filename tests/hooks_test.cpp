@@ -486,11 +486,14 @@ TEST(SiteHooks, Bf16FusedConversionsRespectHooks) {
 
 // Recorded attention probabilities are computed in their recorded blocks unless a hook reads or
 // changes the scores or probabilities: an observer at attn.probs turns that off, and the maps
-// and outputs must be the same to the bit (padded input included).
+// and outputs must be the same to the bit (padded input included; inputs one by one with all
+// threads, or whole inputs per thread).
 TEST(SiteHooks, AttentionComputedInItsRecordEqualsTheCopiedRecord) {
   HookModel h;
   h.inputs.push_back(h.inputs[0]);
   h.inputs[2].attention_mask = {1, 1, 1, 1, 0, 0};
+  // Enough inputs that each thread takes whole inputs (at 2 threads; fewer run one by one).
+  for (int i = 0; i < 5; ++i) h.inputs.push_back(h.inputs[static_cast<std::size_t>(i % 3)]);
   model::RunOptions direct;
   direct.record = model::SiteSet::parse("attn.probs,hidden", h.model.layers());
   std::vector<std::unique_ptr<LambdaHook>> observers;

@@ -9,6 +9,7 @@
 #include "core/gemm.hpp"
 #include "core/kernels.hpp"
 #include "core/matmul.hpp"
+#include "core/parallel.hpp"
 #include "model/layers/rotary.hpp"
 
 namespace bertscope::model::layers {
@@ -291,13 +292,14 @@ void attention_forward(const LinearContext& lc, const LayerParams& lp, std::int6
   // Recorded probabilities that nothing else reads or changes on the way (no score record or
   // hook, no probability hook, no dropout, tape or positional terms): each input's scores,
   // softmax and context run in its recorded block, which is then never copied (a pass over all
-  // maps saved; the same products and softmax per input, so the same values).
+  // maps saved; the same products and softmax per input, so the same values). With several
+  // inputs per thread, each thread takes whole inputs (one parallel region, not three per input).
   if (!tape && !edits.relative && !edits.dropout && !edits.mask_query_rows && rec.wants(Site::attn_probs, layer) &&
       !rec.active(Site::attn_scores, layer) && !rec.hooked(Site::attn_probs, layer)) {
     std::vector<float*> blocks(static_cast<std::size_t>(batch.size()));
     for (std::int64_t b = 0; b < batch.size(); ++b) blocks[static_cast<std::size_t>(b)] = rec.block(Site::attn_probs, layer, b, false);
     core::ScopedOp op(lc.profile, core::OpClass::attention);
-    for (std::int64_t b = 0; b < batch.size(); ++b) {
+    auto one_input = [&](std::int64_t b) {
       const auto t = batch.length(b), row0 = batch.row(b);
       float* block = blocks[static_cast<std::size_t>(b)];
       core::attention_scores(buf.q + row0 * hidden, buf.k + row0 * hidden, 1, heads, t, d, hidden, s.scale, block);
@@ -307,6 +309,12 @@ void attention_forward(const LinearContext& lc, const LayerParams& lp, std::int6
       else
         for (std::int64_t h = 0; h < heads; ++h) (void)masked_softmax_rows(km, 0, t, 0, t, block + h * t * t);
       core::attention_context(block, buf.v + row0 * hidden, 1, heads, t, d, hidden, buf.ctx + row0 * hidden);
+    };
+    if (batch.size() >= 2 * static_cast<std::int64_t>(core::num_threads())) {
+#pragma omp parallel for schedule(dynamic)
+      for (std::int64_t b = 0; b < batch.size(); ++b) one_input(b);
+    } else {
+      for (std::int64_t b = 0; b < batch.size(); ++b) one_input(b);
     }
     return;
   }
