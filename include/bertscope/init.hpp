@@ -8,7 +8,8 @@ namespace bertscope {
 // libgomp reads the policy only when it loads, before main; its default spins idle threads at
 // every barrier and, on a machine with other work, a forward pass runs 2-7x slower. Returns in
 // the re-started process (or when the user chose a policy, or the re-start failed); then does
-// what init() does. Call it first thing in main, before any thread starts.
+// what init() does, and has malloc never map a block (those above 32 MiB would otherwise be
+// faulted in afresh every pass). Call it first thing in main, before any thread starts.
 void init(int argc, char** argv);
 
 // For hosts that cannot start themselves again (Python, a plugin): the same set-up without the
