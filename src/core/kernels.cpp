@@ -163,14 +163,6 @@ void SoftmaxRowsImpl(float* HWY_RESTRICT x, std::int64_t rows, std::int64_t cols
   for (std::int64_t r = 0; r < rows; ++r) SoftmaxRow(x + r * cols, cols);
 }
 
-// float32 -> bfloat16 bits, rounding to nearest even (as to_bf16).
-void RoundToBf16(const float* HWY_RESTRICT x, std::int64_t n, std::uint16_t* HWY_RESTRICT out) {
-  for (std::int64_t i = 0; i < n; ++i) {
-    const std::uint32_t bits = std::bit_cast<std::uint32_t>(x[i]);
-    out[i] = static_cast<std::uint16_t>((bits + 0x7fffu + ((bits >> 16) & 1u)) >> 16);
-  }
-}
-
 // One row of LayerNorm(a + b); b may be null. Two passes (mean, then centred squares) in float
 // lanes keep the variance accurate without double arithmetic.
 void NormRow(const float* HWY_RESTRICT a, const float* HWY_RESTRICT b, std::int64_t n, const float* gamma,
@@ -215,7 +207,8 @@ void AddLayerNormImpl(const float* a, const float* b, std::int64_t rows, std::in
 #pragma omp parallel for schedule(static) if (rows * cols > 16384)
   for (std::int64_t r = 0; r < rows; ++r) {
     NormRow(a + r * cols, b ? b + r * cols : nullptr, cols, gamma, beta, eps, y + r * cols);
-    if (y16) RoundToBf16(y + r * cols, cols, y16 + r * cols);
+    if (y16)
+      for (std::int64_t j = 0; j < cols; ++j) y16[r * cols + j] = round_to_bf16(y[r * cols + j]);
   }
 }
 
@@ -272,10 +265,7 @@ void activation_grad(Activation act, const float* pre, const float* dy, float* d
 
 void to_bf16(const float* x, std::int64_t n, std::uint16_t* out) {
 #pragma omp parallel for schedule(static) if (n > 65536)
-  for (std::int64_t i = 0; i < n; ++i) {
-    const std::uint32_t bits = std::bit_cast<std::uint32_t>(x[i]);
-    out[i] = static_cast<std::uint16_t>((bits + 0x7fffu + ((bits >> 16) & 1u)) >> 16);
-  }
+  for (std::int64_t i = 0; i < n; ++i) out[i] = round_to_bf16(x[i]);
 }
 
 const char* vector_target_name() { return HWY_DYNAMIC_DISPATCH(TargetName)(); }

@@ -4,6 +4,7 @@
 // scalar versions the tests hold these to.
 #pragma once
 
+#include <bit>
 #include <cstdint>
 
 namespace bertscope::core {
@@ -31,7 +32,11 @@ void activation_grad(Activation act, const float* pre, const float* dy, float* d
 // In-place tanh over n values.
 void tanh_inplace(float* x, std::int64_t n);
 
-// float32 -> bfloat16 bits, rounding to nearest even.
+// float32 -> bfloat16 bits, rounding to nearest even: one value, and n of them.
+inline std::uint16_t round_to_bf16(float x) {
+  const std::uint32_t bits = std::bit_cast<std::uint32_t>(x);
+  return static_cast<std::uint16_t>((bits + 0x7fffu + ((bits >> 16) & 1u)) >> 16);
+}
 void to_bf16(const float* x, std::int64_t n, std::uint16_t* out);
 
 // Name of the vector target chosen at run time ("AVX3", "AVX2", ...).

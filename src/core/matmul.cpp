@@ -145,6 +145,12 @@ std::size_t PackedWeight::packed_bytes() const {
 
 namespace {
 
+void check_packed(const PackedWeight::Impl& w, dt type, std::int64_t n, std::int64_t k) {
+  if (w.type != type || w.n != n || w.k != k)
+    fail(ErrorKind::internal, "packed weight of {} x {} used as a {} {} x {}", w.n, w.k,
+         type == dt::f32 ? "float32" : "bfloat16", n, k);
+}
+
 void linear_any(dt type, const void* x, std::int64_t m, std::int64_t k, const void* w, PackedWeight::Impl* packed,
                 const float* bias, std::int64_t n, void* y, dt y_type, const Activation* post) {
   if (m == 0) return;
@@ -197,22 +203,19 @@ void linear_bf16(const bf16* x, std::int64_t m, std::int64_t k, const bf16* w, c
 
 void linear(const float* x, std::int64_t m, std::int64_t k, const PackedWeight& w, const float* bias, std::int64_t n,
             float* y, const Activation* post) {
-  if (w.impl_->type != dt::f32 || w.impl_->n != n || w.impl_->k != k)
-    fail(ErrorKind::internal, "packed weight of {} x {} used as a float32 {} x {}", w.impl_->n, w.impl_->k, n, k);
+  check_packed(*w.impl_, dt::f32, n, k);
   linear_any(dt::f32, x, m, k, w.impl_->source, w.impl_.get(), bias, n, y, dt::f32, post);
 }
 
 void linear_bf16(const bf16* x, std::int64_t m, std::int64_t k, const PackedWeight& w, const float* bias,
                  std::int64_t n, float* y, const Activation* post) {
-  if (w.impl_->type != dt::bf16 || w.impl_->n != n || w.impl_->k != k)
-    fail(ErrorKind::internal, "packed weight of {} x {} used as a bfloat16 {} x {}", w.impl_->n, w.impl_->k, n, k);
+  check_packed(*w.impl_, dt::bf16, n, k);
   linear_any(dt::bf16, x, m, k, w.impl_->source, w.impl_.get(), bias, n, y, dt::f32, post);
 }
 
 void linear_bf16(const bf16* x, std::int64_t m, std::int64_t k, const PackedWeight& w, const float* bias,
                  std::int64_t n, bf16* y, const Activation* post) {
-  if (w.impl_->type != dt::bf16 || w.impl_->n != n || w.impl_->k != k)
-    fail(ErrorKind::internal, "packed weight of {} x {} used as a bfloat16 {} x {}", w.impl_->n, w.impl_->k, n, k);
+  check_packed(*w.impl_, dt::bf16, n, k);
   linear_any(dt::bf16, x, m, k, w.impl_->source, w.impl_.get(), bias, n, y, dt::bf16, post);
 }
 

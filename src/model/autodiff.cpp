@@ -77,24 +77,6 @@ namespace {
 
 // `consumed`: the tape's own Impl, whose layers are freed as the reverse pass leaves them.
 BackwardResult backward_pass(const Model& model, const ForwardTape& tape, std::span<const OutputGrad> seeds,
-                             const GradRequest& req, ForwardTape::Impl* consumed);
-
-}  // namespace
-
-BackwardResult backward(const Model& model, const ForwardTape& tape, std::span<const OutputGrad> seeds,
-                        const GradRequest& req) {
-  return backward_pass(model, tape, seeds, req, nullptr);
-}
-
-BackwardResult backward(const Model& model, ForwardTape&& tape, std::span<const OutputGrad> seeds,
-                        const GradRequest& req) {
-  ForwardTape consumed = std::move(tape);
-  return backward_pass(model, consumed, seeds, req, &consumed.impl());
-}
-
-namespace {
-
-BackwardResult backward_pass(const Model& model, const ForwardTape& tape, std::span<const OutputGrad> seeds,
                              const GradRequest& req, ForwardTape::Impl* consumed) {
   const auto& c = model.config();
   const auto& p = model.params();
@@ -278,14 +260,12 @@ BackwardResult backward_pass(const Model& model, const ForwardTape& tape, std::s
       if (spec.optional_in_group && w.data == p.word_emb.data) continue;  // tied decoder: already in the embeddings
       // Handed over, not copied: a copy would write every gradient's bytes into fresh pages
       // (bert-base: 440 MB a step, a tenth of a backward pass in page faults on a VM).
+      if (static_cast<std::int64_t>(it->second.size()) != core::numel(spec.shape))
+        fail(ErrorKind::internal, "gradient of {} has {} values, the parameter {}", spec.name, it->second.size(),
+             core::shape_string(spec.shape));
       Tensor g;
       g.shape = spec.shape;
-      if (static_cast<std::int64_t>(it->second.size()) == core::numel(spec.shape)) {
-        g.data = std::move(it->second);
-      } else {
-        g = Tensor::uninitialized(spec.shape);
-        std::copy_n(it->second.begin(), std::min(it->second.size(), g.data.size()), g.data.begin());
-      }
+      g.data = std::move(it->second);
       out.param_grads.emplace(spec.name, std::move(g));
       pg.erase(it);
     }
@@ -294,6 +274,17 @@ BackwardResult backward_pass(const Model& model, const ForwardTape& tape, std::s
 }
 
 }  // namespace
+
+BackwardResult backward(const Model& model, const ForwardTape& tape, std::span<const OutputGrad> seeds,
+                        const GradRequest& req) {
+  return backward_pass(model, tape, seeds, req, nullptr);
+}
+
+BackwardResult backward(const Model& model, ForwardTape&& tape, std::span<const OutputGrad> seeds,
+                        const GradRequest& req) {
+  ForwardTape consumed = std::move(tape);
+  return backward_pass(model, consumed, seeds, req, &consumed.impl());
+}
 
 TangentResult jvp(const Model& model, const ForwardTape& tape, std::span<const Tensor> tangents, const SiteSet& sites,
                   const std::vector<std::vector<FlowMask>>& masks, const SiteHooks& extra_hooks) {

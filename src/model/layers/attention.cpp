@@ -93,6 +93,15 @@ std::vector<std::int64_t> masked_softmax_rows(const KeyMask& km, std::int64_t i0
   return blind;
 }
 
+// Softmax over one input's [heads, t, t] scores, masked as above.
+void input_softmax(const KeyMask& km, std::int64_t heads, std::int64_t t, float* block) {
+  if (!km.any(t)) {
+    core::softmax_rows(block, heads * t, t);
+    return;
+  }
+  for (std::int64_t h = 0; h < heads; ++h) (void)masked_softmax_rows(km, 0, t, 0, t, block + h * t * t);
+}
+
 // Softmax over the scores of every input, masked as above (unmasked inputs in one pass).
 void masked_softmax(const Batch& batch, std::span<const ModelInput> inputs, std::int64_t window_half, float* probs) {
   auto mask_of = [&](std::int64_t b) { return KeyMask{inputs[static_cast<std::size_t>(b)].attention_mask, window_half}; };
@@ -103,16 +112,8 @@ void masked_softmax(const Batch& batch, std::span<const ModelInput> inputs, std:
       core::softmax_rows(probs + g.probs_offset, g.count * batch.heads * g.t, g.t);
       continue;
     }
-    for (std::int64_t b = g.first; b < g.first + g.count; ++b) {
-      const auto t = g.t;
-      const auto km = mask_of(b);
-      float* block = probs + batch.probs(b);
-      if (!km.any(t)) {
-        core::softmax_rows(block, batch.heads * t, t);
-        continue;
-      }
-      for (std::int64_t h = 0; h < batch.heads; ++h) (void)masked_softmax_rows(km, 0, t, 0, t, block + h * t * t);
-    }
+    for (std::int64_t b = g.first; b < g.first + g.count; ++b)
+      input_softmax(mask_of(b), batch.heads, g.t, probs + batch.probs(b));
   }
 }
 
@@ -303,11 +304,7 @@ void attention_forward(const LinearContext& lc, const LayerParams& lp, std::int6
       const auto t = batch.length(b), row0 = batch.row(b);
       float* block = blocks[static_cast<std::size_t>(b)];
       core::attention_scores(buf.q + row0 * hidden, buf.k + row0 * hidden, 1, heads, t, d, hidden, s.scale, block);
-      const KeyMask km{edits.inputs[static_cast<std::size_t>(b)].attention_mask, s.window_half};
-      if (!km.any(t))
-        core::softmax_rows(block, heads * t, t);
-      else
-        for (std::int64_t h = 0; h < heads; ++h) (void)masked_softmax_rows(km, 0, t, 0, t, block + h * t * t);
+      input_softmax(KeyMask{edits.inputs[static_cast<std::size_t>(b)].attention_mask, s.window_half}, heads, t, block);
       core::attention_context(block, buf.v + row0 * hidden, 1, heads, t, d, hidden, buf.ctx + row0 * hidden);
     };
     if (batch.size() >= 2 * static_cast<std::int64_t>(core::num_threads())) {

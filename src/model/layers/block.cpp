@@ -56,7 +56,7 @@ AttentionBranch attention_branch(const LinearContext& lc, const LayerParams& lp,
   }
   auto* x16 = lc.bf16 ? &buf.x16 : nullptr;
   attention_forward(lc, lp, layer, batch, s.attention, a_in, ab, layer_edits, rec, x16, tape ? &tape->attention : nullptr,
-                    a_in16 && x16);
+                    a_in16);
   rec.per_head(Site::attn_context, layer, ab.ctx, s.attention.head_dim);
   float* attn = buf.attn.data();
   linear_forward(lc, ab.ctx, n, hidden, lp.attn_out_w, lp.attn_out_b, hidden, attn, nullptr, x16);
@@ -82,7 +82,7 @@ float* ffn_branch(const LinearContext& lc, const LayerParams& lp, std::int64_t l
   const std::uint64_t stream = 100 + 10 * static_cast<std::uint64_t>(layer);
   float* out = buf.out.data();
   feed_forward_forward(lc, lp, layer, n, s.ffn, f_in, buf.inter.data(), out, rec, lc.bf16 ? &buf.x16 : nullptr,
-                       lc.bf16 ? &buf.inter16 : nullptr, tape ? &tape->ffn : nullptr, f_in16 && lc.bf16);
+                       lc.bf16 ? &buf.inter16 : nullptr, tape ? &tape->ffn : nullptr, f_in16);
   if (tape) {
     tape->ffn_drop =
         dropout.mask(n * s.attention.hidden, dropout.hidden_p, stream + 3, dropout.rows_before * s.attention.hidden);
@@ -203,7 +203,7 @@ void pre_norm_jvp(const LayerParams& lp, std::int64_t layer, const Batch& batch,
 void block_forward(const LinearContext& lc, const LayerParams& lp, std::int64_t layer, const Batch& batch,
                    const BlockShape& s, float* x, BlockBuffers& buf, const AttentionEdits& edits,
                    const Dropout& dropout, SiteRecorder& rec, BlockTape* tape) {
-  const bool in16 = buf.x16_is_input && lc.bf16 && !tape;
+  const bool in16 = buf.x16_is_input;  // set only by an untaped bf16 block before this one
   buf.x16_is_input = false;
   if (s.pre_norm) return pre_norm_forward(lc, lp, layer, batch, s, x, buf, edits, dropout, rec, tape);
   const auto n = batch.rows(), hidden = s.attention.hidden;
@@ -219,7 +219,7 @@ void block_forward(const LinearContext& lc, const LayerParams& lp, std::int64_t 
   }
   rec.rows(Site::resid_mid, layer, mid, hidden);
   const float* out = ffn_branch(lc, lp, layer, batch, s, mid, buf, dropout, rec, tape, mid16);
-  const bool out16 = buf.out16 && lc.bf16 && !tape;
+  const bool out16 = buf.out16;  // the encoder's: untaped bf16, and the next block reads the output first
   core::ScopedOp op(lc.profile, core::OpClass::norm);
   norm_forward(out, mid, n, hidden, lp.out_norm_g.data, lp.out_norm_b.data, s.eps, x, tape ? &tape->norm2 : nullptr,
                out16 ? buf.x16.data() : nullptr);

@@ -45,6 +45,9 @@ void feed_forward_forward(const LinearContext& lc, const LayerParams& lp, std::i
                           std::vector<core::bf16>* x16, std::vector<core::bf16>* mid16, FeedForwardTape* tape,
                           bool x_converted) {
   const auto width = s.in_width();
+  // bf16 path without a tape, activations nothing records or hooks: the first product writes
+  // them in bf16 alone, for W_out's product (no float32 copy written and read again).
+  const bool mid_in16 = lc.bf16 && !tape && !s.gated && !rec.active(Site::ffn_act, layer);
   if (s.gated) {
     core::FloatBuffer scratch;
     float* pre = nullptr;
@@ -63,18 +66,13 @@ void feed_forward_forward(const LinearContext& lc, const LayerParams& lp, std::i
                    x_converted);
     std::copy(tape->pre.begin(), tape->pre.end(), mid);
     core::activate(s.act, mid, rows * s.intermediate);
-  } else if (lc.bf16 && !rec.active(Site::ffn_act, layer)) {
-    // Nothing reads the activations but W_out's bf16 product: written in bf16 alone (a third
-    // of the float32 bytes written and read again for the conversion).
+  } else if (mid_in16) {
     linear_forward_bf16(lc, x, rows, s.hidden, lp.ffn_in_w, lp.ffn_in_b, s.intermediate, mid16->data(), &s.act, x16,
                         x_converted);
-    linear_forward(lc, nullptr, rows, s.intermediate, lp.ffn_out_w, lp.ffn_out_b, s.hidden, y, nullptr, mid16, true);
-    rec.rows(Site::ffn_out, layer, y, s.hidden);
-    return;
   } else {
     linear_forward(lc, x, rows, s.hidden, lp.ffn_in_w, lp.ffn_in_b, s.intermediate, mid, &s.act, x16, x_converted);
   }
-  rec.rows(Site::ffn_act, layer, mid, s.intermediate);
+  if (!mid_in16) rec.rows(Site::ffn_act, layer, mid, s.intermediate);
   // The tape keeps the activations only where a hook may have changed them: else the reverse
   // pass computes them again from `pre`, the same function on the same values (a fifth of a
   // taped layer's memory saved for one activation pass).
@@ -84,7 +82,7 @@ void feed_forward_forward(const LinearContext& lc, const LayerParams& lp, std::i
     else
       core::FloatBuffer().swap(tape->act);
   }
-  linear_forward(lc, mid, rows, s.intermediate, lp.ffn_out_w, lp.ffn_out_b, s.hidden, y, nullptr, mid16);
+  linear_forward(lc, mid, rows, s.intermediate, lp.ffn_out_w, lp.ffn_out_b, s.hidden, y, nullptr, mid16, mid_in16);
   rec.rows(Site::ffn_out, layer, y, s.hidden);
 }
 

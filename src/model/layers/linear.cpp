@@ -15,36 +15,36 @@ const core::PackedWeight* packed_of(const std::map<const float*, std::unique_ptr
   return it == map->end() ? nullptr : it->second.get();
 }
 
+// The bf16 product, into float32 or bfloat16 y: x converted into x16 unless it already is.
+template <class Y>
+void bf16_product(const LinearContext& ctx, const float* x, std::int64_t m, std::int64_t in, const Param& w,
+                  const Param& b, std::int64_t out, Y* y, const core::Activation* act, std::vector<core::bf16>* x16,
+                  bool x_converted) {
+  if (!x_converted) core::to_bf16(x, m * in, x16->data());
+  if (const auto* pw = packed_of(ctx.packed_bf16, w))
+    core::linear_bf16(x16->data(), m, in, *pw, b.data, out, y, act);
+  else
+    core::linear_bf16(x16->data(), m, in, ctx.bf16_weights->at(w.data).data(), b.data, out, y, act);
+}
+
 }  // namespace
 
 void linear_forward(const LinearContext& ctx, const float* x, std::int64_t m, std::int64_t in, const Param& w,
                     const Param& b, std::int64_t out, float* y, const core::Activation* act,
                     std::vector<core::bf16>* x16, bool x_converted) {
   core::ScopedOp op(ctx.profile, core::OpClass::linear);
-  auto packed = [&](const auto* map) { return packed_of(map, w); };
-  if (!ctx.bf16) {
-    if (const auto* pw = packed(ctx.packed))
-      core::linear(x, m, in, *pw, b.data, out, y, act);
-    else
-      core::linear(x, m, in, w.data, b.data, out, y, act);
-    return;
-  }
-  if (!x_converted) core::to_bf16(x, m * in, x16->data());
-  if (const auto* pw = packed(ctx.packed_bf16))
-    core::linear_bf16(x16->data(), m, in, *pw, b.data, out, y, act);
+  if (ctx.bf16) return bf16_product(ctx, x, m, in, w, b, out, y, act, x16, x_converted);
+  if (const auto* pw = packed_of(ctx.packed, w))
+    core::linear(x, m, in, *pw, b.data, out, y, act);
   else
-    core::linear_bf16(x16->data(), m, in, ctx.bf16_weights->at(w.data).data(), b.data, out, y, act);
+    core::linear(x, m, in, w.data, b.data, out, y, act);
 }
 
 void linear_forward_bf16(const LinearContext& ctx, const float* x, std::int64_t m, std::int64_t in, const Param& w,
                          const Param& b, std::int64_t out, core::bf16* y16, const core::Activation* act,
                          std::vector<core::bf16>* x16, bool x_converted) {
   core::ScopedOp op(ctx.profile, core::OpClass::linear);
-  if (!x_converted) core::to_bf16(x, m * in, x16->data());
-  if (const auto* pw = packed_of(ctx.packed_bf16, w))
-    core::linear_bf16(x16->data(), m, in, *pw, b.data, out, y16, act);
-  else
-    core::linear_bf16(x16->data(), m, in, ctx.bf16_weights->at(w.data).data(), b.data, out, y16, act);
+  bf16_product(ctx, x, m, in, w, b, out, y16, act, x16, x_converted);
 }
 
 namespace {
