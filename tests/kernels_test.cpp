@@ -136,7 +136,7 @@ std::vector<double> reference_linear(const std::vector<float>& x, std::int64_t m
 }  // namespace
 
 TEST(Kernel, LinearMatchesReferenceOnOddShapes) {
-  for (auto [m, k, n] : std::vector<std::array<std::int64_t, 3>>{{1, 1, 1}, {3, 17, 5}, {13, 96, 200}, {7, 200, 96}, {129, 33, 65}}) {
+  for (auto [m, k, n] : std::vector<std::array<std::int64_t, 3>>{{1, 1, 1}, {3, 17, 5}, {13, 96, 200}, {7, 200, 96}, {129, 33, 65}, {5, 70, 301}}) {
     auto x = random_vector(static_cast<std::size_t>(m * k), 1.0f, 1), w = random_vector(static_cast<std::size_t>(n * k), 1.0f, 2);
     auto b = random_vector(static_cast<std::size_t>(n), 1.0f, 3);
     const auto ref = reference_linear(x, m, k, w, b, n);

@@ -17,8 +17,13 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <omp.h>
+
 #include <cstdint>
+#include <exception>
 #include <oneapi/dnnl/dnnl.hpp>
+
+#include "core/parallel.hpp"
 #endif
 
 namespace bertscope::core {
@@ -52,9 +57,9 @@ struct Cached {
   memory::desc weights;  // the layout the primitive reads its weights in
 };
 
-enum class Kind { linear, linear_packed, scores, context };
+enum class Kind { linear, linear_packed, linear_row_slice, linear_column_slice };
 
-using Key = std::tuple<Kind, dt, std::int64_t, std::int64_t, std::int64_t, std::int64_t, std::int64_t, int, bool, float>;
+using Key = std::tuple<Kind, dt, std::int64_t, std::int64_t, std::int64_t, std::int64_t, std::int64_t, int, bool>;
 
 template <class K>
 std::shared_ptr<Cached> cached(const K& key, const std::function<dnnl::matmul::primitive_desc()>& make) {
@@ -151,34 +156,110 @@ void check_packed(const PackedWeight::Impl& w, dt type, std::int64_t n, std::int
          type == dt::f32 ? "float32" : "bfloat16", n, k);
 }
 
+dnnl::primitive_attr linear_attr(const Activation* post) {
+  dnnl::primitive_attr attr;
+  attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
+  if (post) {
+    dnnl::post_ops ops;
+    ops.append_eltwise(1.0f, algorithm_of(*post), alpha_of(*post), 0.0f);
+    attr.set_post_ops(ops);
+  }
+  return attr;
+}
+
+std::size_t element_size(dt type) { return type == dt::f32 ? 4 : 2; }
+
+// The weights as a whole-matrix primitive reads them: the packed copy in its layout, else W as stored.
+struct WeightsView {
+  memory::desc desc;
+  const void* data;
+};
+
+// A product of `width` consecutive outputs of y = post(x W^T + bias): rows of W when W is laid out
+// as stored ([n,k], `rows_of_w`), else columns of W^T ([k,n]); y and the weights keep the whole
+// matrix's strides. Run inside a parallel region, oneDNN multiplies on the calling thread only.
+struct Slice {
+  std::shared_ptr<Cached> c;
+  memory::desc x, w, bias, y;
+};
+
+Slice column_slice(dt type, std::int64_t m, std::int64_t k, std::int64_t n, std::int64_t width, bool rows_of_w,
+                   bool bias, dt y_type, const Activation* post) {
+  const memory::desc xd({m, k}, type, tag::ab);
+  const memory::desc wd({k, width}, type, rows_of_w ? memory::dims{1, k} : memory::dims{n, 1});
+  const memory::desc bd({1, width}, dt::f32, tag::ab), yd({m, width}, y_type, memory::dims{n, 1});
+  const Key key{rows_of_w ? Kind::linear_row_slice : Kind::linear_column_slice, type, m, width, k,
+                static_cast<std::int64_t>(y_type), n, post ? static_cast<int>(*post) : -1, bias};
+  auto c = cached(key, [&] {
+    auto desc = bias ? dnnl::matmul::desc(xd, wd, bd, yd) : dnnl::matmul::desc(xd, wd, yd);
+    return dnnl::matmul::primitive_desc(desc, linear_attr(post), engine());
+  });
+  return {c, xd, wd, bd, yd};
+}
+
+// Each thread multiplies its own block of output columns (whole 64-byte lines of y) instead of
+// oneDNN splitting one product over the threads: each thread then packs only its share of the
+// weights, which stays in its own L2 across the row blocks (the weights stream from memory once
+// per forward pass). bert-base's products in the forward's order, 2 threads, AVX-512 (CPU family
+// 25): 4-8% more GFLOP/s at 128 to 4,096 rows in float32, about 2% in bfloat16. Only for weights
+// laid out as plain rows or columns (a blocked layout that a kernel prefers is left to oneDNN's
+// own split); false when it does not apply.
+bool sliced_linear(dt type, const void* x, std::int64_t m, std::int64_t k, const WeightsView& w, const float* bias,
+                   std::int64_t n, void* y, dt y_type, const Activation* post) {
+  const int threads = num_threads();
+  constexpr std::int64_t kLine = 16;  // outputs per 64-byte line of float32
+  if (threads < 2 || omp_in_parallel() || n < 8 * kLine * threads) return false;
+  const bool rows_of_w = w.desc == memory::desc({k, n}, type, tag::ba);
+  if (!rows_of_w && w.desc != memory::desc({k, n}, type, tag::ab)) return false;
+  const std::int64_t width = ((n + threads - 1) / threads + kLine - 1) / kLine * kLine;
+  // The primitives are made here, outside the parallel region, where a failure can be thrown.
+  const std::int64_t last = n - (threads - 1) * width;
+  if (last <= 0) return false;
+  const Slice full = column_slice(type, m, k, n, width, rows_of_w, bias, y_type, post);
+  const Slice tail = column_slice(type, m, k, n, last, rows_of_w, bias, y_type, post);
+  const auto y_size = element_size(y_type), w_size = element_size(type);
+  std::exception_ptr error;
+  // A loop over the slices, so that every slice is multiplied even if OpenMP gives fewer threads.
+#pragma omp parallel for schedule(static, 1) num_threads(threads)
+  for (int i = 0; i < threads; ++i) {
+    const std::int64_t n0 = i * width;
+    const Slice& s = i == threads - 1 ? tail : full;
+    try {
+      std::unordered_map<int, memory> args{
+          {DNNL_ARG_SRC, memory(s.x, engine(), const_cast<void*>(x))},
+          {DNNL_ARG_WEIGHTS, memory(s.w, engine(), const_cast<char*>(static_cast<const char*>(w.data)) +
+                                                       (rows_of_w ? n0 * k : n0) * static_cast<std::int64_t>(w_size))},
+          {DNNL_ARG_DST, memory(s.y, engine(), static_cast<char*>(y) + n0 * static_cast<std::int64_t>(y_size))}};
+      if (bias) args.insert({DNNL_ARG_BIAS, memory(s.bias, engine(), const_cast<float*>(bias + n0))});
+      execute(*s.c, std::move(args));
+    } catch (...) {
+#pragma omp critical(bertscope_sliced_linear)
+      error = std::current_exception();
+    }
+  }
+  if (error) std::rethrow_exception(error);
+  return true;
+}
+
 void linear_any(dt type, const void* x, std::int64_t m, std::int64_t k, const void* w, PackedWeight::Impl* packed,
                 const float* bias, std::int64_t n, void* y, dt y_type, const Activation* post) {
   if (m == 0) return;
   const int post_id = post ? static_cast<int>(*post) : -1;
   const Key key{packed ? Kind::linear_packed : Kind::linear, type, m, n, k, static_cast<std::int64_t>(y_type), 0,
-                post_id, bias != nullptr, 0.0f};
+                post_id, bias != nullptr};
   auto c = cached(key, [&] {
     // Packed: the primitive chooses the weights' layout (tag::any); else W^T as stored.
     memory::desc xd({m, k}, type, tag::ab), wd({k, n}, type, packed ? tag::any : tag::ba), yd({m, n}, y_type, tag::ab);
     memory::desc bd({1, n}, dt::f32, tag::ab);
-    dnnl::primitive_attr attr;
-    attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
-    if (post) {
-      dnnl::post_ops ops;
-      ops.append_eltwise(1.0f, algorithm_of(*post), alpha_of(*post), 0.0f);
-      attr.set_post_ops(ops);
-    }
     auto desc = bias ? dnnl::matmul::desc(xd, wd, bd, yd) : dnnl::matmul::desc(xd, wd, yd);
-    return dnnl::matmul::primitive_desc(desc, attr, engine());
+    return dnnl::matmul::primitive_desc(desc, linear_attr(post), engine());
   });
+  const WeightsView weights = packed ? WeightsView{c->weights, packed->in_layout(c->weights)}
+                                     : WeightsView{memory::desc({k, n}, type, tag::ba), w};
+  if (sliced_linear(type, x, m, k, weights, bias, n, y, y_type, post)) return;
   memory::desc xd({m, k}, type, tag::ab), yd({m, n}, y_type, tag::ab);
-  memory wm = packed ? [&] {
-    const auto want = c->weights;
-    return memory(want, engine(), const_cast<void*>(packed->in_layout(want)));
-  }()
-                     : memory(memory::desc({k, n}, type, tag::ba), engine(), const_cast<void*>(w));
   std::unordered_map<int, memory> args{{DNNL_ARG_SRC, memory(xd, engine(), const_cast<void*>(x))},
-                                       {DNNL_ARG_WEIGHTS, wm},
+                                       {DNNL_ARG_WEIGHTS, memory(weights.desc, engine(), const_cast<void*>(weights.data))},
                                        {DNNL_ARG_DST, memory(yd, engine(), y)}};
   if (bias) args.insert({DNNL_ARG_BIAS, memory(memory::desc({1, n}, dt::f32, tag::ab), engine(), const_cast<float*>(bias))});
   execute(*c, std::move(args));
@@ -245,40 +326,6 @@ void gemm_bf16(bool trans_a, bool trans_b, std::int64_t m, std::int64_t n, std::
                {DNNL_ARG_DST, memory(cd, engine(), c)}});
 }
 
-void attention_scores(const float* q, const float* k, std::int64_t batch, std::int64_t heads, std::int64_t t,
-                      std::int64_t d, std::int64_t ld, float scale, float* scores) {
-  const Key key{Kind::scores, dt::f32, batch, heads, t, d, ld, -1, false, scale};
-  // Views over the packed rows: Q as [b, h, t, d], K^T as [b, h, d, t], scores contiguous.
-  const memory::desc qd({batch, heads, t, d}, dt::f32, {t * ld, d, ld, 1});
-  const memory::desc kd({batch, heads, d, t}, dt::f32, {t * ld, d, 1, ld});
-  const memory::desc sd({batch, heads, t, t}, dt::f32, tag::abcd);
-  auto c = cached(key, [&] {
-    dnnl::primitive_attr attr;
-    attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
-    attr.set_output_scales(0, {scale});
-    return dnnl::matmul::primitive_desc(dnnl::matmul::desc(qd, kd, sd), attr, engine());
-  });
-  execute(*c, {{DNNL_ARG_SRC, memory(qd, engine(), const_cast<float*>(q))},
-               {DNNL_ARG_WEIGHTS, memory(kd, engine(), const_cast<float*>(k))},
-               {DNNL_ARG_DST, memory(sd, engine(), scores)}});
-}
-
-void attention_context(const float* probs, const float* v, std::int64_t batch, std::int64_t heads, std::int64_t t,
-                       std::int64_t d, std::int64_t ld, float* ctx) {
-  const Key key{Kind::context, dt::f32, batch, heads, t, d, ld, -1, false, 0.0f};
-  const memory::desc pd({batch, heads, t, t}, dt::f32, tag::abcd);
-  const memory::desc vd({batch, heads, t, d}, dt::f32, {t * ld, d, ld, 1});
-  const memory::desc cd({batch, heads, t, d}, dt::f32, {t * ld, d, ld, 1});
-  auto c = cached(key, [&] {
-    dnnl::primitive_attr attr;
-    attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
-    return dnnl::matmul::primitive_desc(dnnl::matmul::desc(pd, vd, cd), attr, engine());
-  });
-  execute(*c, {{DNNL_ARG_SRC, memory(pd, engine(), const_cast<float*>(probs))},
-               {DNNL_ARG_WEIGHTS, memory(vd, engine(), const_cast<float*>(v))},
-               {DNNL_ARG_DST, memory(cd, engine(), ctx)}});
-}
-
 #else  // CBLAS fallback
 
 void linear(const float* x, std::int64_t m, std::int64_t k, const float* w, const float* bias, std::int64_t n,
@@ -334,6 +381,11 @@ void gemm_bf16(bool, bool, std::int64_t, std::int64_t, std::int64_t, const bf16*
   fail(ErrorKind::input, "bf16 products need the oneDNN backend; this build uses CBLAS");
 }
 
+#endif
+
+// One sgemm per (input, head), the heads split over the threads: the products the forward also runs
+// one head at a time, fused with the softmax, when it computes attention in its record (the same
+// kernel calls, so both give the same bits).
 void attention_scores(const float* q, const float* k, std::int64_t batch, std::int64_t heads, std::int64_t t,
                       std::int64_t d, std::int64_t ld, float scale, float* scores) {
 #pragma omp parallel for schedule(static) collapse(2)
@@ -351,7 +403,5 @@ void attention_context(const float* probs, const float* v, std::int64_t batch, s
       gemm(false, false, t, d, t, 1.0f, probs + (b * heads + h) * t * t, t, v + b * t * ld + h * d, ld, 0.0f,
            ctx + b * t * ld + h * d, ld);
 }
-
-#endif
 
 }  // namespace bertscope::core

@@ -1,6 +1,7 @@
-// The encoder's matrix products. With oneDNN (the default backend) each shape gets a cached
-// matmul primitive (brgemm kernels chosen for the CPU at run time, bias and activation fused,
-// batched attention products over all heads in one call); the CBLAS fallback loops sgemm.
+// The encoder's matrix products. With oneDNN (the default backend) each linear shape gets a
+// cached matmul primitive (kernels chosen for the CPU at run time, bias and activation fused,
+// each thread multiplying its own block of output columns where the weights' layout allows);
+// the attention products are one sgemm per (input, head). The CBLAS fallback loops sgemm.
 // All matrices are row-major; every function is safe to call from several threads at once.
 #pragma once
 
