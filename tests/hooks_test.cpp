@@ -492,7 +492,8 @@ TEST(SiteHooks, AttentionComputedInItsRecordEqualsTheCopiedRecord) {
   HookModel h;
   h.inputs.push_back(h.inputs[0]);
   h.inputs[2].attention_mask = {1, 1, 1, 1, 0, 0};
-  // Enough inputs that each thread takes whole inputs (at 2 threads; fewer run one by one).
+  // Inputs of two lengths and a padded one: the (input, head) jobs that compute in the record
+  // must give what the hooked path computes and copies.
   for (int i = 0; i < 5; ++i) h.inputs.push_back(h.inputs[static_cast<std::size_t>(i % 3)]);
   model::RunOptions direct;
   direct.record = model::SiteSet::parse("attn.probs,hidden", h.model.layers());

@@ -295,7 +295,8 @@ void attention_forward(const LinearContext& lc, const LayerParams& lp, std::int6
   // scores, softmax and context as one job on one thread, in its block of the record, which is
   // then never copied (a pass over all maps saved) and is still in cache when the softmax and
   // the context read it. Against batched products over all heads with a softmax pass between
-  // them, this took 10-25% less time at 2 to 8 inputs of 128 to 512 tokens, and as much at 1.
+  // them: 10-25% less time at 2 to 8 inputs of 128 or 512 tokens and at one of 512, the same at
+  // one of 128.
   if (!tape && !edits.relative && !edits.dropout && !edits.mask_query_rows && rec.wants(Site::attn_probs, layer) &&
       !rec.active(Site::attn_scores, layer) && !rec.hooked(Site::attn_probs, layer)) {
     std::vector<float*> blocks(static_cast<std::size_t>(batch.size()));
