@@ -183,7 +183,7 @@ struct Slice {
   memory::desc x, w, bias, y;
 };
 
-Slice column_slice(dt type, std::int64_t m, std::int64_t k, std::int64_t n, std::int64_t width, bool rows_of_w,
+Slice output_slice(dt type, std::int64_t m, std::int64_t k, std::int64_t n, std::int64_t width, bool rows_of_w,
                    bool bias, dt y_type, const Activation* post) {
   const memory::desc xd({m, k}, type, tag::ab);
   const memory::desc wd({k, width}, type, rows_of_w ? memory::dims{1, k} : memory::dims{n, 1});
@@ -215,8 +215,8 @@ bool sliced_linear(dt type, const void* x, std::int64_t m, std::int64_t k, const
   // The primitives are made here, outside the parallel region, where a failure can be thrown.
   const std::int64_t last = n - (threads - 1) * width;
   if (last <= 0) return false;
-  const Slice full = column_slice(type, m, k, n, width, rows_of_w, bias, y_type, post);
-  const Slice tail = column_slice(type, m, k, n, last, rows_of_w, bias, y_type, post);
+  const Slice full = output_slice(type, m, k, n, width, rows_of_w, bias, y_type, post);
+  const Slice tail = output_slice(type, m, k, n, last, rows_of_w, bias, y_type, post);
   const auto y_size = element_size(y_type), w_size = element_size(type);
   std::exception_ptr error;
   // A loop over the slices, so that every slice is multiplied even if OpenMP gives fewer threads.
