@@ -13,6 +13,7 @@
 #include "core/kernels.hpp"
 #include "core/kernels_reference.hpp"
 #include "core/matmul.hpp"
+#include "core/parallel.hpp"
 #include "core/peak.hpp"
 
 using namespace bertscope::core;
@@ -150,6 +151,28 @@ TEST(Kernel, LinearMatchesReferenceOnOddShapes) {
       ASSERT_NEAR(y[i], g, 2e-6 * std::sqrt(double(k)) * 4) << "fused gelu " << m << "x" << k << "x" << n;
     }
   }
+}
+
+TEST(Kernel, LinearSplitOverAnyThreadCountMatchesReference) {
+  // Each thread multiplies its own block of outputs: 1, 2, 3 and 5 threads give blocks of
+  // different widths and an uneven last one; every output must still be the product's.
+  const int threads = num_threads();
+  const std::int64_t m = 9, k = 130, n = 1000;
+  auto x = random_vector(static_cast<std::size_t>(m * k), 1.0f, 1), w = random_vector(static_cast<std::size_t>(n * k), 1.0f, 2);
+  auto b = random_vector(static_cast<std::size_t>(n), 1.0f, 3);
+  const auto ref = reference_linear(x, m, k, w, b, n);
+  const PackedWeight packed(w.data(), n, k);
+  for (int t : {1, 2, 3, 5}) {
+    set_num_threads(t);
+    std::vector<float> plain(static_cast<std::size_t>(m * n), -1.0f), y(plain.size(), -1.0f);
+    linear(x.data(), m, k, w.data(), b.data(), n, plain.data());
+    linear(x.data(), m, k, packed, b.data(), n, y.data());
+    for (std::size_t i = 0; i < y.size(); ++i) {
+      ASSERT_NEAR(plain[i], ref[i], 2e-6 * std::sqrt(double(k)) * 4) << t << " threads, output " << i;
+      ASSERT_NEAR(y[i], ref[i], 2e-6 * std::sqrt(double(k)) * 4) << t << " threads, packed, output " << i;
+    }
+  }
+  set_num_threads(threads);
 }
 
 TEST(Kernel, Bf16LinearIsCloseToFloat) {
