@@ -383,16 +383,22 @@ void gemm_bf16(bool, bool, std::int64_t, std::int64_t, std::int64_t, const bf16*
 
 #endif
 
-// One sgemm per (input, head), the heads split over the threads: the products the forward also runs
-// one head at a time, fused with the softmax, when it computes attention in its record (the same
-// kernel calls, so both give the same bits).
+void head_scores(const float* q, const float* k, std::int64_t t, std::int64_t d, std::int64_t ld, float scale,
+                 float* scores) {
+  gemm(false, true, t, t, d, scale, q, ld, k, ld, 0.0f, scores, t);
+}
+
+void head_context(const float* probs, const float* v, std::int64_t t, std::int64_t d, std::int64_t ld, float* ctx) {
+  gemm(false, false, t, d, t, 1.0f, probs, t, v, ld, 0.0f, ctx, ld);
+}
+
+// One head's product per (input, head), the heads split over the threads.
 void attention_scores(const float* q, const float* k, std::int64_t batch, std::int64_t heads, std::int64_t t,
                       std::int64_t d, std::int64_t ld, float scale, float* scores) {
 #pragma omp parallel for schedule(static) collapse(2)
   for (std::int64_t b = 0; b < batch; ++b)
     for (std::int64_t h = 0; h < heads; ++h)
-      gemm(false, true, t, t, d, scale, q + b * t * ld + h * d, ld, k + b * t * ld + h * d, ld, 0.0f,
-           scores + (b * heads + h) * t * t, t);
+      head_scores(q + b * t * ld + h * d, k + b * t * ld + h * d, t, d, ld, scale, scores + (b * heads + h) * t * t);
 }
 
 void attention_context(const float* probs, const float* v, std::int64_t batch, std::int64_t heads, std::int64_t t,
@@ -400,8 +406,7 @@ void attention_context(const float* probs, const float* v, std::int64_t batch, s
 #pragma omp parallel for schedule(static) collapse(2)
   for (std::int64_t b = 0; b < batch; ++b)
     for (std::int64_t h = 0; h < heads; ++h)
-      gemm(false, false, t, d, t, 1.0f, probs + (b * heads + h) * t * t, t, v + b * t * ld + h * d, ld, 0.0f,
-           ctx + b * t * ld + h * d, ld);
+      head_context(probs + (b * heads + h) * t * t, v + b * t * ld + h * d, t, d, ld, ctx + b * t * ld + h * d);
 }
 
 }  // namespace bertscope::core

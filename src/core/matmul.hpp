@@ -84,5 +84,11 @@ void attention_scores(const float* q, const float* k, std::int64_t batch, std::i
                       std::int64_t d, std::int64_t ld, float scale, float* scores);
 void attention_context(const float* probs, const float* v, std::int64_t batch, std::int64_t heads, std::int64_t t,
                        std::int64_t d, std::int64_t ld, float* ctx);
+// One (input, head) of the above: q, k, v and ctx point at the head's first value. The batched
+// functions run exactly these, so a caller that runs heads one by one (the forward's fused
+// scores-softmax-context jobs) gets the same bits.
+void head_scores(const float* q, const float* k, std::int64_t t, std::int64_t d, std::int64_t ld, float scale,
+                 float* scores);
+void head_context(const float* probs, const float* v, std::int64_t t, std::int64_t d, std::int64_t ld, float* ctx);
 
 }  // namespace bertscope::core

@@ -304,12 +304,12 @@ void attention_forward(const LinearContext& lc, const LayerParams& lp, std::int6
     core::ScopedOp op(lc.profile, core::OpClass::attention);
     for_each_head(batch, heads, [&](const HeadJob& head) {
       const auto [job, h, t, row0, at] = head;
-      const auto b = job / heads;
+      const auto b = job / heads;  // `at`: the head in a batch-wide buffer, which this path has none of
       float* block = blocks[static_cast<std::size_t>(b)] + h * t * t;
       const auto first = row0 * hidden + h * d;
-      core::gemm(false, true, t, t, d, s.scale, buf.q + first, hidden, buf.k + first, hidden, 0.0f, block, t);
+      core::head_scores(buf.q + first, buf.k + first, t, d, hidden, s.scale, block);
       input_softmax(KeyMask{edits.inputs[static_cast<std::size_t>(b)].attention_mask, s.window_half}, 1, t, block);
-      core::gemm(false, false, t, d, t, 1.0f, block, t, buf.v + first, hidden, 0.0f, buf.ctx + first, hidden);
+      core::head_context(block, buf.v + first, t, d, hidden, buf.ctx + first);
     });
     return;
   }
