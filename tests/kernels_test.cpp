@@ -154,24 +154,40 @@ TEST(Kernel, LinearMatchesReferenceOnOddShapes) {
 }
 
 TEST(Kernel, LinearSplitOverAnyThreadCountMatchesReference) {
-  // Each thread multiplies its own block of outputs: 1, 2, 3 and 5 threads give blocks of
-  // different widths and an uneven last one; every output must still be the product's.
+  // Each thread multiplies its own block of outputs (forced, and where `automatic` picks it) or
+  // oneDNN splits the product: 1, 2, 3 and 5 threads give blocks of different widths and an
+  // uneven last one; every output must still be the product's, in float32 and in bfloat16.
   const int threads = num_threads();
   const std::int64_t m = 9, k = 130, n = 1000;
   auto x = random_vector(static_cast<std::size_t>(m * k), 1.0f, 1), w = random_vector(static_cast<std::size_t>(n * k), 1.0f, 2);
   auto b = random_vector(static_cast<std::size_t>(n), 1.0f, 3);
   const auto ref = reference_linear(x, m, k, w, b, n);
   const PackedWeight packed(w.data(), n, k);
-  for (int t : {1, 2, 3, 5}) {
-    set_num_threads(t);
-    std::vector<float> plain(static_cast<std::size_t>(m * n), -1.0f), y(plain.size(), -1.0f);
-    linear(x.data(), m, k, w.data(), b.data(), n, plain.data());
-    linear(x.data(), m, k, packed, b.data(), n, y.data());
-    for (std::size_t i = 0; i < y.size(); ++i) {
-      ASSERT_NEAR(plain[i], ref[i], 2e-6 * std::sqrt(double(k)) * 4) << t << " threads, output " << i;
-      ASSERT_NEAR(y[i], ref[i], 2e-6 * std::sqrt(double(k)) * 4) << t << " threads, packed, output " << i;
+  std::vector<std::uint16_t> x16(x.size()), w16(w.size());
+  to_bf16(x.data(), m * k, x16.data());
+  to_bf16(w.data(), n * k, w16.data());
+  std::vector<float> xr(x.size()), wr(w.size());  // the bf16 inputs as float32
+  for (std::size_t i = 0; i < x.size(); ++i) xr[i] = std::bit_cast<float>(static_cast<std::uint32_t>(x16[i]) << 16);
+  for (std::size_t i = 0; i < w.size(); ++i) wr[i] = std::bit_cast<float>(static_cast<std::uint32_t>(w16[i]) << 16);
+  const auto ref16 = reference_linear(xr, m, k, wr, b, n);
+  for (auto split : {LinearSplit::automatic, LinearSplit::output_columns, LinearSplit::library}) {
+    set_linear_split(split);
+    for (int t : {1, 2, 3, 5}) {
+      set_num_threads(t);
+      const auto where = ::testing::Message() << t << " threads, split " << static_cast<int>(split);
+      std::vector<float> plain(static_cast<std::size_t>(m * n), -1.0f), y(plain.size(), -1.0f), y16(plain.size(), -1.0f);
+      linear(x.data(), m, k, w.data(), b.data(), n, plain.data());
+      linear(x.data(), m, k, packed, b.data(), n, y.data());
+      if (bf16_supported()) linear_bf16(x16.data(), m, k, w16.data(), b.data(), n, y16.data());
+      for (std::size_t i = 0; i < y.size(); ++i) {
+        ASSERT_NEAR(plain[i], ref[i], 2e-6 * std::sqrt(double(k)) * 4) << where << ", output " << i;
+        ASSERT_NEAR(y[i], ref[i], 2e-6 * std::sqrt(double(k)) * 4) << where << ", packed, output " << i;
+        // Products of bf16 values are exact in float32; only the summation order may differ.
+        if (bf16_supported()) ASSERT_NEAR(y16[i], ref16[i], 2e-6 * std::sqrt(double(k)) * 4) << where << ", bf16, output " << i;
+      }
     }
   }
+  set_linear_split(LinearSplit::automatic);
   set_num_threads(threads);
 }
 

@@ -1,11 +1,13 @@
 #include "core/matmul.hpp"
 
+#include <atomic>
 #include <cstring>
 #include <functional>
 #include <unordered_map>
 #include <map>
 #include <memory>
 #include <mutex>
+#include <string_view>
 #include <tuple>
 #include <vector>
 
@@ -50,11 +52,14 @@ void release_pages(const void* p, std::size_t bytes) {
   if (end > begin) ::madvise(reinterpret_cast<void*>(begin), end - begin, MADV_DONTNEED);
 }
 
+std::atomic<LinearSplit> linear_split{LinearSplit::automatic};
+
 // Primitives run with a user scratchpad so concurrent calls never share oneDNN's global one.
 struct Cached {
   dnnl::matmul primitive;
   memory::desc scratch;
   memory::desc weights;  // the layout the primitive reads its weights in
+  bool brgemm;           // oneDNN chose its brgemm kernels (else gemm:jit or a reference)
 };
 
 enum class Kind { linear, linear_packed, linear_row_slice, linear_column_slice };
@@ -71,7 +76,8 @@ std::shared_ptr<Cached> cached(const K& key, const std::function<dnnl::matmul::p
   // Shapes vary with batch composition; a bound keeps the cache from growing without limit.
   if (cache.size() > 512) cache.clear();
   auto pd = make();
-  auto entry = std::make_shared<Cached>(Cached{dnnl::matmul(pd), pd.scratchpad_desc(), pd.weights_desc()});
+  auto entry = std::make_shared<Cached>(
+      Cached{dnnl::matmul(pd), pd.scratchpad_desc(), pd.weights_desc(), std::string_view(pd.impl_info_str()).starts_with("brg")});
   cache.emplace(key, entry);
   return entry;
 }
@@ -203,7 +209,10 @@ Slice output_slice(dt type, std::int64_t m, std::int64_t k, std::int64_t n, std:
 // per forward pass). bert-base's products in the forward's order, 2 threads, AVX-512 (CPU family
 // 25): 4-8% more GFLOP/s at 128 to 4,096 rows in float32, about 2% in bfloat16. Only for weights
 // laid out as plain rows or columns (a blocked layout that a kernel prefers is left to oneDNN's
-// own split); false when it does not apply.
+// own split); false when it does not apply. A block's product always runs gemm:jit (brgemm wants a
+// dense y), so where oneDNN picks brgemm for the whole product (another VM of the same family 25,
+// every shape, packed or not) its own split is faster: 3% at 8x128 and 5-15% at 1x128 with the
+// weights as stored, so `automatic` slices only where the whole product would be gemm:jit too.
 bool sliced_linear(dt type, const void* x, std::int64_t m, std::int64_t k, const WeightsView& w, const float* bias,
                    std::int64_t n, void* y, dt y_type, const Activation* post) {
   const int threads = num_threads();
@@ -256,7 +265,9 @@ void linear_any(dt type, const void* x, std::int64_t m, std::int64_t k, const vo
   });
   const WeightsView weights = packed ? WeightsView{c->weights, packed->in_layout(c->weights)}
                                      : WeightsView{memory::desc({k, n}, type, tag::ba), w};
-  if (sliced_linear(type, x, m, k, weights, bias, n, y, y_type, post)) return;
+  const auto split = linear_split.load(std::memory_order_relaxed);
+  const bool own_columns = split == LinearSplit::output_columns || (split == LinearSplit::automatic && !c->brgemm);
+  if (own_columns && sliced_linear(type, x, m, k, weights, bias, n, y, y_type, post)) return;
   memory::desc xd({m, k}, type, tag::ab), yd({m, n}, y_type, tag::ab);
   std::unordered_map<int, memory> args{{DNNL_ARG_SRC, memory(xd, engine(), const_cast<void*>(x))},
                                        {DNNL_ARG_WEIGHTS, memory(weights.desc, engine(), const_cast<void*>(weights.data))},
@@ -266,6 +277,8 @@ void linear_any(dt type, const void* x, std::int64_t m, std::int64_t k, const vo
 }
 
 }  // namespace
+
+void set_linear_split(LinearSplit split) { linear_split.store(split, std::memory_order_relaxed); }
 
 void linear(const float* x, std::int64_t m, std::int64_t k, const float* w, const float* bias, std::int64_t n,
             float* y, const Activation* post) {
@@ -327,6 +340,8 @@ void gemm_bf16(bool trans_a, bool trans_b, std::int64_t m, std::int64_t n, std::
 }
 
 #else  // CBLAS fallback
+
+void set_linear_split(LinearSplit) {}  // the BLAS library splits every product itself
 
 void linear(const float* x, std::int64_t m, std::int64_t k, const float* w, const float* bias, std::int64_t n,
             float* y, const Activation* post) {

@@ -70,6 +70,13 @@ void linear_bf16(const bf16* x, std::int64_t m, std::int64_t k, const bf16* w, c
 void linear_bf16(const bf16* x, std::int64_t m, std::int64_t k, const PackedWeight& w, const float* bias,
                  std::int64_t n, bf16* y, const Activation* post = nullptr);
 
+// How the products above share the threads. `automatic`: each thread multiplies its own block of
+// output columns where oneDNN's whole-matrix kernel is gemm:jit (a block's kernel is always
+// gemm:jit, since a block's rows are strided in y), and oneDNN splits the product itself where it
+// picked brgemm. The others force one way, for the kernel tests and for measuring. Process-wide.
+enum class LinearSplit { automatic, output_columns, library };
+void set_linear_split(LinearSplit split);
+
 // C[M,N] (+)= op(A)[M,K] op(B)[K,N] with bfloat16 A and B and float32 accumulation and C (the
 // reverse pass of bf16 training); op = transpose when the flag is set, lda/ldb/ldc the row
 // strides as stored; `accumulate` adds into C instead of overwriting it.
