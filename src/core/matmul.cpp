@@ -210,9 +210,9 @@ Slice output_slice(dt type, std::int64_t m, std::int64_t k, std::int64_t n, std:
 // 25): 4-8% more GFLOP/s at 128 to 4,096 rows in float32, about 2% in bfloat16. Only for weights
 // laid out as plain rows or columns (a blocked layout that a kernel prefers is left to oneDNN's
 // own split); false when it does not apply. A block's product always runs gemm:jit (brgemm wants a
-// dense y), so where oneDNN picks brgemm for the whole product (another VM of the same family 25,
-// every shape, packed or not) its own split is faster: 3% at 8x128 and 5-15% at 1x128 with the
-// weights as stored, so `automatic` slices only where the whole product would be gemm:jit too.
+// dense y), so where oneDNN picks brgemm for the whole product (some family 25 VMs, for every
+// shape, packed or not) its own split is faster: 3% at 8x128 and 5-15% at 1x128 with the weights
+// as stored. `automatic` therefore slices only where the whole product would be gemm:jit too.
 bool sliced_linear(dt type, const void* x, std::int64_t m, std::int64_t k, const WeightsView& w, const float* bias,
                    std::int64_t n, void* y, dt y_type, const Activation* post) {
   const int threads = num_threads();

@@ -16,7 +16,7 @@ using bf16 = std::uint16_t;  // bfloat16 bits
 
 // A weight matrix W [N,K] (row-major, as a PyTorch Linear stores it) to be multiplied in the
 // layout oneDNN's kernels prefer for it (blocked panels for its brgemm kernels, W^T [K,N] for
-// its gemm:jit ones, which Debian's oneDNN 2.6 picks on AMD CPUs):
+// its gemm:jit ones, which Debian's oneDNN 2.6 picks on some AMD VMs and not on others):
 // reordered once, at the first product that needs it, and kept. The source must stay alive and
 // unchanged while this lives (a model drops its packed weights when its weights change). Packing
 // is lazy so that a memory-mapped model whose caller runs a few layers only packs those; it costs
