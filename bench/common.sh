@@ -25,7 +25,8 @@ median() { sort -g | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a
 # One top-level field of the JSON object on stdin.
 field() { /usr/bin/python3 -c "import json,sys; print(json.load(sys.stdin)['$1'])"; }
 
-# The machine peak a `bertscope bench --json` object measured around its timing, as one line.
+# The machine peak a `bertscope bench --json` object measured around its timing, and the GEMM
+# kernel oneDNN picked (it differs between VMs of one kind), as one line.
 peak_line() {
-  /usr/bin/python3 -c "import json,sys; p=json.load(sys.stdin)['peak']; print('machine peak (%s): f32 %.0f/%.0f GFLOP/s, bf16 %.0f/%.0f (before/after)%s' % (p['isa'], p['f32_gflops_before'], p['f32_gflops_after'], p['bf16_gflops_before'], p['bf16_gflops_after'], ', UNSTEADY' if p['unsteady'] else ''))"
+  /usr/bin/python3 -c "import json,sys; d=json.load(sys.stdin); p=d['peak']; print('machine peak (%s): f32 %.0f/%.0f GFLOP/s, bf16 %.0f/%.0f (before/after)%s; linear products: %s' % (p['isa'], p['f32_gflops_before'], p['f32_gflops_after'], p['bf16_gflops_before'], p['bf16_gflops_after'], ', UNSTEADY' if p['unsteady'] else '', d.get('gemm_kernel', '?')))"
 }

@@ -322,6 +322,10 @@ void add_bench_command(CLI::App& app) {
     // The backward pass costs two forward passes' products (input and weight gradients).
     // (--train adds the MLM head at the masked positions and the update, not counted here.)
     const double flops = forward_flops(c, args->batch, args->seq) * done * (args->backward || args->train ? 3.0 : 1.0);
+    // The FFN's first product as this run multiplies it (taped passes read the weights as stored).
+    const auto gemm_kernel =
+        core::linear_kernel_name(args->precision == "bf16", !args->no_prepack && !args->backward && !args->train,
+                                 args->batch * args->seq, c.hidden_size, c.intermediate_size);
     nlohmann::json shares = nlohmann::json::object();
     for (std::size_t i = 0; i < core::kOpClassCount; ++i)
       shares[std::string(core::op_class_name(static_cast<core::OpClass>(i)))] = profile.seconds[i] / elapsed;
@@ -333,6 +337,7 @@ void add_bench_command(CLI::App& app) {
                      {"mode", args->train ? "train" : args->backward ? "backward" : "forward"},
                      {"record", args->record},
                      {"gemm_backend", core::gemm_backend_name()},
+                     {"gemm_kernel", gemm_kernel},
                      {"iterations", done},
                      {"seconds", elapsed},
                      {"tokens_per_s", tokens / elapsed},
@@ -368,8 +373,8 @@ void add_bench_command(CLI::App& app) {
       fmt::print("{}\n", j.dump());
       return;
     }
-    fmt::print("{} x {} tokens, {} threads, {}, {} backend, recording {}\n", args->batch, args->seq,
-               core::num_threads(), args->precision, core::gemm_backend_name(), args->record);
+    fmt::print("{} x {} tokens, {} threads, {}, {} backend ({}), recording {}\n", args->batch, args->seq,
+               core::num_threads(), args->precision, core::gemm_backend_name(), gemm_kernel, args->record);
     fmt::print("{:.1f} tokens/s, {:.1f} GFLOP/s, {:.1f} ms per forward, peak RSS {:.0f} MB\n", tokens / elapsed,
                flops / elapsed / 1e9, 1e3 * elapsed / done, peak_rss_mb());
     fmt::print("machine peak ({}, {} threads): f32 {:.0f} / {:.0f} GFLOP/s before / after, bf16 {:.0f} / {:.0f}; this run "

@@ -280,6 +280,13 @@ void linear_any(dt type, const void* x, std::int64_t m, std::int64_t k, const vo
 
 void set_linear_split(LinearSplit split) { linear_split.store(split, std::memory_order_relaxed); }
 
+std::string linear_kernel_name(bool bf16, bool packed, std::int64_t m, std::int64_t k, std::int64_t n) {
+  const dt type = bf16 ? dt::bf16 : dt::f32;
+  const memory::desc xd({m, k}, type, tag::ab), wd({k, n}, type, packed ? tag::any : tag::ba),
+      yd({m, n}, dt::f32, tag::ab), bd({1, n}, dt::f32, tag::ab);
+  return dnnl::matmul::primitive_desc(dnnl::matmul::desc(xd, wd, bd, yd), linear_attr(nullptr), engine()).impl_info_str();
+}
+
 void linear(const float* x, std::int64_t m, std::int64_t k, const float* w, const float* bias, std::int64_t n,
             float* y, const Activation* post) {
   linear_any(dt::f32, x, m, k, w, nullptr, bias, n, y, dt::f32, post);
@@ -342,6 +349,8 @@ void gemm_bf16(bool trans_a, bool trans_b, std::int64_t m, std::int64_t n, std::
 #else  // CBLAS fallback
 
 void set_linear_split(LinearSplit) {}  // the BLAS library splits every product itself
+
+std::string linear_kernel_name(bool, bool, std::int64_t, std::int64_t, std::int64_t) { return "cblas"; }
 
 void linear(const float* x, std::int64_t m, std::int64_t k, const float* w, const float* bias, std::int64_t n,
             float* y, const Activation* post) {

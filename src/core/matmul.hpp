@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <string>
 
 #include "core/kernels.hpp"
 
@@ -76,6 +77,11 @@ void linear_bf16(const bf16* x, std::int64_t m, std::int64_t k, const PackedWeig
 // picked brgemm. The others force one way, for the kernel tests and for measuring. Process-wide.
 enum class LinearSplit { automatic, output_columns, library };
 void set_linear_split(LinearSplit split);
+
+// The kernel the backend runs for y[M,N] = x[M,K] W^T with weights packed (`packed`) or as
+// stored, e.g. "brg:avx512_core" or "gemm:jit" (oneDNN's own names), "cblas" for the fallback:
+// which one oneDNN picks differs between VMs of the same kind, and so do the figures.
+std::string linear_kernel_name(bool bf16, bool packed, std::int64_t m, std::int64_t k, std::int64_t n);
 
 // C[M,N] (+)= op(A)[M,K] op(B)[K,N] with bfloat16 A and B and float32 accumulation and C (the
 // reverse pass of bf16 training); op = transpose when the flag is set, lda/ldb/ldc the row
