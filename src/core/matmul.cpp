@@ -181,6 +181,16 @@ struct WeightsView {
   const void* data;
 };
 
+// The primitive for the whole of y = post(x W^T + bias). Packed: it chooses the weights' layout
+// (tag::any); else it reads W^T as stored.
+dnnl::matmul::primitive_desc whole_product(dt type, std::int64_t m, std::int64_t k, std::int64_t n, bool packed,
+                                           bool bias, dt y_type, const Activation* post) {
+  const memory::desc xd({m, k}, type, tag::ab), wd({k, n}, type, packed ? tag::any : tag::ba),
+      yd({m, n}, y_type, tag::ab), bd({1, n}, dt::f32, tag::ab);
+  auto desc = bias ? dnnl::matmul::desc(xd, wd, bd, yd) : dnnl::matmul::desc(xd, wd, yd);
+  return dnnl::matmul::primitive_desc(desc, linear_attr(post), engine());
+}
+
 // A product of `width` consecutive outputs of y = post(x W^T + bias): rows of W when W is laid out
 // as stored ([n,k], `rows_of_w`), else columns of W^T ([k,n]); y and the weights keep the whole
 // matrix's strides. Run inside a parallel region, oneDNN multiplies on the calling thread only.
@@ -256,13 +266,7 @@ void linear_any(dt type, const void* x, std::int64_t m, std::int64_t k, const vo
   const int post_id = post ? static_cast<int>(*post) : -1;
   const Key key{packed ? Kind::linear_packed : Kind::linear, type, m, n, k, static_cast<std::int64_t>(y_type), 0,
                 post_id, bias != nullptr};
-  auto c = cached(key, [&] {
-    // Packed: the primitive chooses the weights' layout (tag::any); else W^T as stored.
-    memory::desc xd({m, k}, type, tag::ab), wd({k, n}, type, packed ? tag::any : tag::ba), yd({m, n}, y_type, tag::ab);
-    memory::desc bd({1, n}, dt::f32, tag::ab);
-    auto desc = bias ? dnnl::matmul::desc(xd, wd, bd, yd) : dnnl::matmul::desc(xd, wd, yd);
-    return dnnl::matmul::primitive_desc(desc, linear_attr(post), engine());
-  });
+  auto c = cached(key, [&] { return whole_product(type, m, k, n, packed != nullptr, bias != nullptr, y_type, post); });
   const WeightsView weights = packed ? WeightsView{c->weights, packed->in_layout(c->weights)}
                                      : WeightsView{memory::desc({k, n}, type, tag::ba), w};
   const auto split = linear_split.load(std::memory_order_relaxed);
@@ -281,10 +285,7 @@ void linear_any(dt type, const void* x, std::int64_t m, std::int64_t k, const vo
 void set_linear_split(LinearSplit split) { linear_split.store(split, std::memory_order_relaxed); }
 
 std::string linear_kernel_name(bool bf16, bool packed, std::int64_t m, std::int64_t k, std::int64_t n) {
-  const dt type = bf16 ? dt::bf16 : dt::f32;
-  const memory::desc xd({m, k}, type, tag::ab), wd({k, n}, type, packed ? tag::any : tag::ba),
-      yd({m, n}, dt::f32, tag::ab), bd({1, n}, dt::f32, tag::ab);
-  return dnnl::matmul::primitive_desc(dnnl::matmul::desc(xd, wd, bd, yd), linear_attr(nullptr), engine()).impl_info_str();
+  return whole_product(bf16 ? dt::bf16 : dt::f32, m, k, n, packed, true, dt::f32, nullptr).impl_info_str();
 }
 
 void linear(const float* x, std::int64_t m, std::int64_t k, const float* w, const float* bias, std::int64_t n,
