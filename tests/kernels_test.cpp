@@ -2,8 +2,8 @@
 // of any vector width. Tolerances are stated per kernel.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <array>
-#include <bit>
 #include <cmath>
 #include <exception>
 #include <random>
@@ -15,6 +15,7 @@
 #include "core/matmul.hpp"
 #include "core/parallel.hpp"
 #include "core/peak.hpp"
+#include "io/float16.hpp"
 
 using namespace bertscope::core;
 
@@ -157,7 +158,13 @@ TEST(Kernel, LinearSplitOverAnyThreadCountMatchesReference) {
   // Each thread multiplies its own block of outputs (forced, and where `automatic` picks it) or
   // oneDNN splits the product: 1, 2, 3 and 5 threads give blocks of different widths and an
   // uneven last one; every output must still be the product's, in float32 and in bfloat16.
-  const int threads = num_threads();
+  struct Restore {  // the process-wide settings go back even when an assertion returns early
+    int threads = num_threads();
+    ~Restore() {
+      set_linear_split(LinearSplit::automatic);
+      set_num_threads(threads);
+    }
+  } restore;
   const std::int64_t m = 9, k = 130, n = 1000;
   auto x = random_vector(static_cast<std::size_t>(m * k), 1.0f, 1), w = random_vector(static_cast<std::size_t>(n * k), 1.0f, 2);
   auto b = random_vector(static_cast<std::size_t>(n), 1.0f, 3);
@@ -167,8 +174,8 @@ TEST(Kernel, LinearSplitOverAnyThreadCountMatchesReference) {
   to_bf16(x.data(), m * k, x16.data());
   to_bf16(w.data(), n * k, w16.data());
   std::vector<float> xr(x.size()), wr(w.size());  // the bf16 inputs as float32
-  for (std::size_t i = 0; i < x.size(); ++i) xr[i] = std::bit_cast<float>(static_cast<std::uint32_t>(x16[i]) << 16);
-  for (std::size_t i = 0; i < w.size(); ++i) wr[i] = std::bit_cast<float>(static_cast<std::uint32_t>(w16[i]) << 16);
+  std::transform(x16.begin(), x16.end(), xr.begin(), bertscope::io::bf16_to_float);
+  std::transform(w16.begin(), w16.end(), wr.begin(), bertscope::io::bf16_to_float);
   const auto ref16 = reference_linear(xr, m, k, wr, b, n);
   for (auto split : {LinearSplit::automatic, LinearSplit::output_columns, LinearSplit::library}) {
     set_linear_split(split);
@@ -187,8 +194,6 @@ TEST(Kernel, LinearSplitOverAnyThreadCountMatchesReference) {
       }
     }
   }
-  set_linear_split(LinearSplit::automatic);
-  set_num_threads(threads);
 }
 
 TEST(Kernel, Bf16LinearIsCloseToFloat) {
@@ -265,7 +270,7 @@ TEST(Kernel, Bf16GemmIsTheExactProductOfRoundedInputs) {
     std::vector<std::uint16_t> a16(a.size()), b16(b.size());
     to_bf16(a.data(), static_cast<std::int64_t>(a.size()), a16.data());
     to_bf16(b.data(), static_cast<std::int64_t>(b.size()), b16.data());
-    auto value = [](std::uint16_t h) { return static_cast<double>(std::bit_cast<float>(static_cast<std::uint32_t>(h) << 16)); };
+    auto value = [](std::uint16_t h) { return static_cast<double>(bertscope::io::bf16_to_float(h)); };
     auto c = random_vector(static_cast<std::size_t>(m * ldc), 1.0f, 29);
     const auto c0 = c;
     gemm_bf16(ta, tb, m, n, k, a16.data(), lda, b16.data(), ldb, acc, c.data(), ldc);
